@@ -1,0 +1,1 @@
+"""The avmine server: MCP tools, the sandboxed executor, rendering and the command line."""

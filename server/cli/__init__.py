@@ -1,0 +1,51 @@
+"""The ``avmine`` command line: one module per command, each with ``register`` and ``run``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from store.errors import StoreError
+
+COMMANDS = ("ingest", "demo", "stats", "score")
+"""Command modules under ``server.cli``; each registers one subcommand."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every available command."""
+    parser = argparse.ArgumentParser(
+        prog="avmine",
+        description="Mine driving scenarios from Argoverse 2 logs with coding agents (RefAV-compatible).",
+    )
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="database file (default: $AVMINE_DB, else ~/.local/share/avmine/avmine.duckdb)",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"server.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"server.cli.{name}":
+                raise
+            continue  # a command whose module is not part of this build
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except StoreError as exc:
+        print(f"avmine {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

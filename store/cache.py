@@ -1,0 +1,264 @@
+"""Per-log columnar caches: NumPy arrays on disk, memory-mapped by readers.
+
+The database is the source of truth; the cache is what the atomic runtime and
+sandboxed workers read, without touching the database. Layout under the cache
+root (``<db file>.cache/``)::
+
+    <log_id>/log/                 poses (all pose timestamps), map/, calibration/, log.json
+    <log_id>/boxes/<source>/      one source's boxes, rows sorted by track then time
+
+Writes are two-phase so that a cache never disagrees with a committed database:
+an ingest stages new directories under ``.staging/``, commits the database rows
+that name the staging key, then publishes (renames) them into place. On open,
+``recover`` publishes staged directories whose key the database committed and
+drops the others (an ingest that failed or was killed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+CACHE_FORMAT = 1
+STAGING = ".staging"
+
+_BOX_ARRAYS: dict[str, tuple[str, ...]] = {
+    "xyz_ego": ("tx_ego_m", "ty_ego_m", "tz_ego_m"),
+    "quat_ego": ("qw_ego", "qx_ego", "qy_ego", "qz_ego"),
+    "xyz_city": ("tx_city_m", "ty_city_m", "tz_city_m"),
+    "quat_city": ("qw_city", "qx_city", "qy_city", "qz_city"),
+    "size": ("length_m", "width_m", "height_m"),
+    "velocity_city": ("vx_city_mps", "vy_city_mps", "vz_city_mps"),
+}
+
+
+def new_key() -> str:
+    """A fresh cache key (names one staged write)."""
+    return uuid.uuid4().hex
+
+
+def log_cache_dir(cache_root: Path, log_id: str) -> Path:
+    """The directory of a log in the cache; its name is the log id, like RefAV's ``log_dir``."""
+    return cache_root / log_id
+
+
+@dataclass(frozen=True)
+class StagedDir:
+    """A directory written under ``.staging/`` that becomes ``target`` once published."""
+
+    key: str
+    path: Path
+    target: Path
+
+
+def _stage(cache_root: Path, key: str, target: Path) -> StagedDir:
+    path = cache_root / STAGING / key
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    (cache_root / STAGING / f"{key}.target").write_text(str(target.relative_to(cache_root)))
+    return StagedDir(key=key, path=path, target=target)
+
+
+def stage_log(
+    cache_root: Path,
+    key: str,
+    log_id: str,
+    poses: pd.DataFrame,
+    map_dir: Path,
+    calibration_dir: Path | None,
+    meta: dict[str, Any],
+) -> StagedDir:
+    """Stage the log-level part of a log's cache: poses, a copy of the map and calibration."""
+    staged = _stage(cache_root, key, log_cache_dir(cache_root, log_id) / "log")
+    np.save(staged.path / "pose_timestamps_ns.npy", poses["timestamp_ns"].to_numpy(np.int64))
+    np.save(staged.path / "pose_xyz_city.npy", poses[["tx_m", "ty_m", "tz_m"]].to_numpy(np.float64))
+    np.save(staged.path / "pose_quat_city.npy", poses[["qw", "qx", "qy", "qz"]].to_numpy(np.float64))
+    # The map and calibration are copied so that a worker reads only the cache, never the user's dataset.
+    shutil.copytree(map_dir, staged.path / "map")
+    if calibration_dir is not None:
+        shutil.copytree(calibration_dir, staged.path / "calibration")
+    (staged.path / "log.json").write_text(json.dumps({"format": CACHE_FORMAT, "key": key, **meta}, indent=1))
+    return staged
+
+
+def stage_boxes(
+    cache_root: Path, key: str, boxes: pd.DataFrame, poses: pd.DataFrame, meta: dict[str, Any]
+) -> StagedDir:
+    """Stage one source's boxes of one log.
+
+    Args:
+        cache_root: the cache root.
+        key: the staging key recorded with the database rows.
+        boxes: the source's rows of the ``boxes`` table, sorted by track index then time.
+        poses: the log's poses (for the ego pose at each box timestamp).
+        meta: extra fields for ``meta.json`` (source, log id, ego uuid, ...).
+    """
+    log_id = str(meta["log_id"])
+    staged = _stage(cache_root, key, log_cache_dir(cache_root, log_id) / "boxes" / str(meta["source"]))
+    out = staged.path
+    timestamps, time_index = np.unique(boxes["timestamp_ns"].to_numpy(np.int64), return_inverse=True)
+    track_index = boxes["track_index"].to_numpy(np.int32)
+    num_tracks = int(track_index.max()) + 1 if len(track_index) else 0
+    track_start = np.searchsorted(track_index, np.arange(num_tracks + 1)).astype(np.int64)
+    first_rows = track_start[:-1]
+    categories, row_category = np.unique(boxes["category"].to_numpy(str), return_inverse=True)
+    arrays: dict[str, npt.NDArray[Any]] = {
+        "timestamps_ns": timestamps,
+        "track_uuids": boxes["track_uuid"].to_numpy(str)[first_rows],
+        "track_categories": boxes["category"].to_numpy(str)[first_rows],
+        "track_start": track_start,
+        "categories": categories.astype(str),
+        "row_track": track_index,
+        "row_time_index": time_index.astype(np.int32),
+        "row_timestamp_ns": boxes["timestamp_ns"].to_numpy(np.int64),
+        "row_category": row_category.astype(np.int16),
+        "yaw_city": boxes["yaw_city_rad"].to_numpy(np.float64),
+        "score": boxes["score"].to_numpy(np.float64, na_value=np.nan),
+        "num_interior_pts": boxes["num_interior_pts"].to_numpy(np.int64, na_value=-1),
+        "input_row": boxes["input_row"].to_numpy(np.int64),
+    }
+    for name, columns in _BOX_ARRAYS.items():
+        arrays[name] = boxes[list(columns)].to_numpy(np.float64)
+    pose_ts = poses["timestamp_ns"].to_numpy(np.int64)
+    at = np.searchsorted(pose_ts, timestamps)
+    arrays["ego_xyz_city"] = poses[["tx_m", "ty_m", "tz_m"]].to_numpy(np.float64)[at]
+    arrays["ego_quat_city"] = poses[["qw", "qx", "qy", "qz"]].to_numpy(np.float64)[at]
+    for name, array in arrays.items():
+        np.save(out / f"{name}.npy", np.ascontiguousarray(array))
+    (out / "meta.json").write_text(json.dumps({"format": CACHE_FORMAT, "key": key, **meta}, indent=1))
+    return staged
+
+
+def publish(cache_root: Path, staged: Iterable[StagedDir]) -> None:
+    """Move staged directories into place, replacing what was there."""
+    for item in staged:
+        item.target.parent.mkdir(parents=True, exist_ok=True)
+        old = item.target.with_name(f"{item.target.name}.old-{item.key}")
+        if item.target.exists():
+            os.replace(item.target, old)
+        os.replace(item.path, item.target)
+        shutil.rmtree(old, ignore_errors=True)
+        (cache_root / STAGING / f"{item.key}.target").unlink(missing_ok=True)
+
+
+def discard(cache_root: Path, staged: Iterable[StagedDir]) -> None:
+    """Remove staged directories of an ingest that did not commit."""
+    for item in staged:
+        shutil.rmtree(item.path, ignore_errors=True)
+        (cache_root / STAGING / f"{item.key}.target").unlink(missing_ok=True)
+
+
+def recover(cache_root: Path, committed_keys: set[str]) -> None:
+    """Finish or undo staged writes left by an interrupted ingest."""
+    staging = cache_root / STAGING
+    if not staging.is_dir():
+        return
+    for marker in staging.glob("*.target"):
+        key = marker.name.removesuffix(".target")
+        item = StagedDir(key=key, path=staging / key, target=cache_root / marker.read_text())
+        if key in committed_keys and item.path.is_dir():
+            publish(cache_root, [item])
+        else:
+            discard(cache_root, [item])
+    for leftover in cache_root.glob("*/**/*.old-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def remove_log(cache_root: Path, log_id: str) -> None:
+    """Delete a log's cache (used when a log is removed from the store)."""
+    shutil.rmtree(log_cache_dir(cache_root, log_id), ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class LogArrays:
+    """One track source of one log, as memory-mapped arrays.
+
+    Rows are boxes sorted by track then time; ``track_start[i]:track_start[i + 1]`` are the rows
+    of track ``i`` (its index in order of first appearance in the input, RefAV's ``track_id``).
+    Frames are in array names: ``xyz_city`` is in the city frame, ``xyz_ego`` in the ego frame of
+    the row's timestamp. Units: metres, radians, m/s, nanoseconds.
+    """
+
+    log_dir: Path
+    log_id: str
+    source: str
+    key: str
+    ego_uuid: str
+    has_score: bool
+    timestamps_ns: npt.NDArray[np.int64]  # (T,) sorted timestamps of this source
+    track_uuids: npt.NDArray[np.str_]  # (U,)
+    track_categories: npt.NDArray[np.str_]  # (U,) category of each track's first row
+    track_start: npt.NDArray[np.int64]  # (U + 1,)
+    categories: npt.NDArray[np.str_]  # (C,) category names used by row_category
+    row_track: npt.NDArray[np.int32]  # (R,)
+    row_time_index: npt.NDArray[np.int32]  # (R,) index into timestamps_ns
+    row_timestamp_ns: npt.NDArray[np.int64]  # (R,)
+    row_category: npt.NDArray[np.int16]  # (R,)
+    xyz_ego: npt.NDArray[np.float64]  # (R, 3)
+    quat_ego: npt.NDArray[np.float64]  # (R, 4) object -> ego, scalar first
+    xyz_city: npt.NDArray[np.float64]  # (R, 3)
+    quat_city: npt.NDArray[np.float64]  # (R, 4) object -> city, scalar first
+    yaw_city: npt.NDArray[np.float64]  # (R,)
+    size: npt.NDArray[np.float64]  # (R, 3) length, width, height
+    velocity_city: npt.NDArray[np.float64]  # (R, 3) two-sided difference, unsmoothed
+    score: npt.NDArray[np.float64]  # (R,) NaN where the source has no scores
+    num_interior_pts: npt.NDArray[np.int64]  # (R,) -1 where unknown
+    input_row: npt.NDArray[np.int64]  # (R,) position in the input
+    ego_xyz_city: npt.NDArray[np.float64]  # (T, 3) city_SE3_ego translation at timestamps_ns
+    ego_quat_city: npt.NDArray[np.float64]  # (T, 4) city_SE3_ego rotation at timestamps_ns
+
+    @property
+    def num_tracks(self) -> int:
+        """Number of tracks."""
+        return len(self.track_uuids)
+
+    @property
+    def map_dir(self) -> Path:
+        """The log's vector map directory (a copy inside the cache)."""
+        return self.log_dir / "log" / "map"
+
+
+def load_log_arrays(log_dir: Path, source: str = "annotations") -> LogArrays:
+    """Memory-map one source's boxes of a cached log.
+
+    Args:
+        log_dir: ``<cache root>/<log_id>``.
+        source: the track source name.
+
+    Raises:
+        FileNotFoundError: the log or the source is not in the cache.
+    """
+    box_dir = log_dir / "boxes" / source
+    meta_path = box_dir / "meta.json"
+    if not meta_path.is_file():
+        available = sorted(p.name for p in (log_dir / "boxes").glob("*")) if (log_dir / "boxes").is_dir() else []
+        raise FileNotFoundError(
+            f"{log_dir.name} has no cached boxes for source '{source}' (available: {available or 'none'}); "
+            "ingest the log or the tracker output first."
+        )
+    meta = json.loads(meta_path.read_text())
+    fields: dict[str, Any] = {}
+    for name in LogArrays.__dataclass_fields__:
+        path = box_dir / f"{name}.npy"
+        if path.is_file():
+            fields[name] = np.load(path, mmap_mode="r", allow_pickle=False)
+    return LogArrays(
+        log_dir=log_dir,
+        log_id=str(meta["log_id"]),
+        source=source,
+        key=str(meta["key"]),
+        ego_uuid=str(meta["ego_uuid"]),
+        has_score=bool(meta["has_score"]),
+        **fields,
+    )

@@ -1,0 +1,167 @@
+"""The avmine database: one DuckDB file, its schema, and the per-log caches beside it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+
+import duckdb
+import pandas as pd
+
+from store import cache
+from store.errors import SchemaVersionError, StoreError
+from store.paths import cache_root_for, resolve_db_path
+from store.schema import SCHEMA_VERSION, create_statements
+
+ANNOTATIONS_SOURCE = "annotations"
+"""The track source name of a log's own annotation boxes."""
+
+
+def now() -> dt.datetime:
+    """The current time, as stored in ``*_at`` columns (UTC, naive)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Store:
+    """An open avmine database.
+
+    One process writes (the CLI or the server); sandboxed workers read only the
+    per-log caches under ``cache_root``. Use as a context manager or call ``close``.
+    """
+
+    def __init__(self, db_path: Path, read_only: bool = False) -> None:
+        self.path = db_path
+        self.cache_root = cache_root_for(db_path)
+        self.read_only = read_only
+        if read_only and not db_path.is_file():
+            raise StoreError(
+                f"{db_path}: no avmine database here. Create one with `avmine ingest PATH --db {db_path}` "
+                "or `avmine demo`."
+            )
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(str(db_path), read_only=read_only)
+        if not read_only:
+            self._ensure_schema()
+            cache.recover(self.cache_root, self.committed_cache_keys())
+        else:
+            self._check_version()
+
+    @classmethod
+    def open(cls, db: str | Path | None = None, read_only: bool = False) -> Store:
+        """Open the database at ``db`` (else ``$AVMINE_DB``, else the user data dir), creating it if needed."""
+        return cls(resolve_db_path(db), read_only=read_only)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _version(self) -> int | None:
+        exists = self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchone()
+        if not exists or exists[0] == 0:
+            return None
+        row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else None
+
+    def _check_version(self) -> None:
+        version = self._version()
+        if version is not None and version != SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{self.path}: database schema version {version}, this avmine reads version "
+                f"{SCHEMA_VERSION}. Re-ingest into a new file (avmine ingest ... --db NEW.duckdb) "
+                "or use the avmine version that wrote it."
+            )
+
+    def _ensure_schema(self) -> None:
+        self._check_version()
+        if self._version() is None:
+            with self.transaction():
+                for statement in create_statements():
+                    self.con.execute(statement)
+                self.con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Run a block in one transaction: all of it commits, or none of it."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def insert(self, table: str, frame: pd.DataFrame) -> None:
+        """Append a frame's rows to a table, matching columns by name."""
+        if frame.empty:
+            return
+        self.con.register("_avmine_insert", frame)
+        try:
+            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _avmine_insert")
+        finally:
+            self.con.unregister("_avmine_insert")
+
+    def committed_cache_keys(self) -> set[str]:
+        """Cache keys named by committed rows (the caches that may be published)."""
+        rows = self.con.execute("SELECT cache_key FROM logs UNION ALL SELECT cache_key FROM track_sources").fetchall()
+        return {str(r[0]) for r in rows}
+
+    def log_dir(self, log_id: str) -> Path:
+        """The cached log directory that programs receive as ``log_dir``."""
+        return cache.log_cache_dir(self.cache_root, log_id)
+
+    def query_df(self, sql: str, params: list[object] | None = None) -> pd.DataFrame:
+        """Run a query and return its rows as a DataFrame."""
+        return self.con.execute(sql, params or []).df()
+
+    def load_arrays(self, log_id: str, source: str = ANNOTATIONS_SOURCE) -> cache.LogArrays:
+        """Memory-map a log's boxes, rebuilding the cache from the database if it is stale or missing.
+
+        Raises:
+            StoreError: the log or the source is not in the database.
+        """
+        row = self.con.execute(
+            "SELECT cache_key, ego_uuid, has_score, kind FROM track_sources WHERE log_id = ? AND source = ?",
+            [log_id, source],
+        ).fetchone()
+        if row is None:
+            known = self.query_df("SELECT DISTINCT source FROM track_sources WHERE log_id = ?", [log_id])
+            raise StoreError(
+                f"log {log_id} has no track source '{source}' in {self.path} "
+                f"(it has: {', '.join(known['source']) or 'none'}). Ingest it with `avmine ingest`."
+            )
+        try:
+            arrays = cache.load_log_arrays(self.log_dir(log_id), source)
+            if arrays.key == row[0]:
+                return arrays
+        except FileNotFoundError:
+            pass
+        self._rebuild_boxes_cache(log_id, source, str(row[0]), str(row[1]), bool(row[2]), str(row[3]))
+        return cache.load_log_arrays(self.log_dir(log_id), source)
+
+    def _rebuild_boxes_cache(
+        self, log_id: str, source: str, key: str, ego_uuid: str, has_score: bool, kind: str
+    ) -> None:
+        boxes = self.query_df(
+            "SELECT * FROM boxes WHERE log_id = ? AND source = ? ORDER BY track_index, timestamp_ns",
+            [log_id, source],
+        )
+        poses = self.query_df("SELECT * FROM ego_poses WHERE log_id = ? ORDER BY timestamp_ns", [log_id])
+        meta = {"log_id": log_id, "source": source, "ego_uuid": ego_uuid, "has_score": has_score, "kind": kind}
+        staged = cache.stage_boxes(self.cache_root, key, boxes, poses, meta)
+        cache.publish(self.cache_root, [staged])
+
+
+def open_store(db: str | Path | None = None, read_only: bool = False) -> Store:
+    """Open (creating if needed) the avmine database; see ``Store.open``."""
+    return Store.open(db, read_only=read_only)

@@ -1,0 +1,29 @@
+"""Errors raised by the store: each names the file, what was wrong and what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class StoreError(Exception):
+    """Base class for every error the store raises on purpose."""
+
+
+class IngestError(StoreError):
+    """Input that cannot be ingested.
+
+    The message is one paragraph a person can act on: which file, what was wrong
+    with it, and how to fix it. Raising it inside an ingest rolls the whole
+    ingest back, so the database is left as it was.
+    """
+
+    def __init__(self, path: Path | str | None, problem: str, fix: str) -> None:
+        self.path = Path(path) if path is not None else None
+        self.problem = problem
+        self.fix = fix
+        where = f"{self.path}: " if self.path is not None else ""
+        super().__init__(f"{where}{problem} {fix}")
+
+
+class SchemaVersionError(StoreError):
+    """The database file was written by an incompatible avmine version."""

@@ -1,0 +1,105 @@
+"""Frame conversions for boxes and poses, vectorised over rows.
+
+Names follow av2: ``city_SE3_ego`` maps points in the ego frame to the city
+frame; arrays say their frame (``xyz_ego``, ``xyz_city``). Quaternions are
+scalar-first ``(qw, qx, qy, qz)`` as in AV2's feather files.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from scipy.spatial.transform import Rotation
+
+NDArrayFloat = npt.NDArray[np.float64]
+NDArrayInt = npt.NDArray[np.int64]
+
+
+def rotations(quat_wxyz: NDArrayFloat) -> Rotation:
+    """Rotations from scalar-first quaternions of shape (N, 4)."""
+    return Rotation.from_quat(np.array(quat_wxyz, dtype=np.float64), scalar_first=True)
+
+
+def compose_ego_to_city(
+    xyz_ego: NDArrayFloat,
+    quat_ego: NDArrayFloat,
+    pose_translation_city: NDArrayFloat,
+    pose_quat_city: NDArrayFloat,
+) -> tuple[NDArrayFloat, NDArrayFloat, NDArrayFloat]:
+    """Express boxes given in the ego frame in the city frame.
+
+    Args:
+        xyz_ego: box centres in the ego frame at each row's timestamp, shape (N, 3).
+        quat_ego: object -> ego rotations, scalar-first, shape (N, 4).
+        pose_translation_city: ``city_SE3_ego`` translation at each row's timestamp, shape (N, 3).
+        pose_quat_city: ``city_SE3_ego`` rotation at each row's timestamp, scalar-first, shape (N, 4).
+
+    Returns:
+        ``(xyz_city, quat_city, yaw_city)``: centres (N, 3), object -> city rotations (N, 4) and
+        the city-frame heading in radians (N,), taken as RefAV does (first angle of the 'zxy'
+        Euler decomposition of the object -> city rotation).
+    """
+    city_R_ego = rotations(pose_quat_city)
+    # scipy writes into its inputs' buffers; pandas 3 hands out read-only views, so copy.
+    xyz_city = city_R_ego.apply(np.array(xyz_ego, dtype=np.float64)) + pose_translation_city
+    city_R_object = city_R_ego * rotations(quat_ego)
+    quat_city = city_R_object.as_quat(scalar_first=True)
+    yaw_city = city_R_object.as_euler("zxy")[:, 0]
+    return xyz_city, quat_city, yaw_city
+
+
+def city_to_ego(
+    xyz_city: NDArrayFloat,
+    yaw_city: NDArrayFloat,
+    pose_translation_city: NDArrayFloat,
+    pose_quat_city: NDArrayFloat,
+) -> tuple[NDArrayFloat, NDArrayFloat]:
+    """Express city-frame boxes (centre and heading only) in the ego frame.
+
+    The ego-frame rotation is a pure yaw, as RefAV writes tracker boxes: the city
+    heading is rotated by the inverse ego rotation and only the z angle of the
+    'zxy' decomposition is kept.
+
+    Args:
+        xyz_city: box centres in the city frame, shape (N, 3).
+        yaw_city: box headings in the city frame in radians, shape (N,).
+        pose_translation_city: ``city_SE3_ego`` translation at each row's timestamp, shape (N, 3).
+        pose_quat_city: ``city_SE3_ego`` rotation at each row's timestamp, scalar-first, shape (N, 4).
+
+    Returns:
+        ``(xyz_ego, quat_ego)``: centres (N, 3) and pure-yaw object -> ego rotations (N, 4).
+    """
+    ego_R_city = rotations(pose_quat_city).inv()
+    xyz_ego = ego_R_city.apply(np.array(xyz_city, dtype=np.float64) - pose_translation_city)
+    city_R_object = Rotation.from_euler("z", np.asarray(yaw_city, dtype=np.float64))
+    yaw_ego = (ego_R_city * city_R_object).as_euler("zxy")[:, 0]
+    quat_ego = Rotation.from_euler("z", yaw_ego).as_quat(scalar_first=True)
+    return xyz_ego, quat_ego
+
+
+def central_velocity(
+    xyz: NDArrayFloat, timestamps_ns: NDArrayInt, group_start: NDArrayInt, group_end: NDArrayInt
+) -> NDArrayFloat:
+    """Velocity of each row by a two-sided difference within its track, in m/s.
+
+    Rows must be grouped by track and sorted by time inside each group. The stencil is
+    ``(x[i+1] - x[i-1]) / (t[i+1] - t[i-1])``, one-sided at a track's ends; a single-row
+    track has velocity zero. This is RefAV's raw first derivative before its median filter.
+
+    Args:
+        xyz: positions, shape (N, 3).
+        timestamps_ns: row timestamps, shape (N,).
+        group_start: index of the first row of each row's track, shape (N,).
+        group_end: index of the last row of each row's track, shape (N,).
+
+    Returns:
+        Velocities of shape (N, 3).
+    """
+    index = np.arange(len(xyz))
+    nxt = np.minimum(index + 1, group_end)
+    prv = np.maximum(index - 1, group_start)
+    dt_s = (timestamps_ns[nxt] - timestamps_ns[prv]).astype(np.float64) / 1e9
+    velocity = np.zeros_like(xyz, dtype=np.float64)
+    moving = dt_s > 0
+    velocity[moving] = (xyz[nxt[moving]] - xyz[prv[moving]]) / dt_s[moving, None]
+    return velocity

@@ -1,0 +1,480 @@
+"""``avmine ingest``: recognise what a path holds and load it into the store, all or nothing.
+
+Recognised inputs: an AV2 sensor log directory, a split directory of logs, a
+dataset root of split directories, RefAV scenario-mining log directories,
+tracker outputs (AV2 tracking pickles, ingested as a named track source),
+RefAV ground truth (combined pickles and per-split annotation feathers), and
+prompt lists. Everything one call finds is written in one transaction.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from store import cache
+from store.boxes import build_boxes, with_ego_rows
+from store.database import ANNOTATIONS_SOURCE, Store, now
+from store.errors import IngestError
+from store.prefilter import REFAV_PREFILTER, PrefilterConfig
+from store.readers import av2_log, ground_truth, prompts, tracker
+
+SPLITS = ("train", "val", "test")
+UNKNOWN_SPLIT = "unknown"
+
+
+@dataclass
+class IngestReport:
+    """What one ingest wrote."""
+
+    logs: list[str] = field(default_factory=list)
+    sources: list[tuple[str, str, int, int]] = field(default_factory=list)  # source, log, tracks, boxes
+    gt_pairs: int = 0
+    prompts: int = 0
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def num_boxes(self) -> int:
+        """Boxes written, over all sources."""
+        return sum(s[3] for s in self.sources)
+
+
+@dataclass(frozen=True)
+class _Item:
+    kind: str  # log | tracker | gt_pickle | gt_feather | prompts
+    path: Path
+    payload: Any = None
+
+
+def _load_pickle(path: Path) -> Any:
+    try:
+        with path.open("rb") as f:
+            return pickle.load(f)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, ValueError) as exc:
+        raise IngestError(
+            path,
+            f"could not be read as a pickle: {exc}.",
+            "The file is truncated or not a pickle; copy it again.",
+        ) from exc
+
+
+def _classify_pickle(path: Path, explicit: bool) -> _Item | None:
+    obj = _load_pickle(path)
+    if tracker.is_tracker_pickle(obj):
+        return _Item("tracker", path, obj)
+    if ground_truth.is_sequence_pickle(obj):
+        if ground_truth.looks_like_predictions(obj):
+            if explicit:
+                raise IngestError(
+                    path,
+                    "is a scenario-mining prediction (a submission with tracker scores), not ground truth "
+                    "or a tracker output.",
+                    f"Score it against ground truth with `avmine score {path} GT.pkl`.",
+                )
+            return None
+        return _Item("gt_pickle", path, obj)
+    raise IngestError(
+        path,
+        f"is a pickle of an unrecognised shape ({type(obj).__name__}).",
+        "avmine ingests AV2 tracking pickles {log_id: [frame, ...]} and scenario-mining ground truth "
+        "{(log_id, prompt): [frame, ...]}.",
+    )
+
+
+def _classify_file(path: Path, explicit: bool) -> _Item | None:
+    name = path.name
+    if path.suffix == ".pkl":
+        return _classify_pickle(path, explicit)
+    if path.suffix == ".feather":
+        if name in av2_log.ANNOTATION_FILES or name == av2_log.POSES_FILE:
+            return _Item("log", path.parent)
+        if "scenario_mining" in name or explicit:
+            return _Item("gt_feather", path)
+        return None
+    if path.suffix == ".json" and (explicit or "prompt" in name):
+        return _Item("prompts", path)
+    if path.suffix == ".txt" and (explicit or "prompt" in name):
+        return _Item("prompts", path)
+    if explicit:
+        raise IngestError(
+            path,
+            "is not a kind of file avmine ingests.",
+            "Give a log directory, a split directory, a tracker or ground-truth .pkl, a RefAV "
+            "scenario_mining_<split>_annotations.feather, or a prompt list (.txt/.json).",
+        )
+    return None
+
+
+def discover(path: Path) -> list[_Item]:
+    """Find everything ingestible at ``path``: logs first, then tracker outputs, ground truth, prompts.
+
+    Raises:
+        IngestError: the path does not exist or holds nothing avmine recognises.
+    """
+    if not path.exists():
+        raise IngestError(
+            path,
+            "does not exist.",
+            "Check the spelling, or give the directory of an AV2 log (with annotations.feather, "
+            "city_SE3_egovehicle.feather and map/), a split directory of such logs, or a .pkl/.json file.",
+        )
+    if path.is_file():
+        item = _classify_file(path, explicit=True)
+        return [item] if item else []
+    items: list[_Item] = []
+    if av2_log.is_log_dir(path):
+        items.append(_Item("log", path))
+    else:
+        for child in sorted(p for p in path.iterdir() if p.is_dir()):
+            if av2_log.is_log_dir(child):
+                items.append(_Item("log", child))
+            else:
+                items.extend(_Item("log", g) for g in sorted(child.iterdir()) if av2_log.is_log_dir(g))
+        for file in sorted(p for p in path.iterdir() if p.is_file()):
+            item = _classify_file(file, explicit=False)
+            if item is not None:
+                items.append(item)
+    if not items:
+        raise IngestError(
+            path,
+            "holds no recognisable log or file.",
+            "A log directory is named by its log id and holds city_SE3_egovehicle.feather, map/ and "
+            "annotations.feather (or RefAV's sm_annotations.feather); give such a directory, its "
+            "parent split directory, or the dataset root.",
+        )
+    order = {"log": 0, "tracker": 1, "gt_pickle": 2, "gt_feather": 2, "prompts": 3}
+    return sorted(items, key=lambda item: order[item.kind])
+
+
+class _Ingest:
+    """One ingest: writes go to the open transaction, caches to staging."""
+
+    def __init__(self, store: Store, split: str | None, source: str | None, prefilter: PrefilterConfig) -> None:
+        self.store = store
+        self.split = split
+        self.source = source
+        self.prefilter = prefilter
+        self.report = IngestReport()
+        self.staged: list[cache.StagedDir] = []
+
+    def _split_for(self, log_dir: Path, log_id: str) -> str:
+        if self.split:
+            return self.split
+        if log_dir.parent.name in SPLITS:
+            return log_dir.parent.name
+        return self._known_split(log_id) or UNKNOWN_SPLIT
+
+    def _known_split(self, log_id: str) -> str | None:
+        row = self.store.con.execute("SELECT split FROM logs WHERE log_id = ?", [log_id]).fetchone()
+        return str(row[0]) if row else None
+
+    def _poses(self, log_id: str) -> pd.DataFrame | None:
+        poses = self.store.query_df("SELECT * FROM ego_poses WHERE log_id = ? ORDER BY timestamp_ns", [log_id])
+        return None if poses.empty else poses
+
+    def _write_source(
+        self,
+        raw: pd.DataFrame,
+        poses: pd.DataFrame,
+        *,
+        log_id: str,
+        source: str,
+        kind: str,
+        path: Path,
+        ego_timestamps: np.ndarray,
+        num_before_prefilter: int | None,
+    ) -> None:
+        rows, ego_uuid, ego_added = with_ego_rows(raw, ego_timestamps)
+        boxes = build_boxes(rows, poses, source=source, log_id=log_id, path=path)
+        con = self.store.con
+        con.execute("DELETE FROM boxes WHERE log_id = ? AND source = ?", [log_id, source])
+        con.execute("DELETE FROM track_sources WHERE log_id = ? AND source = ?", [log_id, source])
+        self.store.insert("boxes", boxes)
+        key = cache.new_key()
+        has_score = bool(boxes["score"].notna().all())
+        num_tracks = int(boxes["track_index"].max()) + 1
+        self.store.insert(
+            "track_sources",
+            pd.DataFrame(
+                [
+                    {
+                        "source": source,
+                        "log_id": log_id,
+                        "kind": kind,
+                        "source_path": str(path),
+                        "num_tracks": num_tracks,
+                        "num_boxes": len(boxes),
+                        "num_timestamps": int(boxes["timestamp_ns"].nunique()),
+                        "ego_uuid": ego_uuid,
+                        "ego_added": ego_added,
+                        "has_score": has_score,
+                        "num_tracks_before_prefilter": num_before_prefilter,
+                        "cache_key": key,
+                        "ingested_at": now(),
+                    }
+                ]
+            ),
+        )
+        meta = {"log_id": log_id, "source": source, "ego_uuid": ego_uuid, "has_score": has_score, "kind": kind}
+        self.staged.append(cache.stage_boxes(self.store.cache_root, key, boxes, poses, meta))
+        self.report.sources.append((source, log_id, num_tracks, len(boxes)))
+
+    def log(self, log_dir: Path) -> None:
+        files = av2_log.find_log_files(log_dir)
+        log_id = files.log_id
+        poses = av2_log.read_poses(files.poses)
+        summary = av2_log.read_map_summary(files)
+        raw = av2_log.read_annotations(files.annotations) if files.annotations else None
+        split = self._split_for(log_dir, log_id)
+        con = self.store.con
+        for table in ("logs", "ego_poses", "maps"):
+            con.execute(f"DELETE FROM {table} WHERE log_id = ?", [log_id])
+        key = cache.new_key()
+        pose_ts = poses["timestamp_ns"].to_numpy(np.int64)
+        self.store.insert(
+            "logs",
+            pd.DataFrame(
+                [
+                    {
+                        "log_id": log_id,
+                        "split": split,
+                        "city": summary.city,
+                        "start_ns": int(pose_ts[0]),
+                        "end_ns": int(pose_ts[-1]),
+                        "num_pose_timestamps": len(pose_ts),
+                        "source_path": str(log_dir.resolve()),
+                        "has_calibration": files.calibration_dir is not None,
+                        "cache_key": key,
+                        "ingested_at": now(),
+                    }
+                ]
+            ),
+        )
+        self.store.insert("ego_poses", poses.assign(log_id=log_id))
+        bounds = summary.bounds_city or (None, None, None, None)
+        self.store.insert(
+            "maps",
+            pd.DataFrame(
+                [
+                    {
+                        "log_id": log_id,
+                        "city": summary.city,
+                        "source_path": str(files.map_dir.resolve()),
+                        "num_lane_segments": summary.num_lane_segments,
+                        "num_intersection_lane_segments": summary.num_intersection_lane_segments,
+                        "num_pedestrian_crossings": summary.num_pedestrian_crossings,
+                        "num_drivable_areas": summary.num_drivable_areas,
+                        "x_min_m": bounds[0],
+                        "y_min_m": bounds[1],
+                        "x_max_m": bounds[2],
+                        "y_max_m": bounds[3],
+                    }
+                ]
+            ),
+        )
+        meta = {"log_id": log_id, "split": split, "city": summary.city}
+        self.staged.append(
+            cache.stage_log(self.store.cache_root, key, log_id, poses, files.map_dir, files.calibration_dir, meta)
+        )
+        if raw is not None and files.annotations is not None:
+            self._write_source(
+                raw,
+                poses,
+                log_id=log_id,
+                source=ANNOTATIONS_SOURCE,
+                kind="annotations",
+                path=files.annotations,
+                ego_timestamps=np.unique(raw["timestamp_ns"].to_numpy(np.int64)),
+                num_before_prefilter=None,
+            )
+        else:
+            self.report.notes.append(f"{log_id}: no annotation file; ingest a tracker output to give it boxes.")
+        self._resolve_gt_tracks(log_id)
+        self.report.logs.append(log_id)
+
+    def tracker(self, path: Path, data: dict[str, list[Any]]) -> None:
+        source = self.source or path.stem
+        if source == ANNOTATIONS_SOURCE:
+            raise IngestError(
+                path,
+                f"cannot be ingested as source '{ANNOTATIONS_SOURCE}': that name is kept for the logs' own "
+                "annotations.",
+                "Name the tracker with --source NAME.",
+            )
+        missing = [log_id for log_id in data if self._poses(log_id) is None]
+        if missing:
+            raise IngestError(
+                path,
+                f"has tracks for {len(missing)} log(s) that are not in the store ({', '.join(missing[:3])}"
+                f"{', ...' if len(missing) > 3 else ''}).",
+                "Ingest the logs first (their poses and maps are needed): avmine ingest <AV2 split dir>.",
+            )
+        for log_id, frames in data.items():
+            log = tracker.read_tracker_log(log_id, frames, path)
+            poses = self._poses(log_id)
+            assert poses is not None  # checked above
+            raw, num_before = tracker.tracker_rows_in_ego_frame(log, poses, path, self.prefilter)
+            # Unlike RefAV, the ego is kept at every frame, so timestamps without detections survive.
+            self._write_source(
+                raw,
+                poses,
+                log_id=log_id,
+                source=source,
+                kind="tracker",
+                path=path,
+                ego_timestamps=log.frame_timestamps_ns,
+                num_before_prefilter=num_before,
+            )
+
+    def _replace_ground_truth(self, gt: ground_truth.GroundTruth, path: Path) -> None:
+        pairs = gt.frames[["log_id", "prompt"]].drop_duplicates()
+        con = self.store.con
+        for log_id, prompt in pairs.itertuples(index=False):
+            for table in ("gt_frames", "ground_truth"):
+                con.execute(f"DELETE FROM {table} WHERE log_id = ? AND prompt = ?", [log_id, prompt])
+        self.store.insert("gt_frames", gt.frames.assign(source_path=str(path)))
+        self.store.insert("ground_truth", gt.labels)
+        pair_rows = [
+            {"log_id": log_id, "prompt": prompt, "split": self.split or self._known_split(log_id) or UNKNOWN_SPLIT}
+            for log_id, prompt in pairs.itertuples(index=False)
+        ]
+        self._register_pairs(pd.DataFrame(pair_rows), path)
+        for log_id in pairs["log_id"].unique():
+            self._resolve_gt_tracks(str(log_id))
+        self.report.gt_pairs += len(pairs)
+
+    def _register_pairs(self, pairs: pd.DataFrame, path: Path) -> None:
+        con = self.store.con
+        for row in pairs.itertuples(index=False):
+            con.execute("DELETE FROM log_prompt_pairs WHERE log_id = ? AND prompt = ?", [row.log_id, row.prompt])
+        self.store.insert("log_prompt_pairs", pairs)
+        prompt_rows = pairs[["prompt", "split"]].drop_duplicates().assign(source_path=str(path))
+        self._register_prompts(prompt_rows)
+
+    def _register_prompts(self, rows: pd.DataFrame) -> None:
+        con = self.store.con
+        for row in rows.itertuples(index=False):
+            con.execute("DELETE FROM prompts WHERE prompt = ? AND split = ?", [row.prompt, row.split])
+        self.store.insert("prompts", rows)
+        self.report.prompts += len(rows)
+
+    def gt_pickle(self, path: Path, data: dict[Any, Any]) -> None:
+        self._replace_ground_truth(ground_truth.read_sequence_pickle(data, path), path)
+
+    def gt_feather(self, path: Path) -> None:
+        labels, _ = ground_truth.read_split_feather(path)
+        frames = []
+        for (log_id, prompt), group in labels.groupby(["log_id", "prompt"], sort=False):
+            timestamps = np.unique(group["timestamp_ns"].to_numpy(np.int64))
+            # RefAV's evaluation timestamps: every 5th annotation timestamp once there are more than 50.
+            eval_ts = timestamps[::5] if len(timestamps) > 50 else timestamps
+            poses = self._poses(str(log_id))
+            ego = np.full((len(eval_ts), 3), np.nan)
+            if poses is not None:
+                at = np.clip(np.searchsorted(poses["timestamp_ns"].to_numpy(np.int64), eval_ts), 0, len(poses) - 1)
+                ego = poses[["tx_m", "ty_m", "tz_m"]].to_numpy(np.float64)[at]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "log_id": log_id,
+                        "prompt": prompt,
+                        "timestamp_ns": eval_ts,
+                        "frame_index": np.arange(len(eval_ts)),
+                        "ego_tx_m": ego[:, 0],
+                        "ego_ty_m": ego[:, 1],
+                        "ego_tz_m": ego[:, 2],
+                        "is_positive": None,
+                    }
+                )
+            )
+        gt = ground_truth.GroundTruth(frames=pd.concat(frames, ignore_index=True), labels=labels)
+        self._replace_ground_truth(gt, path)
+
+    def prompt_list(self, path: Path) -> None:
+        listing = prompts.read_prompt_list(path)
+        stem_split = next((s for s in SPLITS if s in path.stem.split("_")), None)
+        split = self.split or stem_split or UNKNOWN_SPLIT
+        if listing.pairs:
+            pairs = pd.DataFrame(listing.pairs, columns=["log_id", "prompt"]).assign(split=split)
+            self._register_pairs(pairs.drop_duplicates(["log_id", "prompt"]), path)
+        else:
+            self._register_prompts(pd.DataFrame({"prompt": listing.prompts, "split": split, "source_path": str(path)}))
+
+    def _resolve_gt_tracks(self, log_id: str) -> None:
+        """Name ground-truth objects by track uuid where the log's annotations match them.
+
+        Ground-truth pickles name objects by ``track_id``, the index of the track in the
+        annotation file's order of first appearance; a match is accepted only where the
+        annotated box is at the same place (1 cm), so a file of another order never mislabels.
+        """
+        self.store.con.execute(
+            """
+            UPDATE ground_truth AS g SET track_uuid = b.track_uuid
+            FROM boxes AS b
+            WHERE g.log_id = ? AND g.track_uuid IS NULL AND g.track_id IS NOT NULL
+              AND b.source = ? AND b.log_id = g.log_id AND b.track_index = g.track_id
+              AND b.timestamp_ns = g.timestamp_ns
+              AND abs(b.tx_city_m - g.tx_city_m) < 0.01 AND abs(b.ty_city_m - g.ty_city_m) < 0.01
+            """,
+            [log_id, ANNOTATIONS_SOURCE],
+        )
+
+
+def ingest(
+    store: Store,
+    path: Path | str,
+    *,
+    split: str | None = None,
+    source: str | None = None,
+    prefilter: PrefilterConfig = REFAV_PREFILTER,
+    progress: bool = True,
+) -> IngestReport:
+    """Ingest everything found at ``path`` in one transaction.
+
+    Re-ingesting replaces what an earlier ingest of the same log, source or
+    (log, prompt) wrote; nothing is duplicated. On any error the database and
+    the caches are left exactly as they were.
+
+    Args:
+        store: the open store.
+        path: a log, split or dataset directory, or a tracker/ground-truth/prompt file.
+        split: the split to record (default: the parent directory's name when it is
+            train/val/test, else what the store already knows, else "unknown").
+        source: the track source name for tracker outputs (default: the file's stem).
+        prefilter: RefAV's confidence prefilter for tracker outputs.
+        progress: show a progress bar on stderr.
+
+    Raises:
+        IngestError: bad input; nothing was written.
+    """
+    started = time.perf_counter()
+    items = discover(Path(path).expanduser())
+    job = _Ingest(store, split, source, prefilter)
+    steps: dict[str, Callable[[_Item], None]] = {
+        "log": lambda item: job.log(item.path),
+        "tracker": lambda item: job.tracker(item.path, item.payload),
+        "gt_pickle": lambda item: job.gt_pickle(item.path, item.payload),
+        "gt_feather": lambda item: job.gt_feather(item.path),
+        "prompts": lambda item: job.prompt_list(item.path),
+    }
+    try:
+        with store.transaction():
+            bar = tqdm(items, desc="ingest", unit="item", disable=not progress, leave=False)
+            for item in bar:
+                bar.set_postfix_str(f"{item.kind} {item.path.name}")
+                steps[item.kind](item)
+    except BaseException:
+        cache.discard(store.cache_root, job.staged)
+        raise
+    cache.publish(store.cache_root, job.staged)
+    job.report.seconds = time.perf_counter() - started
+    return job.report
