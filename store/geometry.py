@@ -71,9 +71,9 @@ def city_to_ego(
     """
     ego_R_city = rotations(pose_quat_city).inv()
     xyz_ego = ego_R_city.apply(np.array(xyz_city, dtype=np.float64) - pose_translation_city)
-    city_R_object = Rotation.from_euler("z", np.asarray(yaw_city, dtype=np.float64))
+    city_R_object = Rotation.from_euler("z", np.array(yaw_city, dtype=np.float64).reshape(-1, 1))
     yaw_ego = (ego_R_city * city_R_object).as_euler("zxy")[:, 0]
-    quat_ego = Rotation.from_euler("z", yaw_ego).as_quat(scalar_first=True)
+    quat_ego = Rotation.from_euler("z", yaw_ego.reshape(-1, 1)).as_quat(scalar_first=True)
     return xyz_ego, quat_ego
 
 

@@ -1,0 +1,62 @@
+"""The avmine command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import SENSOR_LOG
+
+AVMINE = [sys.executable, "-m", "server.cli"]
+
+
+def _avmine(*args: str, env_db: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if env_db is not None:
+        env["AVMINE_DB"] = str(env_db)
+    return subprocess.run([*AVMINE, *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_demo_ingests_summarises_and_draws(tmp_path: Path) -> None:
+    result = _avmine("demo", "--out", str(tmp_path / "out"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "Logs (4):" in result.stdout
+    assert "REGULAR_VEHICLE" in result.stdout
+    assert "vehicle with a bicycle to its right" in result.stdout and "stopped car" in result.stdout
+    pictures = list((tmp_path / "out").glob("bev_*.png"))
+    assert len(pictures) == 1 and pictures[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert pictures[0].stat().st_size > 20_000
+    # run twice: a fresh database each time, same summary
+    again = _avmine("demo", "--out", str(tmp_path / "out"), "--quiet")
+    assert again.returncode == 0
+    assert again.stdout.split("\n", 1)[1] == result.stdout.split("\n", 1)[1]  # the first line has timings
+    stats = _avmine("--db", str(tmp_path / "out" / "avmine-demo.duckdb"), "stats", "--log", SENSOR_LOG)
+    assert stats.returncode == 0, stats.stderr
+    assert SENSOR_LOG in stats.stdout and "Logs (1):" in stats.stdout
+
+
+def test_ingest_then_stats_with_env_database(tmp_path: Path) -> None:
+    from store.demo import SENSOR_DIR
+
+    shutil.copytree(SENSOR_DIR / SENSOR_LOG, tmp_path / "val" / SENSOR_LOG)
+    db = tmp_path / "env.duckdb"
+    result = _avmine("ingest", str(tmp_path / "val"), "--quiet", env_db=db)
+    assert result.returncode == 0, result.stderr
+    assert "1 log(s)" in result.stdout and str(db) in result.stdout
+    stats = _avmine("stats", env_db=db)
+    assert "7fab2350" in stats.stdout and "EGO_VEHICLE" in stats.stdout
+
+
+def test_bad_input_exits_2_with_the_message(tmp_path: Path) -> None:
+    result = _avmine("--db", str(tmp_path / "x.duckdb"), "ingest", str(tmp_path / "missing"), "--quiet")
+    assert result.returncode == 2
+    assert "avmine ingest: error:" in result.stderr and "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_stats_on_a_missing_database_says_how_to_make_one(tmp_path: Path) -> None:
+    result = _avmine("--db", str(tmp_path / "none.duckdb"), "stats")
+    assert result.returncode == 2 and "avmine demo" in result.stderr
