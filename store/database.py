@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 
 from store import cache
+from store.arrays import LogArrays, load_log_arrays
 from store.errors import SchemaVersionError, StoreError
 from store.paths import cache_root_for, resolve_db_path
 from store.schema import SCHEMA_VERSION, create_statements
@@ -124,7 +125,7 @@ class Store:
         """Run a query and return its rows as a DataFrame."""
         return self.con.execute(sql, params or []).df()
 
-    def load_arrays(self, log_id: str, source: str = ANNOTATIONS_SOURCE) -> cache.LogArrays:
+    def load_arrays(self, log_id: str, source: str = ANNOTATIONS_SOURCE) -> LogArrays:
         """Memory-map a log's boxes, rebuilding the cache from the database if it is stale or missing.
 
         Raises:
@@ -141,13 +142,13 @@ class Store:
                 f"(it has: {', '.join(known['source']) or 'none'}). Ingest it with `avmine ingest`."
             )
         try:
-            arrays = cache.load_log_arrays(self.log_dir(log_id), source)
+            arrays = load_log_arrays(self.log_dir(log_id), source)
             if arrays.key == row[0]:
                 return arrays
         except FileNotFoundError:
             pass
         self._rebuild_boxes_cache(log_id, source, str(row[0]), str(row[1]), bool(row[2]), str(row[3]))
-        return cache.load_log_arrays(self.log_dir(log_id), source)
+        return load_log_arrays(self.log_dir(log_id), source)
 
     def _rebuild_boxes_cache(
         self, log_id: str, source: str, key: str, ego_uuid: str, has_score: bool, kind: str

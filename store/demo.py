@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from store.database import Store
-from store.ingest import IngestReport, ingest
+from store.ingestion import IngestReport, ingest
 
 DEMO_DATA = Path(__file__).parent / "demo_data"
 DEMO_SPLIT = "val"

@@ -14,7 +14,7 @@ import numpy as np
 from av2.map.map_api import ArgoverseStaticMap
 from matplotlib.patches import Polygon
 
-from store.cache import LogArrays
+from store.arrays import LogArrays
 
 CATEGORY_COLOURS = {
     "EGO_VEHICLE": "#d62728",
