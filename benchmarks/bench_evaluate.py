@@ -13,7 +13,6 @@ import pickle
 import sys
 import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,8 +20,9 @@ import numpy as np
 from evaluation import evaluate
 from evaluation.filters import load_roi_map
 from evaluation.synthetic import CaseConfig, make_case
+from store.demo import SCENARIO_MINING_DIR
 
-DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "evaluation"
+DATA = SCENARIO_MINING_DIR
 BIG = CaseConfig(
     num_logs=150,
     prompts=tuple(f"prompt {i}" for i in range(5)),

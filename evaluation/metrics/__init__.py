@@ -1,0 +1,1 @@
+"""Metric kernels: score-threshold tuning, HOTA, CLEAR-MOTA and balanced accuracy."""
