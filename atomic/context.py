@@ -1,0 +1,161 @@
+"""Per-log state of the atomic runtime: the cached arrays of one log, indexed for fast lookups.
+
+Programs receive ``log_dir``, the log's cache directory; every function turns it into a
+``LogContext`` through ``context_for`` (loaded once per log and source, then reused).
+Derived series (smoothed positions, velocities, yaw) are computed for all tracks at once
+the first time a function asks for them.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from scipy.spatial.transform import Rotation
+
+from atomic.kinematics import Groups, derivative, yaw_rate
+from store.arrays import LogArrays, load_log_arrays
+
+NDArrayFloat = npt.NDArray[np.float64]
+NDArrayInt = npt.NDArray[np.int64]
+
+_active_source = "annotations"
+
+
+def set_active_source(source: str) -> None:
+    """Choose which track source (the log's annotations or a tracker) programs see."""
+    global _active_source
+    _active_source = source
+    _load.cache_clear()
+
+
+def active_source() -> str:
+    """The track source programs see."""
+    return _active_source
+
+
+class LogContext:
+    """One source's boxes of one log, with per-track lookups and derived kinematics.
+
+    Track ``i`` is the i-th uuid in order of first appearance; its rows are
+    ``track_start[i]:track_start[i + 1]`` of the arrays, sorted by time.
+    """
+
+    def __init__(self, arrays: LogArrays) -> None:
+        self.arrays = arrays
+        self.log_dir = arrays.log_dir
+        self.log_id = arrays.log_id
+        self.ego_uuid = arrays.ego_uuid
+        self.track_uuids: list[str] = [str(u) for u in arrays.track_uuids]
+        self.track_index = {uuid: i for i, uuid in enumerate(self.track_uuids)}
+        self.timestamps_ns: NDArrayInt = np.asarray(arrays.timestamps_ns, dtype=np.int64)
+        self.row_track: NDArrayInt = np.asarray(arrays.row_track, dtype=np.int64)
+        self.row_time: NDArrayInt = np.asarray(arrays.row_time_index, dtype=np.int64)
+        self.row_timestamp_ns: NDArrayInt = np.asarray(arrays.row_timestamp_ns, dtype=np.int64)
+        self.track_start: NDArrayInt = np.asarray(arrays.track_start, dtype=np.int64)
+        self.groups = Groups.from_lengths(np.diff(self.track_start))
+        self.row_at = np.full((len(self.track_uuids), len(self.timestamps_ns)), -1, dtype=np.int64)
+        """(U, T) row of track u at timestamp t, or -1."""
+        self.row_at[self.row_track, self.row_time] = np.arange(len(self.row_track))
+
+    # -- the Timelines protocol -------------------------------------------------------------
+    def uuids(self) -> list[str]:
+        """Every track uuid, in order of first appearance."""
+        return list(self.track_uuids)
+
+    def timeline(self, uuid: str) -> list[int]:
+        """The sorted timestamps at which the track has a box ([] for an unknown uuid)."""
+        track = self.track_index.get(str(uuid))
+        if track is None:
+            return []
+        return self.row_timestamp_ns[self.track_start[track] : self.track_start[track + 1]].tolist()
+
+    def uuids_at(self, timestamp_ns: int) -> list[str]:
+        """Tracks with a box at the timestamp, in order of first appearance."""
+        at = np.searchsorted(self.timestamps_ns, timestamp_ns)
+        if at >= len(self.timestamps_ns) or self.timestamps_ns[at] != timestamp_ns:
+            return []
+        return [self.track_uuids[i] for i in np.flatnonzero(self.row_at[:, at] >= 0)]
+
+    # -- per-row raw data ------------------------------------------------------------------
+    def rows_of(self, track: int) -> slice:
+        """The rows of one track."""
+        return slice(int(self.track_start[track]), int(self.track_start[track + 1]))
+
+    @functools.cached_property
+    def xyz_city(self) -> NDArrayFloat:
+        """Raw box centres in the city frame, shape (R, 3)."""
+        return np.asarray(self.arrays.xyz_city, dtype=np.float64)
+
+    @functools.cached_property
+    def rotation_city(self) -> NDArrayFloat:
+        """Object -> city rotation matrices of the raw boxes, shape (R, 3, 3)."""
+        return Rotation.from_quat(np.array(self.arrays.quat_city), scalar_first=True).as_matrix()
+
+    @functools.cached_property
+    def yaw_city(self) -> NDArrayFloat:
+        """Heading as RefAV measures it: z of the object -> city rotation vector, radians, shape (R,)."""
+        return Rotation.from_quat(np.array(self.arrays.quat_city), scalar_first=True).as_rotvec()[:, 2]
+
+    @functools.cached_property
+    def size(self) -> NDArrayFloat:
+        """Box length, width, height in metres, shape (R, 3)."""
+        return np.asarray(self.arrays.size, dtype=np.float64)
+
+    @functools.cached_property
+    def track_category(self) -> list[str]:
+        """Category of each track's first row."""
+        return [str(c) for c in self.arrays.track_categories]
+
+    # -- derived series over each track's full timeline -------------------------------------
+    @functools.cached_property
+    def smoothed_xyz_city(self) -> NDArrayFloat:
+        """Median-filtered centres in the city frame, shape (R, 3)."""
+        return derivative(self.xyz_city, self.row_timestamp_ns, self.groups, 0)
+
+    @functools.cached_property
+    def velocity_city(self) -> NDArrayFloat:
+        """Velocity in the city frame (m/s), RefAV's differences then median filter, shape (R, 3)."""
+        return derivative(self.xyz_city, self.row_timestamp_ns, self.groups, 1)
+
+    @functools.cached_property
+    def acceleration_city(self) -> NDArrayFloat:
+        """Acceleration in the city frame (m/s²), shape (R, 3)."""
+        return derivative(self.xyz_city, self.row_timestamp_ns, self.groups, 2)
+
+    def in_own_frame(self, vectors_city: NDArrayFloat) -> NDArrayFloat:
+        """Rotate per-row city vectors into each row's own box frame (+x forward, +y left)."""
+        return np.einsum("rji,rj->ri", self.rotation_city, vectors_city)
+
+    @functools.cached_property
+    def yaw_rate(self) -> NDArrayFloat:
+        """Yaw rate in rad/s (unsmoothed), shape (R,)."""
+        return yaw_rate(self.yaw_city, self.row_timestamp_ns, self.groups)
+
+    @functools.cached_property
+    def is_stationary(self) -> npt.NDArray[np.bool_]:
+        """Per track: the smoothed path's bounding-box diagonal is under 3 m (RefAV's stationary)."""
+        xyz = self.smoothed_xyz_city
+        lo = np.minimum.reduceat(xyz, self.track_start[:-1], axis=0)
+        hi = np.maximum.reduceat(xyz, self.track_start[:-1], axis=0)
+        return np.asarray(np.linalg.norm(hi - lo, axis=1) < 3.0)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(log_dir: Path, source: str, key: str) -> LogContext:
+    del key  # part of the cache key only: a re-ingested log gets a new context
+    return LogContext(load_log_arrays(log_dir, source))
+
+
+def context_for(log_dir: Path | str) -> LogContext:
+    """The context of a log directory for the active track source.
+
+    Raises:
+        FileNotFoundError: ``log_dir`` is not a cached log, or lacks the active source.
+    """
+    path = Path(log_dir)
+    meta = path / "boxes" / _active_source / "meta.json"
+    key = str(meta.stat().st_mtime_ns) if meta.is_file() else ""
+    return _load(path, _active_source, key)

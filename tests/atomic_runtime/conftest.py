@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from atomic.context import LogContext, context_for
+from store import Store
+from store.demo import ingest_demo
+
+LOGS = (
+    "3b3570b4-7b0b-3268-a571-b0889dbf40b6",
+    "3bffdcff-c3a7-38b6-a0f2-64196d130958",
+    "7fab2350-7eaf-3b7e-a39d-6937a4c1bede",
+    "adcf7d18-0510-35b0-a2fa-b4cea13a6d76",
+)
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    store = Store.open(tmp_path_factory.mktemp("atomic") / "demo.duckdb")
+    ingest_demo(store, progress=False)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session", params=LOGS)
+def ctx(request: pytest.FixtureRequest, demo_db: Store) -> LogContext:
+    return context_for(demo_db.log_dir(request.param))
