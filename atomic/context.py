@@ -70,7 +70,8 @@ class LogContext:
         track = self.track_index.get(str(uuid))
         if track is None:
             return []
-        return self.row_timestamp_ns[self.track_start[track] : self.track_start[track + 1]].tolist()
+        timeline: list[int] = self.row_timestamp_ns[self.track_start[track] : self.track_start[track + 1]].tolist()
+        return timeline
 
     def uuids_at(self, timestamp_ns: int) -> list[str]:
         """Tracks with a box at the timestamp, in order of first appearance."""
@@ -127,7 +128,7 @@ class LogContext:
 
     def in_own_frame(self, vectors_city: NDArrayFloat) -> NDArrayFloat:
         """Rotate per-row city vectors into each row's own box frame (+x forward, +y left)."""
-        return np.einsum("rji,rj->ri", self.rotation_city, vectors_city)
+        return np.asarray(np.einsum("rji,rj->ri", self.rotation_city, vectors_city), dtype=np.float64)
 
     @functools.cached_property
     def yaw_rate(self) -> NDArrayFloat:
