@@ -1,0 +1,69 @@
+"""Object categories: the one list of names and meanings, and RefAV's super-categories."""
+
+from __future__ import annotations
+
+CATEGORIES: dict[str, str] = {
+    "REGULAR_VEHICLE": "Ordinary passenger vehicle: car, van, pickup, SUV.",
+    "PEDESTRIAN": "Person not riding a vehicle: walking, standing, sitting or lying.",
+    "BOLLARD": "Short post that controls traffic.",
+    "CONSTRUCTION_CONE": "Movable traffic cone.",
+    "CONSTRUCTION_BARREL": "Movable traffic barrel.",
+    "STOP_SIGN": "Red octagonal stop sign.",
+    "BICYCLE": "The bicycle itself (human powered), with or without a rider.",
+    "LARGE_VEHICLE": "Large motor vehicle not covered elsewhere: RV, fire truck, extended van.",
+    "WHEELED_DEVICE": "Skateboard, scooter, segway, golf cart and similar.",
+    "BUS": "Standard city bus.",
+    "BOX_TRUCK": "Chassis-cab truck with a rigid box cargo area.",
+    "SIGN": "Official traffic sign that is not a stop sign.",
+    "TRUCK": "Other truck: delivery, mail, garbage, utility, ambulance, dump truck.",
+    "MOTORCYCLE": "The motorcycle itself.",
+    "BICYCLIST": "Person riding a bicycle.",
+    "VEHICULAR_TRAILER": "Unpowered trailer towed by a vehicle.",
+    "TRUCK_CAB": "Tractor or semi cab, the front of an articulated truck.",
+    "MOTORCYCLIST": "Person riding a motorcycle or moped.",
+    "DOG": "A dog.",
+    "SCHOOL_BUS": "School bus.",
+    "WHEELED_RIDER": "Person riding or carried by a wheeled device.",
+    "STROLLER": "Push-cart for a baby.",
+    "ARTICULATED_BUS": "Bendable city bus.",
+    "MESSAGE_BOARD_TRAILER": "Trailer carrying an electronic message sign.",
+    "MOBILE_PEDESTRIAN_SIGN": "Movable pedestrian-crossing sign.",
+    "WHEELCHAIR": "Wheelchair or mobility scooter.",
+    "RAILED_VEHICLE": "Train, tram or subway car.",
+    "OFFICIAL_SIGNALER": "Person directing traffic.",
+    "TRAFFIC_LIGHT_TRAILER": "Portable traffic-light unit.",
+    "ANIMAL": "Another animal large enough to matter.",
+}
+"""AV2's object categories, most frequent first, with their meanings."""
+
+PSEUDO_CATEGORIES: dict[str, str] = {
+    "EGO_VEHICLE": "The data-collection car itself.",
+    "ANY": "Every object in the log, the ego included.",
+    "VEHICLE": "Any vehicle: EGO_VEHICLE, ARTICULATED_BUS, BOX_TRUCK, BUS, LARGE_VEHICLE, MOTORCYCLE, "
+    "RAILED_VEHICLE, REGULAR_VEHICLE, SCHOOL_BUS, TRUCK, TRUCK_CAB.",
+}
+"""Names that select several categories (or the ego)."""
+
+VEHICLE_MEMBERS = (
+    "EGO_VEHICLE", "ARTICULATED_BUS", "BOX_TRUCK", "BUS", "LARGE_VEHICLE", "CAR", "MOTORCYCLE",
+    "RAILED_VEHICLE", "REGULAR_VEHICLE", "SCHOOL_BUS", "TRUCK", "TRUCK_CAB",
+)  # fmt: skip
+"""What ``VEHICLE`` means in RefAV's code, in its order (``CAR`` is a nuScenes name, absent from AV2)."""
+
+FREE_WILL = frozenset(
+    {
+        "ANIMAL", "OFFICIAL_SIGNALER", "RAILED_VEHICLE", "ARTICULATED_BUS", "WHEELED_RIDER", "SCHOOL_BUS",
+        "MOTORCYCLIST", "TRUCK_CAB", "VEHICULAR_TRAILER", "BICYCLIST", "MOTORCYCLE", "TRUCK", "BOX_TRUCK",
+        "BUS", "LARGE_VEHICLE", "PEDESTRIAN", "REGULAR_VEHICLE", "EGO_VEHICLE",
+    }
+)  # fmt: skip
+"""Categories that move on their own (RefAV's ``has_free_will``)."""
+
+
+def members(category: str) -> tuple[str, ...] | None:
+    """The row categories a category name selects, in RefAV's order; None means every object."""
+    if category == "ANY":
+        return None
+    if category == "VEHICLE":
+        return VEHICLE_MEMBERS
+    return (category,)

@@ -1,0 +1,1 @@
+"""The RefAV-compatible atomic functions, grouped by what they look at."""

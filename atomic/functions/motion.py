@@ -1,0 +1,100 @@
+"""Rules about how one object moves: speed, acceleration, turning, standing still.
+
+Each rule takes the log context and the uuids to evaluate and returns, per uuid, the
+timestamps (over the track's full timeline) where the rule holds. The public functions
+that programs call are these rules lifted to scenarios (see ``atomic.api``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from atomic.context import LogContext
+from atomic.functions._select import timestamps_where, whole_tracks
+from atomic.kinematics import Groups
+
+TURN_DEGREES = 45.0
+"""Heading change over one constant-sign yaw-rate run that counts as a turn (RefAV)."""
+
+
+def stationary_rule(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
+    """Whole track if its smoothed path fits in a box with a diagonal under 3 m, else nothing."""
+    return whole_tracks(ctx, uuids, ctx.is_stationary)
+
+
+def _moving_rows(ctx: LogContext) -> np.ndarray:
+    return ~ctx.is_stationary[ctx.row_track]
+
+
+def has_velocity_rule(
+    ctx: LogContext, uuids: list[str], min_velocity: float = 0.5, max_velocity: float = np.inf
+) -> dict[str, list[int]]:
+    """Timestamps where the 3-D city-frame speed (m/s) is within [min, max]; nothing for stationary tracks."""
+    speed = np.linalg.norm(ctx.velocity_city, axis=1)
+    return timestamps_where(ctx, uuids, (speed >= min_velocity) & (speed <= max_velocity) & _moving_rows(ctx))
+
+
+def accelerating_rule(
+    ctx: LogContext, uuids: list[str], min_accel: float = 0.65, max_accel: float = np.inf
+) -> dict[str, list[int]]:
+    """Timestamps where forward acceleration (m/s², own frame) is within [min, max]; not for stationary tracks."""
+    forward = ctx.in_own_frame(ctx.acceleration_city)[:, 0]
+    return timestamps_where(ctx, uuids, (forward >= min_accel) & (forward <= max_accel) & _moving_rows(ctx))
+
+
+def has_lateral_acceleration_rule(
+    ctx: LogContext, uuids: list[str], min_accel: float = -np.inf, max_accel: float = np.inf
+) -> dict[str, list[int]]:
+    """Timestamps where leftward acceleration (m/s², own frame) is within [min, max]; not for stationary tracks."""
+    lateral = ctx.in_own_frame(ctx.acceleration_city)[:, 1]
+    return timestamps_where(ctx, uuids, (lateral >= min_accel) & (lateral <= max_accel) & _moving_rows(ctx))
+
+
+def turning_rule(ctx: LogContext, uuids: list[str], direction: str | None = None) -> dict[str, list[int]]:
+    """Timestamps of constant-sign yaw-rate runs whose heading change exceeds 45 degrees.
+
+    RefAV scans each track for windows that start where the yaw rate's sign run starts and
+    end at the first sample of the next run (inclusive, so windows overlap by one sample);
+    inside a run of exact zeros every sample starts a two-sample window. A window whose
+    summed rate times the track's *first* sample gap exceeds 45° is a left turn (below -45°
+    a right turn). This reproduces that scan for all tracks at once.
+    """
+    if direction not in ("left", "right"):
+        direction = None
+    rate_deg = np.degrees(ctx.yaw_rate)
+    groups = ctx.groups
+    n_rows = len(rate_deg)
+    index = np.arange(n_rows)
+    sign = np.sign(rate_deg)
+    new_run = (index == groups.start) | (sign != np.roll(sign, 1))
+    # a window starts at every sign-run start and at every zero-rate sample, never at a track's last row
+    starts = np.flatnonzero((new_run | (sign == 0)) & (index < groups.end))
+    run_id = np.cumsum(new_run) - 1
+    run_starts = np.flatnonzero(new_run)
+    next_run_start = np.append(run_starts[1:], n_rows)[run_id]
+    ends = np.where(sign[starts] == 0, starts + 1, np.minimum(next_run_start[starts], groups.end[starts]))
+    first_gap_s = np.zeros(n_rows)
+    has_two = groups.length >= 2
+    second = np.minimum(groups.start + 1, groups.end)
+    first_gap_s[has_two] = (ctx.row_timestamp_ns[second] - ctx.row_timestamp_ns[groups.start])[has_two] / 1e9
+    cumulative = np.concatenate([[0.0], np.cumsum(rate_deg)])
+    change_deg = (cumulative[ends + 1] - cumulative[starts]) * first_gap_s[starts]
+    mask = np.zeros(n_rows, dtype=bool)
+    for wanted, hit in (("left", change_deg > TURN_DEGREES), ("right", change_deg < -TURN_DEGREES)):
+        if direction not in (None, wanted):
+            continue
+        cover = np.zeros(n_rows + 1, dtype=np.int64)
+        np.add.at(cover, starts[hit], 1)
+        np.add.at(cover, ends[hit] + 1, -1)
+        mask |= np.cumsum(cover[:-1]) > 0
+    return timestamps_where(ctx, uuids, mask & has_two)
+
+
+__all__ = [
+    "Groups",
+    "accelerating_rule",
+    "has_lateral_acceleration_rule",
+    "has_velocity_rule",
+    "stationary_rule",
+    "turning_rule",
+]
