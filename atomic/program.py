@@ -1,0 +1,141 @@
+"""Preparing and running a RefAV-style scenario program against one log.
+
+A program is Python text that calls the atomic functions, with ``log_dir``, ``output_dir``
+and ``description`` pre-bound, and ends with ``output_scenario(...)``. RefAV rewrites the text
+with string edits; avmine works on the syntax tree instead:
+
+* the answer may be wrapped in a Markdown fence: the last ```python block is the program;
+* assignments to ``description`` are dropped, so the runner's description is the one used
+  (RefAV deletes every line containing ``description =``, which also deletes variables such as
+  ``ped_description = ...`` and later raises NameError; avmine does not);
+* the program runs in one namespace dict, so helper functions, lambdas and comprehensions see
+  the program's variables (under RefAV's separate globals and locals they raise NameError).
+
+This module runs trusted code in-process (tests, benchmarks, the sandboxed worker's inner
+loop); untrusted code goes through the executor, which runs this inside a sandbox.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import re
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.S)
+
+
+class ProgramError(Exception):
+    """The program text cannot be run (syntax error, no output_scenario call)."""
+
+
+@dataclass(frozen=True)
+class Output:
+    """One ``output_scenario`` call: the scenario as passed (before post-processing)."""
+
+    description: str
+    scenario: Any
+
+
+@dataclass
+class ProgramRun:
+    """What running a program on one log produced."""
+
+    outputs: list[Output] = field(default_factory=list)
+    stdout: str = ""
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def extract_code(text: str) -> str:
+    """The program in an answer: the last fenced Python block, or the whole text if there is none."""
+    blocks = _FENCE.findall(text)
+    return str(blocks[-1]) if blocks else text
+
+
+def _is_description_assignment(node: ast.stmt) -> bool:
+    targets: list[ast.expr] = []
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, ast.AnnAssign | ast.AugAssign):
+        targets = [node.target]
+    return any(isinstance(t, ast.Name) and t.id == "description" for t in targets)
+
+
+def prepare(text: str) -> ast.Module:
+    """Parse a program and drop its top-level assignments to ``description``.
+
+    Raises:
+        ProgramError: a syntax error (with its line), or no call to ``output_scenario``.
+    """
+    code = extract_code(text).replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as exc:
+        raise ProgramError(f"syntax error on line {exc.lineno}: {exc.msg}: {(exc.text or '').strip()}") from exc
+    tree.body = [node for node in tree.body if not _is_description_assignment(node)]
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "output_scenario"
+    ]
+    if not calls:
+        raise ProgramError("the program never calls output_scenario(scenario, description, log_dir, output_dir).")
+    return tree
+
+
+def run_program(
+    text: str,
+    namespace: Mapping[str, Any],
+    log_dir: Path,
+    description: str,
+    output_dir: Path,
+    on_output: Callable[[Any, str], None] | None = None,
+) -> ProgramRun:
+    """Run a program on one log in this process and capture what it outputs.
+
+    Args:
+        text: the program (or an answer holding it in a fenced block).
+        namespace: the names a program sees (the atomic functions, ``np``); copied per run.
+        log_dir: the log's cache directory.
+        description: the prompt; bound as ``description``.
+        output_dir: bound as ``output_dir``.
+        on_output: called with (scenario, description) at each ``output_scenario`` call, after the
+            run records it; this is where post-processing or writing happens.
+
+    Returns:
+        The captured outputs, printed text and the error (a traceback summary) if it failed.
+    """
+    run = ProgramRun()
+    started = time.perf_counter()
+    try:
+        tree = prepare(text)
+    except ProgramError as exc:
+        run.error = str(exc)
+        return run
+
+    def output_scenario(scenario: Any, *args: Any, **kwargs: Any) -> None:
+        # The runner's description always wins (RefAV rewrites the call to pass its own).
+        run.outputs.append(Output(description=description, scenario=scenario))
+        if on_output is not None:
+            on_output(scenario, description)
+
+    scope: dict[str, Any] = dict(namespace)
+    scope.update(log_dir=log_dir, output_dir=output_dir, description=description, output_scenario=output_scenario)
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            exec(compile(tree, "<program>", "exec"), scope)
+    except Exception as exc:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<program>"]
+        where = f" (line {frames[-1].lineno})" if frames else ""
+        run.error = f"{type(exc).__name__}{where}: {exc}"
+    run.stdout = buffer.getvalue()
+    run.seconds = time.perf_counter() - started
+    return run
