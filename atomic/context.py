@@ -16,6 +16,7 @@ import numpy.typing as npt
 from scipy.spatial.transform import Rotation
 
 from atomic.kinematics import Groups, derivative, yaw_rate
+from atomic.map.geometry import box_footprints_3d
 from store.arrays import LogArrays, load_log_arrays
 
 NDArrayFloat = npt.NDArray[np.float64]
@@ -104,6 +105,21 @@ class LogContext:
     def size(self) -> NDArrayFloat:
         """Box length, width, height in metres, shape (R, 3)."""
         return np.asarray(self.arrays.size, dtype=np.float64)
+
+    @functools.cached_property
+    def footprints_city(self) -> NDArrayFloat:
+        """Raw box footprints in the city frame, closed (front-right first), shape (R, 5, 2)."""
+        return box_footprints_3d(self.xyz_city, self.size, self.rotation_city)
+
+    @functools.cached_property
+    def footprints_ego(self) -> NDArrayFloat:
+        """Raw box footprints in the ego frame of their timestamp, closed, shape (R, 5, 2).
+
+        RefAV measures distances between boxes on these: projecting to the ego's x-y plane is not
+        the same as projecting to the city's when the ego is pitched or rolled.
+        """
+        rotation_ego = Rotation.from_quat(np.array(self.arrays.quat_ego), scalar_first=True).as_matrix()
+        return box_footprints_3d(np.asarray(self.arrays.xyz_ego), self.size, rotation_ego)
 
     @functools.cached_property
     def track_category(self) -> list[str]:

@@ -52,7 +52,7 @@ class Groups:
 
 
 def median_smooth(values: NDArrayFloat, groups: Groups) -> NDArrayFloat:
-    """scipy's ``median_filter(size=min(7, N), mode='nearest')`` along each group, per column.
+    """Scipy's ``median_filter(size=min(7, N), mode='nearest')`` along each group, per column.
 
     For even window sizes scipy takes the upper median of offsets ``-s//2 .. s//2 - 1``; the
     same rule (rank ``s // 2`` of the sorted window) covers odd sizes, so one formula serves all.

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from atomic.context import LogContext
 from atomic.kinematics import Groups, derivative
+from atomic.map.geometry import footprint_distance
 
 NDArrayFloat = npt.NDArray[np.float64]
 NDArrayInt = npt.NDArray[np.int64]
@@ -74,6 +75,25 @@ class PairSeries:
         """C's velocity in T's box frame (m/s), shape (M, 3); see ``candidate_in_track_frame``."""
         return _rotate(self._to_track_frame(self.candidate_velocity_city, is_point=False), direction)
 
+    def swapped(self) -> PairSeries:
+        """The same pairs and rows with the roles exchanged: C becomes the frame, T the object."""
+        return PairSeries(
+            ctx=self.ctx,
+            track=self.candidate,
+            candidate=self.track,
+            pair=self.pair,
+            time=self.time,
+            row_track=self.row_candidate,
+            row_candidate=self.row_track,
+            groups=self.groups,
+        )
+
+    @cached_property
+    def footprint_distance(self) -> NDArrayFloat:
+        """RefAV's cuboid distance between T's and C's raw footprints at each row (m), shape (M,)."""
+        footprints = self.ctx.footprints_ego
+        return footprint_distance(footprints[self.row_track], footprints[self.row_candidate])
+
     def per_pair_timestamps(self, mask: npt.NDArray[np.bool_]) -> dict[tuple[int, int], list[int]]:
         """``{(T, C): sorted timestamps}`` of the rows where ``mask`` holds (pairs with none are left out)."""
         rows = np.flatnonzero(mask)
@@ -110,6 +130,13 @@ def build_pairs(ctx: LogContext, tracks: NDArrayInt, candidates: NDArrayInt, inc
     if not include_self:
         keep = pair_t != pair_c
         pair_t, pair_c = pair_t[keep], pair_c[keep]
+    return pairs_of(ctx, pair_t, pair_c)
+
+
+def pairs_of(ctx: LogContext, pair_t: NDArrayInt, pair_c: NDArrayInt) -> PairSeries:
+    """The given (T, C) pairs of track indices, on the timestamps both have."""
+    pair_t = np.asarray(pair_t, dtype=np.int64)
+    pair_c = np.asarray(pair_c, dtype=np.int64)
     present_t = ctx.row_at[pair_t] >= 0  # (P, T)
     present_c = ctx.row_at[pair_c] >= 0
     pair, time = np.nonzero(present_t & present_c)

@@ -1,1 +1,49 @@
-"""The RefAV-compatible atomic functions, grouped by what they look at."""
+"""The RefAV-compatible atomic functions, grouped by what they look at.
+
+``FUNCTIONS`` maps each public name to its function, in the order the docs list them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from atomic.algebra import reverse_relationship, scenario_and, scenario_not, scenario_or
+from atomic.functions.motion import accelerating, has_lateral_acceleration, has_velocity, stationary, turning
+from atomic.functions.objects import get_objects_of_category, is_category, is_color
+from atomic.functions.relations import (
+    being_crossed_by,
+    facing_toward,
+    get_objects_in_relative_direction,
+    has_objects_in_relative_direction,
+    heading_in_relative_direction_to,
+    heading_toward,
+    near_objects,
+)
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    f.__name__: f
+    for f in (
+        has_objects_in_relative_direction,
+        get_objects_in_relative_direction,
+        get_objects_of_category,
+        is_category,
+        is_color,
+        turning,
+        has_lateral_acceleration,
+        facing_toward,
+        heading_toward,
+        accelerating,
+        has_velocity,
+        being_crossed_by,
+        near_objects,
+        heading_in_relative_direction_to,
+        stationary,
+        scenario_and,
+        scenario_or,
+        reverse_relationship,
+        scenario_not,
+    )
+}
+
+__all__ = sorted(FUNCTIONS)

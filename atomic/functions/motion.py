@@ -7,11 +7,14 @@ that programs call are these rules lifted to scenarios (see ``atomic.api``).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from atomic.context import LogContext
 from atomic.functions._select import timestamps_where, whole_tracks
-from atomic.kinematics import Groups
+from atomic.lifting import unary
+from atomic.scenario import Scenario
 
 TURN_DEGREES = 45.0
 """Heading change over one constant-sign yaw-rate run that counts as a turn (RefAV)."""
@@ -60,6 +63,8 @@ def turning_rule(ctx: LogContext, uuids: list[str], direction: str | None = None
     a right turn). This reproduces that scan for all tracks at once.
     """
     if direction not in ("left", "right"):
+        if direction:
+            print(f"turning: direction {direction!r} is not 'left', 'right' or None; using None.")
         direction = None
     rate_deg = np.degrees(ctx.yaw_rate)
     groups = ctx.groups
@@ -90,11 +95,72 @@ def turning_rule(ctx: LogContext, uuids: list[str], direction: str | None = None
     return timestamps_where(ctx, uuids, mask & has_two)
 
 
-__all__ = [
-    "Groups",
-    "accelerating_rule",
-    "has_lateral_acceleration_rule",
-    "has_velocity_rule",
-    "stationary_rule",
-    "turning_rule",
-]
+@unary(stationary_rule)
+def stationary(track_candidates: Scenario, log_dir: Path) -> Scenario:
+    """Objects that barely move over their whole observation: parked or standing (path box diagonal < 3 m).
+
+    A whole-track property: a stationary object is returned at all its input timestamps; a car that
+    stops at a light for a while and then drives is not stationary (use has_velocity for "stopped").
+
+    Example:
+        parked_cars = stationary(cars, log_dir)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@unary(has_velocity_rule)
+def has_velocity(
+    track_candidates: Scenario, log_dir: Path, min_velocity: float = 0.5, max_velocity: float = np.inf
+) -> Scenario:
+    """Timestamps where an object's speed is between min_velocity and max_velocity (m/s).
+
+    Stationary objects (see stationary) never match, so has_velocity(x, log_dir, max_velocity=0.5)
+    finds moving objects that are momentarily stopped, not parked ones.
+
+    Example:
+        fast_cars = has_velocity(cars, log_dir, min_velocity=10)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@unary(accelerating_rule)
+def accelerating(
+    track_candidates: Scenario, log_dir: Path, min_accel: float = 0.65, max_accel: float = np.inf
+) -> Scenario:
+    """Timestamps where forward acceleration is between min_accel and max_accel (m/s²).
+
+    Above 1 is clear acceleration; below -1 is braking (use max_accel=-1). Stationary objects never match.
+
+    Example:
+        braking = accelerating(cars, log_dir, min_accel=-np.inf, max_accel=-1)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@unary(has_lateral_acceleration_rule)
+def has_lateral_acceleration(
+    track_candidates: Scenario, log_dir: Path, min_accel: float = -np.inf, max_accel: float = np.inf
+) -> Scenario:
+    """Timestamps where sideways acceleration is between min_accel and max_accel (m/s², + is leftward).
+
+    Stationary objects never match.
+
+    Example:
+        swerving = scenario_not(has_lateral_acceleration)(cars, log_dir, min_accel=-2, max_accel=2)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@unary(turning_rule)
+def turning(track_candidates: Scenario, log_dir: Path, direction: str | None = None) -> Scenario:
+    """Timestamps where an object turns left or right (heading changes by more than 45° in one turn).
+
+    Args:
+        track_candidates: the objects.
+        log_dir: the log.
+        direction: "left", "right", or None for either.
+
+    Example:
+        left_turns = turning(vehicles, log_dir, direction="left")
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule

@@ -7,13 +7,18 @@ when nothing relates to it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import numpy.typing as npt
 
+from atomic.algebra import register_function, reverse_relationship
 from atomic.categories import FREE_WILL
 from atomic.context import LogContext
 from atomic.functions._select import tracks_of
+from atomic.lifting import relational
 from atomic.pairs import PairSeries, build_pairs
+from atomic.scenario import Scenario
 
 CROSSING_SPEED_MPS = 0.2
 """Sideways speed a crossing object must exceed (RefAV)."""
@@ -151,3 +156,316 @@ def heading_in_relative_direction_to_rule(
     else:
         hit = np.zeros(len(angle), dtype=bool)
     return _relations(ctx, track_uuids, series.per_pair_timestamps(hit & ~skip))
+
+
+EGO_HALF_WIDTH_M = 1.0
+EGO_FRONT_M = 4.877 / 2 + 1.422
+EGO_BACK_M = 4.877 - EGO_FRONT_M
+"""RefAV's ego extents for relative directions: the car's centre is 1.422 m ahead of the rear axle.
+
+The back edge is +1.0165 m (RefAV's sign error): for the ego, "backward" means behind a line
+just ahead of the rear axle. Kept, since RefAV's published numbers were made with it.
+"""
+
+
+def _group_rank(keys: list[npt.NDArray[np.int64]], order: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Position of each element within its group (groups by equal ``keys``) in the given order."""
+    sorted_keys = [k[order] for k in keys]
+    new_group = np.ones(len(order), dtype=bool)
+    if len(order):
+        new_group[1:] = np.any([k[1:] != k[:-1] for k in sorted_keys], axis=0)
+    group_start = np.maximum.accumulate(np.where(new_group, np.arange(len(order)), 0))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - group_start
+    return rank
+
+
+def has_objects_in_relative_direction_rule(
+    ctx: LogContext,
+    track_uuids: list[str],
+    related_uuids: list[str],
+    direction: str,
+    min_number: float = 1,
+    max_number: float = np.inf,
+    within_distance: float = 50,
+    lateral_thresh: float = np.inf,
+) -> Relations:
+    """Related objects whose centre is ahead of, behind, left or right of the track's box.
+
+    Per timestamp the candidates in the region are taken nearest first (footprint gap), up to
+    ``max_number`` within ``within_distance`` m; the timestamp counts if at least ``min_number``
+    (and at least one) were taken. ``lateral_thresh`` narrows the region to the box's extent plus
+    that margin. Unknown directions match nothing, as in RefAV.
+    """
+    tracks = tracks_of(ctx, track_uuids)
+    series = build_pairs(ctx, tracks, tracks_of(ctx, related_uuids))
+    first_row = ctx.track_start[series.track[series.pair]]
+    is_ego = np.array([u == ctx.ego_uuid for u in ctx.track_uuids])[series.track[series.pair]]
+    width = np.where(is_ego, EGO_HALF_WIDTH_M, ctx.size[first_row, 1] / 2)
+    front = np.where(is_ego, EGO_FRONT_M, ctx.size[first_row, 0] / 2)
+    back = np.where(is_ego, EGO_BACK_M, -ctx.size[first_row, 0] / 2)
+    position = series.candidate_in_track_frame()
+    x, y = position[:, 0], position[:, 1]
+    lateral = lateral_thresh
+    regions = {
+        "left": (y > width) & (back - lateral < x) & (x < front + lateral),
+        "right": (y < -width) & (back - lateral < x) & (x < front + lateral),
+        "forward": (x > front) & (-width - lateral < y) & (y < width + lateral),
+        "backward": (x < back) & (-width - lateral < y) & (y < width + lateral),
+    }
+    in_region = regions.get(direction, np.zeros(len(x), dtype=bool))
+    rows = np.flatnonzero(in_region)
+    distance = series.footprint_distance[rows]
+    track = series.track[series.pair[rows]]
+    time = series.time[rows]
+    # nearest first within each (track, timestamp); ties keep candidate order (a stable sort)
+    order = np.lexsort((series.pair[rows], distance, time, track))
+    rank = _group_rank([track, time], order)
+    taken = (distance <= within_distance) & (rank < max_number)
+    count = np.zeros((len(ctx.track_uuids), len(ctx.timestamps_ns)), dtype=np.int64)
+    np.add.at(count, (track[taken], time[taken]), 1)
+    keep = taken & (count[track, time] >= max(min_number, 1))
+    mask = np.zeros(len(series.pair), dtype=bool)
+    mask[rows[keep]] = True
+    return _relations(ctx, track_uuids, series.per_pair_timestamps(mask))
+
+
+def facing_toward_rule(
+    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], within_angle: float = 22.5,
+    max_distance: float = 50,
+) -> Relations:  # fmt: skip
+    """Related objects within ``within_angle`` degrees of the track's forward axis and ``max_distance`` m.
+
+    Geometry only: where the track's box points, not where it moves.
+    """
+    series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
+    position = series.candidate_in_track_frame()
+    bearing = np.degrees(np.arctan2(position[:, 1], position[:, 0]))
+    hit = (np.abs(bearing) <= within_angle) & (series.footprint_distance <= max_distance)
+    return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
+
+
+def _gradient_per_sample(values: npt.NDArray[np.float64], series: PairSeries) -> npt.NDArray[np.float64]:
+    """``numpy.gradient`` with unit spacing along each group (0 for a single sample)."""
+    index = np.arange(len(values))
+    start, end = series.groups.start, series.groups.end
+    nxt = np.minimum(index + 1, end)
+    prv = np.maximum(index - 1, start)
+    span = (nxt - prv).astype(np.float64)
+    out = np.zeros_like(values)
+    ok = span > 0
+    out[ok] = (values[nxt[ok]] - values[prv[ok]]) / span[ok]
+    return out
+
+
+def heading_toward_rule(
+    ctx: LogContext,
+    track_uuids: list[str],
+    related_uuids: list[str],
+    angle_threshold: float = 22.5,
+    minimum_speed: float = 0.5,
+    max_distance: float = np.inf,
+) -> Relations:
+    """Related objects the track moves toward.
+
+    Its velocity points within ``angle_threshold`` degrees of them and it closes in on them by at
+    least ``minimum_speed`` per sample (RefAV's unit: metres per annotation sample, so 0.5 means
+    5 m/s at 10 Hz), within ``max_distance`` m.
+    """
+    series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
+    velocity = ctx.in_own_frame(ctx.velocity_city)[series.row_track]
+    position = series.candidate_in_track_frame()
+    unit_velocity = velocity / (np.linalg.norm(velocity, axis=1, keepdims=True) + 1e-8)
+    with np.errstate(invalid="ignore"):
+        angle = np.degrees(np.arccos(np.sum(unit_velocity * _unit(position), axis=1)))
+    # the track's distance from the candidate, seen from the candidate, differenced per sample
+    radial = np.linalg.norm(series.swapped().candidate_in_track_frame(), axis=1)
+    closing = -_gradient_per_sample(radial, series)
+    hit = (closing >= minimum_speed) & (angle <= angle_threshold) & (series.footprint_distance <= max_distance)
+    return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
+
+
+def near_objects_rule(
+    ctx: LogContext,
+    track_uuids: list[str],
+    related_uuids: list[str],
+    distance_thresh: float = 10,
+    min_objects: int = 1,
+    include_self: bool = False,
+) -> Relations:
+    """Related objects within ``distance_thresh`` m (footprint gap).
+
+    Only timestamps with at least ``min_objects`` of them count (0 means all related candidates).
+    """
+    needed = min_objects or len(related_uuids)
+    series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids), include_self=include_self)
+    near = series.footprint_distance <= distance_thresh
+    track = series.track[series.pair]
+    count = np.zeros((len(ctx.track_uuids), len(ctx.timestamps_ns)), dtype=np.int64)
+    np.add.at(count, (track[near], series.time[near]), 1)
+    hit = near & (count[track, series.time] >= needed)
+    return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
+
+
+# -- the functions programs call ----------------------------------------------------------------
+
+
+@relational(has_objects_in_relative_direction_rule)
+def has_objects_in_relative_direction(
+    track_candidates: Scenario,
+    related_candidates: Scenario,
+    log_dir: Path,
+    direction: str,
+    min_number: int = 1,
+    max_number: float = np.inf,
+    within_distance: float = 50,
+    lateral_thresh: float = np.inf,
+) -> Scenario:
+    """Tracks with related objects in a direction from them; returns {track: {related: timestamps}}.
+
+    Args:
+        track_candidates: the objects to look from.
+        related_candidates: the objects to look for.
+        log_dir: the log.
+        direction: "forward", "backward", "left" or "right", relative to the track's heading.
+        min_number: how many related objects must be found at a timestamp.
+        max_number: at most this many, nearest first, are related per timestamp.
+        within_distance: metres between the boxes' footprints (default 50).
+        lateral_thresh: metres the region may extend sideways beyond the track's box (forward and
+            backward) or along it (left and right); default unlimited.
+
+    Example:
+        cars_with_lead = has_objects_in_relative_direction(cars, cars, log_dir, direction="forward",
+                                                           max_number=1, within_distance=25)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@register_function
+def get_objects_in_relative_direction(
+    track_candidates: Scenario,
+    related_candidates: Scenario,
+    log_dir: Path,
+    direction: str,
+    min_number: int = 0,
+    max_number: float = np.inf,
+    within_distance: float = 50,
+    lateral_thresh: float = np.inf,
+) -> Scenario:
+    """The related objects found in a direction from the tracks, keyed by the related objects.
+
+    Same arguments as has_objects_in_relative_direction; the result is {related: {track: timestamps}}.
+
+    Example:
+        peds_ahead_of_ego = get_objects_in_relative_direction(ego, peds, log_dir, direction="forward")
+    """
+    lifted = reverse_relationship(has_objects_in_relative_direction)
+    return lifted(
+        track_candidates,
+        related_candidates,
+        log_dir,
+        direction,
+        min_number,
+        max_number,
+        within_distance,
+        lateral_thresh,
+    )
+
+
+@relational(facing_toward_rule)
+def facing_toward(
+    track_candidates: Scenario,
+    related_candidates: Scenario,
+    log_dir: Path,
+    within_angle: float = 22.5,
+    max_distance: float = 50,
+) -> Scenario:
+    """Tracks whose front points at a related object.
+
+    The related object's centre is within within_angle degrees of the track's forward axis and
+    within max_distance metres. Orientation only, not motion.
+
+    Example:
+        cars_facing_peds = facing_toward(cars, peds, log_dir, within_angle=15, max_distance=20)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@relational(heading_toward_rule)
+def heading_toward(
+    track_candidates: Scenario,
+    related_candidates: Scenario,
+    log_dir: Path,
+    angle_threshold: float = 22.5,
+    minimum_speed: float = 0.5,
+    max_distance: float = np.inf,
+) -> Scenario:
+    """Tracks moving toward a related object.
+
+    The velocity points within angle_threshold degrees of it and closes in by at least
+    minimum_speed per annotation sample (RefAV's unit; 0.5 is 5 m/s at 10 Hz), within max_distance m.
+
+    Example:
+        approaching_ego = heading_toward(cars, ego, log_dir)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@relational(being_crossed_by_rule)
+def being_crossed_by(
+    track_candidates: Scenario,
+    related_candidates: Scenario,
+    log_dir: Path,
+    direction: str = "forward",
+    in_direction: str = "either",
+    forward_thresh: float = 10,
+    lateral_thresh: float = 5,
+) -> Scenario:
+    """Tracks whose half-midplane is crossed by a related object's centre.
+
+    Args:
+        track_candidates: the objects being crossed.
+        related_candidates: the crossing objects.
+        log_dir: the log.
+        direction: where the plane reaches from the track: "forward", "backward", "left", "right".
+        in_direction: "clockwise", "counterclockwise" or "either" (seen from above).
+        forward_thresh: metres the plane extends beyond the track's box.
+        lateral_thresh: metres past the centre line until the crossing stops counting.
+
+    Example:
+        overtaken_on_left = being_crossed_by(cars, cars, log_dir, direction="left",
+                                             in_direction="clockwise", forward_thresh=4)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@relational(near_objects_rule)
+def near_objects(
+    track_uuid: Scenario,
+    candidate_uuids: Scenario,
+    log_dir: Path,
+    distance_thresh: float = 10,
+    min_objects: int = 1,
+    include_self: bool = False,
+) -> Scenario:
+    """Tracks with at least min_objects related objects within distance_thresh metres (box gap).
+
+    Example:
+        cars_near_two_peds = near_objects(cars, peds, log_dir, distance_thresh=10, min_objects=2)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@relational(heading_in_relative_direction_to_rule)
+def heading_in_relative_direction_to(
+    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, direction: str
+) -> Scenario:
+    """Tracks travelling in a direction relative to related objects.
+
+    direction is "same" (≤ 45°), "opposite" (≥ 135°) or "perpendicular" (in between). Both must
+    move (over 1 m/s) unless the slow one moves on its own; its box heading is then used.
+
+    Example:
+        oncoming = heading_in_relative_direction_to(cars, ego, log_dir, direction="opposite")
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule

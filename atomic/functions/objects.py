@@ -1,0 +1,96 @@
+"""Selecting objects by what they are: category and colour."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from atomic.categories import members
+from atomic.context import LogContext, context_for
+from atomic.lifting import unary
+from atomic.scenario import Scenario
+
+
+def category_uuids(ctx: LogContext, category: str) -> list[str]:
+    """Uuids with at least one box of the category, in RefAV's order.
+
+    That order is first appearance in the input among the boxes of that category; for a
+    super-category, member by member in RefAV's member order. ``ANY`` is every object.
+    """
+    wanted = members(category)
+    if wanted is None:
+        return ctx.uuids()
+    names = [str(c) for c in ctx.arrays.categories]
+    input_row = np.asarray(ctx.arrays.input_row)
+    row_category = np.asarray(ctx.arrays.row_category)
+    found: list[str] = []
+    for name in wanted:
+        if name not in names:
+            continue
+        rows = np.flatnonzero(row_category == names.index(name))
+        tracks = ctx.row_track[rows]
+        first_row = np.full(len(ctx.track_uuids), np.iinfo(np.int64).max)
+        np.minimum.at(first_row, tracks, input_row[rows])
+        chosen = np.unique(tracks)
+        found += [ctx.track_uuids[t] for t in chosen[np.argsort(first_row[chosen], kind="stable")]]
+    return list(dict.fromkeys(found))
+
+
+def get_objects_of_category(log_dir: Path, category: str) -> Scenario:
+    """All objects of a category, each at every timestamp it is seen.
+
+    Args:
+        log_dir: the log (pre-bound in programs). Note the order: log_dir first, unlike other functions.
+        category: a category name (see the categories list), or "ANY" for every object, "VEHICLE" for
+            every vehicle (the ego, cars, trucks, buses, motorcycles; see the categories list),
+            "EGO_VEHICLE" for the data-collection car. Unknown names give {}.
+
+    Returns:
+        {uuid: [timestamp_ns, ...]} for every object of the category.
+
+    Example:
+        peds = get_objects_of_category(log_dir, category="PEDESTRIAN")
+    """
+    ctx = context_for(log_dir)
+    return {uuid: ctx.timeline(uuid) for uuid in category_uuids(ctx, category)}
+
+
+def _is_category_rule(ctx: LogContext, uuids: list[str], category: str) -> dict[str, list[int]]:
+    chosen = set(category_uuids(ctx, category))
+    return {u: ctx.timeline(u) for u in uuids if u in chosen}
+
+
+@unary(_is_category_rule)
+def is_category(track_candidates: Scenario, log_dir: Path, category: str) -> Scenario:
+    """Keep the objects of a category (same names as get_objects_of_category), at their input timestamps.
+
+    Example:
+        buses = is_category(vehicles, log_dir, category="BUS")
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+COLORS = ("white", "silver", "black", "red", "yellow", "blue")
+"""Colours a colour cache can hold."""
+
+
+def _is_color_rule(ctx: LogContext, uuids: list[str], color: str) -> dict[str, list[int]]:
+    cache_file = ctx.log_dir / "cache" / "color_cache.json"
+    cache: dict[str, str | None] = json.loads(cache_file.read_text()) if cache_file.is_file() else {}
+    # RefAV: without a cache every object passes; objects the cache does not know pass too.
+    return {u: ctx.timeline(u) for u in uuids if not cache or u not in cache or cache[u] == color}
+
+
+@unary(_is_color_rule)
+def is_color(track_candidates: Scenario, log_dir: Path, color: str) -> Scenario:
+    """Keep objects of a colour: white, silver, black, red, yellow or blue.
+
+    Reads the log's colour cache (built by the VLM layer); without one every object passes, and
+    objects the cache does not know pass too, as in RefAV.
+
+    Example:
+        red_cars = is_color(cars, log_dir, color="red")
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule

@@ -1,0 +1,74 @@
+"""What ``output_scenario`` does to a scenario before it is written: RefAV's post-processing (§4.3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from atomic.context import LogContext, context_for
+from atomic.pairs import pairs_of
+from atomic.scenario import Scenario, ScenarioValue, is_empty, prune_in_place, timestamps
+
+RELATIONSHIP_RANGE_M = 50.0
+"""Related objects that stay this far (or farther) from their parent are dropped (RefAV)."""
+
+
+def _pairs(scenario: Scenario, found: set[tuple[str, str]]) -> None:
+    for parent, value in scenario.items():
+        if isinstance(value, dict):
+            for child, grandchildren in value.items():
+                found.add((parent, child))
+                if isinstance(grandchildren, dict):
+                    _pairs(value, found)
+
+
+def _distances(ctx: LogContext, scenario: Scenario) -> dict[tuple[str, str], dict[int, float]]:
+    """For every (parent, child) of the scenario: child's smoothed distance from the parent, per timestamp."""
+    wanted: set[tuple[str, str]] = set()
+    _pairs(scenario, wanted)
+    known = [(p, c) for p, c in sorted(wanted) if p in ctx.track_index and c in ctx.track_index]
+    out: dict[tuple[str, str], dict[int, float]] = {pair: {} for pair in wanted}
+    if not known:
+        return out
+    series = pairs_of(
+        ctx,
+        np.array([ctx.track_index[p] for p, _ in known]),
+        np.array([ctx.track_index[c] for _, c in known]),
+    )
+    distance = np.linalg.norm(series.candidate_in_track_frame(), axis=1)
+    for index, stamp, value in zip(series.pair.tolist(), series.timestamps_ns.tolist(), distance.tolist(), strict=True):
+        out[known[index]][stamp] = value
+    return out
+
+
+def _filter(scenario: Scenario, distances: dict[tuple[str, str], dict[int, float]], max_distance: float) -> None:
+    for parent, value in list(scenario.items()):
+        if not isinstance(value, dict):
+            continue
+        for child, grandchildren in list(value.items()):
+            if isinstance(grandchildren, dict):
+                _filter(value, distances, max_distance)
+            child_value: ScenarioValue = grandchildren
+            by_time = distances.get((parent, child), {})
+            near = [by_time[t] < max_distance for t in timestamps(child_value) if t in by_time]
+            if not any(near):
+                value.pop(child)
+
+
+def post_process_scenario(scenario: Scenario, log_dir: Path | str, max_distance: float = RELATIONSHIP_RANGE_M) -> bool:
+    """RefAV's post-processing, in place: prune empty entries, then drop far relationships.
+
+    A related object (at any depth) is removed from its parent when its smoothed centre stays
+    ``max_distance`` m or more from the parent's centre at every one of its timestamps. Top-level
+    objects are never removed directly, but one whose relationships all go loses its timestamps.
+    Unlike RefAV, the filter runs every time (RefAV skips it for a scenario it has seen before).
+
+    Returns:
+        Whether referred objects remain (False also for a scenario that was empty to begin with).
+    """
+    prune_in_place(scenario)
+    if is_empty(scenario):
+        return False
+    _filter(scenario, _distances(context_for(log_dir), scenario), max_distance)
+    return not is_empty(scenario)
