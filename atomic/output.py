@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +73,32 @@ def post_process_scenario(scenario: Scenario, log_dir: Path | str, max_distance:
         return False
     _filter(scenario, _distances(context_for(log_dir), scenario), max_distance)
     return not is_empty(scenario)
+
+
+def output_scenario(
+    scenario: Scenario,
+    description: str,
+    log_dir: Path,
+    output_dir: Path,
+    visualize: bool = False,
+    **visualization_kwargs: object,
+) -> None:
+    """Give the scenario as the program's answer for this log; call it once, at the end.
+
+    The scenario is post-processed in place (empty entries pruned, related objects that stay 50 m or
+    more from their parent dropped) and saved as ``output_dir/<log_id>/<description>_scenario.pkl``;
+    avmine's runner turns it into challenge predictions. ``visualize`` and other keyword arguments
+    are accepted and ignored.
+
+    Args:
+        visualize: accepted for RefAV compatibility; avmine renders through its own tools.
+
+    Example:
+        output_scenario(left_turning_cars, description, log_dir, output_dir)
+    """
+    del visualize, visualization_kwargs
+    post_process_scenario(scenario, log_dir)
+    log_id = Path(log_dir).name
+    target = Path(output_dir) / log_id / f"{description}_scenario.pkl"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(pickle.dumps({(log_id, description): scenario}))

@@ -20,6 +20,7 @@ from atomic.functions.relations import (
     heading_toward,
     near_objects,
 )
+from atomic.output import output_scenario
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     f.__name__: f
@@ -43,6 +44,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
         scenario_or,
         reverse_relationship,
         scenario_not,
+        output_scenario,
     )
 }
 

@@ -117,6 +117,10 @@ def has_velocity(
     Stationary objects (see stationary) never match, so has_velocity(x, log_dir, max_velocity=0.5)
     finds moving objects that are momentarily stopped, not parked ones.
 
+    Args:
+        min_velocity: lowest speed in m/s (3-D, city frame); 0.5 filters out annotation jitter.
+        max_velocity: highest speed in m/s.
+
     Example:
         fast_cars = has_velocity(cars, log_dir, min_velocity=10)
     """
@@ -131,6 +135,10 @@ def accelerating(
 
     Above 1 is clear acceleration; below -1 is braking (use max_accel=-1). Stationary objects never match.
 
+    Args:
+        min_accel: lowest forward acceleration in m/s² (negative values are deceleration).
+        max_accel: highest forward acceleration in m/s².
+
     Example:
         braking = accelerating(cars, log_dir, min_accel=-np.inf, max_accel=-1)
     """
@@ -144,6 +152,10 @@ def has_lateral_acceleration(
     """Timestamps where sideways acceleration is between min_accel and max_accel (m/s², + is leftward).
 
     Stationary objects never match.
+
+    Args:
+        min_accel: lowest leftward acceleration in m/s² (negative values push to the right).
+        max_accel: highest leftward acceleration in m/s².
 
     Example:
         swerving = scenario_not(has_lateral_acceleration)(cars, log_dir, min_accel=-2, max_accel=2)

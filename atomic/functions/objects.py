@@ -64,7 +64,10 @@ def _is_category_rule(ctx: LogContext, uuids: list[str], category: str) -> dict[
 
 @unary(_is_category_rule)
 def is_category(track_candidates: Scenario, log_dir: Path, category: str) -> Scenario:
-    """Keep the objects of a category (same names as get_objects_of_category), at their input timestamps.
+    """Keep the objects of a category, at their input timestamps.
+
+    Args:
+        category: a category name, "ANY", "VEHICLE" or "EGO_VEHICLE" (as in get_objects_of_category).
 
     Example:
         buses = is_category(vehicles, log_dir, category="BUS")
@@ -89,6 +92,9 @@ def is_color(track_candidates: Scenario, log_dir: Path, color: str) -> Scenario:
 
     Reads the log's colour cache (built by the VLM layer); without one every object passes, and
     objects the cache does not know pass too, as in RefAV.
+
+    Args:
+        color: "white", "silver", "black", "red", "yellow" or "blue".
 
     Example:
         red_cars = is_color(cars, log_dir, color="red")

@@ -354,7 +354,16 @@ def get_objects_in_relative_direction(
 ) -> Scenario:
     """The related objects found in a direction from the tracks, keyed by the related objects.
 
-    Same arguments as has_objects_in_relative_direction; the result is {related: {track: timestamps}}.
+    The result is {related: {track: timestamps}}: the objects found, each related to the tracks it
+    was found from.
+
+    Args:
+        direction: "forward", "backward", "left" or "right", relative to each track's heading.
+        min_number: how many objects must be found at a timestamp (0 behaves like 1).
+        max_number: at most this many, nearest first, per track and timestamp.
+        within_distance: metres between the boxes' footprints (default 50).
+        lateral_thresh: metres the region may extend beyond the track's box sideways (forward,
+            backward) or along it (left, right); default unlimited.
 
     Example:
         peds_ahead_of_ego = get_objects_in_relative_direction(ego, peds, log_dir, direction="forward")
@@ -385,6 +394,10 @@ def facing_toward(
     The related object's centre is within within_angle degrees of the track's forward axis and
     within max_distance metres. Orientation only, not motion.
 
+    Args:
+        within_angle: half-angle of the cone ahead of the track, degrees.
+        max_distance: metres between the boxes' footprints.
+
     Example:
         cars_facing_peds = facing_toward(cars, peds, log_dir, within_angle=15, max_distance=20)
     """
@@ -404,6 +417,11 @@ def heading_toward(
 
     The velocity points within angle_threshold degrees of it and closes in by at least
     minimum_speed per annotation sample (RefAV's unit; 0.5 is 5 m/s at 10 Hz), within max_distance m.
+
+    Args:
+        angle_threshold: largest angle between the velocity and the direction to the object, degrees.
+        minimum_speed: closing speed in metres per annotation sample.
+        max_distance: metres between the boxes' footprints.
 
     Example:
         approaching_ego = heading_toward(cars, ego, log_dir)
@@ -450,6 +468,11 @@ def near_objects(
 ) -> Scenario:
     """Tracks with at least min_objects related objects within distance_thresh metres (box gap).
 
+    Args:
+        distance_thresh: metres between the boxes' footprints.
+        min_objects: how many related objects must be near at once; 0 means all of them.
+        include_self: count a track as near itself when it is also a related candidate.
+
     Example:
         cars_near_two_peds = near_objects(cars, peds, log_dir, distance_thresh=10, min_objects=2)
     """
@@ -464,6 +487,9 @@ def heading_in_relative_direction_to(
 
     direction is "same" (≤ 45°), "opposite" (≥ 135°) or "perpendicular" (in between). Both must
     move (over 1 m/s) unless the slow one moves on its own; its box heading is then used.
+
+    Args:
+        direction: "same", "opposite" or "perpendicular".
 
     Example:
         oncoming = heading_in_relative_direction_to(cars, ego, log_dir, direction="opposite")

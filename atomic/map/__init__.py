@@ -13,6 +13,7 @@ from atomic.map.geometry import (
     footprint_distance,
     points_in_polygon,
     polygons_overlap,
+    polygons_overlap_matrix,
 )
 from atomic.map.lanes import NO_LANE, MapIndex, Ragged
 from atomic.map.regions import (
@@ -39,4 +40,5 @@ __all__ = [
     "lane_position",
     "points_in_polygon",
     "polygons_overlap",
+    "polygons_overlap_matrix",
 ]

@@ -118,6 +118,39 @@ def polygons_overlap(polygons_a: NDArrayFloat, polygons_b: NDArrayFloat) -> NDAr
     return ~separated
 
 
+def polygons_overlap_matrix(polygons_a: NDArrayFloat, polygons_b: NDArrayFloat) -> NDArrayBool:
+    """:func:`polygons_overlap` of every polygon of ``a`` with every polygon of ``b``, pruned.
+
+    A pair is decided without the full test when one of the first two edge normals of the
+    ``a`` polygon (both are among the SAT axes) must separate it: for normals at cosine ``c``,
+    one of them sees at least ``|d| * sqrt((1 - c) / 2)`` of the centre offset ``d``, which
+    beats the two circumradii with a safety margin. Surviving pairs get the exact test.
+
+    Args:
+        polygons_a: closed polygons, shape (N, K, 2), e.g. footprints.
+        polygons_b: closed polygons, shape (M, L, 2), e.g. crossings.
+
+    Returns:
+        Shape (N, M).
+    """
+    a = np.asarray(polygons_a, dtype=np.float64)
+    b = np.asarray(polygons_b, dtype=np.float64)
+    out = np.zeros((len(a), len(b)), dtype=np.bool_)
+    if len(a) == 0 or len(b) == 0:
+        return out
+    center_a, center_b = a.mean(axis=1), b.mean(axis=1)
+    radius_a = np.linalg.norm(a - center_a[:, None], axis=-1).max(axis=1)
+    radius_b = np.linalg.norm(b - center_b[:, None], axis=-1).max(axis=1)
+    normals = _axes(a[:, :3])  # (N, 2, 2): the first two edges' normals
+    cos = np.abs(np.sum(normals[:, 0] * normals[:, 1], axis=-1))
+    reach = np.sqrt(np.clip((1.0 - cos) / 2.0, 0.0, None))  # NaN normals: NaN, never prunes
+    gap = np.linalg.norm(center_a[:, None] - center_b[None], axis=-1) * reach[:, None]
+    maybe = ~(gap > (radius_a[:, None] + radius_b[None]) * (1 + 1e-9) + 1e-9)
+    i, j = np.nonzero(maybe)
+    out[i, j] = polygons_overlap(a[i], b[j])
+    return out
+
+
 def _project(polygons: NDArrayFloat, axes: NDArrayFloat) -> tuple[NDArrayFloat, NDArrayFloat]:
     """Least and greatest ``vertex . axis`` of polygons (..., K, 2) on axes (..., E, 2), each (..., E)."""
     x = polygons[..., None, :, 0] * axes[..., :, None, 0]

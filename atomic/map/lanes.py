@@ -12,7 +12,6 @@ sees them in and which its tie-breaks depend on.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -141,11 +140,10 @@ class MapIndex:
         """Resampled boundary points per lane, shape (L, P, 2), +inf padding."""
         for k, s in enumerate(search):
             self.search_xy[k, : len(s)] = s
-        finite = np.where(np.isfinite(self.search_xy), self.search_xy, np.nan)
-        with warnings.catch_warnings():  # a lane with no usable search point: all-NaN slice
-            warnings.simplefilter("ignore", RuntimeWarning)
-            lo, hi = np.nanmin(finite, axis=1), np.nanmax(finite, axis=1)
-        lo, hi = np.nan_to_num(lo, nan=np.inf), np.nan_to_num(hi, nan=-np.inf)  # lane with no usable point: empty box
+        # bounding boxes of the usable points; a lane with none gets an empty (inverted) box
+        usable = np.isfinite(self.search_xy)
+        lo = np.min(np.where(usable, self.search_xy, np.inf), axis=1, initial=np.inf)
+        hi = np.max(np.where(usable, self.search_xy, -np.inf), axis=1, initial=-np.inf)
         self._search_tree = shapely.STRtree(shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]))
 
         self._orientation: dict[int, NDArrayFloat] = {}

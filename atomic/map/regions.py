@@ -19,7 +19,7 @@ from atomic.map.geometry import (
     PolygonSet,
     dilate_polygon,
     points_in_polygon,
-    polygons_overlap,
+    polygons_overlap_matrix,
 )
 from atomic.map.lanes import MapIndex
 
@@ -124,7 +124,7 @@ def crossing_overlaps(footprints_xy: NDArrayFloat, crossings_xy: NDArrayFloat) -
     crossings = np.asarray(crossings_xy, np.float64)
     if len(crossings) == 0:
         return np.zeros((len(footprints), 0), dtype=np.bool_)
-    return polygons_overlap(footprints[:, None, :, :], crossings[None, :, :, :])
+    return polygons_overlap_matrix(footprints, crossings)
 
 
 def at_pedestrian_crossing_fixed(footprints_xy: NDArrayFloat, dilated_crossings_xy: NDArrayFloat) -> NDArrayBool:
