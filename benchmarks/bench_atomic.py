@@ -63,7 +63,7 @@ def main() -> None:
     total_ours = total_refav = 0.0
     for key, description, cold, warm, refav, verdict in rows:
         if cold is None:
-            print(f"{key[:14]:<16} {description[:44]:<44} {'-':>7} {'-':>7} {refav:>8.1f} {'-':>7}  {verdict}")  # noqa: E501
+            print(f"{key[:14]:<16} {description[:44]:<44} {'-':>7} {'-':>7} {refav:>8.1f} {'-':>7}  {verdict}")
             continue
         total_ours += cold
         total_refav += refav
