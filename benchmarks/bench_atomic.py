@@ -67,13 +67,11 @@ def main() -> None:
             continue
         total_ours += cold
         total_refav += refav
-        print(
-            f"{key[:14]:<16} {description[:44]:<44} {cold:>7.2f} {warm:>7.2f} {refav:>8.1f} {refav / cold:>6.0f}x  {verdict}"
-        )
+        ratio = f"{refav / cold:.0f}x"
+        print(f"{key[:14]:<16} {description[:44]:<44} {cold:>7.2f} {warm:>7.2f} {refav:>8.1f} {ratio:>7}  {verdict}")
     if total_ours:
-        print(
-            f"\nall runnable pairs: avmine {total_ours:.1f} s cold, RefAV {total_refav:.0f} s: {total_refav / total_ours:.0f}x"
-        )
+        ratio = total_refav / total_ours
+        print(f"\nall runnable pairs: avmine {total_ours:.1f} s cold, RefAV {total_refav:.0f} s: {ratio:.0f}x")
 
 
 if __name__ == "__main__":
