@@ -15,6 +15,7 @@ from atomic.context import LogContext
 from atomic.functions._select import timestamps_where, whole_tracks
 from atomic.lifting import unary
 from atomic.scenario import Scenario
+from atomic.validation import choice, number
 
 TURN_DEGREES = 45.0
 """Heading change over one constant-sign yaw-rate run that counts as a turn (RefAV)."""
@@ -33,6 +34,8 @@ def has_velocity_rule(
     ctx: LogContext, uuids: list[str], min_velocity: float = 0.5, max_velocity: float = np.inf
 ) -> dict[str, list[int]]:
     """Timestamps where the 3-D city-frame speed (m/s) is within [min, max]; nothing for stationary tracks."""
+    number("has_velocity", "min_velocity", min_velocity)
+    number("has_velocity", "max_velocity", max_velocity)
     speed = np.linalg.norm(ctx.velocity_city, axis=1)
     return timestamps_where(ctx, uuids, (speed >= min_velocity) & (speed <= max_velocity) & _moving_rows(ctx))
 
@@ -41,6 +44,8 @@ def accelerating_rule(
     ctx: LogContext, uuids: list[str], min_accel: float = 0.65, max_accel: float = np.inf
 ) -> dict[str, list[int]]:
     """Timestamps where forward acceleration (m/s², own frame) is within [min, max]; not for stationary tracks."""
+    number("accelerating", "min_accel", min_accel)
+    number("accelerating", "max_accel", max_accel)
     forward = ctx.in_own_frame(ctx.acceleration_city)[:, 0]
     return timestamps_where(ctx, uuids, (forward >= min_accel) & (forward <= max_accel) & _moving_rows(ctx))
 
@@ -49,6 +54,8 @@ def has_lateral_acceleration_rule(
     ctx: LogContext, uuids: list[str], min_accel: float = -np.inf, max_accel: float = np.inf
 ) -> dict[str, list[int]]:
     """Timestamps where leftward acceleration (m/s², own frame) is within [min, max]; not for stationary tracks."""
+    number("has_lateral_acceleration", "min_accel", min_accel)
+    number("has_lateral_acceleration", "max_accel", max_accel)
     lateral = ctx.in_own_frame(ctx.acceleration_city)[:, 1]
     return timestamps_where(ctx, uuids, (lateral >= min_accel) & (lateral <= max_accel) & _moving_rows(ctx))
 
@@ -62,10 +69,7 @@ def turning_rule(ctx: LogContext, uuids: list[str], direction: str | None = None
     summed rate times the track's *first* sample gap exceeds 45° is a left turn (below -45°
     a right turn). This reproduces that scan for all tracks at once.
     """
-    if direction not in ("left", "right"):
-        if direction:
-            print(f"turning: direction {direction!r} is not 'left', 'right' or None; using None.")
-        direction = None
+    choice("turning", "direction", direction, ("left", "right", None))
     rate_deg = np.degrees(ctx.yaw_rate)
     groups = ctx.groups
     n_rows = len(rate_deg)

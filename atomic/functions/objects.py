@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from atomic.categories import members
+from atomic.categories import CATEGORIES, PSEUDO_CATEGORIES, members
 from atomic.context import LogContext, context_for
 from atomic.lifting import unary
 from atomic.scenario import Scenario
+from atomic.validation import ArgumentError, choice
 
 
 def category_uuids(ctx: LogContext, category: str) -> list[str]:
@@ -19,6 +20,10 @@ def category_uuids(ctx: LogContext, category: str) -> list[str]:
     That order is first appearance in the input among the boxes of that category; for a
     super-category, member by member in RefAV's member order. ``ANY`` is every object.
     """
+    if category not in CATEGORIES and category not in PSEUDO_CATEGORIES:
+        # RefAV returns {} here; an agent is better served by the list of names it may use.
+        valid = ", ".join([*CATEGORIES, *PSEUDO_CATEGORIES])
+        raise ArgumentError(f"unknown category {category!r}; valid categories: {valid}.")
     wanted = members(category)
     if wanted is None:
         return ctx.uuids()
@@ -80,6 +85,7 @@ COLORS = ("white", "silver", "black", "red", "yellow", "blue")
 
 
 def _is_color_rule(ctx: LogContext, uuids: list[str], color: str) -> dict[str, list[int]]:
+    choice("is_color", "color", color, COLORS)
     cache_file = ctx.log_dir / "cache" / "color_cache.json"
     cache: dict[str, str | None] = json.loads(cache_file.read_text()) if cache_file.is_file() else {}
     # RefAV: without a cache every object passes; objects the cache does not know pass too.

@@ -19,6 +19,7 @@ from atomic.functions._select import tracks_of
 from atomic.lifting import relational
 from atomic.pairs import PairSeries, build_pairs
 from atomic.scenario import Scenario
+from atomic.validation import DIRECTIONS, choice, non_negative
 
 CROSSING_SPEED_MPS = 0.2
 """Sideways speed a crossing object must exceed (RefAV)."""
@@ -104,6 +105,9 @@ def being_crossed_by_rule(
     candidate of a track produced a crossing event, later candidates of that track are tested with
     the plane ahead of the track whatever ``direction`` was given.
     """
+    choice("being_crossed_by", "direction", direction, DIRECTIONS)
+    choice("being_crossed_by", "in_direction", in_direction, ("clockwise", "counterclockwise", "either"))
+    non_negative("being_crossed_by", forward_thresh=forward_thresh, lateral_thresh=lateral_thresh)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
     has_event, marked = _crossings(series, direction, in_direction, forward_thresh, lateral_thresh)
     if direction in ("left", "right", "backward"):
@@ -132,6 +136,7 @@ def heading_in_relative_direction_to_rule(
     its box heading instead, when the other one moves. Angle ≤ 45° is same, 45°–135°
     perpendicular, 135° up to (not including) 180° opposite.
     """
+    choice("heading_in_relative_direction_to", "direction", direction, ("same", "opposite", "perpendicular"))
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
     row_t, row_r = series.row_track, series.row_candidate
     a = ctx.velocity_city[row_t].copy()
@@ -197,6 +202,15 @@ def has_objects_in_relative_direction_rule(
     (and at least one) were taken. ``lateral_thresh`` narrows the region to the box's extent plus
     that margin. Unknown directions match nothing, as in RefAV.
     """
+    # RefAV matches nothing for an unknown direction (its example 9 uses 'front' and 'behind'); say so.
+    choice("has_objects_in_relative_direction", "direction", direction, DIRECTIONS)
+    non_negative(
+        "has_objects_in_relative_direction",
+        min_number=min_number,
+        max_number=max_number,
+        within_distance=within_distance,
+        lateral_thresh=lateral_thresh,
+    )
     tracks = tracks_of(ctx, track_uuids)
     series = build_pairs(ctx, tracks, tracks_of(ctx, related_uuids))
     first_row = ctx.track_start[series.track[series.pair]]
@@ -238,6 +252,7 @@ def facing_toward_rule(
 
     Geometry only: where the track's box points, not where it moves.
     """
+    non_negative("facing_toward", within_angle=within_angle, max_distance=max_distance)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
     position = series.candidate_in_track_frame()
     bearing = np.degrees(np.arctan2(position[:, 1], position[:, 0]))
@@ -272,6 +287,7 @@ def heading_toward_rule(
     least ``minimum_speed`` per sample (RefAV's unit: metres per annotation sample, so 0.5 means
     5 m/s at 10 Hz), within ``max_distance`` m.
     """
+    non_negative("heading_toward", angle_threshold=angle_threshold, max_distance=max_distance)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
     velocity = ctx.in_own_frame(ctx.velocity_city)[series.row_track]
     position = series.candidate_in_track_frame()
@@ -297,6 +313,7 @@ def near_objects_rule(
 
     Only timestamps with at least ``min_objects`` of them count (0 means all related candidates).
     """
+    non_negative("near_objects", distance_thresh=distance_thresh, min_objects=min_objects)
     needed = min_objects or len(related_uuids)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids), include_self=include_self)
     near = series.footprint_distance <= distance_thresh

@@ -101,10 +101,15 @@ class MapRegions:
         return at_pedestrian_crossing_fixed(footprints_xy, self.dilated_crossings(within_distance_m))
 
     def at_pedestrian_crossing_refav(
-        self, footprints_xy: NDArrayFloat, within_distance_m: float = CROSSING_DISTANCE_M
+        self,
+        footprints_xy: NDArrayFloat,
+        within_distance_m: float = CROSSING_DISTANCE_M,
+        track_index: NDArrayInt | None = None,
     ) -> NDArrayBool:
-        """:func:`at_pedestrian_crossing_refav` for ONE track against this map's crossings."""
-        return at_pedestrian_crossing_refav(footprints_xy, self.crossings_xy, self.dilated_crossings(within_distance_m))
+        """:func:`at_pedestrian_crossing_refav` against this map's crossings (one track unless ``track_index``)."""
+        return at_pedestrian_crossing_refav(
+            footprints_xy, self.crossings_xy, self.dilated_crossings(within_distance_m), track_index
+        )
 
 
 # ---------------------------------------------------------------------- pedestrian crossings
@@ -143,32 +148,45 @@ def at_pedestrian_crossing_fixed(footprints_xy: NDArrayFloat, dilated_crossings_
 
 
 def at_pedestrian_crossing_refav(
-    footprints_xy: NDArrayFloat, crossings_xy: NDArrayFloat, dilated_crossings_xy: NDArrayFloat
+    footprints_xy: NDArrayFloat,
+    crossings_xy: NDArrayFloat,
+    dilated_crossings_xy: NDArrayFloat,
+    track_index: NDArrayInt | None = None,
 ) -> NDArrayBool:
-    """RefAV's ``at_pedestrian_crossing`` for ONE track, list-overwrite bug included (§2.14).
+    """RefAV's ``at_pedestrian_crossing`` per track, list-overwrite bug included (§2.14).
 
-    RefAV rebinds its list of crossings inside the loop: timestamp 0 is tested against all
-    crossings (dilated); timestamp k > 0 only against the crossings whose *undilated* polygon
-    the footprint at k-1 overlapped; once that list is empty it stays empty.
+    RefAV rebinds its list of crossings inside the loop: a track's first timestamp is tested
+    against all crossings (dilated); timestamp k > 0 only against the crossings whose
+    *undilated* polygon the footprint at k-1 overlapped; once that list is empty it stays empty.
 
     Args:
-        footprints_xy: the track's closed footprints in time order, city frame, shape (T, 5, 2), metres.
+        footprints_xy: closed footprints, each track's rows contiguous and in time order, city
+            frame, shape (T, 5, 2), metres.
         crossings_xy: the map's crossings as drawn, shape (C, K, 2), metres.
         dilated_crossings_xy: the same crossings dilated by ``within_distance``, shape (C, K, 2).
+        track_index: track label of each row, shape (T,); ``None``: all rows are one track.
 
     Returns:
-        Whether each timestamp is reported, shape (T,).
+        Whether each row is reported, shape (T,).
     """
     footprints = np.asarray(footprints_xy, np.float64).reshape(-1, 5, 2)
     n = len(footprints)
     if n == 0 or len(crossings_xy) == 0:
         return np.zeros(n, dtype=np.bool_)
+    first = np.zeros(n, dtype=np.bool_)
+    first[0] = True
+    if track_index is not None:
+        labels = np.asarray(track_index).reshape(-1)
+        first[1:] = labels[1:] != labels[:-1]
     near = crossing_overlaps(footprints, dilated_crossings_xy)  # (T, C): what is recorded
     touched = crossing_overlaps(footprints, crossings_xy)  # (T, C): the next list
-    # list in force at timestamp k: all crossings at k = 0, else the crossings touched at k-1
+    # list in force at row k: all crossings at a track's first row, else the crossings touched at k-1
     current = np.concatenate([np.ones_like(touched[:1]), touched[:-1]], axis=0)
-    # the list stays non-empty while every earlier footprint touched some crossing
-    alive = np.concatenate([[True], np.logical_and.accumulate(touched.any(axis=1))[:-1]])
+    current[first] = True
+    # the list stays non-empty while every earlier footprint of the track touched some crossing
+    missed_before = np.concatenate([[0], np.cumsum(~touched.any(axis=1))[:-1]])  # misses in rows < k
+    track_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    alive = missed_before == missed_before[track_start]
     return np.asarray(alive & (near & current).any(axis=1))
 
 
