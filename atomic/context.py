@@ -13,10 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from av2.map.map_api import ArgoverseStaticMap
 from scipy.spatial.transform import Rotation
 
 from atomic.kinematics import Groups, derivative, yaw_rate
 from atomic.map.geometry import box_footprints_3d
+from atomic.map.lanes import MapIndex
+from atomic.map.regions import MapRegions
 from store.arrays import LogArrays, load_log_arrays
 
 NDArrayFloat = npt.NDArray[np.float64]
@@ -150,6 +153,32 @@ class LogContext:
     def yaw_rate(self) -> NDArrayFloat:
         """Yaw rate in rad/s (unsmoothed), shape (R,)."""
         return yaw_rate(self.yaw_city, self.row_timestamp_ns, self.groups)
+
+    # -- the map -------------------------------------------------------------------------------
+    @functools.cached_property
+    def static_map(self) -> ArgoverseStaticMap:
+        """The log's vector map (av2), from the copy in the cache."""
+        return ArgoverseStaticMap.from_map_dir(self.arrays.map_dir, build_raster=False)
+
+    @functools.cached_property
+    def map_index(self) -> MapIndex:
+        """The log's lane segments, indexed for point queries."""
+        return MapIndex(self.static_map)
+
+    @functools.cached_property
+    def map_regions(self) -> MapRegions:
+        """The log's drivable areas, crossings and intersections, indexed."""
+        return MapRegions(self.static_map, self.map_index)
+
+    @functools.cached_property
+    def row_lane(self) -> NDArrayInt:
+        """Lane id of each box by RefAV's per-track lane assignment (-1: none), shape (R,).
+
+        Read from the cache when ingest stored it (``row_lane.npy``), else computed here.
+        """
+        from atomic.map_features import lane_assignment  # late: map features build on this context
+
+        return lane_assignment(self)
 
     @functools.cached_property
     def is_stationary(self) -> npt.NDArray[np.bool_]:

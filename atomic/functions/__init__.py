@@ -9,6 +9,16 @@ from collections.abc import Callable
 from typing import Any
 
 from atomic.algebra import reverse_relationship, scenario_and, scenario_not, scenario_or
+from atomic.functions.map import (
+    at_pedestrian_crossing,
+    in_drivable_area,
+    in_same_lane,
+    near_intersection,
+    on_intersection,
+    on_lane_type,
+    on_relative_side_of_road,
+    on_road,
+)
 from atomic.functions.motion import accelerating, has_lateral_acceleration, has_velocity, stationary, turning
 from atomic.functions.objects import get_objects_of_category, is_category, is_color
 from atomic.functions.relations import (
@@ -36,10 +46,18 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
         heading_toward,
         accelerating,
         has_velocity,
+        at_pedestrian_crossing,
+        on_lane_type,
+        near_intersection,
+        on_intersection,
         being_crossed_by,
         near_objects,
         heading_in_relative_direction_to,
         stationary,
+        in_drivable_area,
+        on_road,
+        in_same_lane,
+        on_relative_side_of_road,
         scenario_and,
         scenario_or,
         reverse_relationship,

@@ -1,0 +1,57 @@
+"""Map features of every box, computed once per log and stored beside its arrays.
+
+Lane assignment follows RefAV (§1.7): per track, on smoothed centres over its full timeline,
+lanes vote by how many timestamps they contain. It is the costliest map question, so
+``precompute`` (run by ``avmine ingest``) stores it as ``row_lane.npy`` in the log's cache and
+every later process reads it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from atomic.context import LogContext, context_for
+
+LANE_FILE = "row_lane.npy"
+
+
+def _box_dir(ctx: LogContext) -> Path:
+    return ctx.log_dir / "boxes" / ctx.arrays.source
+
+
+def compute_lane_assignment(ctx: LogContext) -> npt.NDArray[np.int64]:
+    """Lane id of every box (-1 where none), by RefAV's bucket vote per track, shape (R,)."""
+    lanes = np.full(len(ctx.row_track), -1, dtype=np.int64)
+    index = ctx.map_index
+    xy = ctx.smoothed_xyz_city[:, :2]
+    for track in range(len(ctx.track_uuids)):
+        rows = ctx.rows_of(track)
+        lanes[rows] = index.assign_lanes(ctx.row_timestamp_ns[rows], xy[rows], ctx.yaw_rate[rows])
+    return lanes
+
+
+def lane_assignment(ctx: LogContext) -> npt.NDArray[np.int64]:
+    """The stored lane assignment of the log's boxes, computing (and storing, if allowed) it once."""
+    path = _box_dir(ctx) / LANE_FILE
+    if path.is_file():
+        stored = np.load(path)
+        if len(stored) == len(ctx.row_track):
+            return np.asarray(stored, dtype=np.int64)
+    lanes = compute_lane_assignment(ctx)
+    try:
+        partial = path.with_name(f".{LANE_FILE}.{os.getpid()}.tmp")
+        with partial.open("wb") as f:
+            np.save(f, lanes)
+        os.replace(partial, path)
+    except OSError:
+        pass  # a read-only cache (a sandboxed worker): keep the answer in memory only
+    return lanes
+
+
+def precompute(log_dir: Path) -> None:
+    """Compute and store the map features of a cached log for the active track source."""
+    lane_assignment(context_for(log_dir))
