@@ -37,7 +37,8 @@ def test_examples_call_the_function_they_document() -> None:
 
 
 def test_search_finds_by_meaning_words() -> None:
-    assert docs.search("crossing in front")[0].name == "being_crossed_by"
+    assert "being_crossed_by" in [d.name for d in docs.search("crossed in front")[:2]]
+    assert docs.search("pedestrian crossing")[0].name == "at_pedestrian_crossing"
     assert "near_objects" in [d.name for d in docs.search("near multiple objects")[:3]]
     assert docs.search("zzzz") == []
 
