@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
+from scipy.spatial.transform import Rotation
 
 from atomic.context import LogContext
 from atomic.kinematics import Groups, derivative
@@ -87,6 +88,26 @@ class PairSeries:
             row_candidate=self.row_track,
             groups=self.groups,
         )
+
+    def candidate_yaw_in_track_frame(self, aligned: bool) -> NDArrayFloat:
+        """C's heading relative to T's box (z of the relative rotation vector), radians, shape (M,).
+
+        RefAV composes the ego pose at the shared timestamp with T's box of the same *position*
+        in T's full row list (``aligned=False``, its behaviour); ``aligned=True`` uses T's box at
+        that timestamp.
+        """
+        ctx = self.ctx
+        if aligned:
+            frame_rows = self.row_track
+        else:
+            position = np.arange(len(self.pair)) - self.groups.start
+            frame_rows = ctx.track_start[self.track[self.pair]] + position
+        city_R_ego = Rotation.from_quat(np.array(ctx.arrays.ego_quat_city)[self.time], scalar_first=True)
+        ego_R_frame = Rotation.from_quat(np.array(ctx.arrays.quat_ego)[frame_rows], scalar_first=True)
+        city_R_object = Rotation.from_quat(np.array(ctx.arrays.quat_city)[self.row_candidate], scalar_first=True)
+        relative = (city_R_ego * ego_R_frame).inv() * city_R_object
+        yaw: NDArrayFloat = relative.as_rotvec()[:, 2]
+        return yaw
 
     @cached_property
     def footprint_distance(self) -> NDArrayFloat:

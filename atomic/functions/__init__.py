@@ -11,6 +11,9 @@ from typing import Any
 from atomic.algebra import reverse_relationship, scenario_and, scenario_not, scenario_or
 from atomic.functions.map import (
     at_pedestrian_crossing,
+    at_stop_sign,
+    changing_lanes,
+    following,
     in_drivable_area,
     in_same_lane,
     near_intersection,
@@ -41,6 +44,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
         is_category,
         is_color,
         turning,
+        changing_lanes,
         has_lateral_acceleration,
         facing_toward,
         heading_toward,
@@ -52,8 +56,10 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
         on_intersection,
         being_crossed_by,
         near_objects,
+        following,
         heading_in_relative_direction_to,
         stationary,
+        at_stop_sign,
         in_drivable_area,
         on_road,
         in_same_lane,

@@ -12,10 +12,12 @@ import numpy as np
 import numpy.typing as npt
 
 from atomic import compat
-from atomic.context import LogContext
+from atomic.context import LogContext, context_for
 from atomic.functions._select import timestamps_where, tracks_of
+from atomic.functions.objects import category_uuids
 from atomic.functions.relations import Relations, _relations
 from atomic.lifting import relational, unary
+from atomic.map.regions import lane_position
 from atomic.pairs import build_pairs
 from atomic.scenario import Scenario
 from atomic.validation import choice, non_negative
@@ -202,3 +204,186 @@ def on_relative_side_of_road(
         oncoming_side = on_relative_side_of_road(cars, cars, log_dir, side="opposite")
     """
     raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+# -- lane changes ---------------------------------------------------------------------------------
+
+SIDEWAYS_SPEED_MPS = 0.1
+"""RefAV's minimum sideways speed at a lane crossing (it uses the city frame's y velocity)."""
+LANE_ALIGNMENT_COS = 0.5
+"""Minimum |cosine| between the motion and the crossed boundary at a lane change."""
+
+
+def _changing_lanes_rule(ctx: LogContext, uuids: list[str], direction: str | None) -> dict[str, list[int]]:
+    from atomic.functions.motion import turning_rule  # late: motion does not depend on the map
+
+    choice("changing_lanes", "direction", direction, ("left", "right", None))
+    index = ctx.map_index
+    lane = ctx.row_lane
+    xy = ctx.smoothed_xyz_city[:, :2]
+    velocity = ctx.velocity_city
+    n_rows = len(lane)
+    rows = np.arange(n_rows)
+    prev = np.maximum(rows - 1, ctx.groups.start)
+    has_prev = rows > ctx.groups.start
+    both = has_prev & (lane >= 0) & (lane[prev] >= 0) & (np.abs(velocity[:, 1]) >= SIDEWAYS_SPEED_MPS)
+    position = np.zeros(n_rows, dtype=np.int64)
+    position[lane >= 0] = [index.index_of[int(i)] for i in lane[lane >= 0]]
+    prev_position = position[prev]
+    to_right = both & (index.right_neighbor_id[prev_position] == lane)
+    to_left = both & ~to_right & (index.left_neighbor_id[prev_position] == lane)
+    heading = velocity[:, :2] / np.linalg.norm(velocity[:, :2], axis=1, keepdims=True).clip(1e-12)
+    events: dict[str, npt.NDArray[np.int64]] = {}
+    for side, candidates in (("right", to_right), ("left", to_left)):
+        at = np.flatnonzero(candidates)
+        boundary = index.boundary_direction(lane[prev[at]], side, xy[at])  # type: ignore[arg-type]
+        aligned = np.abs(np.sum(boundary * heading[at], axis=1)) >= LANE_ALIGNMENT_COS
+        events[side] = at[aligned]
+    # the crossing grows while the object keeps moving across its lane (w: 0 at the left boundary, 1 at the right)
+    _, w = lane_position(index, xy, lane)
+    usable = ~np.isnan(w) & (w != 0)  # RefAV tests `w0 and w1`: undefined and exactly 0.0 are both false
+    mask = {"left": np.zeros(n_rows, dtype=bool), "right": np.zeros(n_rows, dtype=bool)}
+    for side, at in events.items():
+        # toward[k]: from row k to row k + 1 the object moved toward the side it is changing to
+        step = np.append(w[1:] - w[:-1], np.nan)
+        toward = usable & np.append(usable[1:], False) & ((step < 0) if side == "left" else (step > 0))
+        for i in at.tolist():
+            start, first = i - 1, int(ctx.groups.start[i])
+            while start > first and (start == i - 1 or toward[start]):
+                mask[side][start] = True
+                start -= 1
+            end, last = i, int(ctx.groups.end[i])
+            while end <= last and (end == i or toward[end - 1]):
+                mask[side][end] = True
+                end += 1
+    chosen = mask[direction] if direction else mask["left"] | mask["right"]
+    turns = turning_rule(ctx, uuids)
+    found = timestamps_where(ctx, uuids, chosen)
+    return {u: sorted(set(found[u]) - set(turns.get(u, []))) for u in uuids}
+
+
+@unary(_changing_lanes_rule)
+def changing_lanes(track_candidates: Scenario, log_dir: Path, direction: str | None = None) -> Scenario:
+    """Timestamps where an object changes lanes (moves into a neighbouring lane), not while turning.
+
+    Args:
+        direction: "left", "right", or None for either.
+
+    Example:
+        left_lane_changes = changing_lanes(vehicles, log_dir, direction="left")
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+# -- following --------------------------------------------------------------------------------------
+
+FOLLOW_DISTANCE_M = 25.0
+"""How far ahead of the follower's front a lead may be (RefAV)."""
+
+
+def _following_rule(ctx: LogContext, track_uuids: list[str], related_uuids: list[str]) -> Relations:
+    index = ctx.map_index
+    series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
+    first_t = ctx.track_start[series.track[series.pair]]
+    first_c = ctx.track_start[series.candidate[series.pair]]
+    half_length_t = ctx.size[first_t, 0] / 2
+    half_width_t = ctx.size[first_t, 1] / 2
+    half_width_c = ctx.size[first_c, 1] / 2
+    position = series.candidate_in_track_frame()
+    x, y = position[:, 0], position[:, 1]
+    velocity_c = series.candidate_velocity_in_track_frame()
+    yaw_c = series.candidate_yaw_in_track_frame(aligned=compat.current().fix_relative_yaw_alignment)
+    velocity_t = ctx.in_own_frame(ctx.velocity_city)[series.row_track]
+
+    def heading(vectors: npt.NDArray[np.float64], fallback: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        moving = np.linalg.norm(vectors, axis=1) > 0.5
+        unit = vectors[:, :2] / np.linalg.norm(vectors[:, :2] + 1e-8, axis=1, keepdims=True)
+        return np.where(moving[:, None], unit, fallback)
+
+    heading_c = heading(velocity_c, np.stack([np.cos(yaw_c), np.sin(yaw_c)], axis=1))
+    heading_t = heading(velocity_t, np.tile([1.0, 0.0], (len(x), 1)))
+    similar = np.sum(heading_c * heading_t, axis=1) > 0.5
+
+    lane_t = ctx.row_lane[series.row_track]
+    lane_c = ctx.row_lane[series.row_candidate]
+    both = (lane_t >= 0) & (lane_c >= 0)
+    position_t = np.zeros(len(lane_t), dtype=np.int64)
+    position_t[both] = [index.index_of[int(i)] for i in lane_t[both]]
+    successor = np.zeros(len(lane_t), dtype=bool)
+    for row in np.flatnonzero(both):
+        successor[row] = int(lane_c[row]) in index.successors[position_t[row]]
+    ahead = (half_length_t < x) & (x < FOLLOW_DISTANCE_M + half_length_t)
+    same_lane = ((lane_t == lane_c) | successor) & ahead & (y > -5) & (y < 5) & similar
+    neighbour = (index.left_neighbor_id[position_t] == lane_c) | (index.right_neighbor_id[position_t] == lane_c)
+    overlapping = ((-half_width_t <= y + half_width_c) & (y + half_width_c <= half_width_t)) | (
+        (-half_width_t <= y - half_width_c) & (y - half_width_c <= half_width_t)
+    )
+    beside_lane = neighbour & ahead & overlapping & similar
+    return _relations(ctx, track_uuids, series.per_pair_timestamps(both & (same_lane | beside_lane)))
+
+
+@relational(_following_rule)
+def following(track_candidates: Scenario, related_candidates: Scenario, log_dir: Path) -> Scenario:
+    """Tracks following a related object.
+
+    The related object is ahead in the same lane (or the next one), within 25 m of the track's
+    front, heading the same way. The follower need not move.
+
+    Example:
+        cars_following_bus = following(cars, buses, log_dir)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+# -- stop signs -------------------------------------------------------------------------------------
+
+STOP_SIGN_RIGHT_M = 7.0
+"""How far to the sign's right (the road side it faces) a stopping object may be."""
+
+
+def _at_stop_sign_rule(
+    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], forward_thresh: float
+) -> Relations:
+    non_negative("at_stop_sign", forward_thresh=forward_thresh)
+    signs = tracks_of(ctx, related_uuids)
+    # the track is measured in each sign's frame: pairs with the sign as frame, reported the other way round
+    frame_series = build_pairs(ctx, signs, tracks_of(ctx, track_uuids))
+    position = frame_series.candidate_in_track_frame()
+    yaw = np.degrees(frame_series.candidate_yaw_in_track_frame(compat.current().fix_relative_yaw_alignment))
+    sign_first_row = ctx.track_start[frame_series.track[frame_series.pair]]
+    sign_lanes = {
+        int(s): ctx.map_index.stop_sign_lane(ctx.smoothed_xyz_city[ctx.track_start[s]]) for s in np.unique(signs)
+    }
+    sign_lane = np.array([sign_lanes[int(ctx.row_track[r])] for r in sign_first_row], dtype=np.int64)
+    lane_t = ctx.row_lane[frame_series.row_candidate]
+    x, y = position[:, 0], position[:, 1]
+    hit = (
+        (x > -1) & (x < forward_thresh) & (y > -STOP_SIGN_RIGHT_M) & (y < 0)
+        & (lane_t >= 0) & (sign_lane >= 0) & (lane_t == sign_lane) & ((yaw >= 90) | (yaw <= -90))
+    )  # fmt: skip
+    return _relations(ctx, track_uuids, frame_series.swapped().per_pair_timestamps(hit))
+
+
+@relational(_at_stop_sign_rule)
+def _at_stop_sign_relation(
+    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, forward_thresh: float = 10
+) -> Scenario:
+    """Tracks at one of the given stop signs (the relational core of at_stop_sign)."""
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+def at_stop_sign(track_candidates: Scenario, log_dir: Path, forward_thresh: float = 10) -> Scenario:
+    """Objects in the lane a stop sign controls, within forward_thresh metres of it, facing it.
+
+    The result is relational: {object: {stop_sign: timestamps}} (the signs are related objects).
+    A log without stop signs gives {}.
+
+    Args:
+        forward_thresh: metres from the sign along the lane.
+
+    Example:
+        cars_at_stop_sign = at_stop_sign(cars, log_dir)
+    """
+    ctx = context_for(log_dir)
+    signs: Scenario = {uuid: ctx.timeline(uuid) for uuid in category_uuids(ctx, "STOP_SIGN")}
+    return _at_stop_sign_relation(track_candidates, signs, log_dir, forward_thresh=forward_thresh)
