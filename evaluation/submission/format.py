@@ -42,6 +42,9 @@ class LogBoxes:
     size_lwh: NDArrayFloat
     yaw_city: NDArrayFloat
     score: NDArrayFloat
+    track_index: NDArrayInt | None = None
+    """(N,) RefAV's ``track_id`` of each row, when the rows are a subset of a larger file: the uuid's
+    position in the whole file's order of first appearance. Default: derived from these rows."""
 
     def __post_init__(self) -> None:
         """Check shapes, order and that every box sits at an evaluation timestamp."""
@@ -70,6 +73,8 @@ class LogBoxes:
         Returns:
             Integer track ids.
         """
+        if self.track_index is not None:
+            return np.asarray(self.track_index, dtype=np.int64)
         _, first, inverse = np.unique(self.track_uuid.astype(str), return_index=True, return_inverse=True)
         rank = np.empty(first.size, dtype=np.int64)
         rank[np.argsort(first, kind="stable")] = np.arange(first.size)
