@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from server.ingestion import prepare_logs
 from server.render.bev import BevView, render_bev
 from store import Store
 from store.demo import ingest_demo
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         stale.unlink(missing_ok=True)  # a fresh database every time: the demo is reproducible
     with Store.open(db_path) as store:
         reports = ingest_demo(store, progress=not args.quiet)
+        prepare_logs(store, [(s, log_id) for r in reports for s, log_id, *_ in r.sources], progress=not args.quiet)
         boxes = sum(r.num_boxes for r in reports)
         seconds = sum(r.seconds for r in reports)
         print(f"Demo database: {store.path} ({boxes} boxes ingested in {seconds:.1f} s)\n")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from store import PrefilterConfig, Store, ingest
+from server.ingestion import ingest_and_prepare
+from store import PrefilterConfig, Store
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     """Ingest and print what was written."""
     prefilter = {"refav": PrefilterConfig(), "paper": PrefilterConfig.paper(), "off": PrefilterConfig.off()}
     with Store.open(args.db) as store:
-        report = ingest(
+        report = ingest_and_prepare(
             store,
             args.path,
             split=args.split,
