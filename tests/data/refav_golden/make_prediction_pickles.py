@@ -20,7 +20,8 @@ PROGRAMS = {
     ("3b3570b4-7b0b-3268-a571-b0889dbf40b6", "vehicle with a bicycle to its right"): (
         "vehicles = get_objects_of_category(log_dir, category='VEHICLE')\n"
         "bicycles = get_objects_of_category(log_dir, category='BICYCLE')\n"
-        "result = has_objects_in_relative_direction(vehicles, bicycles, log_dir, direction='right', within_distance=10)\n"
+        "result = has_objects_in_relative_direction(vehicles, bicycles, log_dir, direction='right',\n"
+        "                                           within_distance=10)\n"
         "output_scenario(result, description, log_dir, output_dir)\n"
     ),
     ("3bffdcff-c3a7-38b6-a0f2-64196d130958", "stopped car"): (
