@@ -59,19 +59,31 @@ def main() -> None:
                     "equal" if same else "DIFFERENT",
                 )
             )
-    print(f"{'program / log':<16} {'description':<44} {'cold s':>7} {'warm s':>7} {'RefAV s':>8} {'ratio':>7}  answer")
-    total_ours = total_refav = 0.0
+    print(
+        f"{'program':<48} {'logs':>4} {'cold s':>7} {'warm s':>7} {'RefAV s':>8} {'cold x':>7} {'warm x':>7}  answers"
+    )
+    by_program: dict[str, list[tuple[float, float, float, str]]] = {}
     for key, description, cold, warm, refav, verdict in rows:
-        if cold is None:
-            print(f"{key[:14]:<16} {description[:44]:<44} {'-':>7} {'-':>7} {refav:>8.1f} {'-':>7}  {verdict}")
+        label = f"{key.split('|')[0]}: {description[:44]}"
+        if cold is None or warm is None:
+            print(f"{label:<48} {'':>4} {'-':>7} {'-':>7} {refav:>8.1f} {'-':>7} {'-':>7}  {verdict}")
             continue
-        total_ours += cold
-        total_refav += refav
-        ratio = f"{refav / cold:.0f}x"
-        print(f"{key[:14]:<16} {description[:44]:<44} {cold:>7.2f} {warm:>7.2f} {refav:>8.1f} {ratio:>7}  {verdict}")
-    if total_ours:
-        ratio = total_refav / total_ours
-        print(f"\nall runnable pairs: avmine {total_ours:.1f} s cold, RefAV {total_refav:.0f} s: {ratio:.0f}x")
+        by_program.setdefault(label, []).append((cold, warm, refav, verdict))
+    totals = [0.0, 0.0, 0.0]
+    for label, runs in by_program.items():
+        cold = sum(r[0] for r in runs)
+        warm = sum(r[1] for r in runs)
+        refav = sum(r[2] for r in runs)
+        totals = [totals[0] + cold, totals[1] + warm, totals[2] + refav]
+        verdicts = ", ".join(sorted({r[3] for r in runs}))
+        print(
+            f"{label:<48} {len(runs):>4} {cold:>7.2f} {warm:>7.2f} {refav:>8.1f} {refav / cold:>6.0f}x {refav / warm:>6.0f}x  {verdicts}"
+        )
+    cold, warm, refav = totals
+    if cold:
+        print(
+            f"\nall: avmine {cold:.1f} s cold, {warm:.1f} s warm; RefAV {refav:.0f} s: {refav / cold:.0f}x cold, {refav / warm:.0f}x warm"
+        )
 
 
 if __name__ == "__main__":
