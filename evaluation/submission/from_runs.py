@@ -1,0 +1,77 @@
+"""A split's submission from the runs stored in the database."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from evaluation.submission.format import Frame, sequence_frames, temporal_frames
+from evaluation.submission.from_store import log_boxes
+from store.database import Store
+from store.runs import latest_results
+
+
+@dataclass
+class SubmissionReport:
+    """How a submission was assembled."""
+
+    pairs: int = 0
+    from_programs: int = 0
+    fallback: list[tuple[str, str, str]] = field(default_factory=list)  # log, prompt, why
+
+
+def split_pairs(store: Store, split: str, prompts: list[str] | None = None) -> list[tuple[str, str]]:
+    """The (log, prompt) pairs a split is evaluated on: its log-prompt pairs, else every log x prompt."""
+    pairs = store.query_df(
+        "SELECT log_id, prompt FROM log_prompt_pairs WHERE split = ? ORDER BY log_id, prompt", [split]
+    )
+    if pairs.empty:
+        logs = store.query_df("SELECT log_id FROM logs WHERE split = ? ORDER BY log_id", [split])["log_id"]
+        names = store.query_df("SELECT prompt FROM prompts WHERE split = ? ORDER BY prompt", [split])["prompt"]
+        found = [(str(log), str(p)) for log in logs for p in names]
+    else:
+        found = [(str(log), str(p)) for log, p in pairs.itertuples(index=False)]
+    return [pair for pair in found if prompts is None or pair[1] in prompts]
+
+
+def submission_from_runs(
+    store: Store,
+    split: str,
+    source: str = "annotations",
+    temporal: bool = False,
+    prompts: list[str] | None = None,
+) -> tuple[dict[tuple[str, str], list[Frame]], SubmissionReport]:
+    """Build the submission of a split from the latest run of each prompt.
+
+    Every (log, prompt) pair of the split gets frames: the latest run's scenario where the program
+    succeeded on that log, otherwise every object labelled OTHER (and the reason is reported).
+    Frames use the ground truth's timestamps where the store has them, else RefAV's 2 Hz rule.
+
+    Args:
+        store: the database.
+        split: the split to submit.
+        source: the track source the runs used (a tracker for the test split).
+        temporal: build temporal-track frames instead of spatio-temporal ones.
+        prompts: only these prompts (default: all of the split).
+    """
+    report = SubmissionReport()
+    submission: dict[tuple[str, str], list[Frame]] = {}
+    results: dict[str, dict[str, Any]] = {}
+    for log_id, prompt in split_pairs(store, split, prompts):
+        if prompt not in results:
+            results[prompt] = latest_results(store, prompt, source)
+        result = results[prompt].get(log_id)
+        scenario = result.scenario if result is not None and result.status == "ok" else None
+        if scenario is None:
+            why = "no run" if result is None else f"{result.status}: {result.error}"
+            report.fallback.append((log_id, prompt, why))
+        else:
+            report.from_programs += 1
+        gt_times = store.query_df(
+            "SELECT timestamp_ns FROM gt_frames WHERE log_id = ? AND prompt = ? ORDER BY timestamp_ns", [log_id, prompt]
+        )["timestamp_ns"]
+        boxes = log_boxes(store.load_arrays(log_id, source), np.asarray(gt_times) if len(gt_times) else None)
+        frames = sequence_frames(boxes, prompt, scenario)
+        submission[(log_id, prompt)] = temporal_frames(frames) if temporal else frames
+        report.pairs += 1
+    return submission, report

@@ -1,0 +1,161 @@
+"""Recorded program runs: what ran, on which logs, with what result. Nothing is lost: failures are rows too."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from store.database import Store, now
+from store.errors import StoreError
+
+
+@dataclass(frozen=True)
+class LogResult:
+    """One log's outcome of a run.
+
+    Attributes:
+        log_id: the log.
+        status: "ok", "error" or "timeout".
+        scenario: the post-processed scenario the program output (None when it failed).
+        error: what went wrong, for people and agents.
+        stdout: what the program printed (bounded by the executor).
+        seconds: wall time on this log.
+    """
+
+    log_id: str
+    status: str
+    scenario: dict[str, Any] | None = None
+    error: str | None = None
+    stdout: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Run:
+    """A program run over a selection of logs."""
+
+    prompt: str
+    program: str
+    source: str = "annotations"
+    log_selection: dict[str, Any] = field(default_factory=dict)
+    origin: str = "cli"
+    details: dict[str, Any] = field(default_factory=dict)
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | set | tuple):
+        return sorted(int(t) for t in value)
+    return value
+
+
+def _counts(scenario: dict[str, Any] | None) -> tuple[int | None, int | None]:
+    if scenario is None:
+        return None, None
+    referred: set[int] = set()
+    tracks = 0
+    for value in scenario.values():
+        stamps = _timestamps(value)
+        tracks += bool(stamps)
+        referred |= stamps
+    return tracks, len(referred)
+
+
+def _timestamps(value: Any) -> set[int]:
+    if isinstance(value, dict):
+        out: set[int] = set()
+        for child in value.values():
+            out |= _timestamps(child)
+        return out
+    return {int(t) for t in value}
+
+
+def record_run(store: Store, run: Run, results: list[LogResult]) -> str:
+    """Store a run and its per-log results in one transaction; returns the run id."""
+    failed = [r for r in results if r.status != "ok"]
+    status = "ok" if not failed else ("failed" if len(failed) == len(results) else "partial")
+    seconds = sum(r.seconds for r in results)
+    rows = []
+    for result in results:
+        tracks, stamps = _counts(result.scenario)
+        rows.append(
+            {
+                "run_id": run.run_id,
+                "log_id": result.log_id,
+                "status": result.status,
+                "error": result.error,
+                "stdout": result.stdout,
+                "seconds": result.seconds,
+                "scenario": None if result.scenario is None else json.dumps(_jsonable(result.scenario)),
+                "num_referred_tracks": tracks,
+                "num_referred_timestamps": stamps,
+            }
+        )
+    with store.transaction():
+        store.insert(
+            "runs",
+            pd.DataFrame(
+                [
+                    {
+                        "run_id": run.run_id,
+                        "created_at": now(),
+                        "prompt": run.prompt,
+                        "program": run.program,
+                        "source": run.source,
+                        "log_selection": json.dumps(run.log_selection),
+                        "status": status,
+                        "error": failed[0].error if failed else None,
+                        "seconds": seconds,
+                        "origin": run.origin,
+                        "details": json.dumps(run.details),
+                    }
+                ]
+            ),
+        )
+        store.insert("run_results", pd.DataFrame(rows))
+    return run.run_id
+
+
+def load_run(store: Store, run_id: str) -> tuple[dict[str, Any], list[LogResult]]:
+    """A stored run's record and per-log results.
+
+    Raises:
+        StoreError: no run with that id.
+    """
+    record = store.query_df("SELECT * FROM runs WHERE run_id = ?", [run_id])
+    if record.empty:
+        raise StoreError(f"no run {run_id!r} in {store.path}; list runs with `avmine runs`.")
+    results = store.query_df("SELECT * FROM run_results WHERE run_id = ? ORDER BY log_id", [run_id])
+    first = {str(k): v for k, v in record.iloc[0].to_dict().items()}
+    return first, [_result(row) for row in results.to_dict("records")]
+
+
+def _result(row: Mapping[Hashable, Any]) -> LogResult:
+    return LogResult(
+        log_id=str(row["log_id"]),
+        status=str(row["status"]),
+        scenario=json.loads(row["scenario"]) if isinstance(row["scenario"], str) else None,
+        error=row["error"] if isinstance(row["error"], str) else None,
+        stdout=str(row["stdout"] or ""),
+        seconds=float(row["seconds"] or 0.0),
+    )
+
+
+def latest_results(store: Store, prompt: str, source: str) -> dict[str, LogResult]:
+    """Per log, the result of the most recent run of a prompt on a track source."""
+    rows = store.query_df(
+        """
+        SELECT r.* FROM run_results r JOIN runs USING (run_id)
+        WHERE runs.prompt = ? AND runs.source = ?
+        QUALIFY row_number() OVER (PARTITION BY r.log_id ORDER BY runs.created_at DESC) = 1
+        """,
+        [prompt, source],
+    )
+    return {str(row["log_id"]): _result(row) for row in rows.to_dict("records")}
