@@ -1,0 +1,71 @@
+"""End to end: avmine's predictions for the ground-truth prompts equal RefAV's, frame for frame and in score.
+
+RefAV's own ``output_scenario`` wrote tests/data/refav_golden/refav_predictions.pkl for the programs
+in make_prediction_pickles.py; avmine runs the same programs, post-processes and writes frames.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import atomic
+from atomic.output import post_process_scenario
+from atomic.program import run_program
+from evaluation.submission.format import sequence_frames
+from evaluation.submission.from_store import log_boxes
+from store import Store
+from store.demo import DEMO_GROUND_TRUTH
+
+GOLDEN_DIR = Path(__file__).parents[1] / "data" / "refav_golden"
+REFAV_PREDICTIONS = pickle.loads((GOLDEN_DIR / "refav_predictions.pkl").read_bytes())
+
+
+def _programs() -> dict[tuple[str, str], str]:
+    spec = importlib.util.spec_from_file_location("make_prediction_pickles", GOLDEN_DIR / "make_prediction_pickles.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    programs: dict[tuple[str, str], str] = module.PROGRAMS
+    return programs
+
+
+def _ours(demo_db: Store, tmp_path: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    out = {}
+    for (log_id, prompt), code in _programs().items():
+        run = run_program(code, atomic.program_namespace(), demo_db.log_dir(log_id), prompt, tmp_path)
+        assert run.error is None, run.error
+        scenario = run.outputs[0].scenario
+        post_process_scenario(scenario, demo_db.log_dir(log_id))
+        timestamps = [int(f["timestamp_ns"]) for f in REFAV_PREDICTIONS[(log_id, prompt)]]
+        out[(log_id, prompt)] = sequence_frames(log_boxes(demo_db.load_arrays(log_id), timestamps), prompt, scenario)
+    return out
+
+
+def test_frames_equal_refavs(demo_db: Store, tmp_path: Path) -> None:
+    ours = _ours(demo_db, tmp_path)
+    assert set(ours) == set(REFAV_PREDICTIONS)
+    for key, frames in REFAV_PREDICTIONS.items():
+        assert len(ours[key]) == len(frames)
+        for mine, theirs in zip(ours[key], frames, strict=True):
+            assert mine["timestamp_ns"] == theirs["timestamp_ns"]
+            for name in ("translation_m", "size", "yaw", "score"):
+                np.testing.assert_allclose(mine[name], theirs[name], atol=1e-5, err_msg=name)
+            for name in ("track_id", "label", "name"):
+                np.testing.assert_array_equal(mine[name], theirs[name], err_msg=name)
+
+
+def test_metrics_equal_refavs_under_av2(demo_db: Store, tmp_path: Path) -> None:
+    from av2.evaluation.scenario_mining.eval import evaluate as av2_evaluate
+
+    ground_truth = pickle.loads(DEMO_GROUND_TRUTH.read_bytes())
+    ours = _ours(demo_db, tmp_path)
+    theirs = av2_evaluate(copy.deepcopy(REFAV_PREDICTIONS), copy.deepcopy(ground_truth), "HOTA", 50, None, None)
+    mine = av2_evaluate(copy.deepcopy(ours), copy.deepcopy(ground_truth), "HOTA", 50, None, None)
+    np.testing.assert_allclose(mine, theirs, atol=1e-9)
+    assert theirs[0] > 0.5  # the programs are good answers, so equality is not trivially 0 == 0
