@@ -195,6 +195,14 @@ def _load(log_dir: Path, source: str, key: str) -> LogContext:
     return LogContext(load_log_arrays(log_dir, source))
 
 
+_pinned: dict[Path, LogContext] = {}
+
+
+def pin_context(log_dir: Path | str, ctx: LogContext) -> None:
+    """Serve ``ctx`` for ``log_dir`` without touching files (sandboxed workers pin their preloaded log)."""
+    _pinned[Path(log_dir)] = ctx
+
+
 def context_for(log_dir: Path | str) -> LogContext:
     """The context of a log directory for the active track source.
 
@@ -202,6 +210,8 @@ def context_for(log_dir: Path | str) -> LogContext:
         FileNotFoundError: ``log_dir`` is not a cached log, or lacks the active source.
     """
     path = Path(log_dir)
+    if path in _pinned:
+        return _pinned[path]
     meta = path / "boxes" / _active_source / "meta.json"
     key = str(meta.stat().st_mtime_ns) if meta.is_file() else ""
     return _load(path, _active_source, key)

@@ -68,17 +68,32 @@ def _is_description_assignment(node: ast.stmt) -> bool:
     return any(isinstance(t, ast.Name) and t.id == "description" for t in targets)
 
 
-def prepare(text: str) -> ast.Module:
+def normalise(text: str) -> str:
+    """The program's code: the last fenced block, with typographic quotes made ASCII (documented divergence)."""
+    return extract_code(text).replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+
+
+def prepare(text: str, check: Callable[[ast.Module], None] | None = None) -> ast.Module:
     """Parse a program and drop its top-level assignments to ``description``.
 
+    Args:
+        text: the program, or an answer holding it in a fenced block.
+        check: called with the parsed tree before anything else is looked at (the sandbox's policy).
+
     Raises:
-        ProgramError: a syntax error (with its line), or no call to ``output_scenario``.
+        ProgramError: a syntax error (with line, column and a caret), or no call to ``output_scenario``.
     """
-    code = extract_code(text).replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    code = normalise(text)
     try:
         tree = ast.parse(code)
     except SyntaxError as exc:
-        raise ProgramError(f"syntax error on line {exc.lineno}: {exc.msg}: {(exc.text or '').strip()}") from exc
+        line = (exc.text or "").rstrip("\n")
+        caret = " " * max((exc.offset or 1) - 1 - (len(line) - len(line.lstrip())), 0) + "^"
+        raise ProgramError(
+            f"syntax error on line {exc.lineno}, column {exc.offset}: {exc.msg}\n    {line.strip()}\n    {caret}"
+        ) from exc
+    if check is not None:
+        check(tree)
     tree.body = [node for node in tree.body if not _is_description_assignment(node)]
     calls = [
         node
