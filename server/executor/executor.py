@@ -1,0 +1,269 @@
+"""The executor: untrusted scenario programs in, per-log results, diagnostics and run records out.
+
+The server process never runs program code. It checks the program's text (syntax and policy),
+resolves the log selection, and hands one job per log to a pool of warm worker processes
+(``server.executor.worker``), each of which runs the program in a fresh sandboxed fork.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from atomic import compat
+from atomic.program import ProgramError, prepare
+from server.executor import policy
+from server.executor.sandbox import Layers, Limits
+from store.database import Store
+from store.errors import StoreError
+from store.runs import LogResult, Run, record_run
+
+PROBE_PROGRAM = "output_scenario({}, description, log_dir, output_dir)\n"
+GRACE_SECONDS = 30.0
+"""How long past a job's own wall-clock limit the executor waits for its worker before replacing it."""
+
+
+@dataclass(frozen=True)
+class LogSelection:
+    """Which logs to run on: explicit ids, a split, or (neither) every log in the store."""
+
+    logs: tuple[str, ...] = ()
+    split: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The selection as stored with the run."""
+        return {"logs": list(self.logs)} if self.logs else {"split": self.split} if self.split else {"all": True}
+
+
+@dataclass
+class Execution:
+    """A finished run: per-log results and how long it took."""
+
+    run_id: str
+    prompt: str
+    status: str
+    results: list[LogResult]
+    seconds: float
+    function_seconds: dict[str, float] = field(default_factory=dict)
+    layers: dict[str, bool] = field(default_factory=dict)
+    error: str | None = None
+
+
+class _Worker:
+    """One warm worker process and the pipe protocol to it."""
+
+    def __init__(self, cache_root: str, source: str) -> None:
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        env["AVMINE_COMPAT"] = json.dumps(asdict(compat.current()))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "server.executor.worker", cache_root, source],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+        ready = self.read(120.0)
+        if ready is None or not ready.get("ready"):
+            self.stop()
+            raise RuntimeError("an executor worker failed to start (python -m server.executor.worker)")
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def read(self, timeout: float) -> dict[str, Any] | None:
+        try:
+            reply: dict[str, Any] = json.loads(self.lines.get(timeout=timeout))
+            return reply
+        except (queue.Empty, json.JSONDecodeError):
+            return None
+
+    def send(self, job: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(job) + "\n")
+        self.process.stdin.flush()
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.process.kill()
+        with contextlib.suppress(Exception):
+            self.process.wait(timeout=10)
+
+
+class Executor:
+    """Runs programs over logs in sandboxed workers and records every run in the store.
+
+    Use as a context manager, or call ``close``. One executor serves many programs; its workers
+    stay warm (runtime imported, logs loaded) between them.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        workers: int | None = None,
+        source: str = "annotations",
+        limits: Limits | None = None,
+        allow_missing_layers: bool = False,
+    ) -> None:
+        self.store = store
+        self.source = source
+        self.limits = limits or Limits()
+        self.allow_missing_layers = allow_missing_layers
+        self._size = workers or max(1, min(4, os.cpu_count() or 1))
+        self._pool: list[_Worker] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers."""
+        for worker in self._pool:
+            worker.stop()
+        self._pool.clear()
+
+    def _workers(self) -> list[_Worker]:
+        with self._lock:
+            self._pool = [w for w in self._pool if w.process.poll() is None]
+            while len(self._pool) < self._size:
+                self._pool.append(_Worker(str(self.store.cache_root), self.source))
+            return list(self._pool)
+
+    def resolve(self, selection: LogSelection) -> list[str]:
+        """The log ids of a selection that have this executor's track source.
+
+        Raises:
+            StoreError: an unknown log id, or a selection with no logs.
+        """
+        known = self.store.query_df(
+            "SELECT l.log_id, l.split FROM logs l JOIN track_sources s USING (log_id) "
+            "WHERE s.source = ? ORDER BY log_id",
+            [self.source],
+        )
+        if selection.logs:
+            missing = sorted(set(selection.logs) - set(known["log_id"]))
+            if missing:
+                raise StoreError(
+                    f"unknown log(s) for source '{self.source}': {', '.join(missing[:5])}; "
+                    "list logs with `avmine stats`."
+                )
+            return list(dict.fromkeys(selection.logs))
+        chosen = known if selection.split is None else known[known["split"] == selection.split]
+        if chosen.empty:
+            splits = ", ".join(sorted(set(known["split"]))) or "none"
+            raise StoreError(f"no logs in split {selection.split!r} (splits with logs: {splits}).")
+        return [str(log) for log in chosen["log_id"]]
+
+    def layers(self) -> Layers:
+        """Run a probe program and report which sandbox layers its process actually entered."""
+        log_id = self.resolve(LogSelection())[0]
+        self.store.load_arrays(log_id, self.source)
+        worker = self._workers()[0]
+        worker.send({"job_id": "probe", "program": PROBE_PROGRAM, "prompt": "probe", "log_id": log_id,
+                     "limits": asdict(self.limits), "allow_missing_layers": True})  # fmt: skip
+        reply = worker.read(self.limits.wall_seconds + GRACE_SECONDS) or {}
+        return Layers(**reply.get("layers", {}))
+
+    def run(self, program: str, prompt: str, selection: LogSelection, origin: str = "cli") -> Execution:
+        """Run a program on every selected log and record the run.
+
+        Nothing the program does raises here: syntax, policy and runtime errors, timeouts and
+        limit breaches come back as per-log results with an error an agent can act on.
+
+        Raises:
+            StoreError: the selection names unknown logs or none at all.
+        """
+        started = time.perf_counter()
+        log_ids = self.resolve(selection)
+        run = Run(
+            prompt=prompt,
+            program=program,
+            source=self.source,
+            log_selection=selection.as_json(),
+            origin=origin,
+            details={"code_sha256": hashlib.sha256(program.encode()).hexdigest(), "limits": asdict(self.limits)},
+        )
+        try:
+            prepare(program, check=policy.enforce)
+        except (ProgramError, policy.PolicyError) as exc:
+            results = [LogResult(log_id=log_id, status="error", error=str(exc)) for log_id in log_ids]
+            record_run(self.store, run, results)
+            return Execution(run.run_id, prompt, "rejected", results, time.perf_counter() - started, error=str(exc))
+        for log_id in log_ids:
+            self.store.load_arrays(log_id, self.source)  # make sure each worker reads a current cache
+        replies = self._dispatch(program, prompt, log_ids)
+        results = [
+            LogResult(
+                log_id=log_id,
+                status=str(replies[log_id].get("status", "error")),
+                scenario=replies[log_id].get("scenario"),
+                error=replies[log_id].get("error"),
+                stdout=str(replies[log_id].get("stdout", "")),
+                seconds=float(replies[log_id].get("seconds", 0.0)),
+            )
+            for log_id in log_ids
+        ]
+        record_run(self.store, run, results)
+        function_seconds: dict[str, float] = {}
+        layers: dict[str, bool] = {}
+        for reply in replies.values():
+            for name, seconds in reply.get("function_seconds", {}).items():
+                function_seconds[name] = function_seconds.get(name, 0.0) + seconds
+            layers = reply.get("layers", layers)
+        failed = sum(r.status != "ok" for r in results)
+        status = "ok" if not failed else "failed" if failed == len(results) else "partial"
+        return Execution(run.run_id, prompt, status, results, time.perf_counter() - started, function_seconds, layers)
+
+    def _dispatch(self, program: str, prompt: str, log_ids: list[str]) -> dict[str, dict[str, Any]]:
+        jobs: queue.Queue[str] = queue.Queue()
+        for log_id in log_ids:
+            jobs.put(log_id)
+        replies: dict[str, dict[str, Any]] = {}
+
+        def serve(worker: _Worker) -> None:
+            while True:
+                try:
+                    log_id = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                worker.send(
+                    {
+                        "job_id": log_id,
+                        "program": program,
+                        "prompt": prompt,
+                        "log_id": log_id,
+                        "limits": asdict(self.limits),
+                        "allow_missing_layers": self.allow_missing_layers,
+                    }
+                )
+                reply = worker.read(self.limits.wall_seconds + GRACE_SECONDS)
+                if reply is None:  # the worker itself died or hung: replace it, report the log
+                    worker.stop()
+                    replies[log_id] = {"status": "error", "error": "the worker running this log stopped responding"}
+                    return
+                replies[log_id] = reply
+
+        threads = [threading.Thread(target=serve, args=(w,)) for w in self._workers()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for log_id in log_ids:  # jobs left when every worker died
+            replies.setdefault(log_id, {"status": "error", "error": "no worker was available to run this log"})
+        return replies

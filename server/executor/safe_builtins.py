@@ -1,0 +1,89 @@
+"""The builtins and modules a sandboxed program sees: plain Python, np, and nothing that reaches the host.
+
+The syntax policy already refuses the dangerous names; this layer makes sure they do not exist
+at run time either, however a program reaches for them.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import types
+from typing import Any
+
+from server.executor.policy import ALLOWED_IMPORTS, FORBIDDEN_ATTRIBUTES
+
+SAFE_BUILTIN_NAMES = (
+    "abs", "all", "any", "ascii", "bin", "bool", "bytes", "callable", "chr", "complex", "dict", "divmod",
+    "enumerate", "filter", "float", "format", "frozenset", "hash", "hex", "int", "isinstance", "issubclass",
+    "iter", "len", "list", "map", "max", "min", "next", "oct", "ord", "pow", "range", "repr", "reversed",
+    "round", "set", "slice", "sorted", "str", "sum", "tuple", "zip", "True", "False", "None", "Ellipsis",
+    "NotImplemented", "ArithmeticError", "AssertionError", "AttributeError", "Exception", "IndexError",
+    "KeyError", "LookupError", "NameError", "OverflowError", "RuntimeError", "StopIteration", "TypeError",
+    "ValueError", "ZeroDivisionError",
+)  # fmt: skip
+
+
+class BoundedText(io.StringIO):
+    """A text sink that keeps at most ``limit`` characters and notes what it dropped."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.dropped = 0
+
+    def write(self, text: str) -> int:
+        """Keep what fits; report the whole length so callers never retry."""
+        room = self.limit - self.tell()
+        if room > 0:
+            super().write(text[:room])
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def text(self) -> str:
+        """What was kept, with a note on what was cut."""
+        note = f"\n[... {self.dropped} more characters of output dropped]" if self.dropped else ""
+        return self.getvalue() + note
+
+
+class SafeModule(types.SimpleNamespace):
+    """A module's public, non-module attributes (and allowed submodules, wrapped the same way)."""
+
+
+_SUBMODULES = {"numpy": ("linalg", "random", "fft", "ma", "polynomial", "char", "rec", "emath")}
+
+
+def safe_module(module: types.ModuleType) -> SafeModule:
+    """Wrap a module so a program cannot walk from it to other modules (``os``, ``sys``, ...)."""
+    allowed_submodules = _SUBMODULES.get(module.__name__, ())
+    members: dict[str, Any] = {}
+    for name in dir(module):
+        if name.startswith("_") or name in FORBIDDEN_ATTRIBUTES:
+            continue
+        value = getattr(module, name, None)
+        if isinstance(value, types.ModuleType):
+            if name in allowed_submodules:
+                members[name] = safe_module(value)
+            continue
+        members[name] = value
+    return SafeModule(**members)
+
+
+def make_builtins(stdout: BoundedText, modules: dict[str, SafeModule]) -> dict[str, Any]:
+    """The ``__builtins__`` of a sandboxed program: safe names, a bounded print and allow-listed imports."""
+    table: dict[str, Any] = {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES}
+
+    def safe_print(*args: Any, sep: str | None = " ", end: str | None = "\n", **_: Any) -> None:
+        stdout.write((sep if sep is not None else " ").join(str(a) for a in args) + (end if end is not None else "\n"))
+
+    def safe_import(
+        name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
+    ) -> SafeModule:
+        root = name.split(".")[0]
+        if level or root not in ALLOWED_IMPORTS or root not in modules:
+            raise ImportError(f"import of {name!r} is not allowed (allowed: {', '.join(sorted(ALLOWED_IMPORTS))})")
+        return modules[root]
+
+    table["print"] = safe_print
+    table["__import__"] = safe_import
+    return table
