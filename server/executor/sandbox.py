@@ -113,8 +113,9 @@ def enter(mount_point: Path, limits: Limits) -> Layers:
     in_use = _address_space_in_use()
     os.chroot(mount_point)
     os.chdir("/")
+    # the soft CPU limit sends SIGXCPU (which stops the process: no core, RLIMIT_CORE is 0); the hard one kills
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
     for limit, value in (
-        (resource.RLIMIT_CPU, limits.cpu_seconds),
         (resource.RLIMIT_FSIZE, limits.file_bytes),
         (resource.RLIMIT_NPROC, limits.processes),
         (resource.RLIMIT_NOFILE, limits.open_files),

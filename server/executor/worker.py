@@ -190,7 +190,8 @@ def run_job(job: dict[str, Any], cache_root: Path, source: str) -> dict[str, Any
     os.close(read_end)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
+    _, status, usage = os.wait4(pid, 0)
+    cpu_used = usage.ru_utime + usage.ru_stime
     shutil.rmtree(mount_point, ignore_errors=True)
     seconds = time.perf_counter() - started
     if timed_out:
@@ -201,10 +202,12 @@ def run_job(job: dict[str, Any], cache_root: Path, source: str) -> dict[str, Any
     try:
         reply: dict[str, Any] = json.loads(b"".join(chunks))
     except json.JSONDecodeError:
+        if cpu_used >= limits.cpu_seconds - 0.05:
+            message = f"the program used up its CPU time limit ({limits.cpu_seconds} s) and was stopped"
+            return {"status": "timeout", "error": message, "seconds": seconds}
         signalled = os.WIFSIGNALED(status)
         why = f"killed by signal {os.WTERMSIG(status)}" if signalled else f"exit status {os.WEXITSTATUS(status)}"
-        hint = " (CPU time limit)" if signalled and os.WTERMSIG(status) in (signal.SIGXCPU, signal.SIGKILL) else ""
-        return {"status": "error", "error": f"the program's process died ({why}{hint})", "seconds": seconds}
+        return {"status": "error", "error": f"the program's process died ({why})", "seconds": seconds}
     reply["seconds"] = seconds
     return reply
 
