@@ -1,0 +1,58 @@
+"""``avmine exec PROGRAM.py --prompt TEXT``: run a scenario program in the sandbox over logs, with diagnostics."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from server.executor import Executor, Limits, LogSelection
+from server.executor.diagnostics import diagnose
+from store import Store
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add the ``exec`` command."""
+    parser = subparsers.add_parser(
+        "exec",
+        help="run a scenario program (RefAV style) in the sandbox over logs and show diagnostics",
+        description="Runs the program on each selected log in a sandboxed worker and records the run.",
+    )
+    parser.add_argument("program", type=Path, help="the program file ('-' for standard input)")
+    parser.add_argument("--prompt", required=True, help="the prompt the program answers (bound as description)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--logs", nargs="+", default=(), help="log ids (default: every log)")
+    where.add_argument("--split", help="every log of a split")
+    parser.add_argument("--source", default="annotations", help="track source (default annotations)")
+    parser.add_argument("--expected-category", help="the category the prompt refers to, for the diagnostics")
+    parser.add_argument("--workers", type=int, default=None, help="parallel workers (default: up to 4)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="wall-clock seconds per log (default 60)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute and report; exit 1 when the program failed on every log."""
+    text = sys.stdin.read() if str(args.program) == "-" else args.program.read_text()
+    limits = Limits(wall_seconds=args.timeout, cpu_seconds=max(1, int(args.timeout)))
+    with Store.open(args.db) as store, Executor(store, args.workers, args.source, limits) as executor:
+        execution = executor.run(text, args.prompt, LogSelection(tuple(args.logs), args.split))
+        diagnostics = diagnose(store, execution, args.source, args.expected_category)
+    if args.json:
+        document = {
+            "run_id": execution.run_id,
+            "status": execution.status,
+            "seconds": round(execution.seconds, 3),
+            "diagnostics": diagnostics.as_json(),
+            "results": {r.log_id: r.scenario for r in execution.results},
+        }
+        print(json.dumps(document, default=str))
+    else:
+        print(f"run {execution.run_id}: {execution.status} in {execution.seconds:.2f} s")
+        print(diagnostics.text())
+        for result in execution.results:
+            if result.stdout.strip():
+                print(f"--- printed on {result.log_id[:8]}:\n{result.stdout.rstrip()}")
+    return 1 if execution.status in ("failed", "rejected") else 0

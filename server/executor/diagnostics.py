@@ -1,0 +1,236 @@
+"""Diagnostics of a run that help an agent fix its program (after AutoMine's execution-driven refinement).
+
+Compact text for the agent, the same facts as JSON for tools: what was found per log, which
+categories were referred and related, how the referred tracks look over time, and mistakes
+that are likely given the prompt's expected referred category.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from server.executor.executor import Execution
+from store.database import Store
+
+SEGMENT_GAP_S = 0.35
+"""A gap longer than this between referred timestamps starts a new segment (annotations are 10 Hz)."""
+
+
+@dataclass
+class TrackSummary:
+    """One referred track: how much of its visible time is referred, in how many pieces, how far from the ego."""
+
+    log_id: str
+    track_uuid: str
+    category: str
+    referred_timestamps: int
+    coverage: float
+    segments: int
+    length_m: float
+    mean_distance_to_ego_m: float
+
+
+@dataclass
+class Diagnostics:
+    """What a run found, and what looks wrong."""
+
+    logs: int
+    logs_failed: int
+    empty_logs: int
+    per_log: list[dict[str, Any]]
+    referred_categories: dict[str, int]
+    related_categories: dict[str, int]
+    expected_category: str | None
+    likely_mistakes: list[str]
+    tracks: list[TrackSummary] = field(default_factory=list)
+    function_seconds: dict[str, float] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """The diagnostics as plain JSON data."""
+        return asdict(self)
+
+    def text(self) -> str:
+        """A compact rendering for an agent."""
+        ok = self.logs - self.logs_failed
+        lines = [
+            f"{self.logs} logs: {ok} ran, {self.logs_failed} failed; {self.empty_logs} of {ok} found nothing "
+            f"({self.empty_logs / max(ok, 1):.0%} empty)."
+        ]
+        if self.referred_categories:
+            lines.append("referred: " + ", ".join(f"{c} x{n}" for c, n in self.referred_categories.items()))
+        if self.related_categories:
+            lines.append("related: " + ", ".join(f"{c} x{n}" for c, n in self.related_categories.items()))
+        if self.expected_category:
+            lines.append(f"expected referred category: {self.expected_category}")
+        for row in self.per_log:
+            detail = row["error"].splitlines()[0] if row.get("error") else f"{row['referred_tracks']} tracks"
+            lines.append(f"  {row['log_id'][:8]} {row['status']:<7} {detail}")
+        for track in self.tracks[:5]:
+            lines.append(
+                f"  track {track.track_uuid[:8]} ({track.category}) in {track.log_id[:8]}: {track.referred_timestamps} "
+                f"timestamps, {track.coverage:.0%} of its time, {track.segments} segment(s), "
+                f"{track.length_m:.1f} m long, {track.mean_distance_to_ego_m:.0f} m from ego"
+            )
+        lines += [f"likely mistake: {m}" for m in self.likely_mistakes]
+        if self.function_seconds:
+            slowest = sorted(self.function_seconds.items(), key=lambda kv: -kv[1])[:5]
+            lines.append("time per function: " + ", ".join(f"{n} {s:.2f}s" for n, s in slowest))
+        return "\n".join(lines)
+
+
+def _timestamps(value: Any) -> set[int]:
+    if isinstance(value, dict):
+        out: set[int] = set()
+        for child in value.values():
+            out |= _timestamps(child)
+        return out
+    return {int(t) for t in value}
+
+
+def _related(value: Any, into: Counter[str]) -> None:
+    if isinstance(value, dict):
+        for uuid, child in value.items():
+            if _timestamps(child):
+                into[uuid] += 1
+            _related(child, into)
+
+
+def expected_category(store: Store, prompt: str) -> str | None:
+    """The category most ground-truth referred objects of a prompt have (None without ground truth)."""
+    rows = store.query_df(
+        """
+        SELECT b.category, count(DISTINCT g.log_id || g.track_uuid) AS n FROM ground_truth g
+        JOIN boxes b ON b.source = 'annotations' AND b.log_id = g.log_id AND b.track_uuid = g.track_uuid
+             AND b.timestamp_ns = g.timestamp_ns
+        WHERE g.prompt = ? AND g.label = 'REFERRED' GROUP BY 1 ORDER BY n DESC LIMIT 1
+        """,
+        [prompt],
+    )
+    return None if rows.empty else str(rows["category"][0])
+
+
+def diagnose(store: Store, execution: Execution, source: str, expected: str | None = None) -> Diagnostics:
+    """Diagnostics of a finished execution.
+
+    Args:
+        store: the database (categories and positions of the tracks).
+        execution: the run.
+        source: the track source it ran on.
+        expected: the prompt's expected referred category, if the agent gave one; otherwise taken
+            from ground truth where the store has it.
+    """
+    expected = expected or expected_category(store, execution.prompt)
+    per_log: list[dict[str, Any]] = []
+    referred: Counter[str] = Counter()
+    related: Counter[str] = Counter()
+    tracks: list[TrackSummary] = []
+    empty = 0
+    for result in execution.results:
+        row: dict[str, Any] = {
+            "log_id": result.log_id,
+            "status": result.status,
+            "error": result.error,
+            "seconds": round(result.seconds, 3),
+            "referred_tracks": 0,
+            "referred_timestamps": 0,
+        }
+        if result.status == "ok" and result.scenario is not None:
+            arrays = store.load_arrays(result.log_id, source)
+            index = {str(u): i for i, u in enumerate(arrays.track_uuids)}
+            found = {uuid: _timestamps(value) for uuid, value in result.scenario.items()}
+            found = {uuid: ts for uuid, ts in found.items() if ts}
+            row["referred_tracks"] = len(found)
+            row["referred_timestamps"] = len(set().union(*found.values())) if found else 0
+            empty += not found
+            related_here: Counter[str] = Counter()
+            for value in result.scenario.values():
+                _related(value, related_here)
+            for uuid in related_here:
+                if uuid in index:
+                    related[str(arrays.track_categories[index[uuid]])] += 1
+            for uuid, stamps in found.items():
+                if uuid not in index:
+                    continue
+                track = index[uuid]
+                category = str(arrays.track_categories[track])
+                referred[category] += 1
+                rows = slice(int(arrays.track_start[track]), int(arrays.track_start[track + 1]))
+                times = np.asarray(arrays.row_timestamp_ns[rows])
+                chosen = np.isin(times, sorted(stamps))
+                ordered = np.sort(times[chosen])
+                gaps = np.diff(ordered) / 1e9 > SEGMENT_GAP_S
+                ego = np.asarray(arrays.ego_xyz_city)[np.asarray(arrays.row_time_index[rows])[chosen]]
+                distance = np.linalg.norm(np.asarray(arrays.xyz_city[rows])[chosen][:, :2] - ego[:, :2], axis=1)
+                tracks.append(
+                    TrackSummary(
+                        log_id=result.log_id, track_uuid=uuid, category=category,
+                        referred_timestamps=int(chosen.sum()), coverage=float(chosen.mean()),
+                        segments=int(gaps.sum()) + 1 if len(ordered) else 0,
+                        length_m=float(np.asarray(arrays.size[rows])[0, 0]),
+                        mean_distance_to_ego_m=float(distance.mean()) if len(distance) else float("nan"),
+                    )
+                )  # fmt: skip
+        per_log.append(row)
+    ran = sum(r["status"] == "ok" for r in per_log)
+    mistakes = _likely_mistakes(ran, empty, referred, related, expected, per_log)
+    tracks.sort(key=lambda t: -t.referred_timestamps)
+    return Diagnostics(
+        logs=len(per_log),
+        logs_failed=len(per_log) - ran,
+        empty_logs=empty,
+        per_log=per_log,
+        referred_categories=dict(referred.most_common()),
+        related_categories=dict(related.most_common()),
+        expected_category=expected,
+        likely_mistakes=mistakes,
+        tracks=tracks[:20],
+        function_seconds={k: round(v, 4) for k, v in execution.function_seconds.items()},
+    )
+
+
+VEHICLE_FAMILY = {"REGULAR_VEHICLE", "LARGE_VEHICLE", "BUS", "BOX_TRUCK", "TRUCK", "TRUCK_CAB", "SCHOOL_BUS",
+                  "ARTICULATED_BUS", "MOTORCYCLE", "RAILED_VEHICLE", "EGO_VEHICLE", "VEHICULAR_TRAILER"}  # fmt: skip
+
+
+def _matches(category: str, expected: str) -> bool:
+    if expected == "ANY":
+        return True
+    if expected == "VEHICLE":
+        return category in VEHICLE_FAMILY
+    return category == expected
+
+
+def _likely_mistakes(
+    ran: int,
+    empty: int,
+    referred: Counter[str],
+    related: Counter[str],
+    expected: str | None,
+    per_log: list[dict[str, Any]],
+) -> list[str]:
+    mistakes = []
+    if ran and empty == ran:
+        mistakes.append(
+            "nothing was found in any log: some filter removes everything; run the program step by step "
+            "(output an intermediate scenario) to see which call empties it"
+        )
+    if expected and referred:
+        wrong = {c: n for c, n in referred.items() if not _matches(c, expected)}
+        if sum(wrong.values()) > sum(referred.values()) / 2:
+            listing = ", ".join(sorted(wrong))
+            hint = ""
+            if any(_matches(c, expected) for c in related):
+                hint = (
+                    f"; {expected} objects appear as related objects, so the relation may need "
+                    "reverse_relationship(...) (or get_objects_in_relative_direction) to refer to them"
+                )
+            mistakes.append(f"most referred objects are {listing}, but the prompt refers to {expected}{hint}")
+    failed = [row for row in per_log if row["status"] != "ok"]
+    if failed and len(failed) == len(per_log):
+        first = (failed[0].get("error") or "").splitlines()[0]
+        mistakes.append(f"the program failed on every log; first error: {first}")
+    return mistakes
