@@ -18,6 +18,15 @@ SENSOR_DIR = DEMO_DATA / "sensor" / "val"
 """Two AV2 sensor logs; one has camera calibration."""
 DEMO_GROUND_TRUTH = SCENARIO_MINING_DIR / "combined_gt_dev.pkl"
 DEMO_PREDICTIONS = SCENARIO_MINING_DIR / "combined_predictions_dev.pkl"
+DEMO_PROGRAMS = DEMO_DATA / "programs.py"
+"""Example programs the demo runs: ``PROGRAMS = {prompt: program text}``."""
+
+
+def demo_programs() -> dict[str, str]:
+    """The demo's example programs by prompt."""
+    namespace: dict[str, dict[str, str]] = {}
+    exec(compile(DEMO_PROGRAMS.read_text(), str(DEMO_PROGRAMS), "exec"), namespace)  # trusted, shipped data
+    return dict(namespace["PROGRAMS"])
 
 
 def ingest_demo(store: Store, progress: bool = True) -> list[IngestReport]:

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import pickle
 from pathlib import Path
 from typing import Any
 
+from evaluation import evaluate
+from evaluation.submission.from_runs import submission_from_runs
+from server.executor import Executor, LogSelection
+from server.executor.diagnostics import diagnose
 from server.ingestion import prepare_logs
 from server.render.bev import BevView, render_bev
 from store import Store
-from store.demo import ingest_demo
+from store.demo import DEMO_GROUND_TRUTH, DEMO_SPLIT, demo_programs, ingest_demo
 from store.summary import format_summary, summarize
 
 DEFAULT_OUT = Path("avmine-demo")
+
+
+def _ground_truth() -> dict[tuple[str, str], list[dict[str, object]]]:
+    """The demo's ground truth, as shipped."""
+    with DEMO_GROUND_TRUTH.open("rb") as f:
+        loaded: dict[tuple[str, str], list[dict[str, object]]] = pickle.load(f)
+    return loaded
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -47,6 +59,18 @@ def run(args: argparse.Namespace) -> int:
             out / f"bev_{log_id}.png",
             title=f"log {log_id[:8]}: boxes at mid-log, 3 s trails",
         )
+        print("\nExample programs, run in the sandbox over every demo log:")
+        with Executor(store) as executor:
+            for prompt, program in demo_programs().items():
+                execution = executor.run(program, prompt, LogSelection(), origin="demo")
+                found = sum(r.status == "ok" and any(r.scenario.values()) for r in execution.results if r.scenario)
+                print(f"\n> {prompt}: {execution.status}, found in {found} of {len(execution.results)} logs "
+                      f"({execution.seconds:.2f} s)")  # fmt: skip
+                print("  " + diagnose(store, execution, "annotations").text().replace("\n", "\n  "))
+        submission, report = submission_from_runs(store, DEMO_SPLIT)
+        scores = evaluate(submission, _ground_truth(), "HOTA", 50)
+        metrics = ", ".join(f"{name} {value:.3f}" for name, value in scores.metrics().items())
+        print(f"\nSubmission from these runs, scored against ground truth ({report.pairs} pairs): {metrics}")
     print(f"\nBird's-eye view: {picture}")
     print(f"Explore it: avmine --db {db_path} stats")
     return 0
