@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -124,6 +125,24 @@ class Store:
     def query_df(self, sql: str, params: list[object] | None = None) -> pd.DataFrame:
         """Run a query and return its rows as a DataFrame."""
         return self.con.execute(sql, params or []).df()
+
+    def ensure_caches(self, log_ids: list[str], source: str = ANNOTATIONS_SOURCE) -> None:
+        """Make sure the cached arrays of these logs match the database, rebuilding stale ones.
+
+        Cheap when they are current: one query and one small file read per log.
+        """
+        rows = self.con.execute(
+            "SELECT log_id, cache_key FROM track_sources WHERE source = ? AND log_id IN (SELECT unnest(?))",
+            [source, log_ids],
+        ).fetchall()
+        for log_id, key in rows:
+            meta = self.log_dir(str(log_id)) / "boxes" / source / "meta.json"
+            try:
+                current = json.loads(meta.read_text()).get("key") == key
+            except (OSError, ValueError):
+                current = False
+            if not current:
+                self.load_arrays(str(log_id), source)
 
     def load_arrays(self, log_id: str, source: str = ANNOTATIONS_SOURCE) -> LogArrays:
         """Memory-map a log's boxes, rebuilding the cache from the database if it is stale or missing.

@@ -8,8 +8,6 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from store.database import Store, now
 from store.errors import StoreError
 
@@ -98,28 +96,22 @@ def record_run(store: Store, run: Run, results: list[LogResult]) -> str:
                 "num_referred_timestamps": stamps,
             }
         )
-    with store.transaction():
-        store.insert(
-            "runs",
-            pd.DataFrame(
-                [
-                    {
-                        "run_id": run.run_id,
-                        "created_at": now(),
-                        "prompt": run.prompt,
-                        "program": run.program,
-                        "source": run.source,
-                        "log_selection": json.dumps(run.log_selection),
-                        "status": status,
-                        "error": failed[0].error if failed else None,
-                        "seconds": seconds,
-                        "origin": run.origin,
-                        "details": json.dumps(run.details),
-                    }
-                ]
-            ),
-        )
-        store.insert("run_results", pd.DataFrame(rows))
+    # plain parameterised inserts: a run is a handful of rows, where DataFrame registration costs more
+    with store.transaction() as con:
+        con.execute(
+            "INSERT INTO runs (run_id, created_at, prompt, program, source, log_selection, status, error, seconds, "
+            "origin, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run.run_id, now(), run.prompt, run.program, run.source, json.dumps(run.log_selection), status,
+                failed[0].error if failed else None, seconds, run.origin, json.dumps(run.details),
+            ],
+        )  # fmt: skip
+        columns = list(rows[0]) if rows else []
+        if rows:
+            con.executemany(
+                f"INSERT INTO run_results ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+                [[row[c] for c in columns] for row in rows],
+            )
     return run.run_id
 
 

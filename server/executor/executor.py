@@ -61,11 +61,11 @@ class Execution:
 class _Worker:
     """One warm worker process and the pipe protocol to it."""
 
-    def __init__(self, cache_root: str, source: str) -> None:
+    def __init__(self, cache_root: str, source: str, limits: Limits) -> None:
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         env["AVMINE_COMPAT"] = json.dumps(asdict(compat.current()))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server.executor.worker", cache_root, source],
+            [sys.executable, "-m", "server.executor.worker", cache_root, source, json.dumps(asdict(limits))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -97,6 +97,11 @@ class _Worker:
         self.process.stdin.flush()
 
     def stop(self) -> None:
+        """Close the job stream (the worker disarms its waiting child and exits), then make sure it is gone."""
+        with contextlib.suppress(Exception):
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            self.process.wait(timeout=5)
         with contextlib.suppress(Exception):
             self.process.kill()
         with contextlib.suppress(Exception):
@@ -142,7 +147,7 @@ class Executor:
         with self._lock:
             self._pool = [w for w in self._pool if w.process.poll() is None]
             while len(self._pool) < self._size:
-                self._pool.append(_Worker(str(self.store.cache_root), self.source))
+                self._pool.append(_Worker(str(self.store.cache_root), self.source, self.limits))
             return list(self._pool)
 
     def resolve(self, selection: LogSelection) -> list[str]:
@@ -151,24 +156,24 @@ class Executor:
         Raises:
             StoreError: an unknown log id, or a selection with no logs.
         """
-        known = self.store.query_df(
+        known = self.store.con.execute(
             "SELECT l.log_id, l.split FROM logs l JOIN track_sources s USING (log_id) "
             "WHERE s.source = ? ORDER BY log_id",
             [self.source],
-        )
+        ).fetchall()
         if selection.logs:
-            missing = sorted(set(selection.logs) - set(known["log_id"]))
+            missing = sorted(set(selection.logs) - {str(log) for log, _ in known})
             if missing:
                 raise StoreError(
                     f"unknown log(s) for source '{self.source}': {', '.join(missing[:5])}; "
                     "list logs with `avmine stats`."
                 )
             return list(dict.fromkeys(selection.logs))
-        chosen = known if selection.split is None else known[known["split"] == selection.split]
-        if chosen.empty:
-            splits = ", ".join(sorted(set(known["split"]))) or "none"
+        chosen = [str(log) for log, split in known if selection.split is None or split == selection.split]
+        if not chosen:
+            splits = ", ".join(sorted({str(split) for _, split in known})) or "none"
             raise StoreError(f"no logs in split {selection.split!r} (splits with logs: {splits}).")
-        return [str(log) for log in chosen["log_id"]]
+        return chosen
 
     def layers(self) -> Layers:
         """Run a probe program and report which sandbox layers its process actually entered."""
@@ -205,8 +210,7 @@ class Executor:
             results = [LogResult(log_id=log_id, status="error", error=str(exc)) for log_id in log_ids]
             record_run(self.store, run, results)
             return Execution(run.run_id, prompt, "rejected", results, time.perf_counter() - started, error=str(exc))
-        for log_id in log_ids:
-            self.store.load_arrays(log_id, self.source)  # make sure each worker reads a current cache
+        self.store.ensure_caches(log_ids, self.source)  # workers must read current caches
         replies = self._dispatch(program, prompt, log_ids)
         results = [
             LogResult(

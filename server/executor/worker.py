@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +77,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _run_in_child(job: dict[str, Any], ctx: LogContext, mount_point: Path, limits: sandbox.Limits) -> dict[str, Any]:
-    """Runs in the forked child: sandbox, program, post-processing. Returns the result document."""
+def _run_program(
+    job: dict[str, Any], ctx: LogContext, layers: sandbox.Layers, limits: sandbox.Limits
+) -> dict[str, Any]:
+    """Runs in the sandboxed child: the program and RefAV's post-processing. Returns the result document."""
     started = time.perf_counter()
-    layers = sandbox.enter(mount_point, limits)
     if layers.missing() and not job.get("allow_missing_layers"):
         return {"status": "error", "error": f"sandbox layers not active: {', '.join(layers.missing())}"}
     text = job["program"]
@@ -134,39 +136,67 @@ def _run_in_child(job: dict[str, Any], ctx: LogContext, mount_point: Path, limit
     }
 
 
-def run_job(job: dict[str, Any], cache_root: Path, source: str) -> dict[str, Any]:
-    """Run one program on one log in a sandboxed fork; never raises for anything the program does."""
-    limits = sandbox.Limits(**job.get("limits", {}))
-    started = time.perf_counter()
-    try:
-        ctx = warm_context(cache_root, job["log_id"], source)
-    except FileNotFoundError as exc:
-        return {"status": "error", "error": str(exc), "seconds": 0.0}
+@dataclass
+class Armed:
+    """A forked child already inside the sandbox, waiting for one job (forking and entering cost ~20 ms)."""
+
+    pid: int
+    jobs: int
+    results: int
+    mount_point: Path
+    logs: frozenset[str]
+
+
+def arm(limits: sandbox.Limits) -> Armed:
+    """Fork a child that enters the sandbox now and runs the one job it is later sent."""
     mount_point = Path(tempfile.mkdtemp(prefix="avmine-sandbox-"))
-    read_end, write_end = os.pipe()
+    job_read, job_write = os.pipe()
+    result_read, result_write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
-        os.close(read_end)
+        os.close(job_write)
+        os.close(result_read)
         try:
+            layers = sandbox.enter(mount_point, limits)
+            with os.fdopen(job_read, "rb") as pipe:
+                job = json.loads(pipe.read())
+            ctx = _contexts[job["log_id"]]
             pin_context(ctx.log_dir, ctx)
-            document = _run_in_child(job, ctx, mount_point, limits)
-            payload = json.dumps(document).encode()
+            payload = json.dumps(_run_program(job, ctx, layers, limits)).encode()
             if len(payload) > limits.result_bytes:
-                payload = json.dumps(
-                    {
-                        "status": "error",
-                        "error": f"the result is too large ({len(payload)} bytes, limit "
-                        f"{limits.result_bytes}); narrow the scenario",
-                    }
-                ).encode()
-            with os.fdopen(write_end, "wb") as pipe:
+                too_large = f"the result is too large ({len(payload)} bytes, limit {limits.result_bytes}); narrow it"
+                payload = json.dumps({"status": "error", "error": too_large}).encode()
+        except BaseException as exc:  # a failure around the program: report it, never hang
+            payload = json.dumps({"status": "error", "error": f"{type(exc).__name__}: {exc}"}).encode()
+        try:
+            with os.fdopen(result_write, "wb") as pipe:
                 pipe.write(payload)
-        except BaseException as exc:  # a failure before or after the program: report, never hang
-            with contextlib.suppress(Exception), os.fdopen(write_end, "wb") as pipe:
-                pipe.write(json.dumps({"status": "error", "error": f"{type(exc).__name__}: {exc}"}).encode())
         finally:
             os._exit(0)
-    os.close(write_end)
+    os.close(job_read)
+    os.close(result_write)
+    return Armed(pid, job_write, result_read, mount_point, frozenset(_contexts))
+
+
+def disarm(armed: Armed) -> tuple[int, float]:
+    """Kill an armed child's process group, reap it and remove its mount point; returns (status, CPU seconds)."""
+    for fd in (armed.jobs, armed.results):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(armed.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(armed.pid, signal.SIGKILL)  # before it made its own group
+    _, status, usage = os.wait4(armed.pid, 0)
+    shutil.rmtree(armed.mount_point, ignore_errors=True)
+    return status, usage.ru_utime + usage.ru_stime
+
+
+def run_job(job: dict[str, Any], armed: Armed, limits: sandbox.Limits) -> dict[str, Any]:
+    """Hand a job to an armed child and collect its result; never raises for anything the program does."""
+    started = time.perf_counter()
+    with contextlib.suppress(BrokenPipeError), os.fdopen(armed.jobs, "wb") as pipe:
+        pipe.write(json.dumps(job).encode())
     chunks: list[bytes] = []
     size = 0
     deadline = started + limits.wall_seconds
@@ -176,10 +206,10 @@ def run_job(job: dict[str, Any], cache_root: Path, source: str) -> dict[str, Any
         if remaining <= 0:
             timed_out = True
             break
-        ready, _, _ = select.select([read_end], [], [], remaining)
+        ready, _, _ = select.select([armed.results], [], [], remaining)
         if not ready:
             continue
-        chunk = os.read(read_end, 1 << 20)
+        chunk = os.read(armed.results, 1 << 20)
         if not chunk:
             break
         size += len(chunk)
@@ -187,12 +217,7 @@ def run_job(job: dict[str, Any], cache_root: Path, source: str) -> dict[str, Any
             too_large = True
             break
         chunks.append(chunk)
-    os.close(read_end)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    _, status, usage = os.wait4(pid, 0)
-    cpu_used = usage.ru_utime + usage.ru_stime
-    shutil.rmtree(mount_point, ignore_errors=True)
+    status, cpu_used = disarm(armed)
     seconds = time.perf_counter() - started
     if timed_out:
         message = f"the program ran past its {limits.wall_seconds:g} s limit and was killed"
@@ -213,26 +238,46 @@ def run_job(job: dict[str, Any], cache_root: Path, source: str) -> dict[str, Any
 
 
 def main(argv: list[str]) -> None:
-    """Serve jobs from stdin until it closes."""
+    """Serve jobs from stdin until it closes.
+
+    Args:
+        argv: ``CACHE_ROOT [SOURCE [LIMITS_JSON]]``.
+    """
     cache_root = Path(argv[0])
     source = argv[1] if len(argv) > 1 else "annotations"
+    limits = sandbox.Limits(**json.loads(argv[2])) if len(argv) > 2 else sandbox.Limits()
     set_active_source(source)
+    with contextlib.suppress(sandbox.SandboxError):  # if it fails here, each child's enter() reports the layer
+        sandbox.enter_namespaces()
     compat.configure(**json.loads(os.environ.get("AVMINE_COMPAT", "{}")))
     out = sys.stdout
     sys.stdout = sys.stderr  # nothing but results goes to the protocol stream
     print(json.dumps({"ready": True, "pid": os.getpid()}), file=out, flush=True)
+    armed: Armed | None = None
     for line in sys.stdin:
         job = json.loads(line)
+        log_ids = job.get("warm") or [job["log_id"]]
+        missing = False
+        for log_id in log_ids:
+            try:
+                warm_context(cache_root, log_id, source)
+            except FileNotFoundError as exc:
+                missing = True
+                reply: dict[str, Any] = {"status": "error", "error": str(exc), "seconds": 0.0}
+        if armed is not None and not armed.logs >= set(_contexts):
+            disarm(armed)  # it was forked before these logs were loaded
+            armed = None
         if "warm" in job:
-            for log_id in job["warm"]:
-                with contextlib.suppress(FileNotFoundError):
-                    warm_context(cache_root, log_id, source)
-            print(json.dumps({"job_id": job.get("job_id"), "warmed": True}), file=out, flush=True)
-            continue
-        result = run_job(job, cache_root, source)
-        result["job_id"] = job.get("job_id")
-        result["log_id"] = job.get("log_id")
-        print(json.dumps(result), file=out, flush=True)
+            reply = {"warmed": True}
+        elif not missing:
+            reply = run_job(job, armed or arm(limits), limits)
+            armed = None
+        reply.update(job_id=job.get("job_id"), log_id=job.get("log_id"))
+        print(json.dumps(reply), file=out, flush=True)
+        if armed is None:
+            armed = arm(limits)  # after replying: the next program finds its sandbox ready
+    if armed is not None:
+        disarm(armed)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,72 @@
+"""Sandbox overhead: RefAV example programs over the demo logs, in the sandboxed executor vs in-process.
+
+Warm on both sides (worker pool started and logs loaded; in-process contexts cached). Prints p50/p95
+per call (one program on one log) and the overhead per call.
+
+    python benchmarks/bench_executor.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import atomic
+from atomic.output import post_process_scenario
+from atomic.program import run_program
+from server.executor import Executor, LogSelection
+from server.ingestion import prepare_logs
+from store import Store
+from store.demo import ingest_demo
+
+GOLDEN = json.loads((Path(__file__).parents[1] / "tests" / "data" / "refav_golden" / "examples.json").read_text())
+PROGRAMS = [p["code"] for p in GOLDEN["programs"] if p["index"] in (0, 1, 3, 4, 5, 6, 7)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "bench.duckdb") as store:
+        reports = ingest_demo(store, progress=False)
+        prepare_logs(store, [(s, log) for r in reports for s, log, *_ in r.sources], progress=False)
+        logs = [str(log) for log in store.query_df("SELECT log_id FROM logs ORDER BY log_id")["log_id"]]
+        namespace = atomic.program_namespace()
+        in_process: list[float] = []
+        sandboxed: list[float] = []
+        with Executor(store, workers=1) as executor:
+            for program in PROGRAMS:  # warm both sides
+                executor.run(program, "warm", LogSelection())
+                for log_id in logs:
+                    run_program(program, namespace, store.log_dir(log_id), "warm", Path(tmp))
+            for _ in range(args.repeat):
+                for program in PROGRAMS:
+                    for log_id in logs:
+                        started = time.perf_counter()
+                        # the same work as a sandboxed call: run, then RefAV's post-processing of the output
+                        log_dir = store.log_dir(log_id)
+                        run_program(
+                            program, namespace, log_dir, "p", Path(tmp), lambda s, d: post_process_scenario(s, log_dir)
+                        )
+                        in_process.append(time.perf_counter() - started)
+                        started = time.perf_counter()
+                        executor.run(program, "p", LogSelection(logs=(log_id,)))
+                        sandboxed.append(time.perf_counter() - started)
+    overhead = np.array(sandboxed) - np.array(in_process)
+    for name, values in (("in-process", in_process), ("sandboxed", sandboxed), ("overhead", list(overhead))):
+        p50 = statistics.median(values) * 1e3
+        p95 = float(np.percentile(values, 95)) * 1e3
+        print(f"{name:<11} per call: p50 {p50:7.1f} ms, p95 {p95:7.1f} ms  ({len(values)} calls)")
+    print(
+        f"ratio sandboxed / in-process (medians): {statistics.median(sandboxed) / statistics.median(in_process):.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
