@@ -51,9 +51,9 @@ def main() -> None:
                         started = time.perf_counter()
                         # the same work as a sandboxed call: run, then RefAV's post-processing of the output
                         log_dir = store.log_dir(log_id)
-                        run_program(
-                            program, namespace, log_dir, "p", Path(tmp), lambda s, d: post_process_scenario(s, log_dir)
-                        )
+                        run = run_program(program, namespace, log_dir, "p", Path(tmp))
+                        for output in run.outputs:
+                            post_process_scenario(output.scenario, log_dir)
                         in_process.append(time.perf_counter() - started)
                         started = time.perf_counter()
                         executor.run(program, "p", LogSelection(logs=(log_id,)))
