@@ -8,6 +8,8 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
+
 from store.database import Store, now
 from store.errors import StoreError
 
@@ -75,8 +77,15 @@ def _timestamps(value: Any) -> set[int]:
     return {int(t) for t in value}
 
 
-def record_run(store: Store, run: Run, results: list[LogResult]) -> str:
-    """Store a run and its per-log results in one transaction; returns the run id."""
+def record_run(store: Store, run: Run, results: list[LogResult], con: duckdb.DuckDBPyConnection | None = None) -> str:
+    """Store a run and its per-log results in one transaction; returns the run id.
+
+    Args:
+        store: the database.
+        run: the run.
+        results: its per-log results.
+        con: a cursor of the store's connection to write with (for writing from another thread).
+    """
     failed = [r for r in results if r.status != "ok"]
     status = "ok" if not failed else ("failed" if len(failed) == len(results) else "partial")
     seconds = sum(r.seconds for r in results)
@@ -97,8 +106,10 @@ def record_run(store: Store, run: Run, results: list[LogResult]) -> str:
             }
         )
     # plain parameterised inserts: a run is a handful of rows, where DataFrame registration costs more
-    with store.transaction() as con:
-        con.execute(
+    writer = con if con is not None else store.con
+    writer.execute("BEGIN TRANSACTION")
+    try:
+        writer.execute(
             "INSERT INTO runs (run_id, created_at, prompt, program, source, log_selection, status, error, seconds, "
             "origin, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -108,10 +119,14 @@ def record_run(store: Store, run: Run, results: list[LogResult]) -> str:
         )  # fmt: skip
         columns = list(rows[0]) if rows else []
         if rows:
-            con.executemany(
+            writer.executemany(
                 f"INSERT INTO run_results ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
                 [[row[c] for c in columns] for row in rows],
             )
+    except BaseException:
+        writer.execute("ROLLBACK")
+        raise
+    writer.execute("COMMIT")
     return run.run_id
 
 

@@ -130,6 +130,23 @@ class Executor:
         self._size = workers or max(1, min(4, os.cpu_count() or 1))
         self._pool: list[_Worker] = []
         self._lock = threading.Lock()
+        # runs are written by a background thread on its own cursor, off the latency of each call
+        self._records: queue.Queue[tuple[Run, list[LogResult]] | None] = queue.Queue()
+        self._recorder = threading.Thread(target=self._record_loop, args=(store.con.cursor(),), daemon=True)
+        self._recorder.start()
+
+    def _record_loop(self, cursor: Any) -> None:
+        while (item := self._records.get()) is not None:
+            try:
+                record_run(self.store, *item, con=cursor)
+            finally:
+                self._records.task_done()
+        self._records.task_done()
+        cursor.close()
+
+    def flush(self) -> None:
+        """Wait until every finished run is written to the store."""
+        self._records.join()
 
     def __enter__(self) -> Executor:
         return self
@@ -138,7 +155,10 @@ class Executor:
         self.close()
 
     def close(self) -> None:
-        """Stop the workers."""
+        """Write the pending run records and stop the workers."""
+        if self._recorder.is_alive():
+            self._records.put(None)
+            self._recorder.join()
         for worker in self._pool:
             worker.stop()
         self._pool.clear()
@@ -186,7 +206,7 @@ class Executor:
         return Layers(**reply.get("layers", {}))
 
     def run(self, program: str, prompt: str, selection: LogSelection, origin: str = "cli") -> Execution:
-        """Run a program on every selected log and record the run.
+        """Run a program on every selected log and record the run (written in the background; see ``flush``).
 
         Nothing the program does raises here: syntax, policy and runtime errors, timeouts and
         limit breaches come back as per-log results with an error an agent can act on.
@@ -208,7 +228,7 @@ class Executor:
             prepare(program, check=policy.enforce)
         except (ProgramError, policy.PolicyError) as exc:
             results = [LogResult(log_id=log_id, status="error", error=str(exc)) for log_id in log_ids]
-            record_run(self.store, run, results)
+            self._records.put((run, results))
             return Execution(run.run_id, prompt, "rejected", results, time.perf_counter() - started, error=str(exc))
         self.store.ensure_caches(log_ids, self.source)  # workers must read current caches
         replies = self._dispatch(program, prompt, log_ids)
@@ -223,7 +243,7 @@ class Executor:
             )
             for log_id in log_ids
         ]
-        record_run(self.store, run, results)
+        self._records.put((run, results))
         function_seconds: dict[str, float] = {}
         layers: dict[str, bool] = {}
         for reply in replies.values():

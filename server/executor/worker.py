@@ -227,7 +227,8 @@ def run_job(job: dict[str, Any], armed: Armed, limits: sandbox.Limits) -> dict[s
     try:
         reply: dict[str, Any] = json.loads(b"".join(chunks))
     except json.JSONDecodeError:
-        if cpu_used >= limits.cpu_seconds - 0.05:
+        cpu_signal = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU
+        if cpu_signal or cpu_used >= limits.cpu_seconds - 0.05:
             message = f"the program used up its CPU time limit ({limits.cpu_seconds} s) and was stopped"
             return {"status": "timeout", "error": message, "seconds": seconds}
         signalled = os.WIFSIGNALED(status)

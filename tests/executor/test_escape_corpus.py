@@ -77,10 +77,12 @@ RUNTIME = [
 ]  # fmt: skip
 
 
-def _never_leaks(store: Store, run_id: str, texts: list[str]) -> None:
+def _never_leaks(store: Store, run_id: str, texts: list[str], executor: Executor) -> None:
     for text in texts:
         assert SECRET not in text
+    executor.flush()
     rows = store.query_df("SELECT * FROM run_results WHERE run_id = ?", [run_id]).astype(str)
+    assert len(rows) == 1  # the run was recorded
     assert not rows.apply(lambda column: column.str.contains(SECRET)).any().any()
 
 
@@ -97,7 +99,7 @@ def test_rejected_before_running(executor: Executor, canary_store: Store, listen
     assert execution.status == "rejected"
     error = execution.results[0].error or ""
     assert message in error, error
-    _never_leaks(canary_store, execution.run_id, [error])
+    _never_leaks(canary_store, execution.run_id, [error], executor)
     assert listener.connections == 0
 
 
@@ -109,7 +111,7 @@ def test_stopped_while_running(executor: Executor, canary_store: Store, listener
     result = execution.results[0]
     assert result.status in ("error", "timeout"), result
     assert message in (result.error or ""), result.error
-    _never_leaks(canary_store, execution.run_id, [result.error or "", result.stdout])
+    _never_leaks(canary_store, execution.run_id, [result.error or "", result.stdout], executor)
     _still_serves(executor)
     assert listener.connections == 0
 
@@ -131,7 +133,7 @@ def test_secret_is_in_the_database_but_never_reachable(executor: Executor, canar
     )
     execution = executor.run(probe, "probe", ONE_LOG)
     assert execution.status == "ok"
-    _never_leaks(canary_store, execution.run_id, [execution.results[0].stdout])
+    _never_leaks(canary_store, execution.run_id, [execution.results[0].stdout], executor)
     assert Path(str(canary_store.canary_path)).is_file()  # type: ignore[attr-defined]
 
 

@@ -34,6 +34,7 @@ def test_diagnostics_point_at_a_missing_reverse_relationship(executor: Executor,
     assert "near_objects" in diagnostics.function_seconds
     assert "likely mistake" in diagnostics.text()
     # the run is recorded with its code hash, per-log result and timing
+    executor.flush()
     record, results = load_run(canary_store, execution.run_id)
     assert json.loads(record["details"])["code_sha256"] and results[0].seconds > 0
 
