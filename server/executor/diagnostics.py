@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from atomic.scenario import timestamps as scenario_timestamps
 from server.executor.executor import Execution
 from store.database import Store
 
@@ -83,12 +84,7 @@ class Diagnostics:
 
 
 def _timestamps(value: Any) -> set[int]:
-    if isinstance(value, dict):
-        out: set[int] = set()
-        for child in value.values():
-            out |= _timestamps(child)
-        return out
-    return {int(t) for t in value}
+    return {int(t) for t in scenario_timestamps(value)}
 
 
 def _related(value: Any, into: Counter[str]) -> None:

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from atomic.context import LogContext, context_for
 from store import Store
-from store.demo import ingest_demo
 
 LOGS = (
     "3b3570b4-7b0b-3268-a571-b0889dbf40b6",
@@ -17,11 +14,8 @@ LOGS = (
 
 
 @pytest.fixture(scope="session")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    store = Store.open(tmp_path_factory.mktemp("atomic") / "demo.duckdb")
-    ingest_demo(store, progress=False)
-    yield store
-    store.close()
+def demo_db(demo_store: Store) -> Store:
+    return demo_store
 
 
 @pytest.fixture(scope="session", params=LOGS)

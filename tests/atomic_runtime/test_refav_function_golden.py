@@ -7,29 +7,21 @@ referred tracks, related tracks at every level, and timestamps.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-import atomic
-from atomic.program import run_program
 from store import Store
 
-GOLDEN = json.loads((Path(__file__).parents[1] / "data" / "refav_golden" / "functions.json").read_text())
-NAMESPACE = atomic.program_namespace()
+from .golden import load, normalise, run_case
+
+GOLDEN = load("functions.json")
 CASES = sorted(GOLDEN["results"], key=lambda key: (int(key.split("|")[0]), key))
-
-
-def _normalise(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _normalise(v) for k, v in value.items()}
-    return sorted({int(t) for t in value})
 
 
 COVERED_AT_LEAST = {
     "accelerating",
+    "facing_toward",
     "get_objects_of_category",
     "has_lateral_acceleration",
     "has_velocity",
@@ -48,13 +40,10 @@ def test_golden_coverage_never_shrinks() -> None:
 
 @pytest.mark.parametrize("key", CASES)
 def test_function_matches_refav(key: str, demo_db: Store, tmp_path: Path) -> None:
-    index, log_id = key.split("|")
-    expected = GOLDEN["results"][key]
-    run = run_program(
-        GOLDEN["programs"][int(index)]["code"], NAMESPACE, demo_db.log_dir(log_id), expected["description"], tmp_path
-    )
+    _, log_id = key.split("|")
+    run, expected = run_case(GOLDEN, key, demo_db.log_dir(log_id), tmp_path)
     if expected["error"]:
         assert run.error is not None, f"RefAV failed ({expected['error']}), avmine did not"
         return
     assert run.error is None, run.error
-    assert _normalise(run.outputs[0].scenario) == _normalise(expected["scenario"])
+    assert normalise(run.outputs[0].scenario) == normalise(expected["scenario"])

@@ -7,18 +7,17 @@ implementation; here the same program text runs through avmine's runtime, unmodi
 from __future__ import annotations
 
 import ast
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-import atomic
 from atomic.program import run_program
 from store import Store
 
-GOLDEN = json.loads((Path(__file__).parents[1] / "data" / "refav_golden" / "examples.json").read_text())
-NAMESPACE = atomic.program_namespace()
+from .golden import NAMESPACE, load, normalise, run_case
+
+GOLDEN = load("examples.json")
+GOLDEN_LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
 COVERED_AT_LEAST = {0, 1, 3, 4, 5, 6, 7, 8}
 """Example programs whose functions are all implemented (grows as functions land; never shrinks)."""
 DEFECTIVE = {8: "direction='behind' is not allowed; use one of 'forward', 'backward', 'left', 'right'"}
@@ -38,12 +37,6 @@ def _runnable(index: int) -> bool:
     return bool(names) and names <= set(NAMESPACE)
 
 
-def _normalise(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _normalise(v) for k, v in value.items()}
-    return sorted({int(t) for t in value})
-
-
 CASES = sorted(
     (key for key, result in GOLDEN["results"].items() if not result["error"] and _runnable(int(key.split("|")[0]))),
     key=lambda key: (int(key.split("|")[0]), key),
@@ -57,22 +50,16 @@ def test_coverage_never_shrinks() -> None:
 @pytest.mark.parametrize("key", CASES)
 def test_program_matches_refav(key: str, demo_db: Store, tmp_path: Path) -> None:
     index, log_id = key.split("|")
-    expected = GOLDEN["results"][key]
-    run = run_program(
-        GOLDEN["programs"][int(index)]["code"], NAMESPACE, demo_db.log_dir(log_id), expected["description"], tmp_path
-    )
+    run, expected = run_case(GOLDEN, key, demo_db.log_dir(log_id), tmp_path)
     if int(index) in DEFECTIVE:
         assert run.error is not None and DEFECTIVE[int(index)] in run.error
         return
     assert run.error is None, run.error
     assert len(run.outputs) == 1
-    assert _normalise(run.outputs[0].scenario) == _normalise(expected["scenario"])
+    assert normalise(run.outputs[0].scenario) == normalise(expected["scenario"])
 
 
 def test_syntax_errors_are_reported_with_their_line(demo_db: Store, tmp_path: Path) -> None:
     code = GOLDEN["programs"][2]["code"]  # RefAV's example 3 has an unterminated string
     run = run_program(code, NAMESPACE, demo_db.log_dir(GOLDEN_LOG), "x", tmp_path)
     assert run.error is not None and run.error.startswith("syntax error on line 2")
-
-
-GOLDEN_LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +11,7 @@ import pytest
 from evaluation.submission.format import sequence_frames
 from evaluation.submission.from_store import log_boxes
 from store import Store
-from store.demo import DEMO_GROUND_TRUTH, ingest_demo
-
-
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    store = Store.open(tmp_path_factory.mktemp("from_store") / "demo.duckdb")
-    ingest_demo(store, progress=False)
-    yield store
-    store.close()
+from store.demo import DEMO_GROUND_TRUTH
 
 
 def test_ground_truth_labels_written_from_the_store_equal_the_official_pickle(demo_store: Store) -> None:

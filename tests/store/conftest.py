@@ -13,19 +13,10 @@ from av2.utils.io import read_city_SE3_ego
 from scipy.spatial.transform import Rotation
 
 from store import Store, ingest
-from store.demo import SCENARIO_MINING_DIR, SENSOR_DIR, ingest_demo
+from store.demo import SCENARIO_MINING_DIR, SENSOR_DIR
 
 SM_LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
 SENSOR_LOG = "7fab2350-7eaf-3b7e-a39d-6937a4c1bede"
-
-
-@pytest.fixture(scope="session")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """A database with the demo dataset, shared by read-only tests."""
-    store = Store.open(tmp_path_factory.mktemp("demo") / "demo.duckdb")
-    ingest_demo(store, progress=False)
-    yield store
-    store.close()
 
 
 @pytest.fixture
