@@ -77,33 +77,40 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _run_program(
-    job: dict[str, Any], ctx: LogContext, layers: sandbox.Layers, limits: sandbox.Limits
-) -> dict[str, Any]:
-    """Runs in the sandboxed child: the program and RefAV's post-processing. Returns the result document."""
-    started = time.perf_counter()
-    if layers.missing() and not job.get("allow_missing_layers"):
-        return {"status": "error", "error": f"sandbox layers not active: {', '.join(layers.missing())}"}
-    text = job["program"]
+@dataclass
+class Scope:
+    """What a program runs with, built while the sandboxed child waits for its job."""
+
+    namespace: dict[str, Any]
+    stdout: BoundedText
+    function_seconds: dict[str, float]
+    outputs: list[Any]
+
+
+def build_scope(limits: sandbox.Limits) -> Scope:
+    """The program's namespace: timed atomic functions, wrapped modules, stripped builtins, output capture."""
     stdout = BoundedText(limits.stdout_chars)
     function_seconds: dict[str, float] = {}
     namespace: dict[str, Any] = {
         name: _timed(name, func, function_seconds) for name, func in atomic.program_namespace().items() if name != "np"
     }
-    outputs: list[Any] = []
+    namespace.update(np=_MODULES["numpy"], output_dir=Path("/scratch"), __builtins__=make_builtins(stdout, _MODULES))
+    return Scope(namespace, stdout, function_seconds, [])
+
+
+def _run_program(job: dict[str, Any], ctx: LogContext, layers: sandbox.Layers, scope: Scope) -> dict[str, Any]:
+    """Runs in the sandboxed child: the program and RefAV's post-processing. Returns the result document."""
+    started = time.perf_counter()
+    if layers.missing() and not job.get("allow_missing_layers"):
+        return {"status": "error", "error": f"sandbox layers not active: {', '.join(layers.missing())}"}
+    text = job["program"]
+    stdout, function_seconds, outputs, namespace = scope.stdout, scope.function_seconds, scope.outputs, scope.namespace
 
     def output_scenario(scenario: Any, *args: Any, **kwargs: Any) -> None:
         post_process_scenario(scenario, ctx.log_dir)  # RefAV's post-processing, in place
         outputs.append(scenario)
 
-    namespace.update(
-        np=_MODULES["numpy"],
-        log_dir=ctx.log_dir,
-        output_dir=Path("/scratch"),
-        description=job["prompt"],
-        output_scenario=output_scenario,
-        __builtins__=make_builtins(stdout, _MODULES),
-    )
+    namespace.update(log_dir=ctx.log_dir, description=job["prompt"], output_scenario=output_scenario)
     try:
         tree = prepare(text, check=policy.enforce)
         exec(compile(tree, errors.PROGRAM_FILE, "exec"), namespace)
@@ -158,11 +165,12 @@ def arm(limits: sandbox.Limits) -> Armed:
         os.close(result_read)
         try:
             layers = sandbox.enter(mount_point, limits)
+            scope = build_scope(limits)
             with os.fdopen(job_read, "rb") as pipe:
                 job = json.loads(pipe.read())
             ctx = _contexts[job["log_id"]]
             pin_context(ctx.log_dir, ctx)
-            payload = json.dumps(_run_program(job, ctx, layers, limits)).encode()
+            payload = json.dumps(_run_program(job, ctx, layers, scope)).encode()
             if len(payload) > limits.result_bytes:
                 too_large = f"the result is too large ({len(payload)} bytes, limit {limits.result_bytes}); narrow it"
                 payload = json.dumps({"status": "error", "error": too_large}).encode()
@@ -192,8 +200,13 @@ def disarm(armed: Armed) -> tuple[int, float]:
     return status, usage.ru_utime + usage.ru_stime
 
 
-def run_job(job: dict[str, Any], armed: Armed, limits: sandbox.Limits) -> dict[str, Any]:
-    """Hand a job to an armed child and collect its result; never raises for anything the program does."""
+def run_job(job: dict[str, Any], armed: Armed, limits: sandbox.Limits) -> tuple[dict[str, Any], Armed | None]:
+    """Hand a job to an armed child and collect its result; never raises for anything the program does.
+
+    Returns:
+        The result, and the child still to be reaped (None if it was reaped already): reaping a
+        process that maps the warm runtime takes ~10 ms, so a result is answered first.
+    """
     started = time.perf_counter()
     with contextlib.suppress(BrokenPipeError), os.fdopen(armed.jobs, "wb") as pipe:
         pipe.write(json.dumps(job).encode())
@@ -217,25 +230,30 @@ def run_job(job: dict[str, Any], armed: Armed, limits: sandbox.Limits) -> dict[s
             too_large = True
             break
         chunks.append(chunk)
+    if not (timed_out or too_large) and chunks:
+        with contextlib.suppress(json.JSONDecodeError):
+            reply: dict[str, Any] = json.loads(b"".join(chunks))
+            reply["seconds"] = time.perf_counter() - started
+            return reply, armed
+    # no result: the program was stopped or its process died; reap it to learn how
     status, cpu_used = disarm(armed)
     seconds = time.perf_counter() - started
     if timed_out:
         message = f"the program ran past its {limits.wall_seconds:g} s limit and was killed"
-        return {"status": "timeout", "error": message, "seconds": seconds}
+        return {"status": "timeout", "error": message, "seconds": seconds}, None
     if too_large:
-        return {"status": "error", "error": f"the result exceeded {limits.result_bytes} bytes", "seconds": seconds}
-    try:
-        reply: dict[str, Any] = json.loads(b"".join(chunks))
-    except json.JSONDecodeError:
-        cpu_signal = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU
-        if cpu_signal or cpu_used >= limits.cpu_seconds - 0.05:
-            message = f"the program used up its CPU time limit ({limits.cpu_seconds} s) and was stopped"
-            return {"status": "timeout", "error": message, "seconds": seconds}
-        signalled = os.WIFSIGNALED(status)
-        why = f"killed by signal {os.WTERMSIG(status)}" if signalled else f"exit status {os.WEXITSTATUS(status)}"
-        return {"status": "error", "error": f"the program's process died ({why})", "seconds": seconds}
-    reply["seconds"] = seconds
-    return reply
+        return {
+            "status": "error",
+            "error": f"the result exceeded {limits.result_bytes} bytes",
+            "seconds": seconds,
+        }, None
+    cpu_signal = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU
+    if cpu_signal or cpu_used >= limits.cpu_seconds - 0.05:
+        message = f"the program used up its CPU time limit ({limits.cpu_seconds} s) and was stopped"
+        return {"status": "timeout", "error": message, "seconds": seconds}, None
+    signalled = os.WIFSIGNALED(status)
+    why = f"killed by signal {os.WTERMSIG(status)}" if signalled else f"exit status {os.WEXITSTATUS(status)}"
+    return {"status": "error", "error": f"the program's process died ({why})", "seconds": seconds}, None
 
 
 def main(argv: list[str]) -> None:
@@ -255,6 +273,7 @@ def main(argv: list[str]) -> None:
     sys.stdout = sys.stderr  # nothing but results goes to the protocol stream
     print(json.dumps({"ready": True, "pid": os.getpid()}), file=out, flush=True)
     armed: Armed | None = None
+    finished: Armed | None = None
     for line in sys.stdin:
         job = json.loads(line)
         log_ids = job.get("warm") or [job["log_id"]]
@@ -271,10 +290,13 @@ def main(argv: list[str]) -> None:
         if "warm" in job:
             reply = {"warmed": True}
         elif not missing:
-            reply = run_job(job, armed or arm(limits), limits)
+            reply, finished = run_job(job, armed or arm(limits), limits)
             armed = None
         reply.update(job_id=job.get("job_id"), log_id=job.get("log_id"))
         print(json.dumps(reply), file=out, flush=True)
+        if finished is not None:  # answered first, reaped now
+            disarm(finished)
+            finished = None
         if armed is None:
             armed = arm(limits)  # after replying: the next program finds its sandbox ready
     if armed is not None:
