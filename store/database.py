@@ -38,6 +38,8 @@ class Store:
         self.path = db_path
         self.cache_root = cache_root_for(db_path)
         self.read_only = read_only
+        self.generation = 0
+        """Bumped by every ingest through this object, so callers can cache what depends on the logs."""
         if read_only and not db_path.is_file():
             raise StoreError(
                 f"{db_path}: no avmine database here. Create one with `avmine ingest PATH --db {db_path}` "

@@ -476,5 +476,6 @@ def ingest(
         cache.discard(store.cache_root, job.staged)
         raise
     cache.publish(store.cache_root, job.staged)
+    store.generation += 1
     job.report.seconds = time.perf_counter() - started
     return job.report

@@ -130,6 +130,7 @@ class Executor:
         self._size = workers or max(1, min(4, os.cpu_count() or 1))
         self._pool: list[_Worker] = []
         self._lock = threading.Lock()
+        self._resolved: dict[tuple[LogSelection, int], list[str]] = {}  # (selection, store generation) -> logs
         # runs are written by a background thread on its own cursor, off the latency of each call
         self._records: queue.Queue[tuple[Run, list[LogResult]] | None] = queue.Queue()
         self._recorder = threading.Thread(target=self._record_loop, args=(store.con.cursor(),), daemon=True)
@@ -215,7 +216,12 @@ class Executor:
             StoreError: the selection names unknown logs or none at all.
         """
         started = time.perf_counter()
-        log_ids = self.resolve(selection)
+        cached = (selection, self.store.generation)
+        if cached not in self._resolved:
+            # checked once per selection until the next ingest: both cost a query per call otherwise
+            self._resolved[cached] = self.resolve(selection)
+            self.store.ensure_caches(self._resolved[cached], self.source)  # workers must read current caches
+        log_ids = self._resolved[cached]
         run = Run(
             prompt=prompt,
             program=program,
@@ -230,7 +236,6 @@ class Executor:
             results = [LogResult(log_id=log_id, status="error", error=str(exc)) for log_id in log_ids]
             self._records.put((run, results))
             return Execution(run.run_id, prompt, "rejected", results, time.perf_counter() - started, error=str(exc))
-        self.store.ensure_caches(log_ids, self.source)  # workers must read current caches
         replies = self._dispatch(program, prompt, log_ids)
         results = [
             LogResult(
