@@ -32,7 +32,7 @@ def summarize(store: Store, log_id: str | None = None) -> Summary:
         SELECT l.log_id, l.split, l.city, round((l.end_ns - l.start_ns) / 1e9, 1) AS duration_s,
                coalesce(string_agg(s.source, ', ' ORDER BY s.source), '') AS sources,
                coalesce(max(CASE WHEN s.source = 'annotations' THEN s.num_tracks END), 0) AS tracks,
-               coalesce(sum(s.num_boxes), 0) AS boxes
+               CAST(coalesce(sum(s.num_boxes), 0) AS BIGINT) AS boxes
         FROM logs l LEFT JOIN track_sources s USING (log_id) {where}
         GROUP BY ALL ORDER BY l.split, l.log_id
         """,
