@@ -128,10 +128,13 @@ class Store:
         """Run a query and return its rows as a DataFrame."""
         return self.con.execute(sql, params or []).df()
 
-    def ensure_caches(self, log_ids: list[str], source: str = ANNOTATIONS_SOURCE) -> None:
+    def ensure_caches(self, log_ids: list[str], source: str = ANNOTATIONS_SOURCE) -> dict[str, str]:
         """Make sure the cached arrays of these logs match the database, rebuilding stale ones.
 
         Cheap when they are current: one query and one small file read per log.
+
+        Returns:
+            Each log's cache key: it changes whenever the log's boxes are re-ingested.
         """
         rows = self.con.execute(
             "SELECT log_id, cache_key FROM track_sources WHERE source = ? AND log_id IN (SELECT unnest(?))",
@@ -145,6 +148,7 @@ class Store:
                 current = False
             if not current:
                 self.load_arrays(str(log_id), source)
+        return {str(log_id): str(key) for log_id, key in rows}
 
     def load_arrays(self, log_id: str, source: str = ANNOTATIONS_SOURCE) -> LogArrays:
         """Memory-map a log's boxes, rebuilding the cache from the database if it is stale or missing.

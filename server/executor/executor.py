@@ -8,6 +8,7 @@ resolves the log selection, and hands one job per log to a pool of warm worker p
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -28,6 +29,8 @@ from store.errors import StoreError
 from store.runs import LogResult, Run, record_run
 
 PROBE_PROGRAM = "output_scenario({}, description, log_dir, output_dir)\n"
+REUSE_LIMIT = 2048
+"""Per-log results kept for re-use by identical runs."""
 GRACE_SECONDS = 30.0
 """How long past a job's own wall-clock limit the executor waits for its worker before replacing it."""
 
@@ -130,7 +133,8 @@ class Executor:
         self._size = workers or max(1, min(4, os.cpu_count() or 1))
         self._pool: list[_Worker] = []
         self._lock = threading.Lock()
-        self._resolved: dict[tuple[LogSelection, int], list[str]] = {}  # (selection, store generation) -> logs
+        self._resolved: dict[tuple[LogSelection, int], dict[str, str]] = {}  # (selection, generation) -> log keys
+        self._reuse: dict[tuple[str, ...], LogResult] = {}  # identical code on identical data: same answer
         # runs are written by a background thread on its own cursor, off the latency of each call
         self._records: queue.Queue[tuple[Run, list[LogResult]] | None] = queue.Queue()
         self._recorder = threading.Thread(target=self._record_loop, args=(store.con.cursor(),), daemon=True)
@@ -219,9 +223,11 @@ class Executor:
         cached = (selection, self.store.generation)
         if cached not in self._resolved:
             # checked once per selection until the next ingest: both cost a query per call otherwise
-            self._resolved[cached] = self.resolve(selection)
-            self.store.ensure_caches(self._resolved[cached], self.source)  # workers must read current caches
-        log_ids = self._resolved[cached]
+            resolved = self.resolve(selection)
+            keys = self.store.ensure_caches(resolved, self.source)  # workers must read current caches
+            self._resolved[cached] = {log_id: keys[log_id] for log_id in resolved}
+        log_keys = self._resolved[cached]
+        log_ids = list(log_keys)
         run = Run(
             prompt=prompt,
             program=program,
@@ -236,9 +242,21 @@ class Executor:
             results = [LogResult(log_id=log_id, status="error", error=str(exc)) for log_id in log_ids]
             self._records.put((run, results))
             return Execution(run.run_id, prompt, "rejected", results, time.perf_counter() - started, error=str(exc))
-        replies = self._dispatch(program, prompt, log_ids)
+        code_hash = str(run.details["code_sha256"])
+        compat_key = json.dumps(asdict(compat.current()), sort_keys=True)
+
+        def reuse_key(log_id: str) -> tuple[str, ...]:
+            return (code_hash, prompt, log_id, log_keys[log_id], self.source, compat_key)
+
+        reused = {
+            log_id: dataclasses.replace(self._reuse[reuse_key(log_id)], seconds=0.0)
+            for log_id in log_ids
+            if reuse_key(log_id) in self._reuse
+        }
+        replies = self._dispatch(program, prompt, [log_id for log_id in log_ids if log_id not in reused])
         results = [
-            LogResult(
+            reused.get(log_id)
+            or LogResult(
                 log_id=log_id,
                 status=str(replies[log_id].get("status", "error")),
                 scenario=replies[log_id].get("scenario"),
@@ -248,10 +266,17 @@ class Executor:
             )
             for log_id in log_ids
         ]
+        for result in results:
+            if result.status == "ok" and result.log_id not in reused:
+                self._reuse[reuse_key(result.log_id)] = result
+        while len(self._reuse) > REUSE_LIMIT:  # oldest first: dicts keep insertion order
+            del self._reuse[next(iter(self._reuse))]
+        if reused:
+            run.details["reused_logs"] = sorted(reused)
         self._records.put((run, results))
         function_seconds: dict[str, float] = {}
         layers: dict[str, bool] = {}
-        for reply in replies.values():
+        for reply in replies.values():  # reused logs add no time: nothing ran for them
             for name, seconds in reply.get("function_seconds", {}).items():
                 function_seconds[name] = function_seconds.get(name, 0.0) + seconds
             layers = reply.get("layers", layers)

@@ -4,6 +4,7 @@ the ground truth's secret never shows; nothing connects out; and the executor se
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -87,8 +88,10 @@ def _never_leaks(store: Store, run_id: str, texts: list[str], executor: Executor
 
 
 def _still_serves(executor: Executor) -> None:
-    good = executor.run(GOOD, "turning", ONE_LOG)
+    # a fresh comment makes the code new, so the executor really runs it instead of re-using a result
+    good = executor.run(GOOD + f"# {uuid.uuid4()}\n", "turning", ONE_LOG)
     assert good.status == "ok", good.results[0].error
+    assert good.function_seconds  # it ran
     assert any(good.results[0].scenario.values())  # type: ignore[union-attr]
 
 

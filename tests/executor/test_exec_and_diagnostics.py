@@ -82,3 +82,19 @@ def test_exec_cli(tmp_path: Path) -> None:
     assert sum(1 for v in document["results"][LOG].values() if v) == 8  # RefAV's answer on this log
     text = subprocess.run([*cli, "exec", str(program), "--prompt", "p"], capture_output=True, text=True, timeout=300)
     assert "1 logs: 1 ran, 0 failed" in text.stdout
+
+
+def test_identical_code_on_identical_data_reuses_results(executor: Executor, canary_store: Store) -> None:
+    program = (
+        "cars = get_objects_of_category(log_dir, category='REGULAR_VEHICLE')\n"
+        "output_scenario(stationary(cars, log_dir), description, log_dir, output_dir)\n"
+    )
+    first = executor.run(program, "parked car", LogSelection(logs=(LOG,)))
+    again = executor.run(program, "parked car", LogSelection(logs=(LOG,)))
+    assert first.results[0].scenario == again.results[0].scenario
+    assert again.results[0].seconds == 0.0 and not again.function_seconds  # nothing ran the second time
+    changed = executor.run(program + "\n", "parked car", LogSelection(logs=(LOG,)))
+    assert changed.function_seconds  # different code runs again
+    executor.flush()
+    record, _ = load_run(canary_store, again.run_id)
+    assert json.loads(record["details"])["reused_logs"] == [LOG]
