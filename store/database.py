@@ -170,7 +170,7 @@ class Store:
             arrays = load_log_arrays(self.log_dir(log_id), source)
             if arrays.key == row[0]:
                 return arrays
-        except FileNotFoundError:
+        except (OSError, ValueError, KeyError):  # missing, truncated or corrupt: rebuilt from the database
             pass
         self._rebuild_boxes_cache(log_id, source, str(row[0]), str(row[1]), bool(row[2]), str(row[3]))
         return load_log_arrays(self.log_dir(log_id), source)

@@ -77,6 +77,11 @@ def _timestamps(value: Any) -> set[int]:
     return {int(t) for t in value}
 
 
+def _text(value: str | None) -> str | None:
+    """Text a program produced, made storable (a lone surrogate cannot be encoded as UTF-8)."""
+    return None if value is None else value.encode("utf-8", "replace").decode("utf-8")
+
+
 def record_run(store: Store, run: Run, results: list[LogResult], con: duckdb.DuckDBPyConnection | None = None) -> str:
     """Store a run and its per-log results in one transaction; returns the run id.
 
@@ -97,8 +102,8 @@ def record_run(store: Store, run: Run, results: list[LogResult], con: duckdb.Duc
                 "run_id": run.run_id,
                 "log_id": result.log_id,
                 "status": result.status,
-                "error": result.error,
-                "stdout": result.stdout,
+                "error": _text(result.error),
+                "stdout": _text(result.stdout),
                 "seconds": result.seconds,
                 "scenario": None if result.scenario is None else json.dumps(_jsonable(result.scenario)),
                 "num_referred_tracks": tracks,
@@ -114,7 +119,7 @@ def record_run(store: Store, run: Run, results: list[LogResult], con: duckdb.Duc
             "origin, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run.run_id, now(), run.prompt, run.program, run.source, json.dumps(run.log_selection), status,
-                failed[0].error if failed else None, seconds, run.origin, json.dumps(run.details),
+                _text(failed[0].error) if failed else None, seconds, run.origin, json.dumps(run.details),
             ],
         )  # fmt: skip
         columns = list(rows[0]) if rows else []

@@ -65,7 +65,9 @@ class _Worker:
     """One warm worker process and the pipe protocol to it."""
 
     def __init__(self, cache_root: str, source: str, limits: Limits) -> None:
-        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        # a minimal environment: nothing of the server's (API keys, tokens) is inherited by workers
+        env = {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "TMPDIR") if name in os.environ}
+        env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         env["AVMINE_COMPAT"] = json.dumps(asdict(compat.current()))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "server.executor.worker", cache_root, source, json.dumps(asdict(limits))],
@@ -86,10 +88,16 @@ class _Worker:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.put(line)
+        self.lines.put("")  # end of stream: the worker exited; readers stop waiting at once
 
     def read(self, timeout: float) -> dict[str, Any] | None:
+        """The next reply, or None when the worker exited, hung past ``timeout`` or wrote garbage."""
         try:
-            reply: dict[str, Any] = json.loads(self.lines.get(timeout=timeout))
+            line = self.lines.get(timeout=timeout)
+            if not line:
+                self.lines.put("")  # keep the end-of-stream for later readers
+                return None
+            reply: dict[str, Any] = json.loads(line)
             return reply
         except (queue.Empty, json.JSONDecodeError):
             return None
@@ -144,6 +152,8 @@ class Executor:
         while (item := self._records.get()) is not None:
             try:
                 record_run(self.store, *item, con=cursor)
+            except Exception as exc:  # one bad record must not stop the recording of every later run
+                print(f"avmine: could not record run {item[0].run_id}: {exc}", file=sys.stderr)
             finally:
                 self._records.task_done()
         self._records.task_done()
@@ -207,7 +217,10 @@ class Executor:
         worker = self._workers()[0]
         worker.send({"job_id": "probe", "program": PROBE_PROGRAM, "prompt": "probe", "log_id": log_id,
                      "limits": asdict(self.limits), "allow_missing_layers": True})  # fmt: skip
-        reply = worker.read(self.limits.wall_seconds + GRACE_SECONDS) or {}
+        reply = worker.read(self.limits.wall_seconds + GRACE_SECONDS)
+        if reply is None or reply.get("job_id") != "probe":
+            worker.stop()  # out of step with its replies: never reuse it
+            return Layers()
         return Layers(**reply.get("layers", {}))
 
     def run(self, program: str, prompt: str, selection: LogSelection, origin: str = "cli") -> Execution:
@@ -253,7 +266,7 @@ class Executor:
             for log_id in log_ids
             if reuse_key(log_id) in self._reuse
         }
-        replies = self._dispatch(program, prompt, [log_id for log_id in log_ids if log_id not in reused])
+        replies = self._dispatch(program, prompt, {k: v for k, v in log_keys.items() if k not in reused})
         results = [
             reused.get(log_id)
             or LogResult(
@@ -284,9 +297,9 @@ class Executor:
         status = "ok" if not failed else "failed" if failed == len(results) else "partial"
         return Execution(run.run_id, prompt, status, results, time.perf_counter() - started, function_seconds, layers)
 
-    def _dispatch(self, program: str, prompt: str, log_ids: list[str]) -> dict[str, dict[str, Any]]:
+    def _dispatch(self, program: str, prompt: str, log_keys: dict[str, str]) -> dict[str, dict[str, Any]]:
         jobs: queue.Queue[str] = queue.Queue()
-        for log_id in log_ids:
+        for log_id in log_keys:
             jobs.put(log_id)
         replies: dict[str, dict[str, Any]] = {}
 
@@ -302,12 +315,13 @@ class Executor:
                         "program": program,
                         "prompt": prompt,
                         "log_id": log_id,
+                        "cache_key": log_keys[log_id],  # a re-ingested log is reloaded by the worker
                         "limits": asdict(self.limits),
                         "allow_missing_layers": self.allow_missing_layers,
                     }
                 )
                 reply = worker.read(self.limits.wall_seconds + GRACE_SECONDS)
-                if reply is None:  # the worker itself died or hung: replace it, report the log
+                if reply is None or reply.get("job_id") != log_id:  # died, hung or out of step: replace it
                     worker.stop()
                     replies[log_id] = {"status": "error", "error": "the worker running this log stopped responding"}
                     return
@@ -318,6 +332,6 @@ class Executor:
             thread.start()
         for thread in threads:
             thread.join()
-        for log_id in log_ids:  # jobs left when every worker died
+        for log_id in log_keys:  # jobs left when every worker died
             replies.setdefault(log_id, {"status": "error", "error": "no worker was available to run this log"})
         return replies

@@ -19,7 +19,7 @@ FORBIDDEN_NAMES = frozenset(
     {
         "open", "exec", "eval", "compile", "__import__", "globals", "locals", "vars", "input", "breakpoint",
         "help", "memoryview", "getattr", "setattr", "delattr", "classmethod", "staticmethod", "super", "type",
-        "object", "dir", "id", "exit", "quit", "license", "credits", "copyright",
+        "object", "dir", "id", "exit", "quit", "license", "credits", "copyright", "format",
     }
 )  # fmt: skip
 """Builtins that reach the interpreter, the file system or object internals."""
@@ -30,6 +30,8 @@ FORBIDDEN_ATTRIBUTES = frozenset(
         "load", "loads", "save", "savez", "savez_compressed", "savetxt", "loadtxt", "genfromtxt", "fromfile",
         "tofile", "fromregex", "memmap", "ctypeslib", "ctypes", "lib", "f2py", "distutils", "testing",
         "DataSource", "dump", "dumps", "frombuffer", "open_memmap",
+        # str.format can walk attributes of its arguments ("{0.__globals__}") in a string built at run time
+        "format", "format_map",
         # paths (log_dir and output_dir are pathlib.Path objects)
         "open", "read_text", "read_bytes", "write_text", "write_bytes", "iterdir", "glob", "rglob", "walk",
         "parent", "parents", "resolve", "absolute", "expanduser", "home", "cwd", "unlink", "rmdir", "mkdir",

@@ -15,7 +15,7 @@ from server.executor.policy import ALLOWED_IMPORTS, FORBIDDEN_ATTRIBUTES
 
 SAFE_BUILTIN_NAMES = (
     "abs", "all", "any", "ascii", "bin", "bool", "bytes", "callable", "chr", "complex", "dict", "divmod",
-    "enumerate", "filter", "float", "format", "frozenset", "hash", "hex", "int", "isinstance", "issubclass",
+    "enumerate", "filter", "float", "frozenset", "hash", "hex", "int", "isinstance", "issubclass",
     "iter", "len", "list", "map", "max", "min", "next", "oct", "ord", "pow", "range", "repr", "reversed",
     "round", "set", "slice", "sorted", "str", "sum", "tuple", "zip", "True", "False", "None", "Ellipsis",
     "NotImplemented", "ArithmeticError", "AssertionError", "AttributeError", "Exception", "IndexError",

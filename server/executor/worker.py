@@ -38,22 +38,31 @@ from server.executor import errors, policy, sandbox
 from server.executor.safe_builtins import BoundedText, make_builtins, safe_module
 from store.arrays import load_log_arrays
 
-_contexts: dict[str, LogContext] = {}
+_contexts: dict[str, tuple[str, LogContext]] = {}  # log id -> (cache key, context)
+_generation = 0
+"""Bumped whenever a context is loaded or replaced: an armed child forked before that lacks it."""
 _MODULES = {name: safe_module(importlib.import_module(name)) for name in policy.ALLOWED_IMPORTS}
 """The modules programs may import, wrapped once here: nothing can be imported inside the sandbox."""
+SANDBOX_PREFIX = "avmine-sandbox-"
 
 
-def warm_context(cache_root: Path, log_id: str, source: str) -> LogContext:
-    """Load a log once and compute everything a program may ask for, so the sandbox needs no files."""
-    if log_id not in _contexts:
+def warm_context(cache_root: Path, log_id: str, source: str, key: str | None = None) -> LogContext:
+    """Load a log once (again when its cache key changed) and compute everything a program may ask for.
+
+    After this the sandboxed child needs no file: the arrays are mapped and the map is indexed.
+    """
+    global _generation
+    loaded = _contexts.get(log_id)
+    if loaded is None or (key is not None and loaded[0] != key):
         ctx = LogContext(load_log_arrays(cache_root / log_id, source))
         for name in (
             "smoothed_xyz_city", "velocity_city", "acceleration_city", "yaw_rate", "yaw_city", "rotation_city",
             "footprints_city", "footprints_ego", "is_stationary", "static_map", "map_index", "map_regions", "row_lane",
         ):  # fmt: skip
             getattr(ctx, name)
-        _contexts[log_id] = ctx
-    return _contexts[log_id]
+        _contexts[log_id] = (ctx.arrays.key, ctx)
+        _generation += 1
+    return _contexts[log_id][1]
 
 
 def _timed(name: str, func: Callable[..., Any], seconds: dict[str, float]) -> Callable[..., Any]:
@@ -151,12 +160,28 @@ class Armed:
     jobs: int
     results: int
     mount_point: Path
-    logs: frozenset[str]
+    generation: int
 
 
-def arm(limits: sandbox.Limits) -> Armed:
+def _keep_only(keep: tuple[int, ...]) -> None:
+    """Point stdio at /dev/null and close every other inherited descriptor but ``keep``.
+
+    The worker's stdin and stdout carry the executor's protocol: a program that escaped the
+    Python layers must not be able to read other jobs or forge replies.
+    """
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    previous = 2
+    for fd in sorted(keep):
+        os.closerange(previous + 1, fd)
+        previous = fd
+    os.closerange(previous + 1, 1 << 16)
+
+
+def arm(limits: sandbox.Limits, base: Path) -> Armed:
     """Fork a child that enters the sandbox now and runs the one job it is later sent."""
-    mount_point = Path(tempfile.mkdtemp(prefix="avmine-sandbox-"))
+    mount_point = Path(tempfile.mkdtemp(dir=base))
     job_read, job_write = os.pipe()
     result_read, result_write = os.pipe()
     pid = os.fork()
@@ -164,11 +189,13 @@ def arm(limits: sandbox.Limits) -> Armed:
         os.close(job_write)
         os.close(result_read)
         try:
+            _keep_only((job_read, result_write))
+            os.environ.clear()  # nothing of the server's environment (keys, tokens) stays reachable
             layers = sandbox.enter(mount_point, limits)
             scope = build_scope(limits)
             with os.fdopen(job_read, "rb") as pipe:
                 job = json.loads(pipe.read())
-            ctx = _contexts[job["log_id"]]
+            ctx = _contexts[job["log_id"]][1]
             pin_context(ctx.log_dir, ctx)
             payload = json.dumps(_run_program(job, ctx, layers, scope)).encode()
             if len(payload) > limits.result_bytes:
@@ -183,7 +210,15 @@ def arm(limits: sandbox.Limits) -> Armed:
             os._exit(0)
     os.close(job_read)
     os.close(result_write)
-    return Armed(pid, job_write, result_read, mount_point, frozenset(_contexts))
+    return Armed(pid, job_write, result_read, mount_point, _generation)
+
+
+def _sweep_dead_workers() -> None:
+    """Remove sandbox directories left by workers that died without cleaning up."""
+    for path in Path(tempfile.gettempdir()).glob(f"{SANDBOX_PREFIX}*"):
+        pid = path.name.removeprefix(SANDBOX_PREFIX)
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def disarm(armed: Armed) -> tuple[int, float]:
@@ -269,38 +304,48 @@ def main(argv: list[str]) -> None:
     with contextlib.suppress(sandbox.SandboxError):  # if it fails here, each child's enter() reports the layer
         sandbox.enter_namespaces()
     compat.configure(**json.loads(os.environ.get("AVMINE_COMPAT", "{}")))
+    _sweep_dead_workers()
+    base = Path(tempfile.gettempdir()) / f"{SANDBOX_PREFIX}{os.getpid()}"
+    base.mkdir(exist_ok=True)
     out = sys.stdout
     sys.stdout = sys.stderr  # nothing but results goes to the protocol stream
     print(json.dumps({"ready": True, "pid": os.getpid()}), file=out, flush=True)
     armed: Armed | None = None
-    finished: Armed | None = None
-    for line in sys.stdin:
-        job = json.loads(line)
-        log_ids = job.get("warm") or [job["log_id"]]
-        missing = False
-        for log_id in log_ids:
-            try:
-                warm_context(cache_root, log_id, source)
-            except FileNotFoundError as exc:
-                missing = True
-                reply: dict[str, Any] = {"status": "error", "error": str(exc), "seconds": 0.0}
-        if armed is not None and not armed.logs >= set(_contexts):
-            disarm(armed)  # it was forked before these logs were loaded
+    try:
+        for line in sys.stdin:
+            job = json.loads(line)
+            reply, finished = _serve(job, cache_root, source, limits, armed, base)
             armed = None
-        if "warm" in job:
-            reply = {"warmed": True}
-        elif not missing:
-            reply, finished = run_job(job, armed or arm(limits), limits)
-            armed = None
-        reply.update(job_id=job.get("job_id"), log_id=job.get("log_id"))
-        print(json.dumps(reply), file=out, flush=True)
-        if finished is not None:  # answered first, reaped now
-            disarm(finished)
-            finished = None
-        if armed is None:
-            armed = arm(limits)  # after replying: the next program finds its sandbox ready
-    if armed is not None:
-        disarm(armed)
+            reply.update(job_id=job.get("job_id"), log_id=job.get("log_id"))
+            print(json.dumps(reply), file=out, flush=True)
+            if finished is not None:  # answered first, reaped now
+                disarm(finished)
+            armed = arm(limits, base)  # after replying: the next program finds its sandbox ready
+    finally:
+        if armed is not None:
+            disarm(armed)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _serve(
+    job: dict[str, Any], cache_root: Path, source: str, limits: sandbox.Limits, armed: Armed | None, base: Path
+) -> tuple[dict[str, Any], Armed | None]:
+    """One job: load the logs it needs, then run it (or just warm). Consumes ``armed``."""
+    try:
+        for log_id in job.get("warm") or [job["log_id"]]:
+            warm_context(cache_root, log_id, source, job.get("cache_key"))
+    except Exception as exc:  # a missing or corrupt cache: report it, keep serving
+        if armed is not None:
+            disarm(armed)
+        return {"status": "error", "error": f"the log could not be loaded: {type(exc).__name__}: {exc}"}, None
+    if armed is not None and armed.generation != _generation:
+        disarm(armed)  # it was forked before these logs were (re)loaded
+        armed = None
+    if "warm" in job:
+        if armed is not None:
+            disarm(armed)
+        return {"warmed": True}, None
+    return run_job(job, armed or arm(limits, base), limits)
 
 
 if __name__ == "__main__":

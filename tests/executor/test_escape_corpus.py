@@ -62,6 +62,8 @@ REJECTED = [
     ("def f():\n    global np\n    np = None", "global and nonlocal"),
     ("m = [].__class__.__mro__", "attribute '__class__'"),
     ("p = open('/proc/1/environ')", "the name 'open' is not available"),
+    ("s = ('{0.' + '_' * 2 + 'globals' + '_' * 2 + '}').format(turning)", "attribute 'format'"),
+    ("s = format(turning, '')", "the name 'format' is not available"),
 ]
 
 RUNTIME = [
