@@ -21,12 +21,16 @@ CASES = sorted(GOLDEN["results"], key=lambda key: (int(key.split("|")[0]), key))
 
 COVERED_AT_LEAST = {
     "accelerating",
+    "at_pedestrian_crossing",
     "facing_toward",
     "get_objects_of_category",
     "has_lateral_acceleration",
     "has_velocity",
+    "in_drivable_area",
     "is_category",
     "is_color",
+    "near_intersection",
+    "on_road",
     "stationary",
     "turning",
 }
