@@ -88,7 +88,14 @@ def _operands(scenario_dicts: Iterable[Scenario] | Scenario, more: tuple[Scenari
         return [scenario_dicts, *more]
     if more:
         raise TypeError("pass either one list of scenarios or the scenarios as separate arguments, not both")
-    return list(scenario_dicts)
+    operands = list(scenario_dicts)
+    for position, operand in enumerate(operands):
+        if not isinstance(operand, dict):
+            raise TypeError(
+                f"item {position} is a {type(operand).__name__}, not a scenario dict: combine the results of "
+                "atomic functions, e.g. scenario_and([turning(cars, log_dir), has_velocity(cars, log_dir)])"
+            )
+    return operands
 
 
 def scenario_and(scenario_dicts: Iterable[Scenario] | Scenario, *more: Scenario) -> Scenario:
@@ -207,6 +214,15 @@ def reverse_relationship(func: Callable[..., Scenario]) -> Callable[..., Scenari
     Example:
         group_of_peds_near_vehicle = reverse_relationship(near_objects)(vehicles, peds, log_dir, min_objects=3)
     """
+    try:
+        declared = list(inspect.signature(func).parameters)
+    except (TypeError, ValueError):
+        declared = []
+    if declared[1:2] == ["log_dir"]:
+        raise TypeError(
+            f"reverse_relationship needs a relational function (track_candidates, related_candidates, log_dir, "
+            f"...); {_name(func)} takes (track_candidates, log_dir, ...) and relates nothing to reverse"
+        )
 
     def wrapper(track_candidates: Any, related_candidates: Any, log_dir: Path, *args: Any, **kwargs: Any) -> Scenario:
         if _name(func) == _RELATIVE_DIRECTION_GETTER:

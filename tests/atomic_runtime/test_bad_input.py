@@ -90,3 +90,13 @@ def test_programs_with_helpers_lambdas_and_comprehensions_work(demo_db: Store, t
     run = run_program(code, atomic.program_namespace(), demo_db.log_dir(LOGS[0]), "x", tmp_path)
     assert run.error is None, run.error
     assert any(run.outputs[0].scenario.values())
+
+
+def test_shape_mistakes_say_what_was_expected(log_dir: Path) -> None:
+    vehicles = F["get_objects_of_category"](log_dir, "VEHICLE")
+    with pytest.raises(TypeError, match="reverse_relationship needs a relational function .* stationary takes"):
+        F["reverse_relationship"](F["stationary"])
+    with pytest.raises(TypeError, match="item 1 is a int, not a scenario dict"):
+        F["scenario_and"]([vehicles, 5])
+    with pytest.raises(TypeError, match="item 0 is a list, not a scenario dict"):
+        F["scenario_or"]([["uuid"]])
