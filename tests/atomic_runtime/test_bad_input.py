@@ -94,7 +94,7 @@ def test_programs_with_helpers_lambdas_and_comprehensions_work(demo_db: Store, t
 
 def test_shape_mistakes_say_what_was_expected(log_dir: Path) -> None:
     vehicles = F["get_objects_of_category"](log_dir, "VEHICLE")
-    with pytest.raises(TypeError, match="reverse_relationship needs a relational function .* stationary takes"):
+    with pytest.raises(TypeError, match=r"reverse_relationship needs a relational function .* stationary takes"):
         F["reverse_relationship"](F["stationary"])
     with pytest.raises(TypeError, match="item 1 is a int, not a scenario dict"):
         F["scenario_and"]([vehicles, 5])
