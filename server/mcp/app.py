@@ -1,0 +1,170 @@
+"""``create_server``: one factory that registers every avmine tool on an MCP server.
+
+Each tool is a small function over the shared state (the store and a warm executor), with
+described parameters; its docstring is its description. Errors an agent can fix come back as
+tool errors with the message; the server keeps serving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from atomic import docs
+from server.executor import Executor, LogSelection
+from server.executor.diagnostics import diagnose
+from store import Store, StoreError
+from store.runs import load_run
+
+INSTRUCTIONS = (
+    "avmine mines driving scenarios from Argoverse 2 logs. Write a RefAV-style program from the atomic "
+    "functions (search_docs, get_function_docs), run it with execute_scenario, read the diagnostics, "
+    "refine. The referred objects are the first objects the prompt mentions."
+)
+READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+
+
+@dataclass
+class State:
+    """What the tools share for the server's lifetime."""
+
+    store: Store
+    executor: Executor
+
+
+class FunctionSummary(BaseModel):
+    """One atomic function in a listing."""
+
+    name: str
+    kind: str
+    summary: str
+
+
+class RunSummary(BaseModel):
+    """The outcome of a run, for an agent."""
+
+    run_id: str
+    status: str
+    seconds: float
+    diagnostics: str = Field(description="compact text: what was found per log and what looks wrong")
+    per_log: list[dict[str, Any]] = Field(description="status, counts and error per log")
+
+
+def create_server(db_path: Path | str) -> MCPServer[State]:
+    """The avmine MCP server over the database at ``db_path``."""
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[State]) -> AsyncIterator[State]:
+        store = Store.open(db_path)
+        executor = Executor(store)
+        try:
+            yield State(store, executor)
+        finally:
+            executor.close()
+            store.close()
+
+    server: MCPServer[State] = MCPServer("avmine", instructions=INSTRUCTIONS, lifespan=lifespan)
+
+    def current(ctx: Context[State, Any]) -> State:
+        state: State = ctx.request_context.lifespan_context
+        return state
+
+    @server.tool(annotations=READ_ONLY)
+    def list_functions() -> list[FunctionSummary]:
+        """List the atomic functions a scenario program can call, with what each does."""
+        return [FunctionSummary(name=d.name, kind=d.kind, summary=d.summary) for d in docs.registry().values()]
+
+    @server.tool(annotations=READ_ONLY)
+    def get_function_docs(
+        names: Annotated[list[str], Field(description="function names, e.g. ['near_objects', 'turning']")],
+    ) -> str:
+        """Full docs of named atomic functions: signature, parameters with units, an example."""
+        registry = docs.registry()
+        unknown = [n for n in names if n not in registry]
+        if unknown:
+            raise ToolError(f"unknown function(s): {', '.join(unknown)}; list_functions gives every name.")
+        return "\n\n".join(registry[n].render() for n in names)
+
+    @server.tool(annotations=READ_ONLY)
+    def search_docs(query: Annotated[str, Field(description="words describing a behaviour or relation")]) -> str:
+        """Find atomic functions by words, best match first, with their signatures."""
+        found = docs.search(query)
+        if not found:
+            return "No function matches; try other words or list_functions."
+        return "\n".join(f"{d.signature}\n    {d.summary}" for d in found)
+
+    @server.tool(annotations=READ_ONLY)
+    def list_categories() -> dict[str, str]:
+        """Every object category name a program may use, with its meaning."""
+        return docs.categories()
+
+    @server.tool(annotations=READ_ONLY)
+    def list_logs(
+        ctx: Context[State, Any],
+        split: Annotated[str | None, Field(description="only this split (train, val, test)")] = None,
+    ) -> str:
+        """The logs in the store: id, split, city, duration and tracks."""
+        where = "WHERE split = ?" if split else ""
+        rows = current(ctx).store.query_df(
+            f"SELECT log_id, split, city, round((end_ns - start_ns) / 1e9, 1) AS seconds FROM logs {where} "
+            "ORDER BY split, log_id",
+            [split] if split else [],
+        )
+        return rows.to_string(index=False) if not rows.empty else f"No logs{' in split ' + split if split else ''}."
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=False, idempotent_hint=True, open_world_hint=False))
+    def execute_scenario(
+        ctx: Context[State, Any],
+        program: Annotated[str, Field(description="a RefAV-style program ending with output_scenario(...)")],
+        prompt: Annotated[str, Field(description="the natural-language prompt; bound as description")],
+        logs: Annotated[list[str] | None, Field(description="log ids (default: every log)")] = None,
+        split: Annotated[str | None, Field(description="every log of this split")] = None,
+        expected_category: Annotated[
+            str | None, Field(description="the category the prompt refers to, to check the result against")
+        ] = None,
+    ) -> RunSummary:
+        """Run a scenario program in the sandbox over logs; returns a run id and diagnostics to refine it."""
+        state_now = current(ctx)
+        try:
+            execution = state_now.executor.run(program, prompt, LogSelection(tuple(logs or ()), split), origin="mcp")
+        except StoreError as exc:
+            raise ToolError(str(exc)) from exc
+        report = diagnose(state_now.store, execution, state_now.executor.source, expected_category)
+        return RunSummary(
+            run_id=execution.run_id,
+            status=execution.status,
+            seconds=round(execution.seconds, 3),
+            diagnostics=report.text(),
+            per_log=report.per_log,
+        )
+
+    @server.tool(annotations=READ_ONLY)
+    def get_run(
+        ctx: Context[State, Any], run_id: Annotated[str, Field(description="a run id from execute_scenario")]
+    ) -> dict[str, Any]:
+        """A stored run: prompt, program, status and per-log results (referred tracks and timestamps)."""
+        state_now = current(ctx)
+        state_now.executor.flush()
+        try:
+            record, results = load_run(state_now.store, run_id)
+        except StoreError as exc:
+            raise ToolError(str(exc)) from exc
+        return {
+            "run": {
+                k: str(v) for k, v in record.items() if k in ("run_id", "prompt", "program", "status", "created_at")
+            },
+            "logs": [
+                {"log_id": r.log_id, "status": r.status, "error": r.error, "referred_tracks": len(r.scenario or {})}
+                for r in results
+            ],
+        }
+
+    return server

@@ -1,0 +1,71 @@
+"""A real MCP client session over stdio against ``avmine serve``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+from server.ingestion import prepare_logs
+from store import Store, ingest
+from store.demo import SCENARIO_MINING_DIR
+
+LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
+LEFT_TURNS = (
+    "vehicles = get_objects_of_category(log_dir, category='VEHICLE')\n"
+    "output_scenario(turning(vehicles, log_dir, direction='left'), description, log_dir, output_dir)\n"
+)
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("mcp") / "mcp.duckdb"
+    with Store.open(path) as store:
+        ingest(store, SCENARIO_MINING_DIR / LOG, split="val", progress=False)
+        prepare_logs(store, [("annotations", LOG)], progress=False)
+    return path
+
+
+def _text(result: object) -> str:
+    return "".join(getattr(block, "text", "") for block in getattr(result, "content", []))
+
+
+async def _session_checks(db: Path) -> None:
+    params = StdioServerParameters(command=sys.executable, args=["-m", "server.cli", "--db", str(db), "serve"])
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        with anyio.fail_after(120):
+            await session.initialize()
+            tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+            assert {"list_functions", "get_function_docs", "search_docs", "execute_scenario", "get_run"} <= set(tools)
+            assert tools["execute_scenario"].input_schema["properties"]["program"]["description"]
+            assert tools["list_functions"].annotations.read_only_hint
+
+            docs = _text(await session.call_tool("get_function_docs", {"names": ["turning"]}))
+            assert docs.startswith("turning(track_candidates, log_dir, direction=None)")
+            unknown = await session.call_tool("get_function_docs", {"names": ["turnin"]})
+            assert unknown.is_error and "unknown function(s): turnin" in _text(unknown)
+
+            run = await session.call_tool("execute_scenario", {"program": LEFT_TURNS, "prompt": "vehicle turning left"})
+            assert not run.is_error, _text(run)
+            summary = run.structured_content
+            assert summary["status"] == "ok" and summary["per_log"][0]["referred_tracks"] == 8
+            assert "referred: REGULAR_VEHICLE" in summary["diagnostics"]
+
+            stored = await session.call_tool("get_run", {"run_id": summary["run_id"]})
+            assert json.loads(_text(stored))["logs"][0]["status"] == "ok"
+
+            broken = await session.call_tool("execute_scenario", {"program": "import os\n", "prompt": "x"})
+            assert broken.structured_content["status"] == "rejected"
+            assert "import of 'os' is not allowed" in broken.structured_content["diagnostics"]
+            # the server keeps serving after a rejected program
+            again = await session.call_tool("list_functions", {})
+            assert not again.is_error
+
+
+def test_stdio_session(db: Path) -> None:
+    anyio.run(_session_checks, db)
