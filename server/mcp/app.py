@@ -7,6 +7,7 @@ tool errors with the message; the server keeps serving.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,12 +16,14 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.utilities.types import Image
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from atomic import docs
 from server.executor import Executor, LogSelection
 from server.executor.diagnostics import diagnose
+from server.render.bev import BevView, render_bev
 from store import Store, StoreError
 from store.runs import load_run
 
@@ -166,5 +169,28 @@ def create_server(db_path: Path | str) -> MCPServer[State]:
                 for r in results
             ],
         }
+
+    @server.tool(annotations=READ_ONLY)
+    def render_log(
+        ctx: Context[State, Any],
+        log_id: Annotated[str, Field(description="the log")],
+        timestamp_index: Annotated[
+            int | None, Field(description="which annotation timestamp (0-based; default the middle one)")
+        ] = None,
+        radius_m: Annotated[float, Field(description="half-width of the view around the ego, metres", gt=5)] = 60.0,
+    ) -> Image:
+        """A bird's-eye view of a log at one timestamp: lanes, crossings, boxes by category, 3 s trails."""
+        state_now = current(ctx)
+        try:
+            arrays = state_now.store.load_arrays(log_id, state_now.executor.source)
+        except StoreError as exc:
+            raise ToolError(str(exc)) from exc
+        count = len(arrays.timestamps_ns)
+        index = count // 2 if timestamp_index is None else timestamp_index
+        if not 0 <= index < count:
+            raise ToolError(f"timestamp_index {index} is outside 0..{count - 1} for log {log_id}.")
+        with tempfile.TemporaryDirectory() as tmp:
+            picture = render_bev(arrays, BevView(time_index=index, radius_m=radius_m), Path(tmp) / "bev.png")
+            return Image(data=picture.read_bytes(), format="png")
 
     return server

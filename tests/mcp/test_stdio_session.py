@@ -62,6 +62,11 @@ async def _session_checks(db: Path) -> None:
             broken = await session.call_tool("execute_scenario", {"program": "import os\n", "prompt": "x"})
             assert broken.structured_content["status"] == "rejected"
             assert "import of 'os' is not allowed" in broken.structured_content["diagnostics"]
+            picture = await session.call_tool("render_log", {"log_id": LOG, "timestamp_index": 10})
+            image = picture.content[0]
+            assert image.type == "image" and image.mime_type == "image/png" and len(image.data) > 10_000
+            outside = await session.call_tool("render_log", {"log_id": LOG, "timestamp_index": 999})
+            assert outside.is_error and "outside 0..156" in _text(outside)
             # the server keeps serving after a rejected program
             again = await session.call_tool("list_functions", {})
             assert not again.is_error
