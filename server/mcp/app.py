@@ -21,6 +21,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from atomic import docs
+from evaluation.score_runs import score_stored_run
 from server.executor import Executor, LogSelection
 from server.executor.diagnostics import diagnose
 from server.render.bev import BevView, render_bev
@@ -41,6 +42,8 @@ class State:
 
     store: Store
     executor: Executor
+    reveal_ground_truth: bool = False
+    """Show concrete false positives and misses in scores (a person exploring; never headless agents)."""
 
 
 class FunctionSummary(BaseModel):
@@ -61,15 +64,21 @@ class RunSummary(BaseModel):
     per_log: list[dict[str, Any]] = Field(description="status, counts and error per log")
 
 
-def create_server(db_path: Path | str) -> MCPServer[State]:
-    """The avmine MCP server over the database at ``db_path``."""
+def create_server(db_path: Path | str, reveal_ground_truth: bool = False) -> MCPServer[State]:
+    """The avmine MCP server over the database at ``db_path``.
+
+    Args:
+        db_path: the database.
+        reveal_ground_truth: let score_run list the concrete false positives and misses (only for a
+            person's own exploration: an agent could otherwise copy the answers).
+    """
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[State]) -> AsyncIterator[State]:
         store = Store.open(db_path)
         executor = Executor(store)
         try:
-            yield State(store, executor)
+            yield State(store, executor, reveal_ground_truth)
         finally:
             executor.close()
             store.close()
@@ -169,6 +178,23 @@ def create_server(db_path: Path | str) -> MCPServer[State]:
                 for r in results
             ],
         }
+
+    @server.tool(annotations=READ_ONLY)
+    def score_run(
+        ctx: Context[State, Any], run_id: Annotated[str, Field(description="a run id from execute_scenario")]
+    ) -> dict[str, Any]:
+        """Score a run against ground truth: HOTA-Temporal, HOTA-Track, Timestamp BA, Log BA, per log.
+
+        Uses every ground-truth log of the run's prompt, negative logs included (logs the run did not
+        cover count as finding nothing). Refused for prompts without labels (e.g. the test split).
+        """
+        state_now = current(ctx)
+        state_now.executor.flush()
+        try:
+            score = score_stored_run(state_now.store, run_id, reveal=state_now.reveal_ground_truth)
+        except StoreError as exc:
+            raise ToolError(str(exc)) from exc
+        return {"metrics": score.metrics, "per_log": score.per_log, "logs_not_run": score.not_run}
 
     @server.tool(annotations=READ_ONLY)
     def render_log(

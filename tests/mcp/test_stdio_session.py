@@ -74,3 +74,40 @@ async def _session_checks(db: Path) -> None:
 
 def test_stdio_session(db: Path) -> None:
     anyio.run(_session_checks, db)
+
+
+async def _scoring_checks(db: Path, reveal: bool) -> dict[str, object]:
+    args = ["-m", "server.cli", "--db", str(db), "serve", *(["--reveal-ground-truth"] if reveal else [])]
+    params = StdioServerParameters(command=sys.executable, args=args)
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        with anyio.fail_after(120):
+            await session.initialize()
+            run = await session.call_tool("execute_scenario", {"program": BICYCLES, "prompt": BICYCLE_PROMPT})
+            scored = await session.call_tool("score_run", {"run_id": run.structured_content["run_id"]})
+            assert not scored.is_error, _text(scored)
+            turns = await session.call_tool("execute_scenario", {"program": LEFT_TURNS, "prompt": "turning left"})
+            refused = await session.call_tool("score_run", {"run_id": turns.structured_content["run_id"]})
+            assert refused.is_error and "no ground truth for the prompt 'turning left'" in _text(refused)
+            return json.loads(_text(scored))  # type: ignore[no-any-return]
+
+
+BICYCLE_PROMPT = "vehicle with a bicycle to its right"
+BICYCLES = (
+    "vehicles = get_objects_of_category(log_dir, category='VEHICLE')\n"
+    "bicycles = get_objects_of_category(log_dir, category='BICYCLE')\n"
+    "found = get_objects_in_relative_direction(vehicles, bicycles, log_dir, direction='right', within_distance=10)\n"
+    "output_scenario(found, description, log_dir, output_dir)\n"
+)
+
+
+def test_score_run_hides_ground_truth_unless_asked(db: Path) -> None:
+    from store.demo import DEMO_GROUND_TRUTH
+
+    with Store.open(db) as store:
+        ingest(store, DEMO_GROUND_TRUTH, split="val", progress=False)
+    hidden = anyio.run(_scoring_checks, db, False)
+    assert set(hidden["metrics"]) == {"HOTA-Temporal", "HOTA-Track", "Timestamp BA", "Log BA"}
+    assert hidden["metrics"]["HOTA-Temporal"] > 0.3
+    assert "missed_tracks" not in hidden["per_log"][0]  # headless agents never see the answers
+    shown = anyio.run(_scoring_checks, db, True)
+    assert "missed_tracks" in shown["per_log"][0] and shown["metrics"] == hidden["metrics"]

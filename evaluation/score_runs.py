@@ -1,0 +1,79 @@
+"""Scoring a stored run against the ground truth the store holds for its prompt."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from evaluation.api import evaluate
+from evaluation.ground_truth_from_store import ground_truth_frames, ground_truth_pairs
+from evaluation.submission.format import sequence_frames
+from evaluation.submission.from_store import log_boxes
+from store.database import Store
+from store.errors import StoreError
+from store.runs import load_run
+
+HIDDEN_SPLITS = ("test",)
+"""Splits whose ground truth is never scored against (a challenge's hidden labels)."""
+
+
+class ScoringRefusedError(StoreError):
+    """The run cannot be scored: its prompt has no usable ground truth."""
+
+
+@dataclass
+class RunScore:
+    """A run's challenge metrics over every ground-truth log of its prompt, negatives included."""
+
+    run_id: str
+    prompt: str
+    metrics: dict[str, float]
+    per_log: list[dict[str, Any]]
+    not_run: list[str] = field(default_factory=list)
+    """Ground-truth logs the run did not cover: scored as finding nothing there."""
+
+
+def score_stored_run(store: Store, run_id: str, reveal: bool = False) -> RunScore:
+    """Score a run; with ``reveal`` the per-log rows also list false-positive and missed tracks and timestamps.
+
+    Raises:
+        ScoringRefusedError: no ground truth for the prompt, or only in a hidden split.
+        StoreError: no such run.
+    """
+    record, results = load_run(store, run_id)
+    prompt, source = str(record["prompt"]), str(record["source"])
+    logs = ground_truth_pairs(store, prompt)
+    if not logs:
+        raise ScoringRefusedError(
+            f"no ground truth for the prompt {prompt!r}: scoring works on prompts of a split with labels "
+            "(train or val); use the diagnostics to judge other runs."
+        )
+    splits = {str(r[0]) for r in store.con.execute(
+        "SELECT DISTINCT split FROM log_prompt_pairs WHERE prompt = ?", [prompt]).fetchall()}  # fmt: skip
+    if splits & set(HIDDEN_SPLITS):
+        raise ScoringRefusedError(f"the prompt {prompt!r} belongs to a hidden split ({', '.join(sorted(splits))}).")
+    by_log = {r.log_id: r for r in results}
+    truth, predictions = {}, {}
+    for log_id in logs:
+        frames = ground_truth_frames(store, log_id, prompt)
+        result = by_log.get(log_id)
+        scenario = result.scenario if result is not None and result.status == "ok" else None
+        boxes = log_boxes(store.load_arrays(log_id, source), [int(f["timestamp_ns"]) for f in frames])
+        truth[(log_id, prompt)] = frames
+        predictions[(log_id, prompt)] = sequence_frames(boxes, prompt, scenario)
+    scores = evaluate(predictions, truth, "HOTA", 50)
+    per_log = []
+    for sequence in scores.sequences:
+        row: dict[str, Any] = {
+            "log_id": sequence.log_id,
+            "gt_positive": sequence.gt_positive,
+            "pred_positive": sequence.pred_positive,
+            "timestamps": sequence.timestamp_counts,
+        }
+        if reveal:
+            row.update(
+                false_positive_tracks=sequence.false_positive_tracks,
+                missed_tracks=sequence.missed_tracks,
+                false_positive_timestamps=sequence.false_positive_timestamps,
+                missed_timestamps=sequence.missed_timestamps,
+            )
+        per_log.append(row)
+    return RunScore(run_id, prompt, scores.metrics(), per_log, [log for log in logs if log not in by_log])
