@@ -42,3 +42,23 @@ def test_missing_evaluation_timestamp_is_refused(demo_store: Store, tmp_path: Pa
     arrays = demo_store.load_arrays("3b3570b4-7b0b-3268-a571-b0889dbf40b6")
     with pytest.raises(ValueError, match="has no timestamp 5"):
         log_boxes(arrays, [5])
+
+
+def test_ground_truth_rebuilt_from_the_store_scores_like_the_official_pickle(demo_store: Store) -> None:
+    import copy
+
+    from evaluation import evaluate
+    from evaluation.ground_truth_from_store import ground_truth_frames, ground_truth_pairs
+    from store.demo import DEMO_PREDICTIONS
+
+    official = pickle.loads(DEMO_GROUND_TRUTH.read_bytes())
+    rebuilt = {key: ground_truth_frames(demo_store, *key) for key in official}
+    assert ground_truth_pairs(demo_store, "stopped car") == ["3bffdcff-c3a7-38b6-a0f2-64196d130958"]
+    for key, frames in official.items():
+        for mine, theirs in zip(rebuilt[key], frames, strict=True):
+            for name in ("translation_m", "size", "yaw", "label", "track_id"):
+                np.testing.assert_allclose(mine[name], theirs[name], atol=1e-6, err_msg=name)
+    predictions = pickle.loads(DEMO_PREDICTIONS.read_bytes())
+    assert tuple(evaluate(copy.deepcopy(predictions), rebuilt, "HOTA", 50)) == tuple(
+        evaluate(copy.deepcopy(predictions), official, "HOTA", 50)
+    )
