@@ -24,6 +24,7 @@ from atomic import docs
 from evaluation.score_runs import score_stored_run
 from server.executor import Executor, LogSelection
 from server.executor.diagnostics import diagnose
+from server.mcp.statistics import category_statistics
 from server.render.bev import BevView, render_bev
 from store import Store, StoreError
 from store.runs import load_run
@@ -131,6 +132,22 @@ def create_server(db_path: Path | str, reveal_ground_truth: bool = False) -> MCP
             [split] if split else [],
         )
         return rows.to_string(index=False) if not rows.empty else f"No logs{' in split ' + split if split else ''}."
+
+    @server.tool(annotations=READ_ONLY)
+    def log_statistics(
+        ctx: Context[State, Any],
+        log_id: Annotated[str | None, Field(description="only this log")] = None,
+        split: Annotated[str | None, Field(description="only logs of this split")] = None,
+    ) -> str:
+        """Per category: tracks, boxes, median and p95 speed (m/s), median length (m), median distance to ego (m).
+
+        Use it to pick thresholds that fit the data (how fast "fast" is, how far "near" is).
+        """
+        state_now = current(ctx)
+        table = category_statistics(state_now.store, state_now.executor.source, log_id, split)
+        if table.empty:
+            raise ToolError("no boxes match; list_logs shows the logs and splits in the store.")
+        return str(table.to_string(index=False))
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=False, idempotent_hint=True, open_world_hint=False))
     def execute_scenario(

@@ -62,6 +62,8 @@ async def _session_checks(db: Path) -> None:
             broken = await session.call_tool("execute_scenario", {"program": "import os\n", "prompt": "x"})
             assert broken.structured_content["status"] == "rejected"
             assert "import of 'os' is not allowed" in broken.structured_content["diagnostics"]
+            stats = _text(await session.call_tool("log_statistics", {"log_id": LOG}))
+            assert "REGULAR_VEHICLE" in stats and "median_speed_mps" in stats and "median_distance_to_ego_m" in stats
             picture = await session.call_tool("render_log", {"log_id": LOG, "timestamp_index": 10})
             image = picture.content[0]
             assert image.type == "image" and image.mime_type == "image/png" and len(image.data) > 10_000
