@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.types import Image
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
+from scipy.spatial.transform import Rotation
 
 from atomic import docs
+from atomic.scenario import timestamps as scenario_timestamps
 from evaluation.score_runs import score_stored_run
 from server.executor import Executor, LogSelection
 from server.executor.diagnostics import diagnose
@@ -195,6 +198,49 @@ def create_server(db_path: Path | str, reveal_ground_truth: bool = False) -> MCP
                 for r in results
             ],
         }
+
+    @server.tool(annotations=READ_ONLY)
+    def inspect_track(
+        ctx: Context[State, Any],
+        run_id: Annotated[str, Field(description="a run id from execute_scenario")],
+        log_id: Annotated[str, Field(description="the log")],
+        track_uuid: Annotated[str, Field(description="a track of that log")],
+        every: Annotated[int, Field(description="show every n-th annotation timestamp", ge=1)] = 5,
+    ) -> str:
+        """One track over time: whether the run referred it, speed, heading, position relative to the ego, lane."""
+        state_now = current(ctx)
+        state_now.executor.flush()
+        try:
+            _, results = load_run(state_now.store, run_id)
+            arrays = state_now.store.load_arrays(log_id, state_now.executor.source)
+        except StoreError as exc:
+            raise ToolError(str(exc)) from exc
+        uuids = [str(u) for u in arrays.track_uuids]
+        if track_uuid not in uuids:
+            raise ToolError(f"track {track_uuid} is not in log {log_id}; get_run lists a run's referred tracks.")
+        scenario = next((r.scenario for r in results if r.log_id == log_id and r.scenario), None) or {}
+        referred = {int(t) for t in scenario_timestamps(scenario.get(track_uuid, []))}
+        track = uuids.index(track_uuid)
+        rows = range(int(arrays.track_start[track]), int(arrays.track_start[track + 1]))
+        lanes_file = arrays.log_dir / "boxes" / arrays.source / "row_lane.npy"
+        lanes = np.load(lanes_file) if lanes_file.is_file() else None
+        lines = [f"{track_uuid} ({arrays.track_categories[track]}), {len(rows)} timestamps, "
+                 f"referred at {len(referred)} of them"]  # fmt: skip
+        lines.append("  t(s)  referred  speed(m/s)  heading(deg)  ahead_of_ego(m)  left_of_ego(m)  lane")
+        first_ns = int(arrays.row_timestamp_ns[rows.start])
+        for row in rows[::every]:
+            time_index = int(arrays.row_time_index[row])
+            offset = np.asarray(arrays.xyz_city[row]) - np.asarray(arrays.ego_xyz_city[time_index])
+            ego_heading = Rotation.from_quat(np.asarray(arrays.ego_quat_city[time_index]), scalar_first=True)
+            ahead, left = ego_heading.inv().apply(offset)[:2]
+            speed = float(np.linalg.norm(np.asarray(arrays.velocity_city[row])[:2]))
+            stamp = int(arrays.row_timestamp_ns[row])
+            lane = int(lanes[row]) if lanes is not None and lanes[row] >= 0 else "-"
+            lines.append(
+                f"  {(stamp - first_ns) / 1e9:5.1f}  {'yes' if stamp in referred else 'no':>8}  {speed:10.2f}  "
+                f"{np.degrees(float(arrays.yaw_city[row])):12.0f}  {ahead:15.1f}  {left:14.1f}  {lane}"
+            )
+        return "\n".join(lines)
 
     @server.tool(annotations=READ_ONLY)
     def score_run(

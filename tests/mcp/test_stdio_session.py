@@ -16,6 +16,7 @@ from store import Store, ingest
 from store.demo import SCENARIO_MINING_DIR
 
 LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
+TURNING_TRACK = "7bd6176d-1b50-4df6-833d-231f735f3b96"  # turns left in the demo log (RefAV agrees)
 LEFT_TURNS = (
     "vehicles = get_objects_of_category(log_dir, category='VEHICLE')\n"
     "output_scenario(turning(vehicles, log_dir, direction='left'), description, log_dir, output_dir)\n"
@@ -56,6 +57,12 @@ async def _session_checks(db: Path) -> None:
             assert summary["status"] == "ok" and summary["per_log"][0]["referred_tracks"] == 8
             assert "referred: REGULAR_VEHICLE" in summary["diagnostics"]
 
+            turner = next(row for row in summary["per_log"] if row["referred_tracks"])  # a log with left turns
+            shown = await session.call_tool("get_run", {"run_id": summary["run_id"]})
+            assert not shown.is_error
+            inspected = _text(await session.call_tool("inspect_track", {
+                "run_id": summary["run_id"], "log_id": turner["log_id"], "track_uuid": TURNING_TRACK}))  # fmt: skip
+            assert inspected.startswith(f"{TURNING_TRACK} (REGULAR_VEHICLE)") and " yes " in inspected
             stored = await session.call_tool("get_run", {"run_id": summary["run_id"]})
             assert json.loads(_text(stored))["logs"][0]["status"] == "ok"
 
