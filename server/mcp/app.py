@@ -27,6 +27,7 @@ from atomic.scenario import timestamps as scenario_timestamps
 from evaluation.score_runs import score_stored_run
 from server.executor import Executor, LogSelection
 from server.executor.diagnostics import diagnose
+from server.mcp.sql import describe_tables, run_query
 from server.mcp.statistics import category_statistics
 from server.render.bev import BevView, render_bev
 from store import Store, StoreError
@@ -135,6 +136,30 @@ def create_server(db_path: Path | str, reveal_ground_truth: bool = False) -> MCP
             [split] if split else [],
         )
         return rows.to_string(index=False) if not rows.empty else f"No logs{' in split ' + split if split else ''}."
+
+    @server.tool(annotations=READ_ONLY)
+    def describe_schema(ctx: Context[State, Any]) -> str:
+        """The tables query_logs can read (logs, boxes, ego poses, maps, prompts) and their columns, with units."""
+        return (
+            "Frames and units: *_ego_m in the ego frame at that timestamp, *_city_m in the city frame, metres; "
+            "yaw in radians; v*_city_mps in m/s; timestamp_ns in nanoseconds. Ground truth is not queryable.\n"
+            + describe_tables(current(ctx).store)
+        )
+
+    @server.tool(annotations=READ_ONLY)
+    def query_logs(
+        ctx: Context[State, Any],
+        sql: Annotated[str, Field(description="one SELECT over the tables of describe_schema")],
+        max_rows: Annotated[int, Field(description="at most this many rows", ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        """Read-only SQL over the log tables (one SELECT; 10 s limit; ground truth is not queryable)."""
+        try:
+            result = run_query(current(ctx).store, sql, max_rows=max_rows)
+        except StoreError as exc:
+            raise ToolError(str(exc)) from exc
+        rows = [[value if isinstance(value, int | float | str | None) else str(value) for value in row]
+                for row in result.rows]  # fmt: skip
+        return {"columns": result.columns, "rows": rows, "truncated": result.truncated}
 
     @server.tool(annotations=READ_ONLY)
     def log_statistics(

@@ -69,6 +69,11 @@ async def _session_checks(db: Path) -> None:
             broken = await session.call_tool("execute_scenario", {"program": "import os\n", "prompt": "x"})
             assert broken.structured_content["status"] == "rejected"
             assert "import of 'os' is not allowed" in broken.structured_content["diagnostics"]
+            rows = await session.call_tool("query_logs", {"sql": "SELECT count(*) AS n FROM boxes"})
+            assert rows.structured_content["rows"] == [[13820]]
+            hidden = await session.call_tool("query_logs", {"sql": "SELECT * FROM ground_truth"})
+            assert hidden.is_error and "not queryable" in _text(hidden)
+            assert "boxes:" in _text(await session.call_tool("describe_schema", {}))
             stats = _text(await session.call_tool("log_statistics", {"log_id": LOG}))
             assert "REGULAR_VEHICLE" in stats and "median_speed_mps" in stats and "median_distance_to_ego_m" in stats
             picture = await session.call_tool("render_log", {"log_id": LOG, "timestamp_index": 10})

@@ -1,0 +1,53 @@
+"""Read-only SQL for agents: the log tables only, one SELECT, bounded rows and time, no labels, no files."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.mcp.sql import QueryRefusedError, describe_tables, run_query
+from store import Store
+
+
+def test_selects_over_log_tables_work(demo_store: Store) -> None:
+    result = run_query(
+        demo_store,
+        "WITH cars AS (SELECT * FROM boxes WHERE category = 'REGULAR_VEHICLE') "
+        "SELECT log_id, count(DISTINCT track_uuid) AS n FROM cars GROUP BY log_id ORDER BY log_id",
+    )
+    assert result.columns == ["log_id", "n"] and len(result.rows) == 4 and not result.truncated
+    limited = run_query(demo_store, "SELECT * FROM boxes", max_rows=10)
+    assert len(limited.rows) == 10 and limited.truncated
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT * FROM ground_truth", "the table 'ground_truth' is not queryable"),
+        ("SELECT * FROM boxes WHERE log_id IN (SELECT log_id FROM gt_frames)", "'gt_frames' is not queryable"),
+        ("SELECT * FROM main.runs", "'main.runs' is not queryable"),
+        ("SELECT * FROM information_schema.tables", "'information_schema.tables' is not queryable"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "table functions are not allowed (read_csv)"),
+        ("SELECT * FROM duckdb_settings()", "table functions are not allowed"),
+        ("DELETE FROM boxes", "only one SELECT statement is allowed (got: DELETE)"),
+        ("SELECT 1; DROP TABLE boxes", "only one SELECT statement is allowed"),
+        ("SET enable_external_access = true", "only one SELECT statement is allowed (got: SET)"),
+        ("COPY boxes TO '/tmp/x.csv'", "only one SELECT statement is allowed"),
+        ("SELEC 1", "does not parse"),
+    ],
+)
+def test_refused_queries_say_why(demo_store: Store, sql: str, message: str) -> None:
+    with pytest.raises(QueryRefusedError) as info:
+        run_query(demo_store, sql)
+    assert message in str(info.value)
+    assert demo_store.query_df("SELECT count(*) AS n FROM boxes")["n"][0] > 0  # nothing was changed
+
+
+def test_long_queries_are_interrupted(demo_store: Store) -> None:
+    with pytest.raises(QueryRefusedError, match=r"ran past 0\.5 s and was stopped"):
+        run_query(demo_store, "SELECT count(*) FROM boxes a, boxes b, boxes c", timeout_s=0.5)
+
+
+def test_schema_lists_only_queryable_tables(demo_store: Store) -> None:
+    schema = describe_tables(demo_store)
+    assert "boxes:" in schema and "tx_city_m DOUBLE" in schema
+    assert "ground_truth" not in schema and "gt_frames" not in schema
