@@ -7,6 +7,7 @@ tool errors with the message; the server keeps serving.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ from atomic.scenario import timestamps as scenario_timestamps
 from evaluation.score_runs import score_stored_run
 from server.executor import Executor, LogSelection
 from server.executor.diagnostics import diagnose
+from server.mcp.guidance import MINE_WORKFLOW, SCREEN_WORKFLOW, SEMANTIC_RULES
 from server.mcp.sql import describe_tables, run_query
 from server.mcp.statistics import category_statistics
 from server.render.bev import BevView, render_bev
@@ -306,5 +308,23 @@ def create_server(db_path: Path | str, reveal_ground_truth: bool = False) -> MCP
         with tempfile.TemporaryDirectory() as tmp:
             picture = render_bev(arrays, BevView(time_index=index, radius_m=radius_m), Path(tmp) / "bev.png")
             return Image(data=picture.read_bytes(), format="png")
+
+    @server.resource("avmine://docs/functions", mime_type="text/plain", description="every atomic function's docs")
+    def functions_resource() -> str:
+        return "\n\n".join(entry.render() for entry in docs.registry().values())
+
+    @server.resource(
+        "avmine://docs/categories", mime_type="application/json", description="category names and meanings"
+    )
+    def categories_resource() -> str:
+        return json.dumps(docs.categories(), indent=1)
+
+    @server.prompt(description="the workflow for mining one scenario, with the semantic rules")
+    def mine_scenario(prompt: str) -> str:
+        return MINE_WORKFLOW.format(prompt=prompt, rules=SEMANTIC_RULES)
+
+    @server.prompt(description="screen a train prompt for the few-shot library")
+    def screen_prompt(prompt: str, threshold: float = 0.8, attempts: int = 5) -> str:
+        return SCREEN_WORKFLOW.format(prompt=prompt, threshold=threshold, attempts=attempts, rules=SEMANTIC_RULES)
 
     return server

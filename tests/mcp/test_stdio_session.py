@@ -81,6 +81,13 @@ async def _session_checks(db: Path) -> None:
             assert image.type == "image" and image.mime_type == "image/png" and len(image.data) > 10_000
             outside = await session.call_tool("render_log", {"log_id": LOG, "timestamp_index": 999})
             assert outside.is_error and "outside 0..156" in _text(outside)
+            resources = {str(r.uri) for r in (await session.list_resources()).resources}
+            assert {"avmine://docs/functions", "avmine://docs/categories"} <= resources
+            functions = await session.read_resource("avmine://docs/functions")
+            assert "near_objects(track_uuid, candidate_uuids, log_dir" in functions.contents[0].text
+            mine = await session.get_prompt("mine_scenario", {"prompt": "pedestrian crossing in front of a car"})
+            text = mine.messages[0].content.text
+            assert "never swap subject and object" in text and "pedestrian crossing in front of a car" in text
             # the server keeps serving after a rejected program
             again = await session.call_tool("list_functions", {})
             assert not again.is_error
