@@ -77,8 +77,10 @@ class Store:
         row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return int(row[0]) if row else None
 
-    def _check_version(self) -> None:
+    def _check_version(self, writable: bool = False) -> None:
         version = self._version()
+        if writable and version is not None and version < SCHEMA_VERSION:
+            return  # an older file: _ensure_schema migrates it
         if version is not None and version != SCHEMA_VERSION:
             raise SchemaVersionError(
                 f"{self.path}: database schema version {version}, this avmine reads version "
@@ -87,11 +89,14 @@ class Store:
             )
 
     def _ensure_schema(self) -> None:
-        self._check_version()
-        if self._version() is None:
+        self._check_version(writable=True)
+        version = self._version()
+        if version is None or version < SCHEMA_VERSION:
+            # every statement is CREATE ... IF NOT EXISTS: re-running them adds what newer versions added
             with self.transaction():
                 for statement in create_statements():
                     self.con.execute(statement)
+                self.con.execute("DELETE FROM meta WHERE key = 'schema_version'")
                 self.con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
 
     @contextmanager

@@ -7,7 +7,7 @@ version describes the whole file.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 LABELS = ("REFERRED", "RELATED", "OTHER")
 """Ground-truth labels, in the order of the challenge's integer codes 0, 1, 2."""
@@ -168,6 +168,15 @@ CREATE TABLE IF NOT EXISTS examples (
     created_at TIMESTAMP NOT NULL
 );
 
+-- The program an agent submitted as its final answer for a prompt (headless runs). The latest wins.
+CREATE TABLE IF NOT EXISTS final_programs (
+    prompt VARCHAR NOT NULL,
+    program VARCHAR NOT NULL,
+    submitted_at TIMESTAMP NOT NULL,
+    origin VARCHAR,
+    run_id VARCHAR
+);
+
 CREATE TABLE IF NOT EXISTS vlm_cache (
     model VARCHAR NOT NULL,
     question_hash VARCHAR NOT NULL,
@@ -182,4 +191,6 @@ CREATE TABLE IF NOT EXISTS vlm_cache (
 
 def create_statements() -> list[str]:
     """The DDL statements that create every table, in order."""
-    return [s.strip() for s in _TABLES.split(";") if s.strip()]
+    # comments may hold any text (even a semicolon): drop them before splitting into statements
+    code = "\n".join(line.split("--", 1)[0] for line in _TABLES.splitlines())
+    return [s.strip() for s in code.split(";") if s.strip()]

@@ -24,15 +24,18 @@ from pydantic import BaseModel, Field
 from scipy.spatial.transform import Rotation
 
 from atomic import docs
+from atomic.program import ProgramError, prepare
 from atomic.scenario import timestamps as scenario_timestamps
 from evaluation.score_runs import score_stored_run
-from server.executor import Executor, LogSelection
+from server.executor import Executor, LogSelection, policy
 from server.executor.diagnostics import diagnose
 from server.mcp.guidance import MINE_WORKFLOW, SCREEN_WORKFLOW, SEMANTIC_RULES
 from server.mcp.sql import describe_tables, run_query
 from server.mcp.statistics import category_statistics
 from server.render.bev import BevView, render_bev
 from store import Store, StoreError
+from store.library import save_example as save_example_to
+from store.library import search_examples, submit_final_program
 from store.runs import load_run
 
 INSTRUCTIONS = (
@@ -308,6 +311,48 @@ def create_server(db_path: Path | str, reveal_ground_truth: bool = False) -> MCP
         with tempfile.TemporaryDirectory() as tmp:
             picture = render_bev(arrays, BevView(time_index=index, radius_m=radius_m), Path(tmp) / "bev.png")
             return Image(data=picture.read_bytes(), format="png")
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=False, idempotent_hint=False, open_world_hint=False))
+    def save_example(
+        ctx: Context[State, Any],
+        prompt: Annotated[str, Field(description="the prompt the program answers")],
+        program: Annotated[str, Field(description="the program")],
+        run_id: Annotated[str | None, Field(description="a scored run of this program, for its scores")] = None,
+    ) -> str:
+        """Save a prompt -> program pair to the few-shot library (with the run's scores when it has ground truth)."""
+        state_now = current(ctx)
+        scores: dict[str, float] = {}
+        if run_id:
+            state_now.executor.flush()
+            try:
+                scores = score_stored_run(state_now.store, run_id).metrics
+            except StoreError:
+                scores = {}  # no ground truth for it: saved without scores
+        example_id = save_example_to(state_now.store, prompt, program, scores, {"run_id": run_id, "origin": "mcp"})
+        return f"saved example {example_id}" + (f" with scores {scores}" if scores else " (no scores)")
+
+    @server.tool(annotations=READ_ONLY)
+    def search_library(
+        ctx: Context[State, Any],
+        query: Annotated[str, Field(description="a prompt or words to find similar solved prompts")],
+    ) -> list[dict[str, Any]]:
+        """Library examples whose prompts resemble the query, with their programs and scores."""
+        found = search_examples(current(ctx).store, query)
+        return [{"prompt": e.prompt, "program": e.program, "scores": e.scores} for e in found]
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=False, idempotent_hint=True, open_world_hint=False))
+    def submit_program(
+        ctx: Context[State, Any],
+        prompt: Annotated[str, Field(description="the prompt")],
+        program: Annotated[str, Field(description="the final program for it")],
+    ) -> str:
+        """Submit the final program for a prompt (headless runs): it is checked, then recorded as the answer."""
+        try:
+            prepare(program, check=policy.enforce)
+        except (ProgramError, policy.PolicyError) as exc:
+            raise ToolError(f"not submitted: {exc}") from exc
+        submit_final_program(current(ctx).store, prompt, program, origin="mcp")
+        return f"submitted the final program for {prompt!r}"
 
     @server.resource("avmine://docs/functions", mime_type="text/plain", description="every atomic function's docs")
     def functions_resource() -> str:

@@ -106,6 +106,15 @@ async def _scoring_checks(db: Path, reveal: bool) -> dict[str, object]:
             run = await session.call_tool("execute_scenario", {"program": BICYCLES, "prompt": BICYCLE_PROMPT})
             scored = await session.call_tool("score_run", {"run_id": run.structured_content["run_id"]})
             assert not scored.is_error, _text(scored)
+            example = {"prompt": BICYCLE_PROMPT, "program": BICYCLES, "run_id": run.structured_content["run_id"]}
+            saved = _text(await session.call_tool("save_example", example))
+            assert saved.startswith("saved example") and "Timestamp BA" in saved
+            similar = await session.call_tool("search_library", {"query": "a bicycle on the right of a car"})
+            assert similar.structured_content["result"][0]["prompt"] == BICYCLE_PROMPT
+            submitted = await session.call_tool("submit_program", {"prompt": BICYCLE_PROMPT, "program": BICYCLES})
+            assert "submitted the final program" in _text(submitted)
+            refused_program = await session.call_tool("submit_program", {"prompt": "x", "program": "import os"})
+            assert refused_program.is_error and "not submitted" in _text(refused_program)
             turns = await session.call_tool("execute_scenario", {"program": LEFT_TURNS, "prompt": "turning left"})
             refused = await session.call_tool("score_run", {"run_id": turns.structured_content["run_id"]})
             assert refused.is_error and "no ground truth for the prompt 'turning left'" in _text(refused)

@@ -213,3 +213,23 @@ def test_scenario_mining_dir_skips_prediction_pickle(store: Store) -> None:
     report = ingest(store, SCENARIO_MINING_DIR, progress=False)
     assert len(report.logs) == 2 and report.gt_pairs == 2
     assert not any("prediction" in p for p in store.query_df("SELECT source_path FROM gt_frames")["source_path"])
+
+
+def test_older_schema_is_migrated_on_open(tmp_path: Path) -> None:
+    db = tmp_path / "old.duckdb"
+    with Store.open(db) as store:
+        store.con.execute("DROP TABLE final_programs")
+        store.con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with Store.open(db) as store:
+        assert store.query_df("SELECT value FROM meta WHERE key = 'schema_version'")["value"][0] == "2"
+        assert store.query_df("SELECT count(*) AS n FROM final_programs")["n"][0] == 0
+
+
+def test_newer_schema_is_refused_with_advice(tmp_path: Path) -> None:
+    from store.errors import SchemaVersionError
+
+    db = tmp_path / "new.duckdb"
+    with Store.open(db) as store:
+        store.con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(SchemaVersionError, match="schema version 99, this avmine reads version 2"):
+        Store.open(db)
