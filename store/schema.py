@@ -168,6 +168,13 @@ CREATE TABLE IF NOT EXISTS examples (
     created_at TIMESTAMP NOT NULL
 );
 
+-- The category a prompt refers to, as an agent stated it (ground truth gives it on labelled splits).
+CREATE TABLE IF NOT EXISTS prompt_expectations (
+    prompt VARCHAR PRIMARY KEY,
+    expected_category VARCHAR NOT NULL,
+    stated_at TIMESTAMP NOT NULL
+);
+
 -- The program an agent submitted as its final answer for a prompt (headless runs). The latest wins.
 CREATE TABLE IF NOT EXISTS final_programs (
     prompt VARCHAR NOT NULL,

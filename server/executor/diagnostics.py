@@ -15,7 +15,7 @@ import numpy as np
 
 from atomic.scenario import timestamps as scenario_timestamps
 from server.executor.executor import Execution
-from store.database import Store
+from store.database import Store, now
 
 SEGMENT_GAP_S = 0.35
 """A gap longer than this between referred timestamps starts a new segment (annotations are 10 Hz)."""
@@ -95,8 +95,24 @@ def _related(value: Any, into: Counter[str]) -> None:
             _related(child, into)
 
 
+def remember_expected_category(store: Store, prompt: str, category: str) -> None:
+    """Store the category an agent says a prompt refers to, for the diagnostics of later runs."""
+    store.con.execute("INSERT OR REPLACE INTO prompt_expectations VALUES (?, ?, ?)", [prompt, category, now()])
+
+
 def expected_category(store: Store, prompt: str) -> str | None:
-    """The category most ground-truth referred objects of a prompt have (None without ground truth)."""
+    """The category a prompt refers to: from ground truth where there is any, else as an agent stated it.
+
+    With ground truth, the category most referred objects have; None when neither is known.
+    """
+    stated = store.con.execute(
+        "SELECT expected_category FROM prompt_expectations WHERE prompt = ?", [prompt]
+    ).fetchone()
+    from_truth = _category_from_ground_truth(store, prompt)
+    return from_truth or (str(stated[0]) if stated else None)
+
+
+def _category_from_ground_truth(store: Store, prompt: str) -> str | None:
     rows = store.query_df(
         """
         SELECT b.category, count(DISTINCT g.log_id || g.track_uuid) AS n FROM ground_truth g
@@ -119,6 +135,8 @@ def diagnose(store: Store, execution: Execution, source: str, expected: str | No
         expected: the prompt's expected referred category, if the agent gave one; otherwise taken
             from ground truth where the store has it.
     """
+    if expected:
+        remember_expected_category(store, execution.prompt, expected)
     expected = expected or expected_category(store, execution.prompt)
     per_log: list[dict[str, Any]] = []
     referred: Counter[str] = Counter()

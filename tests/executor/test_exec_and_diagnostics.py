@@ -33,6 +33,9 @@ def test_diagnostics_point_at_a_missing_reverse_relationship(executor: Executor,
     assert 0 < track.coverage <= 1 and track.segments >= 1 and track.length_m > 2
     assert "near_objects" in diagnostics.function_seconds
     assert "likely mistake" in diagnostics.text()
+    # the stated expectation is remembered for the prompt's later runs
+    later = diagnose(canary_store, execution, "annotations")
+    assert later.expected_category == "PEDESTRIAN"
     # the run is recorded with its code hash, per-log result and timing
     executor.flush()
     record, results = load_run(canary_store, execution.run_id)
