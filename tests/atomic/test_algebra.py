@@ -339,7 +339,20 @@ def test_and_is_the_intersection_by_timestamps_and_does_not_mutate(operands: lis
     assert list(out) == [key for key in present[0] if all(key in p for p in present)]
     for key, value in out.items():
         expected = set.intersection(*(set(p[key]) for p in present))
-        assert set(timestamps(value)) == expected
+        # never more than the intersection; less only through RefAV's self-key overwrite (see below)
+        assert set(timestamps(value)) <= expected
+
+
+def test_and_can_lose_timestamps_through_refavs_self_key_overwrite() -> None:
+    """Merging relationships, a list meets a dict under the same child key and replaces its self-key.
+
+    RefAV's scenario_or stores the list under the child's own key, overwriting what was there, so
+    timestamp 1 of child "a" is lost. Found by hypothesis; kept as RefAV does it.
+    """
+    first = {"a": {}, "b": {"c": {"a": {"a": [1]}}, "d": [0]}}
+    second = {"b": {"d": {"a": {}, "b": {}, "d": {"a": [1]}}, "c": {"a": [0]}}}
+    out = scenario_and([first, second])
+    assert set(timestamps(out["b"])) == {0}
 
 
 @given(st.lists(scenarios, min_size=1, max_size=3))
