@@ -108,7 +108,7 @@ def test_assign_lanes_matches_reference_on_real_tracks(demo_logs: list[DemoLog])
     assert assigned_any > 100
 
 
-def overlapping_turn_lanes(index: MapIndex, log: DemoLog) -> tuple[np.ndarray, list[int]]:
+def overlapping_turn_lanes(index: MapIndex, log: DemoLog) -> tuple[np.ndarray, list[int]] | None:
     """A point inside a left-turn and a right-turn intersection lane at once (their shared start)."""
     rng = np.random.default_rng(6)
     for k in np.flatnonzero(index.is_intersection):
@@ -120,16 +120,16 @@ def overlapping_turn_lanes(index: MapIndex, log: DemoLog) -> tuple[np.ndarray, l
             turns = {index.turn_direction_of(i) for i in lanes}
             if {"left", "right"} <= turns and all(index.turn_direction_of(i) is not None for i in lanes):
                 return p, lanes
-    pytest.skip("no overlapping left/right intersection lanes found")
+    return None
 
 
 @pytest.mark.parametrize("yaw_rate, turn", [(0.4, "left"), (-0.4, "right")])
 def test_tie_break_prefers_lane_agreeing_with_yaw_rate(demo_logs: list[DemoLog], yaw_rate: float, turn: str) -> None:
     for log in demo_logs:
-        try:
-            point, lanes = overlapping_turn_lanes(log.index, log)
-        except pytest.skip.Exception:
+        found = overlapping_turn_lanes(log.index, log)
+        if found is None:
             continue
+        point, lanes = found
         n = 8
         ts = np.arange(n, dtype=np.int64) * 100_000_000
         points = np.repeat(point[None], n, axis=0)
@@ -142,7 +142,7 @@ def test_tie_break_prefers_lane_agreeing_with_yaw_rate(demo_logs: list[DemoLog],
         expected = log.reference.assign(ts.tolist(), [lanes] * n, rate)
         assert got.tolist() == [expected[t] for t in ts.tolist()]
         return
-    pytest.skip("no map with overlapping left/right intersection lanes")
+    pytest.fail("no demo map has overlapping left/right intersection lanes: the tie-break went untested")
 
 
 def test_assign_lanes_edge_cases(demo_logs: list[DemoLog]) -> None:
