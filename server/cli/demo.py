@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import pickle
 from pathlib import Path
 from typing import Any
 
 from evaluation import evaluate
+from evaluation.ground_truth_from_store import ground_truth_frames
 from evaluation.submission.from_runs import submission_from_runs
 from server.executor import Executor, LogSelection
 from server.executor.diagnostics import diagnose
 from server.ingestion import prepare_logs
 from server.render.bev import BevView, render_bev
 from store import Store
-from store.demo import DEMO_GROUND_TRUTH, DEMO_SPLIT, demo_programs, ingest_demo
+from store.demo import DEMO_SPLIT, demo_programs, ingest_demo
 from store.summary import format_summary, summarize
 
 DEFAULT_OUT = Path("avmine-demo")
-
-
-def _ground_truth() -> dict[tuple[str, str], list[dict[str, object]]]:
-    """The demo's ground truth, as shipped."""
-    with DEMO_GROUND_TRUTH.open("rb") as f:
-        loaded: dict[tuple[str, str], list[dict[str, object]]] = pickle.load(f)
-    return loaded
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -68,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
                       f"({execution.seconds:.2f} s)")  # fmt: skip
                 print("  " + diagnose(store, execution, "annotations").text().replace("\n", "\n  "))
         submission, report = submission_from_runs(store, DEMO_SPLIT)
-        scores = evaluate(submission, _ground_truth(), "HOTA", 50)
+        truth = {key: ground_truth_frames(store, *key) for key in submission}
+        scores = evaluate(submission, truth, "HOTA", 50)
         metrics = ", ".join(f"{name} {value:.3f}" for name, value in scores.metrics().items())
         print(f"\nSubmission from these runs, scored against ground truth ({report.pairs} pairs): {metrics}")
     print(f"\nBird's-eye view: {picture}")
