@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,7 +47,10 @@ class Store:
                 "or `avmine demo`."
             )
         db_path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(db_path), read_only=read_only)
+        self._root = duckdb.connect(str(db_path), read_only=read_only)
+        self._owner = threading.get_ident()
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
         if not read_only:
             self._ensure_schema()
             cache.recover(self.cache_root, self.committed_cache_keys())
@@ -58,9 +62,26 @@ class Store:
         """Open the database at ``db`` (else ``$AVMINE_DB``, else the user data dir), creating it if needed."""
         return cls(resolve_db_path(db), read_only=read_only)
 
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """This thread's connection to the database.
+
+        A DuckDB connection must not be used by two threads at once (the MCP server runs tools in a
+        thread pool), so every other thread gets its own cursor on the same database.
+        """
+        if threading.get_ident() == self._owner:
+            return self._root
+        cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._local.cursor = self._root.cursor()
+            self._cursors.append(cursor)
+        return cursor
+
     def close(self) -> None:
-        """Close the connection."""
-        self.con.close()
+        """Close the connection and every thread's cursor."""
+        for cursor in self._cursors:
+            cursor.close()
+        self._root.close()
 
     def __enter__(self) -> Store:
         return self
