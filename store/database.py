@@ -64,7 +64,7 @@ class Store:
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
-        """This thread's connection to the database.
+        """The calling thread's connection to the database.
 
         A DuckDB connection must not be used by two threads at once (the MCP server runs tools in a
         thread pool), so every other thread gets its own cursor on the same database.

@@ -20,7 +20,7 @@ class LogResult:
 
     Attributes:
         log_id: the log.
-        status: "ok", "error" or "timeout".
+        status: "ok", "error", "timeout" or "cancelled".
         scenario: the post-processed scenario the program output (None when it failed).
         error: what went wrong, for people and agents.
         stdout: what the program printed (bounded by the executor).
@@ -93,6 +93,8 @@ def record_run(store: Store, run: Run, results: list[LogResult], con: duckdb.Duc
     """
     failed = [r for r in results if r.status != "ok"]
     status = "ok" if not failed else ("failed" if len(failed) == len(results) else "partial")
+    if any(r.status == "cancelled" for r in results):
+        status = "cancelled"
     seconds = sum(r.seconds for r in results)
     rows = []
     for result in results:

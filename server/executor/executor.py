@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -33,6 +34,11 @@ REUSE_LIMIT = 2048
 """Per-log results kept for re-use by identical runs."""
 GRACE_SECONDS = 30.0
 """How long past a job's own wall-clock limit the executor waits for its worker before replacing it."""
+POLL_SECONDS = 0.1
+"""How often a waiting run looks at its cancellation flag."""
+
+Progress = Callable[[int, int, str], None]
+"""Called as ``progress(logs_done, logs_total, log_id)`` each time a log finishes."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,8 @@ class _Worker:
             env=env,
         )
         self.lines: queue.Queue[str] = queue.Queue()
+        self.busy = threading.Lock()
+        """Held while a job is in flight: concurrent runs share the pool, one job per worker at a time."""
         threading.Thread(target=self._pump, daemon=True).start()
         ready = self.read(120.0)
         if ready is None or not ready.get("ready"):
@@ -93,19 +101,32 @@ class _Worker:
     def read(self, timeout: float) -> dict[str, Any] | None:
         """The next reply, or None when the worker exited, hung past ``timeout`` or wrote garbage."""
         try:
-            line = self.lines.get(timeout=timeout)
-            if not line:
-                self.lines.put("")  # keep the end-of-stream for later readers
-                return None
+            return self.take(self.lines.get(timeout=timeout))
+        except queue.Empty:
+            return None
+
+    def take(self, line: str) -> dict[str, Any] | None:
+        """A reply line parsed; None at the end of the stream or for garbage."""
+        if not line:
+            self.lines.put("")  # keep the end-of-stream for later readers
+            return None
+        try:
             reply: dict[str, Any] = json.loads(line)
             return reply
-        except (queue.Empty, json.JSONDecodeError):
+        except json.JSONDecodeError:
             return None
 
     def send(self, job: dict[str, Any]) -> None:
         assert self.process.stdin is not None
         self.process.stdin.write(json.dumps(job) + "\n")
         self.process.stdin.flush()
+
+    def kill(self) -> None:
+        """Stop at once (a cancelled run): the program it runs dies with it (its parent-death signal)."""
+        with contextlib.suppress(Exception):
+            self.process.kill()
+        with contextlib.suppress(Exception):
+            self.process.wait(timeout=10)
 
     def stop(self) -> None:
         """Close the job stream (the worker disarms its waiting child and exits), then make sure it is gone."""
@@ -215,19 +236,31 @@ class Executor:
         log_id = self.resolve(LogSelection())[0]
         self.store.load_arrays(log_id, self.source)
         worker = self._workers()[0]
-        worker.send({"job_id": "probe", "program": PROBE_PROGRAM, "prompt": "probe", "log_id": log_id,
-                     "limits": asdict(self.limits), "allow_missing_layers": True})  # fmt: skip
-        reply = worker.read(self.limits.wall_seconds + GRACE_SECONDS)
-        if reply is None or reply.get("job_id") != "probe":
-            worker.stop()  # out of step with its replies: never reuse it
-            return Layers()
+        with worker.busy:
+            worker.send({"job_id": "probe", "program": PROBE_PROGRAM, "prompt": "probe", "log_id": log_id,
+                         "limits": asdict(self.limits), "allow_missing_layers": True})  # fmt: skip
+            reply = worker.read(self.limits.wall_seconds + GRACE_SECONDS)
+            if reply is None or reply.get("job_id") != "probe":
+                worker.stop()  # out of step with its replies: never reuse it
+                return Layers()
         return Layers(**reply.get("layers", {}))
 
-    def run(self, program: str, prompt: str, selection: LogSelection, origin: str = "cli") -> Execution:
+    def run(
+        self,
+        program: str,
+        prompt: str,
+        selection: LogSelection,
+        origin: str = "cli",
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Execution:
         """Run a program on every selected log and record the run (written in the background; see ``flush``).
 
         Nothing the program does raises here: syntax, policy and runtime errors, timeouts and
-        limit breaches come back as per-log results with an error an agent can act on.
+        limit breaches come back as per-log results with an error an agent can act on. Runs may
+        overlap (from several threads); they share the worker pool. Setting ``cancel`` stops the
+        run: logs in flight are abandoned (their workers replaced) and unstarted ones skipped, all
+        recorded as cancelled.
 
         Raises:
             StoreError: the selection names unknown logs or none at all.
@@ -266,7 +299,17 @@ class Executor:
             for log_id in log_ids
             if reuse_key(log_id) in self._reuse
         }
-        replies = self._dispatch(program, prompt, {k: v for k, v in log_keys.items() if k not in reused})
+        done = [len(reused)]
+        if progress and reused:
+            progress(len(reused), len(log_ids), "re-used results")
+
+        def finished(log_id: str) -> None:
+            done[0] += 1
+            if progress:
+                progress(done[0], len(log_ids), log_id)
+
+        to_run = {k: v for k, v in log_keys.items() if k not in reused}
+        replies = self._dispatch(program, prompt, to_run, finished, cancel or threading.Event())
         results = [
             reused.get(log_id)
             or LogResult(
@@ -295,43 +338,76 @@ class Executor:
             layers = reply.get("layers", layers)
         failed = sum(r.status != "ok" for r in results)
         status = "ok" if not failed else "failed" if failed == len(results) else "partial"
+        if cancel is not None and cancel.is_set():
+            status = "cancelled"
         return Execution(run.run_id, prompt, status, results, time.perf_counter() - started, function_seconds, layers)
 
-    def _dispatch(self, program: str, prompt: str, log_keys: dict[str, str]) -> dict[str, dict[str, Any]]:
+    def _dispatch(
+        self,
+        program: str,
+        prompt: str,
+        log_keys: dict[str, str],
+        finished: Callable[[str], None],
+        cancel: threading.Event,
+    ) -> dict[str, dict[str, Any]]:
         jobs: queue.Queue[str] = queue.Queue()
         for log_id in log_keys:
             jobs.put(log_id)
         replies: dict[str, dict[str, Any]] = {}
 
         def serve(worker: _Worker) -> None:
-            while True:
-                try:
-                    log_id = jobs.get_nowait()
-                except queue.Empty:
-                    return
-                worker.send(
-                    {
-                        "job_id": log_id,
-                        "program": program,
-                        "prompt": prompt,
-                        "log_id": log_id,
-                        "cache_key": log_keys[log_id],  # a re-ingested log is reloaded by the worker
-                        "limits": asdict(self.limits),
-                        "allow_missing_layers": self.allow_missing_layers,
-                    }
-                )
-                reply = worker.read(self.limits.wall_seconds + GRACE_SECONDS)
-                if reply is None or reply.get("job_id") != log_id:  # died, hung or out of step: replace it
-                    worker.stop()
-                    replies[log_id] = {"status": "error", "error": "the worker running this log stopped responding"}
-                    return
-                replies[log_id] = reply
+            while not cancel.is_set():
+                with worker.busy:  # another run may hold this worker; its jobs wait for a free one
+                    if worker.process.poll() is not None:
+                        return
+                    try:
+                        log_id = jobs.get_nowait()
+                    except queue.Empty:
+                        return
+                    worker.send(
+                        {
+                            "job_id": log_id,
+                            "program": program,
+                            "prompt": prompt,
+                            "log_id": log_id,
+                            "cache_key": log_keys[log_id],  # a re-ingested log is reloaded by the worker
+                            "limits": asdict(self.limits),
+                            "allow_missing_layers": self.allow_missing_layers,
+                        }
+                    )
+                    reply = self._await(worker, cancel)
+                    if reply is None or reply.get("job_id") != log_id:  # died, hung, cancelled or out of step
+                        worker.kill() if cancel.is_set() else worker.stop()
+                        replies[log_id] = (
+                            {"status": "cancelled", "error": "cancelled by the client"}
+                            if cancel.is_set()
+                            else {"status": "error", "error": "the worker running this log stopped responding"}
+                        )
+                        finished(log_id)
+                        return
+                    replies[log_id] = reply
+                finished(log_id)
 
         threads = [threading.Thread(target=serve, args=(w,)) for w in self._workers()]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        for log_id in log_keys:  # jobs left when every worker died
+        for log_id in log_keys:  # jobs left when every worker died, or never started before a cancel
+            if cancel.is_set():
+                replies.setdefault(log_id, {"status": "cancelled", "error": "cancelled by the client"})
             replies.setdefault(log_id, {"status": "error", "error": "no worker was available to run this log"})
         return replies
+
+    def _await(self, worker: _Worker, cancel: threading.Event) -> dict[str, Any] | None:
+        """The worker's reply, or None when it stopped responding or the run was cancelled."""
+        deadline = time.monotonic() + self.limits.wall_seconds + GRACE_SECONDS
+        while not cancel.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                return worker.take(worker.lines.get(timeout=min(POLL_SECONDS, remaining)))
+            except queue.Empty:
+                continue
+        return None

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import os
 import resource
+import signal
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -32,6 +33,7 @@ MS_NOEXEC = 8
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
 NOBODY = 65534
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -115,6 +117,7 @@ def enter(mount_point: Path, limits: Limits) -> Layers:
     Raises:
         SandboxError: a layer could not be entered (the caller must not run the program).
     """
+    parent = os.getppid()
     os.setsid()
     enter_namespaces()  # the network namespace is inherited from the worker when it entered it at start-up
     # a mount namespace of its own, so the private root never shows in the worker's (or leaks from it)
@@ -144,6 +147,10 @@ def enter(mount_point: Path, limits: Limits) -> Layers:
     os.setgid(NOBODY)
     os.setuid(NOBODY)
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(no new privileges)")
+    # set last (a change of user clears it): a killed worker (a cancelled run) takes its program with it
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(parent-death signal)")
+    if os.getppid() != parent:  # the worker died before the signal was armed
+        os._exit(1)
     return verify()
 
 
