@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 from server.mcp.app import create_server
+from server.mcp.http import TOKEN_VARIABLE, HttpConfigError, check_exposure, serve_http
 from store.paths import resolve_db_path
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add the ``serve`` command."""
-    parser = subparsers.add_parser("serve", help="serve avmine's tools to an MCP client (Claude Code, ...)")
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve avmine's tools to an MCP client (Claude Code, ...)",
+        description=f"Over HTTP the endpoint is http://HOST:PORT/mcp. If ${TOKEN_VARIABLE} is set, every request "
+        f"must carry 'Authorization: Bearer <token>'; a non-loopback --host requires it.",
+    )
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="default stdio")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP address (default loopback only)")
     parser.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
+    parser.add_argument("--image-dir", type=Path, help="where rendered images are written (default: beside the db)")
     parser.add_argument(
         "--reveal-ground-truth",
         action="store_true",
@@ -25,9 +35,16 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until the client disconnects (stdio) or the process is stopped (HTTP)."""
-    server = create_server(resolve_db_path(args.db), reveal_ground_truth=args.reveal_ground_truth)
+    token = os.environ.get(TOKEN_VARIABLE) or None
+    if args.transport == "http":
+        try:
+            check_exposure(args.host, token)  # before anything opens: a refusal must not half-start
+        except HttpConfigError as exc:
+            print(f"avmine serve: {exc}", file=sys.stderr)
+            return 2
+    server = create_server(resolve_db_path(args.db), args.reveal_ground_truth, args.image_dir)
     if args.transport == "stdio":
         server.run("stdio")
     else:
-        server.run("streamable-http", host=args.host, port=args.port)
+        serve_http(server, args.host, args.port, token)
     return 0

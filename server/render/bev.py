@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -34,11 +35,19 @@ OTHER_COLOUR = "#7f7f7f"
 
 @dataclass(frozen=True)
 class BevView:
-    """What to draw: one timestamp index, the trail length before it, and the area around the ego."""
+    """What to draw: one timestamp index, the trail length before it, and the area around a centre.
+
+    Highlighted tracks (indices into the log's tracks) get a red outline, their whole path from
+    ``start_index`` to ``time_index`` and a faint box every second along it.
+    """
 
     time_index: int
     trail_s: float = 3.0
     radius_m: float = 60.0
+    highlight: tuple[int, ...] = ()
+    start_index: int | None = None
+    centre: tuple[float, float] | None = None
+    """City x, y of the view's centre (default: the ego at ``time_index``)."""
 
 
 def footprints_city(arrays: LogArrays, rows: np.ndarray) -> np.ndarray:
@@ -60,7 +69,7 @@ def footprints_city(arrays: LogArrays, rows: np.ndarray) -> np.ndarray:
 def render_bev(arrays: LogArrays, view: BevView, out: Path, title: str | None = None) -> Path:
     """Draw lanes, crossings, drivable area and the boxes at one timestamp, with trails, to a PNG."""
     avm = ArgoverseStaticMap.from_map_dir(arrays.map_dir, build_raster=False)
-    centre = arrays.ego_xyz_city[view.time_index, :2]
+    centre = np.asarray(view.centre) if view.centre is not None else arrays.ego_xyz_city[view.time_index, :2]
     fig, ax = plt.subplots(figsize=(8, 8), dpi=110)
     for area in avm.vector_drivable_areas.values():
         ax.add_patch(Polygon(area.xyz[:, :2], closed=True, facecolor="#eeeeee", edgecolor="none", zorder=0))
@@ -86,6 +95,7 @@ def render_bev(arrays: LogArrays, view: BevView, out: Path, title: str | None = 
         seen.add(category)
         ax.add_patch(Polygon(box, closed=True, facecolor=colour, edgecolor="black", linewidth=0.4, alpha=0.85,
                              zorder=3, label=label))  # fmt: skip
+    _draw_highlights(ax, arrays, view)
     ax.set_xlim(centre[0] - view.radius_m, centre[0] + view.radius_m)
     ax.set_ylim(centre[1] - view.radius_m, centre[1] + view.radius_m)
     ax.set_aspect("equal")
@@ -97,3 +107,21 @@ def render_bev(arrays: LogArrays, view: BevView, out: Path, title: str | None = 
     fig.savefig(out, bbox_inches="tight")
     plt.close(fig)
     return out
+
+
+def _draw_highlights(ax: Any, arrays: LogArrays, view: BevView) -> None:
+    start = view.time_index if view.start_index is None else view.start_index
+    in_window = (arrays.row_time_index >= start) & (arrays.row_time_index <= view.time_index)
+    for track in view.highlight:
+        rows = np.flatnonzero(in_window & (arrays.row_track == track))
+        if not len(rows):
+            continue
+        ax.plot(arrays.xyz_city[rows, 0], arrays.xyz_city[rows, 1], color="#d62728", linewidth=2.0, zorder=4)
+        for box in footprints_city(arrays, rows[::10]):  # annotations are 10 Hz: one box a second
+            ax.add_patch(Polygon(box, closed=True, facecolor="none", edgecolor="#d62728", linewidth=0.6,
+                                 alpha=0.5, zorder=4))  # fmt: skip
+        last = rows[-1]
+        ax.add_patch(Polygon(footprints_city(arrays, np.array([last]))[0], closed=True, facecolor="none",
+                             edgecolor="#d62728", linewidth=2.0, zorder=5))  # fmt: skip
+        ax.annotate(str(arrays.track_uuids[track])[:8], arrays.xyz_city[last, :2], fontsize=7, color="#d62728",
+                    xytext=(4, 4), textcoords="offset points", zorder=6)  # fmt: skip

@@ -76,11 +76,10 @@ async def _session_checks(db: Path) -> None:
             assert "boxes:" in _text(await session.call_tool("describe_schema", {}))
             stats = _text(await session.call_tool("log_statistics", {"log_id": LOG}))
             assert "REGULAR_VEHICLE" in stats and "median_speed_mps" in stats and "median_distance_to_ego_m" in stats
-            picture = await session.call_tool("render_log", {"log_id": LOG, "timestamp_index": 10})
+            picture = await session.call_tool("render_bev", {"log_id": LOG, "end_index": 10})
             image = picture.content[0]
             assert image.type == "image" and image.mime_type == "image/png" and len(image.data) > 10_000
-            outside = await session.call_tool("render_log", {"log_id": LOG, "timestamp_index": 999})
-            assert outside.is_error and "outside 0..156" in _text(outside)
+            assert "saved to " in picture.content[1].text
             resources = {str(r.uri) for r in (await session.list_resources()).resources}
             assert {"avmine://docs/functions", "avmine://docs/categories"} <= resources
             functions = await session.read_resource("avmine://docs/functions")

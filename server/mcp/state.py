@@ -1,0 +1,35 @@
+"""What every tool shares: the store, a warm executor, the server's options; and the tool annotations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mcp.server.mcpserver import Context
+from mcp.types import ToolAnnotations
+
+from server.executor import Executor
+from store import Store
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+WRITES_IDEMPOTENT = ToolAnnotations(read_only_hint=False, idempotent_hint=True, open_world_hint=False)
+WRITES = ToolAnnotations(read_only_hint=False, idempotent_hint=False, open_world_hint=False)
+
+
+@dataclass
+class State:
+    """What the tools share for the server's lifetime."""
+
+    store: Store
+    executor: Executor
+    image_dir: Path
+    """Where rendered images are also written (some clients drop image content)."""
+    reveal_ground_truth: bool = False
+    """Show concrete false positives and misses in scores (a person exploring; never headless agents)."""
+
+
+def current(ctx: Context[State, Any]) -> State:
+    """The server's shared state, from a tool's context."""
+    state: State = ctx.request_context.lifespan_context
+    return state

@@ -1,0 +1,96 @@
+"""Data tools: which logs there are, what the tables hold, read-only SQL and canned statistics."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+
+from server.mcp.paging import LIMIT_CHARS, paginate
+from server.mcp.sql import describe_tables, run_query
+from server.mcp.state import READ_ONLY, State, current
+from server.mcp.statistics import category_statistics
+from store import StoreError
+
+SCHEMA_PREAMBLE = (
+    "Frames and units: *_ego_m in the ego frame at that timestamp, *_city_m in the city frame, metres; "
+    "yaw in radians; v*_city_mps in m/s; timestamp_ns in nanoseconds. Ground truth is not queryable.\n"
+)
+Cursor = Annotated[str | None, Field(description="from the previous page's last line, for the next page")]
+
+
+def register(server: MCPServer[State]) -> None:
+    """Add list_logs, describe_schema, query_logs and log_statistics."""
+
+    @server.tool(annotations=READ_ONLY)
+    def list_logs(
+        ctx: Context[State, Any],
+        split: Annotated[str | None, Field(description="only this split (train, val, test)")] = None,
+        cursor: Cursor = None,
+    ) -> str:
+        """The logs in the store: id, split, city, duration (s) and tracks; a count per split first."""
+        store = current(ctx).store
+        where = "WHERE l.split = ?" if split else ""
+        rows = store.query_df(
+            f"""SELECT l.log_id, l.split, l.city, round((l.end_ns - l.start_ns) / 1e9, 1) AS seconds,
+                       (SELECT count(DISTINCT track_uuid) FROM boxes b
+                        WHERE b.log_id = l.log_id AND b.source = 'annotations') AS tracks
+                FROM logs l {where} ORDER BY l.split, l.log_id""",
+            [split] if split else [],
+        )
+        if rows.empty:
+            return f"No logs{' in split ' + split if split else ''}; ingest some with `avmine ingest`."
+        counts = rows.groupby("split").size()
+        header = "logs per split: " + ", ".join(f"{name} {count}" for name, count in counts.items())
+        lines = [f"{r.log_id}  {r.split:<5}  {r.city:<4}  {r.seconds:6.1f} s  {r.tracks} tracks"
+                 for r in rows.itertuples()]  # fmt: skip
+        return header + "\n" + paginate(lines, cursor).text()
+
+    @server.tool(annotations=READ_ONLY)
+    def describe_schema(ctx: Context[State, Any]) -> str:
+        """The tables query_logs can read (logs, boxes, ego poses, maps, prompts) and their columns, with units."""
+        return SCHEMA_PREAMBLE + describe_tables(current(ctx).store)
+
+    @server.tool(annotations=READ_ONLY)
+    def query_logs(
+        ctx: Context[State, Any],
+        sql: Annotated[str, Field(description="one SELECT over the tables of describe_schema")],
+        max_rows: Annotated[int, Field(description="at most this many rows", ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        """Read-only SQL over the log tables (one SELECT; 10 s limit; ground truth is not queryable)."""
+        try:
+            result = run_query(current(ctx).store, sql, max_rows=max_rows)
+        except StoreError as exc:
+            raise ToolError(str(exc)) from exc
+        rows = [[value if isinstance(value, int | float | str | None) else str(value) for value in row]
+                for row in result.rows]  # fmt: skip
+        size, kept = 0, 0
+        for row in rows:  # wide rows: keep the response within the client's limits
+            size += len(json.dumps(row))
+            if size > LIMIT_CHARS:
+                break
+            kept += 1
+        truncated = result.truncated or kept < len(rows)
+        return {"columns": result.columns, "rows": rows[:kept], "truncated": truncated}
+
+    @server.tool(annotations=READ_ONLY)
+    def log_statistics(
+        ctx: Context[State, Any],
+        log_id: Annotated[str | None, Field(description="only this log")] = None,
+        split: Annotated[str | None, Field(description="only logs of this split")] = None,
+        per_log: Annotated[bool, Field(description="one row per (log, category)")] = False,
+        cursor: Cursor = None,
+    ) -> str:
+        """Per category: tracks, boxes, speeds (m/s), sizes (m), track durations (s), distances to the ego (m).
+
+        Use it to pick thresholds that fit the data (how fast "fast" is, how far "near" is).
+        """
+        state = current(ctx)
+        table = category_statistics(state.store, state.executor.source, log_id, split, per_log)
+        if table.empty:
+            raise ToolError("no boxes match; list_logs shows the logs and splits in the store.")
+        header, *lines = table.to_string(index=False).splitlines()
+        return header + "\n" + paginate(lines, cursor).text()

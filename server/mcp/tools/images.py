@@ -1,0 +1,103 @@
+"""Image tools: a bird's-eye view of chosen tracks over a time window, returned and written to disk."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+import anyio.to_thread
+import numpy as np
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.utilities.types import Image
+from pydantic import Field
+
+from atomic.scenario import timestamps as scenario_timestamps
+from server.mcp.state import READ_ONLY, State, current
+from server.render import bev
+from store import StoreError
+from store.arrays import LogArrays
+from store.runs import load_run
+
+MAX_HIGHLIGHTED = 12
+"""More highlighted tracks than this make an unreadable picture."""
+
+
+def register(server: MCPServer[State]) -> None:
+    """Add render_bev."""
+
+    @server.tool(annotations=READ_ONLY)
+    async def render_bev(
+        ctx: Context[State, Any],
+        log_id: Annotated[str, Field(description="the log")],
+        track_uuids: Annotated[list[str] | None, Field(description="tracks to highlight with their paths")] = None,
+        run_id: Annotated[
+            str | None, Field(description="highlight this run's referred tracks in the log (if no track_uuids)")
+        ] = None,
+        start_index: Annotated[int | None, Field(description="first annotation timestamp index of the window")] = None,
+        end_index: Annotated[
+            int | None, Field(description="last timestamp index: boxes are drawn here (default: window's end)")
+        ] = None,
+        radius_m: Annotated[float, Field(description="half-width of the view, metres", gt=5, le=500)] = 60.0,
+    ) -> list[Image | str]:
+        """Bird's-eye view: lanes, crossings, boxes by category; chosen tracks in red with their paths.
+
+        Without tracks: the scene around the ego at end_index (default the middle). The PNG is also
+        written to disk; its path is returned.
+        """
+        state = current(ctx)
+        try:
+            arrays = state.store.load_arrays(log_id, state.executor.source)
+            highlight = _highlighted(state, arrays, track_uuids, run_id)
+        except StoreError as exc:
+            raise ToolError(str(exc)) from exc
+        view = _view(arrays, highlight, start_index, end_index, radius_m)
+        digest = hashlib.sha256(repr((log_id, view)).encode()).hexdigest()[:12]
+        out = state.image_dir / f"bev_{log_id[:8]}_{view.time_index}_{digest}.png"
+        title = f"{log_id[:8]}  t={view.time_index}" + (f"  window from {view.start_index}" if highlight else "")
+        await anyio.to_thread.run_sync(lambda: bev.render_bev(arrays, view, out, title=title))
+        named = ", ".join(str(arrays.track_uuids[t])[:8] for t in highlight) or "none"
+        return [Image(data=out.read_bytes(), format="png"), f"saved to {out}; highlighted: {named}"]
+
+
+def _highlighted(state: State, arrays: LogArrays, track_uuids: list[str] | None, run_id: str | None) -> tuple[int, ...]:
+    uuids = [str(u) for u in arrays.track_uuids]
+    if track_uuids:
+        unknown = [t for t in track_uuids if t not in uuids]
+        if unknown:
+            raise ToolError(f"track(s) not in log {arrays.log_id}: {', '.join(unknown[:5])}")
+        return tuple(uuids.index(t) for t in track_uuids[:MAX_HIGHLIGHTED])
+    if run_id is None:
+        return ()
+    state.executor.flush()
+    _, results = load_run(state.store, run_id)
+    scenario = next((r.scenario for r in results if r.log_id == arrays.log_id), None)
+    if scenario is None:
+        raise ToolError(f"run {run_id} has no result for log {arrays.log_id}; get_run lists its logs.")
+    referred = [t for t, value in scenario.items() if len(scenario_timestamps(value)) and t in uuids]
+    return tuple(uuids.index(t) for t in referred[:MAX_HIGHLIGHTED])
+
+
+def _view(
+    arrays: LogArrays, highlight: tuple[int, ...], start: int | None, end: int | None, radius_m: float
+) -> bev.BevView:
+    count = len(arrays.timestamps_ns)
+    for name, index in (("start_index", start), ("end_index", end)):
+        if index is not None and not 0 <= index < count:
+            raise ToolError(f"{name} {index} is outside 0..{count - 1} for log {arrays.log_id}.")
+    if not highlight:
+        at = count // 2 if end is None else end
+        return bev.BevView(time_index=at, radius_m=radius_m, start_index=start)
+    rows = np.flatnonzero(np.isin(arrays.row_track, highlight))
+    times = arrays.row_time_index[rows]
+    first = int(times.min()) if start is None else start
+    last = int(times.max()) if end is None else end
+    if first > last:
+        raise ToolError(f"start_index {first} is after end_index {last}.")
+    shown = rows[(times >= first) & (times <= last)]
+    if not len(shown):
+        raise ToolError(f"the highlighted tracks are not observed between indices {first} and {last}.")
+    low, high = arrays.xyz_city[shown, :2].min(0), arrays.xyz_city[shown, :2].max(0)
+    radius = max(radius_m, float((high - low).max()) / 2 + 10.0)  # keep every highlighted path in view
+    centre = (float(low[0] + high[0]) / 2, float(low[1] + high[1]) / 2)
+    return bev.BevView(time_index=last, radius_m=radius, highlight=highlight, start_index=first, centre=centre)

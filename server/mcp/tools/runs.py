@@ -1,0 +1,158 @@
+"""Execution tools: run a program over logs (with progress and cancellation), show a run, follow a track."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Annotated, Any
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+import anyio.to_thread
+import numpy as np
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+from scipy.spatial.transform import Rotation
+
+from atomic.scenario import timestamps as scenario_timestamps
+from server.executor import LogSelection
+from server.executor.diagnostics import diagnose
+from server.mcp.paging import LIMIT_CHARS, clip, paginate, start_of
+from server.mcp.state import READ_ONLY, WRITES_IDEMPOTENT, State, current
+from store import StoreError
+from store.runs import load_run
+
+RunId = Annotated[str, Field(description="a run id from execute_scenario")]
+
+
+class RunSummary(BaseModel):
+    """The outcome of a run, for an agent."""
+
+    run_id: str
+    status: str = Field(description="ok, partial, failed, rejected or cancelled")
+    seconds: float
+    diagnostics: str = Field(description="compact text: what was found per log and what looks wrong")
+    per_log: list[dict[str, Any]] = Field(description="status, counts and error per log")
+    more_logs: int = Field(0, description="logs left out of per_log to bound the response (see get_run)")
+
+
+def register(server: MCPServer[State]) -> None:
+    """Add execute_scenario, get_run and inspect_track."""
+
+    @server.tool(annotations=WRITES_IDEMPOTENT)
+    async def execute_scenario(
+        ctx: Context[State, Any],
+        program: Annotated[str, Field(description="a RefAV-style program ending with output_scenario(...)")],
+        prompt: Annotated[str, Field(description="the natural-language prompt; bound as description")],
+        logs: Annotated[list[str] | None, Field(description="log ids (default: every log)")] = None,
+        split: Annotated[str | None, Field(description="every log of this split")] = None,
+        expected_category: Annotated[
+            str | None, Field(description="the category the prompt refers to, to check the result against")
+        ] = None,
+    ) -> RunSummary:
+        """Run a scenario program in the sandbox over logs; returns a run id and diagnostics to refine it.
+
+        Sends progress per log; a cancelled call stops its programs.
+        """
+        state = current(ctx)
+        token = anyio.lowlevel.current_token()
+        cancel = threading.Event()
+
+        def progress(done: int, total: int, log_id: str) -> None:
+            with contextlib.suppress(Exception):  # a client gone mid-run must not fail the run
+                anyio.from_thread.run(ctx.report_progress, done, total, f"{done}/{total} logs", token=token)
+
+        def work() -> RunSummary:
+            selection = LogSelection(tuple(logs or ()), split)
+            execution = state.executor.run(program, prompt, selection, "mcp", progress, cancel)
+            report = diagnose(state.store, execution, state.executor.source, expected_category)
+            shown = paginate([str(row) for row in report.per_log], None, LIMIT_CHARS // 2)
+            return RunSummary(
+                run_id=execution.run_id,
+                status=execution.status,
+                seconds=round(execution.seconds, 3),
+                diagnostics=clip(report.text(), LIMIT_CHARS // 2),
+                per_log=report.per_log[: len(shown.items)],
+                more_logs=shown.total - len(shown.items),
+            )
+
+        try:
+            return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class():
+            cancel.set()  # the client cancelled: stop the programs, the run is recorded as cancelled
+            raise
+        except StoreError as exc:
+            raise ToolError(str(exc)) from exc
+
+    @server.tool(annotations=READ_ONLY)
+    def get_run(
+        ctx: Context[State, Any],
+        run_id: RunId,
+        cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
+    ) -> dict[str, Any]:
+        """A stored run: prompt, program, status and per-log results (referred tracks, errors), paged."""
+        state = current(ctx)
+        state.executor.flush()
+        try:
+            record, results = load_run(state.store, run_id)
+        except StoreError as exc:
+            raise ToolError(str(exc)) from exc
+        rows = [
+            {"log_id": r.log_id, "status": r.status, "error": clip(r.error, 500) if r.error else None,
+             "referred_tracks": len(r.scenario or {})}
+            for r in results
+        ]  # fmt: skip
+        start = start_of(cursor, len(rows))
+        page = paginate([str(row) for row in rows[start:]], None, LIMIT_CHARS // 2)
+        end = start + len(page.items)
+        return {
+            "run": {k: str(v) for k, v in record.items() if k in ("run_id", "prompt", "status", "created_at")}
+            | {"program": clip(str(record["program"]), LIMIT_CHARS // 4)},
+            "logs": rows[start:end],
+            "next_cursor": str(end) if end < len(rows) else None,
+        }
+
+    @server.tool(annotations=READ_ONLY)
+    def inspect_track(
+        ctx: Context[State, Any],
+        run_id: RunId,
+        log_id: Annotated[str, Field(description="the log")],
+        track_uuid: Annotated[str, Field(description="a track of that log")],
+        every: Annotated[int, Field(description="show every n-th annotation timestamp", ge=1)] = 5,
+    ) -> str:
+        """One track over time: whether the run referred it, speed, heading, position relative to the ego, lane."""
+        state = current(ctx)
+        state.executor.flush()
+        try:
+            _, results = load_run(state.store, run_id)
+            arrays = state.store.load_arrays(log_id, state.executor.source)
+        except StoreError as exc:
+            raise ToolError(str(exc)) from exc
+        uuids = [str(u) for u in arrays.track_uuids]
+        if track_uuid not in uuids:
+            raise ToolError(f"track {track_uuid} is not in log {log_id}; get_run lists a run's referred tracks.")
+        scenario = next((r.scenario for r in results if r.log_id == log_id and r.scenario), None) or {}
+        referred = {int(t) for t in scenario_timestamps(scenario.get(track_uuid, []))}
+        track = uuids.index(track_uuid)
+        rows = range(int(arrays.track_start[track]), int(arrays.track_start[track + 1]))
+        lanes_file = arrays.log_dir / "boxes" / arrays.source / "row_lane.npy"
+        lanes = np.load(lanes_file) if lanes_file.is_file() else None
+        lines = [f"{track_uuid} ({arrays.track_categories[track]}), {len(rows)} timestamps, "
+                 f"referred at {len(referred)} of them"]  # fmt: skip
+        lines.append("  t(s)  referred  speed(m/s)  heading(deg)  ahead_of_ego(m)  left_of_ego(m)  lane")
+        first_ns = int(arrays.row_timestamp_ns[rows.start])
+        for row in rows[::every]:
+            time_index = int(arrays.row_time_index[row])
+            offset = np.asarray(arrays.xyz_city[row]) - np.asarray(arrays.ego_xyz_city[time_index])
+            ego_heading = Rotation.from_quat(np.asarray(arrays.ego_quat_city[time_index]), scalar_first=True)
+            ahead, left = ego_heading.inv().apply(offset)[:2]
+            speed = float(np.linalg.norm(np.asarray(arrays.velocity_city[row])[:2]))
+            stamp = int(arrays.row_timestamp_ns[row])
+            lane = int(lanes[row]) if lanes is not None and lanes[row] >= 0 else "-"
+            lines.append(
+                f"  {(stamp - first_ns) / 1e9:5.1f}  {'yes' if stamp in referred else 'no':>8}  {speed:10.2f}  "
+                f"{np.degrees(float(arrays.yaw_city[row])):12.0f}  {ahead:15.1f}  {left:14.1f}  {lane}"
+            )
+        return clip("\n".join(lines))

@@ -1,0 +1,46 @@
+"""Scoring tool: a run's metrics against ground truth, never the answers themselves unless a person asked."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio.to_thread
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+
+from evaluation.score_runs import score_stored_run
+from server.mcp.paging import LIMIT_CHARS, paginate
+from server.mcp.state import READ_ONLY, State, current
+from store import StoreError
+
+
+def register(server: MCPServer[State]) -> None:
+    """Add score_run."""
+
+    @server.tool(annotations=READ_ONLY)
+    async def score_run(
+        ctx: Context[State, Any], run_id: Annotated[str, Field(description="a run id from execute_scenario")]
+    ) -> dict[str, Any]:
+        """Score a run against ground truth: HOTA-Temporal, HOTA-Track, Timestamp BA, Log BA, per log.
+
+        Uses every ground-truth log of the run's prompt, negative logs included (logs the run did not
+        cover count as finding nothing). Refused for prompts without labels (e.g. the test split).
+        """
+        state = current(ctx)
+
+        def work() -> Any:
+            state.executor.flush()
+            return score_stored_run(state.store, run_id, reveal=state.reveal_ground_truth)
+
+        try:
+            score = await anyio.to_thread.run_sync(work)
+        except StoreError as exc:
+            raise ToolError(str(exc)) from exc
+        shown = paginate([str(row) for row in score.per_log], None, LIMIT_CHARS // 2)
+        return {
+            "metrics": score.metrics,
+            "per_log": score.per_log[: len(shown.items)],
+            "more_logs": shown.total - len(shown.items),
+            "logs_not_run": score.not_run[:100],
+        }
