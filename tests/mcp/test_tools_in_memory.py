@@ -106,12 +106,13 @@ async def test_data_tools(client: Client) -> None:
     assert "No logs in split test" in text(await call(client, "list_logs", split="test"))
     assert "cursor 'x' is not valid" in await error_of(client, "list_logs", cursor="x")
     assert "boxes:" in text(await call(client, "describe_schema"))
-    rows = (await call(client, "query_logs", sql="SELECT category, count(*) FROM boxes GROUP BY 1 ORDER BY 2 DESC"))
+    rows = await call(client, "query_logs", sql="SELECT category, count(*) FROM boxes GROUP BY 1 ORDER BY 2 DESC")
     assert rows.structured_content["rows"][0] == ["REGULAR_VEHICLE", 9019]
     assert "not queryable" in await error_of(client, "query_logs", sql="SELECT * FROM ground_truth")
     assert "one SELECT" in await error_of(client, "query_logs", sql="DELETE FROM boxes")
     stats = text(await call(client, "log_statistics", split="val", per_log=True))
-    assert stats.split()[:2] == ["log_id", "category"] and "median_track_s" in stats and "median_closest_to_ego_m" in stats
+    assert stats.split()[:2] == ["log_id", "category"]
+    assert "median_track_s" in stats and "median_closest_to_ego_m" in stats
     assert "no boxes match" in await error_of(client, "log_statistics", split="test")
 
 
@@ -133,7 +134,8 @@ async def test_execution_tools_with_progress(client: Client) -> None:
     shown = (await call(client, "get_run", run_id=summary["run_id"])).structured_content
     assert shown["logs"] == [{"log_id": LOG, "status": "ok", "error": None, "referred_tracks": 8}]
     assert shown["run"]["program"] == LEFT_TURNS and shown["next_cursor"] is None
-    inspected = text(await call(client, "inspect_track", run_id=summary["run_id"], log_id=LOG, track_uuid=TURNING_TRACK))
+    track = {"run_id": summary["run_id"], "log_id": LOG, "track_uuid": TURNING_TRACK}
+    inspected = text(await call(client, "inspect_track", **track))
     assert inspected.startswith(f"{TURNING_TRACK} (REGULAR_VEHICLE)") and " yes " in inspected
     assert "is not in log" in await error_of(client, "inspect_track", run_id=summary["run_id"], log_id=LOG,
                                              track_uuid="nope")  # fmt: skip
@@ -161,7 +163,8 @@ async def test_scoring_tool(client: Client) -> None:
     assert set(scored["metrics"]) == {"HOTA-Temporal", "HOTA-Track", "Timestamp BA", "Log BA"}
     assert "missed_tracks" not in scored["per_log"][0]  # never the answers without the server's flag
     turns = (await call(client, "execute_scenario", program=LEFT_TURNS, prompt="turning left")).structured_content
-    assert "no ground truth for the prompt 'turning left'" in await error_of(client, "score_run", run_id=turns["run_id"])
+    refused = await error_of(client, "score_run", run_id=turns["run_id"])
+    assert "no ground truth for the prompt 'turning left'" in refused
 
 
 async def test_image_tool_returns_the_picture_and_its_path(client: Client, tmp_path: Path) -> None:
