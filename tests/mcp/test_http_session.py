@@ -1,18 +1,46 @@
-"""``avmine serve --transport http``: streamable HTTP on loopback, called by a real MCP client."""
+"""``avmine serve --transport http``: real MCP clients over streamable HTTP, a bearer token, concurrent clients."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
-from mcp.client.session import ClientSession
+import httpx2
+import pytest
+from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from store import Store
+from server.ingestion import prepare_logs
+from store import Store, ingest
+from store.demo import SCENARIO_MINING_DIR
+
+LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
+CATEGORIES = ("REGULAR_VEHICLE", "PEDESTRIAN", "BICYCLE", "EGO_VEHICLE", "BOLLARD", "TRUCK", "VEHICLE", "MOTORCYCLE")
+SPIN = "n = 0\nwhile n >= 0:\n    n += 1\n"
+
+
+def program(category: str) -> str:
+    return (
+        f"found = get_objects_of_category(log_dir, category={category!r})\n"
+        "output_scenario(found, description, log_dir, output_dir)\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("http") / "http.duckdb"
+    with Store.open(path) as store:
+        ingest(store, SCENARIO_MINING_DIR / LOG, split="val", progress=False)
+        prepare_logs(store, [("annotations", LOG)], progress=False)
+    return path
 
 
 def _free_port() -> int:
@@ -21,24 +49,16 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def _call(url: str) -> list[str]:
-    async with streamable_http_client(url) as (read, write), ClientSession(read, write) as session:
-        with anyio.fail_after(60):
-            await session.initialize()
-            tools = (await session.list_tools()).tools
-            result = await session.call_tool("search_docs", {"query": "turning left"})
-            assert not result.is_error and "turning(" in result.content[0].text
-            return [tool.name for tool in tools]
-
-
-def test_http_session_on_loopback(tmp_path: Path) -> None:
-    db = tmp_path / "http.duckdb"
-    Store.open(db).close()
+@contextmanager
+def serving(db: Path, token: str | None = None) -> Iterator[str]:
+    """``avmine serve --transport http`` as a subprocess; yields its URL."""
     port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "AVMINE_TOKEN"} | ({"AVMINE_TOKEN": token} if token else {})
     server = subprocess.Popen(
         [sys.executable, "-m", "server.cli", "--db", str(db), "serve", "--transport", "http", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
     try:
         deadline = time.monotonic() + 60
@@ -47,8 +67,106 @@ def test_http_session_on_loopback(tmp_path: Path) -> None:
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.2)
-        names = anyio.run(_call, f"http://127.0.0.1:{port}/mcp")
-        assert "execute_scenario" in names and "query_logs" in names
+        yield f"http://127.0.0.1:{port}/mcp"
+        assert server.poll() is None, "the server exited while serving"
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@contextmanager
+def authorised(url: str, token: str | None) -> Iterator[Any]:
+    """A transport that sends the bearer token (or none)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    yield streamable_http_client(url, http_client=httpx2.AsyncClient(headers=headers, timeout=120))
+
+
+async def _names(url: str, token: str | None = None) -> list[str]:
+    with authorised(url, token) as transport:
+        async with Client(transport) as client:
+            with anyio.fail_after(60):
+                found = await client.call_tool("search_docs", {"query": "turning left"})
+                assert not found.is_error and "turning(" in found.content[0].text
+                return [tool.name for tool in (await client.list_tools()).tools]
+
+
+def test_loopback_without_a_token(db: Path) -> None:
+    with serving(db) as url:
+        names = anyio.run(_names, url)
+    assert "execute_scenario" in names and "query_logs" in names
+
+
+def test_a_token_is_required_once_set(db: Path) -> None:
+    token = "s3cret-" + "x" * 24
+    with serving(db, token) as url:
+        for sent in (None, "wrong"):
+            headers = {"Authorization": f"Bearer {sent}"} if sent else {}
+            answer = httpx2.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}, headers=headers)
+            assert answer.status_code == 401 and "bearer token" in answer.text
+        assert "execute_scenario" in anyio.run(_names, url, token)
+
+
+def test_non_loopback_without_a_token_is_refused_before_binding(db: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "AVMINE_TOKEN"}
+    done = subprocess.run(
+        [sys.executable, "-m", "server.cli", "--db", str(db), "serve", "--transport", "http", "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 2
+    assert "refusing to serve on 0.0.0.0 without a token" in done.stderr and "AVMINE_TOKEN" in done.stderr
+
+
+async def _overlapping(url: str) -> dict[str, list[str]]:
+    """Two clients, four calls each, all in flight at once; returns each category's referred tracks."""
+    found: dict[str, list[str]] = {}
+
+    async def one_client(categories: tuple[str, ...]) -> None:
+        async with Client(url) as client:
+
+            async def run(category: str) -> None:
+                result = await client.call_tool("execute_scenario", {"program": program(category), "prompt": category})
+                assert not result.is_error, result.content
+                run_id = result.structured_content["run_id"]
+                shown = await client.call_tool("get_run", {"run_id": run_id})
+                assert shown.structured_content["run"]["prompt"] == category
+                found[category] = [str(log["referred_tracks"]) for log in shown.structured_content["logs"]]
+
+            async with anyio.create_task_group() as group:
+                for category in categories:
+                    group.start_soon(run, category)
+
+    with anyio.fail_after(300):
+        async with anyio.create_task_group() as group:
+            group.start_soon(one_client, CATEGORIES[:4])
+            group.start_soon(one_client, CATEGORIES[4:])
+    return found
+
+
+async def _sequential(url: str) -> dict[str, list[str]]:
+    async with Client(url) as client:
+        found = {}
+        for category in CATEGORIES:
+            result = await client.call_tool(
+                "execute_scenario", {"program": program(category) + "# alone\n", "prompt": category}
+            )
+            found[category] = [str(log["referred_tracks"]) for log in result.structured_content["per_log"]]
+        return found
+
+
+async def _disconnect_mid_call(url: str) -> None:
+    with anyio.move_on_after(2):  # leaves the client (closing its session) while the call runs
+        async with Client(url) as client:
+            await client.call_tool("execute_scenario", {"program": SPIN + program("ANY"), "prompt": "abandoned"})
+
+
+def test_two_clients_with_overlapping_calls_and_a_client_that_disconnects(db: Path) -> None:
+    with serving(db) as url:
+        alone = anyio.run(_sequential, url)
+        together = anyio.run(_overlapping, url)
+        anyio.run(_disconnect_mid_call, url)
+        after = anyio.run(_sequential, url)  # the server is healthy and still right
+    assert together == alone == after
+    assert alone["EGO_VEHICLE"] == ["1"] and alone["REGULAR_VEHICLE"] == ["84"] and alone["PEDESTRIAN"] == ["12"]
