@@ -31,13 +31,15 @@ CATEGORY_COLOURS = {
     "MOTORCYCLIST": "#bcbd22",
 }
 OTHER_COLOUR = "#7f7f7f"
+HIGHLIGHT_COLOUR = "#e000e0"
+"""Chosen tracks: a colour no category has."""
 
 
 @dataclass(frozen=True)
 class BevView:
     """What to draw: one timestamp index, the trail length before it, and the area around a centre.
 
-    Highlighted tracks (indices into the log's tracks) get a red outline, their whole path from
+    Highlighted tracks (indices into the log's tracks) get a magenta outline, their whole path from
     ``start_index`` to ``time_index`` and a faint box every second along it.
     """
 
@@ -116,12 +118,12 @@ def _draw_highlights(ax: Any, arrays: LogArrays, view: BevView) -> None:
         rows = np.flatnonzero(in_window & (arrays.row_track == track))
         if not len(rows):
             continue
-        ax.plot(arrays.xyz_city[rows, 0], arrays.xyz_city[rows, 1], color="#d62728", linewidth=2.0, zorder=4)
+        ax.plot(arrays.xyz_city[rows, 0], arrays.xyz_city[rows, 1], color=HIGHLIGHT_COLOUR, linewidth=2.0, zorder=4)
         for box in footprints_city(arrays, rows[::10]):  # annotations are 10 Hz: one box a second
-            ax.add_patch(Polygon(box, closed=True, facecolor="none", edgecolor="#d62728", linewidth=0.6,
+            ax.add_patch(Polygon(box, closed=True, facecolor="none", edgecolor=HIGHLIGHT_COLOUR, linewidth=0.6,
                                  alpha=0.5, zorder=4))  # fmt: skip
         last = rows[-1]
         ax.add_patch(Polygon(footprints_city(arrays, np.array([last]))[0], closed=True, facecolor="none",
-                             edgecolor="#d62728", linewidth=2.0, zorder=5))  # fmt: skip
-        ax.annotate(str(arrays.track_uuids[track])[:8], arrays.xyz_city[last, :2], fontsize=7, color="#d62728",
+                             edgecolor=HIGHLIGHT_COLOUR, linewidth=2.0, zorder=5))  # fmt: skip
+        ax.annotate(str(arrays.track_uuids[track])[:8], arrays.xyz_city[last, :2], fontsize=7, color=HIGHLIGHT_COLOUR,
                     xytext=(4, 4), textcoords="offset points", zorder=6)  # fmt: skip

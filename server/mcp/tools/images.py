@@ -40,7 +40,7 @@ def register(server: MCPServer[State]) -> None:
         ] = None,
         radius_m: Annotated[float, Field(description="half-width of the view, metres", gt=5, le=500)] = 60.0,
     ) -> list[Image | str]:
-        """Bird's-eye view: lanes, crossings, boxes by category; chosen tracks in red with their paths.
+        """Bird's-eye view: lanes, crossings, boxes by category; chosen tracks in magenta with their paths.
 
         Without tracks: the scene around the ego at end_index (default the middle). The PNG is also
         written to disk; its path is returned.
