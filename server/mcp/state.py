@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver import Context
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 
 from server.executor import Executor
 from store import Store
@@ -33,3 +33,8 @@ def current(ctx: Context[State, Any]) -> State:
     """The server's shared state, from a tool's context."""
     state: State = ctx.request_context.lifespan_context
     return state
+
+
+def answer(structured: dict[str, Any], text: str) -> CallToolResult:
+    """A tool result with structured content for programs and a concise text rendering for the model."""
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)

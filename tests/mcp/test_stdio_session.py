@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -64,7 +63,8 @@ async def _session_checks(db: Path) -> None:
                 "run_id": summary["run_id"], "log_id": turner["log_id"], "track_uuid": TURNING_TRACK}))  # fmt: skip
             assert inspected.startswith(f"{TURNING_TRACK} (REGULAR_VEHICLE)") and " yes " in inspected
             stored = await session.call_tool("get_run", {"run_id": summary["run_id"]})
-            assert json.loads(_text(stored))["logs"][0]["status"] == "ok"
+            assert stored.structured_content["logs"][0]["status"] == "ok"
+            assert _text(stored).startswith(f"run {summary['run_id']} (ok")
 
             broken = await session.call_tool("execute_scenario", {"program": "import os\n", "prompt": "x"})
             assert broken.structured_content["status"] == "rejected"
@@ -117,7 +117,8 @@ async def _scoring_checks(db: Path, reveal: bool) -> dict[str, object]:
             turns = await session.call_tool("execute_scenario", {"program": LEFT_TURNS, "prompt": "turning left"})
             refused = await session.call_tool("score_run", {"run_id": turns.structured_content["run_id"]})
             assert refused.is_error and "no ground truth for the prompt 'turning left'" in _text(refused)
-            return json.loads(_text(scored))  # type: ignore[no-any-return]
+            assert _text(scored).startswith("HOTA-Temporal ")
+            return scored.structured_content  # type: ignore[no-any-return]
 
 
 BICYCLE_PROMPT = "vehicle with a bicycle to its right"

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
 from pydantic import Field
 
 from server.mcp.paging import LIMIT_CHARS, paginate
 from server.mcp.sql import describe_tables, run_query
-from server.mcp.state import READ_ONLY, State, current
+from server.mcp.state import READ_ONLY, State, answer, current
 from server.mcp.statistics import category_statistics
 from store import StoreError
 
@@ -59,7 +60,7 @@ def register(server: MCPServer[State]) -> None:
         ctx: Context[State, Any],
         sql: Annotated[str, Field(description="one SELECT over the tables of describe_schema")],
         max_rows: Annotated[int, Field(description="at most this many rows", ge=1, le=1000)] = 100,
-    ) -> dict[str, Any]:
+    ) -> Annotated[CallToolResult, dict[str, Any]]:
         """Read-only SQL over the log tables (one SELECT; 10 s limit; ground truth is not queryable)."""
         try:
             result = run_query(current(ctx).store, sql, max_rows=max_rows)
@@ -74,7 +75,10 @@ def register(server: MCPServer[State]) -> None:
                 break
             kept += 1
         truncated = result.truncated or kept < len(rows)
-        return {"columns": result.columns, "rows": rows[:kept], "truncated": truncated}
+        lines = ["\t".join(result.columns)] + ["\t".join(str(value) for value in row) for row in rows[:kept]]
+        if truncated:
+            lines.append(f"[truncated at {kept} rows: add a LIMIT or aggregate]")
+        return answer({"columns": result.columns, "rows": rows[:kept], "truncated": truncated}, "\n".join(lines))
 
     @server.tool(annotations=READ_ONLY)
     def log_statistics(

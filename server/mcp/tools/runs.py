@@ -13,6 +13,7 @@ import anyio.to_thread
 import numpy as np
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 from scipy.spatial.transform import Rotation
 
@@ -20,7 +21,7 @@ from atomic.scenario import timestamps as scenario_timestamps
 from server.executor import LogSelection
 from server.executor.diagnostics import diagnose
 from server.mcp.paging import LIMIT_CHARS, clip, paginate, start_of
-from server.mcp.state import READ_ONLY, WRITES_IDEMPOTENT, State, current
+from server.mcp.state import READ_ONLY, WRITES_IDEMPOTENT, State, answer, current
 from store import StoreError
 from store.runs import load_run
 
@@ -51,7 +52,7 @@ def register(server: MCPServer[State]) -> None:
         expected_category: Annotated[
             str | None, Field(description="the category the prompt refers to, to check the result against")
         ] = None,
-    ) -> RunSummary:
+    ) -> Annotated[CallToolResult, RunSummary]:
         """Run a scenario program in the sandbox over logs; returns a run id and diagnostics to refine it.
 
         Sends progress per log; a cancelled call stops its programs.
@@ -64,12 +65,12 @@ def register(server: MCPServer[State]) -> None:
             with contextlib.suppress(Exception):  # a client gone mid-run must not fail the run
                 anyio.from_thread.run(ctx.report_progress, done, total, f"{done}/{total} logs", token=token)
 
-        def work() -> RunSummary:
+        def work() -> CallToolResult:
             selection = LogSelection(tuple(logs or ()), split)
             execution = state.executor.run(program, prompt, selection, "mcp", progress, cancel)
             report = diagnose(state.store, execution, state.executor.source, expected_category)
             shown = paginate([str(row) for row in report.per_log], None, LIMIT_CHARS // 2)
-            return RunSummary(
+            summary = RunSummary(
                 run_id=execution.run_id,
                 status=execution.status,
                 seconds=round(execution.seconds, 3),
@@ -77,6 +78,8 @@ def register(server: MCPServer[State]) -> None:
                 per_log=report.per_log[: len(shown.items)],
                 more_logs=shown.total - len(shown.items),
             )
+            text = f"run {summary.run_id}: {summary.status} in {summary.seconds:.2f} s\n{summary.diagnostics}"
+            return answer(summary.model_dump(), text)
 
         try:
             return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
@@ -91,7 +94,7 @@ def register(server: MCPServer[State]) -> None:
         ctx: Context[State, Any],
         run_id: RunId,
         cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
-    ) -> dict[str, Any]:
+    ) -> Annotated[CallToolResult, dict[str, Any]]:
         """A stored run: prompt, program, status and per-log results (referred tracks, errors), paged."""
         state = current(ctx)
         state.executor.flush()
@@ -107,12 +110,15 @@ def register(server: MCPServer[State]) -> None:
         start = start_of(cursor, len(rows))
         page = paginate([str(row) for row in rows[start:]], None, LIMIT_CHARS // 2)
         end = start + len(page.items)
-        return {
-            "run": {k: str(v) for k, v in record.items() if k in ("run_id", "prompt", "status", "created_at")}
-            | {"program": clip(str(record["program"]), LIMIT_CHARS // 4)},
-            "logs": rows[start:end],
-            "next_cursor": str(end) if end < len(rows) else None,
-        }
+        run = {k: str(v) for k, v in record.items() if k in ("run_id", "prompt", "status", "created_at")}
+        run["program"] = clip(str(record["program"]), LIMIT_CHARS // 4)
+        next_cursor = str(end) if end < len(rows) else None
+        lines = [f"run {run['run_id']} ({run['status']}, {run['created_at']}) for {run['prompt']!r}:", run["program"]]
+        for r in rows[start:end]:
+            lines.append(f"  {r['log_id']} {r['status']:<9} {r['referred_tracks']} tracks  {r['error'] or ''}".rstrip())
+        if next_cursor:
+            lines.append(f"[{len(rows) - end} more logs; call again with cursor='{next_cursor}']")
+        return answer({"run": run, "logs": rows[start:end], "next_cursor": next_cursor}, "\n".join(lines))
 
     @server.tool(annotations=READ_ONLY)
     def inspect_track(

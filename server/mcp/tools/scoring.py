@@ -7,11 +7,12 @@ from typing import Annotated, Any
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
 from pydantic import Field
 
 from evaluation.score_runs import score_stored_run
 from server.mcp.paging import LIMIT_CHARS, paginate
-from server.mcp.state import READ_ONLY, State, current
+from server.mcp.state import READ_ONLY, State, answer, current
 from store import StoreError
 
 
@@ -21,7 +22,7 @@ def register(server: MCPServer[State]) -> None:
     @server.tool(annotations=READ_ONLY)
     async def score_run(
         ctx: Context[State, Any], run_id: Annotated[str, Field(description="a run id from execute_scenario")]
-    ) -> dict[str, Any]:
+    ) -> Annotated[CallToolResult, dict[str, Any]]:
         """Score a run against ground truth: HOTA-Temporal, HOTA-Track, Timestamp BA, Log BA, per log.
 
         Uses every ground-truth log of the run's prompt, negative logs included (logs the run did not
@@ -38,9 +39,14 @@ def register(server: MCPServer[State]) -> None:
         except StoreError as exc:
             raise ToolError(str(exc)) from exc
         shown = paginate([str(row) for row in score.per_log], None, LIMIT_CHARS // 2)
-        return {
+        structured = {
             "metrics": score.metrics,
             "per_log": score.per_log[: len(shown.items)],
             "more_logs": shown.total - len(shown.items),
             "logs_not_run": score.not_run[:100],
         }
+        lines = [", ".join(f"{name} {value:.3f}" for name, value in score.metrics.items())]
+        lines += [str(row) for row in structured["per_log"]]
+        if score.not_run:
+            lines.append(f"{len(score.not_run)} ground-truth log(s) not in the run count as finding nothing")
+        return answer(structured, "\n".join(lines))
