@@ -14,33 +14,12 @@ from typing import Any
 
 import anyio
 import httpx2
-import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from server.ingestion import prepare_logs
-from store import Store, ingest
-from store.demo import SCENARIO_MINING_DIR
+from .programs import SPIN, of_category
 
-LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
 CATEGORIES = ("REGULAR_VEHICLE", "PEDESTRIAN", "BICYCLE", "EGO_VEHICLE", "BOLLARD", "TRUCK", "VEHICLE", "MOTORCYCLE")
-SPIN = "n = 0\nwhile n >= 0:\n    n += 1\n"
-
-
-def program(category: str) -> str:
-    return (
-        f"found = get_objects_of_category(log_dir, category={category!r})\n"
-        "output_scenario(found, description, log_dir, output_dir)\n"
-    )
-
-
-@pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("http") / "http.duckdb"
-    with Store.open(path) as store:
-        ingest(store, SCENARIO_MINING_DIR / LOG, split="val", progress=False)
-        prepare_logs(store, [("annotations", LOG)], progress=False)
-    return path
 
 
 def _free_port() -> int:
@@ -127,7 +106,9 @@ async def _overlapping(url: str) -> dict[str, list[str]]:
         async with Client(url) as client:
 
             async def run(category: str) -> None:
-                result = await client.call_tool("execute_scenario", {"program": program(category), "prompt": category})
+                result = await client.call_tool(
+                    "execute_scenario", {"program": of_category(category), "prompt": category}
+                )
                 assert not result.is_error, result.content
                 run_id = result.structured_content["run_id"]
                 shown = await client.call_tool("get_run", {"run_id": run_id})
@@ -150,7 +131,7 @@ async def _sequential(url: str) -> dict[str, list[str]]:
         found = {}
         for category in CATEGORIES:
             result = await client.call_tool(
-                "execute_scenario", {"program": program(category) + "# alone\n", "prompt": category}
+                "execute_scenario", {"program": of_category(category) + "# alone\n", "prompt": category}
             )
             found[category] = [str(log["referred_tracks"]) for log in result.structured_content["per_log"]]
         return found
@@ -159,7 +140,7 @@ async def _sequential(url: str) -> dict[str, list[str]]:
 async def _disconnect_mid_call(url: str) -> None:
     with anyio.move_on_after(2):  # leaves the client (closing its session) while the call runs
         async with Client(url) as client:
-            await client.call_tool("execute_scenario", {"program": SPIN + program("ANY"), "prompt": "abandoned"})
+            await client.call_tool("execute_scenario", {"program": SPIN + of_category("ANY"), "prompt": "abandoned"})
 
 
 def test_two_clients_with_overlapping_calls_and_a_client_that_disconnects(db: Path) -> None:

@@ -13,24 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from server.ingestion import prepare_logs
-from store import Store, ingest
-from store.demo import SCENARIO_MINING_DIR
-
-LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
 CLIENTS = Path(__file__).parents[1] / "clients" / "node_modules" / ".bin"
 AVMINE = str(Path(sys.executable).parent / "avmine")
-
-
-@pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("clients") / "clients.duckdb"
-    with Store.open(path) as store:
-        ingest(store, SCENARIO_MINING_DIR / LOG, split="val", progress=False)
-        prepare_logs(store, [("annotations", LOG)], progress=False)
-    return path
 
 
 def client(name: str) -> str:

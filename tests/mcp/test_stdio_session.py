@@ -6,29 +6,10 @@ import sys
 from pathlib import Path
 
 import anyio
-import pytest
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from server.ingestion import prepare_logs
-from store import Store, ingest
-from store.demo import SCENARIO_MINING_DIR
-
-LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
-TURNING_TRACK = "7bd6176d-1b50-4df6-833d-231f735f3b96"  # turns left in the demo log (RefAV agrees)
-LEFT_TURNS = (
-    "vehicles = get_objects_of_category(log_dir, category='VEHICLE')\n"
-    "output_scenario(turning(vehicles, log_dir, direction='left'), description, log_dir, output_dir)\n"
-)
-
-
-@pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("mcp") / "mcp.duckdb"
-    with Store.open(path) as store:
-        ingest(store, SCENARIO_MINING_DIR / LOG, split="val", progress=False)
-        prepare_logs(store, [("annotations", LOG)], progress=False)
-    return path
+from .programs import BICYCLE_PROMPT, BICYCLES, LEFT_TURNS, LOG, TURNING_TRACK
 
 
 def _text(result: object) -> str:
@@ -121,23 +102,10 @@ async def _scoring_checks(db: Path, reveal: bool) -> dict[str, object]:
             return scored.structured_content  # type: ignore[no-any-return]
 
 
-BICYCLE_PROMPT = "vehicle with a bicycle to its right"
-BICYCLES = (
-    "vehicles = get_objects_of_category(log_dir, category='VEHICLE')\n"
-    "bicycles = get_objects_of_category(log_dir, category='BICYCLE')\n"
-    "found = get_objects_in_relative_direction(vehicles, bicycles, log_dir, direction='right', within_distance=10)\n"
-    "output_scenario(found, description, log_dir, output_dir)\n"
-)
-
-
-def test_score_run_hides_ground_truth_unless_asked(db: Path) -> None:
-    from store.demo import DEMO_GROUND_TRUTH
-
-    with Store.open(db) as store:
-        ingest(store, DEMO_GROUND_TRUTH, split="val", progress=False)
-    hidden = anyio.run(_scoring_checks, db, False)
+def test_score_run_hides_ground_truth_unless_asked(labelled_db: Path) -> None:
+    hidden = anyio.run(_scoring_checks, labelled_db, False)
     assert set(hidden["metrics"]) == {"HOTA-Temporal", "HOTA-Track", "Timestamp BA", "Log BA"}
     assert hidden["metrics"]["HOTA-Temporal"] > 0.3
     assert "missed_tracks" not in hidden["per_log"][0]  # headless agents never see the answers
-    shown = anyio.run(_scoring_checks, db, True)
+    shown = anyio.run(_scoring_checks, labelled_db, True)
     assert "missed_tracks" in shown["per_log"][0] and shown["metrics"] == hidden["metrics"]

@@ -12,25 +12,11 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
-from server.ingestion import prepare_logs
 from server.mcp.app import INSTRUCTIONS, create_server
-from store import Store, ingest
-from store.demo import DEMO_GROUND_TRUTH, SCENARIO_MINING_DIR
+from store import Store
 
-LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
-TURNING_TRACK = "7bd6176d-1b50-4df6-833d-231f735f3b96"
-BICYCLE_PROMPT = "vehicle with a bicycle to its right"
-BICYCLES = (
-    "vehicles = get_objects_of_category(log_dir, category='VEHICLE')\n"
-    "bicycles = get_objects_of_category(log_dir, category='BICYCLE')\n"
-    "found = get_objects_in_relative_direction(vehicles, bicycles, log_dir, direction='right', within_distance=10)\n"
-    "output_scenario(found, description, log_dir, output_dir)\n"
-)
-LEFT_TURNS = (
-    "vehicles = get_objects_of_category(log_dir, category='VEHICLE')\n"
-    "output_scenario(turning(vehicles, log_dir, direction='left'), description, log_dir, output_dir)\n"
-)
-SPIN = "n = 0\nwhile n >= 0:\n    n += 1\n" + LEFT_TURNS
+from .programs import BICYCLE_PROMPT, BICYCLES, LEFT_TURNS, LOG, SPIN, TURNING_TRACK
+
 pytestmark = pytest.mark.anyio
 
 
@@ -39,19 +25,9 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("memory") / "memory.duckdb"
-    with Store.open(path) as store:
-        ingest(store, SCENARIO_MINING_DIR / LOG, split="val", progress=False)
-        ingest(store, DEMO_GROUND_TRUTH, split="val", progress=False)
-        prepare_logs(store, [("annotations", LOG)], progress=False)
-    return path
-
-
 @pytest.fixture
-async def client(db: Path, tmp_path: Path) -> AsyncIterator[Client]:
-    async with Client(create_server(db, image_dir=tmp_path / "images")) as connected:
+async def client(labelled_db: Path, tmp_path: Path) -> AsyncIterator[Client]:
+    async with Client(create_server(labelled_db, image_dir=tmp_path / "images")) as connected:
         yield connected
 
 
@@ -145,14 +121,16 @@ async def test_execution_tools_with_progress(client: Client) -> None:
     assert rejected["status"] == "rejected" and "import of 'os' is not allowed" in rejected["diagnostics"]
 
 
-async def test_a_cancelled_call_stops_its_program_and_the_server_keeps_serving(client: Client, db: Path) -> None:
+async def test_a_cancelled_call_stops_its_program_and_the_server_keeps_serving(
+    client: Client, labelled_db: Path
+) -> None:
     with anyio.move_on_after(3):
-        await client.call_tool("execute_scenario", {"program": SPIN, "prompt": "spin until cancelled"})
+        await client.call_tool("execute_scenario", {"program": SPIN + LEFT_TURNS, "prompt": "spin until cancelled"})
         pytest.fail("the spinning program cannot finish in 3 s")
     after = await call(client, "execute_scenario", program=LEFT_TURNS + "# after\n", prompt="after cancel")
     assert after.structured_content["status"] == "ok"  # served at once: the spinning program was stopped
     await call(client, "get_run", run_id=after.structured_content["run_id"])  # waits for pending run records
-    with Store.open(db) as store:  # the same process: DuckDB shares the server's open database
+    with Store.open(labelled_db) as store:  # the same process: DuckDB shares the server's open database
         status = store.con.execute("SELECT status FROM runs WHERE prompt = 'spin until cancelled'").fetchall()
     assert status == [("cancelled",)]
 
