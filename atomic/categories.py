@@ -67,3 +67,20 @@ def members(category: str) -> tuple[str, ...] | None:
     if category == "VEHICLE":
         return VEHICLE_MEMBERS
     return (category,)
+
+
+CATEGORY_COLOURS = {
+    "EGO_VEHICLE": "#d62728",
+    "REGULAR_VEHICLE": "#1f77b4",
+    "LARGE_VEHICLE": "#17becf",
+    "BUS": "#9467bd",
+    "BOX_TRUCK": "#8c564b",
+    "TRUCK": "#8c564b",
+    "PEDESTRIAN": "#ff7f0e",
+    "BICYCLE": "#2ca02c",
+    "BICYCLIST": "#2ca02c",
+    "MOTORCYCLE": "#bcbd22",
+    "MOTORCYCLIST": "#bcbd22",
+}
+OTHER_COLOUR = "#7f7f7f"
+"""Drawing colours (bird's-eye views, synthetic camera images); categories not listed use OTHER_COLOUR."""

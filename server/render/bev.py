@@ -15,22 +15,9 @@ import numpy as np
 from av2.map.map_api import ArgoverseStaticMap
 from matplotlib.patches import Polygon
 
+from atomic.categories import CATEGORY_COLOURS, OTHER_COLOUR
 from store.arrays import LogArrays
 
-CATEGORY_COLOURS = {
-    "EGO_VEHICLE": "#d62728",
-    "REGULAR_VEHICLE": "#1f77b4",
-    "LARGE_VEHICLE": "#17becf",
-    "BUS": "#9467bd",
-    "BOX_TRUCK": "#8c564b",
-    "TRUCK": "#8c564b",
-    "PEDESTRIAN": "#ff7f0e",
-    "BICYCLE": "#2ca02c",
-    "BICYCLIST": "#2ca02c",
-    "MOTORCYCLE": "#bcbd22",
-    "MOTORCYCLIST": "#bcbd22",
-}
-OTHER_COLOUR = "#7f7f7f"
 HIGHLIGHT_COLOUR = "#e000e0"
 """Chosen tracks: a colour no category has."""
 
