@@ -1,0 +1,121 @@
+"""Both backends through their real code paths, the answer parsers, and the store-backed cache."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from store import Store
+from vlm.answers import parse_choice, parse_indices, parse_yes_no
+from vlm.backends import Request, VlmConfig, VlmUnavailableError, load_backend
+from vlm.backends.http import ChatCompletionsBackend
+from vlm.backends.local import TransformersBackend
+from vlm.service import Question, VlmService
+
+RED = Image.new("RGB", (96, 64), (200, 20, 20))
+BLUE = Image.new("RGB", (96, 64), (20, 20, 200))
+
+
+def test_answers_are_parsed_into_types() -> None:
+    assert parse_yes_no("Yes, it is.").value is True
+    assert parse_yes_no("no").value is False and parse_yes_no("no", 0.2).confidence == pytest.approx(0.8)
+    assert parse_yes_no("I cannot tell").value is None
+    assert parse_choice("It looks dark blue to me", ["black", "blue", "red"]).value == "blue"
+    assert parse_choice("purple", ["black", "blue"]).value is None
+    assert parse_indices("[0, 2, 2, 9]", 4).values == (0, 2)
+    assert parse_indices("none of them", 4).values == ()
+
+
+def test_tiny_llava_batched_equals_one_by_one(tiny_llava: Path) -> None:
+    backend = TransformersBackend.from_pretrained(str(tiny_llava), batch_size=3)
+    requests = [Request((RED,), "Is the vehicle red?"), Request((BLUE, RED), "which tiles"), Request((), "yes or no")]
+    batched = backend.generate(requests)
+    alone = [TransformersBackend.from_pretrained(str(tiny_llava), batch_size=1).generate([r])[0] for r in requests]
+    assert [r.text for r in batched] == [r.text for r in alone]
+    assert all(r.yes_probability is not None and 0 <= r.yes_probability <= 1 for r in batched)
+    assert backend.generate(requests) == batched  # greedy decoding: deterministic
+
+
+class ChatCompletions(BaseHTTPRequestHandler):
+    """A local stand-in for an OpenAI-compatible server: answers "Yes" with log-probabilities."""
+
+    seen: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        ChatCompletions.seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+        if body["model"] == "missing":
+            self.send_response(404)
+            self.end_headers()
+            self.wfile.write(b'{"error": "model not found"}')
+            return
+        reply = {"choices": [{"message": {"role": "assistant", "content": "Yes."}, "logprobs": {"content": [
+            {"token": "Yes", "logprob": -0.1, "top_logprobs": [{"token": "Yes", "logprob": -0.1},
+                                                              {"token": "No", "logprob": -2.5}]}]}}]}  # fmt: skip
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def stand_in() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ChatCompletions)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    ChatCompletions.seen.clear()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def test_chat_completions_backend_against_a_local_stand_in(stand_in: str) -> None:
+    backend = ChatCompletionsBackend(stand_in, "qwen2.5-vl", api_key="k3y")
+    reply = backend.generate([Request((RED,), "Is it red? Answer yes or no.")])[0]
+    assert reply.text == "Yes."
+    assert reply.yes_probability == pytest.approx(1 / (1 + pow(2.718281828, -2.4)), rel=1e-3)
+    sent = ChatCompletions.seen[0]
+    assert sent["path"] == "/v1/chat/completions" and sent["auth"] == "Bearer k3y"
+    content = sent["body"]["messages"][0]["content"]
+    assert content[0]["image_url"]["url"].startswith("data:image/png;base64,") and content[1]["text"].startswith("Is")
+    assert sent["body"]["temperature"] == 0
+    with pytest.raises(VlmUnavailableError, match="answered 404"):
+        ChatCompletionsBackend(stand_in, "missing").generate([Request((RED,), "x")])
+    with pytest.raises(VlmUnavailableError, match="cannot be reached"):
+        ChatCompletionsBackend("http://127.0.0.1:9/v1", "m", timeout_s=2).generate([Request((RED,), "x")])
+
+
+def test_configuration_errors_say_how_to_configure() -> None:
+    with pytest.raises(VlmUnavailableError, match="AVMINE_VLM_BACKEND=transformers"):
+        load_backend(VlmConfig())
+    with pytest.raises(VlmUnavailableError, match="AVMINE_VLM_URL is not set"):
+        load_backend(VlmConfig(backend="openai", model="m"))
+    with pytest.raises(VlmUnavailableError, match="unknown AVMINE_VLM_BACKEND 'gpt'"):
+        load_backend(VlmConfig(backend="gpt", model="m"))
+
+
+def test_answers_are_cached_in_the_store_by_model_question_and_image(stand_in: str, tmp_path: Path) -> None:
+    with Store.open(tmp_path / "cache.duckdb") as store:
+        service = VlmService(ChatCompletionsBackend(stand_in, "qwen2.5-vl"), store)
+        first = service.yes_no([RED], "Is the object in the magenta box a police car?")
+        again = service.yes_no([RED], "Is the object in the magenta box a police car?")
+        assert first == again and first.value is True and service.calls == 1  # the second came from the cache
+        service.yes_no([BLUE], "Is the object in the magenta box a police car?")  # another image: asked
+        service.ask([Question((RED,), "Which colour?", "choice", ("red", "blue"))])  # another question: asked
+        assert service.calls == 3 and len(ChatCompletions.seen) == 3
+        other_model = VlmService(ChatCompletionsBackend(stand_in, "llava"), store)
+        other_model.yes_no([RED], "Is the object in the magenta box a police car?")
+        assert other_model.calls == 1  # answers of different models never mix
+        rows = store.con.execute("SELECT count(*) FROM vlm_cache").fetchone()
+        assert rows == (4,)
