@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from PIL import Image
@@ -46,9 +46,9 @@ def test_tiny_llava_batched_equals_one_by_one(tiny_llava: Path) -> None:
 class ChatCompletions(BaseHTTPRequestHandler):
     """A local stand-in for an OpenAI-compatible server: answers "Yes" with log-probabilities."""
 
-    seen: list[dict[str, Any]] = []
+    seen: ClassVar[list[dict[str, Any]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         ChatCompletions.seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
         if body["model"] == "missing":
