@@ -16,8 +16,9 @@ from mcp.server.mcpserver import MCPServer
 from server.executor import Executor
 from server.mcp import prompts, resources
 from server.mcp.state import State
-from server.mcp.tools import data, docs, images, library, runs, scoring
+from server.mcp.tools import data, docs, images, library, runs, scoring, vision
 from store import Store
+from vlm.backends import VlmConfig
 
 INSTRUCTIONS = (
     "avmine mines driving scenarios from Argoverse 2 logs. Write a RefAV-style program from the atomic "
@@ -28,7 +29,10 @@ INSTRUCTIONS = (
 
 
 def create_server(
-    db_path: Path | str, reveal_ground_truth: bool = False, image_dir: Path | None = None
+    db_path: Path | str,
+    reveal_ground_truth: bool = False,
+    image_dir: Path | None = None,
+    vlm_config: VlmConfig | None = None,
 ) -> MCPServer[State]:
     """The avmine MCP server over the database at ``db_path``.
 
@@ -37,6 +41,7 @@ def create_server(
         reveal_ground_truth: let score_run list the concrete false positives and misses (only for a
             person's own exploration: an agent could otherwise copy the answers).
         image_dir: where rendered images are written (default: ``renders/`` beside the database).
+        vlm_config: the VLM backend (default: from the environment, see ``vlm.backends.VlmConfig``).
     """
     store = Store.open(db_path)
     images_to = image_dir or Path(db_path).parent / "renders"
@@ -45,13 +50,13 @@ def create_server(
     async def lifespan(_: MCPServer[State]) -> AsyncIterator[State]:
         executor = Executor(store)
         try:
-            yield State(store, executor, images_to, reveal_ground_truth)
+            yield State(store, executor, images_to, reveal_ground_truth, vlm_config or VlmConfig.from_env())
         finally:  # entered once per process: for stdio, and for HTTP by its session manager
             executor.close()
             store.close()
 
     server: MCPServer[State] = MCPServer("avmine", instructions=INSTRUCTIONS, lifespan=lifespan)
-    for group in (docs, data, runs, scoring, images, library):
+    for group in (docs, data, runs, scoring, images, vision, library):
         group.register(server)
     resources.register(server, store)
     prompts.register(server)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 
 from server.executor import Executor
 from store import Store
+from vlm.backends import VlmConfig, load_backend
+from vlm.service import VlmService
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 WRITES_IDEMPOTENT = ToolAnnotations(read_only_hint=False, idempotent_hint=True, open_world_hint=False)
@@ -27,6 +30,26 @@ class State:
     """Where rendered images are also written (some clients drop image content)."""
     reveal_ground_truth: bool = False
     """Show concrete false positives and misses in scores (a person exploring; never headless agents)."""
+    vlm_config: VlmConfig = field(default_factory=VlmConfig)
+    _vlm: VlmService | None = None
+    _vlm_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def vlm(self) -> VlmService:
+        """The VLM service, loaded on first use (a local model takes a while).
+
+        Raises:
+            VlmUnavailableError: none configured; the message says how to configure one.
+        """
+        with self._vlm_lock:
+            if self._vlm is None:
+                self._vlm = VlmService(load_backend(self.vlm_config), self.store)
+            return self._vlm
+
+    def source_path(self, log_id: str) -> Path | None:
+        """The log's dataset directory (where real camera images are), if it still exists."""
+        row = self.store.con.execute("SELECT source_path FROM logs WHERE log_id = ?", [log_id]).fetchone()
+        path = Path(row[0]) if row else None
+        return path if path is not None and path.is_dir() else None
 
 
 def current(ctx: Context[State, Any]) -> State:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
 from PIL import Image
@@ -18,6 +14,8 @@ from vlm.backends import Request, VlmConfig, VlmUnavailableError, load_backend
 from vlm.backends.http import ChatCompletionsBackend
 from vlm.backends.local import TransformersBackend
 from vlm.service import Question, VlmService
+
+from .stand_in import StandIn, chat_completions
 
 RED = Image.new("RGB", (96, 64), (200, 20, 20))
 BLUE = Image.new("RGB", (96, 64), (20, 20, 200))
@@ -43,55 +41,24 @@ def test_tiny_llava_batched_equals_one_by_one(tiny_llava: Path) -> None:
     assert backend.generate(requests) == batched  # greedy decoding: deterministic
 
 
-class ChatCompletions(BaseHTTPRequestHandler):
-    """A local stand-in for an OpenAI-compatible server: answers "Yes" with log-probabilities."""
-
-    seen: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        ChatCompletions.seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-        if body["model"] == "missing":
-            self.send_response(404)
-            self.end_headers()
-            self.wfile.write(b'{"error": "model not found"}')
-            return
-        reply = {"choices": [{"message": {"role": "assistant", "content": "Yes."}, "logprobs": {"content": [
-            {"token": "Yes", "logprob": -0.1, "top_logprobs": [{"token": "Yes", "logprob": -0.1},
-                                                              {"token": "No", "logprob": -2.5}]}]}}]}  # fmt: skip
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def stand_in() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ChatCompletions)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    ChatCompletions.seen.clear()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
+def stand_in() -> Iterator[StandIn]:
+    with chat_completions() as server:
+        yield server
 
 
-def test_chat_completions_backend_against_a_local_stand_in(stand_in: str) -> None:
-    backend = ChatCompletionsBackend(stand_in, "qwen2.5-vl", api_key="k3y")
+def test_chat_completions_backend_against_a_local_stand_in(stand_in: StandIn) -> None:
+    backend = ChatCompletionsBackend(stand_in.url, "qwen2.5-vl", api_key="k3y")
     reply = backend.generate([Request((RED,), "Is it red? Answer yes or no.")])[0]
     assert reply.text == "Yes."
-    assert reply.yes_probability == pytest.approx(1 / (1 + pow(2.718281828, -2.4)), rel=1e-3)
-    sent = ChatCompletions.seen[0]
+    assert reply.yes_probability == pytest.approx(0.9 / (0.9 + 0.1), rel=1e-3)
+    sent = stand_in.seen[0]
     assert sent["path"] == "/v1/chat/completions" and sent["auth"] == "Bearer k3y"
     content = sent["body"]["messages"][0]["content"]
     assert content[0]["image_url"]["url"].startswith("data:image/png;base64,") and content[1]["text"].startswith("Is")
     assert sent["body"]["temperature"] == 0
     with pytest.raises(VlmUnavailableError, match="answered 404"):
-        ChatCompletionsBackend(stand_in, "missing").generate([Request((RED,), "x")])
+        ChatCompletionsBackend(stand_in.url, "missing").generate([Request((RED,), "x")])
     with pytest.raises(VlmUnavailableError, match="cannot be reached"):
         ChatCompletionsBackend("http://127.0.0.1:9/v1", "m", timeout_s=2).generate([Request((RED,), "x")])
 
@@ -105,16 +72,16 @@ def test_configuration_errors_say_how_to_configure() -> None:
         load_backend(VlmConfig(backend="gpt", model="m"))
 
 
-def test_answers_are_cached_in_the_store_by_model_question_and_image(stand_in: str, tmp_path: Path) -> None:
+def test_answers_are_cached_in_the_store_by_model_question_and_image(stand_in: StandIn, tmp_path: Path) -> None:
     with Store.open(tmp_path / "cache.duckdb") as store:
-        service = VlmService(ChatCompletionsBackend(stand_in, "qwen2.5-vl"), store)
+        service = VlmService(ChatCompletionsBackend(stand_in.url, "qwen2.5-vl"), store)
         first = service.yes_no([RED], "Is the object in the magenta box a police car?")
         again = service.yes_no([RED], "Is the object in the magenta box a police car?")
         assert first == again and first.value is True and service.calls == 1  # the second came from the cache
         service.yes_no([BLUE], "Is the object in the magenta box a police car?")  # another image: asked
         service.ask([Question((RED,), "Which colour?", "choice", ("red", "blue"))])  # another question: asked
-        assert service.calls == 3 and len(ChatCompletions.seen) == 3
-        other_model = VlmService(ChatCompletionsBackend(stand_in, "llava"), store)
+        assert service.calls == 3 and len(stand_in.seen) == 3
+        other_model = VlmService(ChatCompletionsBackend(stand_in.url, "llava"), store)
         other_model.yes_no([RED], "Is the object in the magenta box a police car?")
         assert other_model.calls == 1  # answers of different models never mix
         rows = store.con.execute("SELECT count(*) FROM vlm_cache").fetchone()

@@ -1,0 +1,106 @@
+"""VLM functions and scene verification on the demo logs, with a scripted VLM stand-in answering over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from store import Store
+from vlm.backends.http import ChatCompletionsBackend
+from vlm.functions import evaluate, spread
+from vlm.service import VlmService
+from vlm.verify import verify_scene
+
+from .stand_in import StandIn, chat_completions
+
+LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
+TURNER = "7bd6176d-1b50-4df6-833d-231f735f3b96"
+
+
+def script(question: str) -> str:
+    if "police car" in question:
+        return "Yes, it is."
+    if "main colour" in question:
+        return "It is red."
+    if "In which tiles" in question:
+        return "[1]"
+    return "No."
+
+
+@pytest.fixture
+def vlm(demo_store: Store) -> Iterator[tuple[VlmService, StandIn]]:
+    with chat_completions(script) as stand_in:
+        yield VlmService(ChatCompletionsBackend(stand_in.url, "scripted"), demo_store), stand_in
+
+
+def candidates(demo_store: Store, count: int = 2) -> dict[str, list[int]]:
+    arrays = demo_store.load_arrays(LOG)
+    uuids = [str(u) for u in arrays.track_uuids]
+    chosen = [TURNER, *[u for u, c in zip(uuids, arrays.track_categories, strict=True)
+                        if c == "REGULAR_VEHICLE" and u != TURNER][: count - 1]]  # fmt: skip
+    out = {}
+    for uuid in chosen:
+        track = uuids.index(uuid)
+        rows = slice(int(arrays.track_start[track]), int(arrays.track_start[track + 1]))
+        out[uuid] = [int(t) for t in arrays.row_timestamp_ns[rows]]
+    return out
+
+
+def test_attribute_functions_keep_whole_tracks_by_majority(demo_store: Store, vlm: tuple[VlmService, StandIn]) -> None:
+    service, stand_in = vlm
+    arrays = demo_store.load_arrays(LOG)
+    scenario = candidates(demo_store)
+    assert len(scenario) == 2 and all(scenario.values())
+    assert evaluate("is_specific_object_type", scenario, arrays, service, "police car") == scenario
+    assert evaluate("is_specific_object_type", scenario, arrays, service, "bus") == {}
+    assert evaluate("object_color", scenario, arrays, service, "red") == scenario
+    assert evaluate("object_color", scenario, arrays, service, "blue") == {}
+    questions = [s["body"]["messages"][0]["content"][-1]["text"] for s in stand_in.seen]
+    assert any(q == "Is the object in the magenta box a police car? Answer yes or no." for q in questions)
+    assert any(q.startswith("What is the main colour of the object in the magenta box? Answer with one of: white")
+               for q in questions)  # fmt: skip
+    calls = service.calls
+    evaluate("object_color", scenario, arrays, service, "red")
+    assert service.calls == calls  # every view's answer came from the cache
+
+
+def test_time_varying_functions_keep_the_named_tiles_timestamps(
+    demo_store: Store, vlm: tuple[VlmService, StandIn]
+) -> None:
+    service, _ = vlm
+    arrays = demo_store.load_arrays(LOG)
+    scenario = {TURNER: candidates(demo_store, 1)[TURNER]}
+    kept = evaluate("pedestrian_action", scenario, arrays, service, "walking")[TURNER]
+    stamp_index = {int(t): i for i, t in enumerate(arrays.timestamps_ns)}
+    times = sorted(stamp_index[t] for t in scenario[TURNER])
+    sampled = spread(times, 6)
+    kept_times = [stamp_index[t] for t in kept]
+    assert 0 < len(kept) < len(scenario[TURNER])
+    nearest = np.abs(np.array(times)[:, None] - np.array(sampled)[None, :]).argmin(axis=1)
+    assert kept_times == [t for t, tile in zip(times, nearest, strict=True) if tile == 1]
+
+
+def test_scene_verification_judges_a_panel(demo_store: Store, vlm: tuple[VlmService, StandIn]) -> None:
+    service, stand_in = vlm
+    arrays = demo_store.load_arrays(LOG)
+    verdict, image = verify_scene(arrays, candidates(demo_store), "vehicle turning left", service)
+    assert verdict.value is False and image is not None and image.width == 2 * 320
+    assert (
+        'A program looked for "vehicle turning left"' in stand_in.seen[-1]["body"]["messages"][0]["content"][-1]["text"]
+    )
+    nothing, no_image = verify_scene(arrays, {}, "vehicle turning left", service)
+    assert nothing.value is None and no_image is None
+
+
+def test_bad_arguments_say_what_is_allowed(demo_store: Store, vlm: tuple[VlmService, StandIn]) -> None:
+    service, _ = vlm
+    arrays = demo_store.load_arrays(LOG)
+    with pytest.raises(ValueError, match="unknown VLM function 'is_police'; VLM functions: is_specific_object_type"):
+        evaluate("is_police", {}, arrays, service, "x")
+    with pytest.raises(ValueError, match="has_attribute needs its argument attribute"):
+        evaluate("has_attribute", {}, arrays, service)
+    with pytest.raises(ValueError, match="color must be one of white, silver"):
+        evaluate("object_color", {}, arrays, service, "purple")
+    assert evaluate("has_attribute", {}, arrays, service, "open door") == {}  # an empty scenario is valid

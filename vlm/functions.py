@@ -1,0 +1,196 @@
+"""The VLM atomic functions, evaluated where the model lives: flat scenario in, flat scenario out.
+
+Two kinds, with documented rules:
+
+- **attribute** functions (is_specific_object_type, has_attribute, object_color,
+  has_attached_object) look at up to ``samples`` timestamps spread over each track, each on the
+  camera that sees the box best, and keep the *whole* track when at least half of the views
+  answer yes (object_color: when the colour most often named is the asked one).
+- **time-varying** functions (pedestrian_action, on_road_type, on_road_surface, in_zone,
+  at_traffic_lights, in_environment) show up to ``samples`` labelled timestamps of a track as one
+  panel, ask which tiles satisfy the condition, and keep the track's timestamps whose nearest
+  sampled tile was named.
+
+The ego vehicle has no box in its own cameras: questions about it are asked about "the vehicle
+this camera is mounted on", on the front camera.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from atomic.functions.objects import COLORS
+from store.arrays import LogArrays
+from vlm.answers import Choice, YesNo
+from vlm.cameras import FRONT, RING_CAMERAS, city_to_ego, corners_city, ego_pose_at, project_box
+from vlm.frames import LONG_SIDE_PX, frame
+from vlm.overlay import Tile, draw_box, panel, row_at
+from vlm.service import Question, VlmService
+
+SAMPLES = 3
+"""Views per track for attribute functions."""
+PANEL_SAMPLES = 6
+"""Labelled timestamps per track for time-varying functions."""
+BOXED = "the object in the magenta box"
+EGO = "the vehicle this camera is mounted on"
+
+
+@dataclass(frozen=True)
+class VlmFunction:
+    """One VLM function: how to phrase its question from its argument, and which rule decides."""
+
+    name: str
+    kind: str  # "attribute" or "time"
+    argument: str | None
+    template: str
+    """The question, with {subject} and {value} (the argument's value)."""
+
+
+FUNCTIONS: dict[str, VlmFunction] = {f.name: f for f in (
+    VlmFunction("is_specific_object_type", "attribute", "description", "Is {subject} a {value}?"),
+    VlmFunction("has_attribute", "attribute", "attribute", "Does {subject} have this attribute: {value}?"),
+    VlmFunction("object_color", "attribute", "color", "What is the main colour of {subject}?"),
+    VlmFunction("has_attached_object", "attribute", "object_description",
+                "Does {subject} carry, tow or have attached: {value}?"),
+    VlmFunction("pedestrian_action", "time", "action", "In which tiles is {subject} {value}?"),
+    VlmFunction("on_road_type", "time", "road_type", "In which tiles is {subject} on a {value}?"),
+    VlmFunction("on_road_surface", "time", "surface", "In which tiles is {subject} on a {value} road surface?"),
+    VlmFunction("in_zone", "time", "zone", "In which tiles is {subject} in a {value}?"),
+    VlmFunction("at_traffic_lights", "time", None, "In which tiles is {subject} at a traffic light?"),
+    VlmFunction("in_environment", "time", "environment", "Which tiles show this environment: {value}?"),
+)}  # fmt: skip
+
+
+def spread(values: Sequence[int], count: int) -> list[int]:
+    """Up to ``count`` values spread evenly over ``values`` (first and last included)."""
+    if len(values) <= count:
+        return list(values)
+    picks = np.linspace(0, len(values) - 1, count).round().astype(int)
+    return [values[i] for i in dict.fromkeys(picks.tolist())]
+
+
+def best_camera(arrays: LogArrays, row: int, time_index: int) -> str | None:
+    """The camera whose view holds the box largest (by projected area), None when no camera sees it."""
+    from vlm.cameras import cameras_of
+
+    rig, _ = cameras_of(arrays)
+    pose = ego_pose_at(arrays, int(arrays.timestamps_ns[time_index]))
+    corners = city_to_ego(corners_city(arrays, row), pose)
+    best: tuple[float, str] | None = None
+    for name in RING_CAMERAS:
+        camera = rig[name].scale(LONG_SIDE_PX / max(rig[name].width_px, rig[name].height_px))
+        projection = project_box(camera, corners)
+        if not projection.visible:
+            continue
+        uv = projection.uv[~np.isnan(projection.uv).any(axis=1)]
+        clipped = np.clip(uv, 0, [camera.width_px, camera.height_px]) if len(uv) else uv
+        area = float(np.prod(clipped.max(0) - clipped.min(0))) if len(clipped) else 0.0
+        if best is None or area > best[0]:
+            best = (area, name)
+    return best[1] if best else None
+
+
+def track_view(arrays: LogArrays, track: int, time_index: int, source_path: Path | None) -> Tile | None:
+    """The track at one timestamp on its best camera with its box drawn (the ego: the front camera)."""
+    row = row_at(arrays, track, time_index)
+    if row is None:
+        return None
+    if str(arrays.track_uuids[track]) == arrays.ego_uuid:
+        view = frame(arrays, FRONT, time_index, source_path)
+        return Tile(view, view.image, False)
+    camera = best_camera(arrays, row, time_index)
+    if camera is None:
+        return None
+    view = frame(arrays, camera, time_index, source_path)
+    image, in_view = draw_box(view, arrays, row)
+    return Tile(view, image, in_view)
+
+
+def evaluate(
+    name: str,
+    scenario: dict[str, list[int]],
+    arrays: LogArrays,
+    service: VlmService,
+    value: str | None = None,
+    source_path: Path | None = None,
+    on_track: Callable[[str], None] | None = None,
+) -> dict[str, list[int]]:
+    """Apply a VLM function to a flat scenario (track uuid -> timestamps) of one log.
+
+    Args:
+        name: a key of ``FUNCTIONS``.
+        scenario: the candidates: each track's timestamps (ns).
+        arrays: the log.
+        service: the VLM.
+        value: the function's argument (e.g. the colour); None for at_traffic_lights.
+        source_path: the log's dataset directory, for real camera images.
+        on_track: called after each track (progress).
+
+    Raises:
+        ValueError: an unknown function, or a missing or invalid argument.
+    """
+    function = FUNCTIONS.get(name)
+    if function is None:
+        raise ValueError(f"unknown VLM function {name!r}; VLM functions: {', '.join(FUNCTIONS)}")
+    if function.argument is not None and not value:
+        raise ValueError(f"{name} needs its argument {function.argument}")
+    if name == "object_color" and value not in COLORS:
+        raise ValueError(f"color must be one of {', '.join(COLORS)}, not {value!r}")
+    index_of = {str(u): i for i, u in enumerate(arrays.track_uuids)}
+    stamp_index = {int(t): i for i, t in enumerate(arrays.timestamps_ns)}
+    kept: dict[str, list[int]] = {}
+    for uuid, stamps in scenario.items():
+        track = index_of.get(uuid)
+        times = sorted(stamp_index[int(t)] for t in stamps if int(t) in stamp_index)
+        if track is not None and times:
+            subject = EGO if uuid == arrays.ego_uuid else BOXED
+            question = function.template.format(subject=subject, value=value)
+            if function.kind == "attribute":
+                chosen = _attribute(function, question, arrays, track, times, service, value, source_path)
+            else:
+                chosen = _time(question, arrays, track, times, service, source_path)
+            if chosen:
+                kept[uuid] = sorted(int(arrays.timestamps_ns[i]) for i in chosen)
+        if on_track:
+            on_track(uuid)
+    return kept
+
+
+def _attribute(
+    function: VlmFunction,
+    question: str,
+    arrays: LogArrays,
+    track: int,
+    times: list[int],
+    service: VlmService,
+    value: str | None,
+    source_path: Path | None,
+) -> list[int]:
+    tiles = [t for t in (track_view(arrays, track, i, source_path) for i in spread(times, SAMPLES)) if t]
+    if not tiles:
+        return []
+    if function.name == "object_color":
+        questions = [Question((t.image,), question, "choice", tuple(COLORS)) for t in tiles]
+        named = Counter(a.value for a in service.ask(questions) if isinstance(a, Choice) and a.value)
+        return times if named and named.most_common(1)[0][0] == value else []
+    answers = service.ask([Question((t.image,), question) for t in tiles])
+    yes = sum(isinstance(a, YesNo) and a.value is True for a in answers)
+    return times if 2 * yes >= len(tiles) else []
+
+
+def _time(
+    question: str, arrays: LogArrays, track: int, times: list[int], service: VlmService, source_path: Path | None
+) -> list[int]:
+    sampled = spread(times, PANEL_SAMPLES)
+    tiles = [t for t in (track_view(arrays, track, i, source_path) for i in sampled) if t]
+    if not tiles:
+        return []
+    named = set(service.indices(panel(tiles), question, len(tiles)).values)
+    tile_times = np.array([t.frame.time_index for t in tiles])
+    nearest = np.abs(np.asarray(times)[:, None] - tile_times[None, :]).argmin(axis=1)
+    return [time for time, tile in zip(times, nearest, strict=True) if int(tile) in named]
