@@ -1,0 +1,80 @@
+"""The vision tools through an MCP client: with a VLM (a local chat-completions stand-in) and without one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.types import CallToolResult
+
+from server.mcp.app import create_server
+from vlm.backends import VlmConfig
+
+from ..vlm.stand_in import chat_completions
+from .programs import LEFT_TURNS, LOG, TURNING_TRACK
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def text(result: CallToolResult) -> str:
+    return "\n".join(getattr(block, "text", "") for block in result.content)
+
+
+async def call(client: Client, tool: str, **arguments: Any) -> CallToolResult:
+    with anyio.fail_after(180):
+        return await client.call_tool(tool, arguments)
+
+
+def script(question: str) -> str:
+    return "Yes." if "police car" in question else "No."
+
+
+async def test_with_a_vlm(db: Path, tmp_path: Path) -> None:
+    with chat_completions(script) as stand_in:
+        config = VlmConfig(backend="openai", model="scripted", url=stand_in.url)
+        async with Client(create_server(db, image_dir=tmp_path, vlm_config=config)) as client:
+            run = await call(client, "execute_scenario", program=LEFT_TURNS, prompt="vehicle turning left")
+            run_id = run.structured_content["run_id"]
+            checked = await call(client, "vlm_check", run_id=run_id, function="is_specific_object_type",
+                                 value="police car", max_tracks=2)  # fmt: skip
+            lines = text(checked).splitlines()
+            assert lines[0] == "is_specific_object_type('police car') with scripted, 2 track(s):"
+            assert all("(100%)" in line for line in lines[1:]) and len(lines) == 3
+            bus = await call(client, "vlm_check", run_id=run_id, function="is_specific_object_type", value="bus",
+                             max_tracks=1)  # fmt: skip
+            assert "kept 0 of" in text(bus)
+            verdict = await call(client, "verify_scene", run_id=run_id, log_id=LOG)
+            image, note = verdict.content
+            assert image.type == "image" and note.text.startswith("no (confidence")
+            assert "unknown VLM function 'is_red'" in text(
+                await call(client, "vlm_check", run_id=run_id, function="is_red")
+            )
+        assert any("police car" in s["body"]["messages"][0]["content"][-1]["text"] for s in stand_in.seen)
+
+
+async def test_without_a_vlm_images_come_back_with_how_to_configure(db: Path, tmp_path: Path) -> None:
+    async with Client(create_server(db, image_dir=tmp_path, vlm_config=VlmConfig())) as client:
+        views = await call(client, "render_camera_views", log_id=LOG, track_uuid=TURNING_TRACK)
+        image, note = views.content
+        assert image.type == "image" and image.mime_type == "image/png"
+        saved = Path(note.text.split("saved to ")[1].split(";")[0])
+        assert saved.parent == tmp_path and saved.read_bytes()[:4] == b"\x89PNG"
+        run = await call(client, "execute_scenario", program=LEFT_TURNS, prompt="vehicle turning left")
+        checked = await call(client, "vlm_check", run_id=run.structured_content["run_id"], function="has_attribute",
+                             value="open door")  # fmt: skip
+        assert not checked.is_error and checked.content[0].type == "image"
+        assert "AVMINE_VLM_BACKEND=transformers" in text(checked)
+        scene = await call(client, "verify_scene", run_id=run.structured_content["run_id"], log_id=LOG)
+        assert scene.content[0].type == "image" and "No VLM backend is configured" in text(scene)
+        bad = await call(client, "render_camera_views", log_id=LOG, track_uuid=TURNING_TRACK, cameras=["front"])
+        assert bad.is_error and "unknown camera(s) front" in text(bad)
+        missing = await call(client, "render_camera_views", log_id=LOG, track_uuid="nope")
+        assert missing.is_error and "is not in log" in text(missing)
