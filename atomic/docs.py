@@ -59,6 +59,10 @@ class FunctionDoc:
 
 
 def _kind(name: str, params: list[str]) -> str:
+    from atomic.functions import EXTENSION_KINDS  # late: filled by higher layers when they are imported
+
+    if name in EXTENSION_KINDS:
+        return f"{EXTENSION_KINDS[name]}: returns the input objects at the timestamps the model confirms"
     if name in ("scenario_and", "scenario_or"):
         return "combinator"
     if name in ("reverse_relationship", "scenario_not"):

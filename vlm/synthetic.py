@@ -30,6 +30,8 @@ ASPHALT = np.array([92, 92, 96], float)
 GRASS = np.array([96, 128, 80], float)
 CROSSING = (205, 205, 200)
 YELLOW_MARKS = {mark for mark in LaneMarkType if "YELLOW" in mark.name}
+STEP = 4
+"""Ground and sky are shaded per STEP x STEP block of pixels."""
 DRAW_RANGE_M = 120.0
 """Map features and boxes farther than this from the ego are not drawn."""
 _SHADE = (1.15, 0.55, 0.95, 0.75, 0.85, 0.85)  # per face of vlm.cameras.FACES: top lit, sides darker
@@ -93,8 +95,9 @@ def render(
 def _ground_and_sky(
     avm: ArgoverseStaticMap, camera: PinholeCamera, pose: tuple[npt.NDArray[np.float64], Rotation]
 ) -> npt.NDArray[np.uint8]:
+    # shaded in blocks of STEP x STEP pixels: the ground is smooth, and 16x fewer map lookups
     width, height = camera.width_px, camera.height_px
-    u, v = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
+    u, v = np.meshgrid(np.arange(0, width, STEP) + STEP / 2, np.arange(0, height, STEP) + STEP / 2)
     rays_cam = np.linalg.inv(camera.intrinsics.K) @ np.stack([u.ravel(), v.ravel(), np.ones(u.size)])
     ego_from_cam = np.linalg.inv(camera.extrinsics)
     rays = (ego_from_cam[:3, :3] @ rays_cam).T
@@ -111,7 +114,8 @@ def _ground_and_sky(
     colour = np.where(drivable[:, None], ASPHALT, GRASS)
     fade = np.clip(reach / 150.0, 0, 1)[:, None]  # far ground fades towards the horizon's haze
     pixels[ground] = colour * (1 - 0.5 * fade) + SKY * 0.5 * fade
-    return np.asarray(pixels.reshape(height, width, 3).clip(0, 255), dtype=np.uint8)
+    blocks = pixels.reshape(u.shape[0], u.shape[1], 3).repeat(STEP, axis=0).repeat(STEP, axis=1)
+    return np.asarray(blocks[:height, :width].clip(0, 255), dtype=np.uint8)
 
 
 def _draw_boxes(

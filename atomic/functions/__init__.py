@@ -73,3 +73,19 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 
 __all__ = sorted(FUNCTIONS)
+
+EXTENSION_KINDS: dict[str, str] = {}
+"""Functions added by higher layers (``register_functions``), with the kind the docs show for them."""
+
+
+def register_functions(functions: dict[str, Callable[..., Any]], kind: str) -> None:
+    """Add functions from a higher layer (the VLM functions) to every program's scope and to the docs.
+
+    Raises:
+        ValueError: a name that a RefAV function already has.
+    """
+    taken = sorted(set(functions) & (set(FUNCTIONS) - set(EXTENSION_KINDS)))
+    if taken:
+        raise ValueError(f"cannot replace RefAV functions: {', '.join(taken)}")
+    FUNCTIONS.update(functions)
+    EXTENSION_KINDS.update(dict.fromkeys(functions, kind))

@@ -39,6 +39,8 @@ POLL_SECONDS = 0.1
 
 Progress = Callable[[int, int, str], None]
 """Called as ``progress(logs_done, logs_total, log_id)`` each time a log finishes."""
+Broker = Callable[[str, dict[str, Any]], dict[str, Any]]
+"""Answers a program's VLM request for a log: ``broker(log_id, request) -> {"scenario": ...} | {"error": ...}``."""
 
 
 @dataclass(frozen=True)
@@ -154,8 +156,11 @@ class Executor:
         source: str = "annotations",
         limits: Limits | None = None,
         allow_missing_layers: bool = False,
+        broker: Broker | None = None,
     ) -> None:
         self.store = store
+        self.broker = broker
+        """Where programs' VLM calls go (the server's VLM); None: programs that call one get a clear error."""
         self.source = source
         self.limits = limits or Limits()
         self.allow_missing_layers = allow_missing_layers
@@ -375,7 +380,7 @@ class Executor:
                             "allow_missing_layers": self.allow_missing_layers,
                         }
                     )
-                    reply = self._await(worker, cancel)
+                    reply = self._await(worker, cancel, log_id)
                     if reply is None or reply.get("job_id") != log_id:  # died, hung, cancelled or out of step
                         worker.kill() if cancel.is_set() else worker.stop()
                         replies[log_id] = (
@@ -399,15 +404,33 @@ class Executor:
             replies.setdefault(log_id, {"status": "error", "error": "no worker was available to run this log"})
         return replies
 
-    def _await(self, worker: _Worker, cancel: threading.Event) -> dict[str, Any] | None:
-        """The worker's reply, or None when it stopped responding or the run was cancelled."""
+    def _await(self, worker: _Worker, cancel: threading.Event, log_id: str) -> dict[str, Any] | None:
+        """The worker's reply, or None when it stopped responding or the run was cancelled.
+
+        VLM requests the program makes on the way are answered here, through the broker.
+        """
         deadline = time.monotonic() + self.limits.wall_seconds + GRACE_SECONDS
         while not cancel.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
             try:
-                return worker.take(worker.lines.get(timeout=min(POLL_SECONDS, remaining)))
+                reply = worker.take(worker.lines.get(timeout=min(POLL_SECONDS, remaining)))
             except queue.Empty:
                 continue
+            if reply is None or "vlm_request" not in reply:
+                return reply
+            worker.send({"vlm_answer": self._broker_answer(log_id, reply["vlm_request"])})
         return None
+
+    def _broker_answer(self, log_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        if self.broker is None:
+            return {"error": "no VLM is configured for this server; see AVMINE_VLM_BACKEND in the README"}
+        if request.get("log_id") != log_id:  # a program asks only about its own log
+            return {"error": "a VLM request may only concern the program's own log"}
+        try:
+            return self.broker(log_id, request)
+        except (ValueError, RuntimeError) as exc:  # said for the program's author: bad argument, no VLM
+            return {"error": str(exc)}
+        except Exception as exc:  # the VLM's failure is the program's error, never the executor's
+            return {"error": f"{type(exc).__name__}: {exc}"}

@@ -37,6 +37,7 @@ from atomic.program import ProgramError, prepare
 from server.executor import errors, policy, sandbox
 from server.executor.safe_builtins import BoundedText, make_builtins, safe_module
 from store.arrays import load_log_arrays
+from vlm.program_functions import set_broker
 
 _contexts: dict[str, tuple[str, LogContext]] = {}  # log id -> (cache key, context)
 _generation = 0
@@ -161,6 +162,10 @@ class Armed:
     results: int
     mount_point: Path
     generation: int
+    asks: int = -1
+    """The child's VLM requests (one JSON line each), relayed to the executor."""
+    answers: int = -1
+    """Where the relayed answers go back to the child."""
 
 
 def _keep_only(keep: tuple[int, ...]) -> None:
@@ -184,14 +189,17 @@ def arm(limits: sandbox.Limits, base: Path) -> Armed:
     mount_point = Path(tempfile.mkdtemp(dir=base))
     job_read, job_write = os.pipe()
     result_read, result_write = os.pipe()
+    ask_read, ask_write = os.pipe()
+    answer_read, answer_write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
-        os.close(job_write)
-        os.close(result_read)
+        for fd in (job_write, result_read, ask_read, answer_write):
+            os.close(fd)
         try:
-            _keep_only((job_read, result_write))
+            _keep_only((job_read, result_write, ask_write, answer_read))
             os.environ.clear()  # nothing of the server's environment (keys, tokens) stays reachable
             layers = sandbox.enter(mount_point, limits)
+            set_broker(_pipe_broker(ask_write, answer_read))
             scope = build_scope(limits)
             with os.fdopen(job_read, "rb") as pipe:
                 job = json.loads(pipe.read())
@@ -208,9 +216,30 @@ def arm(limits: sandbox.Limits, base: Path) -> Armed:
                 pipe.write(payload)
         finally:
             os._exit(0)
-    os.close(job_read)
-    os.close(result_write)
-    return Armed(pid, job_write, result_read, mount_point, _generation)
+    for fd in (job_read, result_write, ask_write, answer_read):
+        os.close(fd)
+    return Armed(pid, job_write, result_read, mount_point, _generation, ask_read, answer_write)
+
+
+def _pipe_broker(asks: int, answers: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Runs in the child: a VLM request goes out as a JSON line; the answer comes back as one."""
+    pending = bytearray()
+
+    def ask(request: dict[str, Any]) -> dict[str, Any]:
+        data = (json.dumps(request) + "\n").encode()
+        while data:
+            data = data[os.write(asks, data) :]
+        while b"\n" not in pending:
+            chunk = os.read(answers, 1 << 16)
+            if not chunk:
+                return {"error": "the worker closed the VLM channel"}
+            pending.extend(chunk)
+        line, _, rest = bytes(pending).partition(b"\n")
+        pending[:] = rest
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    return ask
 
 
 def _sweep_dead_workers() -> None:
@@ -223,9 +252,10 @@ def _sweep_dead_workers() -> None:
 
 def disarm(armed: Armed) -> tuple[int, float]:
     """Kill an armed child's process group, reap it and remove its mount point; returns (status, CPU seconds)."""
-    for fd in (armed.jobs, armed.results):
+    for fd in (armed.jobs, armed.results, armed.asks, armed.answers):
         with contextlib.suppress(OSError):
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(armed.pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
@@ -235,7 +265,15 @@ def disarm(armed: Armed) -> tuple[int, float]:
     return status, usage.ru_utime + usage.ru_stime
 
 
-def run_job(job: dict[str, Any], armed: Armed, limits: sandbox.Limits) -> tuple[dict[str, Any], Armed | None]:
+Relay = Callable[[dict[str, Any]], dict[str, Any]]
+"""Passes a program's VLM request to the executor and returns its answer."""
+MAX_VLM_CALLS = 50
+"""VLM calls one program may make (each may ask about many views)."""
+
+
+def run_job(
+    job: dict[str, Any], armed: Armed, limits: sandbox.Limits, relay: Relay | None = None
+) -> tuple[dict[str, Any], Armed | None]:
     """Hand a job to an armed child and collect its result; never raises for anything the program does.
 
     Returns:
@@ -249,13 +287,32 @@ def run_job(job: dict[str, Any], armed: Armed, limits: sandbox.Limits) -> tuple[
     size = 0
     deadline = started + limits.wall_seconds
     timed_out = too_large = False
+    asked = bytearray()
+    calls = 0
+    watched = [armed.results, armed.asks]
     while True:
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             timed_out = True
             break
-        ready, _, _ = select.select([armed.results], [], [], remaining)
+        ready, _, _ = select.select(watched, [], [], remaining)
         if not ready:
+            continue
+        if armed.asks in ready and armed.results not in ready:
+            chunk = os.read(armed.asks, 1 << 20)
+            asked.extend(chunk)
+            if not chunk or len(asked) > limits.result_bytes:  # closed, or flooding: stop listening to it
+                watched = [armed.results]
+                asked.clear()
+            while b"\n" in asked:
+                line, _, rest = bytes(asked).partition(b"\n")
+                asked[:] = rest
+                calls += 1
+                waited = time.perf_counter()
+                answer = _answer(line, relay, calls)
+                deadline += time.perf_counter() - waited  # the VLM's time is not the program's
+                with contextlib.suppress(OSError):
+                    os.write(armed.answers, (json.dumps(answer) + "\n").encode())
             continue
         chunk = os.read(armed.results, 1 << 20)
         if not chunk:
@@ -291,6 +348,21 @@ def run_job(job: dict[str, Any], armed: Armed, limits: sandbox.Limits) -> tuple[
     return {"status": "error", "error": f"the program's process died ({why})", "seconds": seconds}, None
 
 
+def _answer(line: bytes, relay: Relay | None, calls: int) -> dict[str, Any]:
+    """The answer to one request line of a program (checked here: the program is untrusted)."""
+    if relay is None:
+        return {"error": "no VLM is connected to this run (only the avmine MCP server with a VLM configured has one)"}
+    if calls > MAX_VLM_CALLS:
+        return {"error": f"too many VLM calls in one program (limit {MAX_VLM_CALLS}); combine candidates per call"}
+    try:
+        request = json.loads(line)
+    except ValueError:
+        return {"error": "malformed VLM request"}
+    if not isinstance(request, dict) or not isinstance(request.get("scenario"), dict):
+        return {"error": "malformed VLM request"}
+    return relay(request)
+
+
 def main(argv: list[str]) -> None:
     """Serve jobs from stdin until it closes.
 
@@ -311,10 +383,19 @@ def main(argv: list[str]) -> None:
     sys.stdout = sys.stderr  # nothing but results goes to the protocol stream
     print(json.dumps({"ready": True, "pid": os.getpid()}), file=out, flush=True)
     armed: Armed | None = None
+
+    def relay(request: dict[str, Any]) -> dict[str, Any]:
+        print(json.dumps({"vlm_request": request}), file=out, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            return {"error": "the executor closed the connection"}
+        answer: dict[str, Any] = json.loads(line).get("vlm_answer") or {"error": "the executor sent no answer"}
+        return answer
+
     try:
         for line in sys.stdin:
             job = json.loads(line)
-            reply, finished = _serve(job, cache_root, source, limits, armed, base)
+            reply, finished = _serve(job, cache_root, source, limits, armed, base, relay)
             armed = None
             reply.update(job_id=job.get("job_id"), log_id=job.get("log_id"))
             print(json.dumps(reply), file=out, flush=True)
@@ -328,7 +409,13 @@ def main(argv: list[str]) -> None:
 
 
 def _serve(
-    job: dict[str, Any], cache_root: Path, source: str, limits: sandbox.Limits, armed: Armed | None, base: Path
+    job: dict[str, Any],
+    cache_root: Path,
+    source: str,
+    limits: sandbox.Limits,
+    armed: Armed | None,
+    base: Path,
+    relay: Relay | None = None,
 ) -> tuple[dict[str, Any], Armed | None]:
     """One job: load the logs it needs, then run it (or just warm). Consumes ``armed``."""
     try:
@@ -345,7 +432,7 @@ def _serve(
         if armed is not None:
             disarm(armed)
         return {"warmed": True}, None
-    return run_job(job, armed or arm(limits, base), limits)
+    return run_job(job, armed or arm(limits, base), limits, relay)
 
 
 if __name__ == "__main__":

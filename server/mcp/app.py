@@ -48,9 +48,11 @@ def create_server(
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[State]) -> AsyncIterator[State]:
-        executor = Executor(store)
+        states: list[State] = []  # the executor's broker needs the state, which needs the executor
+        executor = Executor(store, broker=lambda log_id, request: states[0].answer_vlm(log_id, request))
+        states.append(State(store, executor, images_to, reveal_ground_truth, vlm_config or VlmConfig.from_env()))
         try:
-            yield State(store, executor, images_to, reveal_ground_truth, vlm_config or VlmConfig.from_env())
+            yield states[0]
         finally:  # entered once per process: for stdio, and for HTTP by its session manager
             executor.close()
             store.close()

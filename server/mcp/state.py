@@ -13,6 +13,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from server.executor import Executor
 from store import Store
 from vlm.backends import VlmConfig, load_backend
+from vlm.functions import evaluate
 from vlm.service import VlmService
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
@@ -44,6 +45,20 @@ class State:
             if self._vlm is None:
                 self._vlm = VlmService(load_backend(self.vlm_config), self.store)
             return self._vlm
+
+    def answer_vlm(self, log_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Answer a program's VLM call (brokered from the sandbox): the candidates' timestamps to keep.
+
+        Raises:
+            VlmUnavailableError: no VLM configured (the executor hands the message to the program).
+            ValueError: an unknown function or a bad argument.
+        """
+        service = self.vlm()
+        scenario = {str(uuid): [int(t) for t in stamps] for uuid, stamps in request["scenario"].items()}
+        arrays = self.store.load_arrays(log_id, self.executor.source)
+        value = request.get("value")
+        kept = evaluate(str(request.get("function")), scenario, arrays, service, value, self.source_path(log_id))
+        return {"scenario": kept}
 
     def source_path(self, log_id: str) -> Path | None:
         """The log's dataset directory (where real camera images are), if it still exists."""

@@ -37,6 +37,16 @@ def script(question: str) -> str:
     return "Yes." if "police car" in question else "No."
 
 
+def police_program(kind: str) -> str:
+    """Left-turning vehicles that the VLM says are ``kind``, called from inside the sandboxed program."""
+    return (
+        "vehicles = get_objects_of_category(log_dir, category='VEHICLE')\n"
+        "turners = turning(vehicles, log_dir, direction='left')\n"
+        f"found = is_specific_object_type(turners, log_dir, description={kind!r})\n"
+        "output_scenario(found, description, log_dir, output_dir)\n"
+    )
+
+
 async def test_with_a_vlm(db: Path, tmp_path: Path) -> None:
     with chat_completions(script) as stand_in:
         config = VlmConfig(backend="openai", model="scripted", url=stand_in.url)
@@ -57,6 +67,13 @@ async def test_with_a_vlm(db: Path, tmp_path: Path) -> None:
             assert "unknown VLM function 'is_red'" in text(
                 await call(client, "vlm_check", run_id=run_id, function="is_red")
             )
+            # the same question from inside a program: brokered from the sandbox to the server's VLM
+            police = (await call(client, "execute_scenario", program=police_program("police car"), prompt="police"))
+            assert police.structured_content["status"] == "ok", police.structured_content["diagnostics"]
+            found = {k: v for k, v in police.structured_content["per_log"][0].items() if k != "seconds"}
+            assert found == {k: v for k, v in run.structured_content["per_log"][0].items() if k != "seconds"}
+            buses = (await call(client, "execute_scenario", program=police_program("bus"), prompt="bus"))
+            assert buses.structured_content["per_log"][0]["referred_tracks"] == 0
         assert any("police car" in s["body"]["messages"][0]["content"][-1]["text"] for s in stand_in.seen)
 
 
@@ -78,3 +95,9 @@ async def test_without_a_vlm_images_come_back_with_how_to_configure(db: Path, tm
         assert bad.is_error and "unknown camera(s) front" in text(bad)
         missing = await call(client, "render_camera_views", log_id=LOG, track_uuid="nope")
         assert missing.is_error and "is not in log" in text(missing)
+        inside = await call(client, "execute_scenario", program=police_program("police car"), prompt="police")
+        assert inside.structured_content["status"] == "failed"
+        shown = await call(client, "get_run", run_id=inside.structured_content["run_id"])
+        error = shown.structured_content["logs"][0]["error"]
+        assert "VlmCallError: is_specific_object_type: No VLM backend is configured" in error
+        assert "AVMINE_VLM_BACKEND=transformers" in error

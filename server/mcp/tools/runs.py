@@ -103,7 +103,7 @@ def register(server: MCPServer[State]) -> None:
         except StoreError as exc:
             raise ToolError(str(exc)) from exc
         rows = [
-            {"log_id": r.log_id, "status": r.status, "error": clip(r.error, 500) if r.error else None,
+            {"log_id": r.log_id, "status": r.status, "error": clip(r.error, 1500) if r.error else None,
              "referred_tracks": len(r.scenario or {})}
             for r in results
         ]  # fmt: skip

@@ -1,0 +1,232 @@
+"""The VLM functions as a program calls them: RefAV-style signatures, scenario in, scenario out.
+
+Programs run in the sandbox, which has no model, no images and no network. Each call is sent
+to the server (``set_broker``), which renders the views, asks its VLM (cached) and answers with
+the timestamps to keep (see ``vlm.functions`` for the rules). Importing this module registers
+the functions with the atomic runtime, so they are in every program's scope and in the docs.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from atomic.functions import register_functions
+from atomic.scenario import Scenario, as_scenario, restrict, timestamps
+
+Broker = Callable[[dict[str, Any]], dict[str, Any]]
+_broker: Broker | None = None
+MAX_TRACKS = 100
+"""Tracks per call: a VLM call per view is slow; narrow candidates first (category, motion, map)."""
+
+
+class VlmCallError(RuntimeError):
+    """A VLM function could not be answered; the message says why and what to do."""
+
+
+def set_broker(broker: Broker | None) -> None:
+    """Route VLM calls through ``broker`` (request dict in, answer dict out); None: no VLM available."""
+    global _broker
+    _broker = broker
+
+
+def _vision(function: str, argument: str | None) -> Callable[[Callable[..., Any]], Callable[..., Scenario]]:
+    """Decorator: a VLM function over ``track_candidates`` (any scenario shape), answered by the server.
+
+    Only tracks with candidate timestamps are sent, with those timestamps; the result keeps every
+    input track, its value restricted to the timestamps the server kept (relations included).
+    """
+
+    def decorate(stub: Callable[..., Any]) -> Callable[..., Scenario]:
+        @functools.wraps(stub)
+        def wrapper(track_candidates: Any, log_dir: Any, *args: Any, **kwargs: Any) -> Scenario:
+            bound = inspect.signature(stub).bind(track_candidates, log_dir, *args, **kwargs)
+            value = bound.arguments.get(argument) if argument else None
+            tracks = as_scenario(track_candidates, log_dir)
+            asked = {uuid: sorted(int(t) for t in timestamps(v)) for uuid, v in tracks.items()}
+            asked = {uuid: stamps for uuid, stamps in asked.items() if stamps}
+            if not asked:
+                return {uuid: restrict(v, ()) for uuid, v in tracks.items()}
+            kept = _call(function, value, Path(str(log_dir)).name, asked)  # a log's cache directory is named by its id
+            return {uuid: restrict(v, kept.get(uuid, ())) for uuid, v in tracks.items()}
+
+        return wrapper
+
+    return decorate
+
+
+def _call(function: str, value: Any, log_id: str, asked: dict[str, list[int]]) -> dict[str, list[int]]:
+    if _broker is None:
+        raise VlmCallError(
+            f"{function} needs a VLM, and none is connected to this run: run the program through the avmine "
+            "MCP server (execute_scenario) with a VLM configured (AVMINE_VLM_BACKEND, AVMINE_VLM_MODEL)."
+        )
+    if len(asked) > MAX_TRACKS:
+        raise VlmCallError(
+            f"{function} got {len(asked)} tracks; at most {MAX_TRACKS} per call. Narrow the candidates first "
+            "(category, motion or map functions), then ask the VLM."
+        )
+    answer = _broker({"function": function, "value": value, "log_id": log_id, "scenario": asked})
+    if "error" in answer:
+        raise VlmCallError(f"{function}: {answer['error']}")
+    kept: dict[str, list[int]] = answer["scenario"]
+    return kept
+
+
+@_vision("is_specific_object_type", "description")
+def is_specific_object_type(track_candidates: Scenario, log_dir: Path, description: str) -> Scenario:
+    """Keep objects a VLM recognises as a kind finer than the categories (a police car, a garbage truck).
+
+    Looks at up to 3 views of each object (its box drawn on the camera that sees it best) and keeps
+    the whole track when at least half answer yes. Answered by the server's VLM, cached.
+
+    Args:
+        description: the kind of object, in words, e.g. "police car".
+
+    Example:
+        police = is_specific_object_type(vehicles, log_dir, description="police car")
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@_vision("has_attribute", "attribute")
+def has_attribute(track_candidates: Scenario, log_dir: Path, attribute: str) -> Scenario:
+    """Keep objects a VLM sees a visual attribute on (an open door, hazard lights on, a raised arm).
+
+    Up to 3 views per object; the whole track is kept when at least half answer yes.
+
+    Args:
+        attribute: the attribute, in words, e.g. "open door".
+
+    Example:
+        open_doors = has_attribute(parked, log_dir, attribute="open door")
+    """
+    raise NotImplementedError
+
+
+@_vision("object_color", "color")
+def object_color(track_candidates: Scenario, log_dir: Path, color: str) -> Scenario:
+    """Keep objects whose main colour, as a VLM names it, is ``color``.
+
+    Up to 3 views per object; kept when the colour named most often is the asked one.
+
+    Args:
+        color: "white", "silver", "black", "red", "yellow" or "blue".
+
+    Example:
+        red_cars = object_color(cars, log_dir, color="red")
+    """
+    raise NotImplementedError
+
+
+@_vision("has_attached_object", "object_description")
+def has_attached_object(track_candidates: Scenario, log_dir: Path, object_description: str) -> Scenario:
+    """Keep objects carrying, towing or having attached something (a bike rack, a trailer, a ladder).
+
+    Up to 3 views per object; the whole track is kept when at least half answer yes.
+
+    Args:
+        object_description: what is attached, in words, e.g. "bicycle on a rack".
+
+    Example:
+        with_bikes = has_attached_object(vehicles, log_dir, object_description="bicycle on a rack")
+    """
+    raise NotImplementedError
+
+
+@_vision("pedestrian_action", "action")
+def pedestrian_action(track_candidates: Scenario, log_dir: Path, action: str) -> Scenario:
+    """Timestamps where a VLM sees a person doing something (walking a dog, pushing a stroller, on a phone).
+
+    Shows up to 6 labelled timestamps of each track as one panel, asks which show the action, and
+    keeps the timestamps nearest the named ones.
+
+    Args:
+        action: the action, in words, e.g. "pushing a stroller".
+
+    Example:
+        pushing = pedestrian_action(peds, log_dir, action="pushing a stroller")
+    """
+    raise NotImplementedError
+
+
+@_vision("on_road_type", "road_type")
+def on_road_type(track_candidates: Scenario, log_dir: Path, road_type: str) -> Scenario:
+    """Timestamps where a VLM sees the object on a kind of road (highway, residential street, parking lot).
+
+    Up to 6 labelled timestamps per track as one panel; keeps the timestamps nearest the named ones.
+
+    Args:
+        road_type: the kind of road, in words, e.g. "parking lot".
+
+    Example:
+        in_lots = on_road_type(vehicles, log_dir, road_type="parking lot")
+    """
+    raise NotImplementedError
+
+
+@_vision("on_road_surface", "surface")
+def on_road_surface(track_candidates: Scenario, log_dir: Path, surface: str) -> Scenario:
+    """Timestamps where a VLM sees the object on a road surface (wet, gravel, cobblestone, snow).
+
+    Up to 6 labelled timestamps per track as one panel; keeps the timestamps nearest the named ones.
+
+    Args:
+        surface: the surface, in words, e.g. "wet".
+
+    Example:
+        on_wet = on_road_surface(vehicles, log_dir, surface="wet")
+    """
+    raise NotImplementedError
+
+
+@_vision("in_zone", "zone")
+def in_zone(track_candidates: Scenario, log_dir: Path, zone: str) -> Scenario:
+    """Timestamps where a VLM sees the object in a zone (construction zone, school zone, drive-through).
+
+    Up to 6 labelled timestamps per track as one panel; keeps the timestamps nearest the named ones.
+
+    Args:
+        zone: the zone, in words, e.g. "construction zone".
+
+    Example:
+        in_works = in_zone(vehicles, log_dir, zone="construction zone")
+    """
+    raise NotImplementedError
+
+
+@_vision("at_traffic_lights", None)
+def at_traffic_lights(track_candidates: Scenario, log_dir: Path) -> Scenario:
+    """Timestamps where a VLM sees the object at a traffic light (waiting at it or passing it).
+
+    Up to 6 labelled timestamps per track as one panel; keeps the timestamps nearest the named ones.
+
+    Example:
+        at_lights = at_traffic_lights(vehicles, log_dir)
+    """
+    raise NotImplementedError
+
+
+@_vision("in_environment", "environment")
+def in_environment(track_candidates: Scenario, log_dir: Path, environment: str) -> Scenario:
+    """Timestamps where a VLM sees the scene in an environment (rain, night, a tunnel, heavy traffic).
+
+    Up to 6 labelled timestamps per track as one panel (the ego: its front camera); keeps the
+    timestamps nearest the named ones.
+
+    Args:
+        environment: the environment, in words, e.g. "night".
+
+    Example:
+        at_night = in_environment(ego, log_dir, environment="night")
+    """
+    raise NotImplementedError
+
+
+register_functions({f.__name__: f for f in (
+    is_specific_object_type, has_attribute, object_color, has_attached_object, pedestrian_action, on_road_type,
+    on_road_surface, in_zone, at_traffic_lights, in_environment,
+)}, kind="vision (asks the server's VLM)")  # fmt: skip
