@@ -68,11 +68,11 @@ async def test_with_a_vlm(db: Path, tmp_path: Path) -> None:
                 await call(client, "vlm_check", run_id=run_id, function="is_red")
             )
             # the same question from inside a program: brokered from the sandbox to the server's VLM
-            police = (await call(client, "execute_scenario", program=police_program("police car"), prompt="police"))
+            police = await call(client, "execute_scenario", program=police_program("police car"), prompt="police")
             assert police.structured_content["status"] == "ok", police.structured_content["diagnostics"]
             found = {k: v for k, v in police.structured_content["per_log"][0].items() if k != "seconds"}
             assert found == {k: v for k, v in run.structured_content["per_log"][0].items() if k != "seconds"}
-            buses = (await call(client, "execute_scenario", program=police_program("bus"), prompt="bus"))
+            buses = await call(client, "execute_scenario", program=police_program("bus"), prompt="bus")
             assert buses.structured_content["per_log"][0]["referred_tracks"] == 0
         assert any("police car" in s["body"]["messages"][0]["content"][-1]["text"] for s in stand_in.seen)
 
