@@ -9,6 +9,7 @@ the first time a function asks for them.
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,33 @@ class LogContext:
         self.row_at = np.full((len(self.track_uuids), len(self.timestamps_ns)), -1, dtype=np.int64)
         """(U, T) row of track u at timestamp t, or -1."""
         self.row_at[self.row_track, self.row_time] = np.arange(len(self.row_track))
+        self._colors: tuple[float, dict[str, str | None]] | None = None
+
+    def color_cache(self) -> dict[str, str | None]:
+        """RefAV's colour cache of the log (``cache/color_cache.json``; {} without one), as last read.
+
+        Read on first use; ``refresh_colors`` re-reads it (the sandbox, which sees no files, never does).
+        """
+        if self._colors is None:
+            self.refresh_colors()
+        assert self._colors is not None
+        return self._colors[1]
+
+    def refresh_colors(self) -> bool:
+        """Re-read the colour cache if its file changed (or appeared); True when it did.
+
+        Called before a program runs, so a sandboxed program, which sees no files, gets current colours.
+        """
+        path = self.log_dir / "cache" / "color_cache.json"
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            stamp = -1
+        if self._colors is not None and self._colors[0] == stamp:
+            return False
+        colors: dict[str, str | None] = json.loads(path.read_text()) if stamp >= 0 else {}
+        self._colors = (stamp, colors)
+        return True
 
     # -- the Timelines protocol -------------------------------------------------------------
     def uuids(self) -> list[str]:

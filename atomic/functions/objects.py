@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -86,8 +85,7 @@ COLORS = ("white", "silver", "black", "red", "yellow", "blue")
 
 def _is_color_rule(ctx: LogContext, uuids: list[str], color: str) -> dict[str, list[int]]:
     choice("is_color", "color", color, COLORS)
-    cache_file = ctx.log_dir / "cache" / "color_cache.json"
-    cache: dict[str, str | None] = json.loads(cache_file.read_text()) if cache_file.is_file() else {}
+    cache = ctx.color_cache()
     # RefAV: without a cache every object passes; objects the cache does not know pass too.
     return {u: ctx.timeline(u) for u in uuids if not cache or u not in cache or cache[u] == color}
 

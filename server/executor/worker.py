@@ -63,7 +63,10 @@ def warm_context(cache_root: Path, log_id: str, source: str, key: str | None = N
             getattr(ctx, name)
         _contexts[log_id] = (ctx.arrays.key, ctx)
         _generation += 1
-    return _contexts[log_id][1]
+    ctx = _contexts[log_id][1]
+    if ctx.refresh_colors():  # `avmine colors` wrote new colours: a child armed before must not run with old ones
+        _generation += 1
+    return ctx
 
 
 def _timed(name: str, func: Callable[..., Any], seconds: dict[str, float]) -> Callable[..., Any]:
