@@ -23,13 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
+from av2.geometry.camera.pinhole_camera import PinholeCamera
+from scipy.spatial.transform import Rotation
 
 from atomic.functions.objects import COLORS
 from store.arrays import LogArrays
 from vlm.answers import Choice, YesNo
 from vlm.cameras import FRONT, RING_CAMERAS, city_to_ego, corners_city, ego_pose_at, project_box
 from vlm.frames import LONG_SIDE_PX, frame
-from vlm.overlay import Tile, draw_box, panel, row_at
+from vlm.overlay import SECOND_COLOUR, Tile, draw_box, panel, row_at
 from vlm.service import Question, VlmService
 
 SAMPLES = 3
@@ -194,3 +197,80 @@ def _time(
     tile_times = np.array([t.frame.time_index for t in tiles])
     nearest = np.abs(np.asarray(times)[:, None] - tile_times[None, :]).argmin(axis=1)
     return [time for time, tile in zip(times, nearest, strict=True) if int(tile) in named]
+
+
+OCCLUSION_QUESTION = "Is the object in the magenta box partly hidden behind the object in the cyan box?"
+OCCLUDERS = 3
+"""Related objects asked about per view: the nearest of those whose image overlaps the candidate's."""
+
+
+def _image_box(
+    camera: PinholeCamera, arrays: LogArrays, row: int, pose: tuple[npt.NDArray[np.float64], Rotation]
+) -> tuple[float, float, float, float, float] | None:
+    """A box's image extent (u0, v0, u1, v1) and mean depth in front of the camera; None when not in view."""
+    projection = project_box(camera, city_to_ego(corners_city(arrays, row), pose))
+    uv = projection.uv[~np.isnan(projection.uv).any(axis=1)]
+    if not projection.visible or not len(uv):
+        return None
+    depth = float(np.nanmean(np.where(projection.depth_m > 0, projection.depth_m, np.nan)))
+    return float(uv[:, 0].min()), float(uv[:, 1].min()), float(uv[:, 0].max()), float(uv[:, 1].max()), depth
+
+
+def occluded_by(
+    scenario: dict[str, list[int]],
+    related: dict[str, list[int]],
+    arrays: LogArrays,
+    service: VlmService,
+    source_path: Path | None = None,
+) -> dict[str, dict[str, list[int]]]:
+    """Which related objects hide part of each candidate, and when (a relational scenario).
+
+    Per candidate, up to ``SAMPLES`` views on its best camera; in each, the related objects whose
+    image overlaps the candidate's and that are nearer the camera (at most ``OCCLUDERS``, nearest
+    first) are asked about, both boxes drawn. A pair is kept when at least half of the views in
+    which it was asked answer yes, at the timestamps both objects are candidates.
+    """
+    index_of = {str(u): i for i, u in enumerate(arrays.track_uuids)}
+    stamp_index = {int(t): i for i, t in enumerate(arrays.timestamps_ns)}
+    related_times = {u: {stamp_index[int(t)] for t in s if int(t) in stamp_index} for u, s in related.items()}
+    found: dict[str, dict[str, list[int]]] = {}
+    for uuid, stamps in scenario.items():
+        track = index_of.get(uuid)
+        times = sorted(stamp_index[int(t)] for t in stamps if int(t) in stamp_index)
+        if track is None or not times or uuid == arrays.ego_uuid:
+            continue
+        votes: dict[str, list[bool]] = {}
+        for time_index in spread(times, SAMPLES):
+            row = row_at(arrays, track, time_index)
+            camera_name = best_camera(arrays, row, time_index) if row is not None else None
+            if row is None or camera_name is None:
+                continue
+            view = frame(arrays, camera_name, time_index, source_path)
+            target = _image_box(view.camera, arrays, row, view.pose)
+            if target is None:
+                continue
+            candidates = []
+            for other, other_times in related_times.items():
+                known = other in index_of and other != uuid
+                other_row = row_at(arrays, index_of[other], time_index) if known else None
+                if other_row is None or time_index not in other_times:
+                    continue
+                box = _image_box(view.camera, arrays, other_row, view.pose)
+                overlaps = (
+                    box is not None
+                    and box[0] < target[2]
+                    and box[2] > target[0]
+                    and box[1] < target[3]
+                    and box[3] > target[1]
+                )
+                if box is not None and overlaps and box[4] < target[4]:
+                    candidates.append((box[4], other, other_row))
+            for _, other, other_row in sorted(candidates)[:OCCLUDERS]:
+                image, _ = draw_box(view, arrays, row)
+                image, _ = draw_box(view, arrays, other_row, colour=SECOND_COLOUR, image=image)
+                votes.setdefault(other, []).append(service.yes_no([image], OCCLUSION_QUESTION).value is True)
+        for other, answers in votes.items():
+            if 2 * sum(answers) >= len(answers):
+                both = sorted(set(times) & related_times[other])
+                found.setdefault(uuid, {})[other] = [int(arrays.timestamps_ns[i]) for i in both]
+    return found

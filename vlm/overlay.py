@@ -18,6 +18,8 @@ from vlm.cameras import EDGES, RING_CAMERAS, city_to_ego, clip_segment, corners_
 from vlm.frames import Frame, frame
 
 BOX_COLOUR = (255, 0, 200)
+SECOND_COLOUR = (0, 230, 255)
+"""The related object, when a question concerns two (cyan)."""
 LABEL_HEIGHT = 22
 
 
@@ -42,10 +44,17 @@ def row_at(arrays: LogArrays, track: int, time_index: int) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
-def draw_box(view: Frame, arrays: LogArrays, row: int, label: str | None = None) -> tuple[Image.Image, bool]:
-    """A copy of the frame's image with the box at ``row`` drawn as a wireframe; and whether it is in view."""
+def draw_box(
+    view: Frame,
+    arrays: LogArrays,
+    row: int,
+    label: str | None = None,
+    colour: tuple[int, int, int] = BOX_COLOUR,
+    image: Image.Image | None = None,
+) -> tuple[Image.Image, bool]:
+    """The frame's image (or ``image``, drawn on a copy) with the box at ``row`` as a wireframe; and if in view."""
     corners = city_to_ego(corners_city(arrays, row), view.pose)
-    image = view.image.copy()
+    image = (image or view.image).copy()
     if not project_box(view.camera, corners).visible:
         return image, False
     draw = ImageDraw.Draw(image)
@@ -53,14 +62,14 @@ def draw_box(view: Frame, arrays: LogArrays, row: int, label: str | None = None)
     for a, b in EDGES:
         segment = clip_segment(view.camera, corners[a], corners[b])
         if segment:
-            draw.line(segment, fill=BOX_COLOUR, width=3)
+            draw.line(segment, fill=colour, width=3)
             point = min(segment, key=lambda p: (p[1], p[0]))
             top_left = point if top_left is None or point[1] < top_left[1] else top_left
     if label and top_left is not None:
         x = min(max(top_left[0], 0), image.width - 8 * len(label))
         y = min(max(top_left[1] - 14, 0), image.height - 14)
         draw.rectangle((x, y, x + 7 * len(label), y + 13), fill=(0, 0, 0))
-        draw.text((x + 2, y + 1), label, fill=BOX_COLOUR)
+        draw.text((x + 2, y + 1), label, fill=colour)
     return image, True
 
 

@@ -46,8 +46,7 @@ def _vision(function: str, argument: str | None) -> Callable[[Callable[..., Any]
             bound = inspect.signature(stub).bind(track_candidates, log_dir, *args, **kwargs)
             value = bound.arguments.get(argument) if argument else None
             tracks = as_scenario(track_candidates, log_dir)
-            asked = {uuid: sorted(int(t) for t in timestamps(v)) for uuid, v in tracks.items()}
-            asked = {uuid: stamps for uuid, stamps in asked.items() if stamps}
+            asked = _flat(tracks, log_dir)
             if not asked:
                 return {uuid: restrict(v, ()) for uuid, v in tracks.items()}
             kept = _call(function, value, Path(str(log_dir)).name, asked)  # a log's cache directory is named by its id
@@ -58,7 +57,16 @@ def _vision(function: str, argument: str | None) -> Callable[[Callable[..., Any]
     return decorate
 
 
-def _call(function: str, value: Any, log_id: str, asked: dict[str, list[int]]) -> dict[str, list[int]]:
+def _flat(candidates: Any, log_dir: Any) -> dict[str, list[int]]:
+    """Each candidate track with timestamps, and those timestamps (any scenario shape)."""
+    tracks = as_scenario(candidates, log_dir)
+    flat = {uuid: sorted(int(t) for t in timestamps(v)) for uuid, v in tracks.items()}
+    return {uuid: stamps for uuid, stamps in flat.items() if stamps}
+
+
+def _call(
+    function: str, value: Any, log_id: str, asked: dict[str, list[int]], related: dict[str, list[int]] | None = None
+) -> Any:
     if _broker is None:
         raise VlmCallError(
             f"{function} needs a VLM, and none is connected to this run: run the program through the avmine "
@@ -69,11 +77,13 @@ def _call(function: str, value: Any, log_id: str, asked: dict[str, list[int]]) -
             f"{function} got {len(asked)} tracks; at most {MAX_TRACKS} per call. Narrow the candidates first "
             "(category, motion or map functions), then ask the VLM."
         )
-    answer = _broker({"function": function, "value": value, "log_id": log_id, "scenario": asked})
+    request = {"function": function, "value": value, "log_id": log_id, "scenario": asked}
+    if related is not None:
+        request["related"] = related
+    answer = _broker(request)
     if "error" in answer:
         raise VlmCallError(f"{function}: {answer['error']}")
-    kept: dict[str, list[int]] = answer["scenario"]
-    return kept
+    return answer["scenario"]
 
 
 @_vision("is_specific_object_type", "description")
@@ -226,7 +236,26 @@ def in_environment(track_candidates: Scenario, log_dir: Path, environment: str) 
     raise NotImplementedError
 
 
+def is_occluded_by(track_candidates: Scenario, related_candidates: Scenario, log_dir: Path) -> Scenario:
+    """Objects partly hidden behind related objects, as a VLM sees it: {track: {occluder: timestamps}}.
+
+    Up to 3 views per object on its best camera; in each, the (at most 3 nearest) related objects
+    whose image overlaps the object's and that are nearer the camera are asked about, both boxes
+    drawn. A pair is kept when at least half of its views say yes; only objects with an occluder
+    are returned.
+
+    Example:
+        hidden_peds = is_occluded_by(peds, vehicles, log_dir)
+    """
+    asked = _flat(track_candidates, log_dir)
+    related = _flat(related_candidates, log_dir)
+    if not asked or not related:
+        return {}
+    found: Scenario = _call("is_occluded_by", None, Path(str(log_dir)).name, asked, related)
+    return found
+
+
 register_functions({f.__name__: f for f in (
     is_specific_object_type, has_attribute, object_color, has_attached_object, pedestrian_action, on_road_type,
-    on_road_surface, in_zone, at_traffic_lights, in_environment,
+    on_road_surface, in_zone, at_traffic_lights, in_environment, is_occluded_by,
 )}, kind="vision (asks the server's VLM)")  # fmt: skip

@@ -13,7 +13,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from server.executor import Executor
 from store import Store
 from vlm.backends import VlmConfig, load_backend
-from vlm.functions import evaluate
+from vlm.functions import evaluate, occluded_by
 from vlm.service import VlmService
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
@@ -56,6 +56,9 @@ class State:
         service = self.vlm()
         scenario = {str(uuid): [int(t) for t in stamps] for uuid, stamps in request["scenario"].items()}
         arrays = self.store.load_arrays(log_id, self.executor.source)
+        if request.get("function") == "is_occluded_by":
+            related = {str(uuid): [int(t) for t in stamps] for uuid, stamps in dict(request["related"]).items()}
+            return {"scenario": occluded_by(scenario, related, arrays, service, self.source_path(log_id))}
         value = request.get("value")
         kept = evaluate(str(request.get("function")), scenario, arrays, service, value, self.source_path(log_id))
         return {"scenario": kept}

@@ -34,7 +34,7 @@ async def call(client: Client, tool: str, **arguments: Any) -> CallToolResult:
 
 
 def script(question: str) -> str:
-    return "Yes." if "police car" in question else "No."
+    return "Yes." if "police car" in question or "partly hidden" in question else "No."
 
 
 def police_program(kind: str) -> str:

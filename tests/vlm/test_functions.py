@@ -9,7 +9,7 @@ import pytest
 
 from store import Store
 from vlm.backends.http import ChatCompletionsBackend
-from vlm.functions import evaluate, spread
+from vlm.functions import evaluate, occluded_by, spread
 from vlm.service import VlmService
 from vlm.verify import verify_scene
 
@@ -104,3 +104,29 @@ def test_bad_arguments_say_what_is_allowed(demo_store: Store, vlm: tuple[VlmServ
     with pytest.raises(ValueError, match="color must be one of white, silver"):
         evaluate("object_color", {}, arrays, service, "purple")
     assert evaluate("has_attribute", {}, arrays, service, "open door") == {}  # an empty scenario is valid
+
+
+def test_occlusion_asks_about_nearer_overlapping_objects_only(demo_store: Store) -> None:
+    arrays = demo_store.load_arrays(LOG)
+    uuids = [str(u) for u in arrays.track_uuids]
+
+    def of(category: str) -> dict[str, list[int]]:
+        out = {}
+        for track, uuid in enumerate(uuids):
+            if arrays.track_categories[track] == category:
+                rows = slice(int(arrays.track_start[track]), int(arrays.track_start[track + 1]))
+                out[uuid] = [int(t) for t in arrays.row_timestamp_ns[rows]]
+        return out
+
+    with chat_completions(lambda q: "Yes." if "partly hidden" in q else "No.") as stand_in:
+        service = VlmService(ChatCompletionsBackend(stand_in.url, "occlusion"), demo_store)
+        found = occluded_by(of("PEDESTRIAN"), of("REGULAR_VEHICLE"), arrays, service)
+        asked = len(stand_in.seen)
+    assert found and asked >= sum(len(v) for v in found.values())
+    vehicles = of("REGULAR_VEHICLE")
+    for occluders in found.values():
+        for vehicle, stamps in occluders.items():
+            assert vehicle in vehicles and set(stamps) <= set(vehicles[vehicle])
+    with chat_completions(lambda q: "No.") as stand_in:
+        service = VlmService(ChatCompletionsBackend(stand_in.url, "never"), demo_store)
+        assert occluded_by(of("PEDESTRIAN"), of("REGULAR_VEHICLE"), arrays, service) == {}
