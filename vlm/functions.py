@@ -65,7 +65,7 @@ FUNCTIONS: dict[str, VlmFunction] = {f.name: f for f in (
     VlmFunction("on_road_surface", "time", "surface", "In which tiles is {subject} on a {value} road surface?"),
     VlmFunction("in_zone", "time", "zone", "In which tiles is {subject} in a {value}?"),
     VlmFunction("at_traffic_lights", "time", None, "In which tiles is {subject} at a traffic light?"),
-    VlmFunction("in_environment", "time", "environment", "Which tiles show this environment: {value}?"),
+    VlmFunction("in_environment", "time", "environment", "In which tiles is the scene {value}?"),
 )}  # fmt: skip
 
 
@@ -156,7 +156,8 @@ def evaluate(
             if function.kind == "attribute":
                 chosen = _attribute(function, question, arrays, track, times, service, value, source_path)
             else:
-                chosen = _time(question, arrays, track, times, service, source_path)
+                scene_only = name == "in_environment"  # the environment is the scene: the front camera, unboxed
+                chosen = _time(question, arrays, track, times, service, source_path, scene_only)
             if chosen:
                 kept[uuid] = sorted(int(arrays.timestamps_ns[i]) for i in chosen)
         if on_track:
@@ -187,10 +188,20 @@ def _attribute(
 
 
 def _time(
-    question: str, arrays: LogArrays, track: int, times: list[int], service: VlmService, source_path: Path | None
+    question: str,
+    arrays: LogArrays,
+    track: int,
+    times: list[int],
+    service: VlmService,
+    source_path: Path | None,
+    scene_only: bool = False,
 ) -> list[int]:
     sampled = spread(times, PANEL_SAMPLES)
-    tiles = [t for t in (track_view(arrays, track, i, source_path) for i in sampled) if t]
+    if scene_only:
+        views = [frame(arrays, FRONT, i, source_path) for i in sampled]
+        tiles: list[Tile] = [Tile(view, view.image, False) for view in views]
+    else:
+        tiles = [t for t in (track_view(arrays, track, i, source_path) for i in sampled) if t]
     if not tiles:
         return []
     named = set(service.indices(panel(tiles), question, len(tiles)).values)

@@ -224,8 +224,8 @@ def at_traffic_lights(track_candidates: Scenario, log_dir: Path) -> Scenario:
 def in_environment(track_candidates: Scenario, log_dir: Path, environment: str) -> Scenario:
     """Timestamps where a VLM sees the scene in an environment (rain, night, a tunnel, heavy traffic).
 
-    Up to 6 labelled timestamps per track as one panel (the ego: its front camera); keeps the
-    timestamps nearest the named ones.
+    Up to 6 labelled timestamps per track, each the ego's front camera (the scene, no box), as one
+    panel; keeps the timestamps nearest the named ones.
 
     Args:
         environment: the environment, in words, e.g. "night".

@@ -7,6 +7,7 @@ verify_scene tool and as a post-filter that empties the (log, prompt) pairs it r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +55,23 @@ def verify_scene(
     if image is None:
         return YesNo(None, 0.0, "nothing was found in this log: nothing to verify"), None
     return service.yes_no([image], QUESTION.format(prompt=prompt)), image
+
+
+def post_filter(
+    scenarios: dict[str, dict[str, Any]],
+    arrays_of: Callable[[str], LogArrays],
+    prompt: str,
+    service: VlmService,
+    source_of: Callable[[str], Path | None] = lambda _: None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, YesNo]]:
+    """A run's per-log scenarios with the logs the VLM rejects emptied; and each log's verdict.
+
+    A log is emptied only on a clear "no": unclear answers keep the program's result.
+    """
+    kept: dict[str, dict[str, Any]] = {}
+    verdicts: dict[str, YesNo] = {}
+    for log_id, scenario in scenarios.items():
+        verdict, _ = verify_scene(arrays_of(log_id), scenario, prompt, service, source_of(log_id))
+        verdicts[log_id] = verdict
+        kept[log_id] = {} if verdict.value is False else scenario
+    return kept, verdicts

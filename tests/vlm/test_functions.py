@@ -11,7 +11,7 @@ from store import Store
 from vlm.backends.http import ChatCompletionsBackend
 from vlm.functions import evaluate, occluded_by, spread
 from vlm.service import VlmService
-from vlm.verify import verify_scene
+from vlm.verify import post_filter, verify_scene
 
 from .stand_in import StandIn, chat_completions
 
@@ -130,3 +130,27 @@ def test_occlusion_asks_about_nearer_overlapping_objects_only(demo_store: Store)
     with chat_completions(lambda q: "No.") as stand_in:
         service = VlmService(ChatCompletionsBackend(stand_in.url, "never"), demo_store)
         assert occluded_by(of("PEDESTRIAN"), of("REGULAR_VEHICLE"), arrays, service) == {}
+
+
+def test_the_post_filter_empties_only_logs_the_vlm_rejects(demo_store: Store) -> None:
+    scenarios = {LOG: candidates(demo_store), "7fab2350-7eaf-3b7e-a39d-6937a4c1bede": {}}
+    with chat_completions(lambda q: "No." if "turning left" in q else "Yes.") as stand_in:
+        service = VlmService(ChatCompletionsBackend(stand_in.url, "judge"), demo_store)
+        rejected, verdicts = post_filter(scenarios, demo_store.load_arrays, "vehicle turning left", service)
+        accepted, _ = post_filter(scenarios, demo_store.load_arrays, "vehicle", service)
+    assert rejected == {LOG: {}, "7fab2350-7eaf-3b7e-a39d-6937a4c1bede": {}}
+    assert verdicts[LOG].value is False and verdicts["7fab2350-7eaf-3b7e-a39d-6937a4c1bede"].value is None
+    assert accepted == scenarios
+
+
+def test_environment_questions_look_at_the_front_camera_scene(
+    demo_store: Store, vlm: tuple[VlmService, StandIn]
+) -> None:
+    service, stand_in = vlm
+    arrays = demo_store.load_arrays(LOG)
+    ego = {arrays.ego_uuid: [int(t) for t in arrays.timestamps_ns]}
+    kept = evaluate("in_environment", ego, arrays, service, "at night")
+    assert 0 < len(kept[arrays.ego_uuid]) < len(ego[arrays.ego_uuid])
+    assert stand_in.seen[-1]["body"]["messages"][0]["content"][-1]["text"].startswith(
+        "In which tiles is the scene at night?"
+    )
