@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from av2.geometry.camera.pinhole_camera import PinholeCamera
 from av2.geometry.se3 import SE3
+from PIL import Image
 from scipy.spatial.transform import Rotation
 
 from store import Store
@@ -111,3 +114,20 @@ def test_bad_frame_requests_say_what_is_allowed(demo_store: Store) -> None:
         frame(arrays, "front", 0)
     with pytest.raises(FrameError, match=r"outside 0\.\.156"):
         frame(arrays, "ring_front_center", 999)
+
+
+def test_real_images_are_matched_to_annotations_within_tolerance(demo_store: Store, tmp_path: Path) -> None:
+    arrays = demo_store.load_arrays(SENSOR_LOG)
+    folder = tmp_path / "sensors" / "cameras" / "ring_front_center"
+    folder.mkdir(parents=True)
+    annotation_ns = int(arrays.timestamps_ns[40])
+    near_ns, far_ns = annotation_ns + 24_000_000, int(arrays.timestamps_ns[80]) + 70_000_000  # 20 Hz frames
+    for stamp in (near_ns, far_ns):
+        Image.new("RGB", (1550, 2048), (10, 200, 10)).save(folder / f"{stamp}.jpg")
+    real = frame(arrays, "ring_front_center", 40, tmp_path)
+    assert not real.synthetic and real.timestamp_ns == near_ns
+    assert np.asarray(real.image)[10, 10, 1] > 150  # the image on disk, scaled
+    assert np.allclose(real.pose[0], ego_pose_at(arrays, near_ns)[0])  # the pose at the image's time
+    assert not np.allclose(real.pose[0], ego_pose_at(arrays, annotation_ns)[0])
+    assert frame(arrays, "ring_front_center", 80, tmp_path).synthetic  # 70 ms away: no image matches
+    assert frame(arrays, "ring_front_left", 40, tmp_path).synthetic  # no images for that camera
