@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from store.errors import StoreError
 
-COMMANDS = ("ingest", "demo", "stats", "exec", "score", "submit", "serve", "colors")
+COMMANDS = ("ingest", "demo", "stats", "exec", "score", "submit", "serve", "colors", "init_agent")
 """Command modules under ``server.cli``; each registers one subcommand."""
 
 
