@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from store.errors import StoreError
 
-COMMANDS = ("ingest", "demo", "stats", "exec", "score", "submit", "serve", "colors", "init_agent")
+COMMANDS = ("ingest", "demo", "stats", "exec", "score", "submit", "serve", "colors", "init_agent", "library")
 """Command modules under ``server.cli``; each registers one subcommand."""
 
 
