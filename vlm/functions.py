@@ -30,7 +30,7 @@ from scipy.spatial.transform import Rotation
 from atomic.functions.objects import COLORS
 from store.arrays import LogArrays
 from vlm.answers import Choice, YesNo
-from vlm.cameras import FRONT, RING_CAMERAS, city_to_ego, corners_city, ego_pose_at, project_box
+from vlm.cameras import FRONT, RING_CAMERAS, cameras_of, city_to_ego, corners_city, ego_pose_at, project_box
 from vlm.frames import LONG_SIDE_PX, frame
 from vlm.overlay import SECOND_COLOUR, Tile, draw_box, panel, row_at
 from vlm.service import Question, VlmService
@@ -79,8 +79,6 @@ def spread(values: Sequence[int], count: int) -> list[int]:
 
 def best_camera(arrays: LogArrays, row: int, time_index: int) -> str | None:
     """The camera whose view holds the box largest (by projected area), None when no camera sees it."""
-    from vlm.cameras import cameras_of
-
     rig, _ = cameras_of(arrays)
     pose = ego_pose_at(arrays, int(arrays.timestamps_ns[time_index]))
     corners = city_to_ego(corners_city(arrays, row), pose)

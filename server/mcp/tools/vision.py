@@ -30,6 +30,7 @@ from vlm.cameras import RING_CAMERAS
 from vlm.frames import FrameError
 from vlm.functions import FUNCTIONS, evaluate, spread, track_view
 from vlm.overlay import panel, track_tiles
+from vlm.verify import scene_panel
 from vlm.verify import verify_scene as judge_scene
 
 ASKS_MODEL = READ_ONLY.model_copy(update={"read_only_hint": False, "idempotent_hint": True})
@@ -186,8 +187,6 @@ def register(server: MCPServer[State]) -> None:
         try:
             service = state.vlm()
         except VlmUnavailableError as exc:
-            from vlm.verify import scene_panel
-
             image = await anyio.to_thread.run_sync(lambda: scene_panel(arrays, results[0].scenario or {}, source))
             shown = [_save(state, image, f"scene_{log_id[:8]}")[0]] if image else []
             return [*shown, f"{exc}\nThe panel is what the VLM would judge."]
