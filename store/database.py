@@ -77,6 +77,12 @@ class Store:
             self._cursors.append(cursor)
         return cursor
 
+    def log_directory(self, log_id: str) -> Path | None:
+        """The directory a log was ingested from (where its camera images are), if it still exists."""
+        row = self.con.execute("SELECT source_path FROM logs WHERE log_id = ?", [log_id]).fetchone()
+        path = Path(row[0]) if row else None
+        return path if path is not None and path.is_dir() else None
+
     def close(self) -> None:
         """Close the connection and every thread's cursor."""
         for cursor in self._cursors:

@@ -143,6 +143,44 @@ def import_jsonl(store: Store, path: Path) -> tuple[int, int]:
     return added, len(entries) - added
 
 
+REFAV_EXAMPLES = Path(__file__).parent / "demo_data" / "refav_examples.txt"
+"""RefAV's own example programs (MIT, see demo_data/NOTICE.md): a starting library."""
+
+_TYPOGRAPHIC = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+_DESCRIPTION = re.compile(r"""^\s*description\s*=\s*(['"])(.*?)\1\s*$""", re.M)
+
+
+def parse_refav_examples(text: str) -> list[tuple[str, str]]:
+    """The (prompt, program) pairs of a RefAV examples file.
+
+    Each fenced python block is a program; its ``description = '...'`` line is the prompt.
+    Typographic quotes become ASCII ones (RefAV's file has some).
+    """
+    pairs = []
+    for block in re.findall(r"```python\n(.*?)```", text, re.S):
+        program = block.translate(_TYPOGRAPHIC).strip() + "\n"
+        found = _DESCRIPTION.search(program)
+        if found:
+            pairs.append((found.group(2), program))
+    return pairs
+
+
+def import_refav_examples(store: Store, path: Path = REFAV_EXAMPLES) -> tuple[int, int]:
+    """Add a RefAV examples file's programs to the library; returns (added, already there).
+
+    Raises:
+        StoreError: the file holds no ```python blocks with a description line.
+    """
+    pairs = parse_refav_examples(path.read_text())
+    if not pairs:
+        raise StoreError(f"{path}: no ```python blocks with a `description = '...'` line (RefAV's examples format)")
+    with store.transaction():
+        ids = {save_example(store, prompt, program, {}, {"origin": "refav-examples", "imported_from": str(path)})
+               for prompt, program in pairs}  # fmt: skip
+        before = len(ids)
+    return before, len(pairs) - before
+
+
 def submit_final_program(store: Store, prompt: str, program: str, origin: str, run_id: str | None = None) -> None:
     """Record the program an agent submits as its final answer for a prompt."""
     store.con.execute("INSERT INTO final_programs VALUES (?, ?, ?, ?, ?)", [prompt, program, now(), origin, run_id])

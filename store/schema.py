@@ -7,7 +7,7 @@ version describes the whole file.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 LABELS = ("REFERRED", "RELATED", "OTHER")
 """Ground-truth labels, in the order of the challenge's integer codes 0, 1, 2."""
@@ -182,6 +182,36 @@ CREATE TABLE IF NOT EXISTS final_programs (
     submitted_at TIMESTAMP NOT NULL,
     origin VARCHAR,
     run_id VARCHAR
+);
+
+-- Headless agent runs (avmine run / screen): every agent session, and each prompt's outcome per batch.
+CREATE TABLE IF NOT EXISTS agent_sessions (
+    batch VARCHAR NOT NULL,
+    prompt VARCHAR NOT NULL,
+    attempt INTEGER NOT NULL,
+    phase VARCHAR NOT NULL,         -- generate | review
+    status VARCHAR NOT NULL,        -- submitted | approved | no_submission | timeout | crashed | rejected
+    program VARCHAR,
+    detail VARCHAR,
+    seconds DOUBLE,
+    turns INTEGER,
+    cost_usd DOUBLE,
+    input_tokens BIGINT,
+    output_tokens BIGINT,
+    started_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS agent_outcomes (
+    batch VARCHAR NOT NULL,
+    prompt VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,        -- done | kept | below_threshold | failed
+    program VARCHAR,
+    attempts INTEGER NOT NULL,
+    timestamp_ba DOUBLE,
+    reason VARCHAR,
+    run_id VARCHAR,                 -- the run of the final program over the split (what is submitted)
+    updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (batch, prompt)
 );
 
 CREATE TABLE IF NOT EXISTS vlm_cache (

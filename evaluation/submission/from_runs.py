@@ -8,7 +8,7 @@ import numpy as np
 from evaluation.submission.format import Frame, sequence_frames, temporal_frames
 from evaluation.submission.from_store import log_boxes
 from store.database import Store
-from store.runs import latest_results
+from store.runs import latest_results, load_run
 
 
 @dataclass
@@ -21,17 +21,26 @@ class SubmissionReport:
 
 
 def split_pairs(store: Store, split: str, prompts: list[str] | None = None) -> list[tuple[str, str]]:
-    """The (log, prompt) pairs a split is evaluated on: its log-prompt pairs, else every log x prompt."""
+    """The (log, prompt) pairs a split is evaluated on: its log-prompt pairs, else every log x prompt.
+
+    A named prompt the split does not list is paired with every log of the split.
+    """
     pairs = store.query_df(
         "SELECT log_id, prompt FROM log_prompt_pairs WHERE split = ? ORDER BY log_id, prompt", [split]
     )
+    logs = [
+        str(log) for log in store.query_df("SELECT log_id FROM logs WHERE split = ? ORDER BY log_id", [split])["log_id"]
+    ]
     if pairs.empty:
-        logs = store.query_df("SELECT log_id FROM logs WHERE split = ? ORDER BY log_id", [split])["log_id"]
         names = store.query_df("SELECT prompt FROM prompts WHERE split = ? ORDER BY prompt", [split])["prompt"]
-        found = [(str(log), str(p)) for log in logs for p in names]
+        found = [(log, str(p)) for log in logs for p in names]
     else:
         found = [(str(log), str(p)) for log, p in pairs.itertuples(index=False)]
-    return [pair for pair in found if prompts is None or pair[1] in prompts]
+    if prompts is None:
+        return found
+    listed = {prompt for _, prompt in found}
+    found += [(log, prompt) for prompt in dict.fromkeys(prompts) if prompt not in listed for log in logs]
+    return sorted(pair for pair in found if pair[1] in prompts)
 
 
 def submission_from_runs(
@@ -40,6 +49,7 @@ def submission_from_runs(
     source: str = "annotations",
     temporal: bool = False,
     prompts: list[str] | None = None,
+    runs: dict[str, str] | None = None,
 ) -> tuple[dict[tuple[str, str], list[Frame]], SubmissionReport]:
     """Build the submission of a split from the latest run of each prompt.
 
@@ -53,13 +63,17 @@ def submission_from_runs(
         source: the track source the runs used (a tracker for the test split).
         temporal: build temporal-track frames instead of spatio-temporal ones.
         prompts: only these prompts (default: all of the split).
+        runs: the run to use for a prompt (prompt -> run id) instead of its latest results.
     """
     report = SubmissionReport()
     submission: dict[tuple[str, str], list[Frame]] = {}
     results: dict[str, dict[str, Any]] = {}
     for log_id, prompt in split_pairs(store, split, prompts):
         if prompt not in results:
-            results[prompt] = latest_results(store, prompt, source)
+            if runs and prompt in runs:
+                results[prompt] = {r.log_id: r for r in load_run(store, runs[prompt])[1]}
+            else:
+                results[prompt] = latest_results(store, prompt, source)
         result = results[prompt].get(log_id)
         scenario = result.scenario if result is not None and result.status == "ok" else None
         if scenario is None:

@@ -9,7 +9,20 @@ from collections.abc import Sequence
 
 from store.errors import StoreError
 
-COMMANDS = ("ingest", "demo", "stats", "exec", "score", "submit", "serve", "colors", "init_agent", "library")
+COMMANDS = (
+    "ingest",
+    "demo",
+    "stats",
+    "exec",
+    "score",
+    "submit",
+    "serve",
+    "colors",
+    "init_agent",
+    "library",
+    "run",
+    "screen",
+)
 """Command modules under ``server.cli``; each registers one subcommand."""
 
 

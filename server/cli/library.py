@@ -1,4 +1,4 @@
-"""``avmine library``: the few-shot library: search it, export it to JSON lines, import it from them."""
+"""``avmine library``: search the few-shot library, export it as JSON lines, import JSON lines or RefAV's examples."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from store import Store
-from store.library import export_jsonl, import_jsonl, search_examples
+from store.library import REFAV_EXAMPLES, export_jsonl, import_jsonl, import_refav_examples, search_examples
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -19,8 +19,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     search.add_argument("--limit", type=int, default=5)
     export = actions.add_parser("export", help="write every example to a JSON-lines file")
     export.add_argument("file", type=Path)
-    load = actions.add_parser("import", help="add the examples of a JSON-lines file (duplicates skipped)")
-    load.add_argument("file", type=Path)
+    load = actions.add_parser(
+        "import",
+        help="add the examples of a JSON-lines file, or with --refav RefAV's examples (duplicates skipped)",
+    )
+    load.add_argument("file", type=Path, nargs="?", help="the file (with --refav: default RefAV's, shipped)")
+    load.add_argument("--refav", action="store_true", help="the file is in RefAV's examples.txt format")
     parser.set_defaults(func=run)
 
 
@@ -33,6 +37,13 @@ def run(args: argparse.Namespace) -> int:
                 print(f"# {example.prompt}{score}\n{example.program.strip()}\n")
         elif args.action == "export":
             print(f"wrote {export_jsonl(store, args.file)} examples to {args.file}")
+        elif args.refav:
+            source = args.file or REFAV_EXAMPLES
+            added, skipped = import_refav_examples(store, source)
+            print(f"imported {added} RefAV examples from {source} ({skipped} already in the library)")
+        elif args.file is None:
+            print("avmine library import: give a JSON-lines FILE, or --refav for RefAV's examples")
+            return 2
         else:
             added, skipped = import_jsonl(store, args.file)
             print(f"imported {added} examples from {args.file} ({skipped} already in the library)")

@@ -19,6 +19,7 @@ from server.mcp.state import State
 from server.mcp.tools import data, docs, images, library, runs, scoring, vision
 from store import Store
 from vlm.backends import VlmConfig
+from vlm.broker import VlmBroker
 
 INSTRUCTIONS = (
     "avmine mines driving scenarios from Argoverse 2 logs. Write a RefAV-style program from the atomic "
@@ -33,6 +34,7 @@ def create_server(
     reveal_ground_truth: bool = False,
     image_dir: Path | None = None,
     vlm_config: VlmConfig | None = None,
+    source: str = "annotations",
 ) -> MCPServer[State]:
     """The avmine MCP server over the database at ``db_path``.
 
@@ -42,17 +44,17 @@ def create_server(
             person's own exploration: an agent could otherwise copy the answers).
         image_dir: where rendered images are written (default: ``renders/`` beside the database).
         vlm_config: the VLM backend (default: from the environment, see ``vlm.backends.VlmConfig``).
+        source: the track source programs run on (``annotations``, or a tracker's name for the test split).
     """
     store = Store.open(db_path)
     images_to = image_dir or Path(db_path).parent / "renders"
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[State]) -> AsyncIterator[State]:
-        states: list[State] = []  # the executor's broker needs the state, which needs the executor
-        executor = Executor(store, broker=lambda log_id, request: states[0].answer_vlm(log_id, request))
-        states.append(State(store, executor, images_to, reveal_ground_truth, vlm_config or VlmConfig.from_env()))
+        broker = VlmBroker(store, source, vlm_config or VlmConfig.from_env())
+        executor = Executor(store, source=source, broker=broker.answer)
         try:
-            yield states[0]
+            yield State(store, executor, images_to, broker, reveal_ground_truth)
         finally:  # entered once per process: for stdio, and for HTTP by its session manager
             executor.close()
             store.close()

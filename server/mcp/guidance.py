@@ -19,7 +19,7 @@ Mine the scenario "{prompt}" from the logs:
 3. Write a RefAV-style program: atomic functions, log_dir, and output_scenario(result, description, log_dir,
    output_dir) at the end. Keep it short; compose with scenario_and / scenario_or / scenario_not.
 4. execute_scenario; read the diagnostics (empty logs, categories against the expected one, likely mistakes).
-5. Look at results: inspect_track on a few referred tracks, render_log to see a scene.
+5. Look at results: inspect_track on a few referred tracks, render_bev to see a scene.
 6. Refine until the diagnostics are clean; score_run where the prompt has ground truth.
 {rules}"""
 

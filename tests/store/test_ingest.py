@@ -16,6 +16,7 @@ import pytest
 
 from store import PrefilterConfig, Store, ingest
 from store.demo import DEMO_GROUND_TRUTH, SCENARIO_MINING_DIR
+from store.schema import SCHEMA_VERSION
 
 from .conftest import SENSOR_LOG, SM_LOG, make_tracker_pickle, table_snapshot
 
@@ -219,10 +220,12 @@ def test_older_schema_is_migrated_on_open(tmp_path: Path) -> None:
     db = tmp_path / "old.duckdb"
     with Store.open(db) as store:
         store.con.execute("DROP TABLE final_programs")
+        store.con.execute("DROP TABLE agent_sessions")
         store.con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     with Store.open(db) as store:
-        assert store.query_df("SELECT value FROM meta WHERE key = 'schema_version'")["value"][0] == "2"
+        assert store.query_df("SELECT value FROM meta WHERE key = 'schema_version'")["value"][0] == str(SCHEMA_VERSION)
         assert store.query_df("SELECT count(*) AS n FROM final_programs")["n"][0] == 0
+        assert store.query_df("SELECT count(*) AS n FROM agent_sessions")["n"][0] == 0
 
 
 def test_newer_schema_is_refused_with_advice(tmp_path: Path) -> None:
@@ -231,5 +234,5 @@ def test_newer_schema_is_refused_with_advice(tmp_path: Path) -> None:
     db = tmp_path / "new.duckdb"
     with Store.open(db) as store:
         store.con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    with pytest.raises(SchemaVersionError, match="schema version 99, this avmine reads version 2"):
+    with pytest.raises(SchemaVersionError, match=f"schema version 99, this avmine reads version {SCHEMA_VERSION}"):
         Store.open(db)

@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
+from atomic.honesty import check_honest
 from atomic.program import ProgramError, prepare
 from evaluation.score_runs import score_stored_run
 from server.executor import policy
@@ -28,8 +29,15 @@ def register(server: MCPServer[State]) -> None:
         program: Annotated[str, Field(description="the program")],
         run_id: Annotated[str | None, Field(description="a scored run of this program, for its scores")] = None,
     ) -> str:
-        """Save a prompt -> program pair to the few-shot library (with the run's scores when it has ground truth)."""
+        """Save a prompt -> program pair to the few-shot library (with the run's scores when it has ground truth).
+
+        Programs that hard-code track ids, log ids or timestamps are refused.
+        """
         state = current(ctx)
+        try:
+            check_honest(program)
+        except ProgramError as exc:
+            raise ToolError(f"not saved: {exc}") from exc
         scores: dict[str, float] = {}
         if run_id:
             state.executor.flush()
@@ -57,9 +65,13 @@ def register(server: MCPServer[State]) -> None:
         prompt: Annotated[str, Field(description="the prompt")],
         program: Annotated[str, Field(description="the final program for it")],
     ) -> str:
-        """Submit the final program for a prompt (headless runs): it is checked, then recorded as the answer."""
+        """Submit the final program for a prompt (headless runs): it is checked, then recorded as the answer.
+
+        Use the prompt exactly as given. Programs that hard-code ids or timestamps are refused.
+        """
         try:
             prepare(program, check=policy.enforce)
+            check_honest(program)
         except (ProgramError, policy.PolicyError) as exc:
             raise ToolError(f"not submitted: {exc}") from exc
         submit_final_program(current(ctx).store, prompt, program, origin="mcp")

@@ -1,0 +1,223 @@
+"""``avmine run`` and ``avmine screen`` with a stand-in agent command (a real MCP client following a script).
+
+The orchestration is real: the in-process MCP server over HTTP, agent subprocesses with time
+limits, the sandboxed executor, the store, submission pickles. The agent's choices are scripted
+(tests/agents/scripted_agent.py), so every failure mode happens on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from server.headless.tasks import referred_category
+from server.ingestion import prepare_logs
+from store import Store, ingest
+from store.agent_runs import outcomes, sessions
+from store.demo import SCENARIO_MINING_DIR
+from store.library import search_examples
+
+from ..vlm.stand_in import chat_completions
+
+AGENT = f"{sys.executable} {Path(__file__).with_name('scripted_agent.py')}"
+LOGS = ("3b3570b4-7b0b-3268-a571-b0889dbf40b6", "3bffdcff-c3a7-38b6-a0f2-64196d130958")
+STOPPED = "stopped car"
+BICYCLE = "vehicle with a bicycle to its right"
+
+
+def program(body: str) -> str:
+    return body + "output_scenario(found, description, log_dir, output_dir)\n"
+
+
+STOPPED_PROGRAM = program(
+    "cars = get_objects_of_category(log_dir, category='REGULAR_VEHICLE')\n"
+    "found = scenario_or([has_velocity(cars, log_dir, max_velocity=0.5), stationary(cars, log_dir)])\n"
+)  # Timestamp BA 1.0 on the demo's ground truth
+BICYCLES_PROGRAM = program(
+    "vehicles = get_objects_of_category(log_dir, category='VEHICLE')\n"
+    "bicycles = get_objects_of_category(log_dir, category='BICYCLE')\n"
+    "found = get_objects_in_relative_direction(vehicles, bicycles, log_dir, direction='right', within_distance=10)\n"
+)  # Timestamp BA 0.68
+VEHICLES_PROGRAM = program("found = get_objects_of_category(log_dir, category='VEHICLE')\n")
+BROKEN_PROGRAM = program("found = undefined_helper(log_dir)\n")
+CHEATING_PROGRAM = program(
+    "cars = get_objects_of_category(log_dir, category='REGULAR_VEHICLE')\n"
+    "found = {k: v for k, v in cars.items() if k == 'a2f5a1a4-1a2b-4c3d-8e9f-0123456789ab'}\n"
+)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """The demo's two scenario-mining logs (split val) with their ground truth."""
+    path = tmp_path / "agents.duckdb"
+    with Store.open(path) as store:
+        ingest(store, SCENARIO_MINING_DIR, split="val", progress=False)
+        prepare_logs(store, [("annotations", log) for log in LOGS], progress=False)
+    return path
+
+
+def avmine(
+    db: Path, tmp_path: Path, plan: dict[str, list[object]], *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    state = tmp_path / "agent-state"
+    state.mkdir(exist_ok=True)
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    run_env = os.environ | {"SCRIPTED_AGENT_PLAN": str(tmp_path / "plan.json"), "SCRIPTED_AGENT_STATE": str(state)}
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", "--db", str(db), *args, "--agent", "command", "--agent-command", AGENT,
+         "--quiet"],
+        capture_output=True, text=True, timeout=900, env=run_env | (env or {}), cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+
+
+def prompts_file(tmp_path: Path, *prompts: str) -> str:
+    path = tmp_path / "prompts.txt"
+    path.write_text("\n".join(prompts) + "\n")
+    return str(path)
+
+
+def labels(submission: dict[tuple[str, str], list[dict[str, object]]], pair: tuple[str, str]) -> set[int]:
+    return {int(label) for frame in submission[pair] for label in frame["label"]}  # type: ignore[attr-defined]
+
+
+def test_run_records_every_failure_goes_on_and_submits_every_pair(db: Path, tmp_path: Path) -> None:
+    plan: dict[str, list[object]] = {
+        STOPPED: [{"submit": STOPPED_PROGRAM}],
+        BICYCLE: ["crash", {"submit": BICYCLES_PROGRAM}],  # retried after the crash
+        "pedestrian walking": ["silent"],
+        "bus in a bus lane": ["hang"],
+        "vehicle turning left": [{"submit": BROKEN_PROGRAM}],
+        "car that was seen before": [{"submit": CHEATING_PROGRAM}],
+    }
+    listed = prompts_file(tmp_path, STOPPED, BICYCLE, STOPPED, *list(plan)[2:])
+    out = tmp_path / "out"
+    done = avmine(db, tmp_path, plan, "run", "--split", "val", "--prompts", listed, "--timeout", "20",
+                  "--max-attempts", "2", "--out", str(out), "--name", "failures")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with Store.open(db, read_only=True) as store:
+        ends = outcomes(store, "failures")
+        ran = sessions(store, "failures")
+    assert {p: o.status for p, o in ends.items()} == {
+        STOPPED: "done", BICYCLE: "done", "pedestrian walking": "failed", "bus in a bus lane": "failed",
+        "vehicle turning left": "failed", "car that was seen before": "failed",
+    }  # fmt: skip
+    assert ends[BICYCLE].attempts == 2 and ends[STOPPED].program == STOPPED_PROGRAM
+    statuses = {(s.prompt, s.attempt, s.phase): s.status for s in ran}
+    assert statuses[(BICYCLE, 1, "generate")] == "crashed" and statuses[(BICYCLE, 2, "review")] == "approved"
+    assert statuses[("pedestrian walking", 2, "generate")] == "no_submission"
+    assert statuses[("bus in a bus lane", 1, "generate")] == "timeout"
+    crash = next(s for s in ran if s.status == "crashed")
+    assert "status 3" in (crash.detail or "") and "lost its connection" in (crash.detail or "")
+    assert "failed on every log" in (ends["vehicle turning left"].reason or "")
+    assert "undefined_helper" in (ends["vehicle turning left"].reason or "")
+    cheat = [s for s in ran if s.prompt == "car that was seen before"]
+    assert all(s.status == "no_submission" and "hard-codes" in (s.detail or "") for s in cheat)
+    assert sum(s.cost_usd or 0 for s in ran) > 0 and all(s.seconds > 0 for s in ran)
+    # the summary lists every prompt and what went wrong, duplicates included
+    assert "duplicate prompts (solved once): 'stopped car'" in done.stdout
+    assert "timeout" in done.stdout and "crashed" in done.stdout
+    # every (log, prompt) pair is in both pickles; failed prompts are all OTHER
+    # (the split pairs its own prompts with their ground-truth logs, and new prompts with every log)
+    expected = {(LOGS[1], STOPPED), (LOGS[0], BICYCLE)} | {(log, p) for p in list(plan)[2:] for log in LOGS}
+    for name in ("submission.pkl", "submission_temporal.pkl"):
+        assert set(pickle.loads((out / name).read_bytes())) == expected
+    submission = pickle.loads((out / "submission.pkl").read_bytes())
+    assert labels(submission, (LOGS[1], STOPPED)) >= {0}  # referred objects found
+    assert labels(submission, (LOGS[0], "pedestrian walking")) == {2}  # all OTHER
+    assert "6 prompts" in done.stdout
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(db: Path, tmp_path: Path) -> None:
+    plan: dict[str, list[object]] = {STOPPED: [{"submit": STOPPED_PROGRAM}], BICYCLE: ["hang"]}
+    listed = prompts_file(tmp_path, STOPPED, BICYCLE)
+    state = tmp_path / "agent-state"
+    state.mkdir()
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    env = os.environ | {"SCRIPTED_AGENT_PLAN": str(tmp_path / "plan.json"), "SCRIPTED_AGENT_STATE": str(state)}
+    batch = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "--db", str(db), "run", "--split", "val", "--prompts", listed,
+         "--agent", "command", "--agent-command", AGENT, "--quiet", "--name", "resumable", "--no-review",
+         "--out", str(tmp_path / "out")],
+        env=env, cwd=Path(__file__).parents[2], start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not (state / "vehicle_with_a_bicycle_to_its_right").exists():  # the second prompt's session started
+        assert time.monotonic() < deadline and batch.poll() is None
+        time.sleep(0.2)
+    os.killpg(batch.pid, signal.SIGKILL)  # the run dies mid-batch, the hanging agent with it
+    batch.wait()
+    plan[BICYCLE] = [{"submit": BICYCLES_PROGRAM}]
+    resumed = avmine(db, tmp_path, plan, "run", "--split", "val", "--prompts", listed, "--name", "resumable",
+                     "--no-review", "--out", str(tmp_path / "out"))  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    with Store.open(db, read_only=True) as store:
+        ends = outcomes(store, "resumable")
+        ran = sessions(store, "resumable")
+    assert {p: o.status for p, o in ends.items()} == {STOPPED: "done", BICYCLE: "done"}
+    assert [s.prompt for s in ran] == [STOPPED, BICYCLE]  # the first prompt was not solved again
+    assert "(finished earlier)" in resumed.stdout
+
+
+def test_screening_keeps_exactly_the_prompt_above_the_threshold(db: Path, tmp_path: Path) -> None:
+    plan: dict[str, list[object]] = {STOPPED: [{"submit": STOPPED_PROGRAM}], BICYCLE: [{"submit": BICYCLES_PROGRAM}]}
+    done = avmine(db, tmp_path, plan, "screen", "--split", "val", "--max-attempts", "2", "--name", "screening")
+    assert done.returncode == 0, done.stderr
+    with Store.open(db, read_only=True) as store:
+        ends = outcomes(store, "screening")
+        kept = search_examples(store, "stopped car vehicle bicycle", limit=10)
+    assert ends[STOPPED].status == "kept" and ends[STOPPED].timestamp_ba == pytest.approx(1.0)
+    assert ends[BICYCLE].status == "below_threshold" and ends[BICYCLE].attempts == 2
+    assert ends[BICYCLE].timestamp_ba == pytest.approx(0.6778, abs=1e-3)
+    assert [(e.prompt, e.program) for e in kept] == [(STOPPED, STOPPED_PROGRAM)]
+    assert kept[0].scores["Timestamp BA"] == pytest.approx(1.0)
+    assert kept[0].provenance["origin"] == "screen" and kept[0].provenance["batch"] == "screening"
+    # the second attempt at the low prompt was told its score; the report lists kept and rejected prompts
+    tasks = (tmp_path / "agent-state" / "tasks.log").read_text()
+    assert "scored Timestamp BA 0.678, not above 0.8" in tasks
+    rows = {line.split("  ")[0].strip(): line for line in done.stdout.splitlines()}
+    assert "kept" in rows[STOPPED] and "below_threshold" in rows[BICYCLE]
+
+
+def test_a_vlm_that_says_no_on_one_log_empties_exactly_that_pair(db: Path, tmp_path: Path) -> None:
+    asked: list[str] = []
+
+    def no_then_yes(question: str) -> str:
+        asked.append(question)
+        return "No." if len(asked) == 1 else "Yes."  # logs are checked in order: the first is rejected
+
+    prompt = "vehicle"
+    with chat_completions(no_then_yes) as vlm:
+        env = {"AVMINE_VLM_BACKEND": "openai", "AVMINE_VLM_MODEL": "scripted", "AVMINE_VLM_URL": vlm.url}
+        listed = prompts_file(tmp_path, prompt)
+        done = avmine(db, tmp_path, {prompt: [{"submit": VEHICLES_PROGRAM}]}, "run", "--split", "val", "--prompts",
+                      listed, "--vlm-check", "--out", str(tmp_path / "out"), env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(asked) == 2 and prompt in asked[0]
+    submission = pickle.loads((tmp_path / "out" / "submission.pkl").read_bytes())
+    assert labels(submission, (LOGS[0], prompt)) == {2}  # rejected: every object OTHER
+    assert 0 in labels(submission, (LOGS[1], prompt))  # kept: the vehicles are referred
+
+
+def test_vlm_check_without_a_vlm_is_refused_before_any_agent_runs(db: Path, tmp_path: Path) -> None:
+    done = avmine(db, tmp_path, {}, "run", "--split", "val", "--vlm-check", env={"AVMINE_VLM_BACKEND": ""})
+    assert done.returncode == 2 and "AVMINE_VLM_BACKEND" in done.stderr
+    assert not (tmp_path / "agent-state" / "tasks.log").exists()
+
+
+def test_referred_category_is_the_first_object_the_prompt_names() -> None:
+    assert referred_category(BICYCLE) == "VEHICLE"
+    assert referred_category("pedestrian crossing in front of a bus") == "PEDESTRIAN"
+    assert referred_category("the ego vehicle turning left") == "EGO_VEHICLE"
+    assert referred_category("school bus with its stop sign out") == "SCHOOL_BUS"
+    assert referred_category("box truck parked") == "BOX_TRUCK"
+    assert referred_category("cyclist passing a car") == "BICYCLIST"
+    assert referred_category("something strange") is None
