@@ -132,14 +132,12 @@ def import_jsonl(store: Store, path: Path) -> tuple[int, int]:
         ):
             raise StoreError(f"{path}:{number}: an example needs string fields 'prompt' and 'program'")
         entries.append(entry)
-    added = 0
     with store.transaction():
-        before = store.con.execute("SELECT count(*) FROM examples").fetchone()
+        before = _count(store)
         for entry in entries:
             provenance = dict(entry.get("provenance") or {}) | {"imported_from": str(path)}
             save_example(store, entry["prompt"], entry["program"], dict(entry.get("scores") or {}), provenance)
-        after = store.con.execute("SELECT count(*) FROM examples").fetchone()
-        added = int(after[0]) - int(before[0]) if before and after else 0
+        added = _count(store) - before
     return added, len(entries) - added
 
 
@@ -175,10 +173,16 @@ def import_refav_examples(store: Store, path: Path = REFAV_EXAMPLES) -> tuple[in
     if not pairs:
         raise StoreError(f"{path}: no ```python blocks with a `description = '...'` line (RefAV's examples format)")
     with store.transaction():
-        ids = {save_example(store, prompt, program, {}, {"origin": "refav-examples", "imported_from": str(path)})
-               for prompt, program in pairs}  # fmt: skip
-        before = len(ids)
-    return before, len(pairs) - before
+        before = _count(store)
+        for prompt, program in pairs:
+            save_example(store, prompt, program, {}, {"origin": "refav-examples", "imported_from": str(path)})
+        added = _count(store) - before
+    return added, len(pairs) - added
+
+
+def _count(store: Store) -> int:
+    row = store.con.execute("SELECT count(*) FROM examples").fetchone()
+    return int(row[0]) if row else 0
 
 
 def submit_final_program(store: Store, prompt: str, program: str, origin: str, run_id: str | None = None) -> None:

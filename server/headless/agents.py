@@ -54,7 +54,9 @@ class Agent(Protocol):
         """What the agent is called in records."""
         ...
 
-    def command(self, task: str, mcp_config: Path, allowed_tools: list[str], budget_usd: float | None) -> list[str]:
+    def command(
+        self, task: str, mcp_config: Path, allowed_tools: list[str], denied_tools: list[str], budget_usd: float | None
+    ) -> list[str]:
         """The argv of one session."""
         ...
 
@@ -74,14 +76,18 @@ class ClaudeAgent:
     model: str | None = None
     name: str = "claude"
 
-    def command(self, task: str, mcp_config: Path, allowed_tools: list[str], budget_usd: float | None) -> list[str]:
-        """``claude -p TASK`` with avmine as the only MCP server and no built-in tools."""
+    def command(
+        self, task: str, mcp_config: Path, allowed_tools: list[str], denied_tools: list[str], budget_usd: float | None
+    ) -> list[str]:
+        """``claude -p TASK`` with avmine as the only MCP server, no built-in tools, denied tools not even listed."""
         argv = [
             self.binary, "-p", task, "--mcp-config", str(mcp_config), "--strict-mcp-config",
             "--allowedTools", ",".join(f"mcp__avmine__{tool}" for tool in allowed_tools),
             "--tools", "", "--output-format", "json", "--max-turns", str(self.max_turns),
             "--no-session-persistence",
         ]  # fmt: skip
+        if denied_tools:
+            argv += ["--disallowedTools", ",".join(f"mcp__avmine__{tool}" for tool in denied_tools)]
         if budget_usd is not None:
             argv += ["--max-budget-usd", f"{budget_usd:.4f}"]
         if self.model:
@@ -101,7 +107,9 @@ class CommandAgent:
     command_line: str
     name: str = "command"
 
-    def command(self, task: str, mcp_config: Path, allowed_tools: list[str], budget_usd: float | None) -> list[str]:
+    def command(
+        self, task: str, mcp_config: Path, allowed_tools: list[str], denied_tools: list[str], budget_usd: float | None
+    ) -> list[str]:
         """The command line, split as a shell would."""
         return shlex.split(self.command_line)
 
@@ -114,6 +122,7 @@ def run_session(
     timeout_s: float,
     budget_usd: float | None = None,
     env: dict[str, str] | None = None,
+    denied_tools: list[str] | None = None,
 ) -> AgentReport:
     """Run one agent session to its end or its time limit; never raises for the agent's failures.
 
@@ -129,7 +138,7 @@ def run_session(
     }  # fmt: skip
     started = time.perf_counter()
     process = subprocess.Popen(
-        agent.command(task, mcp_config, allowed_tools, budget_usd),
+        agent.command(task, mcp_config, allowed_tools, denied_tools or [], budget_usd),
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=session_env, cwd=mcp_config.parent, start_new_session=True,
     )  # fmt: skip

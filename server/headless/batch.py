@@ -251,8 +251,9 @@ class Batch:
             budget = None if o.budget_usd is None else o.budget_usd - self._spent
         config = server.write_config(workdir / f"prompt{index:04d}-{attempt}-{phase}.json")
         started = now()
-        report = run_session(self.agent, task, config, SCREENING_TOOLS if o.screening else TOOLS, o.timeout_s,
-                             budget)  # fmt: skip
+        allowed = SCREENING_TOOLS if o.screening else TOOLS
+        denied = [name for name in SCREENING_TOOLS if name not in allowed]
+        report = run_session(self.agent, task, config, allowed, o.timeout_s, budget, denied_tools=denied)
         submitted = self._submitted_since(prompt, started)
         program: str | None = None
         detail: str | None

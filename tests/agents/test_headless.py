@@ -19,49 +19,23 @@ from pathlib import Path
 import pytest
 
 from server.headless.tasks import referred_category
-from server.ingestion import prepare_logs
-from store import Store, ingest
+from store import Store
 from store.agent_runs import outcomes, sessions
-from store.demo import SCENARIO_MINING_DIR
 from store.library import search_examples
 
 from ..vlm.stand_in import chat_completions
+from .programs import (
+    BICYCLE,
+    BICYCLES_PROGRAM,
+    BROKEN_PROGRAM,
+    CHEATING_PROGRAM,
+    LOGS,
+    STOPPED,
+    STOPPED_PROGRAM,
+    VEHICLES_PROGRAM,
+)  # fmt: skip
 
 AGENT = f"{sys.executable} {Path(__file__).with_name('scripted_agent.py')}"
-LOGS = ("3b3570b4-7b0b-3268-a571-b0889dbf40b6", "3bffdcff-c3a7-38b6-a0f2-64196d130958")
-STOPPED = "stopped car"
-BICYCLE = "vehicle with a bicycle to its right"
-
-
-def program(body: str) -> str:
-    return body + "output_scenario(found, description, log_dir, output_dir)\n"
-
-
-STOPPED_PROGRAM = program(
-    "cars = get_objects_of_category(log_dir, category='REGULAR_VEHICLE')\n"
-    "found = scenario_or([has_velocity(cars, log_dir, max_velocity=0.5), stationary(cars, log_dir)])\n"
-)  # Timestamp BA 1.0 on the demo's ground truth
-BICYCLES_PROGRAM = program(
-    "vehicles = get_objects_of_category(log_dir, category='VEHICLE')\n"
-    "bicycles = get_objects_of_category(log_dir, category='BICYCLE')\n"
-    "found = get_objects_in_relative_direction(vehicles, bicycles, log_dir, direction='right', within_distance=10)\n"
-)  # Timestamp BA 0.68
-VEHICLES_PROGRAM = program("found = get_objects_of_category(log_dir, category='VEHICLE')\n")
-BROKEN_PROGRAM = program("found = undefined_helper(log_dir)\n")
-CHEATING_PROGRAM = program(
-    "cars = get_objects_of_category(log_dir, category='REGULAR_VEHICLE')\n"
-    "found = {k: v for k, v in cars.items() if k == 'a2f5a1a4-1a2b-4c3d-8e9f-0123456789ab'}\n"
-)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    """The demo's two scenario-mining logs (split val) with their ground truth."""
-    path = tmp_path / "agents.duckdb"
-    with Store.open(path) as store:
-        ingest(store, SCENARIO_MINING_DIR, split="val", progress=False)
-        prepare_logs(store, [("annotations", log) for log in LOGS], progress=False)
-    return path
 
 
 def avmine(

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from store import Store, StoreError
-from store.library import export_jsonl, import_jsonl, save_example, search_examples
+from store.library import (
+    REFAV_EXAMPLES,
+    export_jsonl,
+    import_jsonl,
+    import_refav_examples,
+    parse_refav_examples,
+    save_example,
+    search_examples,
+)  # fmt: skip
 
 PAIRS = {
     "pedestrian crossing in front of a vehicle": "peds = 1\n",
@@ -84,3 +92,30 @@ def test_the_command_line(store: Store, tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text("[1]\n")
     bad = avmine("import", str(tmp_path / "bad.jsonl"))
     assert bad.returncode == 2 and "bad.jsonl:1: an example needs" in bad.stderr
+
+
+def test_refav_examples_are_a_starting_library(store: Store, tmp_path: Path) -> None:
+    pairs = parse_refav_examples(REFAV_EXAMPLES.read_text())
+    assert len(pairs) == 12  # every example in RefAV's file
+    prompts = [prompt for prompt, _ in pairs]
+    assert "vehicle in the wrong lane" in prompts  # its closing typographic quote made ASCII
+    assert all("\u2019" not in program and "\u201d" not in program for _, program in pairs)
+    assert import_refav_examples(store) == (12, 0)
+    assert import_refav_examples(store) == (0, 12)  # nothing twice
+    found = search_examples(store, "a vehicle changing lanes")[0]
+    assert found.prompt == "vehicle changing lanes" and "changing_lanes(vehicles, log_dir)" in found.program
+    assert found.provenance["origin"] == "refav-examples"
+    (tmp_path / "none.txt").write_text("no programs here\n")
+    with pytest.raises(StoreError, match="RefAV's examples format"):
+        import_refav_examples(store, tmp_path / "none.txt")
+
+
+def test_refav_examples_from_the_command_line(store: Store) -> None:
+    db = store.path
+    store.close()
+    done = subprocess.run([sys.executable, "-m", "server.cli", "--db", str(db), "library", "import", "--refav"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.startswith("imported 12 RefAV examples")
+    missing = subprocess.run([sys.executable, "-m", "server.cli", "--db", str(db), "library", "import"],
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert missing.returncode == 2 and "--refav" in missing.stdout

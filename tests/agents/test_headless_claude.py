@@ -1,0 +1,137 @@
+"""The real ``claude`` binary through ``avmine screen`` then ``avmine run``, its model replaced by a local
+stand-in for the Anthropic Messages API that replays scripted turns (tests/agents/anthropic_stand_in.py).
+
+Screening, in order: docs; execute_scenario with a program that refers to the wrong objects (it needs
+the relation reversed); diagnostics naming reverse_relationship; the fixed program; score_run (scores
+only); save_example; submit_program. Then a run whose task carries the saved example, and a submission
+that av2's evaluate scores exactly as ``avmine score`` does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from store import Store
+from store.agent_runs import outcomes, sessions
+from store.demo import DEMO_GROUND_TRUTH
+from store.library import search_examples
+
+from ..evaluation.conftest import run_av2
+from .anthropic_stand_in import AnthropicStandIn, Block, Conversation, text, tool
+from .programs import BICYCLE, BICYCLES_PROGRAM, LOGS, STOPPED, STOPPED_PROGRAM, program
+
+CLAUDE = Path(__file__).parents[1] / "clients" / "node_modules" / ".bin" / "claude"
+REFERS_TO_VEHICLES = program(
+    "vehicles = get_objects_of_category(log_dir, category='VEHICLE')\n"
+    "bicycles = get_objects_of_category(log_dir, category='BICYCLE')\n"
+    "found = has_objects_in_relative_direction(vehicles, bicycles, log_dir, direction='right', within_distance=10)\n"
+)  # the demo's ground truth refers to the bicycles: this program needs the relation reversed
+
+
+def run_id(result: str) -> str:
+    found = re.search(r"run(?:_id)?\W+([0-9a-f]{16})", result)
+    assert found, result
+    return found.group(1)
+
+
+def screening_script(conversation: Conversation) -> list[Block]:
+    task = conversation.first_user_text()
+    if task.startswith("Review"):
+        return [text("APPROVED: the bicycles are the referred objects the ground-truth convention expects.")]
+    results = conversation.last_tool_results()
+    runs = list(dict.fromkeys(re.findall(r"run(?:_id)?\W+([0-9a-f]{16})", conversation.text())))
+    steps = [
+        lambda: [text("Looking up relations."), tool("search_docs", query="objects to the right of")],
+        lambda: [tool("execute_scenario", program=REFERS_TO_VEHICLES, prompt=BICYCLE, split="val")],
+        lambda: [tool("execute_scenario", program=BICYCLES_PROGRAM, prompt=BICYCLE, split="val")],
+        lambda: [tool("score_run", run_id=run_id(results[0]))],
+        lambda: [tool("save_example", prompt=BICYCLE, program=BICYCLES_PROGRAM, run_id=runs[1])],  # the fixed one
+        lambda: [tool("submit_program", prompt=BICYCLE, program=BICYCLES_PROGRAM)],
+        lambda: [text("Submitted.")],
+    ]
+    if conversation.turn == 2:  # the diagnostics of the first program must say what to fix
+        assert "reverse_relationship" in results[0], results[0]
+    if conversation.turn == 4:  # scores, never the answers
+        assert "Timestamp BA" in results[0] and "missed_tracks" not in results[0], results[0]
+    return steps[conversation.turn]()
+
+
+def run_script(conversation: Conversation) -> list[Block]:
+    task = conversation.first_user_text()
+    if task.startswith("Review"):
+        return [text("APPROVED")]
+    prompt = BICYCLE if BICYCLE in task else STOPPED
+    chosen = BICYCLES_PROGRAM if prompt == BICYCLE else STOPPED_PROGRAM
+    steps = [
+        lambda: [tool("execute_scenario", program=chosen, prompt=prompt, split="val")],
+        lambda: [tool("submit_program", prompt=prompt, program=chosen)],
+        lambda: [text("Submitted.")],
+    ]
+    return steps[conversation.turn]()
+
+
+def avmine(db: Path, home: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {
+        "HOME": str(home), "ANTHROPIC_BASE_URL": url, "ANTHROPIC_API_KEY": "stand-in",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1",
+    }  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", "--db", str(db), *args, "--split", "val", "--claude", str(CLAUDE),
+         "--quiet", "--max-attempts", "1", "--timeout", "300"],
+        capture_output=True, text=True, timeout=900, env=env, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+
+
+def test_claude_screens_then_runs_and_submits(db: Path, tmp_path: Path) -> None:
+    assert CLAUDE.exists(), f"{CLAUDE} is missing: run `make test` (it installs tests/clients with npm)"
+    home = tmp_path / "home"
+    home.mkdir()
+    listed = tmp_path / "prompts.txt"
+    listed.write_text(BICYCLE + "\n")
+    with AnthropicStandIn(screening_script) as model:
+        screened = avmine(db, home, model.url, "screen", "--prompts", str(listed), "--threshold", "0.6",
+                          "--name", "claude-screen")  # fmt: skip
+    assert not model.errors, model.errors
+    assert screened.returncode == 0, screened.stderr
+    tools_offered = {t["name"] for t in model.requests[1]["tools"]}
+    assert "mcp__avmine__score_run" in tools_offered and "Bash" not in tools_offered
+    with Store.open(db, read_only=True) as store:
+        (kept,) = outcomes(store, "claude-screen").values()
+        ran = sessions(store, "claude-screen")
+        examples = search_examples(store, BICYCLE)
+    assert kept.status == "kept" and kept.program == BICYCLES_PROGRAM
+    assert kept.timestamp_ba == pytest.approx(0.6778, abs=1e-3)
+    assert [(s.phase, s.status) for s in ran] == [("generate", "submitted"), ("review", "approved")]
+    assert ran[0].turns == 7 and ran[0].cost_usd and ran[0].cost_usd > 0
+    assert [e.program for e in examples] == [BICYCLES_PROGRAM]  # saved once, by the agent and by screening
+    assert examples[0].scores["Timestamp BA"] == pytest.approx(0.6778, abs=1e-3)
+
+    out = tmp_path / "submission"
+    with AnthropicStandIn(run_script) as model:
+        done = avmine(db, home, model.url, "run", "--name", "claude-run", "--out", str(out))
+    assert not model.errors, model.errors
+    assert done.returncode == 0, done.stderr
+    firsts = [Conversation(r) for r in model.requests if r.get("tools") and Conversation(r).turn == 0]
+    bicycle_task = next(c.first_user_text() for c in firsts if f'prompt "{BICYCLE}"' in c.first_user_text())
+    assert "get_objects_in_relative_direction(vehicles, bicycles" in bicycle_task  # the retrieved example
+    assert "mcp__avmine__score_run" not in {t["name"] for t in firsts[0].request["tools"]}  # no scores in a run
+    submission = pickle.loads((out / "submission.pkl").read_bytes())
+    assert set(submission) == {(LOGS[0], BICYCLE), (LOGS[1], STOPPED)}
+    ground_truth = pickle.loads(DEMO_GROUND_TRUTH.read_bytes())
+    scored = subprocess.run(
+        [sys.executable, "-m", "server.cli", "score", str(out / "submission.pkl"), str(DEMO_GROUND_TRUTH), "--json"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    ours = json.loads(scored.stdout)["metrics"]
+    theirs = run_av2(submission, ground_truth)
+    names = ("HOTA-Temporal", "HOTA-Track", "Timestamp BA", "Log BA")
+    assert [ours[name] for name in names] == pytest.approx(list(theirs), abs=1e-9)
+    assert ours["Timestamp BA"] > 0.7
