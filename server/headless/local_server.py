@@ -8,6 +8,7 @@ local users out; the config files that carry it are private to the batch's direc
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import socket
@@ -37,6 +38,7 @@ class LocalMcpServer:
         vlm_config: VlmConfig | None = None,
     ) -> None:
         self.token = secrets.token_hex(24)
+        logging.getLogger("mcp").setLevel(logging.WARNING)  # session-manager chatter would bury the progress bar
         server = create_server(db_path, image_dir=image_dir, vlm_config=vlm_config, source=source)
         app = http_app(server, HOST, self.token)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
