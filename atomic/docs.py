@@ -61,8 +61,14 @@ class FunctionDoc:
 def _kind(name: str, params: list[str]) -> str:
     from atomic.functions import EXTENSION_KINDS  # late: filled by higher layers when they are imported
 
-    if name in EXTENSION_KINDS:
+    if EXTENSION_KINDS.get(name, "").startswith("vision"):
         return f"{EXTENSION_KINDS[name]}: returns the input objects at the timestamps the model confirms"
+    if name in EXTENSION_KINDS:  # robust and behaviour functions: same shapes as RefAV's, labelled
+        return f"{EXTENSION_KINDS[name]} {_kind_of_shape(params)}"
+    return _kind_of_shape(params, name)
+
+
+def _kind_of_shape(params: list[str], name: str = "") -> str:
     if name in ("scenario_and", "scenario_or"):
         return "combinator"
     if name in ("reverse_relationship", "scenario_not"):

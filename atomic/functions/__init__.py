@@ -9,6 +9,15 @@ from collections.abc import Callable
 from typing import Any
 
 from atomic.algebra import reverse_relationship, scenario_and, scenario_not, scenario_or
+from atomic.functions.behaviours import (
+    being_overtaken,
+    braking,
+    overtaking,
+    passing,
+    sustained,
+    three_point_turn,
+    u_turn,
+)
 from atomic.functions.map import (
     at_pedestrian_crossing,
     at_stop_sign,
@@ -33,6 +42,7 @@ from atomic.functions.relations import (
     heading_toward,
     near_objects,
 )
+from atomic.functions.robust import robust_accelerating, robust_has_velocity, robust_stationary, robust_turning
 from atomic.output import output_scenario
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -72,7 +82,6 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     )
 }
 
-__all__ = sorted(FUNCTIONS)
 
 EXTENSION_KINDS: dict[str, str] = {}
 """Functions added by higher layers (``register_functions``), with the kind the docs show for them."""
@@ -89,3 +98,14 @@ def register_functions(functions: dict[str, Callable[..., Any]], kind: str) -> N
         raise ValueError(f"cannot replace RefAV functions: {', '.join(taken)}")
     FUNCTIONS.update(functions)
     EXTENSION_KINDS.update(dict.fromkeys(functions, kind))
+
+
+register_functions(
+    {f.__name__: f for f in (robust_turning, robust_has_velocity, robust_accelerating, robust_stationary, sustained)},
+    "robust",
+)
+register_functions(
+    {f.__name__: f for f in (u_turn, three_point_turn, braking, overtaking, being_overtaken, passing)}, "behaviour"
+)
+
+__all__ = sorted(FUNCTIONS)

@@ -1,0 +1,324 @@
+"""Behaviours RefAV has no function for, defined on evidence over time (after AutoMine and HYU_OASIS).
+
+Definitions (units: metres, seconds, m/s, m/s², degrees):
+
+- u_turn: a moving object's heading reverses (changes by ``min_angle_deg``, default 150°) across a
+  ``window_s`` window in one sweep: less than 0.5 s of reversing in that window.
+- three_point_turn: the same reversal with at least 0.5 s of reversing in the window (a K-turn).
+- braking: forward deceleration of at least ``min_decel`` (default 2.5 m/s², hard braking; gentle
+  slowing is 0.5-1.5) over a 1-second window, from a speed above 2 m/s, lasting ``min_duration_s``.
+- overtaking / being_overtaken: two objects moving the same way (headings within 30°, the slower
+  above 2 m/s) side by side (within ``max_lateral_m`` sideways); the related object goes from ahead
+  of the track to behind it (overtaking) or from behind to ahead (being overtaken) while alongside.
+- passing: the track (above 2 m/s) goes by a related object that is not moving its way (slower than
+  2 m/s, or heading more than 30° away): ahead to behind while alongside. Overtaking is not passing.
+- sustained: any scenario with gaps up to ``max_gap_s`` closed and spells shorter than
+  ``min_duration_s`` dropped, on each referred object's own timeline.
+
+Relational behaviours return {track: {related: timestamps}}, the timestamps the pair is alongside.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from atomic.algebra import register_function
+from atomic.context import LogContext
+from atomic.functions._select import timestamps_where, tracks_of
+from atomic.functions.robust import (
+    _durations,
+    angle_deg,
+    forward_acceleration,
+    heading_change_deg,
+    planar_speed,
+)
+from atomic.kinematics import Groups
+from atomic.lifting import relational, unary
+from atomic.pairs import PairSeries, build_pairs
+from atomic.scenario import Scenario, as_scenario, restrict, timestamps
+from atomic.temporal import hysteresis, sustain, true_runs, window_mean
+from atomic.validation import non_negative, number
+
+REVERSING_MPS = 0.5
+"""Backward speed (along the box's heading) that counts as reversing."""
+REVERSING_MIN_S = 0.5
+"""Reversing time that makes a heading reversal a three-point turn rather than a U-turn."""
+MOVING_MPS = 2.0
+"""Speed of an object that is driving (overtaking, passing, braking from)."""
+SAME_WAY_DEG = 30.0
+"""Headings within this many degrees go the same way."""
+ALONGSIDE_MARGIN_M = 2.0
+"""Beyond the two half-lengths, how far ahead or behind still counts as alongside."""
+
+
+def _reversal(ctx: LogContext, min_angle_deg: float, window_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where the heading reverses, and how long the object reverses.
+
+    Rows where the heading changes by at least min_angle_deg across the window (with hysteresis),
+    and the seconds of reversing inside each row's window.
+    """
+    change = np.abs(heading_change_deg(ctx, window_s))
+    moving = planar_speed(ctx, 1.0) > REVERSING_MPS
+    on = hysteresis((change >= min_angle_deg) & moving, change >= 0.67 * min_angle_deg, ctx.groups)
+    forward = ctx.in_own_frame(ctx.velocity_city)[:, 0]
+    reversing = (forward < -REVERSING_MPS).astype(np.float64)
+    half = window_s / 2
+    fraction = window_mean(reversing, ctx.row_timestamp_ns, ctx.groups, half, half)
+    return on, np.nan_to_num(fraction) * window_s
+
+
+def u_turn_rule(
+    ctx: LogContext, uuids: list[str], min_angle_deg: float = 150.0, window_s: float = 12.0
+) -> dict[str, list[int]]:
+    """Heading reversed across the window in one sweep (under 0.5 s of reversing)."""
+    angle_deg("u_turn", "min_angle_deg", min_angle_deg)
+    _durations("u_turn", window_s, 0.0, 0.0, 2.0)
+    on, reversing_s = _reversal(ctx, min_angle_deg, window_s)
+    mask = sustain(on & (reversing_s < REVERSING_MIN_S), ctx.row_timestamp_ns, ctx.groups, 0.5, 0.5)
+    return timestamps_where(ctx, uuids, mask)
+
+
+def three_point_turn_rule(
+    ctx: LogContext, uuids: list[str], min_angle_deg: float = 150.0, window_s: float = 20.0
+) -> dict[str, list[int]]:
+    """Heading reversed across the window with at least 0.5 s of reversing."""
+    angle_deg("three_point_turn", "min_angle_deg", min_angle_deg)
+    _durations("three_point_turn", window_s, 0.0, 0.0, 2.0)
+    on, reversing_s = _reversal(ctx, min_angle_deg, window_s)
+    mask = sustain(on & (reversing_s >= REVERSING_MIN_S), ctx.row_timestamp_ns, ctx.groups, 0.5, 0.5)
+    return timestamps_where(ctx, uuids, mask)
+
+
+def braking_rule(
+    ctx: LogContext, uuids: list[str], min_decel: float = 2.5, min_duration_s: float = 0.3
+) -> dict[str, list[int]]:
+    """Forward deceleration of at least min_decel m/s² over 1 s, from above 2 m/s.
+
+    The speed is the mean over the half second before the row.
+    """
+    number("braking", "min_decel", min_decel, minimum=0.0)
+    non_negative("braking", min_duration_s=min_duration_s)
+    decel = -forward_acceleration(ctx, 1.0)
+    speed_before = window_mean(planar_speed(ctx, 0.2), ctx.row_timestamp_ns, ctx.groups, 0.5, 0.0)
+    enter = (decel >= min_decel) & (speed_before > MOVING_MPS)
+    on = hysteresis(enter, decel >= 0.8 * min_decel, ctx.groups)
+    return timestamps_where(ctx, uuids, sustain(on, ctx.row_timestamp_ns, ctx.groups, 0.3, min_duration_s))
+
+
+def _heading_gap_deg(series: PairSeries) -> npt.NDArray[np.float64]:
+    ctx = series.ctx
+    difference = ctx.yaw_city[series.row_candidate] - ctx.yaw_city[series.row_track]
+    return np.asarray(np.degrees(np.abs((difference + np.pi) % (2 * np.pi) - np.pi)))
+
+
+def _alongside_runs(
+    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_lateral_m: float, kind: str
+) -> dict[str, dict[str, list[int]]]:
+    """Pairs that are alongside while the related object moves from ahead to behind (or back)."""
+    out: dict[str, dict[str, list[int]]] = {u: {} for u in track_uuids}
+    tracks, related = tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids)
+    if len(tracks) == 0 or len(related) == 0:
+        return out
+    series = build_pairs(ctx, tracks, related)
+    if len(series.pair) == 0:
+        return out
+    local = series.candidate_in_track_frame()
+    reach = (ctx.size[series.row_track, 0] + ctx.size[series.row_candidate, 0]) / 2 + ALONGSIDE_MARGIN_M
+    speed = planar_speed(ctx, 1.0)
+    own, other = speed[series.row_track], speed[series.row_candidate]
+    same_way = _heading_gap_deg(series) <= SAME_WAY_DEG
+    if kind == "passing":
+        relation = (own > MOVING_MPS) & ((other < MOVING_MPS) | ~same_way)
+    else:
+        relation = same_way & (np.minimum(own, other) > MOVING_MPS)
+    alongside = (np.abs(local[:, 0]) <= reach) & (np.abs(local[:, 1]) <= max_lateral_m) & relation
+    times = series.timestamps_ns
+    alongside = sustain(alongside, times, series.groups, 0.3, 0.0)
+    starts, ends = true_runs(alongside, series.groups)
+    ahead_first = local[starts, 0] > 0
+    behind_last = local[ends, 0] < 0
+    moved = (ahead_first & behind_last) if kind != "being_overtaken" else (~ahead_first & ~behind_last)
+    moved &= np.abs(local[starts, 0] - local[ends, 0]) > 1.0
+    for start, end in zip(starts[moved].tolist(), ends[moved].tolist(), strict=True):
+        pair = int(series.pair[start])
+        track, candidate = ctx.track_uuids[series.track[pair]], ctx.track_uuids[series.candidate[pair]]
+        out[track].setdefault(candidate, []).extend(times[start : end + 1].tolist())
+    return out
+
+
+def _lateral(function: str, max_lateral_m: float) -> None:
+    number(function, "max_lateral_m", max_lateral_m, minimum=0.0)
+
+
+def overtaking_rule(
+    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_lateral_m: float = 6.0
+) -> dict[str, dict[str, list[int]]]:
+    """Same-way pairs where the related object goes from ahead of the track to behind it while alongside."""
+    _lateral("overtaking", max_lateral_m)
+    return _alongside_runs(ctx, track_uuids, related_uuids, max_lateral_m, "overtaking")
+
+
+def being_overtaken_rule(
+    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_lateral_m: float = 6.0
+) -> dict[str, dict[str, list[int]]]:
+    """Same-way pairs where the related object goes from behind the track to ahead of it while alongside."""
+    _lateral("being_overtaken", max_lateral_m)
+    return _alongside_runs(ctx, track_uuids, related_uuids, max_lateral_m, "being_overtaken")
+
+
+def passing_rule(
+    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_lateral_m: float = 6.0
+) -> dict[str, dict[str, list[int]]]:
+    """The track drives by a related object that is not going its way, ahead to behind while alongside."""
+    _lateral("passing", max_lateral_m)
+    return _alongside_runs(ctx, track_uuids, related_uuids, max_lateral_m, "passing")
+
+
+@unary(u_turn_rule)
+def u_turn(track_candidates: Scenario, log_dir: Path, min_angle_deg: float = 150.0, window_s: float = 12.0) -> Scenario:
+    """Timestamps where an object makes a U-turn: its heading reverses within window_s in one sweep.
+
+    A heading change of min_angle_deg or more across window_s (1-second mean headings, box flips
+    removed) with under 0.5 s of reversing; a 90° left turn is not a U-turn, a K-turn is
+    three_point_turn.
+
+    Args:
+        min_angle_deg: heading change in degrees, in (0, 180].
+        window_s: seconds the reversal may take (> 2).
+
+    Example:
+        u_turns = u_turn(vehicles, log_dir)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@unary(three_point_turn_rule)
+def three_point_turn(
+    track_candidates: Scenario, log_dir: Path, min_angle_deg: float = 150.0, window_s: float = 20.0
+) -> Scenario:
+    """Timestamps where an object turns around with at least 0.5 s of reversing (a three-point or K-turn).
+
+    Args:
+        min_angle_deg: heading change in degrees, in (0, 180].
+        window_s: seconds the manoeuvre may take (> 2).
+
+    Example:
+        k_turns = three_point_turn(vehicles, log_dir)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@unary(braking_rule)
+def braking(track_candidates: Scenario, log_dir: Path, min_decel: float = 2.5, min_duration_s: float = 0.3) -> Scenario:
+    """Timestamps of hard braking: forward deceleration of min_decel m/s² or more over 1 s, from above 2 m/s.
+
+    Gentle slowing (0.5-1.5 m/s²) is not braking; use robust_accelerating(..., max_accel=-0.5) for it.
+
+    Args:
+        min_decel: deceleration in m/s² (positive).
+        min_duration_s: shortest braking spell kept, in seconds.
+
+    Example:
+        hard_brakes = braking(vehicles, log_dir)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@relational(overtaking_rule)
+def overtaking(
+    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, max_lateral_m: float = 6.0
+) -> Scenario:
+    """Tracks overtaking related objects that move the same way: the related object goes from ahead to behind.
+
+    Both above 2 m/s with headings within 30°, within max_lateral_m sideways; the timestamps are
+    those the two are alongside. Driving by a parked or oncoming object is passing, not overtaking.
+
+    Args:
+        max_lateral_m: largest sideways distance between the centres, in metres.
+
+    Example:
+        overtakes = overtaking(vehicles, vehicles, log_dir)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@relational(being_overtaken_rule)
+def being_overtaken(
+    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, max_lateral_m: float = 6.0
+) -> Scenario:
+    """Tracks being overtaken by related objects moving the same way: the related object goes from behind to ahead.
+
+    Args:
+        max_lateral_m: largest sideways distance between the centres, in metres.
+
+    Example:
+        ego_overtaken = being_overtaken(ego, vehicles, log_dir)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@relational(passing_rule)
+def passing(
+    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, max_lateral_m: float = 6.0
+) -> Scenario:
+    """Tracks driving past related objects that are not going their way (parked, slow or oncoming).
+
+    The track moves above 2 m/s; the related object is slower than 2 m/s or heads more than 30°
+    away; it goes from ahead to behind while within max_lateral_m sideways.
+
+    Args:
+        max_lateral_m: largest sideways distance between the centres, in metres.
+
+    Example:
+        passing_parked = passing(vehicles, stationary(vehicles, log_dir), log_dir)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@register_function
+def sustained(
+    track_candidates: Scenario, log_dir: Path, min_duration_s: float = 0.5, max_gap_s: float = 0.5
+) -> Scenario:
+    """Any scenario made robust to flicker: gaps up to max_gap_s closed, spells under min_duration_s dropped.
+
+    Works on each referred object's own timeline (relationships are kept at the timestamps that
+    remain), so it steadies any function's output: directions, relations, map checks.
+
+    Args:
+        min_duration_s: shortest spell kept, in seconds.
+        max_gap_s: longest gap closed, in seconds (only timestamps the object has are added).
+
+    Example:
+        steady_followers = sustained(following(vehicles, ego, log_dir), log_dir, min_duration_s=2)
+    """
+    non_negative("sustained", min_duration_s=min_duration_s, max_gap_s=max_gap_s)
+    from atomic.context import context_for  # the log's arrays; the scenario layer sees only timelines
+
+    scenario = as_scenario(track_candidates, log_dir)
+    ctx = context_for(log_dir)
+    uuids = [u for u in scenario if u in ctx.track_index]
+    if not uuids:
+        return {u: restrict(v, []) for u, v in scenario.items()}
+    rows = [np.arange(*ctx.rows_of(ctx.track_index[u]).indices(len(ctx.row_track))) for u in uuids]
+    lengths = np.array([len(r) for r in rows])
+    flat = np.concatenate(rows)
+    chosen = np.concatenate([np.isin(ctx.row_timestamp_ns[r], list(timestamps(scenario[u])))
+                             for u, r in zip(uuids, rows, strict=True)])  # fmt: skip
+    groups = Groups.from_lengths(lengths)
+    kept = sustain(chosen, ctx.row_timestamp_ns[flat], groups, max_gap_s, min_duration_s)
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    out: Scenario = {}
+    for i, uuid in enumerate(uuids):
+        segment = slice(int(bounds[i]), int(bounds[i + 1]))
+        keep = ctx.row_timestamp_ns[flat[segment]][kept[segment]].tolist()
+        value = scenario[uuid]
+        added = set(keep) - set(timestamps(value))
+        if added and isinstance(value, list | set):
+            value = sorted(set(value) | added)
+        out[uuid] = restrict(value, keep)
+    for uuid, value in scenario.items():
+        out.setdefault(uuid, restrict(value, []))
+    return out

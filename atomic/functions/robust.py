@@ -1,0 +1,253 @@
+"""Temporally robust motion functions: the RefAV motion rules decided on evidence over several frames.
+
+Each has the faithful function's call style (scenario in, scenario out) under a ``robust_`` name.
+Differences from the faithful rule: signals are averaged over a time window (jitter cancels), a
+state turns on past a threshold and off only past a looser one (hysteresis: no flicker at the
+boundary), gaps up to ``max_gap_s`` are closed (a dropped frame does not split an event), runs
+shorter than ``min_duration_s`` are dropped (one noisy frame is no event), and headings ignore
+front/back box flips. Units: metres, seconds, m/s, m/s², degrees.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from atomic.context import LogContext
+from atomic.functions._select import timestamps_where, whole_tracks
+from atomic.lifting import unary
+from atomic.scenario import Scenario
+from atomic.temporal import hysteresis, sustain, unwrapped_heading, window_mean
+from atomic.validation import ArgumentError, choice, non_negative, number
+
+SPEED_HYSTERESIS_MPS = 0.25
+"""A speed state turns off only this far beyond its threshold."""
+ACCEL_HYSTERESIS_MPS2 = 0.3
+"""An acceleration state turns off only this far beyond its threshold."""
+TURN_STAY_FRACTION = 0.67
+"""A turn stays on while the heading change is above this fraction of ``min_angle_deg``."""
+MOVING_MPS = 1.0
+"""Speed above which an object's heading changes count as turning."""
+STATIONARY_DIAGONAL_M = 3.0
+"""RefAV's stationary threshold, applied to 2-second mean positions instead of single boxes."""
+
+
+def _durations(function: str, window_s: float, min_duration_s: float, max_gap_s: float, min_window_s: float) -> None:
+    """Durations are seconds: windows longer than ``min_window_s``, spells and gaps not negative."""
+    non_negative(function, min_duration_s=min_duration_s, max_gap_s=max_gap_s)
+    number(function, "window_s", window_s)
+    if not window_s > min_window_s:
+        raise ArgumentError(f"{function}: window_s must be more than {min_window_s:g} seconds, got {window_s!r}.")
+
+
+def planar_speed(ctx: LogContext, window_s: float) -> np.ndarray:
+    """Horizontal speed of each row from its window-mean velocity (m/s)."""
+    velocity = window_mean(ctx.velocity_city[:, :2], ctx.row_timestamp_ns, ctx.groups, window_s / 2, window_s / 2)
+    return np.asarray(np.linalg.norm(velocity, axis=1))
+
+
+def angle_deg(function: str, name: str, value: float) -> None:
+    """An angle in degrees must be in (0, 180]."""
+    number(function, name, value)
+    if not 0 < value <= 180:
+        raise ArgumentError(f"{function}: {name} is an angle in degrees and must be in (0, 180], got {value!r}.")
+
+
+def robust_stationary_mask(ctx: LogContext) -> np.ndarray:
+    """Per track: the 2-second mean positions stay within a box of diagonal under 3 m."""
+    mean_xy = window_mean(ctx.xyz_city[:, :2], ctx.row_timestamp_ns, ctx.groups, 1.0, 1.0)
+    lo = np.minimum.reduceat(mean_xy, ctx.track_start[:-1], axis=0)
+    hi = np.maximum.reduceat(mean_xy, ctx.track_start[:-1], axis=0)
+    return np.asarray(np.linalg.norm(hi - lo, axis=1) < STATIONARY_DIAGONAL_M)
+
+
+def robust_stationary_rule(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
+    """Whole track when its 2-second mean positions fit in a 3 m diagonal."""
+    return whole_tracks(ctx, uuids, robust_stationary_mask(ctx))
+
+
+def robust_has_velocity_rule(
+    ctx: LogContext,
+    uuids: list[str],
+    min_velocity: float = 0.5,
+    max_velocity: float = np.inf,
+    window_s: float = 1.0,
+    min_duration_s: float = 0.5,
+    max_gap_s: float = 0.5,
+) -> dict[str, list[int]]:
+    """Window-mean horizontal speed within [min, max] with hysteresis; never for robustly stationary tracks."""
+    name = "robust_has_velocity"
+    number(name, "min_velocity", min_velocity)
+    number(name, "max_velocity", max_velocity)
+    _durations(name, window_s, min_duration_s, max_gap_s, 0.0)
+    speed = planar_speed(ctx, window_s)
+    enter = (speed >= min_velocity) & (speed <= max_velocity)
+    stay = (speed >= min_velocity - SPEED_HYSTERESIS_MPS) & (speed <= max_velocity + SPEED_HYSTERESIS_MPS)
+    mask = hysteresis(enter, stay, ctx.groups) & ~robust_stationary_mask(ctx)[ctx.row_track]
+    return timestamps_where(ctx, uuids, sustain(mask, ctx.row_timestamp_ns, ctx.groups, max_gap_s, min_duration_s))
+
+
+def forward_acceleration(ctx: LogContext, window_s: float) -> np.ndarray:
+    """Change of window-mean forward speed across each row (m/s²): later half minus earlier half."""
+    forward = ctx.in_own_frame(ctx.velocity_city)[:, 0]
+    half = window_s / 2
+    after = window_mean(forward, ctx.row_timestamp_ns, ctx.groups, 0.0, half)
+    before = window_mean(forward, ctx.row_timestamp_ns, ctx.groups, half, 0.0)
+    return np.asarray((after - before) / half)
+
+
+def robust_accelerating_rule(
+    ctx: LogContext,
+    uuids: list[str],
+    min_accel: float = 0.65,
+    max_accel: float = np.inf,
+    window_s: float = 1.0,
+    min_duration_s: float = 0.5,
+    max_gap_s: float = 0.3,
+) -> dict[str, list[int]]:
+    """Windowed forward acceleration within [min, max] with hysteresis; not for robustly stationary tracks."""
+    name = "robust_accelerating"
+    number(name, "min_accel", min_accel)
+    number(name, "max_accel", max_accel)
+    _durations(name, window_s, min_duration_s, max_gap_s, 0.0)
+    accel = forward_acceleration(ctx, window_s)
+    enter = (accel >= min_accel) & (accel <= max_accel)
+    stay = (accel >= min_accel - ACCEL_HYSTERESIS_MPS2) & (accel <= max_accel + ACCEL_HYSTERESIS_MPS2)
+    mask = hysteresis(enter, stay, ctx.groups) & ~robust_stationary_mask(ctx)[ctx.row_track]
+    return timestamps_where(ctx, uuids, sustain(mask, ctx.row_timestamp_ns, ctx.groups, max_gap_s, min_duration_s))
+
+
+def heading_change_deg(ctx: LogContext, window_s: float) -> np.ndarray:
+    """Heading change across each row (degrees, + is left).
+
+    The mean heading over the window's last second minus over its first, on flip-free unwrapped headings.
+    """
+    heading = unwrapped_heading(ctx.yaw_city, ctx.groups)
+    half = window_s / 2
+    times = ctx.row_timestamp_ns
+    later = window_mean(heading, times, ctx.groups, 1.0, 0.0, shift_s=half)
+    earlier = window_mean(heading, times, ctx.groups, 0.0, 1.0, shift_s=-half)
+    return np.asarray(np.degrees(later - earlier))
+
+
+def robust_turning_rule(
+    ctx: LogContext,
+    uuids: list[str],
+    direction: str | None = None,
+    min_angle_deg: float = 45.0,
+    window_s: float = 6.0,
+    min_duration_s: float = 1.0,
+    max_gap_s: float = 0.5,
+) -> dict[str, list[int]]:
+    """Heading change of at least ``min_angle_deg`` across a ``window_s`` window while moving, with hysteresis."""
+    name = "robust_turning"
+    choice(name, "direction", direction, ("left", "right", None))
+    angle_deg(name, "min_angle_deg", min_angle_deg)
+    _durations(name, window_s, min_duration_s, max_gap_s, 2.0)  # two 1-second heading means must fit
+    change = heading_change_deg(ctx, window_s)
+    sign = {"left": 1.0, "right": -1.0}
+    signed = change if direction is None else change * sign[direction]
+    magnitude = np.abs(signed) if direction is None else signed
+    moving = planar_speed(ctx, 1.0) > MOVING_MPS
+    enter = (magnitude >= min_angle_deg) & moving
+    stay = (magnitude >= TURN_STAY_FRACTION * min_angle_deg) & moving
+    mask = hysteresis(enter, stay, ctx.groups)
+    return timestamps_where(ctx, uuids, sustain(mask, ctx.row_timestamp_ns, ctx.groups, max_gap_s, min_duration_s))
+
+
+@unary(robust_stationary_rule)
+def robust_stationary(track_candidates: Scenario, log_dir: Path) -> Scenario:
+    """Parked or standing objects, robust to box jitter: 2-second mean positions stay within a 3 m diagonal.
+
+    Like stationary (a whole-track property), but single jittery boxes cannot make a parked car move.
+
+    Example:
+        parked = robust_stationary(cars, log_dir)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@unary(robust_has_velocity_rule)
+def robust_has_velocity(
+    track_candidates: Scenario,
+    log_dir: Path,
+    min_velocity: float = 0.5,
+    max_velocity: float = np.inf,
+    window_s: float = 1.0,
+    min_duration_s: float = 0.5,
+    max_gap_s: float = 0.5,
+) -> Scenario:
+    """Timestamps where the speed, averaged over window_s, is between min_velocity and max_velocity (m/s).
+
+    Turns off only 0.25 m/s beyond a threshold; gaps up to max_gap_s are closed and spells shorter
+    than min_duration_s dropped. Parked objects (robust_stationary) never match, as in has_velocity.
+
+    Args:
+        min_velocity: lowest horizontal speed in m/s.
+        max_velocity: highest horizontal speed in m/s.
+        window_s: averaging window in seconds, centred.
+        min_duration_s: shortest spell kept, in seconds.
+        max_gap_s: longest gap closed, in seconds.
+
+    Example:
+        stopped = robust_has_velocity(cars, log_dir, max_velocity=0.5, min_duration_s=1.0)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@unary(robust_accelerating_rule)
+def robust_accelerating(
+    track_candidates: Scenario,
+    log_dir: Path,
+    min_accel: float = 0.65,
+    max_accel: float = np.inf,
+    window_s: float = 1.0,
+    min_duration_s: float = 0.5,
+    max_gap_s: float = 0.3,
+) -> Scenario:
+    """Timestamps where forward acceleration over window_s is between min_accel and max_accel (m/s²).
+
+    Acceleration is the change of mean forward speed between the window's halves; it turns off only
+    0.3 m/s² beyond a threshold; spells shorter than min_duration_s are dropped. Negative values
+    decelerate (see braking for hard stops).
+
+    Args:
+        min_accel: lowest forward acceleration in m/s².
+        max_accel: highest forward acceleration in m/s².
+        window_s: window in seconds, centred.
+        min_duration_s: shortest spell kept, in seconds.
+        max_gap_s: longest gap closed, in seconds.
+
+    Example:
+        speeding_up = robust_accelerating(cars, log_dir, min_accel=1.0)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@unary(robust_turning_rule)
+def robust_turning(
+    track_candidates: Scenario,
+    log_dir: Path,
+    direction: str | None = None,
+    min_angle_deg: float = 45.0,
+    window_s: float = 6.0,
+    min_duration_s: float = 1.0,
+    max_gap_s: float = 0.5,
+) -> Scenario:
+    """Timestamps where a moving object turns: its heading changes by min_angle_deg or more across window_s.
+
+    Headings are 1-second means, unwrapped, with front/back box flips removed; the turn stays on
+    down to two thirds of min_angle_deg; objects slower than 1 m/s do not turn.
+
+    Args:
+        direction: "left", "right", or None for either.
+        min_angle_deg: heading change in degrees, in (0, 180].
+        window_s: seconds over which the change is measured (> 2).
+        min_duration_s: shortest turn kept, in seconds.
+        max_gap_s: longest gap closed, in seconds.
+
+    Example:
+        left_turns = robust_turning(vehicles, log_dir, direction="left")
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
