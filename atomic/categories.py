@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 CATEGORIES: dict[str, str] = {
     "REGULAR_VEHICLE": "Ordinary passenger vehicle: car, van, pickup, SUV.",
     "PEDESTRIAN": "Person not riding a vehicle: walking, standing, sitting or lying.",
@@ -84,3 +86,55 @@ CATEGORY_COLOURS = {
 }
 OTHER_COLOUR = "#7f7f7f"
 """Drawing colours (bird's-eye views, synthetic camera images); categories not listed use OTHER_COLOUR."""
+
+_CATEGORY_WORDS: list[tuple[str, str]] = [
+    (r"ego( vehicle| car)?", "EGO_VEHICLE"),
+    (r"school bus(es)?", "SCHOOL_BUS"),
+    (r"articulated bus(es)?", "ARTICULATED_BUS"),
+    (r"bus(es)?", "BUS"),
+    (r"box trucks?", "BOX_TRUCK"),
+    (r"(semi|tractor)([- ]?(trucks?|cabs?))?|semis", "TRUCK_CAB"),
+    (r"trucks?", "TRUCK"),
+    (r"trailers?", "VEHICULAR_TRAILER"),
+    (r"(bi)?cyclists?", "BICYCLIST"),
+    (r"(bicycles?|bikes?)", "BICYCLE"),
+    (r"motorcyclists?", "MOTORCYCLIST"),
+    (r"motorcycles?", "MOTORCYCLE"),
+    (r"(pedestrians?|persons?|people|jaywalk\w*|walkers?)", "PEDESTRIAN"),
+    (r"strollers?", "STROLLER"),
+    (r"wheelchairs?", "WHEELCHAIR"),
+    (r"dogs?", "DOG"),
+    (r"(construction )?cones?", "CONSTRUCTION_CONE"),
+    (r"(construction )?barrels?", "CONSTRUCTION_BARREL"),
+    (r"bollards?", "BOLLARD"),
+    (r"stop signs?", "STOP_SIGN"),
+    (r"(cars?|sedans?|suvs?)", "REGULAR_VEHICLE"),
+    (r"vehicles?", "VEHICLE"),
+]
+
+
+def prompt_categories(prompt: str) -> list[str]:
+    """The categories a prompt names, in the order it names them (the longest phrase wins at a position).
+
+    "vehicle with a bicycle to its right" -> [VEHICLE, BICYCLE].
+    """
+    text = prompt.lower()
+    hits: list[tuple[int, int, str]] = []
+    for words, category in _CATEGORY_WORDS:
+        hits += [(m.start(), -len(m.group(0)), category) for m in re.finditer(rf"\b{words}\b", text)]
+    named: list[str] = []
+    covered_until = -1
+    for start, negative_length, category in sorted(hits):
+        if start > covered_until:  # a shorter phrase inside a longer one ("bus" in "school bus") is not another object
+            named.append(category)
+            covered_until = start - negative_length - 1
+    return list(dict.fromkeys(named))
+
+
+def referred_category(prompt: str) -> str | None:
+    """The category of the first object a prompt mentions (its referred objects), or None if it names none.
+
+    "vehicle with a bicycle to its right" -> VEHICLE; "pedestrian near a bus" -> PEDESTRIAN.
+    """
+    named = prompt_categories(prompt)
+    return named[0] if named else None

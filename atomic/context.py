@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +24,8 @@ from atomic.map.geometry import box_footprints_3d
 from atomic.map.lanes import MapIndex
 from atomic.map.regions import MapRegions
 from store.arrays import LogArrays, load_log_arrays
+
+DerivedT = TypeVar("DerivedT")
 
 NDArrayFloat = npt.NDArray[np.float64]
 NDArrayInt = npt.NDArray[np.int64]
@@ -65,6 +69,17 @@ class LogContext:
         """(U, T) row of track u at timestamp t, or -1."""
         self.row_at[self.row_track, self.row_time] = np.arange(len(self.row_track))
         self._colors: tuple[float, dict[str, str | None]] | None = None
+        self._derived: dict[tuple[object, ...], Any] = {}
+
+    def derived(self, key: tuple[object, ...], compute: Callable[[], DerivedT]) -> DerivedT:
+        """A series derived from this log's boxes, computed once per key (e.g. a windowed speed).
+
+        The faithful kinematics are cached properties; parameterised series (a window length) use this.
+        """
+        if key not in self._derived:
+            self._derived[key] = compute()
+        value: DerivedT = self._derived[key]
+        return value
 
     def color_cache(self) -> dict[str, str | None]:
         """RefAV's colour cache of the log (``cache/color_cache.json``; {} without one), as last read.

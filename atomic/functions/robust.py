@@ -31,6 +31,8 @@ MOVING_MPS = 1.0
 """Speed above which an object's heading changes count as turning."""
 STATIONARY_DIAGONAL_M = 3.0
 """RefAV's stationary threshold, applied to 2-second mean positions instead of single boxes."""
+STILL_MPS = 0.5
+"""Mean speed below which a track can be stationary."""
 
 
 def _durations(function: str, window_s: float, min_duration_s: float, max_gap_s: float, min_window_s: float) -> None:
@@ -43,8 +45,13 @@ def _durations(function: str, window_s: float, min_duration_s: float, max_gap_s:
 
 def planar_speed(ctx: LogContext, window_s: float) -> np.ndarray:
     """Horizontal speed of each row from its window-mean velocity (m/s)."""
-    velocity = window_mean(ctx.velocity_city[:, :2], ctx.row_timestamp_ns, ctx.groups, window_s / 2, window_s / 2)
-    return np.asarray(np.linalg.norm(velocity, axis=1))
+
+    def compute() -> np.ndarray:
+        half = window_s / 2
+        velocity = window_mean(ctx.velocity_city[:, :2], ctx.row_timestamp_ns, ctx.groups, half, half)
+        return np.asarray(np.linalg.norm(velocity, axis=1))
+
+    return ctx.derived(("planar_speed", window_s), compute)
 
 
 def angle_deg(function: str, name: str, value: float) -> None:
@@ -55,11 +62,20 @@ def angle_deg(function: str, name: str, value: float) -> None:
 
 
 def robust_stationary_mask(ctx: LogContext) -> np.ndarray:
-    """Per track: the 2-second mean positions stay within a box of diagonal under 3 m."""
-    mean_xy = window_mean(ctx.xyz_city[:, :2], ctx.row_timestamp_ns, ctx.groups, 1.0, 1.0)
-    lo = np.minimum.reduceat(mean_xy, ctx.track_start[:-1], axis=0)
-    hi = np.maximum.reduceat(mean_xy, ctx.track_start[:-1], axis=0)
-    return np.asarray(np.linalg.norm(hi - lo, axis=1) < STATIONARY_DIAGONAL_M)
+    """Per track: 2-second mean positions within a 3 m diagonal, and a mean speed under 0.5 m/s.
+
+    The speed condition keeps a piece of a slowly moving track (a fragment) from looking parked.
+    """
+
+    def compute() -> np.ndarray:
+        mean_xy = window_mean(ctx.xyz_city[:, :2], ctx.row_timestamp_ns, ctx.groups, 1.0, 1.0)
+        starts = ctx.track_start[:-1]
+        lo = np.minimum.reduceat(mean_xy, starts, axis=0)
+        hi = np.maximum.reduceat(mean_xy, starts, axis=0)
+        mean_speed = np.add.reduceat(planar_speed(ctx, 1.0), starts) / np.diff(ctx.track_start)
+        return np.asarray((np.linalg.norm(hi - lo, axis=1) < STATIONARY_DIAGONAL_M) & (mean_speed < STILL_MPS))
+
+    return ctx.derived(("robust_stationary",), compute)
 
 
 def robust_stationary_rule(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
@@ -90,11 +106,15 @@ def robust_has_velocity_rule(
 
 def forward_acceleration(ctx: LogContext, window_s: float) -> np.ndarray:
     """Change of window-mean forward speed across each row (m/s²): later half minus earlier half."""
-    forward = ctx.in_own_frame(ctx.velocity_city)[:, 0]
-    half = window_s / 2
-    after = window_mean(forward, ctx.row_timestamp_ns, ctx.groups, 0.0, half)
-    before = window_mean(forward, ctx.row_timestamp_ns, ctx.groups, half, 0.0)
-    return np.asarray((after - before) / half)
+
+    def compute() -> np.ndarray:
+        forward = ctx.derived(("forward_speed",), lambda: ctx.in_own_frame(ctx.velocity_city)[:, 0])
+        half = window_s / 2
+        after = window_mean(forward, ctx.row_timestamp_ns, ctx.groups, 0.0, half)
+        before = window_mean(forward, ctx.row_timestamp_ns, ctx.groups, half, 0.0)
+        return np.asarray((after - before) / half)
+
+    return ctx.derived(("forward_acceleration", window_s), compute)
 
 
 def robust_accelerating_rule(
@@ -123,12 +143,16 @@ def heading_change_deg(ctx: LogContext, window_s: float) -> np.ndarray:
 
     The mean heading over the window's last second minus over its first, on flip-free unwrapped headings.
     """
-    heading = unwrapped_heading(ctx.yaw_city, ctx.groups)
-    half = window_s / 2
-    times = ctx.row_timestamp_ns
-    later = window_mean(heading, times, ctx.groups, 1.0, 0.0, shift_s=half)
-    earlier = window_mean(heading, times, ctx.groups, 0.0, 1.0, shift_s=-half)
-    return np.asarray(np.degrees(later - earlier))
+
+    def compute() -> np.ndarray:
+        heading = ctx.derived(("heading",), lambda: unwrapped_heading(ctx.yaw_city, ctx.groups))
+        half = window_s / 2
+        times = ctx.row_timestamp_ns
+        later = window_mean(heading, times, ctx.groups, 1.0, 0.0, shift_s=half)
+        earlier = window_mean(heading, times, ctx.groups, 0.0, 1.0, shift_s=-half)
+        return np.asarray(np.degrees(later - earlier))
+
+    return ctx.derived(("heading_change", window_s), compute)
 
 
 def robust_turning_rule(

@@ -22,6 +22,7 @@ COMMANDS = (
     "library",
     "run",
     "screen",
+    "coverage",
 )
 """Command modules under ``server.cli``; each registers one subcommand."""
 

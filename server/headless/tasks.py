@@ -2,48 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
+from atomic.categories import referred_category
 from server.mcp.guidance import SEMANTIC_RULES
 from store.library import Example
-
-_CATEGORY_WORDS: list[tuple[str, str]] = [
-    (r"ego", "EGO_VEHICLE"),
-    (r"school bus(es)?", "SCHOOL_BUS"),
-    (r"articulated bus(es)?", "ARTICULATED_BUS"),
-    (r"bus(es)?", "BUS"),
-    (r"box trucks?", "BOX_TRUCK"),
-    (r"(semi|tractor)[- ]?(trucks?|cabs?)", "TRUCK_CAB"),
-    (r"trucks?", "TRUCK"),
-    (r"trailers?", "VEHICULAR_TRAILER"),
-    (r"(bi)?cyclists?", "BICYCLIST"),
-    (r"(bicycles?|bikes?)", "BICYCLE"),
-    (r"motorcyclists?", "MOTORCYCLIST"),
-    (r"motorcycles?", "MOTORCYCLE"),
-    (r"(pedestrians?|persons?|people|jaywalk\w*|walkers?)", "PEDESTRIAN"),
-    (r"strollers?", "STROLLER"),
-    (r"wheelchairs?", "WHEELCHAIR"),
-    (r"dogs?", "DOG"),
-    (r"(construction )?cones?", "CONSTRUCTION_CONE"),
-    (r"(construction )?barrels?", "CONSTRUCTION_BARREL"),
-    (r"bollards?", "BOLLARD"),
-    (r"stop signs?", "STOP_SIGN"),
-    (r"(cars?|sedans?|suvs?)", "REGULAR_VEHICLE"),
-    (r"vehicles?", "VEHICLE"),
-]
-
-
-def referred_category(prompt: str) -> str | None:
-    """The category of the first object a prompt mentions (its referred objects), or None if it names none.
-
-    "vehicle with a bicycle to its right" -> VEHICLE; "pedestrian near a bus" -> PEDESTRIAN.
-    """
-    best: tuple[int, int, str] | None = None
-    for words, category in _CATEGORY_WORDS:
-        found = re.search(rf"\b{words}\b", prompt.lower())
-        if found and (best is None or (found.start(), -len(found.group(0))) < best[:2]):
-            best = (found.start(), -len(found.group(0)), category)
-    return None if best is None else best[2]
 
 
 def generation_task(
@@ -103,3 +64,6 @@ def review_task(prompt: str, program: str, expected: str | None) -> str:
         "and the corrected program, then say what you changed.\n\n"
         f"```python\n{program.strip()}\n```\n\n{SEMANTIC_RULES.strip()}\n"
     )
+
+
+__all__ = ["generation_task", "referred_category", "review_task"]

@@ -1,0 +1,62 @@
+"""``avmine coverage``: per prompt, the functions a program would need and the behaviours nothing covers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from atomic.coverage import gaps, prompt_coverage
+from store import Store
+from store.demo import demo_programs
+from store.library import REFAV_EXAMPLES, parse_refav_examples
+from store.paths import resolve_db_path
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add the ``coverage`` command."""
+    parser = subparsers.add_parser(
+        "coverage",
+        help="which functions prompts need, and which of their behaviours no function covers",
+        description="Default prompts: the database's, RefAV's example prompts and the demo's.",
+    )
+    parser.add_argument("prompts", type=Path, nargs="?", help="a file with one prompt per line")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(func=run)
+
+
+def _default_prompts(db: str | None) -> list[str]:
+    prompts = [prompt for prompt, _ in parse_refav_examples(REFAV_EXAMPLES.read_text())] + list(demo_programs())
+    path = resolve_db_path(db)
+    if path.is_file():
+        with Store.open(path, read_only=True) as store:
+            prompts += [str(p) for p in store.query_df("SELECT DISTINCT prompt FROM prompts ORDER BY 1")["prompt"]]
+    return list(dict.fromkeys(prompts))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print each prompt's coverage, then the gaps by how many prompts name them."""
+    if args.prompts is not None:
+        prompts = [line.strip() for line in args.prompts.read_text().splitlines() if line.strip()]
+    else:
+        prompts = _default_prompts(args.db)
+    coverages = [prompt_coverage(prompt) for prompt in prompts]
+    missing = gaps(coverages)
+    if args.json:
+        print(json.dumps({"prompts": [asdict(c) for c in coverages], "gaps": dict(missing.most_common())}, indent=1))
+        return 0
+    for coverage in coverages:
+        mark = "ok " if coverage.covered else "GAP"
+        print(f"{mark} {coverage.prompt}")
+        print(f"      categories: {', '.join(coverage.categories) or '-'}; behaviours: "
+              f"{', '.join(coverage.behaviours) or '-'}")  # fmt: skip
+        print(f"      functions: {', '.join(coverage.functions)}")
+        if coverage.uncovered:
+            print(f"      no function for: {', '.join(coverage.uncovered)}")
+    covered = sum(c.covered for c in coverages)
+    print(f"\n{covered} of {len(coverages)} prompts covered ({covered / max(len(coverages), 1):.0%}).")
+    if missing:
+        print("Behaviours no function covers: " + ", ".join(f"{name} ({n})" for name, n in missing.most_common()))
+    return 0

@@ -1,0 +1,45 @@
+"""Prompt coverage: the functions a prompt needs and the behaviours nothing covers, measured by a lexicon."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from atomic.categories import prompt_categories, referred_category
+from atomic.coverage import LEXICON, gaps, prompt_coverage
+from atomic.functions import FUNCTIONS
+
+
+def test_every_function_the_lexicon_names_exists() -> None:
+    named = {f for behaviour in LEXICON for f in behaviour.functions}
+    vision = {"is_occluded_by", "at_traffic_lights"}  # registered when the VLM layer is imported
+    assert named - vision <= set(FUNCTIONS)
+
+
+def test_prompts_map_to_functions_and_gaps() -> None:
+    u_turn = prompt_coverage("vehicle making a U-turn at an intersection")
+    assert u_turn.covered and {"u_turn", "on_intersection"} <= set(u_turn.functions)
+    merging = prompt_coverage("bus merging into traffic while a car yields")
+    assert merging.uncovered == ["merging", "yielding"] and merging.categories == ["BUS", "REGULAR_VEHICLE"]
+    overtaken = prompt_coverage("ego vehicle being overtaken on right by a semi")
+    assert overtaken.categories == ["EGO_VEHICLE", "TRUCK_CAB"] and "being_overtaken" in overtaken.functions
+    cutting = prompt_coverage("car cutting in front of the ego vehicle")
+    assert cutting.uncovered == ["cutting in"]
+    assert gaps([merging, cutting, prompt_coverage("truck merging")]) == {"merging": 2, "yielding": 1, "cutting in": 1}
+
+
+def test_categories_in_prompt_order() -> None:
+    assert prompt_categories("pedestrian crossing in front of a school bus") == ["PEDESTRIAN", "SCHOOL_BUS"]
+    assert referred_category("vehicle with a bicycle to its right") == "VEHICLE"
+    assert referred_category("nothing in particular") is None
+
+
+def test_the_command_line_reports_gaps(tmp_path: Path) -> None:
+    listed = tmp_path / "prompts.txt"
+    listed.write_text("vehicle turning left\nmotorcycle lane splitting between cars\n\n")
+    done = subprocess.run([sys.executable, "-m", "server.cli", "--db", str(tmp_path / "none.duckdb"), "coverage",
+                           str(listed)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "ok  vehicle turning left" in done.stdout and "GAP motorcycle lane splitting" in done.stdout
+    assert "1 of 2 prompts covered (50%)" in done.stdout and "lane splitting (1)" in done.stdout
