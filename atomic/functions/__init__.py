@@ -42,6 +42,12 @@ from atomic.functions.relations import (
     heading_toward,
     near_objects,
 )
+from atomic.functions.road_rules import (
+    entering_drivable_area,
+    leaving_drivable_area,
+    special_stopping,
+    wrong_way,
+)
 from atomic.functions.robust import robust_accelerating, robust_has_velocity, robust_stationary, robust_turning
 from atomic.output import output_scenario
 
@@ -105,7 +111,9 @@ register_functions(
     "robust",
 )
 register_functions(
-    {f.__name__: f for f in (u_turn, three_point_turn, braking, overtaking, being_overtaken, passing)}, "behaviour"
-)
+    {f.__name__: f for f in (u_turn, three_point_turn, braking, overtaking, being_overtaken, passing, wrong_way,
+                             special_stopping, entering_drivable_area, leaving_drivable_area)},
+    "behaviour",
+)  # fmt: skip
 
 __all__ = sorted(FUNCTIONS)

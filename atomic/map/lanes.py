@@ -330,6 +330,10 @@ class MapIndex:
             out[sel] = direction / np.linalg.norm(direction + 1e-8, axis=-1, keepdims=True)
         return out
 
+    def lane_orientation(self, lane_id: int) -> NDArrayFloat:
+        """Unit (3-D) start -> end direction of a map lane's centerline (the lane's direction of travel)."""
+        return self._lane_orientation(self._idx(lane_id))
+
     def _lane_orientation(self, lane_idx: int) -> NDArrayFloat:
         """Unit (3-D) start -> end direction of av2's inferred centerline, as RefAV's get_lane_orientation."""
         if lane_idx not in self._orientation:

@@ -1,0 +1,161 @@
+"""Map-aware behaviours: driving against the lane, stopping where traffic does not stop, crossing the road edge.
+
+Definitions (units: metres, seconds, m/s, degrees):
+
+- wrong_way: moving above 2 m/s on a lane (outside intersections) with its direction of travel more
+  than ``min_angle_deg`` (135°) from the lane's direction, for ``min_duration_s`` (1 s).
+- special_stopping: slower than 0.5 m/s (1-second mean) for ``min_duration_s`` (2 s) inside an
+  intersection or on a pedestrian crossing (``where`` picks one; default either).
+- entering_drivable_area / leaving_drivable_area: the centre crosses the drivable area's edge, in or
+  out, and stays on the new side at least 1 s; the timestamps within 1 s of the crossing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from atomic.context import LogContext
+from atomic.functions._select import timestamps_where
+from atomic.functions.behaviours import MOVING_MPS
+from atomic.functions.map import _lane_table
+from atomic.functions.robust import angle_deg, planar_speed
+from atomic.lifting import unary
+from atomic.scenario import Scenario
+from atomic.temporal import drop_short, sustain, window_mean
+from atomic.validation import choice, non_negative
+
+STOPPED_MPS = 0.5
+"""1-second mean speed below which an object is stopped."""
+EDGE_HOLD_S = 1.0
+"""How long an object must stay on each side of the drivable area's edge for a crossing to count."""
+
+
+def _lane_directions(ctx: LogContext) -> np.ndarray:
+    """Unit direction (x, y) of each row's lane, start to end of its centerline; NaN without a lane."""
+
+    def compute() -> np.ndarray:
+        lanes = ctx.row_lane
+        out = np.full((len(lanes), 2), np.nan)
+        index = ctx.map_index
+        for lane_id in np.unique(lanes[lanes >= 0]):  # one lookup per lane of the map, not per box
+            if index.contains(int(lane_id)):
+                out[lanes == lane_id] = index.lane_orientation(int(lane_id))[:2]
+        return out
+
+    return ctx.derived(("lane_directions",), compute)
+
+
+def wrong_way_rule(
+    ctx: LogContext, uuids: list[str], min_angle_deg: float = 135.0, min_duration_s: float = 1.0
+) -> dict[str, list[int]]:
+    """Moving against its lane's direction, outside intersections."""
+    angle_deg("wrong_way", "min_angle_deg", min_angle_deg)
+    non_negative("wrong_way", min_duration_s=min_duration_s)
+    velocity = window_mean(ctx.velocity_city[:, :2], ctx.row_timestamp_ns, ctx.groups, 0.5, 0.5)
+    lane = _lane_directions(ctx)
+    speed = np.linalg.norm(velocity, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cosine = np.einsum("ij,ij->i", velocity, lane) / speed
+    against = np.nan_to_num(cosine, nan=1.0) < np.cos(np.radians(min_angle_deg))
+    mask = against & (speed > MOVING_MPS) & ~_lane_table(ctx)[0]
+    return timestamps_where(ctx, uuids, sustain(mask, ctx.row_timestamp_ns, ctx.groups, 0.3, min_duration_s))
+
+
+def special_stopping_rule(
+    ctx: LogContext, uuids: list[str], where: str | None = None, min_duration_s: float = 2.0
+) -> dict[str, list[int]]:
+    """Stopped for min_duration_s inside an intersection or on a pedestrian crossing."""
+    choice("special_stopping", "where", where, ("intersection", "crosswalk", None))
+    non_negative("special_stopping", min_duration_s=min_duration_s)
+    place = np.zeros(len(ctx.row_track), dtype=bool)
+    if where in ("intersection", None):
+        place |= _lane_table(ctx)[0]
+    if where in ("crosswalk", None):
+        place |= ctx.map_regions.at_pedestrian_crossing_fixed(ctx.footprints_city, 0.0)
+    stopped = planar_speed(ctx, 1.0) < STOPPED_MPS
+    return timestamps_where(ctx, uuids, drop_short(stopped & place, ctx.row_timestamp_ns, ctx.groups, min_duration_s))
+
+
+def _edge_crossings(ctx: LogContext, entering: bool) -> np.ndarray:
+    inside = ctx.map_regions.in_drivable_area(ctx.smoothed_xyz_city[:, :2])
+    times, groups = ctx.row_timestamp_ns, ctx.groups
+    steady_in = drop_short(inside, times, groups, EDGE_HOLD_S)
+    steady_out = drop_short(~inside, times, groups, EDGE_HOLD_S)
+    index = np.arange(len(inside))
+    previous = np.maximum(index - 1, groups.start)
+    after, before = (steady_in, steady_out) if entering else (steady_out, steady_in)
+    # a crossing: the last steady row on the old side, then (perhaps after flicker) the first on the new side
+    last_before = np.where(before, index, -1)
+    last_before = np.maximum.accumulate(last_before)
+    crossing = after & ~after[previous] & (index > groups.start) & (last_before >= groups.start)
+    near = window_mean(crossing.astype(np.float64), times, groups, EDGE_HOLD_S, EDGE_HOLD_S)
+    return np.asarray(np.nan_to_num(near) > 0)
+
+
+def entering_drivable_area_rule(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
+    """Within 1 s of crossing into the drivable area (after at least 1 s outside it)."""
+    return timestamps_where(ctx, uuids, _edge_crossings(ctx, entering=True))
+
+
+def leaving_drivable_area_rule(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
+    """Within 1 s of crossing out of the drivable area (after at least 1 s inside it)."""
+    return timestamps_where(ctx, uuids, _edge_crossings(ctx, entering=False))
+
+
+@unary(wrong_way_rule)
+def wrong_way(
+    track_candidates: Scenario, log_dir: Path, min_angle_deg: float = 135.0, min_duration_s: float = 1.0
+) -> Scenario:
+    """Timestamps where an object drives against its lane: travel more than min_angle_deg from the lane's direction.
+
+    Only above 2 m/s and outside intersections (whose lanes cross each other); the direction of
+    travel is the 1-second mean velocity, so a flipped box does not count.
+
+    Args:
+        min_angle_deg: angle between travel and lane direction, degrees in (0, 180].
+        min_duration_s: shortest spell kept, in seconds.
+
+    Example:
+        wrong_way_drivers = wrong_way(vehicles, log_dir)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@unary(special_stopping_rule)
+def special_stopping(
+    track_candidates: Scenario, log_dir: Path, where: str | None = None, min_duration_s: float = 2.0
+) -> Scenario:
+    """Timestamps where an object stands still where traffic does not stop: in an intersection or on a crosswalk.
+
+    Stopped means a 1-second mean speed under 0.5 m/s, for at least min_duration_s.
+
+    Args:
+        where: "intersection", "crosswalk", or None for either.
+        min_duration_s: shortest stop kept, in seconds.
+
+    Example:
+        blocking_the_box = special_stopping(vehicles, log_dir, where="intersection")
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@unary(entering_drivable_area_rule)
+def entering_drivable_area(track_candidates: Scenario, log_dir: Path) -> Scenario:
+    """Timestamps within 1 s of an object entering the drivable area after at least 1 s outside it.
+
+    Example:
+        peds_stepping_onto_road = entering_drivable_area(peds, log_dir)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@unary(leaving_drivable_area_rule)
+def leaving_drivable_area(track_candidates: Scenario, log_dir: Path) -> Scenario:
+    """Timestamps within 1 s of an object leaving the drivable area after at least 1 s inside it.
+
+    Example:
+        pulling_off_road = leaving_drivable_area(vehicles, log_dir)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule

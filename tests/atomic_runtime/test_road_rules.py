@@ -1,0 +1,75 @@
+"""Map-aware behaviours on a real demo map: a vehicle driven backwards along its lane is a wrong-way driver."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from atomic.context import LogContext, context_for
+from atomic.functions import FUNCTIONS
+from atomic.functions.map import _lane_table
+from atomic.functions.road_rules import (
+    entering_drivable_area_rule,
+    leaving_drivable_area_rule,
+    special_stopping_rule,
+    wrong_way_rule,
+)
+from atomic.functions.robust import planar_speed
+from atomic.validation import ArgumentError
+from store import Store
+
+LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
+
+
+@pytest.fixture(scope="module")
+def clean(demo_store: Store) -> LogContext:
+    return context_for(demo_store.log_dir(LOG))
+
+
+def _driver(ctx: LogContext) -> int:
+    """The vehicle with the most boxes driving above 3 m/s on plain lanes."""
+    driving = (planar_speed(ctx, 1.0) > 3) & (ctx.row_lane >= 0) & ~_lane_table(ctx)[0]
+    vehicles = np.isin(np.asarray(ctx.track_category)[ctx.row_track], ["REGULAR_VEHICLE", "BUS", "BOX_TRUCK"])
+    counts = np.bincount(ctx.row_track[driving & vehicles], minlength=len(ctx.track_uuids))
+    return int(np.argmax(counts))
+
+
+def test_a_vehicle_driven_backwards_along_its_lane_drives_the_wrong_way(clean: LogContext) -> None:
+    uuids = clean.track_uuids
+    honest = wrong_way_rule(clean, uuids)
+    assert sum(bool(stamps) for stamps in honest.values()) <= 2  # annotated traffic keeps to its lanes
+    track = _driver(clean)
+    rows = clean.rows_of(track)
+    xyz = np.array(clean.arrays.xyz_city)
+    xyz[rows] = xyz[rows][::-1]  # the same path, travelled from its end to its start
+    yaw = np.array(clean.arrays.yaw_city)
+    yaw[rows] = yaw[rows][::-1] + np.pi
+    backwards = LogContext(dataclasses.replace(
+        clean.arrays, source="reversed-for-test", key="reversed", xyz_city=xyz, yaw_city=yaw,
+        quat_city=Rotation.from_euler("z", yaw[:, None]).as_quat(scalar_first=True)))  # fmt: skip
+    found = wrong_way_rule(backwards, [uuids[track]])[uuids[track]]
+    driving = planar_speed(clean, 1.0)[rows] > 3
+    assert len(found) >= 0.5 * int(driving.sum())
+
+
+def test_the_other_road_rules_give_subsets_of_timelines(clean: LogContext) -> None:
+    uuids = clean.track_uuids
+    for rule in (special_stopping_rule, entering_drivable_area_rule, leaving_drivable_area_rule):
+        out = rule(clean, uuids)
+        assert all(set(stamps) <= set(clean.timeline(u)) for u, stamps in out.items())
+    stops = special_stopping_rule(clean, uuids, where="intersection")
+    for uuid, stamps in stops.items():
+        rows = [clean.row_at[clean.track_index[uuid], np.searchsorted(clean.timestamps_ns, t)] for t in stamps]
+        assert np.all(_lane_table(clean)[0][rows]) and np.all(planar_speed(clean, 1.0)[rows] < 0.5)
+
+
+def test_bad_arguments(clean: LogContext) -> None:
+    log_dir = clean.log_dir
+    vehicles = FUNCTIONS["get_objects_of_category"](log_dir, category="VEHICLE")
+    with pytest.raises(ArgumentError, match="where="):
+        FUNCTIONS["special_stopping"](vehicles, log_dir, where="roundabout")
+    with pytest.raises(ArgumentError, match=r"in \(0, 180\]"):
+        FUNCTIONS["wrong_way"](vehicles, log_dir, min_angle_deg=270)
