@@ -30,7 +30,7 @@ LEXICON: tuple[Behaviour, ...] = (
     Behaviour("turning", r"\bturn(s|ing|ed)?\b(?! (only|lane))|\b(left|right)[- ]turn", ("turning", "robust_turning")),
     Behaviour("changing lanes", r"chang\w* lanes?|lane[- ]chang", ("changing_lanes",)),
     Behaviour("merging", r"\bmerg"),
-    Behaviour("cutting in", r"\bcut(s|ting)? (in|off)\b"),
+    Behaviour("cutting in", r"\bcut(s|ting)? (in|off)\b", ("cutting_in",)),
     Behaviour("yielding", r"\byield"),
     Behaviour("braking", r"\bbrak(e|es|ing)\b|hard stop", ("braking",)),
     Behaviour("accelerating", r"accelerat|speeding up", ("accelerating", "robust_accelerating")),
@@ -85,6 +85,7 @@ LEXICON: tuple[Behaviour, ...] = (
         "entering or leaving a vehicle",
         r"(get(s|ting)?|climb(s|ing)?) (in|into|out of)|"
         r"(enter|exit)(s|ing)? (a |the )?(car|vehicle)",
+        ("getting_in", "getting_out"),
     ),
     Behaviour("carrying or pushing", r"carr(y|ies|ying)|push(es|ing)?\b|\bpulling\b"),
     Behaviour("colour", r"\b(red|blue|white|black|silver|grey|gray|green|yellow)\b(?! light)", ("is_color",)),

@@ -12,6 +12,9 @@ from atomic.algebra import reverse_relationship, scenario_and, scenario_not, sce
 from atomic.functions.behaviours import (
     being_overtaken,
     braking,
+    cutting_in,
+    getting_in,
+    getting_out,
     overtaking,
     passing,
     sustained,
@@ -112,7 +115,8 @@ register_functions(
 )
 register_functions(
     {f.__name__: f for f in (u_turn, three_point_turn, braking, overtaking, being_overtaken, passing, wrong_way,
-                             special_stopping, entering_drivable_area, leaving_drivable_area)},
+                             special_stopping, entering_drivable_area, leaving_drivable_area, cutting_in, getting_in,
+                             getting_out)},
     "behaviour",
 )  # fmt: skip
 

@@ -12,6 +12,12 @@ Definitions (units: metres, seconds, m/s, m/s², degrees):
   of the track to behind it (overtaking) or from behind to ahead (being overtaken) while alongside.
 - passing: the track (above 2 m/s) goes by a related object that is not moving its way (slower than
   2 m/s, or heading more than 30° away): ahead to behind while alongside. Overtaking is not passing.
+- cutting_in: the track, moving the related object's way, goes from beside it (more than 2.5 m
+  sideways) to in front of it (within 1 m sideways, at most ``max_ahead_m`` ahead) within 3 s;
+  the timestamps from its last moment beside to 1 s after it is in front.
+- getting_in / getting_out: a person's track ends (getting in) or starts (getting out) within
+  ``max_distance_m`` (1.5 m) of a vehicle's side that is standing still (under 0.5 m/s); the
+  person's last (first) second.
 - sustained: any scenario with gaps up to ``max_gap_s`` closed and spells shorter than
   ``min_duration_s`` dropped, on each referred object's own timeline.
 
@@ -175,6 +181,160 @@ def passing_rule(
     """The track drives by a related object that is not going its way, ahead to behind while alongside."""
     _lateral("passing", max_lateral_m)
     return _alongside_runs(ctx, track_uuids, related_uuids, max_lateral_m, "passing")
+
+
+CUT_IN_BESIDE_M = 2.5
+"""Sideways offset that counts as beside (another lane) before a cut-in."""
+CUT_IN_FRONT_M = 1.0
+"""Sideways offset that counts as in front (the same lane) after a cut-in."""
+CUT_IN_WITHIN_S = 3.0
+"""A cut-in moves from beside to in front within this time."""
+
+
+def cutting_in_rule(
+    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_ahead_m: float = 15.0
+) -> dict[str, dict[str, list[int]]]:
+    """The track moves from beside the related object to in front of it, going its way."""
+    number("cutting_in", "max_ahead_m", max_ahead_m, minimum=0.0)
+    out: dict[str, dict[str, list[int]]] = {u: {} for u in track_uuids}
+    tracks, related = tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids)
+    if len(tracks) == 0 or len(related) == 0:
+        return out
+    series = build_pairs(ctx, related, tracks)  # the related object is the frame: where is the track?
+    if len(series.pair) == 0:
+        return out
+    local = series.candidate_in_track_frame()
+    reach = (ctx.size[series.row_track, 0] + ctx.size[series.row_candidate, 0]) / 2
+    speed = planar_speed(ctx, 1.0)
+    going = (_heading_gap_deg(series) <= SAME_WAY_DEG) & (speed[series.row_candidate] > MOVING_MPS)
+    ahead = (local[:, 0] > reach) & (local[:, 0] <= reach + max_ahead_m)
+    in_front = going & ahead & (np.abs(local[:, 1]) < CUT_IN_FRONT_M)
+    beside = (
+        going & (np.abs(local[:, 1]) > CUT_IN_BESIDE_M) & (local[:, 0] > -reach) & (local[:, 0] <= reach + max_ahead_m)
+    )
+    times = series.timestamps_ns
+    index = np.arange(len(times))
+    last_beside = np.maximum.accumulate(np.where(beside, index, -1))
+    recent = (last_beside >= series.groups.start) & (
+        (times - times[np.maximum(last_beside, 0)]) / 1e9 <= CUT_IN_WITHIN_S
+    )
+    arrival = (
+        in_front & recent & ~(in_front[np.maximum(index - 1, series.groups.start)] & (index > series.groups.start))
+    )
+    for row in np.flatnonzero(arrival).tolist():
+        first = int(last_beside[row])
+        last = int(np.searchsorted(times[row : series.groups.end[row] + 1], times[row] + 10**9, side="right")) + row - 1
+        pair = int(series.pair[row])
+        track, frame = ctx.track_uuids[series.candidate[pair]], ctx.track_uuids[series.track[pair]]
+        out[track].setdefault(frame, []).extend(times[first : last + 1].tolist())
+    return {u: {r: sorted(set(stamps)) for r, stamps in rel.items()} for u, rel in out.items()}
+
+
+PERSON_CATEGORIES = ("PEDESTRIAN", "OFFICIAL_SIGNALER", "WHEELED_RIDER")
+"""Who gets in and out of vehicles."""
+
+
+def _door_events(
+    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_distance_m: float, getting_in: bool
+) -> dict[str, dict[str, list[int]]]:
+    name = "getting_in" if getting_in else "getting_out"
+    number(name, "max_distance_m", max_distance_m, minimum=0.0)
+    out: dict[str, dict[str, list[int]]] = {u: {} for u in track_uuids}
+    people = tracks_of(ctx, track_uuids)
+    people = people[np.isin(np.asarray(ctx.track_category)[people], PERSON_CATEGORIES)]
+    vehicles = tracks_of(ctx, related_uuids)
+    if len(people) == 0 or len(vehicles) == 0:
+        return out
+    series = build_pairs(ctx, vehicles, people)  # the vehicle is the frame: where is the person?
+    if len(series.pair) == 0:
+        return out
+    edge_row = ctx.track_start[series.candidate[series.pair] + (1 if getting_in else 0)] - (1 if getting_in else 0)
+    at_edge = series.row_candidate == edge_row  # the person's last (first) box
+    local = series.candidate_in_track_frame()
+    half_length, half_width = ctx.size[series.row_track, 0] / 2, ctx.size[series.row_track, 1] / 2
+    outside_x = np.maximum(np.abs(local[:, 0]) - half_length, 0)
+    outside_y = np.maximum(np.abs(local[:, 1]) - half_width, 0)
+    close = np.hypot(outside_x, outside_y) <= max_distance_m
+    still = planar_speed(ctx, 1.0)[series.row_track] < STILL_VEHICLE_MPS
+    for row in np.flatnonzero(at_edge & close & still).tolist():
+        pair = int(series.pair[row])
+        person, vehicle = int(series.candidate[pair]), int(series.track[pair])
+        line = np.asarray(ctx.timeline(ctx.track_uuids[person]))
+        stamp = int(series.timestamps_ns[row])
+        window = (line >= stamp - 10**9) & (line <= stamp) if getting_in else (line >= stamp) & (line <= stamp + 10**9)
+        out[ctx.track_uuids[person]][ctx.track_uuids[vehicle]] = line[window].tolist()
+    return out
+
+
+STILL_VEHICLE_MPS = 0.5
+"""A vehicle people get in or out of stands (nearly) still."""
+
+
+def getting_in_rule(
+    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_distance_m: float = 1.5
+) -> dict[str, dict[str, list[int]]]:
+    """People whose track ends next to a standing vehicle."""
+    return _door_events(ctx, track_uuids, related_uuids, max_distance_m, getting_in=True)
+
+
+def getting_out_rule(
+    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_distance_m: float = 1.5
+) -> dict[str, dict[str, list[int]]]:
+    """People whose track starts next to a standing vehicle."""
+    return _door_events(ctx, track_uuids, related_uuids, max_distance_m, getting_in=False)
+
+
+@relational(cutting_in_rule)
+def cutting_in(
+    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, max_ahead_m: float = 15.0
+) -> Scenario:
+    """Tracks cutting in front of related objects: from beside them to in front, going their way, within 3 s.
+
+    Beside is more than 2.5 m sideways, in front within 1 m sideways and at most max_ahead_m ahead
+    of the related object's front; timestamps run from the last moment beside to 1 s after.
+    A lane change with nobody behind is changing_lanes, not a cut-in.
+
+    Args:
+        max_ahead_m: largest gap between the related object's front and the track's back, in metres.
+
+    Example:
+        cut_in_on_ego = cutting_in(vehicles, ego, log_dir)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@relational(getting_in_rule)
+def getting_in(
+    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, max_distance_m: float = 1.5
+) -> Scenario:
+    """People getting into a vehicle: their track ends within max_distance_m of a standing vehicle's box.
+
+    The timestamps are the person's last second. Only people (pedestrians, signalers, wheeled riders).
+
+    Args:
+        max_distance_m: largest gap between the person's centre and the vehicle's box, in metres.
+
+    Example:
+        boarding = getting_in(peds, vehicles, log_dir)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@relational(getting_out_rule)
+def getting_out(
+    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, max_distance_m: float = 1.5
+) -> Scenario:
+    """People getting out of a vehicle: their track starts within max_distance_m of a standing vehicle's box.
+
+    The timestamps are the person's first second.
+
+    Args:
+        max_distance_m: largest gap between the person's centre and the vehicle's box, in metres.
+
+    Example:
+        alighting = getting_out(peds, vehicles, log_dir)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
 
 
 @unary(u_turn_rule)

@@ -15,7 +15,7 @@ from atomic.kinematics import Groups
 from atomic.temporal import close_gaps, drop_short, hysteresis, window_mean
 from atomic.validation import ArgumentError
 
-from .scripted_tracks import along, build, seconds, times
+from .scripted_tracks import Track, along, build, seconds, times
 
 T = times(25)
 
@@ -26,6 +26,13 @@ def ramp(start_s: float, end_s: float, change: float) -> np.ndarray:
 
 def k_turn_speed() -> np.ndarray:
     return np.where((T >= 8) & (T < 10), -2.0, 3.0)
+
+
+def walker(start_s: float, end_s: float, origin: tuple[float, float], goal: tuple[float, float]) -> Track:
+    t = T[np.abs(T - (start_s + end_s) / 2) <= (end_s - start_s) / 2 + 1e-9]
+    share = (t - start_s) / (end_s - start_s)
+    x, y = origin[0] + share * (goal[0] - origin[0]), origin[1] + share * (goal[1] - origin[1])
+    return Track("PEDESTRIAN", t, x, y, np.full_like(t, np.arctan2(goal[1] - origin[1], goal[0] - origin[0])), 0.6)
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +49,13 @@ def scripted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
         "fast": along(T, 15.0, 0.0, start=(0, 600)),
         "slow": along(T, 10.0, 0.0, start=(20, 603.5)),
         "parked": along(T, 0.0, 0.0, start=(150, 603.5)),
+        "follower": along(T, 10.0, 0.0, start=(0, 800)),
+        "cutter": along(T, 11.0, np.where((T >= 5) & (T < 8), -np.arctan2(3.5 / 3, 11.0), 0.0), start=(8, 803.5)),
+        "leaver": along(T, 11.0, np.where((T >= 5) & (T < 8), -np.arctan2(3.5 / 3, 11.0), 0.0), start=(8, 800)),
+        "car_at_kerb": along(T, 0.0, 0.0, start=(0, 900)),
+        "walker_in": walker(0.0, 6.0, (-8.0, 902.0), (0.0, 901.5)),
+        "walker_out": walker(12.0, 20.0, (1.0, 898.5), (10.0, 895.0)),
+        "walker_by": walker(0.0, 25.0, (-20.0, 905.0), (20.0, 905.0)),
     }
     log_dir = tmp_path_factory.mktemp("scripted") / "scripted-log"
     ctx = build(tracks, log_dir)
@@ -85,6 +99,18 @@ def test_an_overtake_is_not_a_pass_and_a_pass_is_not_an_overtake(scripted: tuple
     assert related("overtaking", scripted) == {("fast", "slow")}
     assert related("being_overtaken", scripted) == {("slow", "fast")}
     assert related("passing", scripted) == {("fast", "parked"), ("slow", "parked")}
+
+
+def test_a_cut_in_needs_someone_behind_and_getting_in_or_out_needs_a_door(
+    scripted: tuple[Path, dict[str, list[int]]],
+) -> None:
+    cut_ins = related("cutting_in", scripted)
+    assert ("cutter", "follower") in cut_ins and not any(track == "leaver" for track, _ in cut_ins)
+    log_dir, everything = scripted
+    spans = FUNCTIONS["cutting_in"](everything, everything, log_dir)["cutter"]["follower"]
+    assert 4 <= spans[0] / 1e9 <= 7 and 7 <= spans[-1] / 1e9 <= 10
+    assert related("getting_in", scripted) == {("walker_in", "car_at_kerb")}
+    assert related("getting_out", scripted) == {("walker_out", "car_at_kerb")}
 
 
 def test_robust_turning_spans_the_turn(scripted: tuple[Path, dict[str, list[int]]]) -> None:
@@ -160,7 +186,7 @@ def test_physically_meaningless_thresholds_are_clear_errors(
 
 def test_every_new_function_is_documented_with_an_example() -> None:
     new = [name for name, kind in EXTENSION_KINDS.items() if kind in ("robust", "behaviour")]
-    assert len(new) == 15
+    assert len(new) == 18
     for name in new:
         doc = registry()[name]
         assert doc.example and name in doc.example, name
