@@ -29,7 +29,7 @@ LEXICON: tuple[Behaviour, ...] = (
     Behaviour("three-point turn", r"three[- ]point turn|\bk[- ]turn", ("three_point_turn",)),
     Behaviour("turning", r"\bturn(s|ing|ed)?\b(?! (only|lane))|\b(left|right)[- ]turn", ("turning", "robust_turning")),
     Behaviour("changing lanes", r"chang\w* lanes?|lane[- ]chang", ("changing_lanes",)),
-    Behaviour("merging", r"\bmerg"),
+    Behaviour("merging", r"\bmerg", ("merging",)),
     Behaviour("cutting in", r"\bcut(s|ting)? (in|off)\b", ("cutting_in",)),
     Behaviour("yielding", r"\byield"),
     Behaviour("braking", r"\bbrak(e|es|ing)\b|hard stop", ("braking",)),

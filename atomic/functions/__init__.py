@@ -48,6 +48,7 @@ from atomic.functions.relations import (
 from atomic.functions.road_rules import (
     entering_drivable_area,
     leaving_drivable_area,
+    merging,
     special_stopping,
     wrong_way,
 )
@@ -116,7 +117,7 @@ register_functions(
 register_functions(
     {f.__name__: f for f in (u_turn, three_point_turn, braking, overtaking, being_overtaken, passing, wrong_way,
                              special_stopping, entering_drivable_area, leaving_drivable_area, cutting_in, getting_in,
-                             getting_out)},
+                             getting_out, merging)},
     "behaviour",
 )  # fmt: skip
 

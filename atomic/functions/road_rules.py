@@ -6,6 +6,9 @@ Definitions (units: metres, seconds, m/s, degrees):
   than ``min_angle_deg`` (135°) from the lane's direction, for ``min_duration_s`` (1 s).
 - special_stopping: slower than 0.5 m/s (1-second mean) for ``min_duration_s`` (2 s) inside an
   intersection or on a pedestrian crossing (``where`` picks one; default either).
+- merging: the object's lane changes to the lane its own lane flows into, where another lane flows
+  in too (two lanes become one: a merge or an on-ramp), outside intersections; the timestamps
+  within ``window_s`` (2 s) of the change. Moving across a lane boundary is changing_lanes.
 - entering_drivable_area / leaving_drivable_area: the centre crosses the drivable area's edge, in or
   out, and stays on the new side at least 1 s; the timestamps within 1 s of the crossing.
 """
@@ -78,6 +81,38 @@ def special_stopping_rule(
     return timestamps_where(ctx, uuids, drop_short(stopped & place, ctx.row_timestamp_ns, ctx.groups, min_duration_s))
 
 
+def _merge_lanes(ctx: LogContext) -> dict[int, set[int]]:
+    """Merge lanes of the map -> the lanes that flow into them.
+
+    Feeders are outside intersections: lanes joining after an intersection are turns, not merges.
+    """
+    index = ctx.map_index
+    merges: dict[int, set[int]] = {}
+    for k, lane_id in enumerate(index.lane_ids.tolist()):
+        feeders = {int(p) for p in index.predecessors[k]
+                   if index.contains(int(p)) and not index.is_intersection[index.index_of[int(p)]]}  # fmt: skip
+        if len(feeders) >= 2 and not index.is_intersection[k]:
+            merges[int(lane_id)] = feeders
+    return merges
+
+
+def merging_rule(ctx: LogContext, uuids: list[str], window_s: float = 2.0) -> dict[str, list[int]]:
+    """Within window_s of moving from a feeding lane into a merge lane."""
+    non_negative("merging", window_s=window_s)
+    lanes = ctx.row_lane
+    index = np.arange(len(lanes))
+    previous = np.maximum(index - 1, ctx.groups.start)
+    changed = (lanes != lanes[previous]) & (lanes >= 0) & (lanes[previous] >= 0)
+    merges = _merge_lanes(ctx)
+    rows = np.flatnonzero(changed)
+    into_merge = np.array([int(lanes[r]) in merges and int(lanes[previous[r]]) in merges[int(lanes[r])]
+                           for r in rows], dtype=bool)  # fmt: skip
+    event = np.zeros(len(lanes))
+    event[rows[into_merge]] = 1.0
+    near = window_mean(event, ctx.row_timestamp_ns, ctx.groups, window_s, window_s)
+    return timestamps_where(ctx, uuids, np.nan_to_num(near) > 0)
+
+
 def _edge_crossings(ctx: LogContext, entering: bool) -> np.ndarray:
     inside = ctx.map_regions.in_drivable_area(ctx.smoothed_xyz_city[:, :2])
     times, groups = ctx.row_timestamp_ns, ctx.groups
@@ -137,6 +172,22 @@ def special_stopping(
 
     Example:
         blocking_the_box = special_stopping(vehicles, log_dir, where="intersection")
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@unary(merging_rule)
+def merging(track_candidates: Scenario, log_dir: Path, window_s: float = 2.0) -> Scenario:
+    """Timestamps where an object merges: its lane flows into a lane that another lane also flows into.
+
+    Two lanes becoming one (a lane drop, an on-ramp), outside intersections; the timestamps within
+    window_s seconds of entering the merged lane. Crossing into a neighbouring lane is changing_lanes.
+
+    Args:
+        window_s: seconds before and after entering the merged lane.
+
+    Example:
+        merging_vehicles = merging(vehicles, log_dir)
     """
     raise NotImplementedError  # declaration only: the decorator runs the rule
 

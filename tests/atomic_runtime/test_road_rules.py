@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,12 +15,15 @@ from atomic.functions.map import _lane_table
 from atomic.functions.road_rules import (
     entering_drivable_area_rule,
     leaving_drivable_area_rule,
+    merging_rule,
     special_stopping_rule,
     wrong_way_rule,
 )
 from atomic.functions.robust import planar_speed
 from atomic.validation import ArgumentError
 from store import Store
+
+from .scripted_tracks import Track, build, times
 
 LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
 
@@ -73,3 +77,35 @@ def test_bad_arguments(clean: LogContext) -> None:
         FUNCTIONS["special_stopping"](vehicles, log_dir, where="roundabout")
     with pytest.raises(ArgumentError, match=r"in \(0, 180\]"):
         FUNCTIONS["wrong_way"](vehicles, log_dir, min_angle_deg=270)
+
+
+MERGE_LOG = "7fab2350-7eaf-3b7e-a39d-6937a4c1bede"
+MERGE_LANE, FEEDER = 38111648, 38111825  # two lanes become one in this log's map
+
+
+def _drive(centerline: np.ndarray, speed_mps: float = 8.0) -> Track:
+    """A box driving along a polyline at constant speed, sampled at 10 Hz."""
+    steps = np.linalg.norm(np.diff(centerline[:, :2], axis=0), axis=1)
+    travelled = np.concatenate([[0.0], np.cumsum(steps)])
+    t = times(travelled[-1] / speed_mps)
+    x = np.interp(t * speed_mps, travelled, centerline[:, 0])
+    y = np.interp(t * speed_mps, travelled, centerline[:, 1])
+    yaw = np.unwrap(np.arctan2(np.gradient(y), np.gradient(x)))
+    return Track("REGULAR_VEHICLE", t, x, y, yaw)
+
+
+def test_a_car_driving_from_a_feeding_lane_into_the_merged_lane_merges(demo_store: Store, tmp_path: Path) -> None:
+    real = context_for(demo_store.log_dir(MERGE_LOG))
+    log_dir = tmp_path / MERGE_LOG
+    (log_dir / "log").mkdir(parents=True)
+    (log_dir / "log" / "map").symlink_to(real.arrays.map_dir)
+    avm = real.static_map
+    merge = avm.get_lane_segment_centerline(MERGE_LANE)
+    feeder = avm.get_lane_segment_centerline(FEEDER)
+    ctx = build({"merger": _drive(np.concatenate([feeder, merge[1:]])), "stays": _drive(merge)}, log_dir)
+    found = merging_rule(ctx, ["merger", "stays"])
+    assert found["stays"] == []
+    change = int(np.flatnonzero(np.diff(ctx.row_lane[ctx.rows_of(ctx.track_index["merger"])]) != 0)[0])
+    changed_at = ctx.timeline("merger")[change + 1]
+    assert found["merger"] and found["merger"][0] <= changed_at <= found["merger"][-1]
+    assert (found["merger"][-1] - found["merger"][0]) / 1e9 <= 4.1  # within 2 s of the change
