@@ -32,7 +32,7 @@ MOVING_MPS = 1.0
 STATIONARY_DIAGONAL_M = 3.0
 """RefAV's stationary threshold, applied to 2-second mean positions instead of single boxes."""
 STILL_MPS = 0.5
-"""Mean speed below which a track can be stationary."""
+"""Net speed (first to last mean position over the duration) below which a track can be stationary."""
 
 
 def _durations(function: str, window_s: float, min_duration_s: float, max_gap_s: float, min_window_s: float) -> None:
@@ -62,18 +62,20 @@ def angle_deg(function: str, name: str, value: float) -> None:
 
 
 def robust_stationary_mask(ctx: LogContext) -> np.ndarray:
-    """Per track: 2-second mean positions within a 3 m diagonal, and a mean speed under 0.5 m/s.
+    """Per track: 2-second mean positions within a 3 m diagonal, and under 0.5 m/s from first to last.
 
-    The speed condition keeps a piece of a slowly moving track (a fragment) from looking parked.
+    The net-speed condition keeps a piece of a slowly moving track (a fragment) from looking parked;
+    it uses net displacement, not mean speed, because jitter inflates every instantaneous speed.
     """
 
     def compute() -> np.ndarray:
         mean_xy = window_mean(ctx.xyz_city[:, :2], ctx.row_timestamp_ns, ctx.groups, 1.0, 1.0)
-        starts = ctx.track_start[:-1]
+        starts, ends = ctx.track_start[:-1], ctx.track_start[1:] - 1
         lo = np.minimum.reduceat(mean_xy, starts, axis=0)
         hi = np.maximum.reduceat(mean_xy, starts, axis=0)
-        mean_speed = np.add.reduceat(planar_speed(ctx, 1.0), starts) / np.diff(ctx.track_start)
-        return np.asarray((np.linalg.norm(hi - lo, axis=1) < STATIONARY_DIAGONAL_M) & (mean_speed < STILL_MPS))
+        duration_s = np.maximum((ctx.row_timestamp_ns[ends] - ctx.row_timestamp_ns[starts]) / 1e9, 1.0)
+        net_speed = np.linalg.norm(mean_xy[ends] - mean_xy[starts], axis=1) / duration_s
+        return np.asarray((np.linalg.norm(hi - lo, axis=1) < STATIONARY_DIAGONAL_M) & (net_speed < STILL_MPS))
 
     return ctx.derived(("robust_stationary",), compute)
 
