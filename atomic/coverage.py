@@ -31,7 +31,7 @@ LEXICON: tuple[Behaviour, ...] = (
     Behaviour("changing lanes", r"chang\w* lanes?|lane[- ]chang", ("changing_lanes",)),
     Behaviour("merging", r"\bmerg", ("merging",)),
     Behaviour("cutting in", r"\bcut(s|ting)? (in|off)\b", ("cutting_in",)),
-    Behaviour("yielding", r"\byield"),
+    Behaviour("yielding", r"\byield|giv(e|es|ing) way", ("yielding",)),
     Behaviour("braking", r"\bbrak(e|es|ing)\b|hard stop", ("braking",)),
     Behaviour("accelerating", r"accelerat|speeding up", ("accelerating", "robust_accelerating")),
     Behaviour("slowing", r"decelerat|slow(s|ing)? down|slowing", ("accelerating", "robust_accelerating")),

@@ -20,6 +20,7 @@ from atomic.functions.behaviours import (
     sustained,
     three_point_turn,
     u_turn,
+    yielding,
 )
 from atomic.functions.map import (
     at_pedestrian_crossing,
@@ -117,7 +118,7 @@ register_functions(
 register_functions(
     {f.__name__: f for f in (u_turn, three_point_turn, braking, overtaking, being_overtaken, passing, wrong_way,
                              special_stopping, entering_drivable_area, leaving_drivable_area, cutting_in, getting_in,
-                             getting_out, merging)},
+                             getting_out, merging, yielding)},
     "behaviour",
 )  # fmt: skip
 

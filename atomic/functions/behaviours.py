@@ -18,6 +18,9 @@ Definitions (units: metres, seconds, m/s, m/s², degrees):
 - getting_in / getting_out: a person's track ends (getting in) or starts (getting out) within
   ``max_distance_m`` (1.5 m) of a vehicle's side that is standing still (under 0.5 m/s); the
   person's last (first) second.
+- yielding: the track waits (1-second mean speed under 1 m/s; not parked) while the related object
+  moves across its path ahead: within ``max_ahead_m`` (15 m) of its front and 4 m of its centre
+  line, moving sideways (in the track's frame) faster than 0.5 m/s.
 - sustained: any scenario with gaps up to ``max_gap_s`` closed and spells shorter than
   ``min_duration_s`` dropped, on each referred object's own timeline.
 
@@ -40,6 +43,7 @@ from atomic.functions.robust import (
     forward_acceleration,
     heading_change_deg,
     planar_speed,
+    robust_stationary_mask,
 )
 from atomic.kinematics import Groups
 from atomic.lifting import relational, unary
@@ -230,6 +234,39 @@ def cutting_in_rule(
     return {u: {r: sorted(set(stamps)) for r, stamps in rel.items()} for u, rel in out.items()}
 
 
+YIELD_WAITING_MPS = 1.0
+"""1-second mean speed under which a track is waiting."""
+YIELD_PATH_HALF_WIDTH_M = 4.0
+"""Sideways reach of the track's path ahead."""
+YIELD_ACROSS_MPS = 0.5
+"""Sideways speed of an object moving across the track's path."""
+
+
+def yielding_rule(
+    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_ahead_m: float = 15.0
+) -> dict[str, dict[str, list[int]]]:
+    """The track waits while the related object crosses its path ahead."""
+    number("yielding", "max_ahead_m", max_ahead_m, minimum=0.0)
+    out: dict[str, dict[str, list[int]]] = {u: {} for u in track_uuids}
+    tracks, related = tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids)
+    if len(tracks) == 0 or len(related) == 0:
+        return out
+    series = build_pairs(ctx, tracks, related)
+    if len(series.pair) == 0:
+        return out
+    local = series.candidate_in_track_frame()
+    sideways = np.abs(series.candidate_velocity_in_track_frame()[:, 1])
+    front = ctx.size[series.row_track, 0] / 2
+    ahead = (local[:, 0] > front) & (local[:, 0] <= front + max_ahead_m)
+    in_path = ahead & (np.abs(local[:, 1]) <= YIELD_PATH_HALF_WIDTH_M) & (sideways > YIELD_ACROSS_MPS)
+    waiting = planar_speed(ctx, 1.0)[series.row_track] < YIELD_WAITING_MPS
+    parked = robust_stationary_mask(ctx)[series.track[series.pair]]
+    mask = sustain(in_path & waiting & ~parked, series.timestamps_ns, series.groups, 0.3, 0.5)
+    for (track, candidate), stamps in series.per_pair_timestamps(mask).items():
+        out[ctx.track_uuids[track]][ctx.track_uuids[candidate]] = stamps
+    return out
+
+
 PERSON_CATEGORIES = ("PEDESTRIAN", "OFFICIAL_SIGNALER", "WHEELED_RIDER")
 """Who gets in and out of vehicles."""
 
@@ -299,6 +336,24 @@ def cutting_in(
 
     Example:
         cut_in_on_ego = cutting_in(vehicles, ego, log_dir)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@relational(yielding_rule)
+def yielding(
+    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, max_ahead_m: float = 15.0
+) -> Scenario:
+    """Tracks waiting for related objects that cross their path ahead (a car giving way to a pedestrian).
+
+    Waiting is a 1-second mean speed under 1 m/s (parked objects never yield); the related object is
+    within max_ahead_m of the track's front and 4 m of its centre line, moving across at over 0.5 m/s.
+
+    Args:
+        max_ahead_m: how far ahead of the track's front the crossing may be, in metres.
+
+    Example:
+        giving_way = yielding(vehicles, peds, log_dir)
     """
     raise NotImplementedError  # declaration only: the decorator runs the rule
 

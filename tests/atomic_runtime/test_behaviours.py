@@ -56,6 +56,11 @@ def scripted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
         "walker_in": walker(0.0, 6.0, (-8.0, 902.0), (0.0, 901.5)),
         "walker_out": walker(12.0, 20.0, (1.0, 898.5), (10.0, 895.0)),
         "walker_by": walker(0.0, 25.0, (-20.0, 905.0), (20.0, 905.0)),
+        # a car slows to wait 8 m before a crossing pedestrian, then goes; another drives on regardless
+        "waiting_car": along(T, np.interp(T, [0, 4, 6, 14, 16, 25], [8, 8, 0, 0, 8, 8]), 0.0, start=(-60, 1000)),
+        "crossing_walker": walker(6.0, 16.0, (-5.0, 994.0), (-5.0, 1006.0)),
+        "driving_car": along(T, 12.0, 0.0, start=(-60, 1100)),
+        "late_walker": walker(15.0, 25.0, (300.0, 1094.0), (300.0, 1106.0)),
     }
     log_dir = tmp_path_factory.mktemp("scripted") / "scripted-log"
     ctx = build(tracks, log_dir)
@@ -111,6 +116,13 @@ def test_a_cut_in_needs_someone_behind_and_getting_in_or_out_needs_a_door(
     assert 4 <= spans[0] / 1e9 <= 7 and 7 <= spans[-1] / 1e9 <= 10
     assert related("getting_in", scripted) == {("walker_in", "car_at_kerb")}
     assert related("getting_out", scripted) == {("walker_out", "car_at_kerb")}
+
+
+def test_waiting_for_a_crossing_pedestrian_is_yielding(scripted: tuple[Path, dict[str, list[int]]]) -> None:
+    assert related("yielding", scripted) == {("waiting_car", "crossing_walker")}
+    log_dir, everything = scripted
+    spans = FUNCTIONS["yielding"](everything, everything, log_dir)["waiting_car"]["crossing_walker"]
+    assert 5.5 <= spans[0] / 1e9 <= 8 and 12 <= spans[-1] / 1e9 <= 15.5
 
 
 def test_robust_turning_spans_the_turn(scripted: tuple[Path, dict[str, list[int]]]) -> None:
@@ -186,7 +198,7 @@ def test_physically_meaningless_thresholds_are_clear_errors(
 
 def test_every_new_function_is_documented_with_an_example() -> None:
     new = [name for name, kind in EXTENSION_KINDS.items() if kind in ("robust", "behaviour")]
-    assert len(new) == 19
+    assert len(new) == 20
     for name in new:
         doc = registry()[name]
         assert doc.example and name in doc.example, name

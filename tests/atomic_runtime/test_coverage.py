@@ -21,15 +21,18 @@ def test_prompts_map_to_functions_and_gaps() -> None:
     u_turn = prompt_coverage("vehicle making a U-turn at an intersection")
     assert u_turn.covered and {"u_turn", "on_intersection"} <= set(u_turn.functions)
     merging = prompt_coverage("bus merging into traffic while a car yields")
-    assert merging.uncovered == ["yielding"] and merging.categories == ["BUS", "REGULAR_VEHICLE"]
-    assert "merging" in merging.functions
+    assert merging.covered and merging.categories == ["BUS", "REGULAR_VEHICLE"]
+    assert {"merging", "yielding"} <= set(merging.functions)
     overtaken = prompt_coverage("ego vehicle being overtaken on right by a semi")
     assert overtaken.categories == ["EGO_VEHICLE", "TRUCK_CAB"] and "being_overtaken" in overtaken.functions
     cutting = prompt_coverage("car cutting in front of the ego vehicle")
     assert cutting.covered and "cutting_in" in cutting.functions
     side = prompt_coverage("vehicle parallel parking")
     assert side.uncovered == ["side parking"]
-    assert gaps([merging, cutting, side, prompt_coverage("truck yielding")]) == {"yielding": 2, "side parking": 1}
+    assert gaps([merging, cutting, side, prompt_coverage("van double parked")]) == {
+        "side parking": 1,
+        "double parking": 1,
+    }
 
 
 def test_categories_in_prompt_order() -> None:
