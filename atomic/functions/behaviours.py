@@ -124,16 +124,22 @@ def _heading_gap_deg(series: PairSeries) -> npt.NDArray[np.float64]:
     return np.asarray(np.degrees(np.abs((difference + np.pi) % (2 * np.pi) - np.pi)))
 
 
+def _pair_series(ctx: LogContext, frames: list[str], objects: list[str]) -> PairSeries | None:
+    """Pairs of (frame track, object track) on their shared timestamps; None when there are none."""
+    frame_tracks, object_tracks = tracks_of(ctx, frames), tracks_of(ctx, objects)
+    if len(frame_tracks) == 0 or len(object_tracks) == 0:
+        return None
+    series = build_pairs(ctx, frame_tracks, object_tracks)
+    return series if len(series.pair) else None
+
+
 def _alongside_runs(
     ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_lateral_m: float, kind: str
 ) -> dict[str, dict[str, list[int]]]:
     """Pairs that are alongside while the related object moves from ahead to behind (or back)."""
     out: dict[str, dict[str, list[int]]] = {u: {} for u in track_uuids}
-    tracks, related = tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids)
-    if len(tracks) == 0 or len(related) == 0:
-        return out
-    series = build_pairs(ctx, tracks, related)
-    if len(series.pair) == 0:
+    series = _pair_series(ctx, track_uuids, related_uuids)
+    if series is None:
         return out
     local = series.candidate_in_track_frame()
     reach = (ctx.size[series.row_track, 0] + ctx.size[series.row_candidate, 0]) / 2 + ALONGSIDE_MARGIN_M
@@ -201,11 +207,8 @@ def cutting_in_rule(
     """The track moves from beside the related object to in front of it, going its way."""
     number("cutting_in", "max_ahead_m", max_ahead_m, minimum=0.0)
     out: dict[str, dict[str, list[int]]] = {u: {} for u in track_uuids}
-    tracks, related = tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids)
-    if len(tracks) == 0 or len(related) == 0:
-        return out
-    series = build_pairs(ctx, related, tracks)  # the related object is the frame: where is the track?
-    if len(series.pair) == 0:
+    series = _pair_series(ctx, related_uuids, track_uuids)  # the related object is the frame: where is the track?
+    if series is None:
         return out
     local = series.candidate_in_track_frame()
     reach = (ctx.size[series.row_track, 0] + ctx.size[series.row_candidate, 0]) / 2
@@ -213,18 +216,16 @@ def cutting_in_rule(
     going = (_heading_gap_deg(series) <= SAME_WAY_DEG) & (speed[series.row_candidate] > MOVING_MPS)
     ahead = (local[:, 0] > reach) & (local[:, 0] <= reach + max_ahead_m)
     in_front = going & ahead & (np.abs(local[:, 1]) < CUT_IN_FRONT_M)
-    beside = (
-        going & (np.abs(local[:, 1]) > CUT_IN_BESIDE_M) & (local[:, 0] > -reach) & (local[:, 0] <= reach + max_ahead_m)
-    )
+    near_ahead = (local[:, 0] > -reach) & (local[:, 0] <= reach + max_ahead_m)
+    beside = going & (np.abs(local[:, 1]) > CUT_IN_BESIDE_M) & near_ahead
     times = series.timestamps_ns
     index = np.arange(len(times))
     last_beside = np.maximum.accumulate(np.where(beside, index, -1))
     recent = (last_beside >= series.groups.start) & (
         (times - times[np.maximum(last_beside, 0)]) / 1e9 <= CUT_IN_WITHIN_S
     )
-    arrival = (
-        in_front & recent & ~(in_front[np.maximum(index - 1, series.groups.start)] & (index > series.groups.start))
-    )
+    was_in_front = in_front[np.maximum(index - 1, series.groups.start)] & (index > series.groups.start)
+    arrival = in_front & recent & ~was_in_front
     for row in np.flatnonzero(arrival).tolist():
         first = int(last_beside[row])
         last = int(np.searchsorted(times[row : series.groups.end[row] + 1], times[row] + 10**9, side="right")) + row - 1
@@ -248,11 +249,8 @@ def yielding_rule(
     """The track waits while the related object crosses its path ahead."""
     number("yielding", "max_ahead_m", max_ahead_m, minimum=0.0)
     out: dict[str, dict[str, list[int]]] = {u: {} for u in track_uuids}
-    tracks, related = tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids)
-    if len(tracks) == 0 or len(related) == 0:
-        return out
-    series = build_pairs(ctx, tracks, related)
-    if len(series.pair) == 0:
+    series = _pair_series(ctx, track_uuids, related_uuids)
+    if series is None:
         return out
     local = series.candidate_in_track_frame()
     sideways = np.abs(series.candidate_velocity_in_track_frame()[:, 1])
@@ -277,13 +275,11 @@ def _door_events(
     name = "getting_in" if getting_in else "getting_out"
     number(name, "max_distance_m", max_distance_m, minimum=0.0)
     out: dict[str, dict[str, list[int]]] = {u: {} for u in track_uuids}
-    people = tracks_of(ctx, track_uuids)
-    people = people[np.isin(np.asarray(ctx.track_category)[people], PERSON_CATEGORIES)]
-    vehicles = tracks_of(ctx, related_uuids)
-    if len(people) == 0 or len(vehicles) == 0:
-        return out
-    series = build_pairs(ctx, vehicles, people)  # the vehicle is the frame: where is the person?
-    if len(series.pair) == 0:
+    people = [
+        u for u in track_uuids if u in ctx.track_index and ctx.track_category[ctx.track_index[u]] in PERSON_CATEGORIES
+    ]
+    series = _pair_series(ctx, related_uuids, people)  # the vehicle is the frame: where is the person?
+    if series is None:
         return out
     edge_row = ctx.track_start[series.candidate[series.pair] + (1 if getting_in else 0)] - (1 if getting_in else 0)
     at_edge = series.row_candidate == edge_row  # the person's last (first) box

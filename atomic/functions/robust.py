@@ -85,6 +85,22 @@ def robust_stationary_rule(ctx: LogContext, uuids: list[str]) -> dict[str, list[
     return whole_tracks(ctx, uuids, robust_stationary_mask(ctx))
 
 
+def _in_band(
+    ctx: LogContext,
+    uuids: list[str],
+    signal: np.ndarray,
+    band: tuple[float, float, float],
+    max_gap_s: float,
+    min_duration_s: float,
+) -> dict[str, list[int]]:
+    """Timestamps where ``signal`` enters [low, high] and stays within ``margin`` of it; never parked tracks."""
+    low, high, margin = band
+    enter = (signal >= low) & (signal <= high)
+    stay = (signal >= low - margin) & (signal <= high + margin)
+    mask = hysteresis(enter, stay, ctx.groups) & ~robust_stationary_mask(ctx)[ctx.row_track]
+    return timestamps_where(ctx, uuids, sustain(mask, ctx.row_timestamp_ns, ctx.groups, max_gap_s, min_duration_s))
+
+
 def robust_has_velocity_rule(
     ctx: LogContext,
     uuids: list[str],
@@ -99,11 +115,8 @@ def robust_has_velocity_rule(
     number(name, "min_velocity", min_velocity)
     number(name, "max_velocity", max_velocity)
     _durations(name, window_s, min_duration_s, max_gap_s, 0.0)
-    speed = planar_speed(ctx, window_s)
-    enter = (speed >= min_velocity) & (speed <= max_velocity)
-    stay = (speed >= min_velocity - SPEED_HYSTERESIS_MPS) & (speed <= max_velocity + SPEED_HYSTERESIS_MPS)
-    mask = hysteresis(enter, stay, ctx.groups) & ~robust_stationary_mask(ctx)[ctx.row_track]
-    return timestamps_where(ctx, uuids, sustain(mask, ctx.row_timestamp_ns, ctx.groups, max_gap_s, min_duration_s))
+    band = (min_velocity, max_velocity, SPEED_HYSTERESIS_MPS)
+    return _in_band(ctx, uuids, planar_speed(ctx, window_s), band, max_gap_s, min_duration_s)
 
 
 def forward_acceleration(ctx: LogContext, window_s: float) -> np.ndarray:
@@ -133,11 +146,8 @@ def robust_accelerating_rule(
     number(name, "min_accel", min_accel)
     number(name, "max_accel", max_accel)
     _durations(name, window_s, min_duration_s, max_gap_s, 0.0)
-    accel = forward_acceleration(ctx, window_s)
-    enter = (accel >= min_accel) & (accel <= max_accel)
-    stay = (accel >= min_accel - ACCEL_HYSTERESIS_MPS2) & (accel <= max_accel + ACCEL_HYSTERESIS_MPS2)
-    mask = hysteresis(enter, stay, ctx.groups) & ~robust_stationary_mask(ctx)[ctx.row_track]
-    return timestamps_where(ctx, uuids, sustain(mask, ctx.row_timestamp_ns, ctx.groups, max_gap_s, min_duration_s))
+    band = (min_accel, max_accel, ACCEL_HYSTERESIS_MPS2)
+    return _in_band(ctx, uuids, forward_acceleration(ctx, window_s), band, max_gap_s, min_duration_s)
 
 
 def heading_change_deg(ctx: LogContext, window_s: float) -> np.ndarray:

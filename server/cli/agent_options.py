@@ -5,10 +5,18 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from server.headless.agents import Agent, ClaudeAgent, CommandAgent
-from server.headless.batch import BatchOptions
+from server.headless.batch import Batch, BatchOptions, BatchSummary, resolve_prompts
+from server.headless.report import summary_text
+from store import Store
+from store.paths import resolve_db_path
+
+Finish = Callable[[Store, BatchSummary, list[str]], int]
+"""What a command does with a finished batch (write a submission); returns the exit code."""
 
 
 def add_batch_arguments(parser: argparse.ArgumentParser, split: str, attempts: int) -> None:
@@ -65,3 +73,18 @@ def options_from_args(args: argparse.Namespace, command: str, screening: bool, *
         max_attempts=args.max_attempts, review=not args.no_review, parallel=args.parallel, timeout_s=args.timeout,
         budget_usd=args.budget, examples=args.examples, retry_failed=args.retry_failed, **more,  # type: ignore[arg-type]
     )  # fmt: skip
+
+
+def run_batch(
+    args: argparse.Namespace, command: str, options: BatchOptions, agent: Agent, finish: Finish | None
+) -> int:
+    """Solve the prompts the arguments name, print the summary, then ``finish``; 2 for bad prompts."""
+    with Store.open(resolve_db_path(args.db)) as store:
+        try:
+            prompts = resolve_prompts(store, options.split, args.prompts)
+        except ValueError as exc:
+            print(f"avmine {command}: {exc}", file=sys.stderr)
+            return 2
+        summary = Batch(store, agent, options).run(prompts, progress=not args.quiet)
+        print(summary_text(summary, screening=options.screening))
+        return finish(store, summary, prompts) if finish else 0

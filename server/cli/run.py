@@ -10,11 +10,9 @@ from typing import Any
 
 from evaluation.submission.from_runs import submission_from_runs
 from evaluation.submission.validate import validate_submission
-from server.cli.agent_options import add_batch_arguments, agent_from_args, options_from_args
-from server.headless.batch import Batch, resolve_prompts
-from server.headless.report import summary_text
+from server.cli.agent_options import add_batch_arguments, agent_from_args, options_from_args, run_batch
+from server.headless.batch import BatchSummary
 from store import Store
-from store.paths import resolve_db_path
 from vlm.backends import VlmConfig, VlmUnavailableError, load_backend
 
 
@@ -50,14 +48,8 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, VlmUnavailableError) as exc:
         print(f"avmine run: {exc}", file=sys.stderr)
         return 2
-    with Store.open(resolve_db_path(args.db)) as store:
-        try:
-            prompts = resolve_prompts(store, options.split, args.prompts)
-        except ValueError as exc:
-            print(f"avmine run: {exc}", file=sys.stderr)
-            return 2
-        summary = Batch(store, agent, options).run(prompts, progress=not args.quiet)
-        print(summary_text(summary, screening=False))
+
+    def write_submissions(store: Store, summary: BatchSummary, prompts: list[str]) -> int:
         runs = {o.prompt: o.run_id for o in summary.outcomes if o.run_id}
         args.out.mkdir(parents=True, exist_ok=True)
         for temporal, name in ((False, "submission.pkl"), (True, "submission_temporal.pkl")):
@@ -72,4 +64,6 @@ def run(args: argparse.Namespace) -> int:
             f"wrote {args.out / 'submission.pkl'} and {args.out / 'submission_temporal.pkl'}: {report.pairs} "
             f"(log, prompt) pairs, {report.from_programs} from programs, {len(report.fallback)} all-OTHER"
         )
-    return 0
+        return 0
+
+    return run_batch(args, "run", options, agent, write_submissions)

@@ -6,11 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from server.cli.agent_options import add_batch_arguments, agent_from_args, options_from_args
-from server.headless.batch import Batch, resolve_prompts
-from server.headless.report import summary_text
-from store import Store
-from store.paths import resolve_db_path
+from server.cli.agent_options import add_batch_arguments, agent_from_args, options_from_args, run_batch
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -39,12 +35,4 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"avmine screen: {exc}", file=sys.stderr)
         return 2
-    with Store.open(resolve_db_path(args.db)) as store:
-        try:
-            prompts = resolve_prompts(store, options.split, args.prompts)
-        except ValueError as exc:
-            print(f"avmine screen: {exc}", file=sys.stderr)
-            return 2
-        summary = Batch(store, agent, options).run(prompts, progress=not args.quiet)
-    print(summary_text(summary, screening=True))
-    return 0
+    return run_batch(args, "screen", options, agent, None)
