@@ -195,3 +195,23 @@ def test_referred_category_is_the_first_object_the_prompt_names() -> None:
     assert referred_category("box truck parked") == "BOX_TRUCK"
     assert referred_category("cyclist passing a car") == "BICYCLIST"
     assert referred_category("something strange") is None
+
+
+def test_parallel_sessions_and_a_budget_that_runs_out(db: Path, tmp_path: Path) -> None:
+    plan: dict[str, list[object]] = {STOPPED: [{"submit": STOPPED_PROGRAM}], BICYCLE: [{"submit": BICYCLES_PROGRAM}],
+                                     "vehicle": [{"submit": VEHICLES_PROGRAM}]}  # fmt: skip
+    listed = prompts_file(tmp_path, *plan)
+    both = avmine(db, tmp_path, plan, "run", "--split", "val", "--prompts", listed, "--parallel", "3", "--no-review",
+                  "--name", "parallel", "--out", str(tmp_path / "out"))  # fmt: skip
+    assert both.returncode == 0, both.stderr
+    with Store.open(db, read_only=True) as store:
+        assert {o.status for o in outcomes(store, "parallel").values()} == {"done"}
+    # each scripted session reports $0.05: a $0.04 budget is spent by the first one
+    capped = avmine(db, tmp_path, plan, "run", "--split", "val", "--prompts", listed, "--budget", "0.04",
+                    "--no-review", "--name", "capped", "--out", str(tmp_path / "capped"))  # fmt: skip
+    assert capped.returncode == 0, capped.stderr
+    with Store.open(db, read_only=True) as store:
+        assert len(outcomes(store, "capped")) == 1 and len(sessions(store, "capped")) == 1
+    assert "not started, the budget ran out (2)" in capped.stdout
+    submission = pickle.loads((tmp_path / "capped" / "submission.pkl").read_bytes())
+    assert {p for _, p in submission} == set(plan)  # the prompts not started are all OTHER, still present
