@@ -35,7 +35,7 @@ LEXICON: tuple[Behaviour, ...] = (
     Behaviour("braking", r"\bbrak(e|es|ing)\b|hard stop", ("braking",)),
     Behaviour("accelerating", r"accelerat|speeding up", ("accelerating", "robust_accelerating")),
     Behaviour("slowing", r"decelerat|slow(s|ing)? down|slowing", ("accelerating", "robust_accelerating")),
-    Behaviour("reversing", r"\brevers|\bback(s|ing)? up"),
+    Behaviour("reversing", r"\brevers|\bback(s|ing)? up", ("reversing",)),
     Behaviour("double parking", r"double[- ]park"),
     Behaviour("side parking", r"parallel[- ]park|side[- ]park"),
     Behaviour("parked", r"\bpark(ed|ing)?\b", ("stationary", "robust_stationary")),

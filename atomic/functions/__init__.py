@@ -17,6 +17,7 @@ from atomic.functions.behaviours import (
     getting_out,
     overtaking,
     passing,
+    reversing,
     sustained,
     three_point_turn,
     u_turn,
@@ -118,7 +119,7 @@ register_functions(
 register_functions(
     {f.__name__: f for f in (u_turn, three_point_turn, braking, overtaking, being_overtaken, passing, wrong_way,
                              special_stopping, entering_drivable_area, leaving_drivable_area, cutting_in, getting_in,
-                             getting_out, merging, yielding)},
+                             getting_out, merging, yielding, reversing)},
     "behaviour",
 )  # fmt: skip
 

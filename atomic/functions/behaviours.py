@@ -5,6 +5,8 @@ Definitions (units: metres, seconds, m/s, m/s², degrees):
 - u_turn: a moving object's heading reverses (changes by ``min_angle_deg``, default 150°) across a
   ``window_s`` window in one sweep: less than 0.5 s of reversing in that window.
 - three_point_turn: the same reversal with at least 0.5 s of reversing in the window (a K-turn).
+- reversing: moving backwards (1-second mean speed along the box's heading below -0.5 m/s) for at least
+  ``min_duration_s`` (1 s). On tracker boxes a box whose front and back are swapped reads as reversing.
 - braking: forward deceleration of at least ``min_decel`` (default 2.5 m/s², hard braking; gentle
   slowing is 0.5-1.5) over a 1-second window, from a speed above 2 m/s, lasting ``min_duration_s``.
 - overtaking / being_overtaken: two objects moving the same way (headings within 30°, the slower
@@ -100,6 +102,14 @@ def three_point_turn_rule(
     on, reversing_s = _reversal(ctx, min_angle_deg, window_s)
     mask = sustain(on & (reversing_s >= REVERSING_MIN_S), ctx.row_timestamp_ns, ctx.groups, 0.5, 0.5)
     return timestamps_where(ctx, uuids, mask)
+
+
+def reversing_rule(ctx: LogContext, uuids: list[str], min_duration_s: float = 1.0) -> dict[str, list[int]]:
+    """Moving backwards along its own heading for at least min_duration_s."""
+    non_negative("reversing", min_duration_s=min_duration_s)
+    forward = ctx.derived(("forward_speed",), lambda: ctx.in_own_frame(ctx.velocity_city)[:, 0])
+    backwards = window_mean(forward, ctx.row_timestamp_ns, ctx.groups, 0.5, 0.5) < -REVERSING_MPS
+    return timestamps_where(ctx, uuids, sustain(backwards, ctx.row_timestamp_ns, ctx.groups, 0.3, min_duration_s))
 
 
 def braking_rule(
@@ -418,6 +428,19 @@ def three_point_turn(
 
     Example:
         k_turns = three_point_turn(vehicles, log_dir)
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@unary(reversing_rule)
+def reversing(track_candidates: Scenario, log_dir: Path, min_duration_s: float = 1.0) -> Scenario:
+    """Timestamps where an object moves backwards (slower than -0.5 m/s along its heading) for min_duration_s.
+
+    Args:
+        min_duration_s: shortest spell kept, in seconds.
+
+    Example:
+        backing_up = reversing(vehicles, log_dir)
     """
     raise NotImplementedError  # declaration only: the decorator runs the rule
 

@@ -89,6 +89,8 @@ def test_a_clean_u_turn_is_a_u_turn_and_a_left_turn_is_not(scripted: tuple[Path,
 
 def test_a_three_point_turn_reverses_and_a_u_turn_does_not(scripted: tuple[Path, dict[str, list[int]]]) -> None:
     assert set(found("three_point_turn", scripted)) == {"k_turn"}
+    backing = found("reversing", scripted)
+    assert set(backing) == {"k_turn"} and 7.5 <= backing["k_turn"][0] <= 8.5 and 9.5 <= backing["k_turn"][1] <= 10.5
 
 
 def test_hard_braking_is_braking_and_gentle_slowing_is_not(scripted: tuple[Path, dict[str, list[int]]]) -> None:
@@ -198,7 +200,7 @@ def test_physically_meaningless_thresholds_are_clear_errors(
 
 def test_every_new_function_is_documented_with_an_example() -> None:
     new = [name for name, kind in EXTENSION_KINDS.items() if kind in ("robust", "behaviour")]
-    assert len(new) == 20
+    assert len(new) == 21
     for name in new:
         doc = registry()[name]
         assert doc.example and name in doc.example, name
