@@ -36,7 +36,7 @@ LEXICON: tuple[Behaviour, ...] = (
     Behaviour("accelerating", r"accelerat|speeding up", ("accelerating", "robust_accelerating")),
     Behaviour("slowing", r"decelerat|slow(s|ing)? down|slowing", ("accelerating", "robust_accelerating")),
     Behaviour("reversing", r"\brevers|\bback(s|ing)? up", ("reversing",)),
-    Behaviour("double parking", r"double[- ]park"),
+    Behaviour("double parking", r"double[- ]park", ("double_parked",)),
     Behaviour("side parking", r"parallel[- ]park|side[- ]park"),
     Behaviour("parked", r"\bpark(ed|ing)?\b", ("stationary", "robust_stationary")),
     Behaviour("stopped", r"\bstop(s|ped|ping)?\b(?! sign)|\bwaiting\b", ("has_velocity", "robust_has_velocity")),

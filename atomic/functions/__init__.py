@@ -48,6 +48,7 @@ from atomic.functions.relations import (
     near_objects,
 )
 from atomic.functions.road_rules import (
+    double_parked,
     entering_drivable_area,
     leaving_drivable_area,
     merging,
@@ -119,7 +120,7 @@ register_functions(
 register_functions(
     {f.__name__: f for f in (u_turn, three_point_turn, braking, overtaking, being_overtaken, passing, wrong_way,
                              special_stopping, entering_drivable_area, leaving_drivable_area, cutting_in, getting_in,
-                             getting_out, merging, yielding, reversing)},
+                             getting_out, merging, yielding, reversing, double_parked)},
     "behaviour",
 )  # fmt: skip
 

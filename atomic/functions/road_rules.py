@@ -6,6 +6,9 @@ Definitions (units: metres, seconds, m/s, degrees):
   than ``min_angle_deg`` (135°) from the lane's direction, for ``min_duration_s`` (1 s).
 - special_stopping: slower than 0.5 m/s (1-second mean) for ``min_duration_s`` (2 s) inside an
   intersection or on a pedestrian crossing (``where`` picks one; default either).
+- double_parked: a vehicle standing in a traffic lane (outside intersections; 1-second mean speed under
+  0.5 m/s for ``min_duration_s``, 5 s) with a parked vehicle alongside on its right (1.5-4 m to the
+  right of its centre, overlapping it lengthwise).
 - merging: the object's lane changes to the lane its own lane flows into, where another lane flows
   in too (two lanes become one: a merge or an on-ramp), outside intersections; the timestamps
   within ``window_s`` (2 s) of the change. Moving across a lane boundary is changing_lanes.
@@ -20,15 +23,19 @@ from pathlib import Path
 import numpy as np
 
 from atomic.context import LogContext
-from atomic.functions._select import timestamps_where
+from atomic.functions._select import timestamps_where, tracks_of
 from atomic.functions.behaviours import MOVING_MPS
 from atomic.functions.map import _lane_table
-from atomic.functions.robust import angle_deg, planar_speed
+from atomic.functions.robust import angle_deg, planar_speed, robust_stationary_mask
 from atomic.lifting import unary
+from atomic.pairs import build_pairs
 from atomic.scenario import Scenario
 from atomic.temporal import drop_short, sustain, window_mean
 from atomic.validation import choice, non_negative
 
+VEHICLE_CATEGORIES = frozenset({"REGULAR_VEHICLE", "LARGE_VEHICLE", "BUS", "BOX_TRUCK", "TRUCK", "TRUCK_CAB",
+                                "SCHOOL_BUS", "ARTICULATED_BUS", "VEHICULAR_TRAILER"})  # fmt: skip
+"""Vehicles that park (the ego and two-wheelers are left out)."""
 STOPPED_MPS = 0.5
 """1-second mean speed below which an object is stopped."""
 EDGE_HOLD_S = 1.0
@@ -79,6 +86,31 @@ def special_stopping_rule(
         place |= ctx.map_regions.at_pedestrian_crossing_fixed(ctx.footprints_city, 0.0)
     stopped = planar_speed(ctx, 1.0) < STOPPED_MPS
     return timestamps_where(ctx, uuids, drop_short(stopped & place, ctx.row_timestamp_ns, ctx.groups, min_duration_s))
+
+
+PARKED_BESIDE_M = (1.5, 4.0)
+"""How far to the right of a double-parked vehicle's centre the parked one stands."""
+
+
+def double_parked_rule(ctx: LogContext, uuids: list[str], min_duration_s: float = 5.0) -> dict[str, list[int]]:
+    """Standing in a lane with a parked vehicle alongside on the right."""
+    non_negative("double_parked", min_duration_s=min_duration_s)
+    vehicles = [u for u, c in zip(ctx.track_uuids, ctx.track_category, strict=True) if c in VEHICLE_CATEGORIES]
+    candidates = tracks_of(ctx, uuids)
+    parked = tracks_of(ctx, vehicles)
+    parked = parked[robust_stationary_mask(ctx)[parked]]
+    if len(candidates) == 0 or len(parked) == 0:
+        return {u: [] for u in uuids}
+    series = build_pairs(ctx, candidates, parked)
+    local = series.candidate_in_track_frame()
+    overlap = np.abs(local[:, 0]) <= (ctx.size[series.row_track, 0] + ctx.size[series.row_candidate, 0]) / 2
+    right = (-local[:, 1] >= PARKED_BESIDE_M[0]) & (-local[:, 1] <= PARKED_BESIDE_M[1])
+    beside = np.zeros(len(ctx.row_track), dtype=bool)
+    np.logical_or.at(beside, series.row_track, overlap & right)
+    in_lane = (ctx.row_lane >= 0) & ~_lane_table(ctx)[0]
+    standing = planar_speed(ctx, 1.0) < STOPPED_MPS
+    mask = drop_short(beside & in_lane & standing, ctx.row_timestamp_ns, ctx.groups, min_duration_s)
+    return timestamps_where(ctx, uuids, mask)
 
 
 def _merge_lanes(ctx: LogContext) -> dict[int, set[int]]:
@@ -172,6 +204,22 @@ def special_stopping(
 
     Example:
         blocking_the_box = special_stopping(vehicles, log_dir, where="intersection")
+    """
+    raise NotImplementedError  # declaration only: the decorator runs the rule
+
+
+@unary(double_parked_rule)
+def double_parked(track_candidates: Scenario, log_dir: Path, min_duration_s: float = 5.0) -> Scenario:
+    """Timestamps where a vehicle stands in a traffic lane beside a parked vehicle on its right (double parking).
+
+    Standing: a 1-second mean speed under 0.5 m/s for at least min_duration_s, in a lane outside
+    intersections; parked: a robust_stationary vehicle 1.5-4 m to the right, overlapping it lengthwise.
+
+    Args:
+        min_duration_s: shortest stand kept, in seconds.
+
+    Example:
+        double_parked_trucks = double_parked(trucks, log_dir)
     """
     raise NotImplementedError  # declaration only: the decorator runs the rule
 

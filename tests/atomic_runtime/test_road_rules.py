@@ -109,3 +109,37 @@ def test_a_car_driving_from_a_feeding_lane_into_the_merged_lane_merges(demo_stor
     changed_at = ctx.timeline("merger")[change + 1]
     assert found["merger"] and found["merger"][0] <= changed_at <= found["merger"][-1]
     assert (found["merger"][-1] - found["merger"][0]) / 1e9 <= 4.1  # within 2 s of the change
+
+
+def test_standing_in_a_lane_beside_a_parked_car_is_double_parking(demo_store: Store, tmp_path: Path) -> None:
+    real = context_for(demo_store.log_dir(MERGE_LOG))
+    log_dir = tmp_path / "double-parking"
+    (log_dir / "log").mkdir(parents=True)
+    (log_dir / "log" / "map").symlink_to(real.arrays.map_dir)
+    index, avm = real.map_index, real.static_map
+
+    def length_m(lane_id: int) -> float:
+        return float(np.linalg.norm(np.diff(avm.get_lane_segment_centerline(lane_id)[:, :2], axis=0), axis=1).sum())
+
+    plain = [
+        int(lane)
+        for k, lane in enumerate(index.lane_ids)
+        if not index.is_intersection[k] and index.lane_type[k] == "VEHICLE" and length_m(int(lane)) > 25
+    ]
+    lane, other = plain[0], plain[-1]
+    t = times(25)
+
+    def standing(lane_id: int, offset_right_m: float) -> Track:
+        line = avm.get_lane_segment_centerline(lane_id)[:, :2]
+        middle = len(line) // 2
+        direction = line[middle + 1] - line[middle - 1]
+        heading = float(np.arctan2(direction[1], direction[0]))
+        right = np.array([np.sin(heading), -np.cos(heading)])
+        x, y = line[middle] + offset_right_m * right
+        return Track("REGULAR_VEHICLE", t, np.full_like(t, x), np.full_like(t, y), np.full_like(t, heading))
+
+    ctx = build({"double": standing(lane, 0.0), "kerb": standing(lane, 2.5), "alone": standing(other, 0.0)}, log_dir)
+    assert ctx.row_lane[ctx.rows_of(ctx.track_index["double"])][0] == lane
+    found = FUNCTIONS["double_parked"](list(ctx.track_uuids), log_dir)
+    assert {u for u, stamps in found.items() if stamps} == {"double"}
+    assert len(found["double"]) == len(t)
