@@ -7,6 +7,7 @@ JSON lines (``export_jsonl`` / ``import_jsonl``).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import re
@@ -190,9 +191,10 @@ def submit_final_program(store: Store, prompt: str, program: str, origin: str, r
     store.con.execute("INSERT INTO final_programs VALUES (?, ?, ?, ?, ?)", [prompt, program, now(), origin, run_id])
 
 
-def final_program(store: Store, prompt: str) -> str | None:
-    """The latest final program submitted for a prompt."""
+def final_program(store: Store, prompt: str, since: dt.datetime | None = None) -> str | None:
+    """The latest final program submitted for a prompt (only those submitted at or after ``since``)."""
     row = store.con.execute(
-        "SELECT program FROM final_programs WHERE prompt = ? ORDER BY submitted_at DESC LIMIT 1", [prompt]
+        "SELECT program FROM final_programs WHERE prompt = ? AND submitted_at >= ? ORDER BY submitted_at DESC LIMIT 1",
+        [prompt, since or dt.datetime.min],
     ).fetchone()
     return None if row is None else str(row[0])

@@ -43,6 +43,7 @@ from atomic.functions.robust import (
     _durations,
     angle_deg,
     forward_acceleration,
+    forward_speed,
     heading_change_deg,
     planar_speed,
     robust_stationary_mask,
@@ -75,7 +76,7 @@ def _reversal(ctx: LogContext, min_angle_deg: float, window_s: float) -> tuple[n
     change = np.abs(heading_change_deg(ctx, window_s))
     moving = planar_speed(ctx, 1.0) > REVERSING_MPS
     on = hysteresis((change >= min_angle_deg) & moving, change >= 0.67 * min_angle_deg, ctx.groups)
-    forward = ctx.in_own_frame(ctx.velocity_city)[:, 0]
+    forward = forward_speed(ctx)
     reversing = (forward < -REVERSING_MPS).astype(np.float64)
     half = window_s / 2
     fraction = window_mean(reversing, ctx.row_timestamp_ns, ctx.groups, half, half)
@@ -107,7 +108,7 @@ def three_point_turn_rule(
 def reversing_rule(ctx: LogContext, uuids: list[str], min_duration_s: float = 1.0) -> dict[str, list[int]]:
     """Moving backwards along its own heading for at least min_duration_s."""
     non_negative("reversing", min_duration_s=min_duration_s)
-    forward = ctx.derived(("forward_speed",), lambda: ctx.in_own_frame(ctx.velocity_city)[:, 0])
+    forward = forward_speed(ctx)
     backwards = window_mean(forward, ctx.row_timestamp_ns, ctx.groups, 0.5, 0.5) < -REVERSING_MPS
     return timestamps_where(ctx, uuids, sustain(backwards, ctx.row_timestamp_ns, ctx.groups, 0.3, min_duration_s))
 

@@ -26,7 +26,7 @@ from atomic.context import LogContext
 from atomic.functions._select import timestamps_where, tracks_of
 from atomic.functions.behaviours import MOVING_MPS
 from atomic.functions.map import _lane_table
-from atomic.functions.robust import angle_deg, planar_speed, robust_stationary_mask
+from atomic.functions.robust import angle_deg, mean_velocity, planar_speed, robust_stationary_mask
 from atomic.lifting import unary
 from atomic.pairs import build_pairs
 from atomic.scenario import Scenario
@@ -63,9 +63,9 @@ def wrong_way_rule(
     """Moving against its lane's direction, outside intersections."""
     angle_deg("wrong_way", "min_angle_deg", min_angle_deg)
     non_negative("wrong_way", min_duration_s=min_duration_s)
-    velocity = window_mean(ctx.velocity_city[:, :2], ctx.row_timestamp_ns, ctx.groups, 0.5, 0.5)
+    velocity = mean_velocity(ctx, 1.0)
     lane = _lane_directions(ctx)
-    speed = np.linalg.norm(velocity, axis=1)
+    speed = planar_speed(ctx, 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         cosine = np.einsum("ij,ij->i", velocity, lane) / speed
     against = np.nan_to_num(cosine, nan=1.0) < np.cos(np.radians(min_angle_deg))

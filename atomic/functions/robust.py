@@ -43,15 +43,23 @@ def _durations(function: str, window_s: float, min_duration_s: float, max_gap_s:
         raise ArgumentError(f"{function}: window_s must be more than {min_window_s:g} seconds, got {window_s!r}.")
 
 
+def mean_velocity(ctx: LogContext, window_s: float) -> np.ndarray:
+    """Horizontal velocity of each row averaged over a centred window (m/s), shape (R, 2)."""
+    half = window_s / 2
+    return ctx.derived(
+        ("mean_velocity", window_s),
+        lambda: window_mean(ctx.velocity_city[:, :2], ctx.row_timestamp_ns, ctx.groups, half, half),
+    )
+
+
 def planar_speed(ctx: LogContext, window_s: float) -> np.ndarray:
     """Horizontal speed of each row from its window-mean velocity (m/s)."""
+    return ctx.derived(("planar_speed", window_s), lambda: np.linalg.norm(mean_velocity(ctx, window_s), axis=1))
 
-    def compute() -> np.ndarray:
-        half = window_s / 2
-        velocity = window_mean(ctx.velocity_city[:, :2], ctx.row_timestamp_ns, ctx.groups, half, half)
-        return np.asarray(np.linalg.norm(velocity, axis=1))
 
-    return ctx.derived(("planar_speed", window_s), compute)
+def forward_speed(ctx: LogContext) -> np.ndarray:
+    """Speed along each row's own heading (m/s; negative when reversing)."""
+    return ctx.derived(("forward_speed",), lambda: ctx.in_own_frame(ctx.velocity_city)[:, 0])
 
 
 def angle_deg(function: str, name: str, value: float) -> None:
@@ -123,7 +131,7 @@ def forward_acceleration(ctx: LogContext, window_s: float) -> np.ndarray:
     """Change of window-mean forward speed across each row (m/s²): later half minus earlier half."""
 
     def compute() -> np.ndarray:
-        forward = ctx.derived(("forward_speed",), lambda: ctx.in_own_frame(ctx.velocity_city)[:, 0])
+        forward = forward_speed(ctx)
         half = window_s / 2
         after = window_mean(forward, ctx.row_timestamp_ns, ctx.groups, 0.0, half)
         before = window_mean(forward, ctx.row_timestamp_ns, ctx.groups, half, 0.0)

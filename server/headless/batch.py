@@ -25,6 +25,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from atomic.categories import referred_category
 from atomic.honesty import hard_coded_answers
 from atomic.program import ProgramError
 from evaluation.ground_truth_from_store import ground_truth_pairs
@@ -33,11 +34,11 @@ from evaluation.submission.from_runs import split_pairs
 from server.executor import Executor, LogSelection
 from server.headless.agents import Agent, run_session
 from server.headless.local_server import LocalMcpServer
-from server.headless.tasks import generation_task, referred_category, review_task
+from server.headless.tasks import generation_task, review_task
 from store import Store
 from store.agent_runs import AgentSession, PromptOutcome, outcomes, record_outcome, record_session
 from store.database import now
-from store.library import save_example, search_examples
+from store.library import final_program, save_example, search_examples
 from store.runs import LogResult, Run, record_run
 from vlm.backends import VlmConfig
 from vlm.broker import VlmBroker
@@ -254,7 +255,7 @@ class Batch:
         allowed = SCREENING_TOOLS if o.screening else TOOLS
         denied = [name for name in SCREENING_TOOLS if name not in allowed]
         report = run_session(self.agent, task, config, allowed, o.timeout_s, budget, denied_tools=denied)
-        submitted = self._submitted_since(prompt, started)
+        submitted = final_program(self.store, prompt, since=started)
         program: str | None = None
         detail: str | None
         if submitted is not None and (reasons := _dishonest(submitted)):
@@ -278,14 +279,6 @@ class Batch:
             self._spent += report.cost_usd or 0.0
             self._sessions.append(session)
         return session
-
-    def _submitted_since(self, prompt: str, since: object) -> str | None:
-        row = self.store.con.execute(
-            "SELECT program FROM final_programs WHERE prompt = ? AND submitted_at >= ? "
-            "ORDER BY submitted_at DESC LIMIT 1",
-            [prompt, since],
-        ).fetchone()
-        return None if row is None else str(row[0])
 
     def _vlm_filtered(
         self,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from atomic.categories import referred_category
 from server.mcp.guidance import SEMANTIC_RULES
 from store.library import Example
 
@@ -64,6 +63,3 @@ def review_task(prompt: str, program: str, expected: str | None) -> str:
         "and the corrected program, then say what you changed.\n\n"
         f"```python\n{program.strip()}\n```\n\n{SEMANTIC_RULES.strip()}\n"
     )
-
-
-__all__ = ["generation_task", "referred_category", "review_task"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from server.headless.tasks import referred_category
+from atomic.categories import referred_category
 from store import Store
 from store.agent_runs import outcomes, sessions
 from store.library import search_examples
