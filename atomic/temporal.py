@@ -32,19 +32,22 @@ def window_mean(
     values: NDArrayFloat,
     times_ns: NDArrayInt,
     groups: Groups,
-    before_s: float,
-    after_s: float,
+    before_s: float | NDArrayFloat,
+    after_s: float | NDArrayFloat,
     shift_s: float = 0.0,
 ) -> NDArrayFloat:
     """Mean of ``values`` over each row's window [t + shift_s - before_s, t + shift_s + after_s] in its group.
 
-    NaN values are left out of the means; a window with no values (past a group's end) is NaN.
+    ``before_s`` and ``after_s`` are seconds, one for all rows or one per row. NaN values are left
+    out of the means; a window with no values (past a group's end) is NaN.
     """
-    pad = round((abs(shift_s) + max(before_s, after_s, 0.0)) * 1e9)
+    before_ns = np.rint(np.asarray(before_s, dtype=np.float64) * 1e9).astype(np.int64)
+    after_ns = np.rint(np.asarray(after_s, dtype=np.float64) * 1e9).astype(np.int64)
+    pad = round(abs(shift_s) * 1e9) + max(int(np.max(before_ns, initial=0)), int(np.max(after_ns, initial=0)))
     key, _ = _keys(times_ns, groups, pad)
     centre = key + round(shift_s * 1e9)
-    lo = np.searchsorted(key, centre - round(before_s * 1e9), side="left")
-    hi = np.searchsorted(key, centre + round(after_s * 1e9), side="right")
+    lo = np.searchsorted(key, centre - before_ns, side="left")
+    hi = np.searchsorted(key, centre + after_ns, side="right")
     hi = np.maximum(hi, lo)
     data = np.asarray(values, dtype=np.float64)
     valid = ~np.isnan(data)
@@ -123,3 +126,16 @@ def unwrapped_heading(yaw: NDArrayFloat, groups: Groups, flips: bool = True) -> 
     total = np.cumsum(step)
     first = np.asarray(yaw, dtype=np.float64)[groups.start]
     return np.asarray(total - total[groups.start] + first)
+
+
+def spells(enter: NDArrayBool, stay: NDArrayBool, groups: Groups) -> NDArrayBool:
+    """Whole runs of ``stay`` that contain an ``enter`` row somewhere (``enter`` implies ``stay``).
+
+    The two-sided form of ``hysteresis``: when a whole log is known, a spell is on from the
+    moment the looser condition first held, not only from the moment the strict one did.
+    """
+    stay = np.asarray(stay, dtype=bool) | np.asarray(enter, dtype=bool)
+    starts, ends = true_runs(stay, groups)
+    seen = np.concatenate([[0], np.cumsum(enter)])
+    keep = seen[ends + 1] - seen[starts] > 0
+    return _paint(len(stay), starts[keep], ends[keep])

@@ -29,9 +29,19 @@ F = FUNCTIONS
 Call = Callable[[Any, Path], Any]
 INF = np.inf
 
+
+def _ego(log_dir: Path) -> Any:
+    return F["get_objects_of_category"](log_dir, category="EGO_VEHICLE")
+
+
+def _peds(log_dir: Path) -> Any:
+    return F["get_objects_of_category"](log_dir, category="PEDESTRIAN")
+
+
 PAIRS: list[tuple[str, Call, Call]] = [
     ("turning left", lambda v, d: F["turning"](v, d, direction="left"),
      lambda v, d: F["robust_turning"](v, d, direction="left")),
+    ("changing lanes", lambda v, d: F["changing_lanes"](v, d), lambda v, d: F["robust_changing_lanes"](v, d)),
     ("speed >= 5 m/s", lambda v, d: F["has_velocity"](v, d, min_velocity=5),
      lambda v, d: F["robust_has_velocity"](v, d, min_velocity=5)),
     ("speed <= 2 m/s", lambda v, d: F["has_velocity"](v, d, max_velocity=2),
@@ -42,13 +52,27 @@ PAIRS: list[tuple[str, Call, Call]] = [
      lambda v, d: F["robust_accelerating"](v, d, min_accel=-INF, max_accel=-1)),
     ("stationary", lambda v, d: F["stationary"](v, d), lambda v, d: F["robust_stationary"](v, d)),
     ("ego: vehicle ahead in 20 m", lambda v, d: F["has_objects_in_relative_direction"](
-        F["get_objects_of_category"](d, category="EGO_VEHICLE"), v, d, direction="forward", within_distance=20),
-     lambda v, d: F["sustained"](F["has_objects_in_relative_direction"](
-         F["get_objects_of_category"](d, category="EGO_VEHICLE"), v, d, direction="forward", within_distance=20), d)),
-    ("vehicle heading toward ego", lambda v, d: F["heading_toward"](
-        v, F["get_objects_of_category"](d, category="EGO_VEHICLE"), d),
-     lambda v, d: F["sustained"](F["heading_toward"](
-         v, F["get_objects_of_category"](d, category="EGO_VEHICLE"), d), d)),
+        _ego(d), v, d, direction="forward", within_distance=20),
+     lambda v, d: F["robust_has_objects_in_relative_direction"](_ego(d), v, d, direction="forward",
+                                                                within_distance=20)),
+    ("vehicles left of ego in 10 m", lambda v, d: F["get_objects_in_relative_direction"](
+        _ego(d), v, d, direction="left", within_distance=10),
+     lambda v, d: F["robust_get_objects_in_relative_direction"](_ego(d), v, d, direction="left",
+                                                                within_distance=10)),
+    ("vehicle heading toward ego", lambda v, d: F["heading_toward"](v, _ego(d), d),
+     lambda v, d: F["robust_heading_toward"](v, _ego(d), d)),
+    ("vehicle facing ego", lambda v, d: F["facing_toward"](v, _ego(d), d),
+     lambda v, d: F["robust_facing_toward"](v, _ego(d), d)),
+    ("same direction as ego", lambda v, d: F["heading_in_relative_direction_to"](v, _ego(d), d, direction="same"),
+     lambda v, d: F["robust_heading_in_relative_direction_to"](v, _ego(d), d, direction="same")),
+    ("opposite side from ego", lambda v, d: F["on_relative_side_of_road"](v, _ego(d), d, side="opposite"),
+     lambda v, d: F["robust_on_relative_side_of_road"](v, _ego(d), d, side="opposite")),
+    ("vehicle following ego", lambda v, d: F["following"](v, _ego(d), d),
+     lambda v, d: F["robust_following"](v, _ego(d), d)),
+    ("vehicle near ego in 10 m", lambda v, d: F["near_objects"](v, _ego(d), d),
+     lambda v, d: F["robust_near_objects"](v, _ego(d), d)),
+    ("vehicle crossed by pedestrian", lambda v, d: F["being_crossed_by"](v, _peds(d), d),
+     lambda v, d: F["robust_being_crossed_by"](v, _peds(d), d)),
 ]  # fmt: skip
 
 
@@ -88,10 +112,10 @@ def main() -> None:
                         score = agreement(call(vehicles, clean_dir), call(noisy_vehicles, noisy_dir), noisy)
                         agreements[name][index].append(score)
     print(f"{len(logs)} demo logs x {args.seeds} noise seeds ({NoiseModel()})\n")
-    print(f"{'function':<28} {'faithful':>9} {'robust':>8}   {'faithful s':>10} {'robust s':>9} {'cost':>6}")
+    print(f"{'function':<32} {'faithful':>9} {'robust':>8}   {'faithful s':>10} {'robust s':>9} {'cost':>6}")
     for name, (faithful_scores, robust_scores) in agreements.items():
         t_faithful, t_robust = seconds[name]
-        print(f"{name:<28} {np.mean(faithful_scores):>9.3f} {np.mean(robust_scores):>8.3f}   "
+        print(f"{name:<32} {np.mean(faithful_scores):>9.3f} {np.mean(robust_scores):>8.3f}   "
               f"{t_faithful:>10.3f} {t_robust:>9.3f} {t_robust / t_faithful:>5.2f}x")  # fmt: skip
 
 

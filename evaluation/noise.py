@@ -24,10 +24,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.spatial.transform import Rotation
 
 from store.arrays import LogArrays
-from store.geometry import central_velocity
+from store.geometry import with_city_poses
 
 FRAGMENT_MIN_S = 4.0
 
@@ -120,14 +119,6 @@ def _rebuild(
     kept_tracks, compact = np.unique(new_track[order], return_inverse=True)
     lengths = np.bincount(compact, minlength=len(kept_tracks))
     track_start = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    time_index = np.asarray(arrays.row_time_index)[order]
-    rotation = Rotation.from_euler("z", yaw[order][:, None])
-    ego_rotation = Rotation.from_quat(np.asarray(arrays.ego_quat_city)[time_index], scalar_first=True)
-    ego_xyz = np.asarray(arrays.ego_xyz_city)[time_index]
-    row_xyz = xyz[order]
-    group_start = np.repeat(track_start[:-1], lengths)
-    group_end = np.repeat(track_start[1:] - 1, lengths)
-    row_timestamp = np.asarray(arrays.row_timestamp_ns)[order]
     fields: dict[str, Any] = {
         "key": f"{arrays.key}-noise{seed}",
         "source": f"{arrays.source}+noise",
@@ -135,22 +126,17 @@ def _rebuild(
         "track_categories": all_categories[kept_tracks],
         "track_start": track_start,
         "row_track": compact.astype(np.int32),
-        "row_time_index": time_index.astype(np.int32),
-        "row_timestamp_ns": row_timestamp,
+        "row_time_index": np.asarray(arrays.row_time_index)[order].astype(np.int32),
+        "row_timestamp_ns": np.asarray(arrays.row_timestamp_ns)[order],
         "row_category": np.asarray(arrays.row_category)[order],
-        "xyz_city": row_xyz,
-        "quat_city": rotation.as_quat(scalar_first=True),
-        "yaw_city": yaw[order],
-        "xyz_ego": ego_rotation.inv().apply(row_xyz - ego_xyz),
-        "quat_ego": (ego_rotation.inv() * rotation).as_quat(scalar_first=True),
         "size": np.asarray(arrays.size)[order],
-        "velocity_city": central_velocity(row_xyz, row_timestamp, group_start, group_end),
         "score": np.asarray(arrays.score)[order],
         "num_interior_pts": np.asarray(arrays.num_interior_pts)[order],
         "input_row": np.arange(len(order), dtype=np.int64),
     }
+    rebuilt = with_city_poses(dataclasses.replace(arrays, **fields), xyz[order], yaw[order])
     origin = uuids[np.asarray(arrays.row_track)[order]]
-    return NoisyLog(dataclasses.replace(arrays, **fields), origin)
+    return NoisyLog(rebuilt, origin)
 
 
 def _timestamps(value: Any) -> set[int]:

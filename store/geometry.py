@@ -7,9 +7,13 @@ scalar-first ``(qw, qx, qy, qz)`` as in AV2's feather files.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import numpy.typing as npt
 from scipy.spatial.transform import Rotation
+
+from store.arrays import LogArrays
 
 NDArrayFloat = npt.NDArray[np.float64]
 NDArrayInt = npt.NDArray[np.int64]
@@ -103,3 +107,29 @@ def central_velocity(
     moving = dt_s > 0
     velocity[moving] = (xyz[nxt[moving]] - xyz[prv[moving]]) / dt_s[moving, None]
     return velocity
+
+
+def with_city_poses(arrays: LogArrays, xyz_city: NDArrayFloat, yaw_city: NDArrayFloat) -> LogArrays:
+    """``arrays`` with new city-frame centres and headings, and every field derived from them redone.
+
+    Rows keep their layout; the boxes become pure-yaw (as tracker boxes are), and their ego-frame
+    poses and raw velocities follow from the new city poses and the log's ego poses.
+    """
+    time_index = np.asarray(arrays.row_time_index)
+    ego_rotation = rotations(np.asarray(arrays.ego_quat_city)[time_index])
+    xyz = np.array(xyz_city, dtype=np.float64)
+    yaw = np.array(yaw_city, dtype=np.float64)
+    rotation = Rotation.from_euler("z", yaw[:, None])
+    start = np.asarray(arrays.track_start, dtype=np.int64)
+    lengths = np.diff(start)
+    return dataclasses.replace(
+        arrays,
+        xyz_city=xyz,
+        quat_city=rotation.as_quat(scalar_first=True),
+        yaw_city=yaw,
+        xyz_ego=ego_rotation.inv().apply(xyz - np.asarray(arrays.ego_xyz_city)[time_index]),
+        quat_ego=(ego_rotation.inv() * rotation).as_quat(scalar_first=True),
+        velocity_city=central_velocity(
+            xyz, np.asarray(arrays.row_timestamp_ns), np.repeat(start[:-1], lengths), np.repeat(start[1:] - 1, lengths)
+        ),
+    )

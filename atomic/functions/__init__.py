@@ -56,6 +56,18 @@ from atomic.functions.road_rules import (
     wrong_way,
 )
 from atomic.functions.robust import robust_accelerating, robust_has_velocity, robust_stationary, robust_turning
+from atomic.functions.robust_relations import (
+    robust_being_crossed_by,
+    robust_changing_lanes,
+    robust_facing_toward,
+    robust_following,
+    robust_get_objects_in_relative_direction,
+    robust_has_objects_in_relative_direction,
+    robust_heading_in_relative_direction_to,
+    robust_heading_toward,
+    robust_near_objects,
+    robust_on_relative_side_of_road,
+)
 from atomic.output import output_scenario
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -114,9 +126,13 @@ def register_functions(functions: dict[str, Callable[..., Any]], kind: str) -> N
 
 
 register_functions(
-    {f.__name__: f for f in (robust_turning, robust_has_velocity, robust_accelerating, robust_stationary, sustained)},
+    {f.__name__: f for f in (robust_turning, robust_changing_lanes, robust_has_velocity, robust_accelerating,
+                             robust_stationary, robust_has_objects_in_relative_direction,
+                             robust_get_objects_in_relative_direction, robust_heading_in_relative_direction_to,
+                             robust_heading_toward, robust_facing_toward, robust_being_crossed_by,
+                             robust_near_objects, robust_following, robust_on_relative_side_of_road, sustained)},
     "robust",
-)
+)  # fmt: skip
 register_functions(
     {f.__name__: f for f in (u_turn, three_point_turn, braking, overtaking, being_overtaken, passing, wrong_way,
                              special_stopping, entering_drivable_area, leaving_drivable_area, cutting_in, getting_in,

@@ -182,16 +182,17 @@ def in_same_lane(track_candidates: Scenario, related_candidates: Scenario, log_d
     raise NotImplementedError  # declaration only: the decorator runs the rule
 
 
-def _on_relative_side_of_road_rule(
+def on_relative_side_of_road_rule(
     ctx: LogContext, track_uuids: list[str], related_uuids: list[str], side: str
 ) -> Relations:
+    """Related objects in lanes on the track's side of the road (``side="same"``) or the other."""
     choice("on_relative_side_of_road", "side", side, ("same", "opposite"))
     index = ctx.map_index
     lanes_of = {lane: index.road_side(lane, side) for lane in _track_lanes(ctx, track_uuids)}
     return _lane_relation(ctx, track_uuids, related_uuids, lanes_of)
 
 
-@relational(_on_relative_side_of_road_rule)
+@relational(on_relative_side_of_road_rule)
 def on_relative_side_of_road(
     track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, side: str
 ) -> Scenario:
@@ -214,9 +215,8 @@ LANE_ALIGNMENT_COS = 0.5
 """Minimum |cosine| between the motion and the crossed boundary at a lane change."""
 
 
-def _changing_lanes_rule(ctx: LogContext, uuids: list[str], direction: str | None) -> dict[str, list[int]]:
-    from atomic.functions.motion import turning_rule  # late: motion does not depend on the map
-
+def lane_crossings(ctx: LogContext, uuids: list[str], direction: str | None) -> dict[str, list[int]]:
+    """Timestamps where an object moves into a neighbouring lane (RefAV's lane change, turns included)."""
     choice("changing_lanes", "direction", direction, ("left", "right", None))
     index = ctx.map_index
     lane = ctx.row_lane
@@ -257,12 +257,19 @@ def _changing_lanes_rule(ctx: LogContext, uuids: list[str], direction: str | Non
                 mask[side][end] = True
                 end += 1
     chosen = mask[direction] if direction else mask["left"] | mask["right"]
+    return timestamps_where(ctx, uuids, chosen)
+
+
+def changing_lanes_rule(ctx: LogContext, uuids: list[str], direction: str | None) -> dict[str, list[int]]:
+    """Lane crossings, except while the object turns (RefAV's turning)."""
+    from atomic.functions.motion import turning_rule  # late: motion does not depend on the map
+
+    found = lane_crossings(ctx, uuids, direction)
     turns = turning_rule(ctx, uuids)
-    found = timestamps_where(ctx, uuids, chosen)
     return {u: sorted(set(found[u]) - set(turns.get(u, []))) for u in uuids}
 
 
-@unary(_changing_lanes_rule)
+@unary(changing_lanes_rule)
 def changing_lanes(track_candidates: Scenario, log_dir: Path, direction: str | None = None) -> Scenario:
     """Timestamps where an object changes lanes (moves into a neighbouring lane), not while turning.
 
@@ -281,7 +288,8 @@ FOLLOW_DISTANCE_M = 25.0
 """How far ahead of the follower's front a lead may be (RefAV)."""
 
 
-def _following_rule(ctx: LogContext, track_uuids: list[str], related_uuids: list[str]) -> Relations:
+def following_rule(ctx: LogContext, track_uuids: list[str], related_uuids: list[str]) -> Relations:
+    """Related objects ahead in the track's lane (or its successor, or overlapping from a neighbour), same way."""
     index = ctx.map_index
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
     first_t = ctx.track_start[series.track[series.pair]]
@@ -322,7 +330,7 @@ def _following_rule(ctx: LogContext, track_uuids: list[str], related_uuids: list
     return _relations(ctx, track_uuids, series.per_pair_timestamps(both & (same_lane | beside_lane)))
 
 
-@relational(_following_rule)
+@relational(following_rule)
 def following(track_candidates: Scenario, related_candidates: Scenario, log_dir: Path) -> Scenario:
     """Tracks following a related object.
 

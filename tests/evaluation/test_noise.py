@@ -60,12 +60,22 @@ def test_agreement_is_one_for_the_same_answers_and_robust_functions_agree_more(
         ("turning", "robust_turning", {"direction": "left"}),
         ("accelerating", "robust_accelerating", {"min_accel": 1.0}),
         ("has_velocity", "robust_has_velocity", {"max_velocity": 2.0}),
+        ("changing_lanes", "robust_changing_lanes", {}),
     ):
         scores = [
             agreement(
                 FUNCTIONS[name](vehicles, clean_dir, **kwargs),
                 FUNCTIONS[name](noisy_vehicles, noisy_dir, **kwargs),
                 noisy,
+            )
+            for name in (faithful, robust)
+        ]
+        assert scores[1] > scores[0], (faithful, scores)
+    ego, noisy_ego = (FUNCTIONS["get_objects_of_category"](d, category="EGO_VEHICLE") for d in (clean_dir, noisy_dir))
+    for faithful, robust in (("heading_toward", "robust_heading_toward"), ("facing_toward", "robust_facing_toward")):
+        scores = [
+            agreement(
+                FUNCTIONS[name](vehicles, ego, clean_dir), FUNCTIONS[name](noisy_vehicles, noisy_ego, noisy_dir), noisy
             )
             for name in (faithful, robust)
         ]
