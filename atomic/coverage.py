@@ -37,7 +37,7 @@ LEXICON: tuple[Behaviour, ...] = (
     Behaviour("slowing", r"decelerat|slow(s|ing)? down|slowing", ("accelerating", "robust_accelerating")),
     Behaviour("reversing", r"\brevers|\bback(s|ing)? up", ("reversing",)),
     Behaviour("double parking", r"double[- ]park", ("double_parked",)),
-    Behaviour("side parking", r"parallel[- ]park|side[- ]park"),
+    Behaviour("side parking", r"parallel[- ]park|side[- ]park", ("parallel_parking",)),
     Behaviour("parked", r"\bpark(ed|ing)?\b", ("stationary", "robust_stationary")),
     Behaviour("stopped", r"\bstop(s|ped|ping)?\b(?! sign)|\bwaiting\b", ("has_velocity", "robust_has_velocity")),
     Behaviour(
@@ -54,8 +54,8 @@ LEXICON: tuple[Behaviour, ...] = (
     Behaviour("intersection", r"intersection", ("on_intersection", "near_intersection")),
     Behaviour("stop sign", r"stop sign", ("at_stop_sign",)),
     Behaviour("bus or bike lane", r"bus lane|bike lane|bicycle lane", ("on_lane_type",)),
-    Behaviour("turn-only lane", r"turn[- ]only|turning lane"),
-    Behaviour("shoulder", r"shoulder"),
+    Behaviour("turn-only lane", r"turn[- ]only|turning lane", ("on_turn_only_lane",)),
+    Behaviour("shoulder", r"shoulder", ("on_shoulder",)),
     Behaviour("wrong-way driving", r"wrong[- ]way|against (the )?traffic|wrong side of the road", ("wrong_way",)),
     Behaviour(
         "entering or leaving the road",
@@ -69,7 +69,7 @@ LEXICON: tuple[Behaviour, ...] = (
     ),
     Behaviour("off the road", r"sidewalk|off[- ]road|drivable|on the road", ("in_drivable_area", "on_road")),
     Behaviour("same lane", r"same lane|in (their|its|his|her) lane", ("in_same_lane",)),
-    Behaviour("lane splitting", r"lane[- ]splitting|between (the )?lanes"),
+    Behaviour("lane splitting", r"lane[- ]splitting|between (the )?lanes", ("lane_splitting",)),
     Behaviour("side of the road", r"side of the road|opposite side", ("on_relative_side_of_road",)),
     Behaviour(
         "relative direction",
@@ -87,7 +87,7 @@ LEXICON: tuple[Behaviour, ...] = (
         r"(enter|exit)(s|ing)? (a |the )?(car|vehicle)",
         ("getting_in", "getting_out"),
     ),
-    Behaviour("carrying or pushing", r"carr(y|ies|ying)|push(es|ing)?\b|\bpulling\b"),
+    Behaviour("carrying or pushing", r"carr(y|ies|ying)|push(es|ing)?\b|\bpulling\b", ("moved_by_person",)),
     Behaviour("colour", r"\b(red|blue|white|black|silver|grey|gray|green|yellow)\b(?! light)", ("is_color",)),
     Behaviour("occluded", r"occlud|hidden|obstruct", ("is_occluded_by",)),
     Behaviour("traffic light", r"traffic light|red light|green light", ("at_traffic_lights",)),

@@ -23,6 +23,8 @@ from atomic.functions.behaviours import (
     u_turn,
     yielding,
 )
+from atomic.functions.carrying import moved_by_person
+from atomic.functions.lane_splitting import lane_splitting
 from atomic.functions.map import (
     at_pedestrian_crossing,
     at_stop_sign,
@@ -55,6 +57,7 @@ from atomic.functions.road_rules import (
     special_stopping,
     wrong_way,
 )
+from atomic.functions.roadside import on_shoulder, on_turn_only_lane, parallel_parking
 from atomic.functions.robust import robust_accelerating, robust_has_velocity, robust_stationary, robust_turning
 from atomic.functions.robust_relations import (
     robust_being_crossed_by,
@@ -136,7 +139,8 @@ register_functions(
 register_functions(
     {f.__name__: f for f in (u_turn, three_point_turn, braking, overtaking, being_overtaken, passing, wrong_way,
                              special_stopping, entering_drivable_area, leaving_drivable_area, cutting_in, getting_in,
-                             getting_out, merging, yielding, reversing, double_parked)},
+                             getting_out, merging, yielding, reversing, double_parked, parallel_parking,
+                             on_turn_only_lane, on_shoulder, moved_by_person, lane_splitting)},
     "behaviour",
 )  # fmt: skip
 
