@@ -91,6 +91,12 @@ LEXICON: tuple[Behaviour, ...] = (
     Behaviour("colour", r"\b(red|blue|white|black|silver|grey|gray|green|yellow)\b(?! light)", ("is_color",)),
     Behaviour("occluded", r"occlud|hidden|obstruct", ("is_occluded_by",)),
     Behaviour("traffic light", r"traffic light|red light|green light", ("at_traffic_lights",)),
+    # no function yet: lights and gestures are not in the boxes, towing and loading not modelled
+    Behaviour("lights or signals", r"turn signal|blinker|indicator|hazard|brake lights|siren|flashing"),
+    Behaviour("gesturing", r"\bwav(e|es|ing)\b|gestur|direct(s|ing) traffic"),
+    Behaviour("towing", r"\btow(s|ed|ing)?\b"),
+    Behaviour("loading or unloading", r"\b(un)?load(s|ing)?\b|deliver(y|ing)"),
+    Behaviour("door open", r"door(s)? (is |are )?open|open(s|ing)? (a |the |its )?door"),
 )
 
 
