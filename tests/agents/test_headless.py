@@ -215,3 +215,25 @@ def test_parallel_sessions_and_a_budget_that_runs_out(db: Path, tmp_path: Path) 
     assert "not started, the budget ran out (2)" in capped.stdout
     submission = pickle.loads((tmp_path / "capped" / "submission.pkl").read_bytes())
     assert {p for _, p in submission} == set(plan)  # the prompts not started are all OTHER, still present
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["screen", "--threshold", "2", "--agent", "command", "--agent-command", AGENT],
+            "--threshold is a Timestamp BA",
+        ),
+        (["run", "--parallel", "0", "--agent", "command", "--agent-command", AGENT], "--parallel must be at least 1"),
+        (["screen", "--timeout", "0", "--agent", "command", "--agent-command", AGENT], "must be positive"),
+        (["run", "--agent", "command"], "--agent command needs --agent-command"),
+        (["run", "--claude", "/nowhere/claude"], "'/nowhere/claude' is not an executable"),
+    ],
+)
+def test_bad_options_are_refused_before_anything_opens(tmp_path: Path, args: list[str], message: str) -> None:
+    db = tmp_path / "untouched.duckdb"
+    done = subprocess.run([sys.executable, "-m", "server.cli", "--db", str(db), *args, "--split", "val"],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])  # fmt: skip
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert done.stderr.startswith(f"avmine {args[0]}: ")
+    assert not db.exists()  # refused before the database was even opened
