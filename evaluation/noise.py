@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from evaluation.submission.labels import scenario_timestamps
 from store.arrays import LogArrays
 from store.geometry import with_city_poses
 
@@ -139,15 +140,9 @@ def _rebuild(
     return NoisyLog(rebuilt, origin)
 
 
-def _timestamps(value: Any) -> set[int]:
-    if isinstance(value, Mapping):
-        return set().union(*(_timestamps(child) for child in value.values())) if value else set()
-    return {int(t) for t in value}
-
-
 def _pairs(scenario: Mapping[str, Any]) -> set[tuple[str, int]]:
     """(uuid, timestamp) of every referred object, relationships flattened."""
-    return {(uuid, t) for uuid, value in scenario.items() for t in _timestamps(value)}
+    return {(uuid, t) for uuid, value in scenario.items() for t in scenario_timestamps(value)}
 
 
 def agreement(clean: Mapping[str, Any], noisy: Mapping[str, Any], log: NoisyLog) -> float:
