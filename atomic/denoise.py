@@ -68,7 +68,7 @@ class DenoisedContext(LogContext):
         ego = raw.row_track == raw.track_index.get(raw.ego_uuid, -1)
         xyz[ego] = raw.xyz_city[ego]
         yaw = np.where(ego, raw.yaw_city, (mean_heading + np.pi) % (2 * np.pi) - np.pi)
-        super().__init__(with_city_poses(arrays, xyz, yaw))
+        super().__init__(with_city_poses(arrays, xyz, yaw, keep_tilt=True))
         self.raw = raw
 
     @functools.cached_property

@@ -109,17 +109,24 @@ def central_velocity(
     return velocity
 
 
-def with_city_poses(arrays: LogArrays, xyz_city: NDArrayFloat, yaw_city: NDArrayFloat) -> LogArrays:
+def with_city_poses(
+    arrays: LogArrays, xyz_city: NDArrayFloat, yaw_city: NDArrayFloat, keep_tilt: bool = False
+) -> LogArrays:
     """``arrays`` with new city-frame centres and headings, and every field derived from them redone.
 
-    Rows keep their layout; the boxes become pure-yaw (as tracker boxes are), and their ego-frame
-    poses and raw velocities follow from the new city poses and the log's ego poses.
+    Rows keep their layout; the boxes become pure-yaw (as tracker boxes are) unless ``keep_tilt``,
+    which turns each box about the vertical and keeps its pitch and roll (a box's footprint on
+    the ground depends on them). Ego-frame poses and raw velocities follow from the new city poses
+    and the log's ego poses.
     """
     time_index = np.asarray(arrays.row_time_index)
     ego_rotation = rotations(np.asarray(arrays.ego_quat_city)[time_index])
     xyz = np.array(xyz_city, dtype=np.float64)
     yaw = np.array(yaw_city, dtype=np.float64)
     rotation = Rotation.from_euler("z", yaw[:, None])
+    if keep_tilt:
+        turn = Rotation.from_euler("z", (yaw - np.asarray(arrays.yaw_city, dtype=np.float64))[:, None])
+        rotation = turn * rotations(np.asarray(arrays.quat_city))
     start = np.asarray(arrays.track_start, dtype=np.int64)
     lengths = np.diff(start)
     return dataclasses.replace(
