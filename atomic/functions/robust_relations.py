@@ -51,6 +51,7 @@ SPEED_STAY_FRACTION = 0.6
 """A minimum-speed condition stays on down to this fraction of its threshold."""
 
 Rule = Callable[..., Any]
+Loosen = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def _wider(angle: float) -> float:
@@ -110,174 +111,72 @@ def _durations(name: str, min_duration_s: float, max_gap_s: float) -> None:
     non_negative(name, min_duration_s=min_duration_s, max_gap_s=max_gap_s)
 
 
-def _robust_relation(
-    ctx: LogContext,
-    track_uuids: list[str],
-    related_uuids: list[str],
-    rule: Rule,
-    names: tuple[str, str],
-    strict: dict[str, Any],
-    loose: dict[str, Any] | None,
-    durations: tuple[float, float],
-) -> Relations:
-    """``rule`` on denoised boxes with ``strict`` parameters, held on while ``loose`` ones hold, in spells."""
-    min_duration_s, max_gap_s = durations
-    _durations(names[1], min_duration_s, max_gap_s)
-    clean = denoised(ctx)
-    with _named(*names):
-        enter = rule(clean, track_uuids, related_uuids, **strict)
-        stay = enter
-        if loose is not None:
-            # only pairs that entered can stay on: ask the looser question of those alone
-            tracks = [t for t in track_uuids if enter.get(t)]
-            found = set().union(*(enter[t].keys() for t in tracks)) if tracks else set()
-            related = [r for r in related_uuids if r in found]
-            stay = rule(clean, tracks, related, **loose) if tracks else {}
-    keys = [(t, r) for t in track_uuids for r in enter.get(t, {})]
-    out: Relations = {t: {} for t in track_uuids}
-    for (track, related), kept in zip(keys, _kept(ctx, keys, enter, stay, max_gap_s, min_duration_s), strict=True):
-        if kept:
-            out[track][related] = kept
-    return out
+def robust_relation(faithful: Rule, name: str, loosen: Loosen | None = None) -> Rule:
+    """The robust rule of a faithful relation rule: denoised boxes, hysteresis, spells.
+
+    The returned rule takes the faithful rule's parameters plus ``min_duration_s`` and ``max_gap_s``;
+    ``loosen`` maps the parameters to the looser ones a relation stays on with (none: no hysteresis).
+    """
+    faithful_name = name.removeprefix("robust_")
+
+    def rule(
+        ctx: LogContext,
+        track_uuids: list[str],
+        related_uuids: list[str],
+        min_duration_s: float,
+        max_gap_s: float,
+        **params: Any,
+    ) -> Relations:
+        _durations(name, min_duration_s, max_gap_s)
+        clean = denoised(ctx)
+        with _named(faithful_name, name):
+            enter = faithful(clean, track_uuids, related_uuids, **params)
+            stay = enter
+            if loosen is not None:
+                # only pairs that entered can stay on: ask the looser question of those alone
+                tracks = [t for t in track_uuids if enter.get(t)]
+                found = set().union(*(enter[t].keys() for t in tracks)) if tracks else set()
+                related = [r for r in related_uuids if r in found]
+                stay = faithful(clean, tracks, related, **loosen(params)) if tracks else {}
+        keys = [(t, r) for t in track_uuids for r in enter.get(t, {})]
+        out: Relations = {t: {} for t in track_uuids}
+        for (track, other), kept in zip(keys, _kept(ctx, keys, enter, stay, max_gap_s, min_duration_s), strict=True):
+            if kept:
+                out[track][other] = kept
+        return out
+
+    rule.__name__ = f"{name}_rule"
+    rule.__doc__ = f"{faithful_name} on denoised boxes, held on while looser thresholds hold, in spells."
+    return rule
+
+
+def _looser(**how: Callable[[float], float]) -> Loosen:
+    """Loosen the named parameters with the given functions, keeping the others."""
+    return lambda params: params | {key: widen(params[key]) for key, widen in how.items()}
 
 
 # -- rules ----------------------------------------------------------------------------------------------
 
-
-def robust_heading_toward_rule(
-    ctx: LogContext,
-    track_uuids: list[str],
-    related_uuids: list[str],
-    angle_threshold: float = 22.5,
-    minimum_speed: float = 0.5,
-    max_distance: float = np.inf,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.5,
-) -> Relations:
-    """heading_toward on denoised boxes, held while within wider angle, lower speed, longer distance."""
-    strict = {"angle_threshold": angle_threshold, "minimum_speed": minimum_speed, "max_distance": max_distance}
-    loose = {"angle_threshold": _wider(angle_threshold), "minimum_speed": minimum_speed * SPEED_STAY_FRACTION,
-             "max_distance": _longer(max_distance)}  # fmt: skip
-    names = ("heading_toward", "robust_heading_toward")
-    return _robust_relation(ctx, track_uuids, related_uuids, heading_toward_rule, names, strict, loose,
-                            (min_duration_s, max_gap_s))  # fmt: skip
-
-
-def robust_facing_toward_rule(
-    ctx: LogContext,
-    track_uuids: list[str],
-    related_uuids: list[str],
-    within_angle: float = 22.5,
-    max_distance: float = 50,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.5,
-) -> Relations:
-    """facing_toward on denoised boxes, held while within a wider cone and a longer distance."""
-    strict = {"within_angle": within_angle, "max_distance": max_distance}
-    loose = {"within_angle": _wider(within_angle), "max_distance": _longer(max_distance)}
-    names = ("facing_toward", "robust_facing_toward")
-    return _robust_relation(ctx, track_uuids, related_uuids, facing_toward_rule, names, strict, loose,
-                            (min_duration_s, max_gap_s))  # fmt: skip
-
-
-def robust_heading_in_relative_direction_to_rule(
-    ctx: LogContext,
-    track_uuids: list[str],
-    related_uuids: list[str],
-    direction: str,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.5,
-) -> Relations:
-    """heading_in_relative_direction_to on denoised boxes, in spells."""
-    names = ("heading_in_relative_direction_to", "robust_heading_in_relative_direction_to")
-    return _robust_relation(ctx, track_uuids, related_uuids, heading_in_relative_direction_to_rule, names,
-                            {"direction": direction}, None, (min_duration_s, max_gap_s))  # fmt: skip
-
-
-def robust_has_objects_in_relative_direction_rule(
-    ctx: LogContext,
-    track_uuids: list[str],
-    related_uuids: list[str],
-    direction: str,
-    min_number: float = 1,
-    max_number: float = np.inf,
-    within_distance: float = 50,
-    lateral_thresh: float = np.inf,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.5,
-) -> Relations:
-    """has_objects_in_relative_direction on denoised boxes, held while within longer distances."""
-    strict = {"direction": direction, "min_number": min_number, "max_number": max_number,
-              "within_distance": within_distance, "lateral_thresh": lateral_thresh}  # fmt: skip
-    loose = strict | {"within_distance": _longer(within_distance), "lateral_thresh": _longer(lateral_thresh)}
-    names = ("has_objects_in_relative_direction", "robust_has_objects_in_relative_direction")
-    return _robust_relation(ctx, track_uuids, related_uuids, has_objects_in_relative_direction_rule, names,
-                            strict, loose, (min_duration_s, max_gap_s))  # fmt: skip
-
-
-def robust_being_crossed_by_rule(
-    ctx: LogContext,
-    track_uuids: list[str],
-    related_uuids: list[str],
-    direction: str = "forward",
-    in_direction: str = "either",
-    forward_thresh: float = 10,
-    lateral_thresh: float = 5,
-    min_duration_s: float = 0.3,
-    max_gap_s: float = 0.5,
-) -> Relations:
-    """being_crossed_by on denoised boxes, held while the crossing holds with longer reaches."""
-    strict = {"direction": direction, "in_direction": in_direction, "forward_thresh": forward_thresh,
-              "lateral_thresh": lateral_thresh}  # fmt: skip
-    loose = strict | {"forward_thresh": _longer(forward_thresh), "lateral_thresh": _longer(lateral_thresh)}
-    names = ("being_crossed_by", "robust_being_crossed_by")
-    return _robust_relation(ctx, track_uuids, related_uuids, being_crossed_by_rule, names, strict, loose,
-                            (min_duration_s, max_gap_s))  # fmt: skip
-
-
-def robust_near_objects_rule(
-    ctx: LogContext,
-    track_uuids: list[str],
-    related_uuids: list[str],
-    distance_thresh: float = 10,
-    min_objects: int = 1,
-    include_self: bool = False,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.5,
-) -> Relations:
-    """near_objects on denoised boxes, held while within a longer distance."""
-    strict = {"distance_thresh": distance_thresh, "min_objects": min_objects, "include_self": include_self}
-    loose = strict | {"distance_thresh": _longer(distance_thresh)}
-    names = ("near_objects", "robust_near_objects")
-    return _robust_relation(ctx, track_uuids, related_uuids, near_objects_rule, names, strict, loose,
-                            (min_duration_s, max_gap_s))  # fmt: skip
-
-
-def robust_following_rule(
-    ctx: LogContext,
-    track_uuids: list[str],
-    related_uuids: list[str],
-    min_duration_s: float = 1.0,
-    max_gap_s: float = 0.5,
-) -> Relations:
-    """The following rule on denoised boxes, in spells."""
-    names = ("following", "robust_following")
-    return _robust_relation(ctx, track_uuids, related_uuids, following_rule, names, {}, None,
-                            (min_duration_s, max_gap_s))  # fmt: skip
-
-
-def robust_on_relative_side_of_road_rule(
-    ctx: LogContext,
-    track_uuids: list[str],
-    related_uuids: list[str],
-    side: str,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.5,
-) -> Relations:
-    """on_relative_side_of_road on denoised boxes, in spells."""
-    names = ("on_relative_side_of_road", "robust_on_relative_side_of_road")
-    return _robust_relation(ctx, track_uuids, related_uuids, on_relative_side_of_road_rule, names,
-                            {"side": side}, None, (min_duration_s, max_gap_s))  # fmt: skip
+robust_heading_toward_rule = robust_relation(
+    heading_toward_rule, "robust_heading_toward",
+    _looser(angle_threshold=_wider, minimum_speed=lambda v: v * SPEED_STAY_FRACTION, max_distance=_longer),
+)  # fmt: skip
+robust_facing_toward_rule = robust_relation(
+    facing_toward_rule, "robust_facing_toward", _looser(within_angle=_wider, max_distance=_longer)
+)
+robust_heading_in_relative_direction_to_rule = robust_relation(
+    heading_in_relative_direction_to_rule, "robust_heading_in_relative_direction_to"
+)
+robust_has_objects_in_relative_direction_rule = robust_relation(
+    has_objects_in_relative_direction_rule, "robust_has_objects_in_relative_direction",
+    _looser(within_distance=_longer, lateral_thresh=_longer),
+)  # fmt: skip
+robust_being_crossed_by_rule = robust_relation(
+    being_crossed_by_rule, "robust_being_crossed_by", _looser(forward_thresh=_longer, lateral_thresh=_longer)
+)
+robust_near_objects_rule = robust_relation(near_objects_rule, "robust_near_objects", _looser(distance_thresh=_longer))
+robust_following_rule = robust_relation(following_rule, "robust_following")
+robust_on_relative_side_of_road_rule = robust_relation(on_relative_side_of_road_rule, "robust_on_relative_side_of_road")
 
 
 def robust_changing_lanes_rule(
