@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,10 @@ def _in_sandbox(attempt: Callable[[], object]) -> dict[str, object]:
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
+        # a worker starts as a fresh process; this fork of pytest inherits its memory-mapped logs'
+        # descriptors, which would count against the sandbox's 64 open files
+        os.closerange(3, write_end)
+        os.closerange(write_end + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         try:
             layers = sandbox.enter(mount_point, sandbox.Limits(memory_bytes=512 << 20))
             try:
