@@ -65,6 +65,8 @@ def median_smooth(values: NDArrayFloat, groups: Groups) -> NDArrayFloat:
         Smoothed samples, same shape.
     """
     values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:  # no rows (e.g. no pairs): nothing to smooth, and reshape(0, -1) is ambiguous
+        return values.copy()
     flat = values.reshape(len(values), -1)
     size = np.minimum(groups.length, MEDIAN_WINDOW)
     offsets = np.arange(MEDIAN_WINDOW)[None, :] - (size // 2)[:, None]

@@ -41,7 +41,8 @@ def moved_by_person_rule(
     non_negative("moved_by_person", max_distance=max_distance, min_speed=min_speed, min_duration_s=min_duration_s)
     clean = denoised(ctx)
     people = [u for u in related_uuids if u in ctx.track_index and ctx.track_category[ctx.track_index[u]] in MOVERS]
-    objects = [u for u in track_uuids if u not in set(people)]
+    movers = set(people)
+    objects = [u for u in track_uuids if u not in movers]
     out: Relations = {u: {} for u in track_uuids}
     if not objects or not people:
         return out

@@ -62,6 +62,14 @@ def test_empty_scenarios_are_valid_and_give_empty_results(log_dir: Path) -> None
     assert F["scenario_not"](F["stationary"])({}, log_dir) == {}
 
 
+def test_a_track_related_only_to_itself_relates_to_nothing(log_dir: Path) -> None:
+    ego = F["get_objects_of_category"](log_dir, "EGO_VEHICLE")
+    for name, kwargs in (("facing_toward", {}), ("following", {}), ("heading_toward", {}),
+                         ("has_objects_in_relative_direction", {"direction": "forward"}),
+                         ("robust_facing_toward", {}), ("robust_following", {})):  # fmt: skip
+        assert F[name](ego, ego, log_dir, **kwargs) == {uuid: {} for uuid in ego}, name
+
+
 def test_defective_refav_example_gets_an_actionable_error(demo_db: Store, tmp_path: Path) -> None:
     """RefAV's example 9 asks for direction='behind'; RefAV quietly found nothing."""
     code = (
