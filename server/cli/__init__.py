@@ -7,6 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from server.executor.namespaces import SandboxUnavailableError
 from store.errors import StoreError
 
 COMMANDS = (
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except StoreError as exc:
+    except (StoreError, SandboxUnavailableError) as exc:
         print(f"avmine {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return code

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from server.executor.executor import check_sandbox
 from server.mcp.app import create_server
 from server.mcp.http import TOKEN_VARIABLE, HttpConfigError, check_exposure, serve_http
 from store.paths import resolve_db_path
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         except HttpConfigError as exc:
             print(f"avmine serve: {exc}", file=sys.stderr)
             return 2
+    check_sandbox()  # at start, in one paragraph: never a server whose every program fails
     server = create_server(resolve_db_path(args.db), args.reveal_ground_truth, args.image_dir)
     if args.transport == "stdio":
         server.run("stdio")

@@ -1,7 +1,29 @@
-"""Sandboxed execution of agent-written scenario programs (see SECURITY.md for the threat model)."""
+"""Sandboxed execution of agent-written scenario programs (see SECURITY.md for the threat model).
 
-import vlm.program_functions  # noqa: F401  (registers the VLM functions: in every program's scope and the docs)
-from server.executor.executor import Execution, Executor, LogSelection
-from server.executor.sandbox import Layers, Limits
+The package imports its parts lazily: a worker process must enter its namespaces while it is still
+single-threaded, before NumPy, pandas and the runtime are imported (``server.executor.launch``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from server.executor.executor import Execution, Executor, LogSelection
+    from server.executor.sandbox import Layers, Limits
 
 __all__ = ["Execution", "Executor", "Layers", "Limits", "LogSelection"]
+_HOMES = {
+    "Execution": "executor",
+    "Executor": "executor",
+    "LogSelection": "executor",
+    "Layers": "sandbox",
+    "Limits": "sandbox",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"server.executor.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'server.executor' has no attribute {name!r}")

@@ -21,9 +21,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import vlm.program_functions  # noqa: F401  (registers the VLM functions: in every program's scope and the docs)
 from atomic import compat
 from atomic.program import ProgramError, prepare
 from server.executor import policy
+from server.executor.namespaces import SandboxUnavailableError
 from server.executor.sandbox import Layers, Limits
 from store.database import Store
 from store.errors import StoreError
@@ -69,16 +71,46 @@ class Execution:
     error: str | None = None
 
 
+_checked = False
+
+
+def check_sandbox() -> None:
+    """Make sure a worker can enter every sandbox layer on this machine (checked once per process).
+
+    Raises:
+        SandboxUnavailableError: the kernel refused a namespace or libseccomp is missing; the message is
+            one paragraph saying what to change. No program runs until it is fixed.
+    """
+    global _checked
+    if _checked:
+        return
+    done = subprocess.run(
+        [sys.executable, "-m", "server.executor.launch", "--check"],
+        capture_output=True, text=True, timeout=120, env=_worker_environment(),
+    )  # fmt: skip
+    lines = done.stdout.strip().splitlines()
+    reply = json.loads(lines[-1]) if lines else {}
+    if not reply.get("ready"):
+        why = f"the sandbox check failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}"
+        raise SandboxUnavailableError(str(reply.get("error") or why))
+    _checked = True
+
+
+def _worker_environment() -> dict[str, str]:
+    """A minimal environment: nothing of the server's (API keys, tokens) is inherited by workers."""
+    env = {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "TMPDIR") if name in os.environ}
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env["AVMINE_COMPAT"] = json.dumps(asdict(compat.current()))
+    return env
+
+
 class _Worker:
     """One warm worker process and the pipe protocol to it."""
 
     def __init__(self, cache_root: str, source: str, limits: Limits) -> None:
-        # a minimal environment: nothing of the server's (API keys, tokens) is inherited by workers
-        env = {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "TMPDIR") if name in os.environ}
-        env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        env["AVMINE_COMPAT"] = json.dumps(asdict(compat.current()))
+        env = _worker_environment()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server.executor.worker", cache_root, source, json.dumps(asdict(limits))],
+            [sys.executable, "-m", "server.executor.launch", cache_root, source, json.dumps(asdict(limits))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -92,7 +124,9 @@ class _Worker:
         ready = self.read(120.0)
         if ready is None or not ready.get("ready"):
             self.stop()
-            raise RuntimeError("an executor worker failed to start (python -m server.executor.worker)")
+            if ready is not None and ready.get("error"):  # the kernel refused a sandbox layer: say what to change
+                raise SandboxUnavailableError(str(ready["error"]))
+            raise RuntimeError("an executor worker failed to start (python -m server.executor.launch)")
 
     def _pump(self) -> None:
         assert self.process.stdout is not None
@@ -158,6 +192,7 @@ class Executor:
         allow_missing_layers: bool = False,
         broker: Broker | None = None,
     ) -> None:
+        check_sandbox()
         self.store = store
         self.broker = broker
         """Where programs' VLM calls go (the server's VLM); None: programs that call one get a clear error."""

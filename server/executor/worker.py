@@ -6,7 +6,7 @@ one result per line on stdout. For each job it forks; the child enters the sandb
 worker reads the child's result from a pipe (bounded), kills the child's whole process group at
 the wall-clock limit, and reports.
 
-    python -m server.executor.worker CACHE_ROOT [SOURCE]
+    python -m server.executor.launch CACHE_ROOT [SOURCE [LIMITS_JSON]]
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from atomic import compat
 from atomic.context import LogContext, pin_context, set_active_source
 from atomic.output import post_process_scenario
 from atomic.program import ProgramError, prepare
-from server.executor import errors, policy, sandbox
+from server.executor import errors, namespaces, policy, sandbox
 from server.executor.safe_builtins import BoundedText, make_builtins, safe_module
 from store.arrays import load_log_arrays
 from vlm.program_functions import set_broker
@@ -156,6 +156,19 @@ def _run_program(job: dict[str, Any], ctx: LogContext, layers: sandbox.Layers, s
     }
 
 
+def _run_raw(job: dict[str, Any], layers: sandbox.Layers) -> dict[str, Any]:
+    """Tests of the OS boundary: the program gets Python as an escaped program would have it."""
+    import builtins
+
+    namespace: dict[str, Any] = {"__builtins__": builtins, "os": os, "result": None}
+    try:
+        exec(job["program"], namespace)
+        outcome: dict[str, Any] = {"status": "ok", "value": repr(namespace["result"])}
+    except BaseException as exc:
+        outcome = {"status": "error", "error": f"{type(exc).__name__}: {exc}", "errno": getattr(exc, "errno", None)}
+    return {**outcome, "layers": layers.__dict__}
+
+
 @dataclass
 class Armed:
     """A forked child already inside the sandbox, waiting for one job (forking and entering cost ~20 ms)."""
@@ -187,8 +200,12 @@ def _keep_only(keep: tuple[int, ...]) -> None:
     os.closerange(previous + 1, 1 << 16)
 
 
-def arm(limits: sandbox.Limits, base: Path) -> Armed:
-    """Fork a child that enters the sandbox now and runs the one job it is later sent."""
+def arm(limits: sandbox.Limits, base: Path, confinement: sandbox.Confinement, raw: bool = False) -> Armed:
+    """Fork a child that enters the sandbox now and runs the one job it is later sent.
+
+    ``raw`` (tests of the OS boundary only; set by the worker's command line, which neither a
+    program nor the MCP server controls) runs the job with the real builtins and ``os``.
+    """
     mount_point = Path(tempfile.mkdtemp(dir=base))
     job_read, job_write = os.pipe()
     result_read, result_write = os.pipe()
@@ -201,14 +218,15 @@ def arm(limits: sandbox.Limits, base: Path) -> Armed:
         try:
             _keep_only((job_read, result_write, ask_write, answer_read))
             os.environ.clear()  # nothing of the server's environment (keys, tokens) stays reachable
-            layers = sandbox.enter(mount_point, limits)
+            layers = sandbox.enter(mount_point, limits, confinement)
             set_broker(_pipe_broker(ask_write, answer_read))
             scope = build_scope(limits)
             with os.fdopen(job_read, "rb") as pipe:
                 job = json.loads(pipe.read())
             ctx = _contexts[job["log_id"]][1]
             pin_context(ctx.log_dir, ctx)
-            payload = json.dumps(_run_program(job, ctx, layers, scope)).encode()
+            result = _run_raw(job, layers) if raw else _run_program(job, ctx, layers, scope)
+            payload = json.dumps(result).encode()
             if len(payload) > limits.result_bytes:
                 too_large = f"the result is too large ({len(payload)} bytes, limit {limits.result_bytes}); narrow it"
                 payload = json.dumps({"status": "error", "error": too_large}).encode()
@@ -366,25 +384,35 @@ def _answer(line: bytes, relay: Relay | None, calls: int) -> dict[str, Any]:
     return relay(request)
 
 
-def main(argv: list[str]) -> None:
-    """Serve jobs from stdin until it closes.
+RAW_FOR_TESTS = "--raw-python-for-os-boundary-tests"
+"""The worker's command-line switch for ``_run_raw``; the executor never passes it."""
+
+
+def main(argv: list[str], identity: namespaces.Identity) -> None:
+    """Serve jobs from stdin until it closes; the process is already in its namespaces (``launch``).
 
     Args:
-        argv: ``CACHE_ROOT [SOURCE [LIMITS_JSON]]``.
+        argv: ``CACHE_ROOT [SOURCE [LIMITS_JSON]] [--raw-python-for-os-boundary-tests]``.
+        identity: what ``namespaces.enter_worker_namespaces`` returned.
     """
+    raw = RAW_FOR_TESTS in argv
+    argv = [arg for arg in argv if arg != RAW_FOR_TESTS]
     cache_root = Path(argv[0])
     source = argv[1] if len(argv) > 1 else "annotations"
     limits = sandbox.Limits(**json.loads(argv[2])) if len(argv) > 2 else sandbox.Limits()
-    set_active_source(source)
-    with contextlib.suppress(sandbox.SandboxError):  # if it fails here, each child's enter() reports the layer
-        sandbox.enter_namespaces()
-    compat.configure(**json.loads(os.environ.get("AVMINE_COMPAT", "{}")))
-    _sweep_dead_workers()
-    base = Path(tempfile.gettempdir()) / f"{SANDBOX_PREFIX}{os.getpid()}"
-    base.mkdir(exist_ok=True)
     out = sys.stdout
     sys.stdout = sys.stderr  # nothing but results goes to the protocol stream
-    print(json.dumps({"ready": True, "pid": os.getpid()}), file=out, flush=True)
+    try:
+        confinement = sandbox.prepare(identity)
+    except sandbox.SandboxError as exc:
+        print(json.dumps({"ready": False, "error": str(exc)}), file=out, flush=True)
+        return
+    set_active_source(source)
+    compat.configure(**json.loads(os.environ.get("AVMINE_COMPAT", "{}")))
+    _sweep_dead_workers()
+    base = Path(tempfile.gettempdir()) / f"{SANDBOX_PREFIX}{confinement.identity.host_pid}"
+    base.mkdir(exist_ok=True)
+    print(json.dumps({"ready": True, "pid": confinement.identity.host_pid}), file=out, flush=True)
     armed: Armed | None = None
 
     def relay(request: dict[str, Any]) -> dict[str, Any]:
@@ -395,16 +423,19 @@ def main(argv: list[str]) -> None:
         answer: dict[str, Any] = json.loads(line).get("vlm_answer") or {"error": "the executor sent no answer"}
         return answer
 
+    def fresh() -> Armed:
+        return arm(limits, base, confinement, raw)
+
     try:
         for line in sys.stdin:
             job = json.loads(line)
-            reply, finished = _serve(job, cache_root, source, limits, armed, base, relay)
+            reply, finished = _serve(job, cache_root, source, limits, armed, fresh, relay)
             armed = None
             reply.update(job_id=job.get("job_id"), log_id=job.get("log_id"))
             print(json.dumps(reply), file=out, flush=True)
             if finished is not None:  # answered first, reaped now
                 disarm(finished)
-            armed = arm(limits, base)  # after replying: the next program finds its sandbox ready
+            armed = fresh()  # after replying: the next program finds its sandbox ready
     finally:
         if armed is not None:
             disarm(armed)
@@ -417,7 +448,7 @@ def _serve(
     source: str,
     limits: sandbox.Limits,
     armed: Armed | None,
-    base: Path,
+    fresh: Callable[[], Armed],
     relay: Relay | None = None,
 ) -> tuple[dict[str, Any], Armed | None]:
     """One job: load the logs it needs, then run it (or just warm). Consumes ``armed``."""
@@ -435,8 +466,4 @@ def _serve(
         if armed is not None:
             disarm(armed)
         return {"warmed": True}, None
-    return run_job(job, armed or arm(limits, base), limits, relay)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+    return run_job(job, armed or fresh(), limits, relay)

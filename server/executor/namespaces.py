@@ -1,0 +1,149 @@
+"""The namespaces a worker process enters once, at start-up, before it loads any log.
+
+A worker lives in its own network, UTS, IPC, mount and PID namespaces; where it does not run as
+root it first creates a user namespace (mapping the caller's uid and gid to themselves, the only
+mapping an unprivileged process may write), which gives it the capabilities it needs inside to
+create the others, mount the sandboxes' private roots and ``chroot``; it holds none outside.
+
+A new PID namespace only takes effect for children, so the process that unshares it (the
+*launcher*, the process the executor started) forks once: the child is the worker proper and PID 1
+of the namespace. Every sandbox it forks lives in that namespace and sees no process of the host,
+of another worker or of another avmine server; the launcher only waits for the worker and passes
+on its exit status, and the worker dies with it (parent-death signal), taking every sandbox with
+it (the kernel kills a PID namespace whose first process is gone).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import select
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+PR_SET_PDEATHSIG = 1
+NAMESPACES = ("user", "net", "uts", "ipc", "mnt", "pid")
+SANDBOX_UID_BASE = 0x3E000000
+"""Root mode: a worker's sandboxes run as this plus the launcher's pid, a uid no account or other worker has."""
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class SandboxUnavailableError(RuntimeError):
+    """The kernel refused a namespace: no program may run here until the operator changes that."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a worker's sandboxes are and what they were separated from."""
+
+    root_mode: bool
+    """The worker runs as root: sandboxes get a uid of their own instead of a user namespace."""
+    host_pid: int
+    """The launcher's pid on the host: names the worker's files (inside, the worker is pid 1)."""
+    sandbox_uid: int
+    sandbox_gid: int
+    host_namespaces: dict[str, int] = field(default_factory=dict)
+    """Inode of each namespace the launcher started in: a sandbox proves it left each one."""
+
+
+def namespace_ids(pid: str = "self") -> dict[str, int]:
+    """The inode numbers of a process's namespaces (equal numbers: the same namespace)."""
+    ids: dict[str, int] = {}
+    for name in NAMESPACES:
+        try:
+            ids[name] = os.stat(f"/proc/{pid}/ns/{name}").st_ino
+        except OSError:
+            continue
+    return ids
+
+
+def _unshare(flags: int, what: str) -> None:
+    if _libc.unshare(flags) != 0:
+        errno = ctypes.get_errno()
+        raise SandboxUnavailableError(_explain(what, errno))
+
+
+def _explain(what: str, errno: int) -> str:
+    return (
+        f"avmine cannot isolate programs on this machine: creating {what} failed with "
+        f"{os.strerror(errno)} (errno {errno}), so no program will run (nothing is wrong with the program). "
+        "avmine's sandbox needs Linux user namespaces when it does not run as root. To allow them: on "
+        "Debian and older Ubuntu `sysctl -w kernel.unprivileged_userns_clone=1`; everywhere "
+        "`sysctl -w user.max_user_namespaces=15000` if it is 0; on Ubuntu 23.10 and later "
+        "`sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (or an AppArmor profile that allows "
+        "userns for the Python interpreter); in a container, run it with a seccomp profile that allows "
+        "unshare and clone of namespaces (Docker: `--security-opt seccomp=unconfined`, or as root with "
+        "`--cap-add SYS_ADMIN`). Check with `unshare -Urnm true`."
+    )
+
+
+def _write(path: str, text: str) -> None:
+    Path(path).write_text(text)
+
+
+def enter_worker_namespaces() -> Identity:
+    """Enter the worker's namespaces; returns in the worker proper (PID 1 of its namespace).
+
+    The calling process becomes the launcher: it never returns from here, it waits for the worker
+    and exits with its status.
+
+    Raises:
+        SandboxUnavailableError: the kernel refused a namespace (the message says what to change).
+    """
+    host_pid = os.getpid()
+    host_namespaces = namespace_ids()
+    uid, gid = os.getuid(), os.getgid()
+    root_mode = uid == 0
+    if root_mode:
+        sandbox_uid = sandbox_gid = SANDBOX_UID_BASE + host_pid
+    else:
+        _unshare(CLONE_NEWUSER, "a user namespace")
+        try:  # the only mapping an unprivileged process may write: its own ids, to themselves
+            _write("/proc/self/setgroups", "deny")
+            _write("/proc/self/uid_map", f"{uid} {uid} 1")
+            _write("/proc/self/gid_map", f"{gid} {gid} 1")
+        except OSError as exc:
+            raise SandboxUnavailableError(_explain("the user namespace's id maps", exc.errno or 0)) from exc
+        sandbox_uid, sandbox_gid = uid, gid
+    _unshare(
+        CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID,
+        "network, mount, PID, IPC and UTS namespaces",
+    )
+    if _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        raise SandboxUnavailableError(_explain("private mounts", ctypes.get_errno()))
+    alive_read, alive_write = os.pipe()  # the launcher holds the write end until it dies
+    pid = os.fork()
+    if pid:
+        os.close(alive_read)
+        _wait_and_exit(pid)
+    os.close(alive_write)
+    if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        os._exit(1)
+    if select.select([alive_read], [], [], 0)[0]:  # end of file: the launcher died before the signal was armed
+        os._exit(1)
+    os.close(alive_read)
+    return Identity(root_mode, host_pid, sandbox_uid, sandbox_gid, host_namespaces)
+
+
+def _wait_and_exit(pid: int) -> None:
+    """The launcher's whole life after the fork: wait for the worker, exit as it did."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda *_: os.kill(pid, signal.SIGKILL))
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    code = os.waitstatus_to_exitcode(status)
+    os._exit(code if code >= 0 else 128 - code)
