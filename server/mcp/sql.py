@@ -9,6 +9,7 @@ and running share one time limit, and the query text is bounded so that parsing 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -104,10 +105,8 @@ def check_query(con: duckdb.DuckDBPyConnection, sql: str) -> None:
 
 
 def _interrupt(con: duckdb.DuckDBPyConnection) -> None:
-    try:
+    with contextlib.suppress(duckdb.Error):  # the query finished and its connection closed as the timer fired
         con.interrupt()
-    except duckdb.Error:  # the query finished and its connection closed as the timer fired
-        pass
 
 
 def run_query(store: Store, sql: str, max_rows: int = 200, timeout_s: float = 10.0) -> QueryResult:

@@ -1,4 +1,4 @@
-"""The label-free copy of the log tables that agents' SQL reads: its contents, kept current by ingest, rebuilt when stale."""
+"""The label-free copy of the log tables that agents' SQL reads: its contents, kept by ingest, rebuilt when stale."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from store.demo import DEMO_GROUND_TRUTH
 
 from .conftest import make_tracker_pickle
 
-LABEL_TABLES = ("ground_truth", "gt_frames", "log_prompt_pairs", "runs", "run_results", "examples",
-                "agent_sessions", "agent_outcomes", "final_programs", "prompt_expectations", "vlm_cache", "meta")  # fmt: skip
+LABEL_TABLES = ("ground_truth", "gt_frames", "log_prompt_pairs", "runs", "run_results", "examples", "agent_sessions",
+                "agent_outcomes", "final_programs", "prompt_expectations", "vlm_cache", "meta")  # fmt: skip
 
 
 def copy_tables(path: Path) -> dict[str, int]:
@@ -94,7 +94,10 @@ def test_read_only_store_with_a_stale_copy_says_how_to_rebuild(store: Store, sm_
     ingest(store, sm_log, split="val", progress=False)
     current_copy(store).unlink()
     store.close()
-    with Store.open(store.path, read_only=True) as reader, pytest.raises(StoreError, match="Open the database writable"):
+    with (
+        Store.open(store.path, read_only=True) as reader,
+        pytest.raises(StoreError, match="Open the database writable"),
+    ):
         logs_copy.open_for_agents(reader)
     with Store.open(store.path) as writer:
         logs_copy.open_for_agents(writer).close()
