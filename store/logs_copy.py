@@ -69,6 +69,9 @@ def new_stamp(store: Store) -> str:
 def write(store: Store, stamp: str) -> Path:
     """Write the copy of the committed log tables under ``stamp`` and remove older copies.
 
+    Returns the copy's path; when a reader already rebuilt a newer copy since ``stamp`` was
+    committed, that one's, without writing.
+
     Raises:
         OSError, duckdb.Error: the file could not be written (nothing is half-written in its place).
     """
@@ -77,6 +80,9 @@ def write(store: Store, stamp: str) -> Path:
     alias = f"avmine_logs_copy_{uuid.uuid4().hex[:8]}"
     quoted = str(partial).replace("'", "''")
     with _write_lock:
+        current = committed_stamp(store)
+        if current != stamp and current is not None and copy_path(store.path, current).is_file():
+            return copy_path(store.path, current)  # a reader rebuilt it after this stamp's commit: it is newer
         store.con.execute(f"ATTACH '{quoted}' AS {alias}")
         try:
             try:
@@ -121,4 +127,5 @@ def open_for_agents(store: Store) -> duckdb.DuckDBPyConnection:
     The caller closes it. Nothing but the log tables exists there, and no statement can open
     a file, a URL, another database or an extension, or change these settings.
     """
-    return duckdb.connect(str(ensure(store)), read_only=True, config=AGENT_CONFIG)
+    with _write_lock:  # a concurrent write removes older copies: connect before it can
+        return duckdb.connect(str(ensure(store)), read_only=True, config=AGENT_CONFIG)

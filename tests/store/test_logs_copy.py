@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import duckdb
@@ -102,3 +103,36 @@ def test_read_only_store_with_a_stale_copy_says_how_to_rebuild(store: Store, sm_
     with Store.open(store.path) as writer:
         logs_copy.open_for_agents(writer).close()
         assert copy_tables(current_copy(writer)) == main_counts(writer)
+
+
+def test_readers_during_ingests_always_open_a_whole_copy(store: Store, sm_log: Path) -> None:
+    """As in the server: threads query while another ingests; every reader opens a complete, current-or-older copy."""
+    ingest(store, sm_log, split="val", progress=False)
+    expected = main_counts(store)["boxes"]
+    seen: list[int] = []
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            try:
+                con = logs_copy.open_for_agents(store)
+                try:
+                    seen.append(int(con.execute("SELECT count(*) FROM boxes").fetchone()[0]))  # type: ignore[index]
+                finally:
+                    con.close()
+            except BaseException as exc:  # reported by the assertion below
+                errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    try:
+        for split in ("train", "val"):
+            ingest(store, sm_log, split=split, progress=False)
+    finally:
+        done.set()
+        for reader in readers:
+            reader.join(timeout=60)
+    assert not errors and seen and set(seen) == {expected}
+    assert copy_tables(current_copy(store)) == main_counts(store)
