@@ -16,6 +16,7 @@ import pandas as pd
 from store import cache
 from store.arrays import LogArrays, load_log_arrays
 from store.errors import SchemaVersionError, StoreError
+from store.logs_copy import STAMP_KEY as LOGS_COPY_STAMP_KEY
 from store.paths import cache_root_for, resolve_db_path
 from store.schema import SCHEMA_VERSION, create_statements
 
@@ -119,11 +120,12 @@ class Store:
         self._check_version(writable=True)
         version = self._version()
         if version is None or version < SCHEMA_VERSION:
-            # every statement is CREATE ... IF NOT EXISTS: re-running them adds what newer versions added
+            # every statement is CREATE ... IF NOT EXISTS: re-running them adds what newer versions added;
+            # dropping the SQL copy's stamp has it rebuilt with the new columns
             with self.transaction():
                 for statement in create_statements():
                     self.con.execute(statement)
-                self.con.execute("DELETE FROM meta WHERE key = 'schema_version'")
+                self.con.execute("DELETE FROM meta WHERE key IN ('schema_version', ?)", [LOGS_COPY_STAMP_KEY])
                 self.con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
 
     @contextmanager

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from store import cache
+from store import cache, logs_copy
 from store.boxes import build_boxes, with_ego_rows
 from store.database import ANNOTATIONS_SOURCE, Store, now
 from store.errors import IngestError
@@ -442,7 +443,8 @@ def ingest(
 
     Re-ingesting replaces what an earlier ingest of the same log, source or
     (log, prompt) wrote; nothing is duplicated. On any error the database and
-    the caches are left exactly as they were.
+    the caches are left exactly as they were. The label-free copy that SQL
+    queries read (``store.logs_copy``) is rewritten after the commit.
 
     Args:
         store: the open store.
@@ -472,10 +474,15 @@ def ingest(
             for item in bar:
                 bar.set_postfix_str(f"{item.kind} {item.path.name}")
                 steps[item.kind](item)
+            stamp = logs_copy.new_stamp(store)
     except BaseException:
         cache.discard(store.cache_root, job.staged)
         raise
     cache.publish(store.cache_root, job.staged)
+    try:
+        logs_copy.write(store, stamp)
+    except (OSError, duckdb.Error) as exc:  # committed all the same: the next query rebuilds the copy
+        job.report.notes.append(f"the SQL copy of the log tables was not written ({exc}); it is rebuilt when read.")
     store.generation += 1
     job.report.seconds = time.perf_counter() - started
     return job.report

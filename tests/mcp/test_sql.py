@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from server.mcp.sql import QueryRefusedError, describe_tables, run_query
+from server.mcp.sql import MAX_QUERY_CHARS, QueryRefusedError, describe_tables, run_query
 from store import Store
 
 
@@ -45,6 +47,33 @@ def test_refused_queries_say_why(demo_store: Store, sql: str, message: str) -> N
 def test_long_queries_are_interrupted(demo_store: Store) -> None:
     with pytest.raises(QueryRefusedError, match=r"ran past 0\.5 s and was stopped"):
         run_query(demo_store, "SELECT count(*) FROM boxes a, boxes b, boxes c", timeout_s=0.5)
+
+
+def in_list_query(chars: int) -> str:
+    """A long but legal query: a track filter listing many timestamps."""
+    head, tail = "SELECT count(*) AS n FROM boxes WHERE timestamp_ns IN (", ")"
+    values = ",".join(str(10**15 + i) for i in range((chars - len(head) - len(tail)) // 17))
+    return head + values + tail
+
+
+def test_huge_queries_are_refused_before_parsing(demo_store: Store) -> None:
+    """The review's 2 MB query spent 32 s in checks outside the time limit; now it is refused at once."""
+    sql = in_list_query(2_000_000)
+    assert len(sql) > 1_999_000
+    started = time.perf_counter()
+    with pytest.raises(QueryRefusedError, match=f"is {len(sql):,} characters long; at most 20,000 are allowed"):
+        run_query(demo_store, sql)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_checking_counts_against_the_time_limit(demo_store: Store) -> None:
+    sql = in_list_query(MAX_QUERY_CHARS)
+    assert MAX_QUERY_CHARS - 17 < len(sql) <= MAX_QUERY_CHARS
+    started = time.perf_counter()
+    assert run_query(demo_store, sql).rows == [[0]]
+    assert time.perf_counter() - started < 2.0  # checking the longest allowed query is quick
+    with pytest.raises(QueryRefusedError, match=r"ran past 0\.005 s and was stopped"):
+        run_query(demo_store, sql, timeout_s=0.005)  # checking alone takes longer than that
 
 
 def test_schema_lists_only_queryable_tables(demo_store: Store) -> None:

@@ -58,7 +58,7 @@ def register(server: MCPServer[State]) -> None:
     @server.tool(annotations=READ_ONLY)
     def query_logs(
         ctx: Context[State, Any],
-        sql: Annotated[str, Field(description="one SELECT over the tables of describe_schema")],
+        sql: Annotated[str, Field(description="one SELECT over the tables of describe_schema; at most 20,000 chars")],
         max_rows: Annotated[int, Field(description="at most this many rows", ge=1, le=1000)] = 100,
     ) -> Annotated[CallToolResult, dict[str, Any]]:
         """Read-only SQL over the log tables (one SELECT; 10 s limit; ground truth is not queryable)."""

@@ -1,0 +1,131 @@
+"""The label-free copy of the log tables: the only database agents' SQL (``query_logs``) can open.
+
+It is a separate DuckDB file beside the database, ``<db file>.logs-<stamp>.duckdb``, holding
+the log tables and nothing else: no ground truth, no runs, no examples, no agent sessions, no
+VLM cache. It is a separate file because one process cannot open the same DuckDB file twice
+with different settings, and agents' connections need settings that the store's must not have:
+``open_for_agents`` opens it read-only with external access (files, URLs, ``ATTACH``,
+extensions) off and the configuration locked, so that nothing a query says can reach further.
+
+Consistency: every ingest commits a new stamp in the database's ``meta`` table and then writes
+the copy named by that stamp (written to a temporary file, then renamed). A copy whose name is
+not the committed stamp is stale (the process died between the two steps, or the database was
+copied without it); ``ensure`` rebuilds it from the database before anyone reads it. The name
+changes with every write because DuckDB keeps one instance per open file path: a query still
+running on the old copy keeps it, new queries open the new one.
+"""
+
+from __future__ import annotations
+
+import glob
+import threading
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from store.errors import StoreError
+
+if TYPE_CHECKING:
+    from store.database import Store
+
+LOG_TABLES = ("logs", "maps", "track_sources", "boxes", "ego_poses", "prompts")
+"""What the copy holds: the logs' contents, never labels (ground_truth, gt_frames), runs or sessions."""
+
+STAMP_KEY = "logs_copy_stamp"
+"""The ``meta`` key naming the copy that matches the committed database."""
+
+AGENT_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "enable_external_access": False,  # no files, URLs, ATTACH, COPY TO, INSTALL or LOAD
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "lock_configuration": True,  # SET / RESET / PRAGMA cannot undo the above
+}
+"""DuckDB settings of every connection ``open_for_agents`` returns."""
+
+_write_lock = threading.RLock()
+
+
+def copy_path(db_path: Path, stamp: str) -> Path:
+    """The copy of ``db_path`` written under ``stamp``."""
+    return db_path.with_name(f"{db_path.name}.logs-{stamp}.duckdb")
+
+
+def committed_stamp(store: Store) -> str | None:
+    """The stamp of the copy that matches the committed database, if one was ever written."""
+    row = store.con.execute("SELECT value FROM meta WHERE key = ?", [STAMP_KEY]).fetchone()
+    return str(row[0]) if row else None
+
+
+def new_stamp(store: Store) -> str:
+    """Record a new stamp in ``meta``; call it inside the transaction that changes the log tables."""
+    stamp = uuid.uuid4().hex[:16]
+    store.con.execute("DELETE FROM meta WHERE key = ?", [STAMP_KEY])
+    store.con.execute("INSERT INTO meta VALUES (?, ?)", [STAMP_KEY, stamp])
+    return stamp
+
+
+def write(store: Store, stamp: str) -> Path:
+    """Write the copy of the committed log tables under ``stamp`` and remove older copies.
+
+    Returns the copy's path; when a reader already rebuilt a newer copy since ``stamp`` was
+    committed, that one's, without writing.
+
+    Raises:
+        OSError, duckdb.Error: the file could not be written (nothing is half-written in its place).
+    """
+    target = copy_path(store.path, stamp)
+    partial = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    alias = f"avmine_logs_copy_{uuid.uuid4().hex[:8]}"
+    quoted = str(partial).replace("'", "''")
+    with _write_lock:
+        current = committed_stamp(store)
+        if current != stamp and current is not None and copy_path(store.path, current).is_file():
+            return copy_path(store.path, current)  # a reader rebuilt it after this stamp's commit: it is newer
+        store.con.execute(f"ATTACH '{quoted}' AS {alias}")
+        try:
+            try:
+                with store.transaction() as con:
+                    for table in LOG_TABLES:
+                        con.execute(f"CREATE TABLE {alias}.{table} AS SELECT * FROM main.{table}")
+                store.con.execute(f"CHECKPOINT {alias}")
+            finally:
+                store.con.execute(f"DETACH {alias}")
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+        for old in target.parent.glob(glob.escape(store.path.name) + ".logs-*.duckdb*"):
+            if old != target:
+                old.unlink(missing_ok=True)  # a query still reading an old copy keeps its open file
+    return target
+
+
+def ensure(store: Store) -> Path:
+    """The current copy's path, rebuilding the copy first if it is missing or stale.
+
+    Raises:
+        StoreError: the copy is stale and the store is open read-only, so it cannot be rebuilt.
+    """
+    with _write_lock:
+        stamp = committed_stamp(store)
+        if stamp is not None and copy_path(store.path, stamp).is_file():
+            return copy_path(store.path, stamp)
+        if store.read_only:
+            raise StoreError(
+                f"{store.path}: the copy of the log tables that SQL queries read is missing or stale. "
+                "Open the database writable once (e.g. `avmine serve` or `avmine ingest`) to rebuild it."
+            )
+        with store.transaction():
+            stamp = new_stamp(store)
+        return write(store, stamp)
+
+
+def open_for_agents(store: Store) -> duckdb.DuckDBPyConnection:
+    """A new read-only connection to the current copy with external access off and settings locked.
+
+    The caller closes it. Nothing but the log tables exists there, and no statement can open
+    a file, a URL, another database or an extension, or change these settings.
+    """
+    with _write_lock:  # a concurrent write removes older copies: connect before it can
+        return duckdb.connect(str(ensure(store)), read_only=True, config=AGENT_CONFIG)
