@@ -10,6 +10,7 @@ from typing import Any
 
 from server.mcp.app import create_server
 from server.mcp.http import TOKEN_VARIABLE, HttpConfigError, check_exposure, serve_http
+from server.mcp.stdio import run_stdio
 from store.paths import resolve_db_path
 
 
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
     server = create_server(resolve_db_path(args.db), args.reveal_ground_truth, args.image_dir)
     if args.transport == "stdio":
-        server.run("stdio")
+        run_stdio(server)
     else:
         serve_http(server, args.host, args.port, token)
     return 0
