@@ -9,7 +9,6 @@ import argparse
 import contextlib
 import copy
 import io
-import pickle
 import sys
 import time
 import warnings
@@ -21,6 +20,7 @@ from evaluation import evaluate
 from evaluation.filters import load_roi_map
 from evaluation.synthetic import CaseConfig, make_case
 from store.demo import SCENARIO_MINING_DIR
+from store.readers.safe_pickle import load_pickle
 
 DATA = SCENARIO_MINING_DIR
 BIG = CaseConfig(
@@ -73,10 +73,8 @@ def main() -> int:
     parser.add_argument("--big", action="store_true", help="also run the 150 logs x 5 prompts case")
     parser.add_argument("--repeat", type=int, default=5, help="best of N runs for avmine (default 5)")
     args = parser.parse_args()
-    with (DATA / "combined_predictions_dev.pkl").open("rb") as f:
-        predictions = pickle.load(f)
-    with (DATA / "combined_gt_dev.pkl").open("rb") as f:
-        ground_truth = pickle.load(f)
+    predictions = load_pickle(DATA / "combined_predictions_dev.pkl")
+    ground_truth = load_pickle(DATA / "combined_gt_dev.pkl")
     ok = compare("demo, road filter off", predictions, ground_truth, None, args.repeat)
     ok &= compare(
         "demo, road filter on (maps cached after first run)", predictions, ground_truth, str(DATA), args.repeat

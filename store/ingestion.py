@@ -5,10 +5,18 @@ dataset root of split directories, RefAV scenario-mining log directories,
 tracker outputs (AV2 tracking pickles, ingested as a named track source),
 RefAV ground truth (combined pickles and per-split annotation feathers), and
 prompt lists. Everything one call finds is written in one transaction.
+
+Pickles are read with a restricted unpickler (``store.readers.safe_pickle``) that builds only
+containers and NumPy data. A pickle given by name is always read; a directory scan reads only
+``combined_gt*.pkl`` (RefAV's ground truth) and ``*track*.pkl`` (tracker outputs, e.g.
+``*_tracking_predictions_val.pkl``), names compared case-insensitively. It passes over
+``*predictions*.pkl`` (scenario-mining submissions, never ingested) quietly and any other pickle
+with a note.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import pickle
 import time
 from collections.abc import Callable
@@ -26,7 +34,7 @@ from store.boxes import build_boxes, with_ego_rows
 from store.database import ANNOTATIONS_SOURCE, Store, now
 from store.errors import IngestError
 from store.prefilter import REFAV_PREFILTER, PrefilterConfig
-from store.readers import av2_log, ground_truth, prompts, tracker
+from store.readers import av2_log, ground_truth, prompts, safe_pickle, tracker
 
 SPLITS = ("train", "val", "test")
 UNKNOWN_SPLIT = "unknown"
@@ -49,18 +57,31 @@ class IngestReport:
         return sum(s[3] for s in self.sources)
 
 
+SCANNED_PICKLES = ("combined_gt*.pkl", "*track*.pkl")
+"""Pickle names a directory scan unpickles (lower case); other pickles are read only when named."""
+QUIET_PICKLES = ("*predictions*.pkl",)
+"""Pickles a scan passes over without a note: scenario-mining submissions, which are never ingested."""
+
+
 @dataclass(frozen=True)
 class _Item:
-    kind: str  # log | tracker | gt_pickle | gt_feather | prompts
+    kind: str  # log | tracker | gt_pickle | gt_feather | prompts | skipped (payload: a note or None)
     path: Path
     payload: Any = None
 
 
 def _load_pickle(path: Path) -> Any:
     try:
-        with path.open("rb") as f:
-            return pickle.load(f)
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, ValueError) as exc:
+        return safe_pickle.load_pickle(path)
+    except safe_pickle.UnsafePickleError as exc:
+        raise IngestError(
+            path,
+            f"was not unpickled: it asks for '{exc.refused}', which is not one of the data types of RefAV's "
+            "pickle formats (built-in containers, NumPy arrays, dtypes and scalars); loading it could run "
+            "code, so nothing of it was run.",
+            "Ingest pickles only from sources you trust, saved as plain dicts, lists and NumPy arrays.",
+        ) from exc
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, ValueError, TypeError) as exc:
         raise IngestError(
             path,
             f"could not be read as a pickle: {exc}.",
@@ -94,7 +115,15 @@ def _classify_pickle(path: Path, explicit: bool) -> _Item | None:
 def _classify_file(path: Path, explicit: bool) -> _Item | None:
     name = path.name
     if path.suffix == ".pkl":
-        return _classify_pickle(path, explicit)
+        if explicit or any(fnmatch.fnmatchcase(name.lower(), p) for p in SCANNED_PICKLES):
+            return _classify_pickle(path, explicit)
+        if any(fnmatch.fnmatchcase(name.lower(), p) for p in QUIET_PICKLES):
+            return _Item("skipped", path)
+        note = (
+            f"{name} was not read: a directory scan unpickles only {' and '.join(SCANNED_PICKLES)}; "
+            "to ingest it, give the file itself."
+        )
+        return _Item("skipped", path, note)
     if path.suffix == ".feather":
         if name in av2_log.ANNOTATION_FILES or name == av2_log.POSES_FILE:
             return _Item("log", path.parent)
@@ -144,15 +173,16 @@ def discover(path: Path) -> list[_Item]:
             item = _classify_file(file, explicit=False)
             if item is not None:
                 items.append(item)
-    if not items:
+    if all(item.kind == "skipped" for item in items):
         raise IngestError(
             path,
-            "holds no recognisable log or file.",
+            "holds no recognisable log or file"
+            + (f" (its pickles were not read: a scan reads only {' and '.join(SCANNED_PICKLES)})." if items else "."),
             "A log directory is named by its log id and holds city_SE3_egovehicle.feather, map/ and "
             "annotations.feather (or RefAV's sm_annotations.feather); give such a directory, its "
             "parent split directory, or the dataset root.",
         )
-    order = {"log": 0, "tracker": 1, "gt_pickle": 2, "gt_feather": 2, "prompts": 3}
+    order = {"log": 0, "tracker": 1, "gt_pickle": 2, "gt_feather": 2, "prompts": 3, "skipped": 4}
     return sorted(items, key=lambda item: order[item.kind])
 
 
@@ -467,6 +497,7 @@ def ingest(
         "gt_pickle": lambda item: job.gt_pickle(item.path, item.payload),
         "gt_feather": lambda item: job.gt_feather(item.path),
         "prompts": lambda item: job.prompt_list(item.path),
+        "skipped": lambda item: job.report.notes.extend([item.payload] if item.payload else []),
     }
     try:
         with store.transaction():

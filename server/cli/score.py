@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation import EvaluationInputError, EvaluationResult, evaluate
+from store.readers.safe_pickle import UnsafePickleError, load_pickle
 
 HELP = "score a submission pickle against ground truth (av2's scenario-mining metrics)"
 
@@ -41,11 +42,12 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 def _load(path: Path, what: str) -> Any:
     try:
-        with path.open("rb") as f:
-            return pickle.load(f)
+        return load_pickle(path)
     except FileNotFoundError:
         raise EvaluationInputError(f"{what}: no such file {path}") from None
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError) as err:
+    except UnsafePickleError as err:
+        raise EvaluationInputError(f"{what}: {err}") from None
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError, ValueError) as err:
         raise EvaluationInputError(
             f"{what}: {path} is not a readable pickle ({type(err).__name__}: {err}); write it with pickle.dump(dict, f)"
         ) from None

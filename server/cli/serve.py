@@ -11,6 +11,7 @@ from typing import Any
 from server.executor.executor import check_sandbox
 from server.mcp.app import create_server
 from server.mcp.http import TOKEN_VARIABLE, HttpConfigError, check_exposure, serve_http
+from server.mcp.stdio import run_stdio
 from store.paths import resolve_db_path
 
 
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     check_sandbox()  # at start, in one paragraph: never a server whose every program fails
     server = create_server(resolve_db_path(args.db), args.reveal_ground_truth, args.image_dir)
     if args.transport == "stdio":
-        server.run("stdio")
+        run_stdio(server)
     else:
         serve_http(server, args.host, args.port, token)
     return 0

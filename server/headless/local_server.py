@@ -37,7 +37,7 @@ class LocalMcpServer:
         image_dir: Path | None = None,
         vlm_config: VlmConfig | None = None,
     ) -> None:
-        self.token = secrets.token_hex(24)
+        self.token = secrets.token_urlsafe(32)
         logging.getLogger("mcp").setLevel(logging.WARNING)  # session-manager chatter would bury the progress bar
         server = create_server(db_path, image_dir=image_dir, vlm_config=vlm_config, source=source)
         app = http_app(server, HOST, self.token)

@@ -1,14 +1,16 @@
 """Streamable HTTP for the MCP server: loopback by default, a bearer token required anywhere else.
 
 The token comes from the environment (``AVMINE_TOKEN``), never the command line, where other
-users of the machine could read it. With a token set, every request must carry
-``Authorization: Bearer <token>``; others get 401 before reaching the MCP app.
+users of the machine could read it. It must be at least 43 URL-safe characters (what
+``secrets.token_urlsafe(32)`` makes: 256 random bits), so it cannot be guessed. With a token set,
+every request must carry ``Authorization: Bearer <token>``; others get 401 before reaching the MCP app.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 from typing import Any
 
 import uvicorn
@@ -16,6 +18,9 @@ from mcp.server.mcpserver import MCPServer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 TOKEN_VARIABLE = "AVMINE_TOKEN"
+MIN_TOKEN_LENGTH = 43
+"""Characters of ``secrets.token_urlsafe(32)``: 32 random bytes in URL-safe base64."""
+_URL_SAFE = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class HttpConfigError(ValueError):
@@ -51,16 +56,35 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_exposure(host: str, token: str | None) -> None:
-    """Refuse to serve beyond this machine without a token.
+def check_token(token: str) -> None:
+    """Refuse a token that could be guessed: fewer than 43 URL-safe characters.
 
     Raises:
-        HttpConfigError: a non-loopback address without a token.
+        HttpConfigError: the token is too short or holds other characters.
     """
+    url_safe = _URL_SAFE.fullmatch(token) is not None
+    if len(token) < MIN_TOKEN_LENGTH or not url_safe:
+        problem = "too few characters" if url_safe else "characters other than A-Z a-z 0-9 - _"
+        raise HttpConfigError(
+            f"{TOKEN_VARIABLE} is refused ({len(token)} characters, {problem}): a bearer token must be at least "
+            f"{MIN_TOKEN_LENGTH} URL-safe characters (A-Z a-z 0-9 - _), so it cannot be guessed. Make one with "
+            f"`export {TOKEN_VARIABLE}=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')`."
+        )
+
+
+def check_exposure(host: str, token: str | None) -> None:
+    """Refuse to serve beyond this machine without a token, or with a weak one (see ``check_token``).
+
+    Raises:
+        HttpConfigError: a non-loopback address without a token, or a token that could be guessed.
+    """
+    if token:
+        check_token(token)
     if not is_loopback(host) and not token:
         raise HttpConfigError(
             f"refusing to serve on {host} without a token: anyone who can reach it could run programs. "
-            f"Set {TOKEN_VARIABLE} (e.g. `export {TOKEN_VARIABLE}=$(openssl rand -hex 32)`) or bind 127.0.0.1."
+            f"Set {TOKEN_VARIABLE} (e.g. `export {TOKEN_VARIABLE}=$(python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')`) or bind 127.0.0.1."
         )
 
 

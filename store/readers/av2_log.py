@@ -17,6 +17,7 @@ import pandas as pd
 
 from store.errors import IngestError
 from store.readers.feather import read_feather_checked
+from store.readers.values import POSITION, QUATERNION, SIZE, TIMESTAMP, Bound
 
 ANNOTATION_FILES = ("sm_annotations.feather", "annotations_with_ego.feather", "annotations.feather")
 """Annotation file names in order of preference (RefAV's own file first)."""
@@ -28,6 +29,12 @@ ANNOTATION_COLUMNS = (
     "qw", "qx", "qy", "qz",
     "tx_m", "ty_m", "tz_m",
 )  # fmt: skip
+POSE_BOUNDS: dict[str, Bound] = {
+    "timestamp_ns": TIMESTAMP,
+    **{q: QUATERNION for q in ("qw", "qx", "qy", "qz")},
+    **{t: POSITION for t in ("tx_m", "ty_m", "tz_m")},
+}
+ANNOTATION_BOUNDS: dict[str, Bound] = {**POSE_BOUNDS, **{s: SIZE for s in ("length_m", "width_m", "height_m")}}
 _MAP_ARCHIVE = re.compile(r"log_map_archive_.*____(?P<city>[A-Z]+)_city_\d+\.json$")
 
 
@@ -105,7 +112,7 @@ def read_poses(path: Path) -> pd.DataFrame:
     Raises:
         IngestError: unreadable, missing columns, non-finite values, unsorted or duplicated timestamps.
     """
-    poses = read_feather_checked(path, POSE_COLUMNS, "AV2 ego-pose")
+    poses = read_feather_checked(path, POSE_COLUMNS, "AV2 ego-pose", POSE_BOUNDS)
     if poses.empty:
         raise IngestError(path, "holds no poses.", "Copy the log's pose file again from the dataset.")
     timestamps = poses["timestamp_ns"].to_numpy(np.int64)
@@ -142,7 +149,7 @@ def read_annotations(path: Path) -> pd.DataFrame:
     Raises:
         IngestError: unreadable, missing columns, bad values, duplicated or non-chronological rows.
     """
-    frame = read_feather_checked(path, ANNOTATION_COLUMNS, "AV2 annotations")
+    frame = read_feather_checked(path, ANNOTATION_COLUMNS, "AV2 annotations", ANNOTATION_BOUNDS)
     frame["track_uuid"] = frame["track_uuid"].astype(str)
     frame["category"] = frame["category"].astype(str)
     duplicated = frame.duplicated(["track_uuid", "timestamp_ns"])
@@ -168,14 +175,6 @@ def read_annotations(path: Path) -> pd.DataFrame:
             f"has rows of track {frame['track_uuid'].iloc[at]} out of chronological order "
             f"(row {at}: timestamp {timestamps[at]} comes after {previous[at]}).",
             "Sort the file by timestamp_ns (df.sort_values('timestamp_ns', kind='stable')) and re-run the ingest.",
-        )
-    sizes = frame[["length_m", "width_m", "height_m"]].to_numpy(np.float64)
-    if (sizes < 0).any():
-        at = int(np.flatnonzero((sizes < 0).any(axis=1))[0])
-        raise IngestError(
-            path,
-            f"has a negative box size at row {at}.",
-            "Box sizes are lengths in metres; fix the row or copy the file again.",
         )
     return frame.reset_index(drop=True)
 

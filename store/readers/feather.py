@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -11,18 +11,23 @@ import pyarrow as pa
 import pyarrow.feather as feather
 
 from store.errors import IngestError
+from store.readers.values import Bound, check_column
 
 
-def read_feather_checked(path: Path, required: Iterable[str], what: str) -> pd.DataFrame:
+def read_feather_checked(
+    path: Path, required: Iterable[str], what: str, bounds: Mapping[str, Bound] | None = None
+) -> pd.DataFrame:
     """Read a feather file and check it has the required columns and no missing or non-finite values.
 
     Args:
         path: the file.
         required: column names the file must have.
         what: what the file is, for error messages (e.g. "AV2 annotations").
+        bounds: numeric columns and their accepted ranges (``store.readers.values``).
 
     Raises:
-        IngestError: the file cannot be read, lacks columns, or holds NaN/inf in a required numeric column.
+        IngestError: the file cannot be read, lacks columns, holds NaN/inf in a required numeric column,
+            or text or an out-of-range value in a bounded one.
     """
     try:
         table = feather.read_table(path)
@@ -59,4 +64,6 @@ def read_feather_checked(path: Path, required: Iterable[str], what: str) -> pd.D
                 f"has a non-finite value (inf) in column '{column}' (first at row {row}).",
                 "Fix or drop those rows and re-run the ingest.",
             )
+    for column, bound in (bounds or {}).items():
+        check_column(frame[column].to_numpy(), bound, path, column)
     return frame

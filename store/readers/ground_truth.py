@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from store.errors import IngestError
-from store.readers.av2_log import ANNOTATION_COLUMNS
+from store.readers.av2_log import ANNOTATION_BOUNDS, ANNOTATION_COLUMNS
 from store.readers.feather import read_feather_checked
+from store.readers.values import POSITION, SIZE, TIMESTAMP, TRACK_ID, YAW, checked_numbers, checked_rows, checked_scalar
 
 SEQUENCE_FRAME_KEYS = ("timestamp_ns", "ego_translation_m", "translation_m", "size", "yaw", "label", "track_id")
 LABEL_NAMES = {0: "REFERRED", 1: "RELATED", 2: "OTHER"}
@@ -81,19 +82,22 @@ def read_sequence_pickle(obj: dict[Any, Any], path: Path) -> GroundTruth:
             missing = [k for k in SEQUENCE_FRAME_KEYS if k not in frame]
             if missing:
                 raise IngestError(path, f"{where} lacks the key(s) {', '.join(missing)}.", _FORMAT_HINT)
-            xyz = np.asarray(frame["translation_m"], dtype=np.float64).reshape(-1, 3)
-            size = np.asarray(frame["size"], dtype=np.float64).reshape(-1, 3)
-            yaw = np.asarray(frame["yaw"], dtype=np.float64).reshape(-1)
+            xyz = checked_rows(frame["translation_m"], POSITION, path, where, "translation_m", 3)
+            size = checked_rows(frame["size"], SIZE, path, where, "size", 3)
+            yaw = checked_numbers(frame["yaw"], YAW, path, where, "yaw").reshape(-1)
             label = np.asarray(frame["label"]).reshape(-1)
-            track_id = np.asarray(frame["track_id"]).reshape(-1)
+            track_id = checked_numbers(frame["track_id"], TRACK_ID, path, where, "track_id").reshape(-1)
             if len({len(xyz), len(size), len(yaw), len(label), len(track_id)}) != 1:
                 raise IngestError(path, f"{where}: per-box arrays have different lengths.", _FORMAT_HINT)
             if not np.isin(label, list(LABEL_NAMES)).all():
                 raise IngestError(
                     path, f"{where}: labels must be 0, 1 or 2, found {sorted(set(label.tolist()))}.", _FORMAT_HINT
                 )
-            ego = np.asarray(frame["ego_translation_m"], dtype=np.float64).reshape(-1)
-            timestamp = int(frame["timestamp_ns"])
+            ego = checked_rows(frame["ego_translation_m"], POSITION, path, where, "ego_translation_m", 3, per_box=False)
+            if len(ego) != 1:
+                raise IngestError(path, f"{where}: 'ego_translation_m' must be one (x, y, z).", _FORMAT_HINT)
+            ego = ego[0]
+            timestamp = int(checked_scalar(frame["timestamp_ns"], TIMESTAMP, path, where, "timestamp_ns"))
             is_positive = frame.get("is_positive")
             frame_rows.append(
                 {
@@ -146,7 +150,7 @@ def read_split_feather(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         ``(labels, boxes_ego)``: label rows (log_id, prompt, timestamp_ns, track_uuid, label) at
         every annotated timestamp, and the same rows' ego-frame boxes for placing them in the city.
     """
-    frame = read_feather_checked(path, GT_FEATHER_COLUMNS, "RefAV scenario-mining annotations")
+    frame = read_feather_checked(path, GT_FEATHER_COLUMNS, "RefAV scenario-mining annotations", ANNOTATION_BOUNDS)
     labels = pd.DataFrame(
         {
             "log_id": frame["log_id"].astype(str),

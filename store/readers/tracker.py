@@ -20,6 +20,7 @@ import pandas as pd
 from store.errors import IngestError
 from store.geometry import city_to_ego
 from store.prefilter import PrefilterConfig, prefilter_track_ids
+from store.readers.values import POSITION, SCORE, SIZE, TIMESTAMP, YAW, Bound, checked_numbers, checked_scalar
 
 REQUIRED_FRAME_KEYS = ("timestamp_ns", "translation_m", "size", "yaw", "name", "track_id")
 
@@ -54,12 +55,18 @@ def _array(frame: dict[str, Any], key: str, where: str, path: Path, shape_tail: 
     return value
 
 
+def _numbers(
+    frame: dict[str, Any], key: str, where: str, path: Path, shape_tail: tuple[int, ...], bound: Bound
+) -> np.ndarray:
+    return checked_numbers(_array(frame, key, where, path, shape_tail), bound, path, where, key)
+
+
 def read_tracker_log(log_id: str, frames: list[Any], path: Path) -> TrackerLog:
     """Validate and flatten one log's frames.
 
     Raises:
-        IngestError: a frame is not a dict, lacks keys, has inconsistent lengths or non-finite
-            values, or frame timestamps are not strictly increasing.
+        IngestError: a frame is not a dict, lacks keys, has inconsistent lengths, text, non-finite
+            or out-of-range values (``store.readers.values``), or frame timestamps are not strictly increasing.
     """
     rows: list[pd.DataFrame] = []
     timestamps = np.empty(len(frames), dtype=np.int64)
@@ -70,14 +77,14 @@ def read_tracker_log(log_id: str, frames: list[Any], path: Path) -> TrackerLog:
         missing = [k for k in REQUIRED_FRAME_KEYS if k not in frame]
         if missing:
             raise IngestError(path, f"{where} lacks the key(s) {', '.join(missing)}.", _FORMAT_HINT)
-        timestamps[i] = int(frame["timestamp_ns"])
-        xyz = _array(frame, "translation_m", where, path, (3,)).astype(np.float64)
-        size = _array(frame, "size", where, path, (3,)).astype(np.float64)
-        yaw = _array(frame, "yaw", where, path, ()).astype(np.float64)
+        timestamps[i] = int(checked_scalar(frame["timestamp_ns"], TIMESTAMP, path, where, "timestamp_ns"))
+        xyz = _numbers(frame, "translation_m", where, path, (3,), POSITION)
+        size = _numbers(frame, "size", where, path, (3,), SIZE)
+        yaw = _numbers(frame, "yaw", where, path, (), YAW)
         names = _array(frame, "name", where, path, ()).astype(str)
         track = _array(frame, "track_id", where, path, ())
         n = len(xyz)
-        score = _array(frame, "score", where, path, ()).astype(np.float64) if "score" in frame else None
+        score = _numbers(frame, "score", where, path, (), SCORE) if "score" in frame else None
         label = _array(frame, "label", where, path, ()) if "label" in frame else names
         lengths = {len(a) for a in (xyz, size, yaw, names, track, label) + ((score,) if score is not None else ())}
         if lengths != {n}:
@@ -86,9 +93,6 @@ def read_tracker_log(log_id: str, frames: list[Any], path: Path) -> TrackerLog:
                 f"{where}: per-box arrays have different lengths ({sorted(lengths)}).",
                 "Every per-box array of a frame must have one entry per box.",
             )
-        numeric = np.concatenate([xyz.ravel(), size.ravel(), yaw] + ([score] if score is not None else []))
-        if not np.isfinite(numeric).all():
-            raise IngestError(path, f"{where} has NaN or infinite box values.", "Drop or fix those boxes and re-run.")
         if len(np.unique(track.astype(str))) != n:
             raise IngestError(
                 path,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from atomic.categories import referred_category
 from store import Store
 from store.agent_runs import outcomes, sessions
 from store.library import search_examples
+from store.readers.safe_pickle import load_pickle
 
 from ..vlm.stand_in import chat_completions
 from .programs import (
@@ -102,8 +102,8 @@ def test_run_records_every_failure_goes_on_and_submits_every_pair(db: Path, tmp_
     # (the split pairs its own prompts with their ground-truth logs, and new prompts with every log)
     expected = {(LOGS[1], STOPPED), (LOGS[0], BICYCLE)} | {(log, p) for p in list(plan)[2:] for log in LOGS}
     for name in ("submission.pkl", "submission_temporal.pkl"):
-        assert set(pickle.loads((out / name).read_bytes())) == expected
-    submission = pickle.loads((out / "submission.pkl").read_bytes())
+        assert set(load_pickle(out / name)) == expected
+    submission = load_pickle(out / "submission.pkl")
     assert labels(submission, (LOGS[1], STOPPED)) >= {0}  # referred objects found
     assert labels(submission, (LOGS[0], "pedestrian walking")) == {2}  # all OTHER
     assert "6 prompts" in done.stdout
@@ -176,7 +176,7 @@ def test_a_vlm_that_says_no_on_one_log_empties_exactly_that_pair(db: Path, tmp_p
                       listed, "--vlm-check", "--out", str(tmp_path / "out"), env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert len(asked) == 2 and prompt in asked[0]
-    submission = pickle.loads((tmp_path / "out" / "submission.pkl").read_bytes())
+    submission = load_pickle(tmp_path / "out" / "submission.pkl")
     assert labels(submission, (LOGS[0], prompt)) == {2}  # rejected: every object OTHER
     assert 0 in labels(submission, (LOGS[1], prompt))  # kept: the vehicles are referred
 
@@ -213,7 +213,7 @@ def test_parallel_sessions_and_a_budget_that_runs_out(db: Path, tmp_path: Path) 
     with Store.open(db, read_only=True) as store:
         assert len(outcomes(store, "capped")) == 1 and len(sessions(store, "capped")) == 1
     assert "not started, the budget ran out (2)" in capped.stdout
-    submission = pickle.loads((tmp_path / "capped" / "submission.pkl").read_bytes())
+    submission = load_pickle(tmp_path / "capped" / "submission.pkl")
     assert {p for _, p in submission} == set(plan)  # the prompts not started are all OTHER, still present
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import re
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from store import Store
 from store.agent_runs import outcomes, sessions
 from store.demo import DEMO_GROUND_TRUTH
 from store.library import search_examples
+from store.readers.safe_pickle import load_pickle
 
 from ..evaluation.conftest import run_av2
 from .anthropic_stand_in import AnthropicStandIn, Block, Conversation, text, tool
@@ -123,9 +123,9 @@ def test_claude_screens_then_runs_and_submits(db: Path, tmp_path: Path) -> None:
     bicycle_task = next(c.first_user_text() for c in firsts if f'prompt "{BICYCLE}"' in c.first_user_text())
     assert "get_objects_in_relative_direction(vehicles, bicycles" in bicycle_task  # the retrieved example
     assert "mcp__avmine__score_run" not in {t["name"] for t in firsts[0].request["tools"]}  # no scores in a run
-    submission = pickle.loads((out / "submission.pkl").read_bytes())
+    submission = load_pickle(out / "submission.pkl")
     assert set(submission) == {(LOGS[0], BICYCLE), (LOGS[1], STOPPED)}
-    ground_truth = pickle.loads(DEMO_GROUND_TRUTH.read_bytes())
+    ground_truth = load_pickle(DEMO_GROUND_TRUTH)
     scored = subprocess.run(
         [sys.executable, "-m", "server.cli", "score", str(out / "submission.pkl"), str(DEMO_GROUND_TRUTH), "--json"],
         capture_output=True, text=True, check=True,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,10 @@ from evaluation.submission.format import sequence_frames
 from evaluation.submission.from_store import log_boxes
 from store import Store
 from store.demo import DEMO_GROUND_TRUTH
+from store.readers.safe_pickle import load_pickle
 
 GOLDEN_DIR = Path(__file__).parents[1] / "data" / "refav_golden"
-REFAV_PREDICTIONS = pickle.loads((GOLDEN_DIR / "refav_predictions.pkl").read_bytes())
+REFAV_PREDICTIONS = load_pickle(GOLDEN_DIR / "refav_predictions.pkl")
 
 
 def _programs() -> dict[tuple[str, str], str]:
@@ -63,7 +63,7 @@ def test_frames_equal_refavs(demo_db: Store, tmp_path: Path) -> None:
 def test_metrics_equal_refavs_under_av2(demo_db: Store, tmp_path: Path) -> None:
     from av2.evaluation.scenario_mining.eval import evaluate as av2_evaluate
 
-    ground_truth = pickle.loads(DEMO_GROUND_TRUTH.read_bytes())
+    ground_truth = load_pickle(DEMO_GROUND_TRUTH)
     ours = _ours(demo_db, tmp_path)
     theirs = av2_evaluate(copy.deepcopy(REFAV_PREDICTIONS), copy.deepcopy(ground_truth), "HOTA", 50, None, None)
     mine = av2_evaluate(copy.deepcopy(ours), copy.deepcopy(ground_truth), "HOTA", 50, None, None)

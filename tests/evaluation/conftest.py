@@ -3,7 +3,6 @@ import copy
 import io
 import multiprocessing
 import multiprocessing.dummy
-import pickle
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 
 from store.demo import SCENARIO_MINING_DIR
+from store.readers.safe_pickle import load_pickle
 
 # The demo dataset in the repository: the two pickles and, per log, map/ and poses for the road filter.
 DATA_DIR = SCENARIO_MINING_DIR
@@ -66,11 +66,9 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_gt() -> dict[Any, Any]:
-    with (DATA_DIR / "combined_gt_dev.pkl").open("rb") as f:
-        return pickle.load(f)  # type: ignore[no-any-return]
+    return load_pickle(DATA_DIR / "combined_gt_dev.pkl")  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")
 def demo_predictions() -> dict[Any, Any]:
-    with (DATA_DIR / "combined_predictions_dev.pkl").open("rb") as f:
-        return pickle.load(f)  # type: ignore[no-any-return]
+    return load_pickle(DATA_DIR / "combined_predictions_dev.pkl")  # type: ignore[no-any-return]

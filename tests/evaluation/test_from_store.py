@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +11,11 @@ from evaluation.submission.format import sequence_frames
 from evaluation.submission.from_store import log_boxes
 from store import Store
 from store.demo import DEMO_GROUND_TRUTH
+from store.readers.safe_pickle import load_pickle
 
 
 def test_ground_truth_labels_written_from_the_store_equal_the_official_pickle(demo_store: Store) -> None:
-    official = pickle.loads(DEMO_GROUND_TRUTH.read_bytes())
+    official = load_pickle(DEMO_GROUND_TRUTH)
     for (log_id, prompt), frames in official.items():
         labels = demo_store.query_df(
             "SELECT track_uuid, timestamp_ns FROM ground_truth WHERE log_id = ? AND prompt = ? AND label = 'REFERRED'",
@@ -51,14 +51,14 @@ def test_ground_truth_rebuilt_from_the_store_scores_like_the_official_pickle(dem
     from evaluation.ground_truth_from_store import ground_truth_frames, ground_truth_pairs
     from store.demo import DEMO_PREDICTIONS
 
-    official = pickle.loads(DEMO_GROUND_TRUTH.read_bytes())
+    official = load_pickle(DEMO_GROUND_TRUTH)
     rebuilt = {key: ground_truth_frames(demo_store, *key) for key in official}
     assert ground_truth_pairs(demo_store, "stopped car") == ["3bffdcff-c3a7-38b6-a0f2-64196d130958"]
     for key, frames in official.items():
         for mine, theirs in zip(rebuilt[key], frames, strict=True):
             for name in ("translation_m", "size", "yaw", "label", "track_id"):
                 np.testing.assert_allclose(mine[name], theirs[name], atol=1e-6, err_msg=name)
-    predictions = pickle.loads(DEMO_PREDICTIONS.read_bytes())
+    predictions = load_pickle(DEMO_PREDICTIONS)
     assert tuple(evaluate(copy.deepcopy(predictions), rebuilt, "HOTA", 50)) == tuple(
         evaluate(copy.deepcopy(predictions), official, "HOTA", 50)
     )

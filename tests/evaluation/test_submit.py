@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from evaluation import evaluate
 from evaluation.submission.validate import validate_submission
 from store import Store
 from store.demo import DEMO_GROUND_TRUTH, ingest_demo
+from store.readers.safe_pickle import load_pickle
 from store.runs import LogResult, Run, latest_results, load_run, record_run
 
 STOPPED_CAR_LOG = "3bffdcff-c3a7-38b6-a0f2-64196d130958"
@@ -56,9 +56,9 @@ def test_submit_from_stored_runs(tmp_path: Path) -> None:
     assert "2 (log, prompt) pairs, 1 from programs, 1 all-OTHER fallbacks" in done.stdout
     assert "syntax error on line 1" in done.stdout
 
-    submission = pickle.loads(out.read_bytes())
+    submission = load_pickle(out)
     assert validate_submission(submission) == []
-    ground_truth = pickle.loads(DEMO_GROUND_TRUTH.read_bytes())
+    ground_truth = load_pickle(DEMO_GROUND_TRUTH)
     assert set(submission) == set(ground_truth)
     fallback = submission[(BICYCLE_LOG, "vehicle with a bicycle to its right")]
     assert all((frame["label"] == 2).all() for frame in fallback)

@@ -12,6 +12,7 @@ from server.executor import Executor, Limits
 from server.ingestion import prepare_logs
 from store import Store, ingest
 from store.demo import SCENARIO_MINING_DIR
+from store.readers.safe_pickle import load_pickle
 
 LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
 SECRET = "CANARY-7f3a9c-ground-truth-secret"
@@ -52,7 +53,7 @@ def canary_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """The demo's scenario-mining logs, plus ground truth whose prompt and file hold a secret."""
     root = tmp_path_factory.mktemp("executor")
     shutil.copytree(SCENARIO_MINING_DIR / LOG, root / "logs" / LOG)
-    ground_truth = pickle.loads((SCENARIO_MINING_DIR / "combined_gt_dev.pkl").read_bytes())
+    ground_truth = load_pickle(SCENARIO_MINING_DIR / "combined_gt_dev.pkl")
     frames = ground_truth[(LOG, "vehicle with a bicycle to its right")]
     canary = root / "canary_gt.pkl"
     canary.write_bytes(pickle.dumps({(LOG, SECRET): frames}))

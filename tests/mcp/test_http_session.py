@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -14,8 +15,12 @@ from typing import Any
 
 import anyio
 import httpx2
+import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+
+from server.headless.local_server import LocalMcpServer
+from server.mcp.http import MIN_TOKEN_LENGTH, check_token
 
 from .programs import SPIN, of_category
 
@@ -76,7 +81,7 @@ def test_loopback_without_a_token(db: Path) -> None:
 
 
 def test_a_token_is_required_once_set(db: Path) -> None:
-    token = "s3cret-" + "x" * 24
+    token = secrets.token_urlsafe(32)
     with serving(db, token) as url:
         for sent in (None, "wrong"):
             headers = {"Authorization": f"Bearer {sent}"} if sent else {}
@@ -96,6 +101,40 @@ def test_non_loopback_without_a_token_is_refused_before_binding(db: Path) -> Non
     )
     assert done.returncode == 2
     assert "refusing to serve on 0.0.0.0 without a token" in done.stderr and "AVMINE_TOKEN" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [
+        ("s3cret-" + "x" * 24, "31 characters, too few characters"),
+        (secrets.token_urlsafe(32)[:42], "42 characters, too few characters"),
+        (secrets.token_urlsafe(32) + "+/=", "characters other than A-Z a-z 0-9 - _"),
+        ("ä" * 50, "characters other than A-Z a-z 0-9 - _"),
+    ],
+)
+def test_a_guessable_token_is_refused_before_binding(db: Path, token: str, problem: str) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "AVMINE_TOKEN"} | {"AVMINE_TOKEN": token}
+    for host in ("127.0.0.1", "0.0.0.0"):
+        done = subprocess.run(
+            [sys.executable, "-m", "server.cli", "--db", str(db), "serve", "--transport", "http",
+             "--host", host, "--port", str(port)],
+            capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert "AVMINE_TOKEN is refused" in done.stderr and problem in done.stderr, done.stderr
+        assert "at least 43 URL-safe characters" in done.stderr and "token_urlsafe(32)" in done.stderr
+        assert token not in done.stderr  # the refusal does not echo the secret
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0  # nothing was bound
+
+
+def test_the_headless_servers_token_is_accepted(db: Path) -> None:
+    with LocalMcpServer(db) as local:
+        check_token(local.token)
+        assert len(local.token) >= MIN_TOKEN_LENGTH
+        assert httpx2.post(local.url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}).status_code == 401
+        assert "execute_scenario" in anyio.run(_names, local.url, local.token)
 
 
 async def _overlapping(url: str) -> dict[str, list[str]]:

@@ -11,6 +11,7 @@ import pytest
 
 from store import IngestError, Store, ingest
 from store.demo import DEMO_PREDICTIONS, SENSOR_DIR
+from store.readers.safe_pickle import load_pickle
 
 from .conftest import SENSOR_LOG, make_tracker_pickle, table_snapshot
 
@@ -147,7 +148,7 @@ def test_tracker_frames_out_of_order(populated: Store, sensor_log: Path, tmp_pat
 
 
 def test_ground_truth_pickle_with_missing_keys(populated: Store, tmp_path: Path) -> None:
-    data = pickle.loads((SENSOR_DIR.parent.parent / "scenario_mining" / "combined_gt_dev.pkl").read_bytes())
+    data = load_pickle(SENSOR_DIR.parent.parent / "scenario_mining" / "combined_gt_dev.pkl")
     key = next(iter(data))
     del data[key][2]["label"]
     (tmp_path / "gt.pkl").write_bytes(pickle.dumps(data))

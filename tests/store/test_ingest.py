@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import pickle
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 
 from store import PrefilterConfig, Store, ingest
 from store.demo import DEMO_GROUND_TRUTH, SCENARIO_MINING_DIR
+from store.readers.safe_pickle import load_pickle
 from store.schema import SCHEMA_VERSION
 
 from .conftest import SENSOR_LOG, SM_LOG, make_tracker_pickle, table_snapshot
@@ -145,7 +145,7 @@ def test_ground_truth_pickle(store: Store, sm_log: Path) -> None:
     ingest(store, sm_log, progress=False)
     report = ingest(store, DEMO_GROUND_TRUTH, progress=False)
     assert report.gt_pairs == 2
-    data = pickle.loads(DEMO_GROUND_TRUTH.read_bytes())
+    data = load_pickle(DEMO_GROUND_TRUTH)
     frames = store.query_df("SELECT * FROM gt_frames ORDER BY log_id, prompt, frame_index")
     assert len(frames) == sum(len(v) for v in data.values())
     labels = store.query_df("SELECT * FROM ground_truth WHERE log_id = ?", [SM_LOG])

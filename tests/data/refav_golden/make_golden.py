@@ -10,17 +10,17 @@ finish (TIMEOUT) are left out: they are not RefAV's answers.
 from __future__ import annotations
 
 import json
-import pickle
 import re
 import sys
 from pathlib import Path
+
+from store.readers.safe_pickle import load_pickle
 
 
 def main(programs_md: Path, results_pkl: Path, out_json: Path) -> None:
     """Write the golden JSON."""
     programs = re.findall(r"```python\n(.*?)```", programs_md.read_text(), re.S)
-    with results_pkl.open("rb") as f:
-        results = pickle.load(f)
+    results = load_pickle(results_pkl)
     kept = {
         f"{index}|{log_id}": value
         for (index, log_id), value in sorted(results.items())
