@@ -37,6 +37,9 @@ class RunSummary(BaseModel):
     diagnostics: str = Field(description="compact text: what was found per log and what looks wrong")
     per_log: list[dict[str, Any]] = Field(description="status, counts and error per log")
     more_logs: int = Field(0, description="logs left out of per_log to bound the response (see get_run)")
+    sandbox: dict[str, Any] = Field(
+        default_factory=dict, description="the sandbox the programs ran in: its mode and whether each layer was active"
+    )
 
 
 def register(server: MCPServer[State]) -> None:
@@ -77,6 +80,7 @@ def register(server: MCPServer[State]) -> None:
                 diagnostics=clip(report.text(), LIMIT_CHARS // 2),
                 per_log=report.per_log[: len(shown.items)],
                 more_logs=shown.total - len(shown.items),
+                sandbox=execution.layers,
             )
             text = f"run {summary.run_id}: {summary.status} in {summary.seconds:.2f} s\n{summary.diagnostics}"
             return answer(summary.model_dump(), text)
