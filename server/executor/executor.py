@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import queue
 import subprocess
@@ -23,8 +24,9 @@ from typing import Any
 
 from atomic import compat
 from atomic.program import ProgramError, prepare
-from server.executor import policy
+from server.executor import messages, policy
 from server.executor.sandbox import Layers, Limits
+from store.bounds import ERROR_CHARS, bound
 from store.database import Store
 from store.errors import StoreError
 from store.runs import LogResult, Run, record_run
@@ -36,6 +38,8 @@ GRACE_SECONDS = 30.0
 """How long past a job's own wall-clock limit the executor waits for its worker before replacing it."""
 POLL_SECONDS = 0.1
 """How often a waiting run looks at its cancellation flag."""
+
+logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
 """Called as ``progress(logs_done, logs_total, log_id)`` each time a log finishes."""
@@ -73,6 +77,8 @@ class _Worker:
     """One warm worker process and the pipe protocol to it."""
 
     def __init__(self, cache_root: str, source: str, limits: Limits) -> None:
+        self.max_line = 8 * limits.result_bytes + (1 << 20)
+        """The longest reply line accepted: a result re-encoded as ASCII JSON (``\\uXXXX``) and the rest."""
         # a minimal environment: nothing of the server's (API keys, tokens) is inherited by workers
         env = {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "TMPDIR") if name in os.environ}
         env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -113,33 +119,45 @@ class _Worker:
             self.lines.put("")  # keep the end-of-stream for later readers
             return None
         try:
-            reply: dict[str, Any] = json.loads(line)
-            return reply
-        except json.JSONDecodeError:
+            reply = messages.parse(line, self.max_line, "the worker's reply")
+        except messages.MessageError as exc:
+            logger.error("executor worker %d sent a malformed line: %s", self.process.pid, exc)
             return None
+        if not isinstance(reply, dict):
+            logger.error("executor worker %d sent a reply that is not an object", self.process.pid)
+            return None
+        return reply
 
     def send(self, job: dict[str, Any]) -> None:
+        """Write one message; a worker that is gone is logged here and its reader sees the end of its stream."""
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(job) + "\n")
-        self.process.stdin.flush()
+        try:
+            self.process.stdin.write(json.dumps(job) + "\n")
+            self.process.stdin.flush()
+        except OSError as exc:
+            logger.error("could not write to executor worker %d: %s", self.process.pid, exc)
 
     def kill(self) -> None:
         """Stop at once (a cancelled run): the program it runs dies with it (its parent-death signal)."""
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(ProcessLookupError):  # it exited already
             self.process.kill()
-        with contextlib.suppress(Exception):
+        try:
             self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            logger.error("executor worker %d did not exit within 10 s of SIGKILL", self.process.pid)
 
     def stop(self) -> None:
         """Close the job stream (the worker disarms its waiting child and exits), then make sure it is gone."""
-        with contextlib.suppress(Exception):
-            assert self.process.stdin is not None
+        assert self.process.stdin is not None
+        with contextlib.suppress(OSError):  # a broken pipe: it exited already
             self.process.stdin.close()
+        try:
             self.process.wait(timeout=5)
-        with contextlib.suppress(Exception):
-            self.process.kill()
-        with contextlib.suppress(Exception):
-            self.process.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            logger.warning("executor worker %d did not exit within 5 s of its job stream closing; killing it",
+                           self.process.pid)  # fmt: skip
+        self.kill()
 
 
 class Executor:
@@ -178,8 +196,8 @@ class Executor:
         while (item := self._records.get()) is not None:
             try:
                 record_run(self.store, *item, con=cursor)
-            except Exception as exc:  # one bad record must not stop the recording of every later run
-                print(f"avmine: could not record run {item[0].run_id}: {exc}", file=sys.stderr)
+            except Exception:  # one bad record must not stop the recording of every later run
+                logger.exception("could not record run %s", item[0].run_id)
             finally:
                 self._records.task_done()
         self._records.task_done()
@@ -248,7 +266,7 @@ class Executor:
             if reply is None or reply.get("job_id") != "probe":
                 worker.stop()  # out of step with its replies: never reuse it
                 return Layers()
-        return Layers(**reply.get("layers", {}))
+        return Layers(**messages.worker_result(reply, self.limits).get("layers", {}))
 
     def run(
         self,
@@ -290,9 +308,10 @@ class Executor:
         try:
             prepare(program, check=policy.enforce)
         except (ProgramError, policy.PolicyError) as exc:
-            results = [LogResult(log_id=log_id, status="error", error=str(exc)) for log_id in log_ids]
+            error = bound(str(exc), ERROR_CHARS)  # a policy error lists every violation: a program chooses how many
+            results = [LogResult(log_id=log_id, status="error", error=error) for log_id in log_ids]
             self._records.put((run, results))
-            return Execution(run.run_id, prompt, "rejected", results, time.perf_counter() - started, error=str(exc))
+            return Execution(run.run_id, prompt, "rejected", results, time.perf_counter() - started, error=error)
         code_hash = str(run.details["code_sha256"])
         compat_key = json.dumps(asdict(compat.current()), sort_keys=True)
 
@@ -319,11 +338,11 @@ class Executor:
             reused.get(log_id)
             or LogResult(
                 log_id=log_id,
-                status=str(replies[log_id].get("status", "error")),
+                status=replies[log_id]["status"],
                 scenario=replies[log_id].get("scenario"),
                 error=replies[log_id].get("error"),
-                stdout=str(replies[log_id].get("stdout", "")),
-                seconds=float(replies[log_id].get("seconds", 0.0)),
+                stdout=replies[log_id].get("stdout", ""),
+                seconds=replies[log_id].get("seconds", 0.0),
             )
             for log_id in log_ids
         ]
@@ -390,7 +409,7 @@ class Executor:
                         )
                         finished(log_id)
                         return
-                    replies[log_id] = reply
+                    replies[log_id] = messages.worker_result(reply, self.limits)
                 finished(log_id)
 
         threads = [threading.Thread(target=serve, args=(w,)) for w in self._workers()]
@@ -423,7 +442,11 @@ class Executor:
             worker.send({"vlm_answer": self._broker_answer(log_id, reply["vlm_request"])})
         return None
 
-    def _broker_answer(self, log_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    def _broker_answer(self, log_id: str, document: Any) -> dict[str, Any]:
+        try:
+            request = messages.vlm_request(document)  # checked by the worker too: this is the server's own check
+        except messages.MessageError as exc:
+            return {"error": str(exc)}
         if self.broker is None:
             return {"error": "no VLM is configured for this server; see AVMINE_VLM_BACKEND in the README"}
         if request.get("log_id") != log_id:  # a program asks only about its own log
