@@ -95,7 +95,7 @@ _Value = Annotated[
     Discriminator(
         _scenario_kind,
         custom_error_type="scenario_value",
-        custom_error_message="a list of timestamps (integers) or a dict of related tracks",
+        custom_error_message="Input should be a list of timestamps (integers) or a dict of related tracks",
     ),
 ]
 Scenario = TypeAliasType("Scenario", dict[str, _Value])
