@@ -80,7 +80,7 @@ def _run_forged(result: bytes, ask: bytes = b"") -> tuple[dict[str, Any], list[d
 
 FORGED_RESULTS = [
     (DEEP, "the program's result is nested more than 64 levels deep"),
-    (b'{"status": "ok", "scenario": 5}', "scenario: Input should be a valid dictionary"),
+    (b'{"status": "ok", "scenario": 5}', "scenario: Input should be an object"),
     (b'{"status": "ok", "scenario": {"t": "x"}}', "scenario.t: Input should be a list of timestamps"),
     (b'{"status": "ok", "scenario": {"t": {"u": [1.5]}}}', "Input should be a valid integer"),
     (b'{"status": "ok", "scenario": {"t": [1]}, "seconds": "fast"}', "seconds: Input should be a valid number"),
@@ -91,9 +91,12 @@ FORGED_RESULTS = [
     (b'{"status": "cancelled", "error": "x"}', "status: Input should be 'ok' or 'error'"),
     (b'{"status": "error", "error": 5}', "error: Input should be a valid string"),
     (b'{"status": "ok"}', "an 'ok' result has no scenario"),
-    (b'[1, 2]', "Input should be a valid dictionary"),
-    (b'{"status": "ok", "scenario": {"t": [1' + b"1" * 5000 + b"]}}", "is not valid JSON"),
-    (b"\xff\xfe not json", "is not valid JSON"),
+    (b'[1, 2]', "is malformed: Input should be an object"),
+    (b'{"status": "ok", "scenario": {"t": [1' + b"1" * 5000 + b"]}}", "Invalid JSON: number out of range"),
+    (b'{"status": "ok", "scenario": {"t": [99999999999999999999]}}', "less than 9223372036854775808"),
+    (b'{"status": "error", "error": "e", "function_seconds": {"f": NaN}}',
+     "function_seconds.f: Input should be a finite"),
+    (b"\xff\xfe not json", "is malformed: Invalid JSON"),
 ]  # fmt: skip
 
 
@@ -117,7 +120,7 @@ VLM_REQUESTS = [
     (b'{"function": "f", "log_id": "x", "scenario": {"t": ["1"]}}\n', "malformed VLM request: scenario.t.0"),
     (b'{"function": "f", "log_id": "x", "scenario": {"t": [1]}, "extra": 1}\n', "extra: Extra inputs"),
     (b'{"function": "f", "scenario": {"t": [1]}}\n', "malformed VLM request: log_id: Field required"),
-    (b"[[[[1]]]]\n", "malformed VLM request: the message: Input should be a valid dictionary"),
+    (b"[[[[1]]]]\n", "malformed VLM request: Input should be a valid dictionary"),
     (b"nonsense\n", "the VLM request is not valid JSON"),
 ]  # fmt: skip
 
