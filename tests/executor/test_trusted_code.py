@@ -97,6 +97,7 @@ FORGED_RESULTS = [
     (b'{"status": "error", "error": "e", "function_seconds": {"f": NaN}}',
      "function_seconds.f: Input should be a finite"),
     (b"\xff\xfe not json", "is malformed: Invalid JSON"),
+    (b'{"status": "ok", "scenario": 5, "stdout": "\\ud800"}', "scenario: Input should be a valid dictionary"),
 ]  # fmt: skip
 
 
