@@ -29,6 +29,12 @@ from pathlib import Path
 from typing import Any
 
 _FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.S)
+MAX_PROGRAM_CHARS = 100_000
+"""The longest program parsed (RefAV's programs are a few thousand characters): parsing stays under a second."""
+MAX_NESTING = 200
+"""The deepest syntax tree accepted: operators, calls and brackets nested in each other (RefAV's nest a few dozen).
+Python's parser, compiler and the policy's tree walk recurse once per level: a chain of a few thousand
+``a + b + ...`` ends them in RecursionError or MemoryError."""
 
 
 class ProgramError(Exception):
@@ -81,17 +87,31 @@ def prepare(text: str, check: Callable[[ast.Module], None] | None = None) -> ast
         check: called with the parsed tree before anything else is looked at (the sandbox's policy).
 
     Raises:
-        ProgramError: a syntax error (with line, column and a caret), or no call to ``output_scenario``.
+        ProgramError: a syntax error (with line, column and a caret), a program too long or nested too
+            deeply, or no call to ``output_scenario``.
     """
+    if len(text) > MAX_PROGRAM_CHARS:
+        raise ProgramError(
+            f"the program is too long ({len(text)} characters, limit {MAX_PROGRAM_CHARS}); "
+            "scenario programs need a few thousand: use loops and helper functions instead of repeated code."
+        )
     code = normalise(text)
     try:
         tree = ast.parse(code)
     except SyntaxError as exc:
-        line = (exc.text or "").rstrip("\n")
-        caret = " " * max((exc.offset or 1) - 1 - (len(line) - len(line.lstrip())), 0) + "^"
+        if exc.lineno is None:  # not at a place in the text, such as a null byte
+            raise ProgramError(f"the program cannot be parsed: {exc.msg}") from exc
+        line = (exc.text or "").rstrip("\n")[:200]
+        caret = " " * min(max((exc.offset or 1) - 1 - (len(line) - len(line.lstrip())), 0), 200) + "^"
         raise ProgramError(
             f"syntax error on line {exc.lineno}, column {exc.offset}: {exc.msg}\n    {line.strip()}\n    {caret}"
         ) from exc
+    except (RecursionError, MemoryError) as exc:  # the parser's own stack ran out
+        raise ProgramError(_too_deep()) from exc
+    except ValueError as exc:  # null bytes, on some Python versions
+        raise ProgramError(f"the program cannot be parsed: {exc}") from exc
+    if _depth(tree) > MAX_NESTING:
+        raise ProgramError(_too_deep())
     if check is not None:
         check(tree)
     tree.body = [node for node in tree.body if not _is_description_assignment(node)]
@@ -103,6 +123,24 @@ def prepare(text: str, check: Callable[[ast.Module], None] | None = None) -> ast
     if not calls:
         raise ProgramError("the program never calls output_scenario(scenario, description, log_dir, output_dir).")
     return tree
+
+
+def _too_deep() -> str:
+    return (
+        f"the program is nested too deeply to parse (more than {MAX_NESTING} levels of operators, calls or "
+        "brackets inside each other); split long expressions into several assignments."
+    )
+
+
+def _depth(tree: ast.AST) -> int:
+    """The syntax tree's depth, found without recursion (a recursive walk fails where the tree is deep)."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def run_program(

@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 
+from store.bounds import ERROR_CHARS, STDOUT_CHARS, bound
 from store.database import Store, now
 from store.errors import StoreError
 
@@ -77,9 +78,9 @@ def _timestamps(value: Any) -> set[int]:
     return {int(t) for t in value}
 
 
-def _text(value: str | None) -> str | None:
-    """Text a program produced, made storable (a lone surrogate cannot be encoded as UTF-8)."""
-    return None if value is None else value.encode("utf-8", "replace").decode("utf-8")
+def _text(value: str | None, limit: int) -> str | None:
+    """Text a program produced, bounded and made storable (a lone surrogate cannot be encoded as UTF-8)."""
+    return None if value is None else bound(value, limit).encode("utf-8", "replace").decode("utf-8")
 
 
 def record_run(store: Store, run: Run, results: list[LogResult], con: duckdb.DuckDBPyConnection | None = None) -> str:
@@ -104,8 +105,8 @@ def record_run(store: Store, run: Run, results: list[LogResult], con: duckdb.Duc
                 "run_id": run.run_id,
                 "log_id": result.log_id,
                 "status": result.status,
-                "error": _text(result.error),
-                "stdout": _text(result.stdout),
+                "error": _text(result.error, ERROR_CHARS),
+                "stdout": _text(result.stdout, STDOUT_CHARS),
                 "seconds": result.seconds,
                 "scenario": None if result.scenario is None else json.dumps(_jsonable(result.scenario)),
                 "num_referred_tracks": tracks,
@@ -121,7 +122,7 @@ def record_run(store: Store, run: Run, results: list[LogResult], con: duckdb.Duc
             "origin, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run.run_id, now(), run.prompt, run.program, run.source, json.dumps(run.log_selection), status,
-                _text(failed[0].error) if failed else None, seconds, run.origin, json.dumps(run.details),
+                _text(failed[0].error, ERROR_CHARS) if failed else None, seconds, run.origin, json.dumps(run.details),
             ],
         )  # fmt: skip
         columns = list(rows[0]) if rows else []

@@ -6,6 +6,8 @@ import difflib
 import traceback
 from collections.abc import Iterable
 
+from store.bounds import ERROR_CHARS, bound
+
 PROGRAM_FILE = "<program>"
 
 
@@ -14,12 +16,12 @@ def runtime_error(exc: BaseException, text: str, known_names: Iterable[str]) -> 
     lines = text.splitlines()
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == PROGRAM_FILE]
     trace = [
-        f"  line {f.lineno}: {lines[f.lineno - 1].strip() if f.lineno and f.lineno <= len(lines) else ''}"
+        f"  line {f.lineno}: {bound(lines[f.lineno - 1].strip(), 200) if f.lineno and f.lineno <= len(lines) else ''}"
         for f in frames
     ]
-    message = f"{type(exc).__name__}: {exc}"
+    message = bound(f"{type(exc).__name__}: {exc}", ERROR_CHARS // 2)  # a program chooses its messages' length
     if isinstance(exc, NameError) and exc.name:
         close = difflib.get_close_matches(exc.name, list(known_names), n=3, cutoff=0.6)
         if close:
             message += f". Did you mean {' or '.join(close)}?"
-    return "\n".join([message, *trace]) if trace else message
+    return bound("\n".join([message, *trace]), ERROR_CHARS) if trace else message

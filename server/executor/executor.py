@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import queue
 import subprocess
@@ -24,9 +25,10 @@ from typing import Any
 import vlm.program_functions  # noqa: F401  (registers the VLM functions: in every program's scope and the docs)
 from atomic import compat
 from atomic.program import ProgramError, prepare
-from server.executor import policy
+from server.executor import messages, policy
 from server.executor.namespaces import SandboxUnavailableError
 from server.executor.sandbox import Layers, Limits
+from store.bounds import ERROR_CHARS, bound
 from store.database import Store
 from store.errors import StoreError
 from store.runs import LogResult, Run, record_run
@@ -38,6 +40,8 @@ GRACE_SECONDS = 30.0
 """How long past a job's own wall-clock limit the executor waits for its worker before replacing it."""
 POLL_SECONDS = 0.1
 """How often a waiting run looks at its cancellation flag."""
+
+logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
 """Called as ``progress(logs_done, logs_total, log_id)`` each time a log finishes."""
@@ -67,7 +71,7 @@ class Execution:
     results: list[LogResult]
     seconds: float
     function_seconds: dict[str, float] = field(default_factory=dict)
-    layers: dict[str, bool] = field(default_factory=dict)
+    layers: dict[str, bool | str] = field(default_factory=dict)
     error: str | None = None
 
 
@@ -108,6 +112,8 @@ class _Worker:
     """One warm worker process and the pipe protocol to it."""
 
     def __init__(self, cache_root: str, source: str, limits: Limits) -> None:
+        self.max_line = 8 * limits.result_bytes + (1 << 20)
+        """The longest reply line accepted: a result re-encoded as ASCII JSON (``\\uXXXX``) and the rest."""
         env = _worker_environment()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "server.executor.launch", cache_root, source, json.dumps(asdict(limits))],
@@ -147,33 +153,45 @@ class _Worker:
             self.lines.put("")  # keep the end-of-stream for later readers
             return None
         try:
-            reply: dict[str, Any] = json.loads(line)
-            return reply
-        except json.JSONDecodeError:
+            reply = messages.parse(line, self.max_line, "the worker's reply")
+        except messages.MessageError as exc:
+            logger.error("executor worker %d sent a malformed line: %s", self.process.pid, exc)
             return None
+        if not isinstance(reply, dict):
+            logger.error("executor worker %d sent a reply that is not an object", self.process.pid)
+            return None
+        return reply
 
     def send(self, job: dict[str, Any]) -> None:
+        """Write one message; a worker that is gone is logged here and its reader sees the end of its stream."""
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(job) + "\n")
-        self.process.stdin.flush()
+        try:
+            self.process.stdin.write(json.dumps(job) + "\n")
+            self.process.stdin.flush()
+        except OSError as exc:
+            logger.error("could not write to executor worker %d: %s", self.process.pid, exc)
 
     def kill(self) -> None:
         """Stop at once (a cancelled run): the program it runs dies with it (its parent-death signal)."""
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(ProcessLookupError):  # it exited already
             self.process.kill()
-        with contextlib.suppress(Exception):
+        try:
             self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            logger.error("executor worker %d did not exit within 10 s of SIGKILL", self.process.pid)
 
     def stop(self) -> None:
         """Close the job stream (the worker disarms its waiting child and exits), then make sure it is gone."""
-        with contextlib.suppress(Exception):
-            assert self.process.stdin is not None
+        assert self.process.stdin is not None
+        with contextlib.suppress(OSError):  # a broken pipe: it exited already
             self.process.stdin.close()
+        try:
             self.process.wait(timeout=5)
-        with contextlib.suppress(Exception):
-            self.process.kill()
-        with contextlib.suppress(Exception):
-            self.process.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            logger.warning("executor worker %d did not exit within 5 s of its job stream closing; killing it",
+                           self.process.pid)  # fmt: skip
+        self.kill()
 
 
 class Executor:
@@ -213,8 +231,8 @@ class Executor:
         while (item := self._records.get()) is not None:
             try:
                 record_run(self.store, *item, con=cursor)
-            except Exception as exc:  # one bad record must not stop the recording of every later run
-                print(f"avmine: could not record run {item[0].run_id}: {exc}", file=sys.stderr)
+            except Exception:  # one bad record must not stop the recording of every later run
+                logger.exception("could not record run %s", item[0].run_id)
             finally:
                 self._records.task_done()
         self._records.task_done()
@@ -283,7 +301,7 @@ class Executor:
             if reply is None or reply.get("job_id") != "probe":
                 worker.stop()  # out of step with its replies: never reuse it
                 return Layers()
-        return Layers(**reply.get("layers", {}))
+        return Layers(**messages.worker_result(reply, self.limits).get("layers", {}))
 
     def run(
         self,
@@ -325,9 +343,10 @@ class Executor:
         try:
             prepare(program, check=policy.enforce)
         except (ProgramError, policy.PolicyError) as exc:
-            results = [LogResult(log_id=log_id, status="error", error=str(exc)) for log_id in log_ids]
+            error = bound(str(exc), ERROR_CHARS)  # a policy error lists every violation: a program chooses how many
+            results = [LogResult(log_id=log_id, status="error", error=error) for log_id in log_ids]
             self._records.put((run, results))
-            return Execution(run.run_id, prompt, "rejected", results, time.perf_counter() - started, error=str(exc))
+            return Execution(run.run_id, prompt, "rejected", results, time.perf_counter() - started, error=error)
         code_hash = str(run.details["code_sha256"])
         compat_key = json.dumps(asdict(compat.current()), sort_keys=True)
 
@@ -354,11 +373,11 @@ class Executor:
             reused.get(log_id)
             or LogResult(
                 log_id=log_id,
-                status=str(replies[log_id].get("status", "error")),
+                status=replies[log_id]["status"],
                 scenario=replies[log_id].get("scenario"),
                 error=replies[log_id].get("error"),
-                stdout=str(replies[log_id].get("stdout", "")),
-                seconds=float(replies[log_id].get("seconds", 0.0)),
+                stdout=replies[log_id].get("stdout", ""),
+                seconds=replies[log_id].get("seconds", 0.0),
             )
             for log_id in log_ids
         ]
@@ -371,7 +390,7 @@ class Executor:
             run.details["reused_logs"] = sorted(reused)
         self._records.put((run, results))
         function_seconds: dict[str, float] = {}
-        layers: dict[str, bool] = {}
+        layers: dict[str, bool | str] = {}
         for reply in replies.values():  # reused logs add no time: nothing ran for them
             for name, seconds in reply.get("function_seconds", {}).items():
                 function_seconds[name] = function_seconds.get(name, 0.0) + seconds
@@ -425,7 +444,7 @@ class Executor:
                         )
                         finished(log_id)
                         return
-                    replies[log_id] = reply
+                    replies[log_id] = messages.worker_result(reply, self.limits)
                 finished(log_id)
 
         threads = [threading.Thread(target=serve, args=(w,)) for w in self._workers()]
@@ -458,7 +477,11 @@ class Executor:
             worker.send({"vlm_answer": self._broker_answer(log_id, reply["vlm_request"])})
         return None
 
-    def _broker_answer(self, log_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    def _broker_answer(self, log_id: str, document: Any) -> dict[str, Any]:
+        try:
+            request = messages.vlm_request(document)  # checked by the worker too: this is the server's own check
+        except messages.MessageError as exc:
+            return {"error": str(exc)}
         if self.broker is None:
             return {"error": "no VLM is configured for this server; see AVMINE_VLM_BACKEND in the README"}
         if request.get("log_id") != log_id:  # a program asks only about its own log

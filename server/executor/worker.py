@@ -34,7 +34,7 @@ from atomic import compat
 from atomic.context import LogContext, pin_context, set_active_source
 from atomic.output import post_process_scenario
 from atomic.program import ProgramError, prepare
-from server.executor import errors, namespaces, policy, sandbox
+from server.executor import errors, messages, namespaces, policy, sandbox
 from server.executor.safe_builtins import BoundedText, make_builtins, safe_module
 from store.arrays import load_log_arrays
 from vlm.program_functions import set_broker
@@ -330,7 +330,7 @@ def run_job(
                 asked[:] = rest
                 calls += 1
                 waited = time.perf_counter()
-                answer = _answer(line, relay, calls)
+                answer = _answer(line, relay, calls, limits)
                 deadline += time.perf_counter() - waited  # the VLM's time is not the program's
                 with contextlib.suppress(OSError):
                     os.write(armed.answers, (json.dumps(answer) + "\n").encode())
@@ -343,11 +343,14 @@ def run_job(
             too_large = True
             break
         chunks.append(chunk)
+    malformed = None
     if not (timed_out or too_large) and chunks:
-        with contextlib.suppress(json.JSONDecodeError):
-            reply: dict[str, Any] = json.loads(b"".join(chunks))
+        try:
+            reply = messages.child_result(b"".join(chunks), limits)
             reply["seconds"] = time.perf_counter() - started
             return reply, armed
+        except messages.MessageError as exc:  # cut off by its death (below), or forged by an escaped program
+            malformed = str(exc)
     # no result: the program was stopped or its process died; reap it to learn how
     status, cpu_used = disarm(armed)
     seconds = time.perf_counter() - started
@@ -365,22 +368,22 @@ def run_job(
         message = f"the program used up its CPU time limit ({limits.cpu_seconds} s) and was stopped"
         return {"status": "timeout", "error": message, "seconds": seconds}, None
     signalled = os.WIFSIGNALED(status)
+    if malformed is not None and not signalled:
+        return {"status": "error", "error": malformed, "seconds": seconds}, None
     why = f"killed by signal {os.WTERMSIG(status)}" if signalled else f"exit status {os.WEXITSTATUS(status)}"
     return {"status": "error", "error": f"the program's process died ({why})", "seconds": seconds}, None
 
 
-def _answer(line: bytes, relay: Relay | None, calls: int) -> dict[str, Any]:
+def _answer(line: bytes, relay: Relay | None, calls: int, limits: sandbox.Limits) -> dict[str, Any]:
     """The answer to one request line of a program (checked here: the program is untrusted)."""
     if relay is None:
         return {"error": "no VLM is connected to this run (only the avmine MCP server with a VLM configured has one)"}
     if calls > MAX_VLM_CALLS:
         return {"error": f"too many VLM calls in one program (limit {MAX_VLM_CALLS}); combine candidates per call"}
     try:
-        request = json.loads(line)
-    except ValueError:
-        return {"error": "malformed VLM request"}
-    if not isinstance(request, dict) or not isinstance(request.get("scenario"), dict):
-        return {"error": "malformed VLM request"}
+        request = messages.vlm_request(messages.parse(line, limits.result_bytes, "the VLM request"))
+    except messages.MessageError as exc:
+        return {"error": str(exc)}
     return relay(request)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from server.executor import Executor, Limits, LogSelection
 from store import Store
+from store.bounds import ERROR_CHARS, STDOUT_CHARS
 
 from .conftest import LOG, SECRET, Listener
 
@@ -64,6 +65,9 @@ REJECTED = [
     ("p = open('/proc/1/environ')", "the name 'open' is not available"),
     ("s = ('{0.' + '_' * 2 + 'globals' + '_' * 2 + '}').format(turning)", "attribute 'format'"),
     ("s = format(turning, '')", "the name 'format' is not available"),
+    ("x = " + " + ".join(["1"] * 20_000), "the program is nested too deeply to parse"),
+    ("x = " + "-" * 90_000 + "1", "the program is nested too deeply to parse"),
+    ("x = 1\n" * 20_000, "the program is too long (120055 characters, limit 100000)"),
 ]
 
 RUNTIME = [
@@ -77,6 +81,9 @@ RUNTIME = [
     ("import functools\nf = functools.reduce(lambda a, b: a + b, range(10))\nundefined_name", "NameError"),
     ("output_scenario({str(i): list(range(2000)) for i in range(2000)}, description, log_dir, output_dir)",
      "too large"),
+    ("raise ValueError(str(list(range(2_000_000))))", "more characters cut (limit 4096)"),  # 16 MB, incompressible
+    ("output_scenario({'t': 'text'}, description, log_dir, output_dir)",
+     "the program's result is malformed: scenario.t: Input should be a list of timestamps (integers)"),
 ]  # fmt: skip
 
 
@@ -86,6 +93,9 @@ def _never_leaks(store: Store, run_id: str, texts: list[str], executor: Executor
     executor.flush()
     rows = store.query_df("SELECT * FROM run_results WHERE run_id = ?", [run_id]).astype(str)
     assert len(rows) == 1  # the run was recorded
+    lengths = "SELECT coalesce(length(error), 0), coalesce(length(stdout), 0) FROM run_results WHERE run_id = ?"
+    error_chars, stdout_chars = store.con.execute(lengths, [run_id]).fetchone() or (0, 0)
+    assert error_chars <= ERROR_CHARS and stdout_chars <= STDOUT_CHARS  # bounded, as stored
     assert not rows.apply(lambda column: column.str.contains(SECRET)).any().any()
 
 
@@ -121,11 +131,13 @@ def test_stopped_while_running(executor: Executor, canary_store: Store, listener
     assert listener.connections == 0
 
 
-def test_huge_prints_are_bounded(executor: Executor) -> None:
-    execution = executor.run("print('a' * 10 ** 7)" + OUT, "print", ONE_LOG)
+@pytest.mark.parametrize("code", ["print('a' * 10 ** 7)", "print(str(list(range(10 ** 6))))"], ids=["same", "varied"])
+def test_huge_prints_are_bounded(executor: Executor, canary_store: Store, code: str) -> None:
+    execution = executor.run(code + OUT, "print", ONE_LOG)
     result = execution.results[0]
     assert result.status == "ok"
     assert len(result.stdout) < 5000 and "more characters of output dropped" in result.stdout
+    _never_leaks(canary_store, execution.run_id, [result.stdout], executor)
 
 
 def test_secret_is_in_the_database_but_never_reachable(executor: Executor, canary_store: Store) -> None:
