@@ -157,15 +157,23 @@ def _run_program(job: dict[str, Any], ctx: LogContext, layers: sandbox.Layers, s
 
 
 def _run_raw(job: dict[str, Any], layers: sandbox.Layers) -> dict[str, Any]:
-    """Tests of the OS boundary: the program gets Python as an escaped program would have it."""
+    """Tests of the OS boundary: the program gets Python as an escaped program would have it.
+
+    What it leaves in ``result`` comes back as ``stdout`` (its repr); an exception as ``error``, with
+    its errno as ``stdout``.
+    """
     import builtins
 
     namespace: dict[str, Any] = {"__builtins__": builtins, "os": os, "result": None}
     try:
         exec(job["program"], namespace)
-        outcome: dict[str, Any] = {"status": "ok", "value": repr(namespace["result"])}
+        outcome: dict[str, Any] = {"status": "ok", "scenario": {}, "stdout": repr(namespace["result"])}
     except BaseException as exc:
-        outcome = {"status": "error", "error": f"{type(exc).__name__}: {exc}", "errno": getattr(exc, "errno", None)}
+        outcome = {
+            "status": "error",
+            "error": f"{type(exc).__name__}: {exc}",
+            "stdout": str(getattr(exc, "errno", None)),
+        }
     return {**outcome, "layers": layers.__dict__}
 
 

@@ -74,7 +74,12 @@ class RawWorker:
         job = {"job_id": "attack", "program": program, "prompt": "attack", "log_id": LOG}
         self.process.stdin.write(json.dumps(job) + "\n")
         self.process.stdin.flush()
-        return self.read()
+        reply = self.read()
+        key = "value" if reply["status"] == "ok" else "errno"  # the test mode's result, carried as stdout
+        reply[key] = int(str(reply["stdout"])) if key == "errno" and reply["stdout"] != "None" else reply["stdout"]
+        if reply[key] == "None":
+            reply[key] = None
+        return reply
 
     def children(self) -> list[int]:
         """Host pids of the worker's processes below the launcher (the worker and its sandboxes)."""
