@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from atomic import compat
-from atomic.program import ProgramError, prepare
+from atomic.program import ProgramError, ascii_quotes, prepare
 from server.executor import policy
 from server.executor.sandbox import Layers, Limits
 from store.database import Store
@@ -67,6 +67,7 @@ class Execution:
     function_seconds: dict[str, float] = field(default_factory=dict)
     layers: dict[str, bool] = field(default_factory=dict)
     error: str | None = None
+    program: str = ""
 
 
 class _Worker:
@@ -271,6 +272,7 @@ class Executor:
             StoreError: the selection names unknown logs or none at all.
         """
         started = time.perf_counter()
+        program = ascii_quotes(program)  # stored, hashed and run as the same text
         cached = (selection, self.store.generation)
         if cached not in self._resolved:
             # checked once per selection until the next ingest: both cost a query per call otherwise
@@ -292,7 +294,9 @@ class Executor:
         except (ProgramError, policy.PolicyError) as exc:
             results = [LogResult(log_id=log_id, status="error", error=str(exc)) for log_id in log_ids]
             self._records.put((run, results))
-            return Execution(run.run_id, prompt, "rejected", results, time.perf_counter() - started, error=str(exc))
+            return Execution(
+                run.run_id, prompt, "rejected", results, time.perf_counter() - started, error=str(exc), program=program
+            )
         code_hash = str(run.details["code_sha256"])
         compat_key = json.dumps(asdict(compat.current()), sort_keys=True)
 
@@ -345,7 +349,9 @@ class Executor:
         status = "ok" if not failed else "failed" if failed == len(results) else "partial"
         if cancel is not None and cancel.is_set():
             status = "cancelled"
-        return Execution(run.run_id, prompt, status, results, time.perf_counter() - started, function_seconds, layers)
+        return Execution(
+            run.run_id, prompt, status, results, time.perf_counter() - started, function_seconds, layers, program=program
+        )
 
     def _dispatch(
         self,
