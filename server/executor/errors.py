@@ -24,7 +24,7 @@ def name_the_call(exc: BaseException, name: str, func: Callable[..., Any]) -> No
     in has_objects_in_relative_direction); the program's author knows only the name it wrote.
     Only the innermost call the program made renames the error.
     """
-    if getattr(exc, "avmine_named", False) or not exc.args or not isinstance(exc.args[0], str):
+    if vars(exc).get("avmine_named") or not exc.args or not isinstance(exc.args[0], str):
         return
     message = exc.args[0]
     if isinstance(exc, ArgumentError):
@@ -39,7 +39,7 @@ def name_the_call(exc: BaseException, name: str, func: Callable[..., Any]) -> No
         exc.args = (f"{name}: {message}{shown}",)
     else:
         return
-    exc.avmine_named = True  # type: ignore[attr-defined]
+    vars(exc)["avmine_named"] = True  # outer calls (a function the program passed in) keep this name
 
 
 def runtime_error(exc: BaseException, text: str, known_names: Iterable[str]) -> str:

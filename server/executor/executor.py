@@ -349,9 +349,8 @@ class Executor:
         status = "ok" if not failed else "failed" if failed == len(results) else "partial"
         if cancel is not None and cancel.is_set():
             status = "cancelled"
-        return Execution(
-            run.run_id, prompt, status, results, time.perf_counter() - started, function_seconds, layers, program=program
-        )
+        seconds = time.perf_counter() - started
+        return Execution(run.run_id, prompt, status, results, seconds, function_seconds, layers, program=program)
 
     def _dispatch(
         self,
