@@ -65,12 +65,19 @@ async def test_tool_listing_fits_client_limits(client: Client) -> None:
 
 
 async def test_docs_tools(client: Client) -> None:
-    listed = (await call(client, "list_functions")).structured_content["result"]
-    assert len(listed) >= 31 and {"near_objects", "scenario_not"} <= {f["name"] for f in listed}
+    listed = text(await call(client, "list_functions"))
+    names = {line.split(":")[0].strip() for line in listed.splitlines() if line.startswith("  ")}
+    assert len(names) >= 31 and {"near_objects", "scenario_not"} <= names
+    assert len(listed) < 8000 and "\n  has_velocity: Timestamps where an object's speed" in listed
+    detailed = text(await call(client, "list_functions", detail=True))
+    assert "has_velocity(track_candidates, log_dir, min_velocity=0.5, max_velocity=inf)" in detailed
+    assert len(detailed) > 2 * len(listed)
     docs = text(await call(client, "get_function_docs", names=["near_objects"]))
     assert docs.startswith("near_objects(track_uuid, candidate_uuids, log_dir")
     assert "unknown function(s): near_object;" in await error_of(client, "get_function_docs", names=["near_object"])
     assert "turning(" in text(await call(client, "search_docs", query="vehicle turning left"))
+    assert text(await call(client, "search_docs", query="stopped car")).startswith("has_velocity(")
+    assert text(await call(client, "search_docs", query="u-turn")).startswith("u_turn(")
     assert "No function matches" in text(await call(client, "search_docs", query="zzqx"))
     categories = (await call(client, "list_categories")).structured_content
     assert "REGULAR_VEHICLE" in categories and "PEDESTRIAN" in categories
