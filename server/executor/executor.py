@@ -27,6 +27,7 @@ from server.executor import policy
 from server.executor.sandbox import Layers, Limits
 from store.database import Store
 from store.errors import StoreError
+from store.ids import by_prefix
 from store.runs import LogResult, Run, record_run
 
 PROBE_PROGRAM = "output_scenario({}, description, log_dir, output_dir)\n"
@@ -224,13 +225,19 @@ class Executor:
             [self.source],
         ).fetchall()
         if selection.logs:
-            missing = sorted(set(selection.logs) - {str(log) for log, _ in known})
+            ids = [str(log) for log, _ in known]
+            found, missing = [], []
+            for wanted in selection.logs:  # a unique prefix (the 8 characters the tools show) will do
+                if not wanted.strip() or not any(log.startswith(wanted.strip().lower()) for log in ids):
+                    missing.append(wanted)
+                else:
+                    found.append(by_prefix(wanted, ids, "log", "list logs with `avmine stats`."))  # or ambiguous
             if missing:
                 raise StoreError(
                     f"unknown log(s) for source '{self.source}': {', '.join(missing[:5])}; "
                     "list logs with `avmine stats`."
                 )
-            return list(dict.fromkeys(selection.logs))
+            return list(dict.fromkeys(found))
         chosen = [str(log) for log, split in known if selection.split is None or split == selection.split]
         if not chosen:
             splits = ", ".join(sorted({str(split) for _, split in known})) or "none"
@@ -285,7 +292,7 @@ class Executor:
             prompt=prompt,
             program=program,
             source=self.source,
-            log_selection=selection.as_json(),
+            log_selection=(LogSelection(tuple(log_ids)) if selection.logs else selection).as_json(),  # full ids
             origin=origin,
             details={"code_sha256": hashlib.sha256(program.encode()).hexdigest(), "limits": asdict(self.limits)},
         )
