@@ -148,14 +148,127 @@ def registry() -> dict[str, FunctionDoc]:
     return {name: describe(func, name) for name, func in FUNCTIONS.items()}
 
 
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "stopped": ("has_velocity", "stationary"),
+    "stopping": ("has_velocity", "special_stopping"),
+    "not moving": ("has_velocity", "stationary"),
+    "standing still": ("has_velocity", "stationary"),
+    "waiting": ("has_velocity",),
+    "parked": ("stationary",),
+    "stationary": ("stationary",),
+    "moving": ("has_velocity",),
+    "speed": ("has_velocity",),
+    "speeding": ("has_velocity",),
+    "fast": ("has_velocity",),
+    "slow": ("has_velocity",),
+    "braking": ("braking", "accelerating"),
+    "decelerating": ("accelerating", "braking"),
+    "slowing down": ("accelerating", "braking"),
+    "speeding up": ("accelerating",),
+    "u turn": ("u_turn",),
+    "turning around": ("u_turn", "three_point_turn"),
+    "left turn": ("turning",),
+    "right turn": ("turning",),
+    "lane change": ("changing_lanes",),
+    "switching lanes": ("changing_lanes",),
+    "left of": ("has_objects_in_relative_direction", "get_objects_in_relative_direction"),
+    "right of": ("has_objects_in_relative_direction", "get_objects_in_relative_direction"),
+    "its left": ("has_objects_in_relative_direction", "get_objects_in_relative_direction"),
+    "its right": ("has_objects_in_relative_direction", "get_objects_in_relative_direction"),
+    "beside": ("has_objects_in_relative_direction", "get_objects_in_relative_direction"),
+    "next to": ("has_objects_in_relative_direction", "get_objects_in_relative_direction"),
+    "in front of": ("has_objects_in_relative_direction", "get_objects_in_relative_direction"),
+    "ahead of": ("has_objects_in_relative_direction", "get_objects_in_relative_direction"),
+    "behind": ("has_objects_in_relative_direction", "get_objects_in_relative_direction", "following"),
+    "near": ("near_objects",),
+    "close to": ("near_objects",),
+    "nearby": ("near_objects",),
+    "multiple": ("near_objects",),
+    "crossing in front": ("being_crossed_by",),
+    "crossing the path": ("being_crossed_by",),
+    "crosswalk": ("at_pedestrian_crossing",),
+    "jaywalking": ("at_pedestrian_crossing", "on_road"),
+    "junction": ("on_intersection", "near_intersection"),
+    "stop sign": ("at_stop_sign",),
+    "oncoming": ("heading_in_relative_direction_to",),
+    "opposite direction": ("heading_in_relative_direction_to",),
+    "same direction": ("heading_in_relative_direction_to",),
+    "facing": ("facing_toward",),
+    "same lane": ("in_same_lane",),
+    "their lane": ("in_same_lane",),
+    "bus lane": ("on_lane_type",),
+    "bike lane": ("on_lane_type",),
+    "wrong way": ("wrong_way",),
+    "against traffic": ("wrong_way",),
+    "ego": ("get_objects_of_category",),
+    "category": ("get_objects_of_category", "is_category"),
+}
+"""Common phrasings of prompts, to the functions that answer them (first is best); matched word by word, stemmed."""
+_WEAK_WORDS = frozenset((
+    "the", "and", "for", "with", "any", "its", "their", "that", "which", "while", "from", "into", "onto",
+    "object", "objects", "vehicle", "vehicles", "car", "cars", "pedestrian", "pedestrians", "truck", "bus",
+))  # fmt: skip
+"""Words too common in prompts to say which function fits; they count only where a name has them."""
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower().replace("_", " "))
+
+
+def _stem(word: str) -> str:
+    """A crude stem so that "stopped", "stopping" and "stop" meet ("crossing", "crossed", "cross")."""
+    for suffix in ("ing", "ed", "es", "s", "e"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word[-1] == word[-2]:
+        word = word[:-1]
+    return word[:6]
+
+
+def _score(entry: FunctionDoc, query: list[str], stems: set[str], boosts: dict[str, int]) -> int:
+    name_words = _words(entry.name)
+    if "".join(name_words) == "".join(query):
+        return 10_000  # the name itself, however spelt: u-turn, u_turn, "u turn"
+    name_stems = {_stem(w) for w in name_words if len(w) > 2} or {_stem(w) for w in name_words}
+    score = boosts.get(entry.name, 0)
+    if name_stems and name_stems <= stems:
+        score += 2_000 + 100 * len(name_stems) - 10 * len(name_words)  # every word of the name is asked for
+    elif stems and stems <= name_stems:
+        score += 1_000 - 10 * len(name_words)  # the query is part of the name
+    summary = {_stem(w) for w in _words(entry.summary)}
+    text = {_stem(w) for w in _words(" ".join([entry.description, *entry.parameters.values(), entry.example]))}
+    for stem in stems:
+        weak = stem in _WEAK_STEMS
+        score += 5 * (stem in name_stems) + (not weak) * (2 * (stem in summary) + (stem in text))
+    return score
+
+
+_WEAK_STEMS = frozenset(_stem(w) for w in _WEAK_WORDS)
+_CATEGORY_STEMS = frozenset(_stem(w) for name in CATEGORIES for w in _words(name)) | _WEAK_STEMS - {"the", "and"}
+"""Words that name objects: a query with one also gets get_objects_of_category, which every program starts from."""
+
+
 def search(words: str, limit: int = 8) -> list[FunctionDoc]:
-    """Functions whose docs mention the words, best match first (name hits weigh most)."""
-    # crude stemming ("crossing" finds being_crossed_by): compare the first five letters of long words
-    terms = [t[:5] for t in re.findall(r"[a-z0-9_]+", words.lower()) if len(t) > 2]
+    """Functions for a query, best first: the name however spelt, then common phrasings, then the docs' words.
+
+    A query that is a function's name (``u-turn``, ``has velocity``) finds it first; a phrase from
+    SYNONYMS ("stopped", "left of") finds the functions that answer it; otherwise functions are
+    ranked by how many of the query's words their name, summary and docs hold.
+    """
+    query = _words(words)
+    stemmed = f" {' '.join(_stem(w) for w in query)} "
+    stems = {_stem(w) for w in query if len(w) > 2 or len(query) == 1}
+    boosts: dict[str, int] = {}
+    for said, names in SYNONYMS.items():
+        if f" {' '.join(_stem(w) for w in _words(said))} " in stemmed:
+            for rank, name in enumerate(names):
+                boosts[name] = max(boosts.get(name, 0), 2_500 - 100 * rank)
+    if stems & _CATEGORY_STEMS:
+        boosts["get_objects_of_category"] = boosts.get("get_objects_of_category", 0) + 1
     scored: list[tuple[int, int, FunctionDoc]] = []
     for position, entry in enumerate(registry().values()):
-        text = " ".join([entry.summary, entry.description, *entry.parameters.values(), entry.example]).lower()
-        score = sum(5 * (t in entry.name) + 2 * (t in entry.summary.lower()) + (t in text) for t in terms)
+        score = _score(entry, query, stems, boosts)
         if score:
             scored.append((-score, position, entry))
     return [entry for *_, entry in sorted(scored, key=lambda s: (s[0], s[1]))[:limit]]

@@ -74,9 +74,25 @@ def _is_description_assignment(node: ast.stmt) -> bool:
     return any(isinstance(t, ast.Name) and t.id == "description" for t in targets)
 
 
+TYPOGRAPHIC_QUOTES = str.maketrans(
+    {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"'}
+)  # fmt: skip
+"""Curly, low and prime quotes that word processors and chat front ends put in code, to their ASCII quote."""
+
+
+def ascii_quotes(text: str) -> str:
+    """The text with typographic quotes made ASCII (documented divergence: RefAV's examples have some).
+
+    Every place a program enters avmine (tools, ``avmine exec``, library import, headless runs)
+    applies this, so the program that is stored, hashed, shown and run is the same text.
+    """
+    return text.translate(TYPOGRAPHIC_QUOTES)
+
+
 def normalise(text: str) -> str:
     """The program's code: the last fenced block, with typographic quotes made ASCII (documented divergence)."""
-    return extract_code(text).replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    return ascii_quotes(extract_code(text))
 
 
 def prepare(text: str, check: Callable[[ast.Module], None] | None = None) -> ast.Module:

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from atomic.program import ascii_quotes
 from store.database import Store, now
 from store.errors import StoreError
 
@@ -44,6 +45,7 @@ def save_example(
     provenance: dict[str, Any] | None = None,
 ) -> str:
     """Add a prompt -> program pair to the library; returns its id (the existing one for a duplicate)."""
+    program = ascii_quotes(program)
     for existing_id, existing_program in store.con.execute(
         "SELECT example_id, program FROM examples WHERE prompt = ?", [prompt]
     ).fetchall():
@@ -145,7 +147,6 @@ def import_jsonl(store: Store, path: Path) -> tuple[int, int]:
 REFAV_EXAMPLES = Path(__file__).parent / "demo_data" / "refav_examples.txt"
 """RefAV's own example programs (MIT, see demo_data/NOTICE.md): a starting library."""
 
-_TYPOGRAPHIC = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 _DESCRIPTION = re.compile(r"""^\s*description\s*=\s*(['"])(.*?)\1\s*$""", re.M)
 
 
@@ -157,7 +158,7 @@ def parse_refav_examples(text: str) -> list[tuple[str, str]]:
     """
     pairs = []
     for block in re.findall(r"```python\n(.*?)```", text, re.S):
-        program = block.translate(_TYPOGRAPHIC).strip() + "\n"
+        program = ascii_quotes(block).strip() + "\n"
         found = _DESCRIPTION.search(program)
         if found:
             pairs.append((found.group(2), program))
@@ -188,6 +189,7 @@ def _count(store: Store) -> int:
 
 def submit_final_program(store: Store, prompt: str, program: str, origin: str, run_id: str | None = None) -> None:
     """Record the program an agent submits as its final answer for a prompt."""
+    program = ascii_quotes(program)
     store.con.execute("INSERT INTO final_programs VALUES (?, ?, ?, ?, ?)", [prompt, program, now(), origin, run_id])
 
 

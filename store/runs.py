@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 
+from store import ids
 from store.bounds import ERROR_CHARS, STDOUT_CHARS, bound
 from store.database import Store, now
 from store.errors import StoreError
@@ -139,11 +140,12 @@ def record_run(store: Store, run: Run, results: list[LogResult], con: duckdb.Duc
 
 
 def load_run(store: Store, run_id: str) -> tuple[dict[str, Any], list[LogResult]]:
-    """A stored run's record and per-log results.
+    """A stored run's record and per-log results; ``run_id`` may be a unique prefix of the id.
 
     Raises:
-        StoreError: no run with that id.
+        StoreError: no run with that id, or an ambiguous prefix.
     """
+    run_id = ids.run_id(store, run_id)  # a unique prefix will do
     record = store.query_df("SELECT * FROM runs WHERE run_id = ?", [run_id])
     if record.empty:
         raise StoreError(f"no run {run_id!r} in {store.path}; list runs with `avmine runs`.")

@@ -118,8 +118,9 @@ def has_velocity(
 ) -> Scenario:
     """Timestamps where an object's speed is between min_velocity and max_velocity (m/s).
 
-    Stationary objects (see stationary) never match, so has_velocity(x, log_dir, max_velocity=0.5)
-    finds moving objects that are momentarily stopped, not parked ones.
+    Stationary objects (see stationary) never match, so has_velocity(x, log_dir, min_velocity=0, max_velocity=0.5)
+    finds moving objects that are momentarily stopped, not parked ones. For "stopped", lower min_velocity
+    too: with its default 0.5, max_velocity=0.5 leaves a range that matches nothing.
 
     Args:
         min_velocity: lowest speed in m/s (3-D, city frame); 0.5 filters out annotation jitter.

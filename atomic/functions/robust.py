@@ -235,7 +235,7 @@ def robust_has_velocity(
         max_gap_s: longest gap closed, in seconds.
 
     Example:
-        stopped = robust_has_velocity(cars, log_dir, max_velocity=0.5, min_duration_s=1.0)
+        stopped = robust_has_velocity(cars, log_dir, min_velocity=0, max_velocity=0.5, min_duration_s=1.0)
     """
     raise NotImplementedError  # declaration only: the decorator runs the rule
 

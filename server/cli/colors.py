@@ -10,7 +10,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from store import Store
+from store import Store, ids
 from vlm.backends import VlmConfig, VlmUnavailableError, load_backend
 from vlm.colors import build_color_cache
 from vlm.service import VlmService
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="build RefAV's vehicle colour cache (read by is_color) with the configured VLM",
         description="The VLM is configured by AVMINE_VLM_BACKEND, AVMINE_VLM_MODEL and AVMINE_VLM_URL.",
     )
-    parser.add_argument("--logs", nargs="+", default=(), help="log ids (default: every log)")
+    parser.add_argument("--logs", nargs="+", default=(), help="log ids or unique prefixes (default: every log)")
     parser.add_argument("--split", help="every log of this split")
     parser.set_defaults(func=run)
 
@@ -38,8 +38,9 @@ def run(args: argparse.Namespace) -> int:
     with Store.open(args.db) as store:
         service = VlmService(backend, store)
         rows = store.con.execute("SELECT log_id, source_path, split FROM logs ORDER BY log_id").fetchall()
+        wanted = {ids.log_id(store, log) for log in args.logs}  # unique prefixes will do
         chosen = [(log, path) for log, path, split in rows
-                  if (not args.logs or log in args.logs) and (args.split is None or split == args.split)]  # fmt: skip
+                  if (not wanted or log in wanted) and (args.split is None or split == args.split)]  # fmt: skip
         if not chosen:
             print("avmine colors: no logs match; `avmine stats` lists them.", file=sys.stderr)
             return 2

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("program", type=Path, help="the program file ('-' for standard input)")
     parser.add_argument("--prompt", required=True, help="the prompt the program answers (bound as description)")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--logs", nargs="+", default=(), help="log ids (default: every log)")
+    where.add_argument("--logs", nargs="+", default=(), help="log ids or unique prefixes (default: every log)")
     where.add_argument("--split", help="every log of a split")
     parser.add_argument("--source", default="annotations", help="track source (default annotations)")
     parser.add_argument("--expected-category", help="the category the prompt refers to, for the diagnostics")

@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from atomic import FUNCTIONS
 from atomic.scenario import timestamps as scenario_timestamps
 from server.executor.executor import Execution
+from server.executor.ranges import empty_ranges
 from store.database import Store, now
 
 SEGMENT_GAP_S = 0.35
@@ -190,7 +192,8 @@ def diagnose(store: Store, execution: Execution, source: str, expected: str | No
                 )  # fmt: skip
         per_log.append(row)
     ran = sum(r["status"] == "ok" for r in per_log)
-    mistakes = _likely_mistakes(ran, empty, referred, related, expected, per_log)
+    mistakes = [found.text() for found in empty_ranges(execution.program, FUNCTIONS)]
+    mistakes += _likely_mistakes(ran, empty, referred, related, expected, per_log)
     tracks.sort(key=lambda t: -t.referred_timestamps)
     return Diagnostics(
         logs=len(per_log),

@@ -24,13 +24,14 @@ from typing import Any
 
 import vlm.program_functions  # noqa: F401  (registers the VLM functions: in every program's scope and the docs)
 from atomic import compat
-from atomic.program import ProgramError, prepare
+from atomic.program import ProgramError, ascii_quotes, prepare
 from server.executor import messages, policy
 from server.executor.namespaces import SandboxUnavailableError
 from server.executor.sandbox import Layers, Limits
 from store.bounds import ERROR_CHARS, bound
 from store.database import Store
 from store.errors import StoreError
+from store.ids import by_prefix
 from store.runs import LogResult, Run, record_run
 
 PROBE_PROGRAM = "output_scenario({}, description, log_dir, output_dir)\n"
@@ -73,6 +74,7 @@ class Execution:
     function_seconds: dict[str, float] = field(default_factory=dict)
     layers: dict[str, bool | str] = field(default_factory=dict)
     error: str | None = None
+    program: str = ""
 
 
 _checked = False
@@ -276,13 +278,19 @@ class Executor:
             [self.source],
         ).fetchall()
         if selection.logs:
-            missing = sorted(set(selection.logs) - {str(log) for log, _ in known})
+            ids = [str(log) for log, _ in known]
+            found, missing = [], []
+            for wanted in selection.logs:  # a unique prefix (the 8 characters the tools show) will do
+                if not wanted.strip() or not any(log.startswith(wanted.strip().lower()) for log in ids):
+                    missing.append(wanted)
+                else:
+                    found.append(by_prefix(wanted, ids, "log", "list logs with `avmine stats`."))  # or ambiguous
             if missing:
                 raise StoreError(
                     f"unknown log(s) for source '{self.source}': {', '.join(missing[:5])}; "
                     "list logs with `avmine stats`."
                 )
-            return list(dict.fromkeys(selection.logs))
+            return list(dict.fromkeys(found))
         chosen = [str(log) for log, split in known if selection.split is None or split == selection.split]
         if not chosen:
             splits = ", ".join(sorted({str(split) for _, split in known})) or "none"
@@ -324,6 +332,7 @@ class Executor:
             StoreError: the selection names unknown logs or none at all.
         """
         started = time.perf_counter()
+        program = ascii_quotes(program)  # stored, hashed and run as the same text
         cached = (selection, self.store.generation)
         if cached not in self._resolved:
             # checked once per selection until the next ingest: both cost a query per call otherwise
@@ -336,7 +345,7 @@ class Executor:
             prompt=prompt,
             program=program,
             source=self.source,
-            log_selection=selection.as_json(),
+            log_selection=(LogSelection(tuple(log_ids)) if selection.logs else selection).as_json(),  # full ids
             origin=origin,
             details={"code_sha256": hashlib.sha256(program.encode()).hexdigest(), "limits": asdict(self.limits)},
         )
@@ -346,7 +355,9 @@ class Executor:
             error = bound(str(exc), ERROR_CHARS)  # a policy error lists every violation: a program chooses how many
             results = [LogResult(log_id=log_id, status="error", error=error) for log_id in log_ids]
             self._records.put((run, results))
-            return Execution(run.run_id, prompt, "rejected", results, time.perf_counter() - started, error=error)
+            return Execution(
+                run.run_id, prompt, "rejected", results, time.perf_counter() - started, error=error, program=program
+            )
         code_hash = str(run.details["code_sha256"])
         compat_key = json.dumps(asdict(compat.current()), sort_keys=True)
 
@@ -399,7 +410,8 @@ class Executor:
         status = "ok" if not failed else "failed" if failed == len(results) else "partial"
         if cancel is not None and cancel.is_set():
             status = "cancelled"
-        return Execution(run.run_id, prompt, status, results, time.perf_counter() - started, function_seconds, layers)
+        seconds = time.perf_counter() - started
+        return Execution(run.run_id, prompt, status, results, seconds, function_seconds, layers, program=program)
 
     def _dispatch(
         self,

@@ -34,6 +34,7 @@ from atomic import compat
 from atomic.context import LogContext, pin_context, set_active_source
 from atomic.output import post_process_scenario
 from atomic.program import ProgramError, prepare
+from atomic.validation import ArgumentError
 from server.executor import errors, messages, namespaces, policy, sandbox
 from server.executor.safe_builtins import BoundedText, make_builtins, safe_module
 from store.arrays import load_log_arrays
@@ -74,6 +75,9 @@ def _timed(name: str, func: Callable[..., Any], seconds: dict[str, float]) -> Ca
         started = time.perf_counter()
         try:
             return func(*args, **kwargs)
+        except (ArgumentError, TypeError) as exc:
+            errors.name_the_call(exc, name, func)
+            raise
         finally:
             seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
 

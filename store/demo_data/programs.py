@@ -14,7 +14,7 @@ output_scenario(bicycles_right_of_vehicles, description, log_dir, output_dir)
 """,
     "stopped car": """
 cars = get_objects_of_category(log_dir, category='REGULAR_VEHICLE')
-stopped = scenario_or([has_velocity(cars, log_dir, max_velocity=0.5), stationary(cars, log_dir)])
+stopped = scenario_or([has_velocity(cars, log_dir, min_velocity=0, max_velocity=0.5), stationary(cars, log_dir)])
 output_scenario(stopped, description, log_dir, output_dir)
 """,
     "vehicle turning left": """

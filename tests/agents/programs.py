@@ -11,7 +11,7 @@ def program(body: str) -> str:
 
 STOPPED_PROGRAM = program(
     "cars = get_objects_of_category(log_dir, category='REGULAR_VEHICLE')\n"
-    "found = scenario_or([has_velocity(cars, log_dir, max_velocity=0.5), stationary(cars, log_dir)])\n"
+    "found = scenario_or([has_velocity(cars, log_dir, min_velocity=0, max_velocity=0.5), stationary(cars, log_dir)])\n"
 )  # Timestamp BA 1.0 on the demo's ground truth
 BICYCLES_PROGRAM = program(
     "vehicles = get_objects_of_category(log_dir, category='VEHICLE')\n"

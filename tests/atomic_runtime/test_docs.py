@@ -43,6 +43,45 @@ def test_search_finds_by_meaning_words() -> None:
     assert docs.search("zzzz") == []
 
 
+def test_search_puts_the_named_function_first_however_spelt() -> None:
+    import vlm.program_functions  # noqa: F401  (the VLM functions are listed too, as the server lists them)
+
+    for query in ("u-turn", "u turn", "U_Turn", "uturn"):
+        assert docs.search(query)[0].name == "u_turn", query
+    for query in ("has_velocity", "has velocity", "has-velocity"):
+        assert docs.search(query)[0].name == "has_velocity", query
+    assert docs.search("three point turn")[0].name == "three_point_turn"
+    assert docs.search("changing lanes")[0].name == "changing_lanes"
+
+
+def test_search_finds_common_phrasings() -> None:
+    import vlm.program_functions  # noqa: F401
+
+    expected = {
+        "stopped car": "has_velocity",
+        "parked car": "stationary",
+        "lane change": "changing_lanes",
+        "vehicle turning left": "turning",
+        "vehicle with a bicycle to its right": "has_objects_in_relative_direction",
+        "pedestrian crossing in front of a car": "being_crossed_by",
+        "car in the same lane": "in_same_lane",
+        "stop sign": "at_stop_sign",
+        "braking": "braking",
+        "fast": "has_velocity",
+        "jaywalking": "at_pedestrian_crossing",
+        "near multiple objects": "near_objects",
+        "ego vehicle": "get_objects_of_category",
+        "police car": "is_specific_object_type",
+    }
+    for query, name in expected.items():
+        found = [d.name for d in docs.search(query)]
+        assert found[0] == name, (query, found)
+    vision = {n for n, d in docs.registry().items() if d.kind.startswith("vision")}
+    assert vision and not vision & {d.name for d in docs.search("stopped car")[:3]}
+    for said, names in docs.SYNONYMS.items():
+        assert set(names) <= set(atomic.FUNCTIONS), said
+
+
 def test_categories_listed_once_with_meanings() -> None:
     cats = docs.categories()
     assert len(cats) == 33

@@ -20,7 +20,8 @@ STOPPED_CAR_LOG = "3bffdcff-c3a7-38b6-a0f2-64196d130958"
 BICYCLE_LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
 PROGRAM = (
     "cars = get_objects_of_category(log_dir, category='REGULAR_VEHICLE')\n"
-    "stopped = scenario_or([has_velocity(cars, log_dir, max_velocity=0.5), stationary(cars, log_dir)])\n"
+    "stopped = scenario_or([has_velocity(cars, log_dir, min_velocity=0, max_velocity=0.5),"
+    " stationary(cars, log_dir)])\n"
     "output_scenario(stopped, description, log_dir, output_dir)\n"
 )
 

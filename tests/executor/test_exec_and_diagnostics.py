@@ -83,8 +83,9 @@ def test_exec_cli(tmp_path: Path) -> None:
     assert document["status"] == "ok"
     assert document["diagnostics"]["referred_categories"]
     assert sum(1 for v in document["results"][LOG].values() if v) == 8  # RefAV's answer on this log
-    text = subprocess.run([*cli, "exec", str(program), "--prompt", "p"], capture_output=True, text=True, timeout=300)
-    assert "1 logs: 1 ran, 0 failed" in text.stdout
+    short = [*cli, "exec", str(program), "--prompt", "p", "--logs", LOG[:8]]  # the id as the diagnostics show it
+    text = subprocess.run(short, capture_output=True, text=True, timeout=300)
+    assert "1 logs: 1 ran, 0 failed" in text.stdout, text.stderr
 
 
 def test_identical_code_on_identical_data_reuses_results(executor: Executor, canary_store: Store) -> None:

@@ -65,12 +65,19 @@ async def test_tool_listing_fits_client_limits(client: Client) -> None:
 
 
 async def test_docs_tools(client: Client) -> None:
-    listed = (await call(client, "list_functions")).structured_content["result"]
-    assert len(listed) >= 31 and {"near_objects", "scenario_not"} <= {f["name"] for f in listed}
+    listed = text(await call(client, "list_functions"))
+    names = {line.split(":")[0].strip() for line in listed.splitlines() if line.startswith("  ")}
+    assert len(names) >= 31 and {"near_objects", "scenario_not"} <= names
+    assert len(listed) < 8000 and "\n  has_velocity: Timestamps where an object's speed" in listed
+    detailed = text(await call(client, "list_functions", detail=True))
+    assert "has_velocity(track_candidates, log_dir, min_velocity=0.5, max_velocity=inf)" in detailed
+    assert len(detailed) > 2 * len(listed)
     docs = text(await call(client, "get_function_docs", names=["near_objects"]))
     assert docs.startswith("near_objects(track_uuid, candidate_uuids, log_dir")
     assert "unknown function(s): near_object;" in await error_of(client, "get_function_docs", names=["near_object"])
     assert "turning(" in text(await call(client, "search_docs", query="vehicle turning left"))
+    assert text(await call(client, "search_docs", query="stopped car")).startswith("has_velocity(")
+    assert text(await call(client, "search_docs", query="u-turn")).startswith("u_turn(")
     assert "No function matches" in text(await call(client, "search_docs", query="zzqx"))
     categories = (await call(client, "list_categories")).structured_content
     assert "REGULAR_VEHICLE" in categories and "PEDESTRIAN" in categories
@@ -107,14 +114,28 @@ async def test_execution_tools_with_progress(client: Client) -> None:
     summary = run.structured_content
     assert summary["status"] == "ok" and summary["per_log"][0]["referred_tracks"] == 8
     assert progress == [(1, 1)]
-    shown = (await call(client, "get_run", run_id=summary["run_id"])).structured_content
-    assert shown["logs"] == [{"log_id": LOG, "status": "ok", "error": None, "referred_tracks": 8}]
+    got = await call(client, "get_run", run_id=summary["run_id"])
+    shown = got.structured_content
+    [row] = shown["logs"]
+    assert {k: row[k] for k in ("log_id", "status", "error", "referred_tracks")} == {
+        "log_id": LOG, "status": "ok", "error": None, "referred_tracks": 8,
+    }  # fmt: skip
+    assert len(row["tracks"]) == 8 and TURNING_TRACK in row["tracks"] and row["more_tracks"] == 0
+    assert TURNING_TRACK[:8] in text(got).split("    referred: ")[1].split()
     assert shown["run"]["program"] == LEFT_TURNS and shown["next_cursor"] is None
     track = {"run_id": summary["run_id"], "log_id": LOG, "track_uuid": TURNING_TRACK}
     inspected = text(await call(client, "inspect_track", **track))
     assert inspected.startswith(f"{TURNING_TRACK} (REGULAR_VEHICLE)") and " yes " in inspected
+    # the short ids the tools show are accepted back
+    short = {"run_id": summary["run_id"][:8], "log_id": LOG[:8], "track_uuid": TURNING_TRACK[:8]}
+    assert text(await call(client, "inspect_track", **short)) == inspected
     assert "is not in log" in await error_of(client, "inspect_track", run_id=summary["run_id"], log_id=LOG,
                                              track_uuid="nope")  # fmt: skip
+    ambiguous = await error_of(client, "inspect_track", **{**short, "track_uuid": TURNING_TRACK[:1]})
+    assert f"the track id prefix '{TURNING_TRACK[0]}' is ambiguous" in ambiguous and "give more characters" in ambiguous
+    assert "unknown log 'ffff'" in await error_of(client, "inspect_track", **{**short, "log_id": "ffff"})
+    again = await call(client, "execute_scenario", program=LEFT_TURNS, prompt="vehicle turning left", logs=[LOG[:8]])
+    assert again.structured_content["per_log"][0]["log_id"] == LOG
     assert "unknown log(s)" in await error_of(client, "execute_scenario", program=LEFT_TURNS, prompt="x", logs=["nope"])
     assert "no run" in (await error_of(client, "get_run", run_id="nope")).lower()
     rejected = (await call(client, "execute_scenario", program="import os\n", prompt="x")).structured_content
@@ -155,6 +176,8 @@ async def test_image_tool_returns_the_picture_and_its_path(client: Client, tmp_p
     assert "highlighted: 7bd6176d" in note.text or "7bd6176d" in note.text
     chosen = await call(client, "render_bev", log_id=LOG, track_uuids=[TURNING_TRACK], start_index=0, end_index=60)
     assert "highlighted: 7bd6176d" in chosen.content[1].text
+    by_prefix = await call(client, "render_bev", log_id=LOG[:8], track_uuids=["7bd6176d"], start_index=0, end_index=60)
+    assert by_prefix.content[1].text == chosen.content[1].text
     assert "outside 0..156" in await error_of(client, "render_bev", log_id=LOG, end_index=999)
     assert "not in log" in await error_of(client, "render_bev", log_id=LOG, track_uuids=["nope"])
     assert "is after end_index" in await error_of(client, "render_bev", log_id=LOG, track_uuids=[TURNING_TRACK],

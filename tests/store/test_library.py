@@ -13,11 +13,13 @@ from store import Store, StoreError
 from store.library import (
     REFAV_EXAMPLES,
     export_jsonl,
+    final_program,
     import_jsonl,
     import_refav_examples,
     parse_refav_examples,
     save_example,
     search_examples,
+    submit_final_program,
 )  # fmt: skip
 
 PAIRS = {
@@ -108,6 +110,16 @@ def test_refav_examples_are_a_starting_library(store: Store, tmp_path: Path) -> 
     (tmp_path / "none.txt").write_text("no programs here\n")
     with pytest.raises(StoreError, match="RefAV's examples format"):
         import_refav_examples(store, tmp_path / "none.txt")
+
+
+def test_typographic_quotes_are_stored_as_ascii(store: Store) -> None:
+    curly = "cars = get_objects_of_category(log_dir, category=\u2018VEHICLE\u2019)\nx = \u201cy\u201d\n"
+    ascii_program = "cars = get_objects_of_category(log_dir, category='VEHICLE')\nx = \"y\"\n"
+    save_example(store, "curly", curly)
+    assert search_examples(store, "curly")[0].program == ascii_program
+    assert save_example(store, "curly", ascii_program) == save_example(store, "curly", curly)  # the same example
+    submit_final_program(store, "curly", curly, origin="test")
+    assert final_program(store, "curly") == ascii_program
 
 
 def test_refav_examples_from_the_command_line(store: Store) -> None:

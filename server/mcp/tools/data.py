@@ -14,7 +14,7 @@ from server.mcp.paging import LIMIT_CHARS, paginate
 from server.mcp.sql import describe_tables, run_query
 from server.mcp.state import READ_ONLY, State, answer, current
 from server.mcp.statistics import category_statistics
-from store import StoreError
+from store import StoreError, ids
 
 SCHEMA_PREAMBLE = (
     "Frames and units: *_ego_m in the ego frame at that timestamp, *_city_m in the city frame, metres; "
@@ -83,7 +83,7 @@ def register(server: MCPServer[State]) -> None:
     @server.tool(annotations=READ_ONLY)
     def log_statistics(
         ctx: Context[State, Any],
-        log_id: Annotated[str | None, Field(description="only this log")] = None,
+        log_id: Annotated[str | None, Field(description="only this log (its id or a unique prefix)")] = None,
         split: Annotated[str | None, Field(description="only logs of this split")] = None,
         per_log: Annotated[bool, Field(description="one row per (log, category)")] = False,
         cursor: Cursor = None,
@@ -93,6 +93,10 @@ def register(server: MCPServer[State]) -> None:
         Use it to pick thresholds that fit the data (how fast "fast" is, how far "near" is).
         """
         state = current(ctx)
+        try:
+            log_id = None if log_id is None else ids.log_id(state.store, log_id)
+        except StoreError as exc:
+            raise ToolError(str(exc)) from exc
         table = category_statistics(state.store, state.executor.source, log_id, split, per_log)
         if table.empty:
             raise ToolError("no boxes match; list_logs shows the logs and splits in the store.")

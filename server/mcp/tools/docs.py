@@ -2,32 +2,53 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from atomic import docs
 from server.mcp.paging import clip
 from server.mcp.state import READ_ONLY
 
+INDEX_SUMMARY_CHARS = 70
+"""A summary in the index is cut to this many characters (its first clause where shorter)."""
 
-class FunctionSummary(BaseModel):
-    """One atomic function in a listing."""
 
-    name: str
-    kind: str
-    summary: str
+def _short(summary: str) -> str:
+    first = re.split(r"(?<=[a-z)]): |; | \(", summary.rstrip("."), maxsplit=1)[0]
+    return first if len(first) <= INDEX_SUMMARY_CHARS else first[:INDEX_SUMMARY_CHARS].rsplit(" ", 1)[0] + " …"
+
+
+def function_index(detail: bool = False) -> str:
+    """Every function a program can call, grouped by kind: one line each, or signature and summary with detail."""
+    groups: dict[str, list[docs.FunctionDoc]] = {}
+    for entry in docs.registry().values():
+        groups.setdefault(entry.kind, []).append(entry)
+    count = sum(map(len, groups.values()))
+    lines = [f"{count} functions; get_function_docs(names) gives one's parameters and example."]
+    for kind, entries in groups.items():
+        lines += ["", f"{kind}:"]
+        if detail:
+            lines += [f"  {e.signature}\n      {e.summary}" for e in entries]
+        else:
+            lines += [f"  {e.name}: {_short(e.summary)}" for e in entries]
+    return "\n".join(lines)
 
 
 def register(server: MCPServer[Any]) -> None:
     """Add list_functions, get_function_docs, search_docs and list_categories."""
 
     @server.tool(annotations=READ_ONLY)
-    def list_functions() -> list[FunctionSummary]:
-        """List the atomic functions a scenario program can call, with what each does."""
-        return [FunctionSummary(name=d.name, kind=d.kind, summary=d.summary) for d in docs.registry().values()]
+    def list_functions(
+        detail: Annotated[
+            bool, Field(description="true: each function's signature and full summary (about 15k characters)")
+        ] = False,
+    ) -> str:
+        """Index of the atomic functions a program can call, by kind, one line each (details: get_function_docs)."""
+        return clip(function_index(detail))
 
     @server.tool(annotations=READ_ONLY)
     def get_function_docs(

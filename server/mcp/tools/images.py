@@ -15,7 +15,7 @@ from pydantic import Field
 from atomic.scenario import timestamps as scenario_timestamps
 from server.mcp.state import READ_ONLY, State, current
 from server.render import bev
-from store import StoreError
+from store import StoreError, ids
 from store.arrays import LogArrays
 from store.runs import load_run
 
@@ -29,8 +29,10 @@ def register(server: MCPServer[State]) -> None:
     @server.tool(annotations=READ_ONLY)
     async def render_bev(
         ctx: Context[State, Any],
-        log_id: Annotated[str, Field(description="the log")],
-        track_uuids: Annotated[list[str] | None, Field(description="tracks to highlight with their paths")] = None,
+        log_id: Annotated[str, Field(description="the log (or a unique prefix of its id)")],
+        track_uuids: Annotated[
+            list[str] | None, Field(description="tracks (or unique prefixes) to highlight with their paths")
+        ] = None,
         run_id: Annotated[
             str | None, Field(description="highlight this run's referred tracks in the log (if no track_uuids)")
         ] = None,
@@ -47,6 +49,7 @@ def register(server: MCPServer[State]) -> None:
         """
         state = current(ctx)
         try:
+            log_id = ids.log_id(state.store, log_id)
             arrays = state.store.load_arrays(log_id, state.executor.source)
             highlight = _highlighted(state, arrays, track_uuids, run_id)
         except StoreError as exc:
@@ -63,10 +66,8 @@ def register(server: MCPServer[State]) -> None:
 def _highlighted(state: State, arrays: LogArrays, track_uuids: list[str] | None, run_id: str | None) -> tuple[int, ...]:
     uuids = [str(u) for u in arrays.track_uuids]
     if track_uuids:
-        unknown = [t for t in track_uuids if t not in uuids]
-        if unknown:
-            raise ToolError(f"track(s) not in log {arrays.log_id}: {', '.join(unknown[:5])}")
-        return tuple(uuids.index(t) for t in track_uuids[:MAX_HIGHLIGHTED])
+        chosen = [ids.track_uuid(uuids, t, arrays.log_id) for t in track_uuids[:MAX_HIGHLIGHTED]]
+        return tuple(uuids.index(t) for t in chosen)
     if run_id is None:
         return ()
     state.executor.flush()

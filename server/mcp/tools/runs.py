@@ -22,10 +22,12 @@ from server.executor import LogSelection
 from server.executor.diagnostics import diagnose
 from server.mcp.paging import LIMIT_CHARS, clip, paginate, start_of
 from server.mcp.state import READ_ONLY, WRITES_IDEMPOTENT, State, answer, current
-from store import StoreError
+from store import StoreError, ids
 from store.runs import load_run
 
-RunId = Annotated[str, Field(description="a run id from execute_scenario")]
+RunId = Annotated[str, Field(description="a run id from execute_scenario (or a unique prefix of it)")]
+LISTED_TRACKS = 20
+"""get_run lists at most this many referred tracks per log (the most referred timestamps first)."""
 
 
 class RunSummary(BaseModel):
@@ -50,7 +52,7 @@ def register(server: MCPServer[State]) -> None:
         ctx: Context[State, Any],
         program: Annotated[str, Field(description="a RefAV-style program ending with output_scenario(...)")],
         prompt: Annotated[str, Field(description="the natural-language prompt; bound as description")],
-        logs: Annotated[list[str] | None, Field(description="log ids (default: every log)")] = None,
+        logs: Annotated[list[str] | None, Field(description="log ids or unique prefixes (default: every log)")] = None,
         split: Annotated[str | None, Field(description="every log of this split")] = None,
         expected_category: Annotated[
             str | None, Field(description="the category the prompt refers to, to check the result against")
@@ -99,7 +101,10 @@ def register(server: MCPServer[State]) -> None:
         run_id: RunId,
         cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
     ) -> Annotated[CallToolResult, dict[str, Any]]:
-        """A stored run: prompt, program, status and per-log results (referred tracks, errors), paged."""
+        """A stored run: prompt, program, status and per-log results (referred track ids, errors), paged.
+
+        Ids may be given as the 8-character prefixes shown here, wherever a tool takes one.
+        """
         state = current(ctx)
         state.executor.flush()
         try:
@@ -108,7 +113,7 @@ def register(server: MCPServer[State]) -> None:
             raise ToolError(str(exc)) from exc
         rows = [
             {"log_id": r.log_id, "status": r.status, "error": clip(r.error, 1500) if r.error else None,
-             "referred_tracks": len(r.scenario or {})}
+             "referred_tracks": len(r.scenario or {}), **_referred(r.scenario)}
             for r in results
         ]  # fmt: skip
         start = start_of(cursor, len(rows))
@@ -120,6 +125,9 @@ def register(server: MCPServer[State]) -> None:
         lines = [f"run {run['run_id']} ({run['status']}, {run['created_at']}) for {run['prompt']!r}:", run["program"]]
         for r in rows[start:end]:
             lines.append(f"  {r['log_id']} {r['status']:<9} {r['referred_tracks']} tracks  {r['error'] or ''}".rstrip())
+            if r["tracks"]:
+                more = f" and {r['more_tracks']} more" if r["more_tracks"] else ""
+                lines.append(f"    referred: {' '.join(t[:8] for t in r['tracks'])}{more}")
         if next_cursor:
             lines.append(f"[{len(rows) - end} more logs; call again with cursor='{next_cursor}']")
         return answer({"run": run, "logs": rows[start:end], "next_cursor": next_cursor}, "\n".join(lines))
@@ -128,8 +136,8 @@ def register(server: MCPServer[State]) -> None:
     def inspect_track(
         ctx: Context[State, Any],
         run_id: RunId,
-        log_id: Annotated[str, Field(description="the log")],
-        track_uuid: Annotated[str, Field(description="a track of that log")],
+        log_id: Annotated[str, Field(description="the log (or a unique prefix of its id)")],
+        track_uuid: Annotated[str, Field(description="a track of that log (or a unique prefix, as get_run shows)")],
         every: Annotated[int, Field(description="show every n-th annotation timestamp", ge=1)] = 5,
     ) -> str:
         """One track over time: whether the run referred it, speed, heading, position relative to the ego, lane."""
@@ -137,12 +145,12 @@ def register(server: MCPServer[State]) -> None:
         state.executor.flush()
         try:
             _, results = load_run(state.store, run_id)
+            log_id = ids.log_id(state.store, log_id)
             arrays = state.store.load_arrays(log_id, state.executor.source)
+            uuids = [str(u) for u in arrays.track_uuids]
+            track_uuid = ids.track_uuid(uuids, track_uuid, log_id)
         except StoreError as exc:
             raise ToolError(str(exc)) from exc
-        uuids = [str(u) for u in arrays.track_uuids]
-        if track_uuid not in uuids:
-            raise ToolError(f"track {track_uuid} is not in log {log_id}; get_run lists a run's referred tracks.")
         scenario = next((r.scenario for r in results if r.log_id == log_id and r.scenario), None) or {}
         referred = {int(t) for t in scenario_timestamps(scenario.get(track_uuid, []))}
         track = uuids.index(track_uuid)
@@ -166,3 +174,10 @@ def register(server: MCPServer[State]) -> None:
                 f"{np.degrees(float(arrays.yaw_city[row])):12.0f}  {ahead:15.1f}  {left:14.1f}  {lane}"
             )
         return clip("\n".join(lines))
+
+
+def _referred(scenario: dict[str, Any] | None) -> dict[str, Any]:
+    """The tracks a result refers to at some timestamp, the most referred first, and how many are left out."""
+    counts = {uuid: len(scenario_timestamps(value)) for uuid, value in (scenario or {}).items()}
+    ranked = sorted((uuid for uuid, n in counts.items() if n), key=lambda uuid: -counts[uuid])
+    return {"tracks": ranked[:LISTED_TRACKS], "more_tracks": max(len(ranked) - LISTED_TRACKS, 0)}

@@ -22,7 +22,7 @@ from pydantic import Field
 
 from atomic.scenario import timestamps as scenario_timestamps
 from server.mcp.state import READ_ONLY, State, current
-from store import StoreError
+from store import StoreError, ids
 from store.arrays import LogArrays
 from store.runs import LogResult, load_run
 from vlm.backends import VlmUnavailableError
@@ -48,6 +48,7 @@ def _save(state: State, image: PilImage, name: str) -> tuple[Image, Path]:
 def _log_results(state: State, run_id: str, log_id: str | None) -> list[LogResult]:
     state.executor.flush()
     _, results = load_run(state.store, run_id)
+    log_id = None if log_id is None else ids.log_id(state.store, log_id)
     chosen = [r for r in results if r.scenario and (log_id is None or r.log_id == log_id)]
     if log_id is not None and not any(r.log_id == log_id for r in results):
         raise ToolError(f"run {run_id} did not run on log {log_id}; get_run lists its logs.")
@@ -56,7 +57,7 @@ def _log_results(state: State, run_id: str, log_id: str | None) -> list[LogResul
 
 def _arrays(state: State, log_id: str) -> LogArrays:
     try:
-        return state.store.load_arrays(log_id, state.executor.source)
+        return state.store.load_arrays(ids.log_id(state.store, log_id), state.executor.source)
     except StoreError as exc:
         raise ToolError(str(exc)) from exc
 
@@ -67,8 +68,8 @@ def register(server: MCPServer[State]) -> None:
     @server.tool(annotations=READ_ONLY)
     async def render_camera_views(
         ctx: Context[State, Any],
-        log_id: Annotated[str, Field(description="the log")],
-        track_uuid: Annotated[str, Field(description="the track to show, boxed in magenta")],
+        log_id: Annotated[str, Field(description="the log (or a unique prefix of its id)")],
+        track_uuid: Annotated[str, Field(description="the track (or a unique prefix) to show, boxed in magenta")],
         time_indices: Annotated[
             list[int] | None, Field(description="annotation timestamp indices (default: 3 spread over the track)")
         ] = None,
@@ -79,9 +80,12 @@ def register(server: MCPServer[State]) -> None:
         """Camera views of a track with its 3D box drawn, as one labelled panel (synthetic where no images)."""
         state = current(ctx)
         arrays = _arrays(state, log_id)
+        log_id = arrays.log_id
         uuids = [str(u) for u in arrays.track_uuids]
-        if track_uuid not in uuids:
-            raise ToolError(f"track {track_uuid} is not in log {log_id}; get_run lists a run's referred tracks.")
+        try:
+            track_uuid = ids.track_uuid(uuids, track_uuid, log_id)
+        except StoreError as exc:
+            raise ToolError(str(exc)) from exc
         if cameras and (unknown := sorted(set(cameras) - set(RING_CAMERAS))):
             raise ToolError(f"unknown camera(s) {', '.join(unknown)}; cameras: {', '.join(RING_CAMERAS)}")
         track = uuids.index(track_uuid)
@@ -182,6 +186,7 @@ def register(server: MCPServer[State]) -> None:
         if not results:
             return [f"The run found nothing in log {log_id}: nothing to verify."]
         arrays = _arrays(state, log_id)
+        log_id = arrays.log_id
         source = state.source_path(log_id)
         prompt = str(record["prompt"])
         try:
