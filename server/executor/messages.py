@@ -136,8 +136,9 @@ class _Result(BaseModel):
             raise ValueError(f"unknown sandbox layer(s) {', '.join(sorted(bound(n, 40) for n in unknown)[:5])}")
         if layers.get("mode", "unknown") not in _MODES:
             raise ValueError("unknown sandbox mode")
-        if any(not isinstance(on, bool) for name, on in layers.items() if name != "mode"):
-            raise ValueError("a sandbox layer is not true or false")
+        wrong = [name for name, on in layers.items() if name != "mode" and not isinstance(on, bool)]
+        if wrong:
+            raise ValueError(f"sandbox layer {wrong[0]} is not true or false")
         return layers
 
     @model_validator(mode="after")

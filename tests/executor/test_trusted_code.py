@@ -85,7 +85,7 @@ FORGED_RESULTS = [
     (b'{"status": "ok", "scenario": {"t": {"u": [1.5]}}}', "Input should be a valid integer"),
     (b'{"status": "ok", "scenario": {"t": [1]}, "seconds": "fast"}', "seconds: Input should be a valid number"),
     (b'{"status": "ok", "scenario": {}, "function_seconds": {"f": null}}', "function_seconds.f"),
-    (b'{"status": "ok", "scenario": {}, "layers": {"rlimits": "yes"}}', "layers.rlimits"),
+    (b'{"status": "ok", "scenario": {}, "layers": {"rlimits": "yes"}}', "layer rlimits is not true or false"),
     (b'{"status": "ok", "scenario": {}, "layers": {"root": true}}', "unknown sandbox layer(s) root"),
     (b'{"status": "ok", "scenario": {}, "job_id": "other"}', "job_id: Extra inputs are not permitted"),
     (b'{"status": "cancelled", "error": "x"}', "status: Input should be 'ok' or 'error'"),
