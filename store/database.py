@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shlex
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,12 +16,21 @@ import pandas as pd
 
 from store import cache
 from store.arrays import LogArrays, load_log_arrays
-from store.errors import SchemaVersionError, StoreError
+from store.errors import NoDatabaseError, SchemaVersionError, StoreError
 from store.paths import cache_root_for, resolve_db_path
 from store.schema import SCHEMA_VERSION, create_statements
 
 ANNOTATIONS_SOURCE = "annotations"
 """The track source name of a log's own annotation boxes."""
+
+
+def missing_database_message(db_path: Path) -> str:
+    """What to say when there is no database at ``db_path``, with commands that make one there."""
+    db = shlex.quote(str(db_path))
+    return (
+        f"{db_path}: no avmine database here. Make one with `avmine --db {db} ingest PATH` (PATH: an AV2 log, "
+        f"split or dataset directory), or build the demo database there: `avmine --db {db} demo`."
+    )
 
 
 def now() -> dt.datetime:
@@ -35,17 +45,14 @@ class Store:
     per-log caches under ``cache_root``. Use as a context manager or call ``close``.
     """
 
-    def __init__(self, db_path: Path, read_only: bool = False) -> None:
+    def __init__(self, db_path: Path, read_only: bool = False, create: bool = True) -> None:
         self.path = db_path
         self.cache_root = cache_root_for(db_path)
         self.read_only = read_only
         self.generation = 0
         """Bumped by every ingest through this object, so callers can cache what depends on the logs."""
-        if read_only and not db_path.is_file():
-            raise StoreError(
-                f"{db_path}: no avmine database here. Create one with `avmine ingest PATH --db {db_path}` "
-                "or `avmine demo`."
-            )
+        if (read_only or not create) and not db_path.is_file():
+            raise NoDatabaseError(missing_database_message(db_path))
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self._root = duckdb.connect(str(db_path), read_only=read_only)
         self._owner = threading.get_ident()
@@ -58,9 +65,13 @@ class Store:
             self._check_version()
 
     @classmethod
-    def open(cls, db: str | Path | None = None, read_only: bool = False) -> Store:
-        """Open the database at ``db`` (else ``$AVMINE_DB``, else the user data dir), creating it if needed."""
-        return cls(resolve_db_path(db), read_only=read_only)
+    def open(cls, db: str | Path | None = None, read_only: bool = False, create: bool = True) -> Store:
+        """Open the database at ``db`` (else ``$AVMINE_DB``, else the user data dir).
+
+        A missing file is created (empty) only when ``create`` and not ``read_only``; otherwise it
+        raises ``NoDatabaseError``, whose message says how to make one.
+        """
+        return cls(resolve_db_path(db), read_only=read_only, create=create)
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:

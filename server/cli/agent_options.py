@@ -79,7 +79,7 @@ def run_batch(
     args: argparse.Namespace, command: str, options: BatchOptions, agent: Agent, finish: Finish | None
 ) -> int:
     """Solve the prompts the arguments name, print the summary, then ``finish``; 2 for bad prompts."""
-    with Store.open(resolve_db_path(args.db)) as store:
+    with Store.open(resolve_db_path(args.db), create=False) as store:
         try:
             prompts = resolve_prompts(store, options.split, args.prompts)
         except ValueError as exc:

@@ -10,6 +10,8 @@ from typing import Any
 
 from server.mcp.app import create_server
 from server.mcp.http import TOKEN_VARIABLE, HttpConfigError, check_exposure, serve_http
+from store.database import missing_database_message
+from store.errors import NoDatabaseError
 from store.paths import resolve_db_path
 
 
@@ -42,7 +44,10 @@ def run(args: argparse.Namespace) -> int:
         except HttpConfigError as exc:
             print(f"avmine serve: {exc}", file=sys.stderr)
             return 2
-    server = create_server(resolve_db_path(args.db), args.reveal_ground_truth, args.image_dir)
+    db = resolve_db_path(args.db)
+    if not db.is_file():
+        raise NoDatabaseError(missing_database_message(db))
+    server = create_server(db, args.reveal_ground_truth, args.image_dir)
     if args.transport == "stdio":
         server.run("stdio")
     else:
