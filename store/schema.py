@@ -190,7 +190,8 @@ CREATE TABLE IF NOT EXISTS agent_sessions (
     prompt VARCHAR NOT NULL,
     attempt INTEGER NOT NULL,
     phase VARCHAR NOT NULL,         -- generate | review
-    status VARCHAR NOT NULL,        -- submitted | approved | no_submission | timeout | crashed | rejected
+    status VARCHAR NOT NULL,        -- submitted | approved | no_submission | timeout | crashed | not_logged_in
+                                    -- | rejected
     program VARCHAR,
     detail VARCHAR,
     seconds DOUBLE,
