@@ -61,6 +61,11 @@ class Store:
             self._ensure_schema()
             cache.recover(self.cache_root, self.committed_cache_keys())
         else:
+            version = self._version()
+            if version is not None and version < SCHEMA_VERSION:  # made by an earlier avmine: migrate it once
+                self._root.close()
+                Store(db_path).close()
+                self._root = duckdb.connect(str(db_path), read_only=True)
             self._check_version()
 
     @classmethod
