@@ -282,12 +282,10 @@ class Batch:
             status, detail = "timeout", f"no program submitted within {o.timeout_s:.0f} s"
         elif not_logged_in(report):
             said = (report.result.strip() or report.stderr.strip()).splitlines()[-1][:200]
-            status, detail = (
-                NOT_LOGGED_IN,
-                (
-                    f"the agent is not logged in (it said: {said}); log in once (run `claude` and /login) or set "
-                    "ANTHROPIC_API_KEY, then run the same command with --retry-failed"
-                ),
+            status = NOT_LOGGED_IN
+            detail = (
+                f"the agent is not logged in (it said: {said}); log in once (run `claude` and /login) or set "
+                "ANTHROPIC_API_KEY, then run the same command with --retry-failed"
             )
         elif report.exit_code not in (0, None) and not report.is_error:
             last = (report.stderr.strip().splitlines() or [""])[-1]
