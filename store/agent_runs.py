@@ -18,7 +18,8 @@ class AgentSession:
     Attributes:
         phase: "generate" (draft, execute, refine, submit) or "review" (fresh context, check meaning).
         status: "submitted", "approved" (review kept the program), "no_submission", "timeout",
-            "crashed" or "rejected" (the submitted program failed a check).
+            "crashed", "not_logged_in" (the agent CLI had no usable login) or "rejected" (the
+            submitted program failed a check).
         program: the program the session submitted, if any.
         detail: what went wrong or what the agent said last.
         cost_usd: the agent's own cost report (None when it gives none).

@@ -30,7 +30,9 @@ import numpy.typing as npt
 import pandas as pd
 
 CACHE_FORMAT = 1
+"""The layout version written into every ``log.json`` and ``meta.json``; a cache of another is rebuilt."""
 STAGING = ".staging"
+MAP_ARCHIVE_GLOB = "log_map_archive_*.json"
 
 _BOX_ARRAYS: dict[str, tuple[str, ...]] = {
     "xyz_ego": ("tx_ego_m", "ty_ego_m", "tz_ego_m"),
@@ -50,6 +52,15 @@ def new_key() -> str:
 def log_cache_dir(cache_root: Path, log_id: str) -> Path:
     """The directory of a log in the cache; its name is the log id, like RefAV's ``log_dir``."""
     return cache_root / log_id
+
+
+def is_current(meta_file: Path, key: str) -> bool:
+    """Whether a cached part (its ``log.json`` or ``meta.json``) was written for ``key`` in this format."""
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("key") == key and meta.get("format") == CACHE_FORMAT
 
 
 @dataclass(frozen=True)

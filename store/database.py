@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
+import shlex
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,13 +15,22 @@ import pandas as pd
 
 from store import cache
 from store.arrays import LogArrays, load_log_arrays
-from store.errors import SchemaVersionError, StoreError
+from store.errors import NoDatabaseError, SchemaVersionError, StoreError
 from store.logs_copy import STAMP_KEY as LOGS_COPY_STAMP_KEY
 from store.paths import cache_root_for, resolve_db_path
 from store.schema import SCHEMA_VERSION, create_statements
 
 ANNOTATIONS_SOURCE = "annotations"
 """The track source name of a log's own annotation boxes."""
+
+
+def missing_database_message(db_path: Path) -> str:
+    """What to say when there is no database at ``db_path``, with commands that make one there."""
+    db = shlex.quote(str(db_path))
+    return (
+        f"{db_path}: no avmine database here. Make one with `avmine --db {db} ingest PATH` (PATH: an AV2 log, "
+        f"split or dataset directory), or build the demo database there: `avmine --db {db} demo`."
+    )
 
 
 def now() -> dt.datetime:
@@ -36,17 +45,14 @@ class Store:
     per-log caches under ``cache_root``. Use as a context manager or call ``close``.
     """
 
-    def __init__(self, db_path: Path, read_only: bool = False) -> None:
+    def __init__(self, db_path: Path, read_only: bool = False, create: bool = True) -> None:
         self.path = db_path
         self.cache_root = cache_root_for(db_path)
         self.read_only = read_only
         self.generation = 0
         """Bumped by every ingest through this object, so callers can cache what depends on the logs."""
-        if read_only and not db_path.is_file():
-            raise StoreError(
-                f"{db_path}: no avmine database here. Create one with `avmine ingest PATH --db {db_path}` "
-                "or `avmine demo`."
-            )
+        if (read_only or not create) and not db_path.is_file():
+            raise NoDatabaseError(missing_database_message(db_path))
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self._root = duckdb.connect(str(db_path), read_only=read_only)
         self._owner = threading.get_ident()
@@ -56,12 +62,21 @@ class Store:
             self._ensure_schema()
             cache.recover(self.cache_root, self.committed_cache_keys())
         else:
+            version = self._version()
+            if version is not None and version < SCHEMA_VERSION:  # made by an earlier avmine: migrate it once
+                self._root.close()
+                Store(db_path).close()
+                self._root = duckdb.connect(str(db_path), read_only=True)
             self._check_version()
 
     @classmethod
-    def open(cls, db: str | Path | None = None, read_only: bool = False) -> Store:
-        """Open the database at ``db`` (else ``$AVMINE_DB``, else the user data dir), creating it if needed."""
-        return cls(resolve_db_path(db), read_only=read_only)
+    def open(cls, db: str | Path | None = None, read_only: bool = False, create: bool = True) -> Store:
+        """Open the database at ``db`` (else ``$AVMINE_DB``, else the user data dir).
+
+        A missing file is created (empty) only when ``create`` and not ``read_only``; otherwise it
+        raises ``NoDatabaseError``, whose message says how to make one.
+        """
+        return cls(resolve_db_path(db), read_only=read_only, create=create)
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -175,14 +190,55 @@ class Store:
             [source, log_ids],
         ).fetchall()
         for log_id, key in rows:
-            meta = self.log_dir(str(log_id)) / "boxes" / source / "meta.json"
-            try:
-                current = json.loads(meta.read_text()).get("key") == key
-            except (OSError, ValueError):
-                current = False
-            if not current:
+            self.ensure_log_cache(str(log_id))
+            if not cache.is_current(self.log_dir(str(log_id)) / "boxes" / source / "meta.json", str(key)):
                 self.load_arrays(str(log_id), source)
         return {str(log_id): str(key) for log_id, key in rows}
+
+    def ensure_log_cache(self, log_id: str) -> None:
+        """Make sure a log's cached poses, map and calibration match the database, rebuilding them if not.
+
+        Poses come from the database; the map and calibration from where the log was ingested
+        (the database keeps their summary, not the files).
+
+        Raises:
+            StoreError: the part is missing or stale and the log's map files are no longer where it was
+                ingested from (the message names the files and the ways out).
+        """
+        row = self.con.execute(
+            "SELECT l.cache_key, l.split, l.city, l.source_path, l.has_calibration, m.source_path "
+            "FROM logs AS l LEFT JOIN maps AS m USING (log_id) WHERE l.log_id = ?",
+            [log_id],
+        ).fetchone()
+        part = self.log_dir(log_id) / "log"
+        if row is None or (
+            cache.is_current(part / "log.json", str(row[0])) and any(part.glob(f"map/{cache.MAP_ARCHIVE_GLOB}"))
+        ):
+            return
+        key, split, city, log_source, has_calibration, map_source = row
+        map_dir = Path(map_source) if map_source else Path(log_source) / "map"
+        if not any(map_dir.glob(cache.MAP_ARCHIVE_GLOB)):
+            raise StoreError(
+                f"log {log_id}: its cache ({part}) is missing or out of date, and its map cannot be rebuilt: "
+                f"{map_dir}, where it was ingested from, holds no {cache.MAP_ARCHIVE_GLOB}. The database keeps "
+                f"boxes and poses but not map files. Copy the cache folder {self.cache_root} along with the "
+                f"database, or put the log's map folder back at {map_dir} (log_map_archive_*.json, "
+                "*_ground_height_surface____*.npy, *___img_Sim2_city.json), or ingest the log again: "
+                f"`avmine --db {self.path} ingest LOG_DIR`."
+            )
+        calibration = Path(log_source) / "calibration"  # cameras fall back to the standard rig without it
+        poses = self.query_df("SELECT * FROM ego_poses WHERE log_id = ? ORDER BY timestamp_ns", [log_id])
+        meta = {"log_id": log_id, "split": split, "city": city}
+        staged = cache.stage_log(
+            self.cache_root,
+            str(key),
+            log_id,
+            poses,
+            map_dir,
+            calibration if has_calibration and calibration.is_dir() else None,
+            meta,
+        )
+        cache.publish(self.cache_root, [staged])
 
     def load_arrays(self, log_id: str, source: str = ANNOTATIONS_SOURCE) -> LogArrays:
         """Memory-map a log's boxes, rebuilding the cache from the database if it is stale or missing.
@@ -200,10 +256,10 @@ class Store:
                 f"log {log_id} has no track source '{source}' in {self.path} "
                 f"(it has: {', '.join(known['source']) or 'none'}). Ingest it with `avmine ingest`."
             )
+        self.ensure_log_cache(log_id)
         try:
-            arrays = load_log_arrays(self.log_dir(log_id), source)
-            if arrays.key == row[0]:
-                return arrays
+            if cache.is_current(self.log_dir(log_id) / "boxes" / source / "meta.json", str(row[0])):
+                return load_log_arrays(self.log_dir(log_id), source)
         except (OSError, ValueError, KeyError):  # missing, truncated or corrupt: rebuilt from the database
             pass
         self._rebuild_boxes_cache(log_id, source, str(row[0]), str(row[1]), bool(row[2]), str(row[3]))

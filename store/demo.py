@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+
 from store.database import Store
 from store.ingestion import IngestReport, ingest
 
@@ -20,6 +22,19 @@ DEMO_GROUND_TRUTH = SCENARIO_MINING_DIR / "combined_gt_dev.pkl"
 DEMO_PREDICTIONS = SCENARIO_MINING_DIR / "combined_predictions_dev.pkl"
 DEMO_PROGRAMS = DEMO_DATA / "programs.py"
 """Example programs the demo runs: ``PROGRAMS = {prompt: program text}``."""
+DEMO_DB_NAME = "avmine-demo.duckdb"
+"""The demo database's file name in its output folder."""
+MADE_BY_DEMO = ("made_by", "avmine demo")
+"""The ``meta`` row that marks a database the demo built (and so may rebuild)."""
+DEMO_ORIGIN = "demo"
+"""The origin of the runs the demo records."""
+
+_USER_WORK = (  # what, table, which rows
+    ("library example(s)", "examples", "true"),
+    ("headless agent session(s)", "agent_sessions", "true"),
+    ("submitted final program(s)", "final_programs", "true"),
+    ("run(s) not made by the demo", "runs", f"origin IS DISTINCT FROM '{DEMO_ORIGIN}'"),
+)
 
 
 def demo_programs() -> dict[str, str]:
@@ -35,3 +50,40 @@ def ingest_demo(store: Store, progress: bool = True) -> list[IngestReport]:
         ingest(store, SCENARIO_MINING_DIR, split=DEMO_SPLIT, progress=progress),
         ingest(store, SENSOR_DIR, split=DEMO_SPLIT, progress=progress),
     ]
+
+
+def mark_demo_database(store: Store) -> None:
+    """Record in ``store`` that the demo built it."""
+    store.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(MADE_BY_DEMO))
+
+
+def why_not_rebuildable(db_path: Path, default_location: bool) -> str | None:
+    """Why the demo must not delete the existing file ``db_path``; None when it may rebuild it.
+
+    It may rebuild only a database the demo built (its mark, or, for files made before the mark
+    existed, the demo's own file name in its output folder) that holds nothing but the demo's data.
+    """
+    try:
+        con = duckdb.connect(str(db_path), read_only=True)
+    except duckdb.Error as exc:
+        return f"it cannot be opened as a database ({str(exc).splitlines()[0]})"
+    try:
+        tables = {str(row[0]) for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        mark = None
+        if "meta" in tables:
+            mark = con.execute("SELECT value FROM meta WHERE key = ?", [MADE_BY_DEMO[0]]).fetchone()
+        if not (mark and mark[0] == MADE_BY_DEMO[1]) and not (default_location and db_path.name == DEMO_DB_NAME):
+            return "the demo did not build it"
+        found = []
+        if "logs" in tables:
+            demo_logs = {p.name for d in (SCENARIO_MINING_DIR, SENSOR_DIR) for p in d.iterdir() if p.is_dir()}
+            other = [str(r[0]) for r in con.execute("SELECT log_id FROM logs").fetchall() if r[0] not in demo_logs]
+            if other:
+                found.append(f"{len(other)} log(s) not from the demo data")
+        for what, table, rows in _USER_WORK:
+            count = con.execute(f"SELECT count(*) FROM {table} WHERE {rows}").fetchone() if table in tables else None
+            if count and count[0]:
+                found.append(f"{count[0]} {what}")
+        return f"it holds your own work: {', '.join(found)}" if found else None
+    finally:
+        con.close()

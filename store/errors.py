@@ -27,3 +27,7 @@ class IngestError(StoreError):
 
 class SchemaVersionError(StoreError):
     """The database file was written by an incompatible avmine version."""
+
+
+class NoDatabaseError(StoreError):
+    """A command that only reads or adds to a database was given a path where there is none."""

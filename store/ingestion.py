@@ -144,12 +144,8 @@ def _classify_file(path: Path, explicit: bool) -> _Item | None:
     return None
 
 
-def discover(path: Path) -> list[_Item]:
-    """Find everything ingestible at ``path``: logs first, then tracker outputs, ground truth, prompts.
-
-    Raises:
-        IngestError: the path does not exist or holds nothing avmine recognises.
-    """
+def check_exists(path: Path) -> None:
+    """Raise ``IngestError`` (with what to give instead) when ``path`` does not exist."""
     if not path.exists():
         raise IngestError(
             path,
@@ -157,6 +153,15 @@ def discover(path: Path) -> list[_Item]:
             "Check the spelling, or give the directory of an AV2 log (with annotations.feather, "
             "city_SE3_egovehicle.feather and map/), a split directory of such logs, or a .pkl/.json file.",
         )
+
+
+def discover(path: Path) -> list[_Item]:
+    """Find everything ingestible at ``path``: logs first, then tracker outputs, ground truth, prompts.
+
+    Raises:
+        IngestError: the path does not exist or holds nothing avmine recognises.
+    """
+    check_exists(path)
     if path.is_file():
         item = _classify_file(path, explicit=True)
         return [item] if item else []

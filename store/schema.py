@@ -3,6 +3,12 @@
 Every table avmine keeps lives here. Later layers (runs, the examples library,
 the VLM cache) fill tables that are created from the start, so one schema
 version describes the whole file.
+
+Opening a file of an earlier version migrates it in place (``Store._ensure_schema``): every
+statement is ``CREATE ... IF NOT EXISTS``, so re-running them adds the tables later versions
+added (versions 1 to 3 only added tables). A change to an existing table needs its own
+``ALTER`` step there, and a test that opens a file of the version before it
+(tests/store/test_migration.py).
 """
 
 from __future__ import annotations
@@ -190,7 +196,8 @@ CREATE TABLE IF NOT EXISTS agent_sessions (
     prompt VARCHAR NOT NULL,
     attempt INTEGER NOT NULL,
     phase VARCHAR NOT NULL,         -- generate | review
-    status VARCHAR NOT NULL,        -- submitted | approved | no_submission | timeout | crashed | rejected
+    status VARCHAR NOT NULL,        -- submitted | approved | no_submission | timeout | crashed | not_logged_in
+                                    -- | rejected
     program VARCHAR,
     detail VARCHAR,
     seconds DOUBLE,

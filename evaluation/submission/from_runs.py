@@ -63,17 +63,18 @@ def submission_from_runs(
         source: the track source the runs used (a tracker for the test split).
         temporal: build temporal-track frames instead of spatio-temporal ones.
         prompts: only these prompts (default: all of the split).
-        runs: the run to use for a prompt (prompt -> run id) instead of its latest results.
+        runs: the run to use for each prompt (prompt -> run id). When given, only these runs are used:
+            a prompt without one gets all-OTHER frames, never the results of some earlier, unrelated run.
     """
     report = SubmissionReport()
     submission: dict[tuple[str, str], list[Frame]] = {}
     results: dict[str, dict[str, Any]] = {}
     for log_id, prompt in split_pairs(store, split, prompts):
         if prompt not in results:
-            if runs and prompt in runs:
-                results[prompt] = {r.log_id: r for r in load_run(store, runs[prompt])[1]}
-            else:
+            if runs is None:
                 results[prompt] = latest_results(store, prompt, source)
+            else:
+                results[prompt] = {r.log_id: r for r in load_run(store, runs[prompt])[1]} if prompt in runs else {}
         result = results[prompt].get(log_id)
         scenario = result.scenario if result is not None and result.status == "ok" else None
         if scenario is None:

@@ -78,8 +78,11 @@ def options_from_args(args: argparse.Namespace, command: str, screening: bool, *
 def run_batch(
     args: argparse.Namespace, command: str, options: BatchOptions, agent: Agent, finish: Finish | None
 ) -> int:
-    """Solve the prompts the arguments name, print the summary, then ``finish``; 2 for bad prompts."""
-    with Store.open(resolve_db_path(args.db)) as store:
+    """Solve the prompts the arguments name, print the summary, then ``finish``.
+
+    Returns 2 for bad prompts, 1 when every prompt failed, else what ``finish`` returns.
+    """
+    with Store.open(resolve_db_path(args.db), create=False) as store:
         try:
             prompts = resolve_prompts(store, options.split, args.prompts)
         except ValueError as exc:
@@ -87,4 +90,8 @@ def run_batch(
             return 2
         summary = Batch(store, agent, options).run(prompts, progress=not args.quiet)
         print(summary_text(summary, screening=options.screening))
-        return finish(store, summary, prompts) if finish else 0
+        code = finish(store, summary, prompts) if finish else 0
+    if summary.all_failed:
+        print(f"avmine {command}: every prompt failed; the reasons are above.", file=sys.stderr)
+        return 1
+    return code

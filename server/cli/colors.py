@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     except VlmUnavailableError as exc:
         print(f"avmine colors: {exc}", file=sys.stderr)
         return 2
-    with Store.open(args.db) as store:
+    with Store.open(args.db, create=False) as store:
         service = VlmService(backend, store)
         rows = store.con.execute("SELECT log_id, source_path, split FROM logs ORDER BY log_id").fetchall()
         wanted = {ids.log_id(store, log) for log in args.logs}  # unique prefixes will do

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +14,37 @@ from server.executor import Executor, LogSelection
 from server.executor.diagnostics import diagnose
 from server.ingestion import prepare_logs
 from server.render.bev import BevView, render_bev
-from store import Store
-from store.demo import DEMO_SPLIT, demo_programs, ingest_demo
+from store import Store, StoreError
+from store.demo import (
+    DEMO_DB_NAME,
+    DEMO_ORIGIN,
+    DEMO_SPLIT,
+    demo_programs,
+    ingest_demo,
+    mark_demo_database,
+    why_not_rebuildable,
+)
 from store.summary import format_summary, summarize
 
 DEFAULT_OUT = Path("avmine-demo")
+REPLACE_FLAG = "--replace-db"
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add the ``demo`` command."""
     parser = subparsers.add_parser(
-        "demo", help="ingest the embedded demo logs into a fresh database, summarise and render them"
+        "demo",
+        help="ingest the embedded demo logs into a fresh database, summarise and render them",
+        description=f"The database is OUT/{DEMO_DB_NAME} unless --db names one. The demo rebuilds only a "
+        "database it built itself that holds nothing but demo data; any other existing file is left alone "
+        f"unless {REPLACE_FLAG} is given.",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: ./{DEFAULT_OUT})")
+    parser.add_argument(
+        REPLACE_FLAG,
+        action="store_true",
+        help="delete the existing database at the demo's path even if it is not a demo database",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -33,11 +52,20 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the demo database, print its summary and write a bird's-eye view."""
     out: Path = args.out
+    db_path = Path(args.db).expanduser() if args.db else out / DEMO_DB_NAME
+    if db_path.exists() and not args.replace_db:
+        why = why_not_rebuildable(db_path, default_location=args.db is None)
+        if why is not None:
+            raise StoreError(
+                f"{db_path} already exists and {why}. The demo builds a fresh database, so it leaves this one "
+                f"alone. Build the demo elsewhere (`avmine demo --out {shlex.quote(str(out) + '-2')}`), or add "
+                f"{REPLACE_FLAG} to delete {db_path} and everything in it."
+            )
     out.mkdir(parents=True, exist_ok=True)
-    db_path = Path(args.db) if args.db else out / "avmine-demo.duckdb"
     for stale in (db_path, db_path.with_name(db_path.name + ".wal")):
         stale.unlink(missing_ok=True)  # a fresh database every time: the demo is reproducible
     with Store.open(db_path) as store:
+        mark_demo_database(store)
         reports = ingest_demo(store, progress=not args.quiet)
         prepare_logs(store, [(s, log_id) for r in reports for s, log_id, *_ in r.sources], progress=not args.quiet)
         boxes = sum(r.num_boxes for r in reports)
@@ -55,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         print("\nExample programs, run in the sandbox over every demo log:")
         with Executor(store) as executor:
             for prompt, program in demo_programs().items():
-                execution = executor.run(program, prompt, LogSelection(), origin="demo")
+                execution = executor.run(program, prompt, LogSelection(), origin=DEMO_ORIGIN)
                 found = sum(r.status == "ok" and any(r.scenario.values()) for r in execution.results if r.scenario)
                 print(f"\n> {prompt}: {execution.status}, found in {found} of {len(execution.results)} logs "
                       f"({execution.seconds:.2f} s)")  # fmt: skip

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     """Execute and report; exit 1 when the program failed on every log."""
     text = sys.stdin.read() if str(args.program) == "-" else args.program.read_text()
     limits = Limits(wall_seconds=args.timeout, cpu_seconds=max(1, int(args.timeout)))
-    with Store.open(args.db) as store, Executor(store, args.workers, args.source, limits) as executor:
+    with Store.open(args.db, create=False) as store, Executor(store, args.workers, args.source, limits) as executor:
         execution = executor.run(text, args.prompt, LogSelection(tuple(args.logs), args.split))
         diagnostics = diagnose(store, execution, args.source, args.expected_category)
     if args.json:

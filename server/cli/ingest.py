@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from server.ingestion import ingest_and_prepare
 from store import PrefilterConfig, Store
+from store.ingestion import check_exists
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -38,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Ingest and print what was written."""
     prefilter = {"refav": PrefilterConfig(), "paper": PrefilterConfig.paper(), "off": PrefilterConfig.off()}
+    check_exists(Path(args.path).expanduser())  # before the database opens: nothing to ingest creates nothing
     with Store.open(args.db) as store:
         report = ingest_and_prepare(
             store,

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from server.mcp.guidance import SEMANTIC_RULES
+from store.database import missing_database_message
+from store.errors import NoDatabaseError
 from store.paths import resolve_db_path
 
 CONFIGS = Path(__file__).resolve().parents[2] / "agent_configs"
@@ -48,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     project: Path = args.dir.resolve()
     avmine = shutil.which("avmine") or str(Path(sys.executable).parent / "avmine")
     db = resolve_db_path(args.db).resolve()
+    if not db.is_file():  # the agent would be given a server with nothing to serve
+        raise NoDatabaseError(missing_database_message(db))
     files = plan(args.agent, project)
     existing = [path for path in files if path.exists()]
     if existing and not args.force:

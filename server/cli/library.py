@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Do the action; errors in an import file name its line."""
-    with Store.open(args.db) as store:
+    with Store.open(args.db, create=args.action == "import") as store:
         if args.action == "search":
             for example in search_examples(store, args.query, args.limit):
                 score = f"  (Timestamp BA {example.timestamp_ba:.3f})" if example.timestamp_ba is not None else ""

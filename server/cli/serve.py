@@ -12,6 +12,8 @@ from server.executor.executor import check_sandbox
 from server.mcp.app import create_server
 from server.mcp.http import TOKEN_VARIABLE, HttpConfigError, check_exposure, serve_http
 from server.mcp.stdio import run_stdio
+from store.database import missing_database_message
+from store.errors import NoDatabaseError
 from store.paths import resolve_db_path
 
 
@@ -44,8 +46,11 @@ def run(args: argparse.Namespace) -> int:
         except HttpConfigError as exc:
             print(f"avmine serve: {exc}", file=sys.stderr)
             return 2
+    db = resolve_db_path(args.db)
+    if not db.is_file():
+        raise NoDatabaseError(missing_database_message(db))
     check_sandbox()  # at start, in one paragraph: never a server whose every program fails
-    server = create_server(resolve_db_path(args.db), args.reveal_ground_truth, args.image_dir)
+    server = create_server(db, args.reveal_ground_truth, args.image_dir)
     if args.transport == "stdio":
         run_stdio(server)
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -20,6 +21,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 STDERR_TAIL = 2000
+_NOT_LOGGED_IN = re.compile(
+    r"not logged in|please run /login|invalid api key|oauth token (?:has )?expired|authentication_error", re.I
+)
+"""What Claude Code says when it has no usable credentials (e.g. "Not logged in · Please run /login")."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,16 @@ def run_session(
         input_tokens=_int((report.get("usage") or {}).get("input_tokens")),
         output_tokens=_int((report.get("usage") or {}).get("output_tokens")),
     )
+
+
+def not_logged_in(report: AgentReport) -> bool:
+    """Whether the session failed because the agent CLI has no usable login or API key.
+
+    Claude Code then ends at once with ``is_error`` and a result such as "Not logged in · Please run
+    /login" or "Invalid API key · Please run /login".
+    """
+    said = report.result if report.is_error or report.exit_code not in (0, None) else ""
+    return bool(_NOT_LOGGED_IN.search(said + "\n" + report.stderr))
 
 
 def _kill_group(process: subprocess.Popen[str]) -> None:

@@ -32,7 +32,7 @@ from evaluation.ground_truth_from_store import ground_truth_pairs
 from evaluation.score_runs import score_stored_run
 from evaluation.submission.from_runs import split_pairs
 from server.executor import Executor, LogSelection
-from server.headless.agents import Agent, run_session
+from server.headless.agents import Agent, not_logged_in, run_session
 from server.headless.local_server import LocalMcpServer
 from server.headless.tasks import generation_task, review_task
 from store import Store
@@ -52,6 +52,8 @@ TOOLS = [
 """What a headless agent may call: avmine's tools, without scoring or library writes."""
 SCREENING_TOOLS = [*TOOLS, "score_run", "save_example"]
 """Screening adds scores (never ground truth) and saving to the library."""
+NOT_LOGGED_IN = "not_logged_in"
+"""A session's status when the agent CLI had no usable login: the prompt is not tried again."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,16 @@ class BatchSummary:
     def cost_usd(self) -> float:
         """The agents' reported cost of this run of the batch."""
         return sum(s.cost_usd or 0.0 for s in self.sessions)
+
+    @property
+    def all_failed(self) -> bool:
+        """Every prompt of the batch failed (this time or, not retried, earlier): nothing to submit."""
+        return bool(self.outcomes) and all(o.status == "failed" for o in self.outcomes)
+
+    @property
+    def skipped_failures(self) -> list[str]:
+        """Prompts an earlier run of the batch failed that this run did not try again."""
+        return [o.prompt for o in self.outcomes if o.status == "failed" and o.prompt in self.resumed]
 
 
 class _BudgetSpentError(Exception):
@@ -192,6 +204,8 @@ class Batch:
         for attempt in range(1, o.max_attempts + 1):
             task = generation_task(prompt, o.split, examples, expected, o.screening, feedback)
             generated = self._session(server, workdir, index, prompt, attempt, "generate", task, None)
+            if generated.status == NOT_LOGGED_IN:  # every further session would end the same way
+                return PromptOutcome(o.name, prompt, "failed", None, attempt, reason=generated.detail)
             if generated.program is None:
                 feedback = f"{generated.status}: {generated.detail}"
                 continue
@@ -266,6 +280,13 @@ class Batch:
             status, detail, program = "approved", report.result[-500:], reviewed_program
         elif report.timed_out:
             status, detail = "timeout", f"no program submitted within {o.timeout_s:.0f} s"
+        elif not_logged_in(report):
+            said = (report.result.strip() or report.stderr.strip()).splitlines()[-1][:200]
+            status = NOT_LOGGED_IN
+            detail = (
+                f"the agent is not logged in (it said: {said}); log in once (run `claude` and /login) or set "
+                "ANTHROPIC_API_KEY, then run the same command with --retry-failed"
+            )
         elif report.exit_code not in (0, None) and not report.is_error:
             last = (report.stderr.strip().splitlines() or [""])[-1]
             status, detail = "crashed", f"the agent exited with status {report.exit_code}: {last}"

@@ -40,6 +40,9 @@ def summary_text(summary: BatchSummary, screening: bool) -> str:
                      f"{(session.detail or '')[:160]}")  # fmt: skip
     if summary.duplicates:
         lines.append(f"duplicate prompts (solved once): {', '.join(repr(p) for p in summary.duplicates)}")
+    if summary.skipped_failures:
+        lines.append(f"{len(summary.skipped_failures)} prompt(s) failed in an earlier run of this batch and were not "
+                     "tried again: add --retry-failed to solve them again")  # fmt: skip
     if summary.not_started:
         lines.append(f"not started, the budget ran out ({len(summary.not_started)}): run the same command again "
                      "with a larger --budget to go on")  # fmt: skip

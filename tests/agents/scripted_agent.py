@@ -7,7 +7,8 @@ JSON file ``{prompt: [behaviour per generating session, ...]}``) says for this s
 - ``{"submit": PROGRAM}``: execute_scenario the program, then submit_program it;
 - ``"silent"``: end without submitting; ``"crash"``: exit 3; ``"hang"``: sleep past any time limit.
 
-Review sessions answer APPROVED. Sessions are counted per prompt in ``$SCRIPTED_AGENT_STATE``.
+Review sessions answer APPROVED. Sessions are counted per prompt in ``$SCRIPTED_AGENT_STATE``, and each
+session appends its process id to ``pids`` there (so that tests can check that none outlives them).
 It prints a last line in Claude Code's JSON result format (turns, cost).
 """
 
@@ -37,6 +38,8 @@ async def _call(name: str, arguments: dict[str, Any]) -> str:
 
 
 def main() -> int:
+    with Path(os.environ["SCRIPTED_AGENT_STATE"], "pids").open("a") as pids:
+        pids.write(f"{os.getpid()}\n")
     task = Path(os.environ["AVMINE_TASK_FILE"]).read_text()
     prompt = re.search(r'prompt exactly "(.*?)"', task)
     assert prompt, "no prompt in the task"

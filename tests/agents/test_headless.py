@@ -24,6 +24,7 @@ from store.library import search_examples
 from store.readers.safe_pickle import load_pickle
 
 from ..vlm.stand_in import chat_completions
+from .conftest import scripted_agents_alive
 from .programs import (
     BICYCLE,
     BICYCLES_PROGRAM,
@@ -127,8 +128,11 @@ def test_an_interrupted_run_resumes_where_it_stopped(db: Path, tmp_path: Path) -
     while not (state / "vehicle_with_a_bicycle_to_its_right").exists():  # the second prompt's session started
         assert time.monotonic() < deadline and batch.poll() is None
         time.sleep(0.2)
-    os.killpg(batch.pid, signal.SIGKILL)  # the run dies mid-batch, the hanging agent with it
+    os.killpg(batch.pid, signal.SIGKILL)  # the run dies mid-batch
     batch.wait()
+    # the hanging session leads its own process group, which a SIGKILL of the run cannot reach: end it here
+    (hanging,) = scripted_agents_alive(state)
+    os.killpg(hanging, signal.SIGKILL)
     plan[BICYCLE] = [{"submit": BICYCLES_PROGRAM}]
     resumed = avmine(db, tmp_path, plan, "run", "--split", "val", "--prompts", listed, "--name", "resumable",
                      "--no-review", "--out", str(tmp_path / "out"))  # fmt: skip

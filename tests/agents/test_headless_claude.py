@@ -27,6 +27,7 @@ from store.readers.safe_pickle import load_pickle
 from ..evaluation.conftest import run_av2
 from .anthropic_stand_in import AnthropicStandIn, Block, Conversation, text, tool
 from .programs import BICYCLE, BICYCLES_PROGRAM, LOGS, STOPPED, STOPPED_PROGRAM, program
+from .test_headless import avmine as scripted
 
 CLAUDE = Path(__file__).parents[1] / "clients" / "node_modules" / ".bin" / "claude"
 REFERS_TO_VEHICLES = program(
@@ -135,3 +136,34 @@ def test_claude_screens_then_runs_and_submits(db: Path, tmp_path: Path) -> None:
     names = ("HOTA-Temporal", "HOTA-Track", "Timestamp BA", "Log BA")
     assert [ours[name] for name in names] == pytest.approx(list(theirs), abs=1e-9)
     assert ours["Timestamp BA"] > 0.7
+
+
+def test_a_batch_whose_agent_is_not_logged_in_submits_nothing_old_and_fails(db: Path, tmp_path: Path) -> None:
+    assert CLAUDE.exists(), f"{CLAUDE} is missing: run `make test` (it installs tests/clients with npm)"
+    listed = tmp_path / "prompts.txt"
+    listed.write_text(f"{STOPPED}\n{BICYCLE}\n")
+    plan: dict[str, list[object]] = {STOPPED: [{"submit": STOPPED_PROGRAM}], BICYCLE: [{"submit": BICYCLES_PROGRAM}]}
+    earlier = scripted(db, tmp_path, plan, "run", "--split", "val", "--prompts", str(listed), "--no-review",
+                       "--name", "earlier", "--out", str(tmp_path / "earlier"))  # fmt: skip
+    assert earlier.returncode == 0 and "2 from programs" in earlier.stdout, earlier.stderr
+    home = tmp_path / "home"  # no credentials: the real claude answers "Not logged in · Please run /login"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE"))} | {
+        "HOME": str(home), "DISABLE_AUTOUPDATER": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}  # fmt: skip
+    command = [sys.executable, "-m", "server.cli", "--db", str(db), "run", "--split", "val", "--prompts", str(listed),
+               "--claude", str(CLAUDE), "--quiet", "--name", "logged-out", "--out", str(tmp_path / "out")]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=Path(__file__).parents[2])
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "every prompt failed" in done.stderr
+    assert "0 from programs, 2 all-OTHER" in done.stdout  # not the earlier batch's programs
+    submission = load_pickle(tmp_path / "out" / "submission.pkl")
+    assert {int(label) for frames in submission.values() for f in frames for label in f["label"]} == {2}
+    with Store.open(db, read_only=True) as store:
+        ran = sessions(store, "logged-out")
+        ends = outcomes(store, "logged-out")
+    assert [s.status for s in ran] == ["not_logged_in", "not_logged_in"]  # one session each: no pointless retry
+    assert all("Not logged in" in (o.reason or "") and "/login" in (o.reason or "") for o in ends.values())
+    assert "not_logged_in" in done.stdout and "Not logged in" in done.stdout
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=Path(__file__).parents[2])
+    assert again.returncode == 1
+    assert "2 prompt(s) failed in an earlier run of this batch" in again.stdout and "--retry-failed" in again.stdout

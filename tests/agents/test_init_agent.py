@@ -11,11 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from store import Store
+
 AVMINE = str(Path(sys.executable).parent / "avmine")
 CLAUDE = Path(__file__).parents[1] / "clients" / "node_modules" / ".bin" / "claude"
 
 
 def init(agent: str, project: Path, db: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    if not db.exists():
+        Store.open(db).close()  # an (empty) database to point the agent at
     return subprocess.run([AVMINE, "--db", str(db), "init-agent", agent, str(project), *extra],
                           capture_output=True, text=True, timeout=120)  # fmt: skip
 
@@ -67,3 +71,12 @@ def test_claude_code_reads_the_written_project_config(tmp_path: Path) -> None:
     # a project's .mcp.json waits for a person's approval before Claude Code connects to it
     assert f"avmine: {AVMINE} --db {tmp_path / 'db.duckdb'} serve" in listed.stdout
     assert "Pending approval" in listed.stdout
+
+
+def test_a_database_that_does_not_exist_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    db = tmp_path / "typo.duckdb"
+    done = subprocess.run([AVMINE, "--db", str(db), "init-agent", "claude", str(tmp_path / "project")],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2 and "no avmine database here" in done.stderr, done.stderr
+    assert f"avmine --db {db} ingest PATH" in done.stderr
+    assert not db.exists() and not (tmp_path / "project").exists()

@@ -65,4 +65,55 @@ def test_bad_input_exits_2_with_the_message(tmp_path: Path) -> None:
 
 def test_stats_on_a_missing_database_says_how_to_make_one(tmp_path: Path) -> None:
     result = _avmine("--db", str(tmp_path / "none.duckdb"), "stats")
-    assert result.returncode == 2 and "avmine demo" in result.stderr
+    assert result.returncode == 2 and "avmine --db" in result.stderr and " demo`" in result.stderr
+
+
+def test_demo_never_deletes_a_database_it_did_not_build(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.duckdb"
+    imported = _avmine("--db", str(mine), "library", "import", "--refav")
+    assert imported.returncode == 0, imported.stderr
+    refused = _avmine("--db", str(mine), "demo", "--out", str(tmp_path / "out"), "--quiet")
+    assert refused.returncode == 2
+    assert "the demo did not build it" in refused.stderr and "--replace-db" in refused.stderr
+    assert "--out" in refused.stderr and "Traceback" not in refused.stderr
+    searched = _avmine("--db", str(mine), "library", "export", str(tmp_path / "library.jsonl"))
+    assert "wrote 12 examples" in searched.stdout  # nothing lost
+    # the demo's own database, once the user's work is in it, is kept too
+    built = _avmine("demo", "--out", str(tmp_path / "out"), "--quiet")
+    assert built.returncode == 0, built.stderr
+    demo_db = tmp_path / "out" / "avmine-demo.duckdb"
+    assert _avmine("--db", str(demo_db), "library", "import", "--refav").returncode == 0
+    again = _avmine("demo", "--out", str(tmp_path / "out"), "--quiet")
+    assert again.returncode == 2 and "12 library example(s)" in again.stderr, again.stderr
+    # an explicit flag replaces it
+    replaced = _avmine("--db", str(mine), "demo", "--out", str(tmp_path / "out"), "--quiet", "--replace-db")
+    assert replaced.returncode == 0, replaced.stderr
+    assert "wrote 0 examples" in _avmine("--db", str(mine), "library", "export", str(tmp_path / "x.jsonl")).stdout
+
+
+def test_commands_that_only_read_never_create_a_database(tmp_path: Path) -> None:
+    db = tmp_path / "typo.duckdb"
+    program = tmp_path / "p.py"
+    program.write_text("output_scenario({}, description, log_dir, output_dir)\n")
+    for args in (
+        ["exec", str(program), "--prompt", "x"],
+        ["ingest", str(tmp_path / "nonexistent"), "--quiet"],
+        ["serve"],
+        ["library", "search", "car"],
+        ["library", "export", str(tmp_path / "out.jsonl")],
+        ["submit", "--split", "val", "--out", str(tmp_path / "s.pkl")],
+    ):
+        done = _avmine("--db", str(db), *args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert not db.exists() and not db.with_name(db.name + ".wal").exists(), args
+        expected = "does not exist" if args[0] == "ingest" else "no avmine database here"
+        assert expected in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+    # the command the message suggests works as printed (with PATH filled in)
+    suggested = _avmine("--db", str(db), "stats").stderr.split("`")[1]
+    assert suggested == f"avmine --db {db} ingest PATH"
+    from store.demo import SENSOR_DIR
+
+    made = subprocess.run([*AVMINE, *suggested.split()[1:-1], str(SENSOR_DIR / SENSOR_LOG), "--quiet"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert made.returncode == 0 and db.is_file(), made.stderr
+    assert _avmine("--db", str(db), "stats").returncode == 0

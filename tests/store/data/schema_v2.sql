@@ -1,0 +1,182 @@
+-- avmine database schema version 2, as store/schema.py of the release before schema version 3 created it
+-- (git show 82cb729^:store/schema.py). Kept verbatim so the migration tests open a real version-2 file.
+CREATE TABLE IF NOT EXISTS meta (
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS logs (
+    log_id VARCHAR PRIMARY KEY,
+    split VARCHAR NOT NULL,
+    city VARCHAR,
+    start_ns BIGINT,                -- first ego-pose timestamp
+    end_ns BIGINT,                  -- last ego-pose timestamp
+    num_pose_timestamps INTEGER NOT NULL,
+    source_path VARCHAR NOT NULL,   -- the log directory it was ingested from
+    has_calibration BOOLEAN NOT NULL,
+    cache_key VARCHAR NOT NULL,     -- names the per-log cache written with this row
+    ingested_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS ego_poses (
+    log_id VARCHAR NOT NULL,
+    timestamp_ns BIGINT NOT NULL,
+    qw DOUBLE NOT NULL, qx DOUBLE NOT NULL, qy DOUBLE NOT NULL, qz DOUBLE NOT NULL,  -- ego -> city rotation
+    tx_m DOUBLE NOT NULL, ty_m DOUBLE NOT NULL, tz_m DOUBLE NOT NULL,             -- ego origin in the city frame
+    PRIMARY KEY (log_id, timestamp_ns)
+);
+
+CREATE TABLE IF NOT EXISTS maps (
+    log_id VARCHAR PRIMARY KEY,
+    city VARCHAR,
+    source_path VARCHAR NOT NULL,
+    num_lane_segments INTEGER NOT NULL,
+    num_intersection_lane_segments INTEGER NOT NULL,
+    num_pedestrian_crossings INTEGER NOT NULL,
+    num_drivable_areas INTEGER NOT NULL,
+    x_min_m DOUBLE, y_min_m DOUBLE, x_max_m DOUBLE, y_max_m DOUBLE  -- city-frame bounds of the lanes
+);
+
+-- A track source is one set of boxes for one log: the log's own annotations,
+-- or one tracker's output. A log can have several.
+CREATE TABLE IF NOT EXISTS track_sources (
+    source VARCHAR NOT NULL,
+    log_id VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL CHECK (kind IN ('annotations', 'tracker')),
+    source_path VARCHAR NOT NULL,
+    num_tracks INTEGER NOT NULL,
+    num_boxes BIGINT NOT NULL,
+    num_timestamps INTEGER NOT NULL,
+    ego_uuid VARCHAR NOT NULL,
+    ego_added BOOLEAN NOT NULL,     -- true where the input had no EGO_VEHICLE rows and avmine added them
+    has_score BOOLEAN NOT NULL,
+    num_tracks_before_prefilter INTEGER,
+    cache_key VARCHAR NOT NULL,
+    ingested_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (source, log_id)
+);
+
+-- One row per track per timestamp. track_index is the track's position in the
+-- input's order of first appearance: the track_id RefAV writes to submissions.
+CREATE TABLE IF NOT EXISTS boxes (
+    source VARCHAR NOT NULL,
+    log_id VARCHAR NOT NULL,
+    track_uuid VARCHAR NOT NULL,
+    track_index INTEGER NOT NULL,
+    category VARCHAR NOT NULL,
+    timestamp_ns BIGINT NOT NULL,
+    tx_ego_m DOUBLE NOT NULL, ty_ego_m DOUBLE NOT NULL, tz_ego_m DOUBLE NOT NULL,
+    qw_ego DOUBLE NOT NULL, qx_ego DOUBLE NOT NULL, qy_ego DOUBLE NOT NULL, qz_ego DOUBLE NOT NULL,
+    tx_city_m DOUBLE NOT NULL, ty_city_m DOUBLE NOT NULL, tz_city_m DOUBLE NOT NULL,
+    qw_city DOUBLE NOT NULL, qx_city DOUBLE NOT NULL, qy_city DOUBLE NOT NULL, qz_city DOUBLE NOT NULL,
+    yaw_city_rad DOUBLE NOT NULL,
+    length_m DOUBLE NOT NULL, width_m DOUBLE NOT NULL, height_m DOUBLE NOT NULL,
+    vx_city_mps DOUBLE NOT NULL, vy_city_mps DOUBLE NOT NULL, vz_city_mps DOUBLE NOT NULL,
+    score DOUBLE,
+    num_interior_pts BIGINT,
+    input_row BIGINT NOT NULL,      -- position in the input (RefAV's per-frame object order)
+    PRIMARY KEY (source, log_id, track_uuid, timestamp_ns)
+);
+
+CREATE TABLE IF NOT EXISTS prompts (
+    prompt VARCHAR NOT NULL,
+    split VARCHAR NOT NULL,
+    source_path VARCHAR NOT NULL,
+    PRIMARY KEY (prompt, split)
+);
+
+-- The (log, prompt) pairs a split is evaluated on, negative logs included.
+CREATE TABLE IF NOT EXISTS log_prompt_pairs (
+    log_id VARCHAR NOT NULL,
+    prompt VARCHAR NOT NULL,
+    split VARCHAR NOT NULL,
+    PRIMARY KEY (log_id, prompt)
+);
+
+-- Ground-truth frames: one row per (log, prompt, evaluation timestamp).
+CREATE TABLE IF NOT EXISTS gt_frames (
+    log_id VARCHAR NOT NULL,
+    prompt VARCHAR NOT NULL,
+    timestamp_ns BIGINT NOT NULL,
+    frame_index INTEGER NOT NULL,
+    ego_tx_m DOUBLE, ego_ty_m DOUBLE, ego_tz_m DOUBLE,
+    is_positive BOOLEAN,            -- NULL: absent in the input, or ambiguous
+    source_path VARCHAR NOT NULL,
+    PRIMARY KEY (log_id, prompt, timestamp_ns)
+);
+
+-- Ground-truth labels, one row per (log, prompt, object, timestamp).
+CREATE TABLE IF NOT EXISTS ground_truth (
+    log_id VARCHAR NOT NULL,
+    prompt VARCHAR NOT NULL,
+    timestamp_ns BIGINT NOT NULL,
+    track_uuid VARCHAR,             -- NULL where the input names objects only by track_id
+    track_id INTEGER,
+    label VARCHAR NOT NULL CHECK (label IN ('REFERRED', 'RELATED', 'OTHER')),
+    tx_city_m DOUBLE, ty_city_m DOUBLE, tz_city_m DOUBLE,
+    length_m DOUBLE, width_m DOUBLE, height_m DOUBLE,
+    yaw_city_rad DOUBLE
+);
+
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY,
+    created_at TIMESTAMP NOT NULL,
+    prompt VARCHAR NOT NULL,
+    program VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    log_selection VARCHAR NOT NULL, -- JSON: the ids, split or "all" the run was asked for
+    status VARCHAR NOT NULL,
+    error VARCHAR,
+    seconds DOUBLE,
+    origin VARCHAR,                 -- who asked: cli, mcp, headless agent, screening
+    details VARCHAR                 -- JSON
+);
+
+CREATE TABLE IF NOT EXISTS run_results (
+    run_id VARCHAR NOT NULL,
+    log_id VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    error VARCHAR,
+    stdout VARCHAR,
+    seconds DOUBLE,
+    scenario VARCHAR,               -- JSON of the scenario dict passed to output_scenario
+    num_referred_tracks INTEGER,
+    num_referred_timestamps INTEGER,
+    PRIMARY KEY (run_id, log_id)
+);
+
+CREATE TABLE IF NOT EXISTS examples (
+    example_id VARCHAR PRIMARY KEY,
+    prompt VARCHAR NOT NULL,
+    program VARCHAR NOT NULL,
+    timestamp_ba DOUBLE,
+    scores VARCHAR,                 -- JSON: the four metrics
+    provenance VARCHAR,             -- JSON: run id, agent, attempt, split
+    created_at TIMESTAMP NOT NULL
+);
+
+-- The category a prompt refers to, as an agent stated it (ground truth gives it on labelled splits).
+CREATE TABLE IF NOT EXISTS prompt_expectations (
+    prompt VARCHAR PRIMARY KEY,
+    expected_category VARCHAR NOT NULL,
+    stated_at TIMESTAMP NOT NULL
+);
+
+-- The program an agent submitted as its final answer for a prompt (headless runs). The latest wins.
+CREATE TABLE IF NOT EXISTS final_programs (
+    prompt VARCHAR NOT NULL,
+    program VARCHAR NOT NULL,
+    submitted_at TIMESTAMP NOT NULL,
+    origin VARCHAR,
+    run_id VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS vlm_cache (
+    model VARCHAR NOT NULL,
+    question_hash VARCHAR NOT NULL,
+    image_hash VARCHAR NOT NULL,
+    question VARCHAR NOT NULL,
+    answer VARCHAR NOT NULL,        -- JSON of the parsed answer
+    created_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (model, question_hash, image_hash)
+);

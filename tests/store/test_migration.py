@@ -1,0 +1,64 @@
+"""Databases written by earlier avmine versions open after an upgrade, without re-ingesting."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from server.executor import Executor, LogSelection
+from store import Store, ingest
+from store.library import search_examples
+from store.schema import SCHEMA_VERSION
+
+from .conftest import SM_LOG
+
+SCHEMA_V2 = Path(__file__).with_name("data") / "schema_v2.sql"
+"""The previous release's schema, verbatim."""
+
+
+def version_2_database(sm_log: Path, tmp_path: Path) -> Path:
+    """A version-2 file holding one ingested log and a library example, and no cache folder."""
+    current = tmp_path / "current.duckdb"
+    with Store.open(current) as store:
+        ingest(store, sm_log, split="val", progress=False)
+    old = tmp_path / "old" / "v2.duckdb"
+    old.parent.mkdir()
+    con = duckdb.connect(str(old))
+    code = "\n".join(line.split("--", 1)[0] for line in SCHEMA_V2.read_text().splitlines())
+    for statement in filter(str.strip, code.split(";")):
+        con.execute(statement)
+    con.execute("INSERT INTO meta VALUES ('schema_version', '2')")
+    con.execute(f"ATTACH '{current}' AS current (READ_ONLY)")
+    for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'v2'").fetchall():
+        if table != "meta":
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM current.{table}")
+    con.execute(
+        "INSERT INTO examples VALUES ('e1', 'stopped car', 'output_scenario({}, description, log_dir, output_dir)',"
+        " 0.9, '{}', '{}', now())"
+    )
+    con.close()
+    return old
+
+
+def test_a_version_2_database_opens_read_only_and_writable_with_its_data(sm_log: Path, tmp_path: Path) -> None:
+    old = version_2_database(sm_log, tmp_path)
+    stats = subprocess.run([sys.executable, "-m", "server.cli", "--db", str(old), "stats"],
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert stats.returncode == 0, stats.stderr  # a read-only command on the old file
+    assert SM_LOG in stats.stdout
+    with Store.open(old, read_only=True) as store:
+        version = store.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        assert version == (str(SCHEMA_VERSION),)
+        assert store.query_df("SELECT * FROM agent_outcomes").empty  # the table version 3 added
+        assert [e.prompt for e in search_examples(store, "stopped car")] == ["stopped car"]
+    with Store.open(old) as store, Executor(store, workers=1) as executor:  # the caches are rebuilt
+        execution = executor.run(
+            "output_scenario(get_objects_of_category(log_dir, category='REGULAR_VEHICLE'), description, log_dir, "
+            "output_dir)\n",
+            "car",
+            LogSelection(),
+        )
+        assert execution.status == "ok" and execution.results[0].scenario
