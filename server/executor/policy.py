@@ -9,6 +9,7 @@ hold even if this one is bypassed.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 ALLOWED_IMPORTS = frozenset({"numpy", "math", "itertools", "functools", "collections", "statistics", "copy"})
@@ -43,6 +44,9 @@ FORBIDDEN_ATTRIBUTES = frozenset(
     }
 )  # fmt: skip
 """Attribute names a program may not use, on any object."""
+
+
+_DUNDER = re.compile(r"__\w+__")
 
 
 @dataclass(frozen=True)
@@ -105,10 +109,23 @@ def check(tree: ast.Module) -> list[Violation]:
                 refuse(node, f"attribute {node.attr!r}: names starting with an underscore are not accessible")
             elif node.attr in FORBIDDEN_ATTRIBUTES:
                 refuse(node, f"attribute {node.attr!r} reaches files or interpreter state and is not allowed")
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "{" in node.value:
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             # str.format fields can walk attributes (e.g. "{0.__class__}"): refuse private ones
-            if "._" in node.value or "[_" in node.value:
+            if "{" in node.value and ("._" in node.value or "[_" in node.value):
                 refuse(node, "format strings may not reach private attributes")
+            elif _DUNDER.search(node.value):  # update_wrapper(f, g, updated=("__globals__",)) and its kin
+                refuse(node, "strings naming dunder attributes are not allowed (they only reach interpreter internals)")
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name.startswith("__"):
+            # __getattr__ can forge __array_interface__ and NumPy then reads any address
+            refuse(node, f"defining {node.name!r}: dunder methods and classes are not allowed in scenario programs")
+        elif isinstance(node, ast.arg | ast.FunctionDef | ast.AnnAssign):
+            annotation = node.returns if isinstance(node, ast.FunctionDef) else node.annotation
+            if annotation is not None and any(
+                isinstance(n, ast.Constant) and isinstance(n.value, str) for n in ast.walk(annotation)
+            ):  # typing evaluates string annotations (singledispatch().register) outside the policy
+                refuse(node, "string annotations are not allowed; write the type itself or leave it out")
+        elif isinstance(node, ast.MatchClass) and any(name.startswith("_") for name in node.kwd_attrs):
+            refuse(node, "class patterns may not read private attributes")
         elif isinstance(node, ast.Global | ast.Nonlocal):
             refuse(node, "global and nonlocal declarations are not needed in scenario programs")
         elif isinstance(node, ast.AsyncFunctionDef | ast.Await | ast.AsyncFor | ast.AsyncWith):

@@ -51,14 +51,19 @@ class SafeModule(types.SimpleNamespace):
 
 
 _SUBMODULES = {"numpy": ("linalg", "random", "fft", "ma", "polynomial", "char", "rec", "emath")}
+_ONLY = {"functools": frozenset({"reduce", "partial", "lru_cache", "cache", "cmp_to_key", "total_ordering"})}
+"""Modules of which a program gets only these members: ``update_wrapper`` and ``wraps`` copy any
+attribute named in a string (``__globals__``: a function's module globals), ``singledispatch``
+evaluates string annotations through ``typing``."""
 
 
 def safe_module(module: types.ModuleType) -> SafeModule:
     """Wrap a module so a program cannot walk from it to other modules (``os``, ``sys``, ...)."""
     allowed_submodules = _SUBMODULES.get(module.__name__, ())
     members: dict[str, Any] = {}
+    only = _ONLY.get(module.__name__)
     for name in dir(module):
-        if name.startswith("_") or name in FORBIDDEN_ATTRIBUTES:
+        if name.startswith("_") or name in FORBIDDEN_ATTRIBUTES or (only is not None and name not in only):
             continue
         value = getattr(module, name, None)
         if isinstance(value, types.ModuleType):
@@ -72,18 +77,36 @@ def safe_module(module: types.ModuleType) -> SafeModule:
 def make_builtins(stdout: BoundedText, modules: dict[str, SafeModule]) -> dict[str, Any]:
     """The ``__builtins__`` of a sandboxed program: safe names, a bounded print and allow-listed imports."""
     table: dict[str, Any] = {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES}
+    table["print"] = _Print(stdout)
+    table["__import__"] = _Import(modules)
+    return table
 
-    def safe_print(*args: Any, sep: str | None = " ", end: str | None = "\n", **_: Any) -> None:
-        stdout.write((sep if sep is not None else " ").join(str(a) for a in args) + (end if end is not None else "\n"))
 
-    def safe_import(
-        name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
+class _Print:
+    """``print`` into the bounded sink: an object, not a function, so it carries no ``__globals__``."""
+
+    __slots__ = ("_stdout",)
+
+    def __init__(self, stdout: BoundedText) -> None:
+        self._stdout = stdout
+
+    def __call__(self, *args: Any, sep: str | None = " ", end: str | None = "\n", **_: Any) -> None:
+        text = (sep if sep is not None else " ").join(str(a) for a in args) + (end if end is not None else "\n")
+        self._stdout.write(text)
+
+
+class _Import:
+    """``import`` of the wrapped, allow-listed modules only (an object without ``__globals__``)."""
+
+    __slots__ = ("_modules",)
+
+    def __init__(self, modules: dict[str, SafeModule]) -> None:
+        self._modules = modules
+
+    def __call__(
+        self, name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
     ) -> SafeModule:
         root = name.split(".")[0]
-        if level or root not in ALLOWED_IMPORTS or root not in modules:
+        if level or root not in ALLOWED_IMPORTS or root not in self._modules:
             raise ImportError(f"import of {name!r} is not allowed (allowed: {', '.join(sorted(ALLOWED_IMPORTS))})")
-        return modules[root]
-
-    table["print"] = safe_print
-    table["__import__"] = safe_import
-    return table
+        return self._modules[root]

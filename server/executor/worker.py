@@ -283,12 +283,25 @@ def _sweep_dead_workers() -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def disarm(armed: Armed) -> tuple[int, float]:
-    """Kill an armed child's process group, reap it and remove its mount point; returns (status, CPU seconds)."""
+def disarm(armed: Armed, grace: float = 0.0) -> tuple[int, float]:
+    """Kill an armed child's process group, reap it and remove its mount point; returns (status, CPU seconds).
+
+    ``grace``: seconds to let a child that closed its result pipe exit on its own first, so that its
+    exit status tells whether it finished or died (a kill before it exits would look like a death).
+    """
     for fd in (armed.jobs, armed.results, armed.asks, armed.answers):
         with contextlib.suppress(OSError):
             if fd >= 0:
                 os.close(fd)
+    until = time.perf_counter() + grace
+    while time.perf_counter() < until:
+        pid, status, usage = os.wait4(armed.pid, os.WNOHANG)
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(armed.pid, signal.SIGKILL)  # anything it left in its group
+            shutil.rmtree(armed.mount_point, ignore_errors=True)
+            return status, usage.ru_utime + usage.ru_stime
+        time.sleep(0.002)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(armed.pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
@@ -364,7 +377,7 @@ def run_job(
         except messages.MessageError as exc:  # cut off by its death (below), or forged by an escaped program
             malformed = str(exc)
     # no result: the program was stopped or its process died; reap it to learn how
-    status, cpu_used = disarm(armed)
+    status, cpu_used = disarm(armed, grace=1.0 if malformed is not None else 0.0)
     seconds = time.perf_counter() - started
     if timed_out:
         message = f"the program ran past its {limits.wall_seconds:g} s limit and was killed"

@@ -65,6 +65,34 @@ REJECTED = [
     ("p = open('/proc/1/environ')", "the name 'open' is not available"),
     ("s = ('{0.' + '_' * 2 + 'globals' + '_' * 2 + '}').format(turning)", "attribute 'format'"),
     ("s = format(turning, '')", "the name 'format' is not available"),
+    # routes an outside review found past the first policy: each closed with its own error
+    (
+        "import functools\ndef f():\n    pass\nfunctools.update_wrapper(f, turning, updated=('__globals__',))",
+        "strings naming dunder attributes are not allowed",
+    ),
+    (
+        "import functools\ndef f():\n    pass\nfunctools.update_wrapper(f, np.mean, updated=('__globals__',))",
+        "strings naming dunder attributes are not allowed",
+    ),
+    (
+        "import functools\ndef f():\n    pass\nfunctools.update_wrapper(f, print, updated=('__globals__',))",
+        "strings naming dunder attributes are not allowed",
+    ),
+    (
+        "import functools\nd = functools.singledispatch(len)\n@d.register\ndef g(x: 'int'):\n    return x",
+        "string annotations are not allowed",
+    ),
+    ("x: 'np.ctypeslib' = 1", "string annotations are not allowed"),
+    ("match 1:\n    case int(__class__=c):\n        pass", "class patterns may not read private attributes"),
+    (
+        "class A:\n    def __getattr__(self, name):\n        return {'data': (8, False), 'shape': (8,), 'typestr': '|u1',"
+        " 'version': 3}\na = np.asarray(A())",
+        "dunder methods and classes are not allowed",
+    ),
+    (
+        "class A:\n    __array_interface__ = {'data': (8, False), 'shape': (8,), 'typestr': '|u1', 'version': 3}",
+        "the name '__array_interface__' is not available",
+    ),
     ("x = " + " + ".join(["1"] * 20_000), "the program is nested too deeply to parse"),
     ("x = " + "-" * 90_000 + "1", "the program is nested too deeply to parse"),
     ("x = 1\n" * 20_000, "the program is too long (120055 characters, limit 100000)"),
@@ -79,6 +107,10 @@ RUNTIME = [
     ("import statistics\nr = statistics.random", "has no attribute 'random'"),
     ("import copy\nc = copy.copyreg", "has no attribute 'copyreg'"),
     ("import functools\nf = functools.reduce(lambda a, b: a + b, range(10))\nundefined_name", "NameError"),
+    # the same routes with names built at run time, past the syntax check: the members are not there
+    ("import functools\nw = functools.update_wrapper", "has no attribute 'update_wrapper'"),
+    ("import functools\nw = functools.wraps", "has no attribute 'wraps'"),
+    ("import functools\nd = functools.singledispatch", "has no attribute 'singledispatch'"),
     ("output_scenario({str(i): list(range(2000)) for i in range(2000)}, description, log_dir, output_dir)",
      "too large"),
     ("raise ValueError(str(list(range(2_000_000))))", "more characters cut (limit 4096)"),  # 16 MB, incompressible
