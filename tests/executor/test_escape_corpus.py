@@ -85,8 +85,8 @@ REJECTED = [
     ("x: 'np.ctypeslib' = 1", "string annotations are not allowed"),
     ("match 1:\n    case int(__class__=c):\n        pass", "class patterns may not read private attributes"),
     (
-        "class A:\n    def __getattr__(self, name):\n        return {'data': (8, False), 'shape': (8,), 'typestr': '|u1',"
-        " 'version': 3}\na = np.asarray(A())",
+        "class A:\n    def __getattr__(self, name):\n"
+        "        return {'data': (8, False), 'shape': (8,), 'typestr': '|u1', 'version': 3}\na = np.asarray(A())",
         "dunder methods and classes are not allowed",
     ),
     (
