@@ -15,9 +15,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "screen",
         help="screen labelled prompts with a headless agent; keep good programs in the few-shot library",
         description=(
-            "Like `avmine run`, with score_run available to the agent (scores only, never ground truth). A "
-            "prompt's program is scored over all its ground-truth (log, prompt) pairs, negative logs included; "
-            "one whose Timestamp BA exceeds the threshold goes into the library with its scores and provenance."
+            "Like `avmine run`, with score_run available to the agent (scores only, never ground truth, on the "
+            "prompt's ground-truth logs except a held-out half; at most $AVMINE_SCORING_BUDGET (30) scorings per "
+            "prompt). A prompt's final program is scored on the held-out (log, prompt) pairs, negatives included; "
+            "one whose Timestamp BA there exceeds the threshold goes into the library with those scores."
         ),
     )
     add_batch_arguments(parser, split="train", attempts=5)

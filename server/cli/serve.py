@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from evaluation.guarded_scoring import BUDGET_VARIABLE, DEFAULT_SCORING_BUDGET
 from server.mcp.app import create_server
 from server.mcp.http import TOKEN_VARIABLE, HttpConfigError, check_exposure, serve_http
 from store.paths import resolve_db_path
@@ -30,6 +31,18 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="let score_run show concrete false positives and misses (for your own exploration only)",
     )
+    parser.add_argument(
+        "--scoring-budget",
+        type=int,
+        help=f"scorings per prompt agents may ask for in this database (score_run, save_example; default "
+        f"${BUDGET_VARIABLE} or {DEFAULT_SCORING_BUDGET})",
+    )
+    parser.add_argument(
+        "--library-threshold",
+        type=float,
+        default=0.8,
+        help="save_example admits a labelled prompt's program above this held-out Timestamp BA (default 0.8)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -42,7 +55,20 @@ def run(args: argparse.Namespace) -> int:
         except HttpConfigError as exc:
             print(f"avmine serve: {exc}", file=sys.stderr)
             return 2
-    server = create_server(resolve_db_path(args.db), args.reveal_ground_truth, args.image_dir)
+    if args.scoring_budget is not None and args.scoring_budget < 1:
+        print("avmine serve: --scoring-budget must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        server = create_server(
+            resolve_db_path(args.db),
+            args.reveal_ground_truth,
+            args.image_dir,
+            scoring_budget=args.scoring_budget,
+            library_threshold=args.library_threshold,
+        )
+    except ValueError as exc:  # a malformed $AVMINE_SCORING_BUDGET
+        print(f"avmine serve: {exc}", file=sys.stderr)
+        return 2
     if args.transport == "stdio":
         server.run("stdio")
     else:
