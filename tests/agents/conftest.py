@@ -42,8 +42,8 @@ def add_negative_pairs(path: Path) -> None:
                     [other_prompt, log_id, prompt],
                 )
                 store.con.execute(
-                    "INSERT INTO ground_truth SELECT log_id, ?, timestamp_ns, track_uuid, track_id, 'OTHER', tx_city_m, "
-                    "ty_city_m, tz_city_m, length_m, width_m, height_m, yaw_city_rad FROM ground_truth "
+                    "INSERT INTO ground_truth SELECT log_id, ?, timestamp_ns, track_uuid, track_id, 'OTHER', "
+                    "tx_city_m, ty_city_m, tz_city_m, length_m, width_m, height_m, yaw_city_rad FROM ground_truth "
                     "WHERE log_id = ? AND prompt = ?",
                     [other_prompt, log_id, prompt],
                 )

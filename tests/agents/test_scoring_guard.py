@@ -48,7 +48,7 @@ async def call(client: Client, tool: str, **arguments: Any) -> CallToolResult:
 async def executed(client: Client, code: str, prompt: str) -> str:
     run = await call(client, "execute_scenario", program=code, prompt=prompt, split="val")
     assert not run.is_error, text(run)
-    return str(run.structured_content["run_id"])  # type: ignore[index]
+    return str(run.structured_content["run_id"])
 
 
 async def test_score_run_scores_only_the_logs_not_held_out(db_with_negatives: Path) -> None:
@@ -60,32 +60,32 @@ async def test_score_run_scores_only_the_logs_not_held_out(db_with_negatives: Pa
         split = prompt_hold_out(store, BICYCLE)
         (record,) = scorings(store, BICYCLE)
     assert len(split.held_out) == 1 and len(split.refinement) == 1
-    assert [row["log_id"] for row in scored.structured_content["per_log"]] == list(split.refinement)  # type: ignore[index]
+    assert [row["log_id"] for row in scored.structured_content["per_log"]] == list(split.refinement)
     assert record.purpose == "refinement" and record.origin == "mcp" and record.logs == split.refinement
 
 
-@pytest.mark.parametrize(
-    ("code", "refusal"),
-    [
-        (PICKING_PROGRAM, "picks tracks by their position in a sequence"),
-        (program("cars = get_objects_of_category(log_dir, category='VEHICLE')\n"
-                 "found = {k: v for k, v in cars.items() if k.startswith(description)}\n"),  # fmt: skip
-         ".startswith() works on the text of a track or log id"),
-        (program("cars = get_objects_of_category(log_dir, category='VEHICLE')\n"
-                 "found = {k: v for k, v in cars.items() if 'b96a' in k}\n"),  # fmt: skip
-         "'b96a' reads as a fragment of a track or log id"),
-        (program("cars = get_objects_of_category(log_dir, category='VEHICLE')\nfound = {next(iter(cars)): [1]}\n"),
-         "next() takes the first track"),
-    ],
-)
-async def test_a_program_that_picks_tracks_is_not_scored_and_costs_no_budget(
-    db_with_negatives: Path, code: str, refusal: str
-) -> None:
+VEHICLES = "cars = get_objects_of_category(log_dir, category='VEHICLE')\n"
+PICKS = [
+    (PICKING_PROGRAM, "picks tracks by their position in a sequence"),
+    (
+        program(VEHICLES + "found = {k: v for k, v in cars.items() if k.startswith(description)}\n"),
+        ".startswith() works on the text of a track or log id",
+    ),
+    (
+        program(VEHICLES + "found = {k: v for k, v in cars.items() if 'b96a' in k}\n"),
+        "'b96a' reads as a fragment of a track or log id",
+    ),
+    (program(VEHICLES + "found = {next(iter(cars)): [1]}\n"), "next() takes the first track"),
+]
+
+
+async def test_a_program_that_picks_tracks_is_not_scored_and_costs_no_budget(db_with_negatives: Path) -> None:
     async with Client(create_server(db_with_negatives)) as client:
-        run_id = await executed(client, code, BICYCLE)
-        refused = await call(client, "score_run", run_id=run_id)
-    assert refused.is_error and "not scored: the program picks tracks instead of filtering them" in text(refused)
-    assert refusal in text(refused)
+        for code, refusal in PICKS:
+            run_id = await executed(client, code, BICYCLE)
+            refused = await call(client, "score_run", run_id=run_id)
+            assert refused.is_error and "not scored: the program picks tracks instead of filtering" in text(refused)
+            assert refusal in text(refused)
     with Store.open(db_with_negatives, read_only=True) as store:
         assert count_scorings(store, BICYCLE) == 0
 
@@ -123,7 +123,7 @@ async def test_save_example_admits_on_held_out_logs_only(db_with_negatives: Path
         # stopped cars: perfect on its refinement log, but it finds parked cars on the held-out negative log
         stopped = await executed(client, STOPPED_PROGRAM, STOPPED)
         refined = await call(client, "score_run", run_id=stopped)
-        assert refined.structured_content["metrics"]["Timestamp BA"] == pytest.approx(1.0)  # type: ignore[index]
+        assert refined.structured_content["metrics"]["Timestamp BA"] == pytest.approx(1.0)
         refused = await call(client, "save_example", prompt=STOPPED, program=STOPPED_PROGRAM, run_id=stopped)
         assert refused.is_error and "held-out ground-truth log(s), which score_run never scores" in text(refused)
         assert not re.search(r"\d\.\d{2}", text(refused).replace("0.6", ""))  # the held-out score is not told
