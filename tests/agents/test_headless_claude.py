@@ -3,8 +3,9 @@ stand-in for the Anthropic Messages API that replays scripted turns (tests/agent
 
 Screening, in order: docs; execute_scenario with a program that refers to the wrong objects (it needs
 the relation reversed); diagnostics naming reverse_relationship; the fixed program; score_run (refused:
-the prompt's one ground-truth log is held out); save_example (admitted on that log); submit_program. Then a run whose task carries the saved example, and a submission
-that av2's evaluate scores exactly as ``avmine score`` does.
+the prompt's one ground-truth log is held out); save_example (admitted on that log); submit_program.
+Then a run whose task carries the saved example, and a submission that av2's evaluate scores exactly
+as ``avmine score`` does.
 """
 
 from __future__ import annotations
