@@ -18,7 +18,10 @@ Refused, each reported with its line:
 - **id text**: indexing, slicing, string methods (``k.startswith(...)``), character-level
   builtins (``hash``, ``int``, ``ord``, ``sorted``, ...) on a track or log id, substring tests
   (``'3b35' in k``), and comparing an id with a string literal (``k == 'abc'``,
-  ``k in ('a', 'b')``); looking a track up by a literal key (``cars['abc']``).
+  ``k in ('a', 'b')``); looking a track up by a literal key (``cars['abc']``); text made of ids
+  (``str(sorted(cars))``, ``''.join(cars)``, f-strings, ``%``) counts as an id.
+- **early exits**: ``break`` in a loop over tracks, or returning its loop variable from one (the
+  loop keeps the first track it meets).
 - **id fragments**: a string literal made only of hex digits and dashes with at least four hex
   digits (``'3b35'``, ``'e9e3b96a'``): the prefixes renders and diagnostics print.
 
@@ -61,6 +64,8 @@ class Kind(Enum):
 
 
 TRACK_SEQUENCES = {Kind.SEQ, Kind.PAIRS, Kind.VALUES}
+TEXTY = TRACK_SEQUENCES | {Kind.SCENARIO, Kind.ID, Kind.PAIR, Kind.VALUE, Kind.LOGDIR}
+"""Kinds whose text holds track or log ids: ``str(sorted(cars))`` is id text too."""
 ONE_TRACK = {Kind.ID, Kind.PAIR, Kind.VALUE}
 """Elements that stand for one track: picking one of these out of many is picking a track."""
 _ELEMENT = {
@@ -135,7 +140,10 @@ class _Checker:
             kind = self.expr(node.value, scope) if node.value is not None else Kind.ANY
             self.bind(node.target, kind, scope)
         elif isinstance(node, ast.For | ast.AsyncFor):
-            self.bind(node.target, _element(self.expr(node.iter, scope)), scope)
+            element = _element(self.expr(node.iter, scope))
+            self.bind(node.target, element, scope)
+            if element in ONE_TRACK:
+                self.early_exits(node)
             self.block(node.body, scope)
             self.block(node.orelse, scope)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -150,6 +158,22 @@ class _Checker:
                 scope.names[(alias.asname or alias.name).split(".")[0]] = Kind.MODULE
         else:
             self.generic(node, scope)
+
+    def early_exits(self, loop: ast.For | ast.AsyncFor) -> None:
+        """A loop over tracks that breaks, or returns its loop variable, keeps the first track it meets."""
+        names = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+        pending: list[tuple[ast.AST, bool]] = [(n, False) for n in loop.body]  # (node, inside an inner loop)
+        while pending:
+            node, inner = pending.pop()
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+                continue
+            returned = isinstance(node, ast.Return) and node.value is not None
+            if (isinstance(node, ast.Break) and not inner) or (
+                returned and {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & names
+            ):
+                self.refuse(node, "leaves a loop over tracks early, keeping the first track it meets")
+            nested = inner or isinstance(node, ast.For | ast.AsyncFor | ast.While)  # a break there is its own
+            pending.extend((child, nested) for child in ast.iter_child_nodes(node))
 
     def generic(self, node: ast.AST, scope: _Scope) -> None:
         for child in ast.iter_child_nodes(node):
@@ -193,14 +217,14 @@ class _Checker:
             return Kind.OTHER
         if isinstance(node, ast.BinOp):
             left, right = self.expr(node.left, scope), self.expr(node.right, scope)
-            if Kind.ID in (left, right):
+            if Kind.ID in (left, right) or (isinstance(node.op, ast.Mod) and right in TEXTY):
                 return Kind.ID
             if left is Kind.LOGDIR:
                 return Kind.LOGDIR
             return next((k for k in (left, right) if k in TRACK_SEQUENCES | {Kind.SCENARIO}), Kind.OTHER)
         if isinstance(node, ast.JoinedStr):
             kinds = [self.expr(v, scope) for v in node.values]
-            return Kind.ID if {Kind.ID, Kind.LOGDIR} & set(kinds) else Kind.OTHER
+            return Kind.ID if TEXTY & set(kinds) else Kind.OTHER
         if isinstance(node, ast.FormattedValue):
             kind = self.expr(node.value, scope)
             if node.format_spec is not None:
@@ -297,7 +321,7 @@ class _Checker:
         if name in _TEXT_SAFE:
             return Kind.OTHER
         if name in _AS_TEXT:
-            return Kind.ID if first in (Kind.ID, Kind.LOGDIR) else Kind.OTHER
+            return Kind.ID if first in TEXTY else Kind.OTHER
         if Kind.ID in args:
             self.refuse(node, f"{name}() computes on the text of a track or log id")
             return Kind.OTHER
@@ -344,6 +368,8 @@ class _Checker:
             return found.get(attr, Kind.VALUE if attr in ("get", "setdefault", "pop") else Kind.ANY)
         if base in TRACK_SEQUENCES and attr in ("pop", "index"):
             self.refuse(node, f".{attr}() picks tracks by their position in a sequence")
+        if attr == "join" and any(a in TEXTY for a in args):
+            return Kind.ID  # text made of ids
         return Kind.OTHER
 
 

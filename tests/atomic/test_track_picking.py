@@ -52,6 +52,12 @@ ATTEMPTS = [
     ("import functools\nfound = {functools.reduce(lambda a, b: a, cars): []}\n", "functools.reduce() over the tracks"),
     ("import numpy as np\nfound = {np.random.choice(list(cars)): []}\n", "np.random.choice() over the tracks"),
     ("found = {k: v for k, v in cars.items() if k in ['e9e3b96a']}\n", "'e9e3b96a' reads as a fragment"),
+    ("text = str(sorted(cars))[2:38]\nfound = {k: v for k, v in cars.items() if k == text}\n",
+     "indexes or slices the text"),
+    ("found = {k: v for k, v in cars.items() if k == ''.join(cars)[:36]}\n", "indexes or slices the text"),
+    ("found = {k: v for k, v in cars.items() if k == ('%s' % cars)[2:38]}\n", "indexes or slices the text"),
+    ("for k in cars:\n    break\nfound = {k: cars[k]}\n", "leaves a loop over tracks early"),
+    ("def first(s):\n    for k in s:\n        return k\nfound = {first(cars): []}\n", "leaves a loop over tracks"),
     ("prefix = '05b9'\nfound = cars\n", "'05b9' reads as a fragment"),
 ]  # fmt: skip
 
@@ -77,6 +83,9 @@ FILTERS = [
     "def long_enough(s, n):\n    return {k: v for k, v in s.items() if len(v) >= n}\nfound = long_enough(cars, 5)\n",
     "found = {}\nfor k in cars:\n    if k in stationary(cars, log_dir):\n        found[k] = cars[k]\n",
     "found = cars if 'stopped' in description else {}\n",
+    "def any_long(s):\n    for k in s:\n        if len(s[k]) > 9:\n            return True\n    return False\n"
+    "found = cars if any_long(cars) else {}\n",
+    "found = {}\nfor k, v in cars.items():\n    for t in v:\n        if t > 0:\n            break\n    found[k] = v\n",
     "description = 'dead beef face'\nfound = scenario_not(stationary)(cars, log_dir)\n",
 ]
 
