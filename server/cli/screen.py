@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from evaluation.guarded_scoring import scoring_budget_from_env
 from server.cli.agent_options import add_batch_arguments, agent_from_args, options_from_args, run_batch
 
 
@@ -32,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
         agent = agent_from_args(args)
         if not 0 <= args.threshold <= 1:
             raise ValueError("--threshold is a Timestamp BA, between 0 and 1")
+        scoring_budget_from_env()  # a malformed $AVMINE_SCORING_BUDGET is refused before anything opens
         options = options_from_args(args, "screen", screening=True, threshold=args.threshold)
     except ValueError as exc:
         print(f"avmine screen: {exc}", file=sys.stderr)

@@ -7,7 +7,10 @@ log is a positive and the other log a negative, so each prompt has one refinemen
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +147,22 @@ async def test_save_example_admits_on_held_out_logs_only(db_with_negatives: Path
 def prompt_hold_out_logs(path: Path, prompt: str) -> tuple[str, ...]:
     with Store.open(path, read_only=True) as store:
         return prompt_hold_out(store, prompt).held_out
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["serve", "--scoring-budget", "0"], {}, "--scoring-budget must be at least 1"),
+        (["serve"], {"AVMINE_SCORING_BUDGET": "lots"}, "AVMINE_SCORING_BUDGET='lots' is not a positive integer"),
+        (["screen", "--agent", "command", "--agent-command", "true"], {"AVMINE_SCORING_BUDGET": "-3"},
+         "AVMINE_SCORING_BUDGET='-3' is not a positive integer"),
+    ],
+)  # fmt: skip
+def test_a_bad_budget_is_refused_before_the_database_opens(
+    tmp_path: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    db = tmp_path / "untouched.duckdb"
+    done = subprocess.run([sys.executable, "-m", "server.cli", "--db", str(db), *args], capture_output=True, text=True,
+                          timeout=120, env=os.environ | env, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert not db.exists()
