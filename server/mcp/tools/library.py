@@ -44,9 +44,9 @@ def register(server: MCPServer[State]) -> None:
             raise ToolError(f"not saved: {exc}") from exc
         try:
             split = prompt_hold_out(state.store, prompt)
-        except StoreError:  # no ground truth for it: nothing to judge by, saved without scores
+        except StoreError as exc:  # no usable ground truth: nothing to judge by, saved without scores
             example_id = save_example_to(state.store, prompt, program, {}, {"run_id": run_id, "origin": "mcp"})
-            return f"saved example {example_id} (no scores: the prompt has no ground truth)"
+            return f"saved example {example_id} (no scores: {exc})"
 
         def admit() -> tuple[str, dict[str, float]]:
             check_budget(state.store, prompt, state.scoring_budget)
