@@ -1,5 +1,6 @@
 """Scoring a stored run against the ground truth the store holds for its prompt."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,15 +32,12 @@ class RunScore:
     """Ground-truth logs the run did not cover: scored as finding nothing there."""
 
 
-def score_stored_run(store: Store, run_id: str, reveal: bool = False) -> RunScore:
-    """Score a run; with ``reveal`` the per-log rows also list false-positive and missed tracks and timestamps.
+def labelled_logs(store: Store, prompt: str) -> list[str]:
+    """The ground-truth logs ``prompt`` may be scored on (negatives included).
 
     Raises:
         ScoringRefusedError: no ground truth for the prompt, or only in a hidden split.
-        StoreError: no such run.
     """
-    record, results = load_run(store, run_id)
-    prompt, source = str(record["prompt"]), str(record["source"])
     logs = ground_truth_pairs(store, prompt)
     if not logs:
         raise ScoringRefusedError(
@@ -50,9 +48,29 @@ def score_stored_run(store: Store, run_id: str, reveal: bool = False) -> RunScor
         "SELECT DISTINCT split FROM log_prompt_pairs WHERE prompt = ?", [prompt]).fetchall()}  # fmt: skip
     if splits & set(HIDDEN_SPLITS):
         raise ScoringRefusedError(f"the prompt {prompt!r} belongs to a hidden split ({', '.join(sorted(splits))}).")
+    return logs
+
+
+def score_stored_run(store: Store, run_id: str, reveal: bool = False, logs: Sequence[str] | None = None) -> RunScore:
+    """Score a run; with ``reveal`` the per-log rows also list false-positive and missed tracks and timestamps.
+
+    ``logs`` limits the scoring to those of the prompt's ground-truth logs (default: all of them).
+
+    Raises:
+        ScoringRefusedError: no ground truth for the prompt, only in a hidden split, or not on ``logs``.
+        StoreError: no such run.
+    """
+    record, results = load_run(store, run_id)
+    prompt, source = str(record["prompt"]), str(record["source"])
+    every = labelled_logs(store, prompt)
+    if logs is not None:
+        chosen = set(logs)
+        if not chosen or not chosen <= set(every):
+            raise ScoringRefusedError(f"the prompt {prompt!r} has no ground truth on some of the logs asked for.")
+        every = [log for log in every if log in chosen]
     by_log = {r.log_id: r for r in results}
     truth, predictions = {}, {}
-    for log_id in logs:
+    for log_id in every:
         frames = ground_truth_frames(store, log_id, prompt)
         result = by_log.get(log_id)
         scenario = result.scenario if result is not None and result.status == "ok" else None
@@ -76,4 +94,4 @@ def score_stored_run(store: Store, run_id: str, reveal: bool = False) -> RunScor
                 missed_timestamps=sequence.missed_timestamps,
             )
         per_log.append(row)
-    return RunScore(run_id, prompt, scores.metrics(), per_log, [log for log in logs if log not in by_log])
+    return RunScore(run_id, prompt, scores.metrics(), per_log, [log for log in every if log not in by_log])

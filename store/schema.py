@@ -13,7 +13,7 @@ added (versions 1 to 3 only added tables). A change to an existing table needs i
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 LABELS = ("REFERRED", "RELATED", "OTHER")
 """Ground-truth labels, in the order of the challenge's integer codes 0, 1, 2."""
@@ -219,6 +219,17 @@ CREATE TABLE IF NOT EXISTS agent_outcomes (
     run_id VARCHAR,                 -- the run of the final program over the split (what is submitted)
     updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (batch, prompt)
+);
+
+-- Every scoring of a run against ground truth: the per-prompt scoring budget counts them, and they show
+-- which logs a prompt's programs were scored on while being refined (never its held-out logs).
+CREATE TABLE IF NOT EXISTS scorings (
+    prompt VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    purpose VARCHAR NOT NULL,       -- refinement (score_run) | admission (the library's decision, held-out logs)
+    origin VARCHAR NOT NULL,        -- mcp (an agent asked) | screen (a screening batch decided)
+    logs VARCHAR NOT NULL,          -- JSON: the ground-truth logs scored
+    scored_at TIMESTAMP NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS vlm_cache (

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from evaluation.guarded_scoring import scoring_budget_from_env
 from server.cli.agent_options import add_batch_arguments, agent_from_args, options_from_args, run_batch
 
 
@@ -15,9 +16,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "screen",
         help="screen labelled prompts with a headless agent; keep good programs in the few-shot library",
         description=(
-            "Like `avmine run`, with score_run available to the agent (scores only, never ground truth). A "
-            "prompt's program is scored over all its ground-truth (log, prompt) pairs, negative logs included; "
-            "one whose Timestamp BA exceeds the threshold goes into the library with its scores and provenance."
+            "Like `avmine run`, with score_run available to the agent (scores only, never ground truth, on the "
+            "prompt's ground-truth logs except a held-out half; at most $AVMINE_SCORING_BUDGET (30) scorings per "
+            "prompt). A prompt's final program is scored on the held-out (log, prompt) pairs, negatives included; "
+            "one whose Timestamp BA there exceeds the threshold goes into the library with those scores."
         ),
     )
     add_batch_arguments(parser, split="train", attempts=5)
@@ -31,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
         agent = agent_from_args(args)
         if not 0 <= args.threshold <= 1:
             raise ValueError("--threshold is a Timestamp BA, between 0 and 1")
+        scoring_budget_from_env()  # a malformed $AVMINE_SCORING_BUDGET is refused before anything opens
         options = options_from_args(args, "screen", screening=True, threshold=args.threshold)
     except ValueError as exc:
         print(f"avmine screen: {exc}", file=sys.stderr)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from evaluation.guarded_scoring import BUDGET_VARIABLE, DEFAULT_SCORING_BUDGET
 from server.executor.executor import check_sandbox
 from server.mcp.app import create_server
 from server.mcp.http import TOKEN_VARIABLE, HttpConfigError, check_exposure, serve_http
@@ -34,6 +35,18 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="let score_run show concrete false positives and misses (for your own exploration only)",
     )
+    parser.add_argument(
+        "--scoring-budget",
+        type=int,
+        help=f"scorings per prompt agents may ask for in this database (score_run, save_example; default "
+        f"${BUDGET_VARIABLE} or {DEFAULT_SCORING_BUDGET})",
+    )
+    parser.add_argument(
+        "--library-threshold",
+        type=float,
+        default=0.8,
+        help="save_example admits a labelled prompt's program above this held-out Timestamp BA (default 0.8)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -46,11 +59,24 @@ def run(args: argparse.Namespace) -> int:
         except HttpConfigError as exc:
             print(f"avmine serve: {exc}", file=sys.stderr)
             return 2
+    if args.scoring_budget is not None and args.scoring_budget < 1:
+        print("avmine serve: --scoring-budget must be at least 1", file=sys.stderr)
+        return 2
     db = resolve_db_path(args.db)
     if not db.is_file():
         raise NoDatabaseError(missing_database_message(db))
     check_sandbox()  # at start, in one paragraph: never a server whose every program fails
-    server = create_server(db, args.reveal_ground_truth, args.image_dir)
+    try:
+        server = create_server(
+            db,
+            args.reveal_ground_truth,
+            args.image_dir,
+            scoring_budget=args.scoring_budget,
+            library_threshold=args.library_threshold,
+        )
+    except ValueError as exc:  # a malformed $AVMINE_SCORING_BUDGET
+        print(f"avmine serve: {exc}", file=sys.stderr)
+        return 2
     if args.transport == "stdio":
         run_stdio(server)
     else:

@@ -7,8 +7,11 @@ prompts with scoring on and keeps the programs above a threshold in the few-shot
   task; at least one refinement round from execution diagnostics; the program comes back through
   ``submit_program``), then a review session in a fresh context that approves or corrects it;
 - the final program is executed over the prompt's logs (all its ground-truth logs, negatives
-  included, when screening); a program that fails on every log, never arrives, or hard-codes
-  answers is a failed attempt, and the next attempt is told why;
+  included, when screening); a program that fails on every log, never arrives, hard-codes
+  answers or picks tracks by id text or position is a failed attempt, and the next attempt is told why;
+- screening admits a program on its score over the prompt's held-out ground-truth logs
+  (``evaluation.holdout``), which the agent's score_run never scores; the next attempt learns only
+  that the program was not admitted, never its held-out score;
 - everything is recorded in the store under the batch's name, so the same command resumes.
 """
 
@@ -26,10 +29,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from atomic.categories import referred_category
-from atomic.honesty import hard_coded_answers
+from atomic.honesty import DishonestProgramError, check_honest
 from atomic.program import ProgramError
 from evaluation.ground_truth_from_store import ground_truth_pairs
-from evaluation.score_runs import score_stored_run
+from evaluation.guarded_scoring import score_for_admission
 from evaluation.submission.from_runs import split_pairs
 from server.executor import Executor, LogSelection
 from server.headless.agents import Agent, not_logged_in, run_session
@@ -65,7 +68,7 @@ class BatchOptions:
         split: the split whose logs programs run on.
         source: the track source (``annotations``, or a tracker's for the test split).
         screening: score on ground truth and keep good programs in the library.
-        threshold: screening keeps a program whose Timestamp BA exceeds this.
+        threshold: screening keeps a program whose Timestamp BA on the held-out logs exceeds this.
         max_attempts: generating sessions per prompt before it fails.
         review: a review session after each submitted program.
         parallel: prompts solved at once.
@@ -150,7 +153,12 @@ class Batch:
         workdir = Path(tempfile.mkdtemp(prefix="avmine-agents-"))  # private (0700): configs carry the token
         try:
             with (
-                LocalMcpServer(self.store.path, self.options.source, vlm_config=self.vlm.config) as server,
+                LocalMcpServer(
+                    self.store.path,
+                    self.options.source,
+                    vlm_config=self.vlm.config,
+                    library_threshold=self.options.threshold,
+                ) as server,
                 Executor(self.store, source=self.options.source, broker=self.vlm.answer) as executor,
             ):
                 bar = tqdm(total=len(todo), desc=self.options.name, unit="prompt", disable=not progress)
@@ -225,16 +233,21 @@ class Batch:
             if not o.screening:
                 return PromptOutcome(o.name, prompt, "done", program, attempt, run_id=run_id)
             executor.flush()
-            score = score_stored_run(self.store, run_id).metrics["Timestamp BA"]
+            admission = score_for_admission(self.store, run_id, origin="screen")
+            score = admission.metrics["Timestamp BA"]
             if best is None or best.timestamp_ba is None or score > best.timestamp_ba:
                 best = PromptOutcome(o.name, prompt, "below_threshold", program, attempt, score,
-                                     f"best Timestamp BA {score:.3f} is not above {o.threshold}", run_id)  # fmt: skip
+                                     f"best held-out Timestamp BA {score:.3f} is not above {o.threshold}",
+                                     run_id)  # fmt: skip
             if score > o.threshold:
-                save_example(self.store, prompt, program, score_stored_run(self.store, run_id).metrics,
+                held_out = [row["log_id"] for row in admission.per_log]
+                save_example(self.store, prompt, program, admission.metrics,
                              {"origin": "screen", "batch": o.name, "attempt": attempt, "run_id": run_id,
-                              "split": o.split})  # fmt: skip
+                              "split": o.split, "held_out_logs": held_out})  # fmt: skip
                 return replace(best, status="kept", reason=None)
-            feedback = f"the submitted program scored Timestamp BA {score:.3f}, not above {o.threshold}"
+            # the held-out score itself stays with the operator: told to the next attempt, it would be refined on
+            feedback = (f"the submitted program was not admitted: its Timestamp BA on the prompt's held-out "
+                        f"ground truth is not above {o.threshold}")  # fmt: skip
         if best is not None and best.status == "below_threshold":
             return replace(best, attempts=o.max_attempts)
         return PromptOutcome(o.name, prompt, "failed", best.program if best else None, o.max_attempts,
@@ -272,8 +285,8 @@ class Batch:
         submitted = final_program(self.store, prompt, since=started)
         program: str | None = None
         detail: str | None
-        if submitted is not None and (reasons := _dishonest(submitted)):
-            status, detail = "rejected", "hard-codes answers: " + "; ".join(reasons)
+        if submitted is not None and (reason := _dishonest(submitted)):
+            status, detail = "rejected", reason
         elif submitted is not None:
             status, detail, program = "submitted", report.result[-500:] or None, submitted
         elif phase == "review" and "APPROVED" in report.result.upper():
@@ -329,11 +342,14 @@ class Batch:
         return record_run(self.store, run, filtered)
 
 
-def _dishonest(program: str) -> list[str]:
+def _dishonest(program: str) -> str | None:
     try:
-        return hard_coded_answers(program)
+        check_honest(program)
+    except DishonestProgramError as exc:
+        return str(exc)
     except ProgramError:
-        return []  # it does not parse: execution reports that
+        return None  # it does not parse: execution reports that
+    return None
 
 
 def resolve_prompts(store: Store, split: str, prompts_file: Path | None) -> list[str]:

@@ -34,10 +34,15 @@ def generation_task(
         "at least one refinement round after the first execution.",
     ]
     if screening:
-        lines.append("4. score_run the run (scores only) and refine while the Timestamp BA is low.")
+        lines.append(
+            "4. score_run the run (scores only, on the prompt's ground-truth logs except the held-out ones the "
+            "final program is judged on; a prompt with one such log cannot be scored) and refine while the "
+            "Timestamp BA is low."
+        )
     lines += [
         f'{5 if screening else 4}. Call submit_program with prompt exactly "{prompt}" and your final program.',
-        "Programs that write track ids, log ids or timestamps into the code are rejected.",
+        "Programs that write track ids, log ids or timestamps into the code, or pick tracks by id text or "
+        "position (sorted(...)[k], next(iter(...)), k.startswith(...)), are rejected.",
         "",
         SEMANTIC_RULES.strip(),
     ]

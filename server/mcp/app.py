@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
 
+from evaluation.guarded_scoring import scoring_budget_from_env
 from server.executor import Executor
 from server.mcp import prompts, resources
 from server.mcp.state import State
@@ -35,6 +36,8 @@ def create_server(
     image_dir: Path | None = None,
     vlm_config: VlmConfig | None = None,
     source: str = "annotations",
+    scoring_budget: int | None = None,
+    library_threshold: float = 0.8,
 ) -> MCPServer[State]:
     """The avmine MCP server over the database at ``db_path``.
 
@@ -45,7 +48,10 @@ def create_server(
         image_dir: where rendered images are written (default: ``renders/`` beside the database).
         vlm_config: the VLM backend (default: from the environment, see ``vlm.backends.VlmConfig``).
         source: the track source programs run on (``annotations``, or a tracker's name for the test split).
+        scoring_budget: scorings per prompt at agents' request (default: ``$AVMINE_SCORING_BUDGET``, else 30).
+        library_threshold: the held-out Timestamp BA above which save_example admits a labelled prompt's program.
     """
+    budget = scoring_budget if scoring_budget is not None else scoring_budget_from_env()
     store = Store.open(db_path)
     images_to = image_dir or Path(db_path).parent / "renders"
 
@@ -54,7 +60,7 @@ def create_server(
         broker = VlmBroker(store, source, vlm_config or VlmConfig.from_env())
         executor = Executor(store, source=source, broker=broker.answer)
         try:
-            yield State(store, executor, images_to, broker, reveal_ground_truth)
+            yield State(store, executor, images_to, broker, reveal_ground_truth, budget, library_threshold)
         finally:  # entered once per process: for stdio, and for HTTP by its session manager
             executor.close()
             store.close()

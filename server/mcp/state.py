@@ -31,6 +31,10 @@ class State:
     """The VLM, for the vision tools and programs' VLM calls."""
     reveal_ground_truth: bool = False
     """Show concrete false positives and misses in scores (a person exploring; never headless agents)."""
+    scoring_budget: int = 30
+    """How often one prompt's runs may be scored at agents' request in the database (score_run, save_example)."""
+    library_threshold: float = 0.8
+    """save_example admits a labelled prompt's program when its held-out Timestamp BA exceeds this."""
 
     def vlm(self) -> VlmService:
         """The VLM service, loaded on first use (a local model takes a while).

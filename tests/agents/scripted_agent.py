@@ -4,7 +4,8 @@ It reads its task from ``$AVMINE_TASK_FILE`` and its server from ``$AVMINE_MCP_C
 orchestrator gives them), finds the prompt in the task, and does what ``$SCRIPTED_AGENT_PLAN`` (a
 JSON file ``{prompt: [behaviour per generating session, ...]}``) says for this session:
 
-- ``{"submit": PROGRAM}``: execute_scenario the program, then submit_program it;
+- ``{"submit": PROGRAM}``: execute_scenario the program, then submit_program it; with ``"score": true``
+  it calls score_run on the run in between (its answer is appended to ``scores.log`` in the state folder);
 - ``"silent"``: end without submitting; ``"crash"``: exit 3; ``"hang"``: sleep past any time limit.
 
 Review sessions answer APPROVED. Sessions are counted per prompt in ``$SCRIPTED_AGENT_STATE``, and each
@@ -63,6 +64,12 @@ def main() -> int:
         return 0
     program = behaviour["submit"]
     ran = anyio.run(_call, "execute_scenario", {"program": program, "prompt": prompt.group(1)})
+    if behaviour.get("score"):
+        run_id = re.search(r"run(?:_id)?\W+([0-9a-f]{16})", ran)
+        assert run_id, ran
+        scored = anyio.run(_call, "score_run", {"run_id": run_id.group(1)})
+        with Path(os.environ["SCRIPTED_AGENT_STATE"], "scores.log").open("a") as log:
+            log.write(scored + "\n=====\n")
     said = anyio.run(_call, "submit_program", {"prompt": prompt.group(1), "program": program})
     print(json.dumps({"type": "result", "result": f"{ran[:200]}\n{said}", "num_turns": 3, "total_cost_usd": 0.05,
                       "usage": {"input_tokens": 1000, "output_tokens": 200}}))  # fmt: skip

@@ -18,10 +18,12 @@ from pathlib import Path
 import pytest
 
 from atomic.categories import referred_category
+from evaluation.guarded_scoring import prompt_hold_out
 from store import Store
 from store.agent_runs import outcomes, sessions
 from store.library import search_examples
 from store.readers.safe_pickle import load_pickle
+from store.scorings import scorings
 
 from ..vlm.stand_in import chat_completions
 from .conftest import scripted_agents_alive
@@ -158,11 +160,37 @@ def test_screening_keeps_exactly_the_prompt_above_the_threshold(db: Path, tmp_pa
     assert [(e.prompt, e.program) for e in kept] == [(STOPPED, STOPPED_PROGRAM)]
     assert kept[0].scores["Timestamp BA"] == pytest.approx(1.0)
     assert kept[0].provenance["origin"] == "screen" and kept[0].provenance["batch"] == "screening"
-    # the second attempt at the low prompt was told its score; the report lists kept and rejected prompts
+    # the second attempt at the low prompt was told it was not admitted, never its held-out score;
+    # the report lists kept and rejected prompts
     tasks = (tmp_path / "agent-state" / "tasks.log").read_text()
-    assert "scored Timestamp BA 0.678, not above 0.8" in tasks
+    assert "was not admitted: its Timestamp BA on the prompt's held-out ground truth is not above 0.8" in tasks
+    assert "0.678" not in tasks
     rows = {line.split("  ")[0].strip(): line for line in done.stdout.splitlines()}
     assert "kept" in rows[STOPPED] and "below_threshold" in rows[BICYCLE]
+
+
+def test_screening_admits_on_held_out_logs_that_score_run_never_scored(db_with_negatives: Path, tmp_path: Path) -> None:
+    # each prompt has two ground-truth logs: the agent's score_run sees one, admission the other
+    plan: dict[str, list[object]] = {STOPPED: [{"submit": STOPPED_PROGRAM, "score": True}],
+                                     BICYCLE: [{"submit": BICYCLES_PROGRAM, "score": True}]}  # fmt: skip
+    done = avmine(db_with_negatives, tmp_path, plan, "screen", "--split", "val", "--max-attempts", "1", "--name",
+                  "held-out", "--threshold", "0.6", "--no-review")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with Store.open(db_with_negatives, read_only=True) as store:
+        ends = outcomes(store, "held-out")
+        split = {prompt: prompt_hold_out(store, prompt) for prompt in plan}
+        done_scorings = {prompt: scorings(store, prompt) for prompt in plan}
+        kept = search_examples(store, "stopped car vehicle bicycle", limit=10)
+    for prompt, records in done_scorings.items():
+        assert [(s.purpose, s.origin) for s in records] == [("refinement", "mcp"), ("admission", "screen")]
+        assert records[0].logs == split[prompt].refinement and records[1].logs == split[prompt].held_out
+        assert not set(split[prompt].refinement) & set(split[prompt].held_out)
+    # the stopped-car program scores 1.0 on its refinement log but finds parked cars on the held-out negative
+    scored = (tmp_path / "agent-state" / "scores.log").read_text()
+    assert "Timestamp BA 1.000" in scored
+    assert ends[STOPPED].status == "below_threshold" and ends[STOPPED].timestamp_ba == pytest.approx(0.5)
+    assert ends[BICYCLE].status == "kept" and ends[BICYCLE].timestamp_ba == pytest.approx(0.6778, abs=1e-3)
+    assert [(e.prompt, e.provenance["held_out_logs"]) for e in kept] == [(BICYCLE, list(split[BICYCLE].held_out))]
 
 
 def test_a_vlm_that_says_no_on_one_log_empties_exactly_that_pair(db: Path, tmp_path: Path) -> None:

@@ -2,9 +2,10 @@
 stand-in for the Anthropic Messages API that replays scripted turns (tests/agents/anthropic_stand_in.py).
 
 Screening, in order: docs; execute_scenario with a program that refers to the wrong objects (it needs
-the relation reversed); diagnostics naming reverse_relationship; the fixed program; score_run (scores
-only); save_example; submit_program. Then a run whose task carries the saved example, and a submission
-that av2's evaluate scores exactly as ``avmine score`` does.
+the relation reversed); diagnostics naming reverse_relationship; the fixed program; score_run (refused:
+the prompt's one ground-truth log is held out); save_example (admitted on that log); submit_program.
+Then a run whose task carries the saved example, and a submission that av2's evaluate scores exactly
+as ``avmine score`` does.
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ def screening_script(conversation: Conversation) -> list[Block]:
     ]
     if conversation.turn == 2:  # the diagnostics of the first program must say what to fix
         assert "reverse_relationship" in results[0], results[0]
-    if conversation.turn == 4:  # scores, never the answers
-        assert "Timestamp BA" in results[0] and "missed_tracks" not in results[0], results[0]
+    if conversation.turn == 4:  # the prompt's only ground-truth log is held out for the library's decision
+        assert "single ground-truth log and it is held out" in results[0], results[0]
     return steps[conversation.turn]()
 
 

@@ -10,6 +10,7 @@ from server.ingestion import prepare_logs
 from store import Store, ingest
 from store.demo import DEMO_GROUND_TRUTH, SCENARIO_MINING_DIR
 
+from ..agents.conftest import add_negative_pairs
 from .programs import LOG
 
 
@@ -32,3 +33,18 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def labelled_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The log with the demo's ground truth."""
     return one_log_database(tmp_path_factory.mktemp("mcp") / "labelled.duckdb", ground_truth=True)
+
+
+@pytest.fixture(scope="module")
+def two_log_labelled_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both demo logs with their ground truth, each log also a negative of the other's prompt.
+
+    Each prompt then has two ground-truth logs: one score_run scores, one held out for the library.
+    """
+    path = tmp_path_factory.mktemp("mcp") / "two-logs.duckdb"
+    with Store.open(path) as store:
+        ingest(store, SCENARIO_MINING_DIR, split="val", progress=False)
+        prepare_logs(store, [("annotations", log.name) for log in SCENARIO_MINING_DIR.iterdir() if log.is_dir()],
+                     progress=False)  # fmt: skip
+    add_negative_pairs(path)
+    return path

@@ -9,6 +9,7 @@ import anyio
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from ..agents.programs import STOPPED, STOPPED_PROGRAM
 from .programs import BICYCLE_PROMPT, BICYCLES, LEFT_TURNS, LOG, TURNING_TRACK
 
 
@@ -78,16 +79,17 @@ def test_stdio_session(db: Path) -> None:
 
 
 async def _scoring_checks(db: Path, reveal: bool) -> dict[str, object]:
-    args = ["-m", "server.cli", "--db", str(db), "serve", *(["--reveal-ground-truth"] if reveal else [])]
+    args = ["-m", "server.cli", "--db", str(db), "serve", "--library-threshold", "0.6",
+            *(["--reveal-ground-truth"] if reveal else [])]  # fmt: skip
     params = StdioServerParameters(command=sys.executable, args=args)
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         with anyio.fail_after(120):
             await session.initialize()
-            run = await session.call_tool("execute_scenario", {"program": BICYCLES, "prompt": BICYCLE_PROMPT})
+            run = await session.call_tool("execute_scenario", {"program": STOPPED_PROGRAM, "prompt": STOPPED})
             scored = await session.call_tool("score_run", {"run_id": run.structured_content["run_id"]})
             assert not scored.is_error, _text(scored)
-            example = {"prompt": BICYCLE_PROMPT, "program": BICYCLES, "run_id": run.structured_content["run_id"]}
-            saved = _text(await session.call_tool("save_example", example))
+            # the library judges on the held-out log, above --library-threshold
+            saved = _text(await session.call_tool("save_example", {"prompt": BICYCLE_PROMPT, "program": BICYCLES}))
             assert saved.startswith("saved example") and "Timestamp BA" in saved
             similar = await session.call_tool("search_library", {"query": "a bicycle on the right of a car"})
             assert similar.structured_content["result"][0]["prompt"] == BICYCLE_PROMPT
@@ -102,10 +104,10 @@ async def _scoring_checks(db: Path, reveal: bool) -> dict[str, object]:
             return scored.structured_content  # type: ignore[no-any-return]
 
 
-def test_score_run_hides_ground_truth_unless_asked(labelled_db: Path) -> None:
-    hidden = anyio.run(_scoring_checks, labelled_db, False)
+def test_score_run_hides_ground_truth_unless_asked(two_log_labelled_db: Path) -> None:
+    hidden = anyio.run(_scoring_checks, two_log_labelled_db, False)
     assert set(hidden["metrics"]) == {"HOTA-Temporal", "HOTA-Track", "Timestamp BA", "Log BA"}
     assert hidden["metrics"]["HOTA-Temporal"] > 0.3
     assert "missed_tracks" not in hidden["per_log"][0]  # headless agents never see the answers
-    shown = anyio.run(_scoring_checks, labelled_db, True)
+    shown = anyio.run(_scoring_checks, two_log_labelled_db, True)
     assert "missed_tracks" in shown["per_log"][0] and shown["metrics"] == hidden["metrics"]

@@ -27,7 +27,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def client(labelled_db: Path, tmp_path: Path) -> AsyncIterator[Client]:
-    async with Client(create_server(labelled_db, image_dir=tmp_path / "images")) as connected:
+    # the bicycle program's held-out Timestamp BA is 0.68: the library admits it above 0.6
+    async with Client(create_server(labelled_db, image_dir=tmp_path / "images", library_threshold=0.6)) as connected:
         yield connected
 
 
@@ -158,9 +159,8 @@ async def test_a_cancelled_call_stops_its_program_and_the_server_keeps_serving(
 
 async def test_scoring_tool(client: Client) -> None:
     run = (await call(client, "execute_scenario", program=BICYCLES, prompt=BICYCLE_PROMPT)).structured_content
-    scored = (await call(client, "score_run", run_id=run["run_id"])).structured_content
-    assert set(scored["metrics"]) == {"HOTA-Temporal", "HOTA-Track", "Timestamp BA", "Log BA"}
-    assert "missed_tracks" not in scored["per_log"][0]  # never the answers without the server's flag
+    held_out = await error_of(client, "score_run", run_id=run["run_id"])  # scores on two logs: test_stdio_session
+    assert "has a single ground-truth log and it is held out" in held_out
     turns = (await call(client, "execute_scenario", program=LEFT_TURNS, prompt="turning left")).structured_content
     refused = await error_of(client, "score_run", run_id=turns["run_id"])
     assert "no ground truth for the prompt 'turning left'" in refused

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from atomic.honesty import check_honest
 from atomic.program import ProgramError, prepare
-from evaluation.score_runs import score_stored_run
-from server.executor import policy
+from evaluation.guarded_scoring import check_budget, prompt_hold_out, score_for_admission
+from server.executor import LogSelection, policy
 from server.mcp.paging import LIMIT_CHARS, clip
 from server.mcp.state import READ_ONLY, WRITES, WRITES_IDEMPOTENT, State, current
 from store import StoreError
@@ -23,30 +24,50 @@ def register(server: MCPServer[State]) -> None:
     """Add save_example, search_library and submit_program."""
 
     @server.tool(annotations=WRITES)
-    def save_example(
+    async def save_example(
         ctx: Context[State, Any],
         prompt: Annotated[str, Field(description="the prompt the program answers")],
         program: Annotated[str, Field(description="the program")],
-        run_id: Annotated[str | None, Field(description="a scored run of this program, for its scores")] = None,
+        run_id: Annotated[str | None, Field(description="a run of this program (kept as provenance)")] = None,
     ) -> str:
-        """Save a prompt -> program pair to the few-shot library (with the run's scores when it has ground truth).
+        """Save a prompt -> program pair to the few-shot library.
 
-        Programs that hard-code track ids, log ids or timestamps are refused.
+        For a prompt with ground truth the program is run on the prompt's held-out logs (never scored
+        by score_run) and admitted only if its Timestamp BA there exceeds the server's threshold; it
+        is saved with those scores. Other prompts are saved without scores. Programs that hard-code
+        ids or timestamps or pick tracks by id text or position are refused.
         """
         state = current(ctx)
         try:
             check_honest(program)
         except ProgramError as exc:
             raise ToolError(f"not saved: {exc}") from exc
-        scores: dict[str, float] = {}
-        if run_id:
+        try:
+            split = prompt_hold_out(state.store, prompt)
+        except StoreError as exc:  # no usable ground truth: nothing to judge by, saved without scores
+            example_id = save_example_to(state.store, prompt, program, {}, {"run_id": run_id, "origin": "mcp"})
+            return f"saved example {example_id} (no scores: {exc})"
+
+        def admit() -> tuple[str, dict[str, float]]:
+            check_budget(state.store, prompt, state.scoring_budget)
+            execution = state.executor.run(program, prompt, LogSelection(split.held_out), origin="mcp:admission")
             state.executor.flush()
-            try:
-                scores = score_stored_run(state.store, run_id).metrics
-            except StoreError:
-                scores = {}  # no ground truth for it: saved without scores
-        example_id = save_example_to(state.store, prompt, program, scores, {"run_id": run_id, "origin": "mcp"})
-        return f"saved example {example_id}" + (f" with scores {scores}" if scores else " (no scores)")
+            return execution.run_id, score_for_admission(state.store, execution.run_id, origin="mcp").metrics
+
+        try:
+            admission_run, scores = await anyio.to_thread.run_sync(admit)
+        except StoreError as exc:
+            raise ToolError(f"not saved: {exc}") from exc
+        if not scores.get("Timestamp BA", 0.0) > state.library_threshold:
+            raise ToolError(
+                f"not saved: on the prompt's {len(split.held_out)} held-out ground-truth log(s), which score_run "
+                f"never scores, its Timestamp BA is not above {state.library_threshold}. Refine the program "
+                "(score_run scores the other logs) and save it again."
+            )
+        provenance = {"run_id": run_id, "origin": "mcp", "admission_run_id": admission_run,
+                      "held_out_logs": list(split.held_out)}  # fmt: skip
+        example_id = save_example_to(state.store, prompt, program, scores, provenance)
+        return f"saved example {example_id} with scores on {len(split.held_out)} held-out log(s): {scores}"
 
     @server.tool(annotations=READ_ONLY)
     def search_library(

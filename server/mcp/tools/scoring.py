@@ -10,7 +10,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from evaluation.score_runs import score_stored_run
+from evaluation.guarded_scoring import score_for_refinement
 from server.mcp.paging import LIMIT_CHARS, paginate
 from server.mcp.state import READ_ONLY, State, answer, current
 from store import StoreError
@@ -25,14 +25,18 @@ def register(server: MCPServer[State]) -> None:
     ) -> Annotated[CallToolResult, dict[str, Any]]:
         """Score a run against ground truth: HOTA-Temporal, HOTA-Track, Timestamp BA, Log BA, per log.
 
-        Uses every ground-truth log of the run's prompt, negative logs included (logs the run did not
-        cover count as finding nothing). Refused for prompts without labels (e.g. the test split).
+        Uses the ground-truth logs of the run's prompt, negatives included (logs the run did not cover
+        count as finding nothing), except the held-out half: the few-shot library admits programs on
+        those. A prompt with one ground-truth log cannot be scored here. Refused for prompts without
+        labels (e.g. the test split), for programs that hard-code ids or pick tracks by id text or
+        position (filter with atomic functions instead), and once the prompt's runs were scored as
+        often as the server allows (its scoring budget).
         """
         state = current(ctx)
 
         def work() -> Any:
             state.executor.flush()
-            return score_stored_run(state.store, run_id, reveal=state.reveal_ground_truth)
+            return score_for_refinement(state.store, run_id, state.scoring_budget, reveal=state.reveal_ground_truth)
 
         try:
             score = await anyio.to_thread.run_sync(work)

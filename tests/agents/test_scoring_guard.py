@@ -1,0 +1,168 @@
+"""Scoring is no label oracle: picking programs are not scored, each prompt has a scoring budget, and the
+library admits programs only on held-out ground truth that score_run never scored.
+
+Real MCP client sessions (in memory) on a real database: the demo's two logs, where each prompt's own
+log is a positive and the other log a negative, so each prompt has one refinement and one held-out log.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.types import CallToolResult
+
+from evaluation.guarded_scoring import prompt_hold_out
+from server.mcp.app import create_server
+from store import Store
+from store.library import search_examples
+from store.scorings import count_scorings, scorings
+
+from .programs import BICYCLE, BICYCLES_PROGRAM, STOPPED, STOPPED_PROGRAM, program
+
+pytestmark = pytest.mark.anyio
+PICKING_PROGRAM = program(
+    "cars = get_objects_of_category(log_dir, category='REGULAR_VEHICLE')\n"
+    "found = {k: v for k, v in cars.items() if k == sorted(cars)[3]}\n"
+)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def text(result: CallToolResult) -> str:
+    return "".join(getattr(block, "text", "") for block in result.content)
+
+
+async def call(client: Client, tool: str, **arguments: Any) -> CallToolResult:
+    with anyio.fail_after(180):
+        return await client.call_tool(tool, arguments)
+
+
+async def executed(client: Client, code: str, prompt: str) -> str:
+    run = await call(client, "execute_scenario", program=code, prompt=prompt, split="val")
+    assert not run.is_error, text(run)
+    return str(run.structured_content["run_id"])
+
+
+async def test_score_run_scores_only_the_logs_not_held_out(db_with_negatives: Path) -> None:
+    async with Client(create_server(db_with_negatives)) as client:
+        run_id = await executed(client, BICYCLES_PROGRAM, BICYCLE)
+        scored = await call(client, "score_run", run_id=run_id)
+    assert not scored.is_error, text(scored)
+    with Store.open(db_with_negatives, read_only=True) as store:
+        split = prompt_hold_out(store, BICYCLE)
+        (record,) = scorings(store, BICYCLE)
+    assert len(split.held_out) == 1 and len(split.refinement) == 1
+    assert [row["log_id"] for row in scored.structured_content["per_log"]] == list(split.refinement)
+    assert record.purpose == "refinement" and record.origin == "mcp" and record.logs == split.refinement
+
+
+VEHICLES = "cars = get_objects_of_category(log_dir, category='VEHICLE')\n"
+PICKS = [
+    (PICKING_PROGRAM, "picks tracks by their position in a sequence"),
+    (
+        program(VEHICLES + "found = {k: v for k, v in cars.items() if k.startswith(description)}\n"),
+        ".startswith() works on the text of a track or log id",
+    ),
+    (
+        program(VEHICLES + "found = {k: v for k, v in cars.items() if 'b96a' in k}\n"),
+        "'b96a' reads as a fragment of a track or log id",
+    ),
+    (program(VEHICLES + "found = {next(iter(cars)): [1]}\n"), "next() takes the first track"),
+]
+
+
+async def test_a_program_that_picks_tracks_is_not_scored_and_costs_no_budget(db_with_negatives: Path) -> None:
+    async with Client(create_server(db_with_negatives)) as client:
+        for code, refusal in PICKS:
+            run_id = await executed(client, code, BICYCLE)
+            refused = await call(client, "score_run", run_id=run_id)
+            assert refused.is_error and "not scored: the program picks tracks instead of filtering" in text(refused)
+            assert refusal in text(refused)
+    with Store.open(db_with_negatives, read_only=True) as store:
+        assert count_scorings(store, BICYCLE) == 0
+
+
+async def test_the_budget_per_prompt_holds_across_servers_and_says_how_to_raise_it(db_with_negatives: Path) -> None:
+    async with Client(create_server(db_with_negatives, scoring_budget=2)) as client:
+        run_id = await executed(client, BICYCLES_PROGRAM, BICYCLE)
+        for _ in range(2):
+            assert not (await call(client, "score_run", run_id=run_id)).is_error
+        refused = await call(client, "score_run", run_id=run_id)
+        assert refused.is_error
+        assert "scored 2 times in this database, its budget of 2" in text(refused)
+        assert "--scoring-budget N" in text(refused) and "AVMINE_SCORING_BUDGET=N" in text(refused)
+        other = await executed(client, STOPPED_PROGRAM, STOPPED)
+        assert not (await call(client, "score_run", run_id=other)).is_error  # each prompt has its own budget
+    async with Client(create_server(db_with_negatives, scoring_budget=2)) as client:  # a new server, same database
+        assert "its budget of 2" in text(await call(client, "score_run", run_id=run_id))
+    async with Client(create_server(db_with_negatives, scoring_budget=3)) as client:
+        assert not (await call(client, "score_run", run_id=run_id)).is_error
+    with Store.open(db_with_negatives, read_only=True) as store:
+        assert count_scorings(store, BICYCLE) == 3  # refusals are not counted
+
+
+async def test_a_prompt_whose_only_log_is_held_out_cannot_be_scored(db: Path) -> None:
+    async with Client(create_server(db)) as client:
+        run_id = await executed(client, BICYCLES_PROGRAM, BICYCLE)
+        refused = await call(client, "score_run", run_id=run_id)
+    assert refused.is_error and "has a single ground-truth log and it is held out" in text(refused)
+    with Store.open(db, read_only=True) as store:
+        assert scorings(store, BICYCLE) == []
+
+
+async def test_save_example_admits_on_held_out_logs_only(db_with_negatives: Path) -> None:
+    async with Client(create_server(db_with_negatives, library_threshold=0.6)) as client:
+        # stopped cars: perfect on its refinement log, but it finds parked cars on the held-out negative log
+        stopped = await executed(client, STOPPED_PROGRAM, STOPPED)
+        refined = await call(client, "score_run", run_id=stopped)
+        assert refined.structured_content["metrics"]["Timestamp BA"] == pytest.approx(1.0)
+        refused = await call(client, "save_example", prompt=STOPPED, program=STOPPED_PROGRAM, run_id=stopped)
+        assert refused.is_error and "held-out ground-truth log(s), which score_run never scores" in text(refused)
+        assert not re.search(r"\d\.\d{2}", text(refused).replace("0.6", ""))  # the held-out score is not told
+        saved = await call(client, "save_example", prompt=BICYCLE, program=BICYCLES_PROGRAM)
+        assert not saved.is_error and "with scores on 1 held-out log(s)" in text(saved)
+        picked = await call(client, "save_example", prompt=BICYCLE, program=PICKING_PROGRAM)
+        assert picked.is_error and "picks tracks" in text(picked)
+    with Store.open(db_with_negatives, read_only=True) as store:
+        split = prompt_hold_out(store, BICYCLE)
+        (example,) = search_examples(store, BICYCLE + " " + STOPPED, limit=5)
+        admissions = [s for p in (STOPPED, BICYCLE) for s in scorings(store, p) if s.purpose == "admission"]
+    assert example.program == BICYCLES_PROGRAM and example.provenance["held_out_logs"] == list(split.held_out)
+    assert example.scores["Timestamp BA"] == pytest.approx(0.6778, abs=1e-3)  # the held-out log's score
+    assert [(s.prompt, s.origin) for s in admissions] == [(STOPPED, "mcp"), (BICYCLE, "mcp")]
+    assert all(s.logs == prompt_hold_out_logs(db_with_negatives, s.prompt) for s in admissions)
+
+
+def prompt_hold_out_logs(path: Path, prompt: str) -> tuple[str, ...]:
+    with Store.open(path, read_only=True) as store:
+        return prompt_hold_out(store, prompt).held_out
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["serve", "--scoring-budget", "0"], {}, "--scoring-budget must be at least 1"),
+        (["serve"], {"AVMINE_SCORING_BUDGET": "lots"}, "AVMINE_SCORING_BUDGET='lots' is not a positive integer"),
+        (["screen", "--agent", "command", "--agent-command", "true"], {"AVMINE_SCORING_BUDGET": "-3"},
+         "AVMINE_SCORING_BUDGET='-3' is not a positive integer"),
+    ],
+)  # fmt: skip
+def test_a_bad_budget_is_refused_before_the_database_opens(
+    tmp_path: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    db = tmp_path / "untouched.duckdb"
+    done = subprocess.run([sys.executable, "-m", "server.cli", "--db", str(db), *args], capture_output=True, text=True,
+                          timeout=120, env=os.environ | env, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert not db.exists()
