@@ -43,7 +43,7 @@ class Store:
         """Bumped by every ingest through this object, so callers can cache what depends on the logs."""
         if read_only and not db_path.is_file():
             raise StoreError(
-                f"{db_path}: no avmine database here. Create one with `avmine ingest PATH --db {db_path}` "
+                f"{db_path}: no avmine database here. Create one with `avmine --db {db_path} ingest PATH` "
                 "or `avmine demo`."
             )
         db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,7 +111,7 @@ class Store:
         if version is not None and version != SCHEMA_VERSION:
             raise SchemaVersionError(
                 f"{self.path}: database schema version {version}, this avmine reads version "
-                f"{SCHEMA_VERSION}. Re-ingest into a new file (avmine ingest ... --db NEW.duckdb) "
+                f"{SCHEMA_VERSION}. Re-ingest into a new file (`avmine --db NEW.duckdb ingest PATH`) "
                 "or use the avmine version that wrote it."
             )
 

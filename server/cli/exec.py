@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
             "seconds": round(execution.seconds, 3),
             "diagnostics": diagnostics.as_json(),
             "results": {r.log_id: r.scenario for r in execution.results},
+            "printed": {r.log_id: r.stdout for r in execution.results},
         }
         print(json.dumps(document, default=str))
     else:
