@@ -85,7 +85,6 @@ class Diagnostics:
             lines.append("time per function: " + ", ".join(f"{n} {s:.2f}s" for n, s in slowest))
         return "\n".join(lines)
 
-
     def _error_details(self) -> list[str]:
         """Each distinct error in full once (the program's lines, the caret under a syntax error), with its logs."""
         logs_of: dict[str, list[str]] = {}
@@ -98,7 +97,8 @@ class Diagnostics:
             lines.append(f"error in {', '.join(logs)}:")
             lines += [f"    {line}" for line in error.splitlines()]
         if len(logs_of) > MAX_ERRORS_SHOWN:
-            lines.append(f"({len(logs_of) - MAX_ERRORS_SHOWN} more different errors; get_run and exec --json have every log's)")
+            hidden = len(logs_of) - MAX_ERRORS_SHOWN
+            lines.append(f"({hidden} more different errors; get_run and exec --json have every log's)")
         return lines
 
 
