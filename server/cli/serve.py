@@ -47,14 +47,14 @@ def run(args: argparse.Namespace) -> int:
     server = create_server(db, args.reveal_ground_truth, args.image_dir)
     if args.transport == "stdio":
         if sys.stdin.isatty():  # a person, not a client: say what this is (a client only logs stderr)
+            # the transport's thread blocked reading the terminal would outlive a KeyboardInterrupt; sandbox
+            # workers die with this process (their parent-death signal)
+            signal.signal(signal.SIGINT, _stop_now)
             print(
                 f"avmine serve: MCP server for {db} on standard input and output, waiting for a client's messages "
                 "(an MCP client such as Claude Code starts this itself: see `avmine init-agent`); Ctrl-C stops it.",
                 file=sys.stderr,
             )
-            # the transport's thread blocked reading the terminal would outlive a KeyboardInterrupt; sandbox
-            # workers die with this process (their parent-death signal)
-            signal.signal(signal.SIGINT, _stop_now)
         server.run("stdio")
     else:
         where = f"http://{args.host}:{args.port}/mcp"
