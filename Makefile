@@ -6,14 +6,17 @@ STAMP := $(VENV)/.installed
 # the real MCP clients the tests drive (MCP Inspector CLI, Claude Code), from npm
 CLIENTS := tests/clients
 CLIENTS_STAMP := $(CLIENTS)/node_modules/.installed
-# torch is installed first, pinned, so that pip does not pull CUDA wheels for it (av2 needs torch).
+# torch (av2 needs it) is installed first. On pip's default index this pin resolves to the CUDA build, which
+# pulls about 17 nvidia-* packages; for the CPU build, pass PyTorch's CPU-only wheel index (the --index-url that
+# pytorch.org's install selector shows for Linux, pip, CPU): make TORCH_PIP_ARGS="--index-url URL" demo
 TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
 
 .PHONY: demo test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 

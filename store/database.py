@@ -127,7 +127,7 @@ class Store:
         if version is not None and version != SCHEMA_VERSION:
             raise SchemaVersionError(
                 f"{self.path}: database schema version {version}, this avmine reads version "
-                f"{SCHEMA_VERSION}. Re-ingest into a new file (avmine ingest ... --db NEW.duckdb) "
+                f"{SCHEMA_VERSION}. Re-ingest into a new file (`avmine --db NEW.duckdb ingest PATH`) "
                 "or use the avmine version that wrote it."
             )
 

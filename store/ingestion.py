@@ -352,7 +352,7 @@ class _Ingest:
                 path,
                 f"has tracks for {len(missing)} log(s) that are not in the store ({', '.join(missing[:3])}"
                 f"{', ...' if len(missing) > 3 else ''}).",
-                "Ingest the logs first (their poses and maps are needed): avmine ingest <AV2 split dir>.",
+                "Ingest the logs first (their poses and maps are needed): `avmine ingest SPLIT_DIR`.",
             )
         for log_id, frames in data.items():
             log = tracker.read_tracker_log(log_id, frames, path)

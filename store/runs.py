@@ -148,7 +148,12 @@ def load_run(store: Store, run_id: str) -> tuple[dict[str, Any], list[LogResult]
     run_id = ids.run_id(store, run_id)  # a unique prefix will do
     record = store.query_df("SELECT * FROM runs WHERE run_id = ?", [run_id])
     if record.empty:
-        raise StoreError(f"no run {run_id!r} in {store.path}; list runs with `avmine runs`.")
+        latest = store.query_df("SELECT run_id, prompt FROM runs ORDER BY created_at DESC LIMIT 5")
+        known = "; ".join(f"{r.run_id} ({r.prompt!r})" for r in latest.itertuples()) or "none yet"
+        raise StoreError(
+            f"no run {run_id!r} in {store.path}; a run id is what `avmine exec` or execute_scenario printed. "
+            f"Latest runs: {known}."
+        )
     results = store.query_df("SELECT * FROM run_results WHERE run_id = ? ORDER BY log_id", [run_id])
     first = {str(k): v for k, v in record.iloc[0].to_dict().items()}
     return first, [_result(row) for row in results.to_dict("records")]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
+from server import __version__
 from server.executor.namespaces import SandboxUnavailableError
 from store.errors import StoreError
 
@@ -39,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="database file (default: $AVMINE_DB, else ~/.local/share/avmine/avmine.duckdb)",
     )
+    parser.add_argument("--version", action="version", version=f"avmine {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -53,12 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    args = build_parser().parse_args(argv)
     try:
-        code: int = args.func(args)
-    except (StoreError, SandboxUnavailableError) as exc:
-        print(f"avmine {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        args = build_parser().parse_args(argv)
+        try:
+            code: int = args.func(args)
+        except (StoreError, SandboxUnavailableError) as exc:
+            print(f"avmine {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's exit
+    except BrokenPipeError:
+        # the reader (head, less) stopped reading: stop quietly as Unix tools do; stdout goes to /dev/null so that
+        # the interpreter's last flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool that a closed pipe stopped
     return code
 
 

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from server.executor import Executor, Limits, LogSelection
 from server.executor.diagnostics import diagnose
 from store import Store
@@ -37,8 +39,18 @@ def run(args: argparse.Namespace) -> int:
     """Execute and report; exit 1 when the program failed on every log."""
     text = sys.stdin.read() if str(args.program) == "-" else args.program.read_text()
     limits = Limits(wall_seconds=args.timeout, cpu_seconds=max(1, int(args.timeout)))
-    with Store.open(args.db, create=False) as store, Executor(store, args.workers, args.source, limits) as executor:
-        execution = executor.run(text, args.prompt, LogSelection(tuple(args.logs), args.split))
+    with (
+        Store.open(args.db, create=False) as store,
+        Executor(store, args.workers, args.source, limits) as executor,
+        tqdm(desc="logs", unit="log", disable=not sys.stderr.isatty(), leave=False) as bar,
+    ):
+
+        def progress(done: int, total: int, log_id: str) -> None:
+            bar.total, bar.n = total, done
+            bar.refresh()
+
+        execution = executor.run(text, args.prompt, LogSelection(tuple(args.logs), args.split), progress=progress)
+        bar.close()
         diagnostics = diagnose(store, execution, args.source, args.expected_category)
     if args.json:
         document = {
@@ -48,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
             "diagnostics": diagnostics.as_json(),
             "results": {r.log_id: r.scenario for r in execution.results},
             "sandbox": execution.layers,
+            "printed": {r.log_id: r.stdout for r in execution.results},
         }
         print(json.dumps(document, default=str))
     else:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 from server.ingestion import ingest_and_prepare
 from store import PrefilterConfig, Store
-from store.ingestion import check_exists
+from store.ingestion import SPLITS, UNKNOWN_SPLIT, check_exists
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     prefilter = {"refav": PrefilterConfig(), "paper": PrefilterConfig.paper(), "off": PrefilterConfig.off()}
     check_exists(Path(args.path).expanduser())  # before the database opens: nothing to ingest creates nothing
     with Store.open(args.db) as store:
+        unknown_before = in_unknown_split(store)
         report = ingest_and_prepare(
             store,
             args.path,
@@ -57,4 +59,40 @@ def run(args: argparse.Namespace) -> int:
         )
         for note in report.notes:
             print(f"  note: {note}")
+        report_splits(store, report.logs, unknown_before)
     return 0
+
+
+def in_unknown_split(store: Store) -> set[tuple[str, str]]:
+    """The prompts and (log, prompt) pairs the database keeps in the unknown split, as (table, row key)."""
+    rows = store.con.execute(
+        "SELECT 'prompt', prompt FROM prompts WHERE split = $u "
+        "UNION ALL SELECT 'pair', log_id || ' ' || prompt FROM log_prompt_pairs WHERE split = $u",
+        {"u": UNKNOWN_SPLIT},
+    ).fetchall()
+    return {(str(kind), str(key)) for kind, key in rows}
+
+
+def report_splits(store: Store, logs: list[str], unknown_before: set[tuple[str, str]]) -> None:
+    """Say which split the ingested logs went to; warn about what this ingest left in the unknown split."""
+    if logs:
+        counts = store.con.execute(
+            "SELECT split, count(*) FROM logs WHERE list_contains(?, log_id) GROUP BY split ORDER BY split", [logs]
+        ).fetchall()
+        print("  split: " + ", ".join(f"{split} {n} log(s)" for split, n in counts))
+        unknown = dict(counts).get(UNKNOWN_SPLIT, 0)
+        if unknown:
+            print(
+                f"avmine ingest: warning: {unknown} log(s) went to split '{UNKNOWN_SPLIT}': neither --split nor a "
+                f"{'/'.join(SPLITS)} folder above them named one. Ingest again with --split (it replaces).",
+                file=sys.stderr,
+            )
+    added = in_unknown_split(store) - unknown_before
+    if added:
+        prompts = sum(kind == "prompt" for kind, _ in added)
+        print(
+            f"avmine ingest: warning: {prompts} prompt(s) and {len(added) - prompts} (log, prompt) pair(s) went to "
+            f"split '{UNKNOWN_SPLIT}': neither --split nor the file's name nor the logs named one. Ingest the file "
+            "again with --split for a split that `avmine run --split` can use.",
+            file=sys.stderr,
+        )

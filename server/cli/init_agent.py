@@ -3,20 +3,60 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from server.mcp.guidance import SEMANTIC_RULES
 from store.database import missing_database_message
-from store.errors import NoDatabaseError
+from store.errors import NoDatabaseError, StoreError
 from store.paths import resolve_db_path
 
-CONFIGS = Path(__file__).resolve().parents[2] / "agent_configs"
+CONFIG_FOLDERS = (
+    Path(__file__).resolve().parents[1] / "agent_configs",
+    Path(__file__).resolve().parents[2] / "agent_configs",
+)
+"""Where agent_configs/ is: inside the installed package (a wheel ships it as server.agent_configs), else at the
+top of a checkout."""
 AGENTS = {"claude": ("claude_code", "CLAUDE.md"), "codex": ("codex", "AGENTS.md"), "gemini": ("gemini", "GEMINI.md")}
 """Agent name -> (its folder under agent_configs/, the name of its instructions file)."""
-WORKFLOW = CONFIGS / "claude_code" / "CLAUDE.md"
+NEXT_STEP = {
+    "claude": "Next: start `claude` there and approve the avmine server (`claude mcp list` shows it).",
+    "codex": "Next: trust the project in Codex (it asks on the first `codex` there); Codex then reads the "
+    "project's .codex/config.toml (`codex mcp list` shows avmine).",
+    "gemini": "Next: trust the folder in Gemini CLI (it asks on the first `gemini` there); Gemini reads the "
+    "project's .gemini/settings.json only in a trusted folder (`gemini mcp list` shows avmine).",
+}
+"""What the person does after the files are written, per agent."""
+
+
+def configs_folder() -> Path:
+    """agent_configs/ of this installation; a clear error when the installation lacks it."""
+    for folder in CONFIG_FOLDERS:
+        if (folder / "claude_code" / "CLAUDE.md").is_file():
+            return folder
+    raise StoreError(
+        f"avmine's agent configurations are missing (looked in {' and '.join(map(str, CONFIG_FOLDERS))}); "
+        "reinstall avmine from a wheel built with setuptools (pip install avmine-*.whl) or run it from a checkout."
+    )
+
+
+def running_command() -> str:
+    """The avmine command that is running, for the agent's configuration to start.
+
+    The console script that started this process, else the one installed beside this interpreter (under
+    ``python -m server.cli``); never whichever ``avmine`` is first on PATH.
+    """
+    started = Path(sys.argv[0])
+    if started.name == "avmine" and started.is_file():
+        return str(started.resolve())
+    beside = Path(sys.executable).parent / "avmine"
+    if beside.is_file():
+        return str(beside)
+    raise StoreError(
+        f"no avmine command beside {sys.executable}: install avmine into this environment (pip install .) "
+        "so that the agent's configuration can start it, then run `avmine init-agent` from there."
+    )
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -38,17 +78,18 @@ def render(text: str, avmine: str, db: Path) -> str:
 
 def plan(agent: str, project: Path) -> dict[Path, Path]:
     """Each file to write (in the project) and the template it comes from."""
+    configs = configs_folder()
     folder, instructions = AGENTS[agent]
-    source = CONFIGS / folder
+    source = configs / folder
     files = {project / path.relative_to(source): path for path in sorted(source.rglob("*")) if path.is_file()}
-    files[project / instructions] = WORKFLOW
+    files[project / instructions] = configs / "claude_code" / "CLAUDE.md"
     return files
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the files; refuses to overwrite any unless --force (nothing is written then)."""
     project: Path = args.dir.resolve()
-    avmine = shutil.which("avmine") or str(Path(sys.executable).parent / "avmine")
+    avmine = running_command()
     db = resolve_db_path(args.db).resolve()
     if not db.is_file():  # the agent would be given a server with nothing to serve
         raise NoDatabaseError(missing_database_message(db))
@@ -58,13 +99,11 @@ def run(args: argparse.Namespace) -> int:
         shown = ", ".join(str(p.relative_to(project)) for p in existing)
         print(f"avmine init-agent: {shown} already exist(s) in {project}; use --force to overwrite.", file=sys.stderr)
         return 2
-    for target, template in files.items():
+    texts = {target: render(template.read_text(), avmine, db) for target, template in files.items()}
+    for target, text in texts.items():
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render(template.read_text(), avmine, db))
+        target.write_text(text)
         print(f"wrote {target.relative_to(project)}")
     print(f"avmine ({avmine}) serves {db} to {args.agent} in {project}.")
-    if args.agent == "claude":
-        print("Next: start `claude` there and approve the avmine server (`claude mcp list` shows it).")
-    elif args.agent == "codex":
-        print("Next: merge .codex/config.toml into ~/.codex/config.toml (Codex reads servers from there).")
+    print(NEXT_STEP[args.agent])
     return 0

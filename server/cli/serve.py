@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"avmine serve: {exc}", file=sys.stderr)
         return 2
     if args.transport == "stdio":
+        if sys.stdin.isatty():  # a person, not a client: say what this is (a client only logs stderr)
+            # the transport's thread blocked reading the terminal would outlive a KeyboardInterrupt; sandbox
+            # workers die with this process (their parent-death signal)
+            signal.signal(signal.SIGINT, _stop_now)
+            print(
+                f"avmine serve: MCP server for {db} on standard input and output, waiting for a client's messages "
+                "(an MCP client such as Claude Code starts this itself: see `avmine init-agent`); Ctrl-C stops it.",
+                file=sys.stderr,
+            )
         run_stdio(server)
     else:
+        where = f"http://{args.host}:{args.port}/mcp"
+        print(f"avmine serve: MCP server for {db} at {where}; Ctrl-C stops it.", file=sys.stderr)
         serve_http(server, args.host, args.port, token)
     return 0
+
+
+def _stop_now(signum: int, frame: object) -> None:
+    print("avmine serve: stopped.", file=sys.stderr, flush=True)
+    os._exit(128 + signum)

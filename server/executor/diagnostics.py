@@ -21,6 +21,8 @@ from store.database import Store, now
 
 SEGMENT_GAP_S = 0.35
 """A gap longer than this between referred timestamps starts a new segment (annotations are 10 Hz)."""
+MAX_ERRORS_SHOWN = 3
+"""Distinct errors shown in full in the text; the rest are counted."""
 
 
 @dataclass
@@ -72,6 +74,7 @@ class Diagnostics:
         for row in self.per_log:
             detail = row["error"].splitlines()[0] if row.get("error") else f"{row['referred_tracks']} tracks"
             lines.append(f"  {row['log_id'][:8]} {row['status']:<7} {detail}")
+        lines += self._error_details()
         for track in self.tracks[:5]:
             lines.append(
                 f"  track {track.track_uuid[:8]} ({track.category}) in {track.log_id[:8]}: {track.referred_timestamps} "
@@ -83,6 +86,22 @@ class Diagnostics:
             slowest = sorted(self.function_seconds.items(), key=lambda kv: -kv[1])[:5]
             lines.append("time per function: " + ", ".join(f"{n} {s:.2f}s" for n, s in slowest))
         return "\n".join(lines)
+
+    def _error_details(self) -> list[str]:
+        """Each distinct error in full once (the program's lines, the caret under a syntax error), with its logs."""
+        logs_of: dict[str, list[str]] = {}
+        for row in self.per_log:
+            error = (row.get("error") or "").rstrip()
+            if "\n" in error:
+                logs_of.setdefault(error, []).append(row["log_id"][:8])
+        lines = []
+        for error, logs in list(logs_of.items())[:MAX_ERRORS_SHOWN]:
+            lines.append(f"error in {', '.join(logs)}:")
+            lines += [f"    {line}" for line in error.splitlines()]
+        if len(logs_of) > MAX_ERRORS_SHOWN:
+            hidden = len(logs_of) - MAX_ERRORS_SHOWN
+            lines.append(f"({hidden} more different errors; get_run and exec --json have every log's)")
+        return lines
 
 
 def _timestamps(value: Any) -> set[int]:

@@ -80,3 +80,61 @@ def test_a_database_that_does_not_exist_is_refused_and_nothing_is_written(tmp_pa
     assert done.returncode == 2 and "no avmine database here" in done.stderr, done.stderr
     assert f"avmine --db {db} ingest PATH" in done.stderr
     assert not db.exists() and not (tmp_path / "project").exists()
+
+
+def node_client(name: str) -> Path:
+    binary = CLAUDE.parent / name
+    assert binary.exists(), f"{binary} is missing: run `make test` (it installs tests/clients with npm)"
+    return binary
+
+
+def test_codex_reads_the_project_config_once_the_project_is_trusted(tmp_path: Path) -> None:
+    project, home, db = tmp_path / "project", tmp_path / "codex-home", tmp_path / "db.duckdb"
+    home.mkdir()
+    done = init("codex", project, db)
+    assert done.returncode == 0 and "trust the project" in done.stdout, done.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CODEX_"))}
+    env |= {"HOME": str(home), "CODEX_HOME": str(home)}
+
+    def listed() -> str:
+        run = subprocess.run([str(node_client("codex")), "mcp", "list"], cwd=project, env=env, capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        return run.stdout
+
+    assert "avmine" not in listed()  # an untrusted project's config is ignored
+    (home / "config.toml").write_text(f'[projects."{project}"]\ntrust_level = "trusted"\n')
+    row = next(line for line in listed().splitlines() if line.startswith("avmine "))
+    assert row.split()[1:5] == [AVMINE, "--db", str(db), "serve"] and "enabled" in row
+
+
+def test_gemini_connects_to_avmine_in_a_trusted_folder(tmp_path: Path) -> None:
+    project, home, db = tmp_path / "project", tmp_path / "home", tmp_path / "db.duckdb"
+    (home / ".gemini").mkdir(parents=True)
+    done = init("gemini", project, db)
+    assert done.returncode == 0 and "trust the folder" in done.stdout, done.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "GOOGLE_"))} | {"HOME": str(home)}
+
+    def listed() -> str:
+        run = subprocess.run([str(node_client("gemini")), "mcp", "list"], cwd=project, env=env, capture_output=True,
+                             text=True, timeout=180)  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        return run.stdout + run.stderr
+
+    assert f"avmine: {AVMINE} --db {db} serve (stdio) - Disabled" in listed()
+    (home / ".gemini" / "trustedFolders.json").write_text(json.dumps({str(project): "TRUST_FOLDER"}))
+    # Gemini starts the server and completes MCP's initialize with it
+    assert f"avmine: {AVMINE} --db {db} serve (stdio) - Connected" in listed()
+
+
+def test_the_running_avmine_is_written_not_the_first_on_path(tmp_path: Path) -> None:
+    decoy = tmp_path / "bin" / "avmine"
+    decoy.parent.mkdir()
+    decoy.write_text("#!/bin/sh\nexit 1\n")
+    decoy.chmod(0o755)
+    env = os.environ | {"PATH": f"{decoy.parent}{os.pathsep}{os.environ['PATH']}"}
+    Store.open(tmp_path / "db.duckdb").close()
+    done = subprocess.run([AVMINE, "--db", str(tmp_path / "db.duckdb"), "init-agent", "claude", str(tmp_path / "p")],
+                          env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert server_of("claude", tmp_path / "p")["command"] == AVMINE

@@ -88,6 +88,33 @@ def test_exec_cli(tmp_path: Path) -> None:
     assert "1 logs: 1 ran, 0 failed" in text.stdout, text.stderr
 
 
+def test_exec_cli_shows_where_a_program_failed_and_what_it_printed(tmp_path: Path) -> None:
+    from store.demo import SCENARIO_MINING_DIR
+
+    cli = [sys.executable, "-m", "server.cli", "--db", str(tmp_path / "cli.duckdb")]
+    ingest = subprocess.run([*cli, "ingest", str(SCENARIO_MINING_DIR / LOG), "--quiet"], capture_output=True, text=True)
+    assert ingest.returncode == 0, ingest.stderr
+
+    def run(source: str, *extra: str) -> str:
+        (tmp_path / "p.py").write_text(source)
+        done = subprocess.run([*cli, "exec", str(tmp_path / "p.py"), "--prompt", "p", *extra], capture_output=True,
+                              text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 1, done.stderr
+        return done.stdout
+
+    syntax = run("v = get_objects_of_category(log_dir, category='VEHICLE')\ny = (v\n")
+    assert "syntax error on line 2, column 5" in syntax and "\n        y = (v\n            ^\n" in syntax
+    runtime = (
+        "v = get_objects_of_category(log_dir, category='VEHICLE')\nprint('vehicles:', len(v))\n"
+        "def pick(s):\n    return s['nope']\npick(v)\noutput_scenario(v, description, log_dir, output_dir)\n"
+    )
+    text = run(runtime)
+    assert "KeyError: 'nope'\n      line 5: pick(v)\n      line 4: return s['nope']" in text
+    assert f"--- printed on {LOG[:8]}:\nvehicles: " in text
+    document = json.loads(run(runtime, "--json"))
+    assert document["printed"][LOG].startswith("vehicles: ")
+
+
 def test_identical_code_on_identical_data_reuses_results(executor: Executor, canary_store: Store) -> None:
     program = (
         "cars = get_objects_of_category(log_dir, category='REGULAR_VEHICLE')\n"

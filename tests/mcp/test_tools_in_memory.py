@@ -141,6 +141,9 @@ async def test_execution_tools_with_progress(client: Client) -> None:
     assert "no run" in (await error_of(client, "get_run", run_id="nope")).lower()
     rejected = (await call(client, "execute_scenario", program="import os\n", prompt="x")).structured_content
     assert rejected["status"] == "rejected" and "import of 'os' is not allowed" in rejected["diagnostics"]
+    unclosed = (await call(client, "execute_scenario", program="x = (1,\n", prompt="x")).structured_content
+    shown_in_full = unclosed["diagnostics"]  # the line and its caret, not only the message
+    assert "syntax error on line 1" in shown_in_full and "\n        x = (1,\n            ^" in shown_in_full
 
 
 async def test_a_cancelled_call_stops_its_program_and_the_server_keeps_serving(

@@ -17,7 +17,7 @@ CONFIGURE_HINT = (
     "No VLM backend is configured. Set AVMINE_VLM_BACKEND=transformers with AVMINE_VLM_MODEL=<a Hugging Face "
     "image-text-to-text model id or local path, e.g. Qwen/Qwen2.5-VL-7B-Instruct>, or AVMINE_VLM_BACKEND=openai "
     "with AVMINE_VLM_URL=<http://host:port/v1> and AVMINE_VLM_MODEL=<model name> (an API key, if the endpoint "
-    "needs one, in AVMINE_VLM_API_KEY); then restart avmine serve."
+    "needs one, in AVMINE_VLM_API_KEY); then restart `avmine serve`."
 )
 
 
