@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from server import __version__
+from store import Store
 from store.demo import SENSOR_DIR
 
 AVMINE = [sys.executable, "-m", "server.cli"]
@@ -105,6 +106,7 @@ def read_all(fd: int) -> str:
 
 
 def test_serve_in_a_terminal_says_what_it_is_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    Store.open(tmp_path / "db.duckdb").close()  # serve needs a database; it never creates one
     terminal, stdin = pty.openpty()
     process = subprocess.Popen([*AVMINE, "--db", str(tmp_path / "db.duckdb"), "serve"], stdin=stdin,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
@@ -120,6 +122,7 @@ def test_serve_in_a_terminal_says_what_it_is_and_ctrl_c_stops_it(tmp_path: Path)
 
 
 def test_serve_over_http_says_where_it_listens(tmp_path: Path) -> None:
+    Store.open(tmp_path / "db.duckdb").close()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
