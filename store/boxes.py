@@ -101,6 +101,16 @@ def build_boxes(raw: pd.DataFrame, poses: pd.DataFrame, *, source: str, log_id: 
     track_index, _ = pd.factorize(raw["track_uuid"], sort=False)
     order = np.lexsort((row_ts, track_index))
     sorted_tracks = track_index[order]
+    sorted_ts = row_ts[order]
+    repeated = (sorted_tracks[1:] == sorted_tracks[:-1]) & (sorted_ts[1:] == sorted_ts[:-1])
+    if repeated.any():  # the store keeps one box per track and timestamp (the table has no key to catch it)
+        first = int(np.flatnonzero(repeated)[0])
+        raise IngestError(
+            path,
+            f"log {log_id}: has two boxes for track {raw['track_uuid'].to_numpy()[order[first]]} at timestamp "
+            f"{int(sorted_ts[first])} ({int(repeated.sum())} duplicated rows in all).",
+            "A track has one box per timestamp: drop the duplicates and re-run the ingest.",
+        )
     starts = np.flatnonzero(np.r_[True, sorted_tracks[1:] != sorted_tracks[:-1]])
     lengths = np.diff(np.r_[starts, len(order)])
     group_start = np.repeat(starts, lengths)

@@ -12,13 +12,14 @@ from types import TracebackType
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from store import cache
 from store.arrays import LogArrays, load_log_arrays
 from store.errors import NoDatabaseError, SchemaVersionError, StoreError
 from store.logs_copy import STAMP_KEY as LOGS_COPY_STAMP_KEY
 from store.paths import cache_root_for, resolve_db_path
-from store.schema import SCHEMA_VERSION, create_statements
+from store.schema import SCHEMA_VERSION, UNKEYED_IN_V4, create_statement, create_statements
 
 ANNOTATIONS_SOURCE = "annotations"
 """The track source name of a log's own annotation boxes."""
@@ -140,8 +141,22 @@ class Store:
             with self.transaction():
                 for statement in create_statements():
                     self.con.execute(statement)
+                if version is not None and version < 4:
+                    self._drop_v3_primary_keys()
                 self.con.execute("DELETE FROM meta WHERE key IN ('schema_version', ?)", [LOGS_COPY_STAMP_KEY])
                 self.con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+
+    def _drop_v3_primary_keys(self) -> None:
+        for table in UNKEYED_IN_V4:  # DuckDB cannot drop a primary key: the table is rebuilt without it
+            keyed = self.con.execute(
+                "SELECT count(*) FROM duckdb_constraints() WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
+                [table],
+            ).fetchone()
+            if keyed and keyed[0]:
+                self.con.execute(f"ALTER TABLE {table} RENAME TO {table}_keyed")
+                self.con.execute(create_statement(table))
+                self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {table}_keyed")
+                self.con.execute(f"DROP TABLE {table}_keyed")
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -154,9 +169,9 @@ class Store:
             raise
         self.con.execute("COMMIT")
 
-    def insert(self, table: str, frame: pd.DataFrame) -> None:
-        """Append a frame's rows to a table, matching columns by name."""
-        if frame.empty:
+    def insert(self, table: str, frame: pd.DataFrame | pa.Table) -> None:
+        """Append a frame's (or an Arrow table's) rows to a table, matching columns by name."""
+        if len(frame) == 0:
             return
         self.con.register("_avmine_insert", frame)
         try:

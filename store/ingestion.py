@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import fnmatch
 import pickle
+import shutil
+import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from store import cache, logs_copy
@@ -191,29 +195,111 @@ def discover(path: Path) -> list[_Item]:
     return sorted(items, key=lambda item: order[item.kind])
 
 
-class _Ingest:
-    """One ingest: writes go to the open transaction, caches to staging."""
+SPOOLED_ROWS = 1000
+"""Inserts of this many rows or more (a log's boxes and poses) go through a Parquet file (see ``_insert``)."""
+FLUSH_ROWS = 250_000
+"""Spooled rows are inserted once this many have gathered (about 20 logs' boxes and poses)."""
+INGEST_MEMORY_LIMIT = "192MB"
+"""DuckDB's memory limit while an ingest runs: the uncommitted rows of a large split spill to disk
+rather than grow the process (the SQL copy's connection has its own, ``logs_copy.STREAM_MEMORY_LIMIT``)."""
 
-    def __init__(self, store: Store, split: str | None, source: str | None, prefilter: PrefilterConfig) -> None:
+
+class _Ingest:
+    """One ingest: writes go to the open transaction and the streamed SQL copy, caches to staging.
+
+    Logs are read, converted and written one at a time; rows of the logs an ingest replaces are
+    deleted once, before the first log, so a split costs time in proportion to its size.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        split: str | None,
+        source: str | None,
+        prefilter: PrefilterConfig,
+        copy: logs_copy.StreamedCopy,
+        spool: Path,
+    ) -> None:
         self.store = store
+        self.spool = spool
         self.split = split
         self.source = source
         self.prefilter = prefilter
+        self.copy = copy
         self.report = IngestReport()
         self.staged: list[cache.StagedDir] = []
+        self.known_splits: dict[str, str] = {}
+        self.spooled: defaultdict[str, list[Path]] = defaultdict(list)
+        self.spooled_rows = 0
+
+    def _delete(self, table: str, where: str, params: list[object]) -> None:
+        self.flush()  # rows still spooled may be among those to delete
+        sql = f"DELETE FROM {table} WHERE {where}"
+        self.store.con.execute(sql, params)
+        if table in logs_copy.LOG_TABLES:
+            self.copy.execute(sql, params)
+
+    def _insert(self, table: str, rows: pd.DataFrame) -> None:
+        arrow = pa.Table.from_pandas(rows, preserve_index=False)
+        if arrow.num_rows < SPOOLED_ROWS:
+            self.store.insert(table, arrow)
+            self.copy.insert(table, arrow)
+            return
+        # DuckDB keeps the Arrow buffers of rows inserted in an open transaction alive until the commit
+        # (it references their strings), which would grow with the split. Big tables go through
+        # Parquet files, which it copies from, a batch of logs per statement.
+        path = self.spool / f"{table}-{len(self.spooled[table])}.parquet"
+        pq.write_table(arrow, path, compression="none", write_statistics=False)
+        self.spooled[table].append(path)
+        self.spooled_rows += arrow.num_rows
+        if self.spooled_rows >= FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Insert the spooled rows into the database and the SQL copy, and delete their files."""
+        for table, paths in self.spooled.items():
+            if paths:
+                sql = f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)"
+                files = [str(p) for p in paths]
+                self.store.con.execute(sql, [files])
+                if table in logs_copy.LOG_TABLES:
+                    self.copy.execute(sql, [files])
+                for path in paths:
+                    path.unlink()
+        self.spooled.clear()
+        self.spooled_rows = 0
+
+    def replace_logs(self, log_dirs: list[Path]) -> None:
+        """Delete, in one statement per table, what the logs about to be ingested replace.
+
+        The splits the store knows for them are kept first (a log ingested again keeps its split).
+        """
+        log_ids = [d.name for d in log_dirs]
+        if not log_ids:
+            return
+        rows = self.store.con.execute(
+            "SELECT log_id, split FROM logs WHERE log_id IN (SELECT unnest(?))", [log_ids]
+        ).fetchall()
+        self.known_splits = {str(log_id): str(split) for log_id, split in rows}
+        for table in ("logs", "ego_poses", "maps"):
+            self._delete(table, "log_id IN (SELECT unnest(?))", [log_ids])
+        annotated = [d.name for d in log_dirs if any((d / name).is_file() for name in av2_log.ANNOTATION_FILES)]
+        for table in ("boxes", "track_sources"):
+            self._delete(table, "source = ? AND log_id IN (SELECT unnest(?))", [ANNOTATIONS_SOURCE, annotated])
 
     def _split_for(self, log_dir: Path, log_id: str) -> str:
         if self.split:
             return self.split
         if log_dir.parent.name in SPLITS:
             return log_dir.parent.name
-        return self._known_split(log_id) or UNKNOWN_SPLIT
+        return self.known_splits.get(log_id) or self._known_split(log_id) or UNKNOWN_SPLIT
 
     def _known_split(self, log_id: str) -> str | None:
         row = self.store.con.execute("SELECT split FROM logs WHERE log_id = ?", [log_id]).fetchone()
         return str(row[0]) if row else None
 
     def _poses(self, log_id: str) -> pd.DataFrame | None:
+        self.flush()
         poses = self.store.query_df("SELECT * FROM ego_poses WHERE log_id = ? ORDER BY timestamp_ns", [log_id])
         return None if poses.empty else poses
 
@@ -231,14 +317,14 @@ class _Ingest:
     ) -> None:
         rows, ego_uuid, ego_added = with_ego_rows(raw, ego_timestamps)
         boxes = build_boxes(rows, poses, source=source, log_id=log_id, path=path)
-        con = self.store.con
-        con.execute("DELETE FROM boxes WHERE log_id = ? AND source = ?", [log_id, source])
-        con.execute("DELETE FROM track_sources WHERE log_id = ? AND source = ?", [log_id, source])
-        self.store.insert("boxes", boxes)
+        if kind != "annotations":  # a log's annotation rows were deleted up front (replace_logs)
+            for table in ("boxes", "track_sources"):
+                self._delete(table, "log_id = ? AND source = ?", [log_id, source])
+        self._insert("boxes", boxes)
         key = cache.new_key()
         has_score = bool(boxes["score"].notna().all())
         num_tracks = int(boxes["track_index"].max()) + 1
-        self.store.insert(
+        self._insert(
             "track_sources",
             pd.DataFrame(
                 [
@@ -271,12 +357,9 @@ class _Ingest:
         summary = av2_log.read_map_summary(files)
         raw = av2_log.read_annotations(files.annotations) if files.annotations else None
         split = self._split_for(log_dir, log_id)
-        con = self.store.con
-        for table in ("logs", "ego_poses", "maps"):
-            con.execute(f"DELETE FROM {table} WHERE log_id = ?", [log_id])
         key = cache.new_key()
         pose_ts = poses["timestamp_ns"].to_numpy(np.int64)
-        self.store.insert(
+        self._insert(
             "logs",
             pd.DataFrame(
                 [
@@ -295,9 +378,9 @@ class _Ingest:
                 ]
             ),
         )
-        self.store.insert("ego_poses", poses.assign(log_id=log_id))
+        self._insert("ego_poses", poses.assign(log_id=log_id))
         bounds = summary.bounds_city or (None, None, None, None)
-        self.store.insert(
+        self._insert(
             "maps",
             pd.DataFrame(
                 [
@@ -334,7 +417,6 @@ class _Ingest:
             )
         else:
             self.report.notes.append(f"{log_id}: no annotation file; ingest a tracker output to give it boxes.")
-        self._resolve_gt_tracks(log_id)
         self.report.logs.append(log_id)
 
     def tracker(self, path: Path, data: dict[str, list[Any]]) -> None:
@@ -384,8 +466,7 @@ class _Ingest:
             for log_id, prompt in pairs.itertuples(index=False)
         ]
         self._register_pairs(pd.DataFrame(pair_rows), path)
-        for log_id in pairs["log_id"].unique():
-            self._resolve_gt_tracks(str(log_id))
+        self.resolve_gt_tracks([str(log_id) for log_id in pairs["log_id"].unique()])
         self.report.gt_pairs += len(pairs)
 
     def _register_pairs(self, pairs: pd.DataFrame, path: Path) -> None:
@@ -397,10 +478,9 @@ class _Ingest:
         self._register_prompts(prompt_rows)
 
     def _register_prompts(self, rows: pd.DataFrame) -> None:
-        con = self.store.con
         for row in rows.itertuples(index=False):
-            con.execute("DELETE FROM prompts WHERE prompt = ? AND split = ?", [row.prompt, row.split])
-        self.store.insert("prompts", rows)
+            self._delete("prompts", "prompt = ? AND split = ?", [row.prompt, row.split])
+        self._insert("prompts", rows)
         self.report.prompts += len(rows)
 
     def gt_pickle(self, path: Path, data: dict[Any, Any]) -> None:
@@ -445,8 +525,8 @@ class _Ingest:
         else:
             self._register_prompts(pd.DataFrame({"prompt": listing.prompts, "split": split, "source_path": str(path)}))
 
-    def _resolve_gt_tracks(self, log_id: str) -> None:
-        """Name ground-truth objects by track uuid where the log's annotations match them.
+    def resolve_gt_tracks(self, log_ids: list[str]) -> None:
+        """Name ground-truth objects of these logs by track uuid where the logs' annotations match them.
 
         Ground-truth pickles name objects by ``track_id``, the index of the track in the
         annotation file's order of first appearance; a match is accepted only where the
@@ -456,12 +536,12 @@ class _Ingest:
             """
             UPDATE ground_truth AS g SET track_uuid = b.track_uuid
             FROM boxes AS b
-            WHERE g.log_id = ? AND g.track_uuid IS NULL AND g.track_id IS NOT NULL
+            WHERE g.log_id IN (SELECT unnest(?)) AND g.track_uuid IS NULL AND g.track_id IS NOT NULL
               AND b.source = ? AND b.log_id = g.log_id AND b.track_index = g.track_id
               AND b.timestamp_ns = g.timestamp_ns
               AND abs(b.tx_city_m - g.tx_city_m) < 0.01 AND abs(b.ty_city_m - g.ty_city_m) < 0.01
             """,
-            [log_id, ANNOTATIONS_SOURCE],
+            [log_ids, ANNOTATIONS_SOURCE],
         )
 
 
@@ -478,8 +558,10 @@ def ingest(
 
     Re-ingesting replaces what an earlier ingest of the same log, source or
     (log, prompt) wrote; nothing is duplicated. On any error the database and
-    the caches are left exactly as they were. The label-free copy that SQL
-    queries read (``store.logs_copy``) is rewritten after the commit.
+    the caches are left exactly as they were. Logs are read, converted and written
+    one at a time, each with its cache staged as it goes; the label-free copy that
+    SQL queries read (``store.logs_copy``) is streamed alongside and published after
+    the commit.
 
     Args:
         store: the open store.
@@ -495,7 +577,11 @@ def ingest(
     """
     started = time.perf_counter()
     items = discover(Path(path).expanduser())
-    job = _Ingest(store, split, source, prefilter)
+    log_dirs = [item.path for item in items if item.kind == "log"]
+    _check_distinct_logs(log_dirs)
+    copy = logs_copy.StreamedCopy(store)
+    spool = Path(tempfile.mkdtemp(prefix="avmine-ingest-"))
+    job = _Ingest(store, split, source, prefilter, copy, spool)
     steps: dict[str, Callable[[_Item], None]] = {
         "log": lambda item: job.log(item.path),
         "tracker": lambda item: job.tracker(item.path, item.payload),
@@ -504,21 +590,45 @@ def ingest(
         "prompts": lambda item: job.prompt_list(item.path),
         "skipped": lambda item: job.report.notes.extend([item.payload] if item.payload else []),
     }
+    memory_limit = store.con.execute("SELECT current_setting('memory_limit')").fetchone()
+    store.con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
     try:
         with store.transaction():
+            job.replace_logs(log_dirs)
             bar = tqdm(items, desc="ingest", unit="item", disable=not progress, leave=False)
             for item in bar:
                 bar.set_postfix_str(f"{item.kind} {item.path.name}")
                 steps[item.kind](item)
+            job.flush()
+            job.resolve_gt_tracks(job.report.logs)
             stamp = logs_copy.new_stamp(store)
+            copy.commit()
     except BaseException:
+        copy.discard()
         cache.discard(store.cache_root, job.staged)
         raise
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+        if memory_limit:
+            store.con.execute(f"SET memory_limit = '{memory_limit[0]}'")
     cache.publish(store.cache_root, job.staged)
     try:
-        logs_copy.write(store, stamp)
-    except (OSError, duckdb.Error) as exc:  # committed all the same: the next query rebuilds the copy
+        copy.publish(stamp)
+    except OSError as exc:  # committed all the same: the next query rebuilds the copy
+        copy.discard()
         job.report.notes.append(f"the SQL copy of the log tables was not written ({exc}); it is rebuilt when read.")
     store.generation += 1
     job.report.seconds = time.perf_counter() - started
     return job.report
+
+
+def _check_distinct_logs(log_dirs: list[Path]) -> None:
+    seen: dict[str, Path] = {}
+    for log_dir in log_dirs:
+        if log_dir.name in seen:
+            raise IngestError(
+                log_dir,
+                f"is log {log_dir.name}, which this ingest also found at {seen[log_dir.name]}.",
+                "A log id names one log: ingest one of the two directories (or each split separately).",
+            )
+        seen[log_dir.name] = log_dir

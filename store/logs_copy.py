@@ -7,8 +7,11 @@ with different settings, and agents' connections need settings that the store's 
 ``open_for_agents`` opens it read-only with external access (files, URLs, ``ATTACH``,
 extensions) off and the configuration locked, so that nothing a query says can reach further.
 
-Consistency: every ingest commits a new stamp in the database's ``meta`` table and then writes
-the copy named by that stamp (written to a temporary file, then renamed). A copy whose name is
+Consistency: every ingest commits a new stamp in the database's ``meta`` table and then publishes
+the copy named by that stamp (written to a temporary file, then renamed). An ingest streams its
+copy (``StreamedCopy``): it starts from a file copy of the current copy and applies the ingest's
+own deletes and inserts, log by log, so its cost is that of the data it ingests, not of a rewrite
+of everything. A copy whose name is
 not the committed stamp is stale (the process died between the two steps, or the database was
 copied without it); ``ensure`` rebuilds it from the database before anyone reads it. The name
 changes with every write because DuckDB keeps one instance per open file path: a query still
@@ -18,12 +21,15 @@ running on the old copy keeps it, new queries open the new one.
 from __future__ import annotations
 
 import glob
+import shutil
 import threading
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
+import pandas as pd
+import pyarrow as pa
 
 from store.errors import StoreError
 
@@ -95,10 +101,90 @@ def write(store: Store, stamp: str) -> Path:
             partial.replace(target)
         finally:
             partial.unlink(missing_ok=True)
-        for old in target.parent.glob(glob.escape(store.path.name) + ".logs-*.duckdb*"):
-            if old != target:
-                old.unlink(missing_ok=True)  # a query still reading an old copy keeps its open file
+        _remove_older(target, store.path)
     return target
+
+
+def _remove_older(target: Path, db_path: Path) -> None:
+    for old in target.parent.glob(glob.escape(db_path.name) + ".logs-*.duckdb*"):
+        if old != target:
+            old.unlink(missing_ok=True)  # a query still reading an old copy keeps its open file
+
+
+STREAM_MEMORY_LIMIT = "128MB"
+"""DuckDB's memory limit for a streamed copy's connection: uncommitted rows past it spill to disk."""
+
+
+class StreamedCopy:
+    """The next copy, written alongside one ingest: the current copy plus the ingest's own writes.
+
+    Open it before the ingest's transaction (it may rebuild a stale copy first), mirror every
+    delete and insert on the log tables with ``execute`` and ``insert``, then ``commit`` inside the
+    ingest's transaction (after its new stamp) and ``publish`` after the database committed; on
+    failure ``discard``. Until ``publish`` it is a temporary file nobody reads.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        base = ensure(store)
+        self.partial = base.with_name(
+            f"{store.path.name}.logs-next-{uuid.uuid4().hex[:8]}.duckdb.tmp"
+        )  # removed with older copies if left behind
+        shutil.copyfile(base, self.partial)
+        self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(
+            str(self.partial), config={"memory_limit": STREAM_MEMORY_LIMIT}
+        )
+        self._con.execute("BEGIN TRANSACTION")
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise StoreError("the streamed copy of the log tables was already committed or discarded")
+        return self._con
+
+    def execute(self, sql: str, params: list[object]) -> None:
+        """Run a statement on the copy (a delete of rows the ingest replaces)."""
+        self._open().execute(sql, params)
+
+    def insert(self, table: str, rows: pd.DataFrame | pa.Table) -> None:
+        """Append rows to a log table of the copy, matching columns by name."""
+        if table in LOG_TABLES and len(rows):
+            con = self._open()
+            con.register("_avmine_copy_insert", rows)
+            try:
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _avmine_copy_insert")
+            finally:
+                con.unregister("_avmine_copy_insert")
+
+    def commit(self) -> None:
+        """Commit and close the copy's file (still under its temporary name)."""
+        con = self._open()
+        con.execute("COMMIT")
+        con.execute("CHECKPOINT")
+        con.close()
+        self._con = None
+
+    def publish(self, stamp: str) -> Path:
+        """Give the committed copy the name of ``stamp`` (committed in the database) and remove older copies.
+
+        Returns the current copy's path: this one, or a newer one a later write already published.
+        """
+        target = copy_path(self._store.path, stamp)
+        with _write_lock:
+            current = committed_stamp(self._store)
+            if current != stamp and current is not None and copy_path(self._store.path, current).is_file():
+                self.partial.unlink(missing_ok=True)
+                return copy_path(self._store.path, current)
+            self.partial.replace(target)
+            _remove_older(target, self._store.path)
+        return target
+
+    def discard(self) -> None:
+        """Drop the copy (the ingest failed); safe to call more than once."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+        self.partial.unlink(missing_ok=True)
+        self.partial.with_name(self.partial.name + ".wal").unlink(missing_ok=True)
 
 
 def ensure(store: Store) -> Path:

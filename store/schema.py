@@ -8,12 +8,18 @@ Opening a file of an earlier version migrates it in place (``Store._ensure_schem
 statement is ``CREATE ... IF NOT EXISTS``, so re-running them adds the tables later versions
 added (versions 1 to 3 only added tables). A change to an existing table needs its own
 ``ALTER`` step there, and a test that opens a file of the version before it
-(tests/store/test_migration.py).
+(tests/store/test_migration.py). Version 4 dropped the primary keys of ``boxes`` and ``ego_poses``
+(``UNKEYED_IN_V4``): DuckDB keeps such an index wholly in memory, which grew with the data and
+doubled insert time; ingest checks that uniqueness itself (one box per track and timestamp, one
+pose per timestamp) and replaces a log's rows as a whole.
 """
 
 from __future__ import annotations
 
 SCHEMA_VERSION = 4
+
+UNKEYED_IN_V4 = ("boxes", "ego_poses")
+"""Tables whose primary key version 4 dropped; ``Store`` rebuilds them once in an older file."""
 
 LABELS = ("REFERRED", "RELATED", "OTHER")
 """Ground-truth labels, in the order of the challenge's integer codes 0, 1, 2."""
@@ -41,8 +47,7 @@ CREATE TABLE IF NOT EXISTS ego_poses (
     log_id VARCHAR NOT NULL,
     timestamp_ns BIGINT NOT NULL,
     qw DOUBLE NOT NULL, qx DOUBLE NOT NULL, qy DOUBLE NOT NULL, qz DOUBLE NOT NULL,  -- ego -> city rotation
-    tx_m DOUBLE NOT NULL, ty_m DOUBLE NOT NULL, tz_m DOUBLE NOT NULL,             -- ego origin in the city frame
-    PRIMARY KEY (log_id, timestamp_ns)
+    tx_m DOUBLE NOT NULL, ty_m DOUBLE NOT NULL, tz_m DOUBLE NOT NULL              -- ego origin in the city frame
 );
 
 CREATE TABLE IF NOT EXISTS maps (
@@ -93,8 +98,7 @@ CREATE TABLE IF NOT EXISTS boxes (
     vx_city_mps DOUBLE NOT NULL, vy_city_mps DOUBLE NOT NULL, vz_city_mps DOUBLE NOT NULL,
     score DOUBLE,
     num_interior_pts BIGINT,
-    input_row BIGINT NOT NULL,      -- position in the input (RefAV's per-frame object order)
-    PRIMARY KEY (source, log_id, track_uuid, timestamp_ns)
+    input_row BIGINT NOT NULL       -- position in the input (RefAV's per-frame object order)
 );
 
 CREATE TABLE IF NOT EXISTS prompts (
@@ -242,6 +246,11 @@ CREATE TABLE IF NOT EXISTS vlm_cache (
     PRIMARY KEY (model, question_hash, image_hash)
 );
 """
+
+
+def create_statement(table: str) -> str:
+    """The DDL statement that creates ``table``."""
+    return next(s for s in create_statements() if s.split("(", 1)[0].split()[-1] == table)
 
 
 def create_statements() -> list[str]:

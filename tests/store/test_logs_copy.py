@@ -73,7 +73,7 @@ def test_copy_missing_after_a_crash_is_rebuilt_on_next_open(store: Store, sm_log
         f"""
         import os
         from store import Store, ingest, logs_copy
-        logs_copy.write = lambda *args: os._exit(9)
+        logs_copy.StreamedCopy.publish = lambda *args: os._exit(9)
         ingest(Store.open({str(db)!r}), {str(sm_log)!r}, split="train", progress=False)
         """
     )
