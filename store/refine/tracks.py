@@ -93,9 +93,15 @@ def fitted_velocity(t_s: FloatArray, xy: FloatArray, lo: IntArray, hi: IntArray)
 
     Windows of fewer than two distinct times have velocity zero. Vectorised with cumulative sums.
     """
+    velocity, count, _ = fitted_line(t_s, xy, lo, hi)
+    return velocity, count
+
+
+def fitted_line(t_s: FloatArray, xy: FloatArray, lo: IntArray, hi: IntArray) -> tuple[FloatArray, IntArray, FloatArray]:
+    """``fitted_velocity`` and the residual sum of squares (m²) of each window's straight-line fit."""
     n_rows = len(t_s)
     if not n_rows:
-        return np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
+        return np.zeros((0, 2)), np.zeros(0, dtype=np.int64), np.zeros(0)
     # centre times and positions on each window's first row, for precision with city coordinates
     t0, p0 = t_s[lo], xy[lo]
 
@@ -104,11 +110,13 @@ def fitted_velocity(t_s: FloatArray, xy: FloatArray, lo: IntArray, hi: IntArray)
 
     c_t, c_tt = csum(t_s), csum(t_s * t_s)
     c_x, c_tx = csum(xy), csum(xy * t_s[:, None])
+    c_xx = csum(xy * xy)
     n = (hi - lo + 1).astype(np.float64)
     s_t = c_t[hi + 1] - c_t[lo]
     s_tt = c_tt[hi + 1] - c_tt[lo]
     s_x = c_x[hi + 1] - c_x[lo]
     s_tx = c_tx[hi + 1] - c_tx[lo]
+    s_xx = c_xx[hi + 1] - c_xx[lo]
     # shift to the window's origin: sums of (t - t0) and (x - p0)
     st = s_t - n * t0
     stt = s_tt - 2 * t0 * s_t + n * t0 * t0
@@ -116,7 +124,10 @@ def fitted_velocity(t_s: FloatArray, xy: FloatArray, lo: IntArray, hi: IntArray)
     stx = s_tx - t0[:, None] * s_x - p0 * s_t[:, None] + (n * t0)[:, None] * p0
     var = stt - st * st / n
     cov = stx - st[:, None] * sx / n[:, None]
+    sxx = s_xx - 2 * p0 * s_x + n[:, None] * p0 * p0
+    spread = sxx - sx * sx / n[:, None]
     ok = var > 1e-9
     velocity = np.zeros((len(lo), 2))
     velocity[ok] = cov[ok] / var[ok, None]
-    return velocity, (hi - lo + 1).astype(np.int64)
+    rss = spread.sum(axis=1) - np.where(ok, (cov * cov).sum(axis=1) / np.where(ok, var, 1.0), 0.0)
+    return velocity, (hi - lo + 1).astype(np.int64), np.maximum(rss, 0.0)
