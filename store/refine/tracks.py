@@ -111,7 +111,8 @@ def fitted_line(t_s: FloatArray, xy: FloatArray, lo: IntArray, hi: IntArray) -> 
     c_t, c_tt = csum(t_s), csum(t_s * t_s)
     c_x, c_tx = csum(xy), csum(xy * t_s[:, None])
     c_xx = csum(xy * xy)
-    n = (hi - lo + 1).astype(np.float64)
+    count = np.maximum(hi - lo + 1, 0).astype(np.int64)  # an empty window (hi < lo) sums to zero
+    n = np.maximum(count, 1).astype(np.float64)
     s_t = c_t[hi + 1] - c_t[lo]
     s_tt = c_tt[hi + 1] - c_tt[lo]
     s_x = c_x[hi + 1] - c_x[lo]
@@ -130,4 +131,4 @@ def fitted_line(t_s: FloatArray, xy: FloatArray, lo: IntArray, hi: IntArray) -> 
     velocity = np.zeros((len(lo), 2))
     velocity[ok] = cov[ok] / var[ok, None]
     rss = spread.sum(axis=1) - np.where(ok, (cov * cov).sum(axis=1) / np.where(ok, var, 1.0), 0.0)
-    return velocity, (hi - lo + 1).astype(np.int64), np.maximum(rss, 0.0)
+    return velocity, count, np.maximum(rss, 0.0)
