@@ -159,3 +159,83 @@ def agreement(clean: Mapping[str, Any], noisy: Mapping[str, Any], log: NoisyLog)
     answered = {(str(log.origin_uuid[row_of[pair]]), pair[1]) for pair in _pairs(noisy) if pair in row_of}
     union = expected | answered
     return 1.0 if not union else len(expected & answered) / len(union)
+
+
+@dataclass(frozen=True)
+class TrackerOutputModel:
+    """What a tracker adds on top of ``NoiseModel``'s noise when its boxes are written out.
+
+    - lag: each box is placed where its object was ``lag_s`` (50 ms) earlier, along its own track;
+    - scores: a true track scores uniformly in ``true_score`` (0.35 to 0.95), each box ±0.05 around it;
+    - false boxes: ``false_tracks_per_s`` (5) clutter tracks start every second, each 1 to
+      ``false_track_max_frames`` (8) frames long, within 15 m of a real box, standing still with the
+      position jitter, of a category and size seen in the log, scoring uniformly in ``false_score``.
+    """
+
+    lag_s: float = 0.05
+    true_score: tuple[float, float] = (0.35, 0.95)
+    false_score: tuple[float, float] = (0.05, 0.6)
+    false_tracks_per_s: float = 5.0
+    false_track_max_frames: int = 8
+    seed: int = 0
+
+
+def tracking_frames(log: NoisyLog, model: TrackerOutputModel | None = None) -> list[dict[str, Any]]:
+    """The noisy boxes as one log of an AV2 tracking pickle (city frame), with lag, scores and clutter.
+
+    Track ids are integers; clutter tracks' ids follow the real ones. The ego is left out.
+    """
+    model = model or TrackerOutputModel()
+    rng = np.random.default_rng(model.seed)
+    arrays = log.arrays
+    ego = list(arrays.track_uuids).index(arrays.ego_uuid)
+    track = np.asarray(arrays.row_track, dtype=np.int64)
+    keep = track != ego
+    ts = np.asarray(arrays.timestamps_ns)
+    xyz = np.array(arrays.xyz_city, dtype=np.float64)
+    lagged = xyz - np.asarray(arrays.velocity_city) * model.lag_s
+    track_score = rng.uniform(*model.true_score, size=arrays.num_tracks)
+    score = np.clip(track_score[track] + rng.uniform(-0.05, 0.05, size=len(track)), 0.01, 1.0)
+    categories = np.asarray(arrays.track_categories)[track]
+    rows: dict[str, list[Any]] = {"t": [], "id": [], "xyz": [], "size": [], "yaw": [], "name": [], "score": []}
+    real = np.flatnonzero(keep)
+    rows["t"].append(np.asarray(arrays.row_time_index)[real])
+    rows["id"].append(track[real])
+    rows["xyz"].append(lagged[real])
+    rows["size"].append(np.asarray(arrays.size)[real])
+    rows["yaw"].append(np.asarray(arrays.yaw_city)[real])
+    rows["name"].append(categories[real])
+    rows["score"].append(score[real])
+    duration_s = (ts[-1] - ts[0]) / 1e9 if len(ts) > 1 else 0.0
+    for k in range(int(rng.poisson(model.false_tracks_per_s * duration_s))):
+        anchor = int(rng.choice(real))
+        start = int(rng.integers(0, len(ts)))
+        frames = np.arange(start, min(start + int(rng.integers(1, model.false_track_max_frames + 1)), len(ts)))
+        where = xyz[anchor] + np.r_[rng.uniform(-15, 15, size=2), 0.0]
+        rows["t"].append(frames)
+        rows["id"].append(np.full(len(frames), arrays.num_tracks + k))
+        rows["xyz"].append(where + np.c_[rng.normal(0, 0.2, size=(len(frames), 2)), np.zeros(len(frames))])
+        rows["size"].append(np.tile(np.asarray(arrays.size)[anchor], (len(frames), 1)))
+        rows["yaw"].append(np.full(len(frames), rng.uniform(-np.pi, np.pi)))
+        rows["name"].append(np.full(len(frames), categories[anchor]))
+        rows["score"].append(np.full(len(frames), rng.uniform(*model.false_score)))
+    flat = {key: np.concatenate(value) for key, value in rows.items()}
+    labels = {name: i for i, name in enumerate(sorted(set(flat["name"].tolist())))}
+    out = []
+    for i, timestamp in enumerate(ts):
+        at = flat["t"] == i
+        n = int(at.sum())
+        out.append(
+            {
+                "timestamp_ns": int(timestamp),
+                "track_id": flat["id"][at].astype(np.int64),
+                "translation_m": flat["xyz"][at],
+                "size": flat["size"][at].astype(np.float32),
+                "yaw": flat["yaw"][at].astype(np.float32),
+                "velocity_m_per_s": np.zeros((n, 3)),
+                "label": np.array([labels[c] for c in flat["name"][at]], dtype=np.int32),
+                "name": flat["name"][at].astype(str),
+                "score": flat["score"][at].astype(np.float32),
+            }
+        )
+    return out

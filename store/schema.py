@@ -6,7 +6,7 @@ version describes the whole file.
 
 Opening a file of an earlier version migrates it in place (``Store._ensure_schema``): every
 statement is ``CREATE ... IF NOT EXISTS``, so re-running them adds the tables later versions
-added (versions 1 to 3 only added tables). A change to an existing table needs its own
+added (versions 1 to 3 only added tables; 4 also added the scorings, refinements and box provenance). A change to an existing table needs its own
 ``ALTER`` step there, and a test that opens a file of the version before it
 (tests/store/test_migration.py). Version 4 dropped the primary keys of ``boxes`` and ``ego_poses``
 (``UNKEYED_IN_V4``): DuckDB keeps such an index wholly in memory, which grew with the data and
@@ -100,6 +100,31 @@ CREATE TABLE IF NOT EXISTS boxes (
     num_interior_pts BIGINT,
     input_row BIGINT NOT NULL       -- position in the input (RefAV's per-frame object order)
 );
+
+-- How a refined track source was made (avmine refine): one row per (refined source, log).
+CREATE TABLE IF NOT EXISTS refinements (
+    source VARCHAR NOT NULL,
+    log_id VARCHAR NOT NULL,
+    parent_source VARCHAR NOT NULL, -- the source it was derived from
+    steps VARCHAR NOT NULL,         -- JSON: the steps, in running order
+    parameters VARCHAR NOT NULL,    -- JSON: every parameter, SI units
+    counts VARCHAR NOT NULL,        -- JSON: what the steps changed, and seconds per step
+    refined_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (source, log_id)
+);
+
+-- Where each box of a refined source came from: a box of the parent source, or interpolated.
+CREATE TABLE IF NOT EXISTS box_provenance (
+    source VARCHAR NOT NULL,
+    log_id VARCHAR NOT NULL,
+    track_uuid VARCHAR NOT NULL,
+    timestamp_ns BIGINT NOT NULL,
+    parent_track_uuid VARCHAR,      -- the parent's box at the same timestamp; NULL where interpolated
+    interpolated BOOLEAN NOT NULL,
+    yaw_flipped BOOLEAN NOT NULL,   -- heading turned by 180 degrees
+    category_changed BOOLEAN NOT NULL,
+    moved_m DOUBLE NOT NULL         -- distance the centre moved (smoothing); 0 where interpolated
+);  -- no primary key, as boxes: one row per refined box, written per log as a whole
 
 CREATE TABLE IF NOT EXISTS prompts (
     prompt VARCHAR NOT NULL,

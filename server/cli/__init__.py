@@ -26,6 +26,7 @@ COMMANDS = (
     "run",
     "screen",
     "coverage",
+    "refine",
 )
 """Command modules under ``server.cli``; each registers one subcommand."""
 
