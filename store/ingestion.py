@@ -22,7 +22,8 @@ import shutil
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -303,7 +304,7 @@ class _Ingest:
         poses = self.store.query_df("SELECT * FROM ego_poses WHERE log_id = ? ORDER BY timestamp_ns", [log_id])
         return None if poses.empty else poses
 
-    def _write_source(
+    def write_source(
         self,
         raw: pd.DataFrame,
         poses: pd.DataFrame,
@@ -405,7 +406,7 @@ class _Ingest:
             cache.stage_log(self.store.cache_root, key, log_id, poses, files.map_dir, files.calibration_dir, meta)
         )
         if raw is not None and files.annotations is not None:
-            self._write_source(
+            self.write_source(
                 raw,
                 poses,
                 log_id=log_id,
@@ -442,7 +443,7 @@ class _Ingest:
             assert poses is not None  # checked above
             raw, num_before = tracker.tracker_rows_in_ego_frame(log, poses, path, self.prefilter)
             # Unlike RefAV, the ego is kept at every frame, so timestamps without detections survive.
-            self._write_source(
+            self.write_source(
                 raw,
                 poses,
                 log_id=log_id,
@@ -579,28 +580,44 @@ def ingest(
     items = discover(Path(path).expanduser())
     log_dirs = [item.path for item in items if item.kind == "log"]
     _check_distinct_logs(log_dirs)
+    with writing(store, split, source, prefilter) as job:
+        steps: dict[str, Callable[[_Item], None]] = {
+            "log": lambda item: job.log(item.path),
+            "tracker": lambda item: job.tracker(item.path, item.payload),
+            "gt_pickle": lambda item: job.gt_pickle(item.path, item.payload),
+            "gt_feather": lambda item: job.gt_feather(item.path),
+            "prompts": lambda item: job.prompt_list(item.path),
+            "skipped": lambda item: job.report.notes.extend([item.payload] if item.payload else []),
+        }
+        job.replace_logs(log_dirs)
+        bar = tqdm(items, desc="ingest", unit="item", disable=not progress, leave=False)
+        for item in bar:
+            bar.set_postfix_str(f"{item.kind} {item.path.name}")
+            steps[item.kind](item)
+        job.flush()
+        job.resolve_gt_tracks(job.report.logs)
+    job.report.seconds = time.perf_counter() - started
+    return job.report
+
+
+@contextmanager
+def writing(
+    store: Store, split: str | None = None, source: str | None = None, prefilter: PrefilterConfig = REFAV_PREFILTER
+) -> Iterator[_Ingest]:
+    """One transaction of writes to the log tables, as ingest makes them (refinement derives sources with it).
+
+    The block's writes, the staged caches and the streamed SQL copy commit together or not at all;
+    caches and the copy are published after the commit.
+    """
     copy = logs_copy.StreamedCopy(store)
     spool = Path(tempfile.mkdtemp(prefix="avmine-ingest-"))
     job = _Ingest(store, split, source, prefilter, copy, spool)
-    steps: dict[str, Callable[[_Item], None]] = {
-        "log": lambda item: job.log(item.path),
-        "tracker": lambda item: job.tracker(item.path, item.payload),
-        "gt_pickle": lambda item: job.gt_pickle(item.path, item.payload),
-        "gt_feather": lambda item: job.gt_feather(item.path),
-        "prompts": lambda item: job.prompt_list(item.path),
-        "skipped": lambda item: job.report.notes.extend([item.payload] if item.payload else []),
-    }
     memory_limit = store.con.execute("SELECT current_setting('memory_limit')").fetchone()
     store.con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
     try:
         with store.transaction():
-            job.replace_logs(log_dirs)
-            bar = tqdm(items, desc="ingest", unit="item", disable=not progress, leave=False)
-            for item in bar:
-                bar.set_postfix_str(f"{item.kind} {item.path.name}")
-                steps[item.kind](item)
+            yield job
             job.flush()
-            job.resolve_gt_tracks(job.report.logs)
             stamp = logs_copy.new_stamp(store)
             copy.commit()
     except BaseException:
@@ -618,8 +635,6 @@ def ingest(
         copy.discard()
         job.report.notes.append(f"the SQL copy of the log tables was not written ({exc}); it is rebuilt when read.")
     store.generation += 1
-    job.report.seconds = time.perf_counter() - started
-    return job.report
 
 
 def _check_distinct_logs(log_dirs: list[Path]) -> None:

@@ -6,7 +6,8 @@ version describes the whole file.
 
 Opening a file of an earlier version migrates it in place (``Store._ensure_schema``): every
 statement is ``CREATE ... IF NOT EXISTS``, so re-running them adds the tables later versions
-added (versions 1 to 3 only added tables; 4 also added the scorings, refinements and box provenance). A change to an existing table needs its own
+added (versions 1 to 3 only added tables; 4 also added the scorings, refinements and box
+provenance). A change to an existing table needs its own
 ``ALTER`` step there, and a test that opens a file of the version before it
 (tests/store/test_migration.py). Version 4 dropped the primary keys of ``boxes`` and ``ego_poses``
 (``UNKEYED_IN_V4``): DuckDB keeps such an index wholly in memory, which grew with the data and

@@ -8,24 +8,20 @@ came from, or that it was interpolated.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from store import cache, logs_copy
 from store.boxes import EGO_CATEGORY
 from store.database import ANNOTATIONS_SOURCE, Store, now
 from store.geometry import city_to_ego
-from store.ingestion import _Ingest
-from store.prefilter import REFAV_PREFILTER
+from store.ingestion import writing
 from store.refine import pipeline
 from store.refine.params import STEPS, RefineError, RefineParams, check_steps
 from store.refine.tracks import Tracks
@@ -173,58 +169,49 @@ def refine(
     out = out or f"{source}-refined"
     log_ids = _check(store, source, out)
     report = RefineReport(source=source, out=out, steps=chosen)
-    job = _Ingest(store, None, out, REFAV_PREFILTER)
-    try:
-        with store.transaction() as con:
-            for log_id in tqdm(log_ids, desc=f"refine {source}", unit="log", disable=not progress, leave=False):
-                boxes = store.query_df(
-                    "SELECT * FROM boxes WHERE source = ? AND log_id = ? ORDER BY track_index, timestamp_ns",
-                    [source, log_id],
-                )
-                poses = store.query_df("SELECT * FROM ego_poses WHERE log_id = ? ORDER BY timestamp_ns", [log_id])
-                is_ego = boxes["category"].to_numpy(str) == EGO_CATEGORY
-                parent = boxes[~is_ego].reset_index(drop=True)
-                frame_ns = np.unique(boxes["timestamp_ns"].to_numpy(np.int64))
-                refined, counts = pipeline.run(_tracks(parent), frame_ns, chosen, params)
-                ego_columns = ["timestamp_ns", "track_uuid", "category", "length_m", "width_m", "height_m",
-                               *_EGO_COLUMNS.values(), "score", "num_interior_pts"]  # fmt: skip
-                ego = boxes[is_ego].rename(columns=_EGO_COLUMNS)[ego_columns]
-                ego = ego.assign(
-                    score=ego["score"].to_numpy(np.float64, na_value=np.nan),
-                    num_interior_pts=ego["num_interior_pts"].to_numpy(np.float64, na_value=np.nan),
-                )
-                rows = pd.concat([_ego_frame_rows(refined, parent, poses), ego], ignore_index=True)
-                job._write_source(
-                    rows, poses, log_id=log_id, source=out, kind="tracker", path=Path(f"refine:{source}"),
-                    ego_timestamps=frame_ns, num_before_prefilter=None,
-                )  # fmt: skip
-                con.execute("DELETE FROM box_provenance WHERE source = ? AND log_id = ?", [out, log_id])
-                con.execute("DELETE FROM refinements WHERE source = ? AND log_id = ?", [out, log_id])
-                store.insert("box_provenance", _provenance(refined, parent, out, log_id))
-                store.insert(
-                    "refinements",
-                    pd.DataFrame(
-                        [
-                            {
-                                "source": out,
-                                "log_id": log_id,
-                                "parent_source": source,
-                                "steps": json.dumps(list(chosen)),
-                                "parameters": json.dumps(dataclasses.asdict(params)),
-                                "counts": json.dumps(dataclasses.asdict(counts)),
-                                "refined_at": now(),
-                            }
-                        ]
-                    ),
-                )
-                report.logs[log_id] = counts
-            stamp = logs_copy.new_stamp(store)
-    except BaseException:
-        cache.discard(store.cache_root, job.staged)
-        raise
-    cache.publish(store.cache_root, job.staged)
-    with contextlib.suppress(OSError, duckdb.Error):  # committed all the same: the next query rebuilds the copy
-        logs_copy.write(store, stamp)
-    store.generation += 1
+    with writing(store, source=out) as job:
+        con = store.con
+        for log_id in tqdm(log_ids, desc=f"refine {source}", unit="log", disable=not progress, leave=False):
+            boxes = store.query_df(
+                "SELECT * FROM boxes WHERE source = ? AND log_id = ? ORDER BY track_index, timestamp_ns",
+                [source, log_id],
+            )
+            poses = store.query_df("SELECT * FROM ego_poses WHERE log_id = ? ORDER BY timestamp_ns", [log_id])
+            is_ego = boxes["category"].to_numpy(str) == EGO_CATEGORY
+            parent = boxes[~is_ego].reset_index(drop=True)
+            frame_ns = np.unique(boxes["timestamp_ns"].to_numpy(np.int64))
+            refined, counts = pipeline.run(_tracks(parent), frame_ns, chosen, params)
+            ego_columns = ["timestamp_ns", "track_uuid", "category", "length_m", "width_m", "height_m",
+                           *_EGO_COLUMNS.values(), "score", "num_interior_pts"]  # fmt: skip
+            ego = boxes[is_ego].rename(columns=_EGO_COLUMNS)[ego_columns]
+            ego = ego.assign(
+                score=ego["score"].to_numpy(np.float64, na_value=np.nan),
+                num_interior_pts=ego["num_interior_pts"].to_numpy(np.float64, na_value=np.nan),
+            )
+            rows = pd.concat([_ego_frame_rows(refined, parent, poses), ego], ignore_index=True)
+            job.write_source(
+                rows, poses, log_id=log_id, source=out, kind="tracker", path=Path(f"refine:{source}"),
+                ego_timestamps=frame_ns, num_before_prefilter=None,
+            )  # fmt: skip
+            con.execute("DELETE FROM box_provenance WHERE source = ? AND log_id = ?", [out, log_id])
+            con.execute("DELETE FROM refinements WHERE source = ? AND log_id = ?", [out, log_id])
+            store.insert("box_provenance", _provenance(refined, parent, out, log_id))
+            store.insert(
+                "refinements",
+                pd.DataFrame(
+                    [
+                        {
+                            "source": out,
+                            "log_id": log_id,
+                            "parent_source": source,
+                            "steps": json.dumps(list(chosen)),
+                            "parameters": json.dumps(dataclasses.asdict(params)),
+                            "counts": json.dumps(dataclasses.asdict(counts)),
+                            "refined_at": now(),
+                        }
+                    ]
+                ),
+            )
+            report.logs[log_id] = counts
     report.seconds = time.perf_counter() - started
     return report
