@@ -10,6 +10,7 @@ from typing import Any
 
 from server.executor import Executor, Limits, LogSelection
 from server.executor.diagnostics import diagnose
+from server.executor.memory import add_budget_option
 from store import Store
 
 
@@ -30,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--workers", type=int, default=None, help="parallel workers (default: up to 4)")
     parser.add_argument("--timeout", type=float, default=60.0, help="wall-clock seconds per log (default 60)")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    add_budget_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -37,7 +39,10 @@ def run(args: argparse.Namespace) -> int:
     """Execute and report; exit 1 when the program failed on every log."""
     text = sys.stdin.read() if str(args.program) == "-" else args.program.read_text()
     limits = Limits(wall_seconds=args.timeout, cpu_seconds=max(1, int(args.timeout)))
-    with Store.open(args.db, create=False) as store, Executor(store, args.workers, args.source, limits) as executor:
+    with (
+        Store.open(args.db, create=False) as store,
+        Executor(store, args.workers, args.source, limits, memory_budget=args.memory_budget) as executor,
+    ):
         execution = executor.run(text, args.prompt, LogSelection(tuple(args.logs), args.split))
         diagnostics = diagnose(store, execution, args.source, args.expected_category)
     if args.json:

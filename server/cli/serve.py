@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from server.executor.executor import check_sandbox
+from server.executor.memory import add_budget_option
 from server.mcp.app import create_server
 from server.mcp.http import TOKEN_VARIABLE, HttpConfigError, check_exposure, serve_http
 from server.mcp.stdio import run_stdio
@@ -30,6 +31,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
     parser.add_argument("--image-dir", type=Path, help="where rendered images are written (default: beside the db)")
     parser.add_argument(
+        "--source",
+        default="annotations",
+        help="track source of calls that name none (default annotations; a tracker's name for the test split)",
+    )
+    add_budget_option(parser)
+    parser.add_argument(
         "--reveal-ground-truth",
         action="store_true",
         help="let score_run show concrete false positives and misses (for your own exploration only)",
@@ -50,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if not db.is_file():
         raise NoDatabaseError(missing_database_message(db))
     check_sandbox()  # at start, in one paragraph: never a server whose every program fails
-    server = create_server(db, args.reveal_ground_truth, args.image_dir)
+    server = create_server(db, args.reveal_ground_truth, args.image_dir, source=args.source,
+                           memory_budget=args.memory_budget)  # fmt: skip
     if args.transport == "stdio":
         run_stdio(server)
     else:

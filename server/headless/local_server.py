@@ -36,10 +36,13 @@ class LocalMcpServer:
         source: str = "annotations",
         image_dir: Path | None = None,
         vlm_config: VlmConfig | None = None,
+        memory_budget: int | None = None,
     ) -> None:
         self.token = secrets.token_urlsafe(32)
         logging.getLogger("mcp").setLevel(logging.WARNING)  # session-manager chatter would bury the progress bar
-        server = create_server(db_path, image_dir=image_dir, vlm_config=vlm_config, source=source)
+        server = create_server(
+            db_path, image_dir=image_dir, vlm_config=vlm_config, source=source, memory_budget=memory_budget
+        )
         app = http_app(server, HOST, self.token)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

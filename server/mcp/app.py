@@ -35,6 +35,7 @@ def create_server(
     image_dir: Path | None = None,
     vlm_config: VlmConfig | None = None,
     source: str = "annotations",
+    memory_budget: int | None = None,
 ) -> MCPServer[State]:
     """The avmine MCP server over the database at ``db_path``.
 
@@ -44,7 +45,8 @@ def create_server(
             person's own exploration: an agent could otherwise copy the answers).
         image_dir: where rendered images are written (default: ``renders/`` beside the database).
         vlm_config: the VLM backend (default: from the environment, see ``vlm.backends.VlmConfig``).
-        source: the track source programs run on (``annotations``, or a tracker's name for the test split).
+        source: the track source of calls that name none (``annotations``, or a tracker's name for the test split).
+        memory_budget: bytes the executor's workers may hold in loaded logs (``Executor``'s default when None).
     """
     store = Store.open(db_path)
     images_to = image_dir or Path(db_path).parent / "renders"
@@ -52,7 +54,7 @@ def create_server(
     @asynccontextmanager
     async def lifespan(_: MCPServer[State]) -> AsyncIterator[State]:
         broker = VlmBroker(store, source, vlm_config or VlmConfig.from_env())
-        executor = Executor(store, source=source, broker=broker.answer)
+        executor = Executor(store, source=source, broker=broker.answer, memory_budget=memory_budget)
         try:
             yield State(store, executor, images_to, broker, reveal_ground_truth)
         finally:  # entered once per process: for stdio, and for HTTP by its session manager

@@ -19,7 +19,7 @@ import atomic
 from atomic.context import active_source, set_active_source
 from atomic.output import post_process_scenario
 from atomic.program import run_program
-from server.executor import Executor, Limits, LogSelection
+from server.executor import Executor, Limits, LogSelection, memory
 from server.executor.worker import _jsonable
 from store import Store
 
@@ -134,3 +134,16 @@ def test_a_tiny_memory_budget_drops_loaded_logs_and_still_answers(many_logs: Sto
         stats = tight.memory()[0]
     assert stats["loaded_logs"] == 1  # only the last one: each log alone is over the budget
     assert stats["budget_bytes"] == 1 << 20
+
+
+def test_memory_budgets_are_read_from_sizes_and_say_what_is_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert [memory.parse_budget(t) for t in ("2G", "1.5GiB", "512m", "1000")] == [2 << 30, 3 << 29, 512 << 20, 1000]
+    with pytest.raises(ValueError, match="'lots' is not a size: give bytes or a number with K, M, G or T"):
+        memory.parse_budget("lots")
+    monkeypatch.setenv(memory.ENVIRONMENT, "3G")
+    assert memory.configured_budget() == 3 << 30 and memory.configured_budget("1G") == 1 << 30
+    monkeypatch.setenv(memory.ENVIRONMENT, "-1")
+    with pytest.raises(ValueError, match="AVMINE_MEMORY_BUDGET: memory budget '-1' is not a size"):
+        memory.configured_budget()
+    monkeypatch.delenv(memory.ENVIRONMENT)
+    assert memory.configured_budget() == max(memory.MIN_BUDGET, memory.host_memory() // memory.HOST_SHARE)
