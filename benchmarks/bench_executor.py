@@ -9,7 +9,7 @@ per call, the sum of the programs' own times, the executor's overhead per log (t
 not spent in programs) and the proportional memory (PSS) of the whole process tree, warm.
 
     python benchmarks/bench_executor.py [--repeat N]
-    python benchmarks/bench_executor.py --logs 150 [--workers 2] [--repeat 3]
+    python benchmarks/bench_executor.py --logs 150 [--workers 2] [--repeat 3] [--memory-budget 1G]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import atomic
 from atomic.output import post_process_scenario
 from atomic.program import run_program
 from server.executor import Executor, LogSelection
+from server.executor.memory import budget_option
 from server.ingestion import prepare_logs
 from store import Store
 from store.demo import ingest_demo
@@ -56,7 +57,7 @@ def tree_pss_bytes(pid: int) -> int:
     return total
 
 
-def scale(logs: int, workers: int, repeat: int) -> None:
+def scale(logs: int, workers: int, repeat: int, budget: int | None = None) -> None:
     """One program over many logs: overhead per log and memory of the process tree."""
     import os
 
@@ -68,7 +69,7 @@ def scale(logs: int, workers: int, repeat: int) -> None:
         original = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
         copies = copy_log(store, original, logs - 1)
         selection = LogSelection(logs=(original, *copies))
-        with Executor(store, workers=workers) as executor:
+        with Executor(store, workers=workers, memory_budget=budget) as executor:
             started = time.perf_counter()
             first = executor.run(LEFT_TURN + "# cold\n", "p", selection)
             print(f"cold call over {logs} logs: {time.perf_counter() - started:.2f} s ({first.status})")
@@ -85,6 +86,9 @@ def scale(logs: int, workers: int, repeat: int) -> None:
                 )
             executor.flush()
             print(f"PSS of the process tree: {tree_pss_bytes(os.getpid()) / 2**30:.2f} GiB")
+            for number, held in enumerate(executor.memory()):
+                print(f"worker {number}: {held['loaded_logs']} logs loaded, {held['held_bytes'] / 2**20:.0f} MiB "
+                      f"held of its {held['budget_bytes'] / 2**20:.0f} MiB budget")  # fmt: skip
 
 
 def main() -> None:
@@ -92,9 +96,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--logs", type=int, default=0, help="one program over this many logs (copies of a demo log)")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--memory-budget", type=budget_option, default=None, help="for all workers (e.g. 1G)")
     args = parser.parse_args()
     if args.logs:
-        scale(args.logs, args.workers, args.repeat)
+        scale(args.logs, args.workers, args.repeat, args.memory_budget)
         return
     with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "bench.duckdb") as store:
         reports = ingest_demo(store, progress=False)

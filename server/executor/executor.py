@@ -8,6 +8,7 @@ resolves the log selection, and hands the logs in batches to a pool of warm work
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import hashlib
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -459,21 +461,36 @@ class Executor:
         source: str,
     ) -> dict[str, dict[str, Any]]:
         workers = self._workers()
+        # each log goes to the same worker every call (it stays loaded there only); an idle worker takes
+        # batches from the others' queues, so a slow log or a busy worker does not hold a run back
+        own: list[list[str]] = [[] for _ in workers]
+        for log_id in log_keys:
+            own[zlib.crc32(log_id.encode()) % len(workers)].append(log_id)
         size = max(1, math.ceil(len(log_keys) / (len(workers) * BATCHES_PER_WORKER)))
-        names = list(log_keys)
-        batches: queue.Queue[list[str]] = queue.Queue()
-        for start in range(0, len(names), size):
-            batches.put(names[start : start + size])
+        queues: list[collections.deque[list[str]]] = [
+            collections.deque(names[start : start + size] for start in range(0, len(names), size)) for names in own
+        ]
+        taking = threading.Lock()
         replies: dict[str, dict[str, Any]] = {}
 
-        def serve(worker: _Worker) -> None:
+        def next_batch(index: int) -> list[str] | None:
+            with taking:
+                if queues[index]:
+                    return queues[index].popleft()
+                fullest = max(queues, key=len)
+                return fullest.pop() if fullest else None
+
+        def put_back(index: int, batch: list[str]) -> None:
+            with taking:
+                queues[index].appendleft(batch)
+
+        def serve(index: int, worker: _Worker) -> None:
             while not cancel.is_set():
                 with worker.busy:  # another run may hold this worker; its jobs wait for a free one
                     if worker.process.poll() is not None:
                         return
-                    try:
-                        batch = batches.get_nowait()
-                    except queue.Empty:
+                    batch = next_batch(index)
+                    if batch is None:
                         return
                     job_id = f"{batch[0]}+{len(batch) - 1}"
                     worker.send(
@@ -502,13 +519,13 @@ class Executor:
                             )
                             finished(waiting[0])
                             if len(waiting) > 1:
-                                batches.put(waiting[1:])
+                                put_back((index + 1) % len(queues), waiting[1:])
                             return
                         waiting.remove(str(log_id))
                         replies[str(log_id)] = messages.worker_result(reply, self.limits)
                         finished(str(log_id))
 
-        threads = [threading.Thread(target=serve, args=(w,)) for w in workers]
+        threads = [threading.Thread(target=serve, args=(i, w)) for i, w in enumerate(workers)]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -348,7 +348,7 @@ def _keep_only(keep: tuple[int, ...]) -> None:
     for fd in sorted(keep):
         os.closerange(previous + 1, fd)
         previous = fd
-    os.closerange(previous + 1, 1 << 16)
+    os.closerange(previous + 1, max(1 << 16, resource.getrlimit(resource.RLIMIT_NOFILE)[0]))
 
 
 def arm(limits: sandbox.Limits, base: Path, confinement: sandbox.Confinement, raw: bool = False) -> Armed:
@@ -507,7 +507,7 @@ def run_logs(
         if remaining <= 0:
             timed_out = True
             break
-        ready, _, _ = select.select(watched, [], [], remaining)
+        ready = _ready(watched, remaining)
         if not ready:
             continue
         if armed.asks in ready and armed.results not in ready:
@@ -559,6 +559,18 @@ def run_logs(
     seconds = time.perf_counter() - started
     answer(logs[done], _failure(status, cpu_used if first else 0.0, seconds, limits, timed_out, too_large, malformed))
     return done + 1, None
+
+
+def _ready(fds: list[int], timeout: float) -> list[int]:
+    """The descriptors of ``fds`` with data (or closed) within ``timeout`` seconds.
+
+    ``poll``, not ``select``: a worker holding many logs maps each array through a descriptor of
+    its own, so a child's pipes may be numbered past select's 1024.
+    """
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    return [fd for fd, _ in poller.poll(max(0, math.ceil(timeout * 1000)))]
 
 
 def _failure(
@@ -626,6 +638,8 @@ def main(argv: list[str], identity: namespaces.Identity) -> None:
     limits = sandbox.Limits(**json.loads(argv[2])) if len(argv) > 2 else sandbox.Limits()
     out = sys.stdout
     sys.stdout = sys.stderr  # nothing but results goes to the protocol stream
+    _, most = resource.getrlimit(resource.RLIMIT_NOFILE)  # every mapped array holds a descriptor
+    resource.setrlimit(resource.RLIMIT_NOFILE, (most, most))
     try:
         confinement = sandbox.prepare(identity)
     except sandbox.SandboxError as exc:

@@ -95,6 +95,11 @@ def test_each_log_starts_with_fresh_globals_and_numpy_state(many_logs: Store) ->
     with Executor(many_logs, workers=1, limits=LIMITS) as executor:
         alone = executor.run(FRESH_STATE + "# alone\n", "p", LogSelection(logs=(logs[0],)))
         together = executor.run(FRESH_STATE, "p", LogSelection(logs=tuple(logs)))
+        patched = executor.run("np.pi = 3\n" + FRESH_STATE, "p", LogSelection(logs=tuple(logs[:2])))
+    for result in patched.results:  # the logs of a call share the wrapped modules: they cannot be changed
+        assert result.status == "error" and "cannot change a module's attributes (tried to set 'pi')" in (
+            result.error or ""
+        )
     outputs = {r.stdout for r in together.results}
     assert outputs == {alone.results[0].stdout}, outputs  # count 0 and the same random draw on every log
     assert alone.results[0].stdout.startswith("0 ")
