@@ -81,6 +81,18 @@ class LogContext:
         value: DerivedT = self._derived[key]
         return value
 
+    def mark(self) -> tuple[frozenset[str], frozenset[tuple[object, ...]]]:
+        """What this context holds now; ``forget_since`` drops what was computed after."""
+        return frozenset(vars(self)), frozenset(self._derived)
+
+    def forget_since(self, mark: tuple[frozenset[str], frozenset[tuple[object, ...]]]) -> None:
+        """Drop the series computed since ``mark`` (a sandboxed child gives a log's memory back before the next)."""
+        attributes, derived = mark
+        for name in set(vars(self)) - attributes:
+            delattr(self, name)
+        for key in set(self._derived) - derived:
+            del self._derived[key]
+
     def color_cache(self) -> dict[str, str | None]:
         """RefAV's colour cache of the log (``cache/color_cache.json``; {} without one), as last read.
 
@@ -244,6 +256,11 @@ _pinned: dict[Path, LogContext] = {}
 def pin_context(log_dir: Path | str, ctx: LogContext) -> None:
     """Serve ``ctx`` for ``log_dir`` without touching files (sandboxed workers pin their preloaded log)."""
     _pinned[Path(log_dir)] = ctx
+
+
+def clear_pins() -> None:
+    """Forget every pinned context (a sandboxed child pins only the log it runs on)."""
+    _pinned.clear()
 
 
 def context_for(log_dir: Path | str) -> LogContext:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from server.executor.memory import add_budget_option
 from server.headless.agents import Agent, ClaudeAgent, CommandAgent
 from server.headless.batch import Batch, BatchOptions, BatchSummary, resolve_prompts
 from server.headless.report import summary_text
@@ -41,6 +42,7 @@ def add_batch_arguments(parser: argparse.ArgumentParser, split: str, attempts: i
     parser.add_argument("--name", help="the batch's name; the same name resumes it (default: command-split)")
     parser.add_argument("--retry-failed", action="store_true", help="solve again prompts the batch gave up on")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_budget_option(parser)
 
 
 def agent_from_args(args: argparse.Namespace) -> Agent:
@@ -71,7 +73,8 @@ def options_from_args(args: argparse.Namespace, command: str, screening: bool, *
     return BatchOptions(
         name=args.name or f"{command}-{args.split}", split=args.split, source=args.source, screening=screening,
         max_attempts=args.max_attempts, review=not args.no_review, parallel=args.parallel, timeout_s=args.timeout,
-        budget_usd=args.budget, examples=args.examples, retry_failed=args.retry_failed, **more,  # type: ignore[arg-type]
+        budget_usd=args.budget, examples=args.examples, retry_failed=args.retry_failed,
+        memory_budget=args.memory_budget, **more,  # type: ignore[arg-type]
     )  # fmt: skip
 
 

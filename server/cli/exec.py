@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from server.executor import Executor, Limits, LogSelection
 from server.executor.diagnostics import diagnose
+from server.executor.memory import add_budget_option
 from store import Store
 
 
@@ -32,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--workers", type=int, default=None, help="parallel workers (default: up to 4)")
     parser.add_argument("--timeout", type=float, default=60.0, help="wall-clock seconds per log (default 60)")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    add_budget_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     limits = Limits(wall_seconds=args.timeout, cpu_seconds=max(1, int(args.timeout)))
     with (
         Store.open(args.db, create=False) as store,
-        Executor(store, args.workers, args.source, limits) as executor,
+        Executor(store, args.workers, args.source, limits, memory_budget=args.memory_budget) as executor,
         tqdm(desc="logs", unit="log", disable=not sys.stderr.isatty(), leave=False) as bar,
     ):
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from evaluation.guarded_scoring import BUDGET_VARIABLE, DEFAULT_SCORING_BUDGET
 from server.executor.executor import check_sandbox
+from server.executor.memory import add_budget_option
 from server.mcp.app import create_server
 from server.mcp.http import TOKEN_VARIABLE, HttpConfigError, check_exposure, serve_http
 from server.mcp.stdio import run_stdio
@@ -31,6 +32,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="HTTP address (default loopback only)")
     parser.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
     parser.add_argument("--image-dir", type=Path, help="where rendered images are written (default: beside the db)")
+    parser.add_argument(
+        "--source",
+        default="annotations",
+        help="track source of calls that name none (default annotations; a tracker's name for the test split)",
+    )
+    add_budget_option(parser)
     parser.add_argument(
         "--reveal-ground-truth",
         action="store_true",
@@ -74,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
             args.image_dir,
             scoring_budget=args.scoring_budget,
             library_threshold=args.library_threshold,
+            source=args.source,
+            memory_budget=args.memory_budget,
         )
     except ValueError as exc:  # a malformed $AVMINE_SCORING_BUDGET
         print(f"avmine serve: {exc}", file=sys.stderr)

@@ -1,23 +1,27 @@
 """The executor: untrusted scenario programs in, per-log results, diagnostics and run records out.
 
 The server process never runs program code. It checks the program's text (syntax and policy),
-resolves the log selection, and hands one job per log to a pool of warm worker processes
-(``server.executor.worker``), each of which runs the program in a fresh sandboxed fork.
+resolves the log selection, and hands the logs in batches to a pool of warm worker processes
+(``server.executor.worker``), each of which runs the program in a fresh sandboxed fork per batch
+(every log with fresh globals and its own limits). Each call may name its track source.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import queue
 import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -25,7 +29,7 @@ from typing import Any
 import vlm.program_functions  # noqa: F401  (registers the VLM functions: in every program's scope and the docs)
 from atomic import compat
 from atomic.program import ProgramError, ascii_quotes, prepare
-from server.executor import messages, policy
+from server.executor import memory, messages, policy
 from server.executor.namespaces import SandboxUnavailableError
 from server.executor.sandbox import Layers, Limits
 from store.bounds import ERROR_CHARS, bound
@@ -41,6 +45,8 @@ GRACE_SECONDS = 30.0
 """How long past a job's own wall-clock limit the executor waits for its worker before replacing it."""
 POLL_SECONDS = 0.1
 """How often a waiting run looks at its cancellation flag."""
+BATCHES_PER_WORKER = 2
+"""A run's logs are cut into about this many batches per worker (fewer forks; the last ones balance the load)."""
 
 logger = logging.getLogger(__name__)
 
@@ -113,12 +119,13 @@ def _worker_environment() -> dict[str, str]:
 class _Worker:
     """One warm worker process and the pipe protocol to it."""
 
-    def __init__(self, cache_root: str, source: str, limits: Limits) -> None:
+    def __init__(self, cache_root: str, source: str, limits: Limits, memory_budget: int | None = None) -> None:
         self.max_line = 8 * limits.result_bytes + (1 << 20)
         """The longest reply line accepted: a result re-encoded as ASCII JSON (``\\uXXXX``) and the rest."""
         env = _worker_environment()
+        budget = [] if memory_budget is None else [f"--memory-budget={memory_budget}"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server.executor.launch", cache_root, source, json.dumps(asdict(limits))],
+            [sys.executable, "-m", "server.executor.launch", cache_root, source, json.dumps(asdict(limits)), *budget],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -200,7 +207,9 @@ class Executor:
     """Runs programs over logs in sandboxed workers and records every run in the store.
 
     Use as a context manager, or call ``close``. One executor serves many programs; its workers
-    stay warm (runtime imported, logs loaded) between them.
+    stay warm (runtime imported, logs loaded within ``memory_budget`` bytes, all workers together;
+    ``memory.configured_budget`` when None) between them. ``source`` is the track source of calls
+    that name none.
     """
 
     def __init__(
@@ -211,6 +220,7 @@ class Executor:
         limits: Limits | None = None,
         allow_missing_layers: bool = False,
         broker: Broker | None = None,
+        memory_budget: int | None = None,
     ) -> None:
         check_sandbox()
         self.store = store
@@ -220,9 +230,11 @@ class Executor:
         self.limits = limits or Limits()
         self.allow_missing_layers = allow_missing_layers
         self._size = workers or max(1, min(4, os.cpu_count() or 1))
+        self.memory_budget = memory.configured_budget(memory_budget)
+        """Bytes all workers together may hold in loaded logs (each an even share)."""
         self._pool: list[_Worker] = []
         self._lock = threading.Lock()
-        self._resolved: dict[tuple[LogSelection, int], dict[str, str]] = {}  # (selection, generation) -> log keys
+        self._resolved: dict[tuple[LogSelection, str, int], dict[str, str]] = {}  # (.., source, generation) -> keys
         self._reuse: dict[tuple[str, ...], LogResult] = {}  # identical code on identical data: same answer
         # runs are written by a background thread on its own cursor, off the latency of each call
         self._records: queue.Queue[tuple[Run, list[LogResult]] | None] = queue.Queue()
@@ -263,20 +275,29 @@ class Executor:
         with self._lock:
             self._pool = [w for w in self._pool if w.process.poll() is None]
             while len(self._pool) < self._size:
-                self._pool.append(_Worker(str(self.store.cache_root), self.source, self.limits))
+                share = max(1, self.memory_budget // self._size)
+                self._pool.append(_Worker(str(self.store.cache_root), self.source, self.limits, share))
             return list(self._pool)
 
-    def resolve(self, selection: LogSelection) -> list[str]:
-        """The log ids of a selection that have this executor's track source.
+    def resolve(self, selection: LogSelection, source: str | None = None) -> list[str]:
+        """The log ids of a selection that have the track source (this executor's default when None).
 
         Raises:
-            StoreError: an unknown log id, or a selection with no logs.
+            StoreError: an unknown source or log id, or a selection with no logs.
         """
+        source = source or self.source
         known = self.store.con.execute(
             "SELECT l.log_id, l.split FROM logs l JOIN track_sources s USING (log_id) "
             "WHERE s.source = ? ORDER BY log_id",
-            [self.source],
+            [source],
         ).fetchall()
+        if not known:
+            sources = [str(r[0]) for r in self.store.con.execute(
+                "SELECT DISTINCT source FROM track_sources ORDER BY source").fetchall()]  # fmt: skip
+            raise StoreError(
+                f"no log has track source {source!r} (sources: {', '.join(sources) or 'none; ingest logs first'}); "
+                "name one of them, or ingest a tracker's output with `avmine ingest FILE --source NAME`."
+            )
         if selection.logs:
             ids = [str(log) for log, _ in known]
             found, missing = [], []
@@ -287,8 +308,7 @@ class Executor:
                     found.append(by_prefix(wanted, ids, "log", "list logs with `avmine stats`."))  # or ambiguous
             if missing:
                 raise StoreError(
-                    f"unknown log(s) for source '{self.source}': {', '.join(missing[:5])}; "
-                    "list logs with `avmine stats`."
+                    f"unknown log(s) for source '{source}': {', '.join(missing[:5])}; list logs with `avmine stats`."
                 )
             return list(dict.fromkeys(found))
         chosen = [str(log) for log, split in known if selection.split is None or split == selection.split]
@@ -296,6 +316,19 @@ class Executor:
             splits = ", ".join(sorted({str(split) for _, split in known})) or "none"
             raise StoreError(f"no logs in split {selection.split!r} (splits with logs: {splits}).")
         return chosen
+
+    def memory(self) -> list[dict[str, int]]:
+        """Per worker: how many logs it holds loaded, the bytes they hold and its share of the budget."""
+        reports = []
+        for worker in self._workers():
+            with worker.busy:
+                worker.send({"job_id": "memory", "memory": True})
+                reply = worker.read(GRACE_SECONDS)
+            if reply is None or reply.get("job_id") != "memory":
+                worker.stop()  # out of step with its replies: never reuse it
+                continue
+            reports.append({name: int(reply.get(name, 0)) for name in ("loaded_logs", "held_bytes", "budget_bytes")})
+        return reports
 
     def layers(self) -> Layers:
         """Run a probe program and report which sandbox layers its process actually entered."""
@@ -319,8 +352,12 @@ class Executor:
         origin: str = "cli",
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
+        source: str | None = None,
     ) -> Execution:
         """Run a program on every selected log and record the run (written in the background; see ``flush``).
+
+        ``source`` is the track source the program sees (the log's annotations or a tracker's
+        boxes); None: the executor's default.
 
         Nothing the program does raises here: syntax, policy and runtime errors, timeouts and
         limit breaches come back as per-log results with an error an agent can act on. Runs may
@@ -333,18 +370,19 @@ class Executor:
         """
         started = time.perf_counter()
         program = ascii_quotes(program)  # stored, hashed and run as the same text
-        cached = (selection, self.store.generation)
+        source = source or self.source
+        cached = (selection, source, self.store.generation)
         if cached not in self._resolved:
             # checked once per selection until the next ingest: both cost a query per call otherwise
-            resolved = self.resolve(selection)
-            keys = self.store.ensure_caches(resolved, self.source)  # workers must read current caches
+            resolved = self.resolve(selection, source)
+            keys = self.store.ensure_caches(resolved, source)  # workers must read current caches
             self._resolved[cached] = {log_id: keys[log_id] for log_id in resolved}
         log_keys = self._resolved[cached]
         log_ids = list(log_keys)
         run = Run(
             prompt=prompt,
             program=program,
-            source=self.source,
+            source=source,
             log_selection=(LogSelection(tuple(log_ids)) if selection.logs else selection).as_json(),  # full ids
             origin=origin,
             details={"code_sha256": hashlib.sha256(program.encode()).hexdigest(), "limits": asdict(self.limits)},
@@ -362,7 +400,7 @@ class Executor:
         compat_key = json.dumps(asdict(compat.current()), sort_keys=True)
 
         def reuse_key(log_id: str) -> tuple[str, ...]:
-            return (code_hash, prompt, log_id, log_keys[log_id], self.source, compat_key)
+            return (code_hash, prompt, log_id, log_keys[log_id], source, compat_key)
 
         reused = {
             log_id: dataclasses.replace(self._reuse[reuse_key(log_id)], seconds=0.0)
@@ -379,7 +417,7 @@ class Executor:
                 progress(done[0], len(log_ids), log_id)
 
         to_run = {k: v for k, v in log_keys.items() if k not in reused}
-        replies = self._dispatch(program, prompt, to_run, finished, cancel or threading.Event())
+        replies = self._dispatch(program, prompt, to_run, finished, cancel or threading.Event(), source)
         results = [
             reused.get(log_id)
             or LogResult(
@@ -420,46 +458,74 @@ class Executor:
         log_keys: dict[str, str],
         finished: Callable[[str], None],
         cancel: threading.Event,
+        source: str,
     ) -> dict[str, dict[str, Any]]:
-        jobs: queue.Queue[str] = queue.Queue()
+        workers = self._workers()
+        # each log goes to the same worker every call (it stays loaded there only); an idle worker takes
+        # batches from the others' queues, so a slow log or a busy worker does not hold a run back
+        own: list[list[str]] = [[] for _ in workers]
         for log_id in log_keys:
-            jobs.put(log_id)
+            own[zlib.crc32(log_id.encode()) % len(workers)].append(log_id)
+        size = max(1, math.ceil(len(log_keys) / (len(workers) * BATCHES_PER_WORKER)))
+        queues: list[collections.deque[list[str]]] = [
+            collections.deque(names[start : start + size] for start in range(0, len(names), size)) for names in own
+        ]
+        taking = threading.Lock()
         replies: dict[str, dict[str, Any]] = {}
 
-        def serve(worker: _Worker) -> None:
+        def next_batch(index: int) -> list[str] | None:
+            with taking:
+                if queues[index]:
+                    return queues[index].popleft()
+                fullest = max(queues, key=len)
+                return fullest.pop() if fullest else None
+
+        def put_back(index: int, batch: list[str]) -> None:
+            with taking:
+                queues[index].appendleft(batch)
+
+        def serve(index: int, worker: _Worker) -> None:
             while not cancel.is_set():
                 with worker.busy:  # another run may hold this worker; its jobs wait for a free one
                     if worker.process.poll() is not None:
                         return
-                    try:
-                        log_id = jobs.get_nowait()
-                    except queue.Empty:
+                    batch = next_batch(index)
+                    if batch is None:
                         return
+                    job_id = f"{batch[0]}+{len(batch) - 1}"
                     worker.send(
                         {
-                            "job_id": log_id,
+                            "job_id": job_id,
                             "program": program,
                             "prompt": prompt,
-                            "log_id": log_id,
-                            "cache_key": log_keys[log_id],  # a re-ingested log is reloaded by the worker
+                            "source": source,
+                            # a re-ingested log is reloaded by the worker
+                            "logs": [{"log_id": log_id, "cache_key": log_keys[log_id]} for log_id in batch],
                             "limits": asdict(self.limits),
                             "allow_missing_layers": self.allow_missing_layers,
                         }
                     )
-                    reply = self._await(worker, cancel, log_id)
-                    if reply is None or reply.get("job_id") != log_id:  # died, hung, cancelled or out of step
-                        worker.kill() if cancel.is_set() else worker.stop()
-                        replies[log_id] = (
-                            {"status": "cancelled", "error": "cancelled by the client"}
-                            if cancel.is_set()
-                            else {"status": "error", "error": "the worker running this log stopped responding"}
-                        )
-                        finished(log_id)
-                        return
-                    replies[log_id] = messages.worker_result(reply, self.limits)
-                finished(log_id)
+                    waiting = list(batch)
+                    while waiting:
+                        reply = self._await(worker, cancel, waiting[0], job_id)
+                        log_id = reply.get("log_id", waiting[0]) if reply is not None else None  # answered in order
+                        if reply is None or reply.get("job_id") != job_id or log_id not in waiting:
+                            # died, hung, cancelled or out of step: the log it ran fails, the others go back
+                            worker.kill() if cancel.is_set() else worker.stop()
+                            replies[waiting[0]] = (
+                                {"status": "cancelled", "error": "cancelled by the client"}
+                                if cancel.is_set()
+                                else {"status": "error", "error": "the worker running this log stopped responding"}
+                            )
+                            finished(waiting[0])
+                            if len(waiting) > 1:
+                                put_back((index + 1) % len(queues), waiting[1:])
+                            return
+                        waiting.remove(str(log_id))
+                        replies[str(log_id)] = messages.worker_result(reply, self.limits)
+                        finished(str(log_id))
 
-        threads = [threading.Thread(target=serve, args=(w,)) for w in self._workers()]
+        threads = [threading.Thread(target=serve, args=(i, w)) for i, w in enumerate(workers)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -470,8 +536,8 @@ class Executor:
             replies.setdefault(log_id, {"status": "error", "error": "no worker was available to run this log"})
         return replies
 
-    def _await(self, worker: _Worker, cancel: threading.Event, log_id: str) -> dict[str, Any] | None:
-        """The worker's reply, or None when it stopped responding or the run was cancelled.
+    def _await(self, worker: _Worker, cancel: threading.Event, log_id: str, job_id: str) -> dict[str, Any] | None:
+        """The worker's next reply, or None when it stopped responding or the run was cancelled.
 
         VLM requests the program makes on the way are answered here, through the broker.
         """
@@ -486,6 +552,7 @@ class Executor:
                 continue
             if reply is None or "vlm_request" not in reply:
                 return reply
+            # the worker runs a batch's logs in order: the program asking is the one on the first unanswered log
             worker.send({"vlm_answer": self._broker_answer(log_id, reply["vlm_request"])})
         return None
 

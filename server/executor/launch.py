@@ -10,6 +10,7 @@ thread; so this module imports nothing but the namespace code until the namespac
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from server.executor import namespaces
@@ -35,6 +36,8 @@ def main(argv: list[str]) -> None:
     from server.executor import worker
 
     worker.main(argv, identity)
+    sys.stdout.flush()
+    os._exit(0)  # no interpreter teardown: freeing hundreds of loaded logs one object at a time takes seconds
 
 
 if __name__ == "__main__":

@@ -47,7 +47,17 @@ class BoundedText(io.StringIO):
 
 
 class SafeModule(types.SimpleNamespace):
-    """A module's public, non-module attributes (and allowed submodules, wrapped the same way)."""
+    """A module's public, non-module attributes (and allowed submodules, wrapped the same way); read-only.
+
+    A program cannot change them: the logs of one call share the wrapped modules, and each log must
+    see them as a fresh process would.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a program cannot change a module's attributes (tried to set {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a program cannot change a module's attributes (tried to delete {name!r})")
 
 
 _SUBMODULES = {"numpy": ("linalg", "random", "fft", "ma", "polynomial", "char", "rec", "emath")}

@@ -126,13 +126,16 @@ def prepare(identity: Identity) -> Confinement:
     return Confinement(identity, namespace_ids(), program, privileges.last_capability())
 
 
-def enter(mount_point: Path, limits: Limits, confinement: Confinement) -> Layers:
+def enter(mount_point: Path, limits: Limits, confinement: Confinement, runs: int = 1) -> Layers:
     """Enter every layer; call in a freshly forked child of the worker, before untrusted code runs.
 
     Args:
         mount_point: an empty directory to mount the private root on (created by the parent).
         limits: the resource limits.
         confinement: what the worker prepared (``prepare``).
+        runs: how many logs the child runs, one after the other: the hard CPU limit covers them all
+            (the soft limit, ``limits.cpu_seconds``, is set again before each log; the worker's
+            wall-clock limit per log stops a program that ignores it).
 
     Raises:
         SandboxError: a layer could not be entered (the caller must not run the program).
@@ -156,7 +159,7 @@ def enter(mount_point: Path, limits: Limits, confinement: Confinement) -> Layers
     os.chroot(mount_point)
     os.chdir("/")
     # the soft CPU limit sends SIGXCPU (which stops the process: no core, RLIMIT_CORE is 0); the hard one kills
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, (limits.cpu_seconds + 1) * runs))
     for limit, value in (
         (resource.RLIMIT_FSIZE, limits.file_bytes),
         (resource.RLIMIT_NPROC, limits.processes),

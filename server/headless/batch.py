@@ -87,6 +87,8 @@ class BatchOptions:
     max_attempts: int = 2
     review: bool = True
     parallel: int = 1
+    memory_budget: int | None = None
+    """Bytes the sandbox workers may hold in loaded logs (the agents' server and the batch share it); None: default."""
     timeout_s: float = 1200.0
     budget_usd: float | None = None
     vlm_check: bool = False
@@ -151,6 +153,8 @@ class Batch:
         todo = [p for p in unique if p not in finished or finished[p].status in redo]
         summary.resumed = [p for p in unique if p not in todo]
         workdir = Path(tempfile.mkdtemp(prefix="avmine-agents-"))  # private (0700): configs carry the token
+        # the agents' MCP server and the batch's own executor each hold logs: they share the budget
+        half = None if self.options.memory_budget is None else max(1, self.options.memory_budget // 2)
         try:
             with (
                 LocalMcpServer(
@@ -158,8 +162,11 @@ class Batch:
                     self.options.source,
                     vlm_config=self.vlm.config,
                     library_threshold=self.options.threshold,
+                    memory_budget=half,
                 ) as server,
-                Executor(self.store, source=self.options.source, broker=self.vlm.answer) as executor,
+                Executor(
+                    self.store, source=self.options.source, broker=self.vlm.answer, memory_budget=half
+                ) as executor,
             ):
                 bar = tqdm(total=len(todo), desc=self.options.name, unit="prompt", disable=not progress)
                 with ThreadPoolExecutor(max_workers=max(1, self.options.parallel)) as pool:

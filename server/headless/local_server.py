@@ -37,11 +37,17 @@ class LocalMcpServer:
         image_dir: Path | None = None,
         vlm_config: VlmConfig | None = None,
         library_threshold: float = 0.8,
+        memory_budget: int | None = None,
     ) -> None:
         self.token = secrets.token_urlsafe(32)
         logging.getLogger("mcp").setLevel(logging.WARNING)  # session-manager chatter would bury the progress bar
         server = create_server(
-            db_path, image_dir=image_dir, vlm_config=vlm_config, source=source, library_threshold=library_threshold
+            db_path,
+            image_dir=image_dir,
+            vlm_config=vlm_config,
+            source=source,
+            library_threshold=library_threshold,
+            memory_budget=memory_budget,
         )
         app = http_app(server, HOST, self.token)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -38,6 +38,7 @@ def create_server(
     source: str = "annotations",
     scoring_budget: int | None = None,
     library_threshold: float = 0.8,
+    memory_budget: int | None = None,
 ) -> MCPServer[State]:
     """The avmine MCP server over the database at ``db_path``.
 
@@ -47,9 +48,10 @@ def create_server(
             person's own exploration: an agent could otherwise copy the answers).
         image_dir: where rendered images are written (default: ``renders/`` beside the database).
         vlm_config: the VLM backend (default: from the environment, see ``vlm.backends.VlmConfig``).
-        source: the track source programs run on (``annotations``, or a tracker's name for the test split).
+        source: the track source of calls that name none (``annotations``, or a tracker's name for the test split).
         scoring_budget: scorings per prompt at agents' request (default: ``$AVMINE_SCORING_BUDGET``, else 30).
         library_threshold: the held-out Timestamp BA above which save_example admits a labelled prompt's program.
+        memory_budget: bytes the executor's workers may hold in loaded logs (``Executor``'s default when None).
     """
     budget = scoring_budget if scoring_budget is not None else scoring_budget_from_env()
     store = Store.open(db_path)
@@ -58,7 +60,7 @@ def create_server(
     @asynccontextmanager
     async def lifespan(_: MCPServer[State]) -> AsyncIterator[State]:
         broker = VlmBroker(store, source, vlm_config or VlmConfig.from_env())
-        executor = Executor(store, source=source, broker=broker.answer)
+        executor = Executor(store, source=source, broker=broker.answer, memory_budget=memory_budget)
         try:
             yield State(store, executor, images_to, broker, reveal_ground_truth, budget, library_threshold)
         finally:  # entered once per process: for stdio, and for HTTP by its session manager

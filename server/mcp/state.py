@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import Field
 
 from server.executor import Executor
 from store import Store
+from store.errors import StoreError
 from vlm.broker import VlmBroker
 from vlm.service import VlmService
 
+SourceArgument = Annotated[
+    str | None,
+    Field(
+        description="track source: 'annotations' (the logs' labels) or a tracker's name (the test split has only "
+        "a tracker's boxes); default: the server's (avmine serve --source)"
+    ),
+]
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 WRITES_IDEMPOTENT = ToolAnnotations(read_only_hint=False, idempotent_hint=True, open_world_hint=False)
 WRITES = ToolAnnotations(read_only_hint=False, idempotent_hint=False, open_world_hint=False)
@@ -43,6 +52,24 @@ class State:
             VlmUnavailableError: none configured; the message says how to configure one.
         """
         return self.broker.service()
+
+    def track_source(self, name: str | None) -> str:
+        """The track source a call names (the server's default, ``avmine serve --source``, when None).
+
+        Raises:
+            StoreError: no log has that source; the message lists the sources there are.
+        """
+        if name is None or name == self.executor.source:
+            return self.executor.source
+        known = [str(r[0]) for r in self.store.con.execute(
+            "SELECT DISTINCT source FROM track_sources ORDER BY source").fetchall()]  # fmt: skip
+        if name not in known:
+            raise StoreError(
+                f"unknown track source {name!r}; the sources are: {', '.join(known) or 'none (ingest logs first)'}. "
+                "'annotations' are the logs' own labels; a tracker's boxes (the only ones of the test split) "
+                "are named when ingested."
+            )
+        return name
 
     def source_path(self, log_id: str) -> Path | None:
         """The log's dataset directory (where real camera images are), if it still exists."""

@@ -187,9 +187,14 @@ def test_secret_is_in_the_database_but_never_reachable(executor: Executor, canar
 
 
 def test_each_program_starts_clean(executor: Executor) -> None:
-    """A program that rebinds a library name cannot change the next program's result."""
+    """A program that rebinds a library name cannot change the next program's result (modules are read-only)."""
     tamper = "np.median = None\nturning = None\nv = get_objects_of_category(log_dir, category='VEHICLE')" + OUT
-    assert executor.run(tamper, "tamper", ONE_LOG).status == "ok"
+    refused = executor.run(tamper, "tamper", ONE_LOG).results[0]
+    assert refused.status == "error" and "cannot change a module's attributes (tried to set 'median')" in (
+        refused.error or ""
+    )
+    rebinds = "turning = None\nv = get_objects_of_category(log_dir, category='VEHICLE')" + OUT
+    assert executor.run(rebinds, "tamper", ONE_LOG).status == "ok"
     _still_serves(executor)
 
 

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from server.mcp.paging import LIMIT_CHARS, paginate
 from server.mcp.sql import describe_tables, run_query
-from server.mcp.state import READ_ONLY, State, answer, current
+from server.mcp.state import READ_ONLY, SourceArgument, State, answer, current
 from server.mcp.statistics import category_statistics
 from store import StoreError, ids
 
@@ -87,6 +87,7 @@ def register(server: MCPServer[State]) -> None:
         split: Annotated[str | None, Field(description="only logs of this split")] = None,
         per_log: Annotated[bool, Field(description="one row per (log, category)")] = False,
         cursor: Cursor = None,
+        source: SourceArgument = None,
     ) -> str:
         """Per category: tracks, boxes, speeds (m/s), sizes (m), track durations (s), distances to the ego (m).
 
@@ -95,9 +96,10 @@ def register(server: MCPServer[State]) -> None:
         state = current(ctx)
         try:
             log_id = None if log_id is None else ids.log_id(state.store, log_id)
+            chosen = state.track_source(source)
         except StoreError as exc:
             raise ToolError(str(exc)) from exc
-        table = category_statistics(state.store, state.executor.source, log_id, split, per_log)
+        table = category_statistics(state.store, chosen, log_id, split, per_log)
         if table.empty:
             raise ToolError("no boxes match; list_logs shows the logs and splits in the store.")
         header, *lines = table.to_string(index=False).splitlines()

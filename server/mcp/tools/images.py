@@ -13,7 +13,7 @@ from mcp.server.mcpserver.utilities.types import Image
 from pydantic import Field
 
 from atomic.scenario import timestamps as scenario_timestamps
-from server.mcp.state import READ_ONLY, State, current
+from server.mcp.state import READ_ONLY, SourceArgument, State, current
 from server.render import bev
 from store import StoreError, ids
 from store.arrays import LogArrays
@@ -41,6 +41,7 @@ def register(server: MCPServer[State]) -> None:
             int | None, Field(description="last timestamp index: boxes are drawn here (default: window's end)")
         ] = None,
         radius_m: Annotated[float, Field(description="half-width of the view, metres", gt=5, le=500)] = 60.0,
+        source: SourceArgument = None,
     ) -> list[Image | str]:
         """Bird's-eye view: lanes, crossings, boxes by category; chosen tracks in magenta with their paths.
 
@@ -50,7 +51,7 @@ def register(server: MCPServer[State]) -> None:
         state = current(ctx)
         try:
             log_id = ids.log_id(state.store, log_id)
-            arrays = state.store.load_arrays(log_id, state.executor.source)
+            arrays = state.store.load_arrays(log_id, state.track_source(source))
             highlight = _highlighted(state, arrays, track_uuids, run_id)
         except StoreError as exc:
             raise ToolError(str(exc)) from exc

@@ -21,7 +21,7 @@ from atomic.scenario import timestamps as scenario_timestamps
 from server.executor import LogSelection
 from server.executor.diagnostics import diagnose
 from server.mcp.paging import LIMIT_CHARS, clip, paginate, start_of
-from server.mcp.state import READ_ONLY, WRITES_IDEMPOTENT, State, answer, current
+from server.mcp.state import READ_ONLY, WRITES_IDEMPOTENT, SourceArgument, State, answer, current
 from store import StoreError, ids
 from store.runs import load_run
 
@@ -57,6 +57,7 @@ def register(server: MCPServer[State]) -> None:
         expected_category: Annotated[
             str | None, Field(description="the category the prompt refers to, to check the result against")
         ] = None,
+        source: SourceArgument = None,
     ) -> Annotated[CallToolResult, RunSummary]:
         """Run a scenario program in the sandbox over logs; returns a run id and diagnostics to refine it.
 
@@ -72,8 +73,9 @@ def register(server: MCPServer[State]) -> None:
 
         def work() -> CallToolResult:
             selection = LogSelection(tuple(logs or ()), split)
-            execution = state.executor.run(program, prompt, selection, "mcp", progress, cancel)
-            report = diagnose(state.store, execution, state.executor.source, expected_category)
+            chosen = state.track_source(source)
+            execution = state.executor.run(program, prompt, selection, "mcp", progress, cancel, chosen)
+            report = diagnose(state.store, execution, chosen, expected_category)
             shown = paginate([str(row) for row in report.per_log], None, LIMIT_CHARS // 2)
             summary = RunSummary(
                 run_id=execution.run_id,
