@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shlex
 import threading
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import pandas as pd
 
 from store import cache
 from store.arrays import LogArrays, load_log_arrays
-from store.errors import NoDatabaseError, SchemaVersionError, StoreError
+from store.errors import DatabaseLockedError, NoDatabaseError, SchemaVersionError, StoreError
 from store.logs_copy import STAMP_KEY as LOGS_COPY_STAMP_KEY
 from store.paths import cache_root_for, resolve_db_path
 from store.schema import SCHEMA_VERSION, create_statements
@@ -31,6 +32,21 @@ def missing_database_message(db_path: Path) -> str:
         f"{db_path}: no avmine database here. Make one with `avmine --db {db} ingest PATH` (PATH: an AV2 log, "
         f"split or dataset directory), or build the demo database there: `avmine --db {db} demo`."
     )
+
+
+def connect(db_path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection to ``db_path``.
+
+    Raises:
+        DatabaseLockedError: another process has the file open for writing (or, for a writer, open at all).
+    """
+    try:
+        return duckdb.connect(str(db_path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "Could not set lock" not in str(exc):
+            raise
+        holder = re.search(r"\(PID (\d+)\)", str(exc))
+        raise DatabaseLockedError(db_path, int(holder.group(1)) if holder else None) from None
 
 
 def now() -> dt.datetime:
@@ -54,7 +70,7 @@ class Store:
         if (read_only or not create) and not db_path.is_file():
             raise NoDatabaseError(missing_database_message(db_path))
         db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._root = duckdb.connect(str(db_path), read_only=read_only)
+        self._root = connect(db_path, read_only)
         self._owner = threading.get_ident()
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
@@ -66,7 +82,7 @@ class Store:
             if version is not None and version < SCHEMA_VERSION:  # made by an earlier avmine: migrate it once
                 self._root.close()
                 Store(db_path).close()
-                self._root = duckdb.connect(str(db_path), read_only=True)
+                self._root = connect(db_path, read_only=True)
             self._check_version()
 
     @classmethod

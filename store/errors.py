@@ -31,3 +31,21 @@ class SchemaVersionError(StoreError):
 
 class NoDatabaseError(StoreError):
     """A command that only reads or adds to a database was given a path where there is none."""
+
+
+class DatabaseLockedError(StoreError):
+    """Another process holds the database file open for writing (DuckDB allows one such process).
+
+    ``pid`` is the holder's process id where DuckDB names it.
+    """
+
+    def __init__(self, path: Path, pid: int | None) -> None:
+        self.path = path
+        self.pid = pid
+        holder = f"process {pid}" if pid is not None else "another process"
+        super().__init__(
+            f"{path} is open in {holder}, and DuckDB lets one process write a database while no other may "
+            "open it. If that is an `avmine serve`, stats, exec, submit and library commands and a second "
+            "`avmine serve` go through it; anything else (ingest, demo, colors, run, screen, coverage, or a "
+            f"program that is not avmine) must wait until {holder} ends."
+        )

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from server.executor import Executor, Limits, LogSelection
+from server.executor import Limits, LogSelection
 from server.executor.diagnostics import diagnose
-from store import Store
+from server.sharing.client import run_on_database
+from server.sharing.commands import CommandContext
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -34,12 +34,17 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Execute and report; exit 1 when the program failed on every log."""
-    text = sys.stdin.read() if str(args.program) == "-" else args.program.read_text()
+    """Execute and report (in the server where one holds the database); exit 1 when the program failed on every log."""
+    return run_on_database(args, operate)
+
+
+def operate(args: argparse.Namespace, ctx: CommandContext) -> int:
+    """Execute on the open database and report."""
+    text = ctx.stdin.read() if str(args.program) == "-" else args.program.read_text()
     limits = Limits(wall_seconds=args.timeout, cpu_seconds=max(1, int(args.timeout)))
-    with Store.open(args.db, create=False) as store, Executor(store, args.workers, args.source, limits) as executor:
+    with ctx.executor(args.workers, args.source, limits) as executor:
         execution = executor.run(text, args.prompt, LogSelection(tuple(args.logs), args.split))
-        diagnostics = diagnose(store, execution, args.source, args.expected_category)
+        diagnostics = diagnose(ctx.store, execution, args.source, args.expected_category)
     if args.json:
         document = {
             "run_id": execution.run_id,
@@ -49,11 +54,11 @@ def run(args: argparse.Namespace) -> int:
             "results": {r.log_id: r.scenario for r in execution.results},
             "sandbox": execution.layers,
         }
-        print(json.dumps(document, default=str))
+        print(json.dumps(document, default=str), file=ctx.out)
     else:
-        print(f"run {execution.run_id}: {execution.status} in {execution.seconds:.2f} s")
-        print(diagnostics.text())
+        print(f"run {execution.run_id}: {execution.status} in {execution.seconds:.2f} s", file=ctx.out)
+        print(diagnostics.text(), file=ctx.out)
         for result in execution.results:
             if result.stdout.strip():
-                print(f"--- printed on {result.log_id[:8]}:\n{result.stdout.rstrip()}")
+                print(f"--- printed on {result.log_id[:8]}:\n{result.stdout.rstrip()}", file=ctx.out)
     return 1 if execution.status in ("failed", "rejected") else 0

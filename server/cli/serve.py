@@ -12,8 +12,11 @@ from server.executor.executor import check_sandbox
 from server.mcp.app import create_server
 from server.mcp.http import TOKEN_VARIABLE, HttpConfigError, check_exposure, serve_http
 from server.mcp.stdio import run_stdio
+from server.sharing.client import open_or_wait
+from server.sharing.proxy import run_proxy
+from store import Store
 from store.database import missing_database_message
-from store.errors import NoDatabaseError
+from store.errors import NoDatabaseError, StoreError
 from store.paths import resolve_db_path
 
 
@@ -49,8 +52,22 @@ def run(args: argparse.Namespace) -> int:
     db = resolve_db_path(args.db)
     if not db.is_file():
         raise NoDatabaseError(missing_database_message(db))
-    check_sandbox()  # at start, in one paragraph: never a server whose every program fails
-    server = create_server(db, args.reveal_ground_truth, args.image_dir)
+    opened = open_or_wait(db, read_only=False, create=False)
+    if not isinstance(opened, Store):  # another server holds the database: this one passes its session there
+        if args.transport == "stdio":
+            return run_proxy(db, opened)
+        opened.close()
+        raise StoreError(
+            f"{db} is served by another avmine server; over HTTP a second server cannot pass its sessions "
+            "through. Point your HTTP client at that server, or run `avmine serve` over stdio (the default), "
+            "which does."
+        )
+    try:
+        check_sandbox()  # at start, in one paragraph: never a server whose every program fails
+    except BaseException:
+        opened.close()
+        raise
+    server = create_server(db, args.reveal_ground_truth, args.image_dir, store=opened)
     if args.transport == "stdio":
         run_stdio(server)
     else:

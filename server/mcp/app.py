@@ -17,6 +17,7 @@ from server.executor import Executor
 from server.mcp import prompts, resources
 from server.mcp.state import State
 from server.mcp.tools import data, docs, images, library, runs, scoring, vision
+from server.sharing.listener import listening
 from store import Store
 from vlm.backends import VlmConfig
 from vlm.broker import VlmBroker
@@ -35,6 +36,7 @@ def create_server(
     image_dir: Path | None = None,
     vlm_config: VlmConfig | None = None,
     source: str = "annotations",
+    store: Store | None = None,
 ) -> MCPServer[State]:
     """The avmine MCP server over the database at ``db_path``.
 
@@ -45,16 +47,21 @@ def create_server(
         image_dir: where rendered images are written (default: ``renders/`` beside the database).
         vlm_config: the VLM backend (default: from the environment, see ``vlm.backends.VlmConfig``).
         source: the track source programs run on (``annotations``, or a tracker's name for the test split).
+        store: the database, already open (default: opened here).
+
+    While it serves, other avmine processes reach the database through it (``server.sharing``).
     """
-    store = Store.open(db_path)
+    store = store or Store.open(db_path)
     images_to = image_dir or Path(db_path).parent / "renders"
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[State]) -> AsyncIterator[State]:
         broker = VlmBroker(store, source, vlm_config or VlmConfig.from_env())
         executor = Executor(store, source=source, broker=broker.answer)
+        state = State(store, executor, images_to, broker, reveal_ground_truth)
         try:
-            yield State(store, executor, images_to, broker, reveal_ground_truth)
+            async with listening(store.path, server, state):
+                yield state
         finally:  # entered once per process: for stdio, and for HTTP by its session manager
             executor.close()
             store.close()
