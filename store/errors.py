@@ -39,13 +39,16 @@ class DatabaseLockedError(StoreError):
     ``pid`` is the holder's process id where DuckDB names it.
     """
 
-    def __init__(self, path: Path, pid: int | None) -> None:
+    def __init__(self, path: Path, pid: int | None, message: str | None = None) -> None:
         self.path = path
         self.pid = pid
+        if message is not None:
+            super().__init__(message)
+            return
         holder = f"process {pid}" if pid is not None else "another process"
         super().__init__(
-            f"{path} is open in {holder}, and DuckDB lets one process write a database while no other may "
-            "open it. If that is an `avmine serve`, stats, exec, submit and library commands and a second "
-            "`avmine serve` go through it; anything else (ingest, demo, colors, run, screen, coverage, or a "
-            f"program that is not avmine) must wait until {holder} ends."
+            f"{path} is open in {holder}: DuckDB lets one process write a database, and no other may open it "
+            "meanwhile. `avmine stats`, `exec`, `submit`, `library` and a second `avmine serve` run through an "
+            "avmine server that holds it; `ingest`, `demo`, `colors`, `coverage`, `run` and `screen` need the file "
+            f"itself: run them once {holder} has ended (for a server: stop it, or close the agent that started it)."
         )

@@ -36,7 +36,7 @@ def writer_stopped_message(db: Path, pid: int | None, what: str) -> str:
     )
 
 
-def open_or_wait(db: Path, read_only: bool, create: bool, writer_answers: bool = True) -> Store | socket.socket:
+def open_or_wait(db: Path, read_only: bool, create: bool) -> Store | socket.socket:
     """The database, opened; or, when a server holds it, a connection to that server.
 
     A lock held by a process that serves nobody (a short command, a server still starting) is waited
@@ -49,12 +49,20 @@ def open_or_wait(db: Path, read_only: bool, create: bool, writer_answers: bool =
     while True:
         try:
             return Store.open(db, read_only=read_only, create=create)
-        except DatabaseLockedError:
-            connection = socket_file.connect(socket_path_for(db)) if writer_answers else None
+        except DatabaseLockedError as locked:
+            connection = socket_file.connect(socket_path_for(db))
             if connection is not None:
                 return connection
             if time.monotonic() > deadline:
-                raise
+                holder = f"process {locked.pid}" if locked.pid is not None else "another process"
+                raise DatabaseLockedError(
+                    db,
+                    locked.pid,
+                    f"{db} is open in {holder}, which serves no other process (nothing answers on "
+                    f"{socket_path_for(db)}): an `avmine ingest` or another command, an avmine server still "
+                    f"starting, or a program that is not avmine. Waited {LOCK_WAIT_S:.0f} s; run this again once "
+                    f"{holder} has ended.",
+                ) from None
             time.sleep(RETRY_S)
 
 

@@ -51,7 +51,7 @@ def connect(path: Path) -> socket.socket | None:
     try:
         with _address(path) as address:
             client.connect(address)
-    except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError):
+    except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError, PermissionError):
         client.close()
         return None
     except BaseException:

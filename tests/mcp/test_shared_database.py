@@ -71,6 +71,7 @@ async def _beside_a_server(db: Path, work: Path) -> dict[str, Any]:
                     outcome["second"] = (run, rows)
 
             async with anyio.create_task_group() as group:
+                group.start_soon(command, "ingest", "ingest", str(work / "missing"))  # needs the file itself
                 group.start_soon(command, "stats", "stats")
                 group.start_soon(command, "exec", "exec", "left.py", "--prompt", "vehicle turning left", "--json")
                 group.start_soon(submit_then_score)
@@ -89,6 +90,9 @@ def test_commands_and_a_second_client_beside_a_server(labelled_db: Path, tmp_pat
         assert outcome[name].returncode == 0, (name, outcome[name].stdout, outcome[name].stderr)
         assert "Could not set lock" not in outcome[name].stderr
     assert "Logs (1):" in outcome["stats"].stdout and "REGULAR_VEHICLE" in outcome["stats"].stdout
+    refused = outcome["ingest"]
+    assert refused.returncode == 2 and f"{labelled_db} is open in process " in refused.stderr, refused.stderr
+    assert "`ingest`, `demo`, `colors`, `coverage`, `run` and `screen` need the file itself" in refused.stderr
     executed = json.loads(outcome["exec"].stdout)
     assert executed["status"] == "ok" and executed["sandbox"]  # ran in the server's sandboxed executor
     assert outcome["submit"].stdout.startswith(f"Wrote {tmp_path / 'submission.pkl'}:")
@@ -105,6 +109,10 @@ def test_commands_and_a_second_client_beside_a_server(labelled_db: Path, tmp_pat
     assert _avmine(labelled_db, "stats").stdout == outcome["stats"].stdout
     again = _avmine(labelled_db, "library", "import", "--refav")
     assert again.stdout.startswith("imported 0 RefAV examples")  # the forwarded import was committed
+
+
+HOLD = "import duckdb, sys, time\nc = duckdb.connect(sys.argv[1])\nprint('holding', flush=True)\ntime.sleep(2)\n"
+"""Holds the database writable for 2 s, serving nobody (as a short command does)."""
 
 
 def _connections(path: Path) -> int:
@@ -156,7 +164,27 @@ def test_server_stopping_mid_command_is_reported(db: Path, tmp_path: Path) -> No
     assert "stopped before `avmine exec` finished" in err and "Run it again" in err
     assert isinstance(outcome["tool"], MCPError), outcome["tool"]
     assert "stopped before this call finished" in str(outcome["tool"])
-    # the socket the killed server left is stale: commands open the database themselves again
+    # the socket the killed server left is stale: commands open the database themselves again, waiting
+    # for a short holder that serves nobody
+    assert socket_path_for(db).exists()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(db)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
     stats = _avmine(db, "stats")
+    assert holder.wait(timeout=30) == 0
     assert stats.returncode == 0 and "Logs (1):" in stats.stdout, stats.stderr
     assert time.monotonic() - started < 120
+
+
+def test_socket_is_private_and_works_beside_a_long_path(tmp_path: Path) -> None:
+    from server.sharing import socket_file
+
+    path = tmp_path / ("x" * 60) / ("y" * 60) / "avmine.duckdb.sock"  # beyond sockaddr_un's 108 bytes
+    path.parent.mkdir(parents=True)
+    with socket_file.bind(path) as listener:
+        assert path.stat().st_mode & 0o777 == 0o600
+        client = socket_file.connect(path)
+        assert client is not None
+        accepted, _ = listener.accept()
+        with client, accepted:
+            assert socket_file.peer(accepted)[0] == os.getpid() and socket_file.peer_is_owner(accepted)
+    assert socket_file.connect(path) is None  # stale: nothing listens
