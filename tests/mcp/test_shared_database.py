@@ -18,7 +18,7 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
 
-from store.demo import DEMO_GROUND_TRUTH
+from store.demo import DEMO_GROUND_TRUTH, SCENARIO_MINING_DIR
 from store.paths import socket_path_for
 from store.readers.safe_pickle import load_pickle
 
@@ -71,7 +71,7 @@ async def _beside_a_server(db: Path, work: Path) -> dict[str, Any]:
                     outcome["second"] = (run, rows)
 
             async with anyio.create_task_group() as group:
-                group.start_soon(command, "ingest", "ingest", str(work / "missing"))  # needs the file itself
+                group.start_soon(command, "ingest", "ingest", str(SCENARIO_MINING_DIR / LOG))  # needs the file itself
                 group.start_soon(command, "stats", "stats")
                 group.start_soon(command, "exec", "exec", "left.py", "--prompt", "vehicle turning left", "--json")
                 group.start_soon(submit_then_score)
