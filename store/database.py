@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import shlex
@@ -47,6 +48,16 @@ def connect(db_path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
             raise
         holder = re.search(r"\(PID (\d+)\)", str(exc))
         raise DatabaseLockedError(db_path, int(holder.group(1)) if holder else None) from None
+
+
+def refuse_if_open(db_path: Path) -> None:
+    """Make sure no process has ``db_path`` open, before it is deleted or replaced.
+
+    Raises:
+        DatabaseLockedError: a process (a server, a command) has it open.
+    """
+    with contextlib.suppress(duckdb.Error):  # not a database DuckDB can open: nobody holds it as one
+        connect(db_path, read_only=False).close()
 
 
 def now() -> dt.datetime:

@@ -72,6 +72,7 @@ async def _beside_a_server(db: Path, work: Path) -> dict[str, Any]:
 
             async with anyio.create_task_group() as group:
                 group.start_soon(command, "ingest", "ingest", str(SCENARIO_MINING_DIR / LOG))  # needs the file itself
+                group.start_soon(command, "demo", "demo", "--replace-db", "--quiet")  # deletes nothing in use
                 group.start_soon(command, "stats", "stats")
                 group.start_soon(command, "exec", "exec", "left.py", "--prompt", "vehicle turning left", "--json")
                 group.start_soon(submit_then_score)
@@ -93,6 +94,7 @@ def test_commands_and_a_second_client_beside_a_server(labelled_db: Path, tmp_pat
     refused = outcome["ingest"]
     assert refused.returncode == 2 and f"{labelled_db} is open in process " in refused.stderr, refused.stderr
     assert "`ingest`, `demo`, `colors`, `coverage`, `run` and `screen` need the file itself" in refused.stderr
+    assert outcome["demo"].returncode == 2 and "is open in process" in outcome["demo"].stderr
     executed = json.loads(outcome["exec"].stdout)
     assert executed["status"] == "ok" and executed["sandbox"]  # ran in the server's sandboxed executor
     assert outcome["submit"].stdout.startswith(f"Wrote {tmp_path / 'submission.pkl'}:")
