@@ -26,13 +26,15 @@ class WriterStoppedError(StoreError):
     """The writer closed the connection before answering: the forwarded work's outcome is unknown."""
 
 
-def writer_stopped_message(db: Path, pid: int | None, what: str) -> str:
-    """What to say when the writer went away while ``what`` was in flight."""
+RUN_AGAIN = "Run it again: with the server gone it opens the database itself."
+
+
+def writer_stopped_message(db: Path, pid: int | None, what: str, then: str = RUN_AGAIN) -> str:
+    """What to say when the writer went away while ``what`` was in flight, and what to do (``then``)."""
     holder = f"process {pid}" if pid is not None else "the process"
     return (
-        f"the avmine server holding {db} ({holder}) stopped before {what} finished; whether it ran to the "
-        "end is unknown (runs it finished are recorded: see `get_run` or the submission's runs). "
-        "Run it again: with the server gone it runs on the database directly."
+        f"the avmine server holding {db} ({holder}) stopped before {what} finished; whether it ran to the end "
+        f"is unknown (a run that finished is recorded, and `get_run` shows it). {then}"
     )
 
 

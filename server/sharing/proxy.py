@@ -20,6 +20,10 @@ from server.sharing.client import writer_stopped_message
 from server.sharing.protocol import MAX_LINE_BYTES, MCP, encode
 
 INTERNAL_ERROR = -32603
+RECONNECT = (
+    "This MCP server has ended with it: reconnect it (in Claude Code: /mcp) and it serves the database itself; "
+    "then call again."
+)
 
 
 class _Pending:
@@ -81,10 +85,10 @@ def run_proxy(db: Path, connection: socket.socket) -> int:
             pass
     if pending.client_closed.is_set():
         return 0
-    message = writer_stopped_message(db, pid, "this call")
+    message = writer_stopped_message(db, pid, "this call", RECONNECT)
     for request_id in pending.drain():
         error = {"jsonrpc": "2.0", "id": request_id, "error": {"code": INTERNAL_ERROR, "message": message}}
         out.write(encode(error))
     out.flush()
-    print(f"avmine serve: {writer_stopped_message(db, pid, 'this session')}", file=sys.stderr)
+    print(f"avmine serve: {writer_stopped_message(db, pid, 'this session', RECONNECT)}", file=sys.stderr)
     return 1

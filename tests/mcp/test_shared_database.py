@@ -165,7 +165,7 @@ def test_server_stopping_mid_command_is_reported(db: Path, tmp_path: Path) -> No
     assert outcome["cli_code"] == 2, (out, err)
     assert "stopped before `avmine exec` finished" in err and "Run it again" in err
     assert isinstance(outcome["tool"], MCPError), outcome["tool"]
-    assert "stopped before this call finished" in str(outcome["tool"])
+    assert "stopped before this call finished" in str(outcome["tool"]) and "reconnect it" in str(outcome["tool"])
     # the socket the killed server left is stale: commands open the database themselves again, waiting
     # for a short holder that serves nobody
     assert socket_path_for(db).exists()
