@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import re
 import shlex
 import threading
 from collections.abc import Iterator
@@ -16,7 +18,7 @@ import pyarrow as pa
 
 from store import cache
 from store.arrays import LogArrays, load_log_arrays
-from store.errors import NoDatabaseError, SchemaVersionError, StoreError
+from store.errors import DatabaseLockedError, NoDatabaseError, SchemaVersionError, StoreError
 from store.logs_copy import STAMP_KEY as LOGS_COPY_STAMP_KEY
 from store.paths import cache_root_for, resolve_db_path
 from store.schema import SCHEMA_VERSION, UNKEYED_IN_V4, create_statement, create_statements
@@ -32,6 +34,31 @@ def missing_database_message(db_path: Path) -> str:
         f"{db_path}: no avmine database here. Make one with `avmine --db {db} ingest PATH` (PATH: an AV2 log, "
         f"split or dataset directory), or build the demo database there: `avmine --db {db} demo`."
     )
+
+
+def connect(db_path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection to ``db_path``.
+
+    Raises:
+        DatabaseLockedError: another process has the file open for writing (or, for a writer, open at all).
+    """
+    try:
+        return duckdb.connect(str(db_path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "Could not set lock" not in str(exc):
+            raise
+        holder = re.search(r"\(PID (\d+)\)", str(exc))
+        raise DatabaseLockedError(db_path, int(holder.group(1)) if holder else None) from None
+
+
+def refuse_if_open(db_path: Path) -> None:
+    """Make sure no process has ``db_path`` open, before it is deleted or replaced.
+
+    Raises:
+        DatabaseLockedError: a process (a server, a command) has it open.
+    """
+    with contextlib.suppress(duckdb.Error):  # not a database DuckDB can open: nobody holds it as one
+        connect(db_path, read_only=False).close()
 
 
 def now() -> dt.datetime:
@@ -55,7 +82,7 @@ class Store:
         if (read_only or not create) and not db_path.is_file():
             raise NoDatabaseError(missing_database_message(db_path))
         db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._root = duckdb.connect(str(db_path), read_only=read_only)
+        self._root = connect(db_path, read_only)
         self._owner = threading.get_ident()
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
@@ -67,7 +94,7 @@ class Store:
             if version is not None and version < SCHEMA_VERSION:  # made by an earlier avmine: migrate it once
                 self._root.close()
                 Store(db_path).close()
-                self._root = duckdb.connect(str(db_path), read_only=True)
+                self._root = connect(db_path, read_only=True)
             self._check_version()
 
     @classmethod

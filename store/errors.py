@@ -31,3 +31,24 @@ class SchemaVersionError(StoreError):
 
 class NoDatabaseError(StoreError):
     """A command that only reads or adds to a database was given a path where there is none."""
+
+
+class DatabaseLockedError(StoreError):
+    """Another process holds the database file open for writing (DuckDB allows one such process).
+
+    ``pid`` is the holder's process id where DuckDB names it.
+    """
+
+    def __init__(self, path: Path, pid: int | None, message: str | None = None) -> None:
+        self.path = path
+        self.pid = pid
+        if message is not None:
+            super().__init__(message)
+            return
+        holder = f"process {pid}" if pid is not None else "another process"
+        super().__init__(
+            f"{path} is open in {holder}: DuckDB lets one process write a database, and no other may open it "
+            "meanwhile. `avmine stats`, `exec`, `submit`, `library` and a second `avmine serve` run through an "
+            "avmine server that holds it; `ingest`, `demo`, `colors`, `coverage`, `run` and `screen` need the file "
+            f"itself: run them once {holder} has ended (for a server: stop it, or close the agent that started it)."
+        )

@@ -29,3 +29,8 @@ def resolve_db_path(db: str | os.PathLike[str] | None = None) -> Path:
 def cache_root_for(db_path: Path) -> Path:
     """Directory holding the per-log array caches that belong to ``db_path``."""
     return db_path.with_name(db_path.name + ".cache")
+
+
+def socket_path_for(db_path: Path) -> Path:
+    """The Unix socket on which the process writing ``db_path`` serves the others (``<db>.sock``)."""
+    return db_path.with_name(db_path.name + ".sock")

@@ -59,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     try:
         args = build_parser().parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # what a command forwarded to a server sends
         try:
             code: int = args.func(args)
         except (StoreError, SandboxUnavailableError) as exc:

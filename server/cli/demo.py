@@ -15,6 +15,7 @@ from server.executor.diagnostics import diagnose
 from server.ingestion import prepare_logs
 from server.render.bev import BevView, render_bev
 from store import Store, StoreError
+from store.database import refuse_if_open
 from store.demo import (
     DEMO_DB_NAME,
     DEMO_ORIGIN,
@@ -61,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
                 f"alone. Build the demo elsewhere (`avmine demo --out {shlex.quote(str(out) + '-2')}`), or add "
                 f"{REPLACE_FLAG} to delete {db_path} and everything in it."
             )
+    if db_path.exists():
+        refuse_if_open(db_path)  # a server writing to it would go on writing to a deleted file
     out.mkdir(parents=True, exist_ok=True)
     for stale in (db_path, db_path.with_name(db_path.name + ".wal")):
         stale.unlink(missing_ok=True)  # a fresh database every time: the demo is reproducible

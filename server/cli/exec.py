@@ -10,10 +10,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from server.executor import Executor, Limits, LogSelection
+from server.executor import Limits, LogSelection
 from server.executor.diagnostics import diagnose
 from server.executor.memory import add_budget_option
-from store import Store
+from server.sharing.client import run_on_database
+from server.sharing.commands import CommandContext
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -38,14 +39,18 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Execute and report; exit 1 when the program failed on every log."""
-    text = sys.stdin.read() if str(args.program) == "-" else args.program.read_text()
+    """Execute and report (in the server where one holds the database); exit 1 when the program failed on every log."""
+    return run_on_database(args, operate)
+
+
+def operate(args: argparse.Namespace, ctx: CommandContext) -> int:
+    """Execute on the open database and report."""
+    text = ctx.stdin.read() if str(args.program) == "-" else args.program.read_text()
     limits = Limits(wall_seconds=args.timeout, cpu_seconds=max(1, int(args.timeout)))
     with (
-        Store.open(args.db, create=False) as store,
-        Executor(store, args.workers, args.source, limits, memory_budget=args.memory_budget) as executor,
-        tqdm(desc="logs", unit="log", disable=not sys.stderr.isatty(), leave=False) as bar,
-    ):
+        ctx.executor(args.workers, args.source, limits, args.memory_budget) as executor,
+        tqdm(desc="logs", unit="log", disable=ctx.warm is not None or not sys.stderr.isatty(), leave=False) as bar,
+    ):  # a command forwarded to a server shows no bar: the server's stderr is not the user's terminal
 
         def progress(done: int, total: int, log_id: str) -> None:
             bar.total, bar.n = total, done
@@ -53,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
         execution = executor.run(text, args.prompt, LogSelection(tuple(args.logs), args.split), progress=progress)
         bar.close()
-        diagnostics = diagnose(store, execution, args.source, args.expected_category)
+        diagnostics = diagnose(ctx.store, execution, args.source, args.expected_category)
     if args.json:
         document = {
             "run_id": execution.run_id,
@@ -64,11 +69,11 @@ def run(args: argparse.Namespace) -> int:
             "sandbox": execution.layers,
             "printed": {r.log_id: r.stdout for r in execution.results},
         }
-        print(json.dumps(document, default=str))
+        print(json.dumps(document, default=str), file=ctx.out)
     else:
-        print(f"run {execution.run_id}: {execution.status} in {execution.seconds:.2f} s")
-        print(diagnostics.text())
+        print(f"run {execution.run_id}: {execution.status} in {execution.seconds:.2f} s", file=ctx.out)
+        print(diagnostics.text(), file=ctx.out)
         for result in execution.results:
             if result.stdout.strip():
-                print(f"--- printed on {result.log_id[:8]}:\n{result.stdout.rstrip()}")
+                print(f"--- printed on {result.log_id[:8]}:\n{result.stdout.rstrip()}", file=ctx.out)
     return 1 if execution.status in ("failed", "rejected") else 0

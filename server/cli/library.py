@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from store import Store
+from server.sharing.client import run_on_database
+from server.sharing.commands import CommandContext
 from store.library import REFAV_EXAMPLES, export_jsonl, import_jsonl, import_refav_examples, search_examples
 
 
@@ -29,22 +30,27 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Do the action; errors in an import file name its line."""
-    with Store.open(args.db, create=args.action == "import") as store:
-        if args.action == "search":
-            for example in search_examples(store, args.query, args.limit):
-                score = f"  (Timestamp BA {example.timestamp_ba:.3f})" if example.timestamp_ba is not None else ""
-                print(f"# {example.prompt}{score}\n{example.program.strip()}\n")
-        elif args.action == "export":
-            print(f"wrote {export_jsonl(store, args.file)} examples to {args.file}")
-        elif args.refav:
-            source = args.file or REFAV_EXAMPLES
-            added, skipped = import_refav_examples(store, source)
-            print(f"imported {added} RefAV examples from {source} ({skipped} already in the library)")
-        elif args.file is None:
-            print("avmine library import: give a JSON-lines FILE, or --refav for RefAV's examples")
-            return 2
-        else:
-            added, skipped = import_jsonl(store, args.file)
-            print(f"imported {added} examples from {args.file} ({skipped} already in the library)")
+    """Do the action (through the server where one holds the database); errors in an import file name its line."""
+    if args.action == "import" and args.file is None and not args.refav:
+        print("avmine library import: give a JSON-lines FILE, or --refav for RefAV's examples")
+        return 2
+    return run_on_database(args, operate, read_only=args.action != "import", create=args.action == "import")
+
+
+def operate(args: argparse.Namespace, ctx: CommandContext) -> int:
+    """Do the action on the open database."""
+    store, out = ctx.store, ctx.out
+    if args.action == "search":
+        for example in search_examples(store, args.query, args.limit):
+            score = f"  (Timestamp BA {example.timestamp_ba:.3f})" if example.timestamp_ba is not None else ""
+            print(f"# {example.prompt}{score}\n{example.program.strip()}\n", file=out)
+    elif args.action == "export":
+        print(f"wrote {export_jsonl(store, args.file)} examples to {args.file}", file=out)
+    elif args.refav:
+        source = args.file or REFAV_EXAMPLES
+        added, skipped = import_refav_examples(store, source)
+        print(f"imported {added} RefAV examples from {source} ({skipped} already in the library)", file=out)
+    else:
+        added, skipped = import_jsonl(store, args.file)
+        print(f"imported {added} examples from {args.file} ({skipped} already in the library)", file=out)
     return 0

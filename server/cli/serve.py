@@ -15,8 +15,11 @@ from server.executor.memory import add_budget_option
 from server.mcp.app import create_server
 from server.mcp.http import TOKEN_VARIABLE, HttpConfigError, check_exposure, serve_http
 from server.mcp.stdio import run_stdio
+from server.sharing.client import open_or_wait
+from server.sharing.proxy import run_proxy
+from store import Store
 from store.database import missing_database_message
-from store.errors import NoDatabaseError
+from store.errors import NoDatabaseError, StoreError
 from store.paths import resolve_db_path
 
 
@@ -73,7 +76,21 @@ def run(args: argparse.Namespace) -> int:
     db = resolve_db_path(args.db)
     if not db.is_file():
         raise NoDatabaseError(missing_database_message(db))
-    check_sandbox()  # at start, in one paragraph: never a server whose every program fails
+    opened = open_or_wait(db, read_only=False, create=False)
+    if not isinstance(opened, Store):  # another server holds the database: this one passes its session there
+        if args.transport == "stdio":
+            return run_proxy(db, opened)
+        opened.close()
+        raise StoreError(
+            f"{db} is served by another avmine server; over HTTP a second server cannot pass its sessions "
+            "through. Point your HTTP client at that server, or run `avmine serve` over stdio (the default), "
+            "which does."
+        )
+    try:
+        check_sandbox()  # at start, in one paragraph: never a server whose every program fails
+    except BaseException:
+        opened.close()
+        raise
     try:
         server = create_server(
             db,
@@ -83,8 +100,10 @@ def run(args: argparse.Namespace) -> int:
             library_threshold=args.library_threshold,
             source=args.source,
             memory_budget=args.memory_budget,
+            store=opened,
         )
     except ValueError as exc:  # a malformed $AVMINE_SCORING_BUDGET
+        opened.close()
         print(f"avmine serve: {exc}", file=sys.stderr)
         return 2
     if args.transport == "stdio":

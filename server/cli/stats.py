@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from store import Store, ids
+from server.sharing.client import run_on_database
+from server.sharing.commands import CommandContext
+from store import ids
 from store.summary import format_summary, summarize
 
 
@@ -17,9 +19,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the summary."""
-    with Store.open(args.db, read_only=True) as store:
-        print(f"Database: {store.path}")
-        log_id = ids.log_id(store, args.log_id) if args.log_id else None  # a unique prefix will do
-        print(format_summary(summarize(store, log_id)))
+    """Print the summary (through the server where one holds the database)."""
+    return run_on_database(args, operate, read_only=True)
+
+
+def operate(args: argparse.Namespace, ctx: CommandContext) -> int:
+    """Print the summary of the open database."""
+    store = ctx.store
+    print(f"Database: {store.path}", file=ctx.out)
+    log_id = ids.log_id(store, args.log_id) if args.log_id else None  # a unique prefix will do
+    print(format_summary(summarize(store, log_id)), file=ctx.out)
     return 0

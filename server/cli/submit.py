@@ -9,7 +9,8 @@ from typing import Any
 
 from evaluation.submission.from_runs import submission_from_runs
 from evaluation.submission.validate import validate_submission
-from store import Store
+from server.sharing.client import run_on_database
+from server.sharing.commands import CommandContext
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -32,25 +33,34 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build, validate and write the submission; exit 1 if it does not validate."""
-    with Store.open(args.db, read_only=True) as store:
-        submission, report = submission_from_runs(store, args.split, args.source, args.temporal, args.prompt)
+    """Build, validate and write the submission (through the server where one holds the database)."""
+    return run_on_database(args, operate, read_only=True)
+
+
+def operate(args: argparse.Namespace, ctx: CommandContext) -> int:
+    """Build, validate and write the submission from the open database; exit 1 if it does not validate."""
+    out = ctx.out
+    submission, report = submission_from_runs(ctx.store, args.split, args.source, args.temporal, args.prompt)
     if not submission:
-        print(f"avmine submit: split {args.split!r} has no (log, prompt) pairs; ingest its logs and prompts first.")
+        print(
+            f"avmine submit: split {args.split!r} has no (log, prompt) pairs; ingest its logs and prompts first.",
+            file=out,
+        )
         return 1
     problems = validate_submission(submission)
     if problems:
-        print(f"avmine submit: the submission does not validate ({len(problems)} problems):")
+        print(f"avmine submit: the submission does not validate ({len(problems)} problems):", file=out)
         for problem in problems[:20]:
-            print(f"  {problem}")
+            print(f"  {problem}", file=out)
         return 1
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("wb") as f:
         pickle.dump(submission, f)
     print(
         f"Wrote {args.out}: {report.pairs} (log, prompt) pairs, {report.from_programs} from programs, "
-        f"{len(report.fallback)} all-OTHER fallbacks."
+        f"{len(report.fallback)} all-OTHER fallbacks.",
+        file=out,
     )
     for log_id, prompt, why in report.fallback[:20]:
-        print(f"  fallback {log_id} / {prompt}: {why}")
+        print(f"  fallback {log_id} / {prompt}: {why}", file=out)
     return 0

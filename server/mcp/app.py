@@ -18,6 +18,7 @@ from server.executor import Executor
 from server.mcp import prompts, resources
 from server.mcp.state import State
 from server.mcp.tools import data, docs, images, library, runs, scoring, vision
+from server.sharing.listener import listening
 from store import Store
 from vlm.backends import VlmConfig
 from vlm.broker import VlmBroker
@@ -39,6 +40,7 @@ def create_server(
     scoring_budget: int | None = None,
     library_threshold: float = 0.8,
     memory_budget: int | None = None,
+    store: Store | None = None,
 ) -> MCPServer[State]:
     """The avmine MCP server over the database at ``db_path``.
 
@@ -52,17 +54,22 @@ def create_server(
         scoring_budget: scorings per prompt at agents' request (default: ``$AVMINE_SCORING_BUDGET``, else 30).
         library_threshold: the held-out Timestamp BA above which save_example admits a labelled prompt's program.
         memory_budget: bytes the executor's workers may hold in loaded logs (``Executor``'s default when None).
+        store: the database, already open (default: opened here).
+
+    While it serves, other avmine processes reach the database through it (``server.sharing``).
     """
     budget = scoring_budget if scoring_budget is not None else scoring_budget_from_env()
-    store = Store.open(db_path)
+    store = store or Store.open(db_path)
     images_to = image_dir or Path(db_path).parent / "renders"
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[State]) -> AsyncIterator[State]:
         broker = VlmBroker(store, source, vlm_config or VlmConfig.from_env())
         executor = Executor(store, source=source, broker=broker.answer, memory_budget=memory_budget)
+        state = State(store, executor, images_to, broker, reveal_ground_truth, budget, library_threshold)
         try:
-            yield State(store, executor, images_to, broker, reveal_ground_truth, budget, library_threshold)
+            async with listening(store.path, server, state):
+                yield state
         finally:  # entered once per process: for stdio, and for HTTP by its session manager
             executor.close()
             store.close()
