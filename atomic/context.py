@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +32,9 @@ NDArrayFloat = npt.NDArray[np.float64]
 NDArrayInt = npt.NDArray[np.int64]
 
 _active_source = "annotations"
+
+RECENT_KEPT = 6
+"""How many call-specific results (``LogContext.recent``) a log keeps."""
 
 
 def set_active_source(source: str) -> None:
@@ -70,6 +74,8 @@ class LogContext:
         self.row_at[self.row_track, self.row_time] = np.arange(len(self.row_track))
         self._colors: tuple[float, dict[str, str | None]] | None = None
         self._derived: dict[tuple[object, ...], Any] = {}
+        self._per_row: dict[tuple[object, ...], tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]] = {}
+        self._recent: OrderedDict[tuple[object, ...], Any] = OrderedDict()
 
     def derived(self, key: tuple[object, ...], compute: Callable[[], DerivedT]) -> DerivedT:
         """A series derived from this log's boxes, computed once per key (e.g. a windowed speed).
@@ -79,6 +85,44 @@ class LogContext:
         if key not in self._derived:
             self._derived[key] = compute()
         value: DerivedT = self._derived[key]
+        return value
+
+    def per_row(
+        self, key: tuple[object, ...], tracks: NDArrayInt, compute: Callable[[NDArrayInt], npt.NDArray[Any]]
+    ) -> npt.NDArray[Any]:
+        """A per-row series of this log, computed for whole tracks as they are first asked for.
+
+        Args:
+            key: what the series is (function and parameters).
+            tracks: the tracks whose rows the caller needs.
+            compute: the values at given rows, shape (K,), from the rows (whole tracks, in order).
+
+        Returns:
+            Shape (R,): the values at the rows of every track computed so far (others unspecified).
+        """
+        values, done = self._per_row.get(key, (None, np.zeros(len(self.track_uuids), dtype=bool)))
+        todo = np.zeros(len(self.track_uuids), dtype=bool)
+        todo[np.asarray(tracks, dtype=np.int64)] = True
+        todo &= ~done
+        if todo.any():
+            rows = np.flatnonzero(todo[self.row_track])
+            computed = np.asarray(compute(rows))
+            if values is None:
+                values = np.zeros(len(self.row_track), dtype=computed.dtype)
+            values[rows] = computed
+            self._per_row[key] = (values, done | todo)
+        return values if values is not None else np.zeros(len(self.row_track), dtype=bool)
+
+    def recent(self, key: tuple[object, ...], compute: Callable[[], DerivedT]) -> DerivedT:
+        """Like ``derived``, but only the last few keys are kept (for large, call-specific work such as
+        the pair series of two sets of tracks)."""
+        if key in self._recent:
+            self._recent.move_to_end(key)
+        else:
+            self._recent[key] = compute()
+            while len(self._recent) > RECENT_KEPT:
+                self._recent.popitem(last=False)
+        value: DerivedT = self._recent[key]
         return value
 
     def color_cache(self) -> dict[str, str | None]:
@@ -168,6 +212,27 @@ class LogContext:
         return box_footprints_3d(np.asarray(self.arrays.xyz_ego), self.size, rotation_ego)
 
     @functools.cached_property
+    def footprint_discs(self) -> tuple[NDArrayFloat, NDArrayFloat]:
+        """Discs holding the ego-frame footprints: the corners' mean (R, 2) and farthest corner (R,).
+
+        Two footprints are at least the centres' distance less both radii apart, so pair searches
+        skip the exact distance where that bound already exceeds their limit.
+        """
+        corners = self.footprints_ego[:, :4]
+        centre = corners.mean(axis=1)
+        radius = np.linalg.norm(corners - centre[:, None], axis=-1).max(axis=1)
+        return centre, radius
+
+    @functools.cached_property
+    def footprint_degenerate(self) -> npt.NDArray[np.bool_]:
+        """Per row: an ego-frame footprint whose distances may not be numbers (a non-finite or huge
+        coordinate, or a zero-length edge), shape (R,)."""
+        footprints = self.footprints_ego
+        edges = footprints[:, 1:] - footprints[:, :-1]
+        null_edge = (edges[..., 0] * edges[..., 0] + edges[..., 1] * edges[..., 1] == 0).any(axis=1)
+        return np.asarray(~(np.abs(footprints) < 1e100).all(axis=(1, 2)) | null_edge)
+
+    @functools.cached_property
     def track_category(self) -> list[str]:
         """Category of each track's first row."""
         return [str(c) for c in self.arrays.track_categories]
@@ -191,6 +256,11 @@ class LogContext:
     def in_own_frame(self, vectors_city: NDArrayFloat) -> NDArrayFloat:
         """Rotate per-row city vectors into each row's own box frame (+x forward, +y left)."""
         return np.asarray(np.einsum("rji,rj->ri", self.rotation_city, vectors_city), dtype=np.float64)
+
+    @functools.cached_property
+    def velocity_own_frame(self) -> NDArrayFloat:
+        """``velocity_city`` in each row's own box frame (m/s), shape (R, 3)."""
+        return self.in_own_frame(self.velocity_city)
 
     @functools.cached_property
     def yaw_rate(self) -> NDArrayFloat:

@@ -213,12 +213,14 @@ def has_objects_in_relative_direction_rule(
     )
     tracks = tracks_of(ctx, track_uuids)
     series = build_pairs(ctx, tracks, tracks_of(ctx, related_uuids))
-    first_row = ctx.track_start[series.track[series.pair]]
-    is_ego = np.array([u == ctx.ego_uuid for u in ctx.track_uuids])[series.track[series.pair]]
+    # a row farther than within_distance is never taken, nor does it outrank a nearer one: skip it early
+    near = np.flatnonzero(series.may_be_within(within_distance))
+    first_row = ctx.track_start[series.track[series.pair[near]]]
+    is_ego = np.array([u == ctx.ego_uuid for u in ctx.track_uuids])[series.track[series.pair[near]]]
     width = np.where(is_ego, EGO_HALF_WIDTH_M, ctx.size[first_row, 1] / 2)
     front = np.where(is_ego, EGO_FRONT_M, ctx.size[first_row, 0] / 2)
     back = np.where(is_ego, EGO_BACK_M, -ctx.size[first_row, 0] / 2)
-    position = series.candidate_in_track_frame()
+    position = series.candidate_in_track_frame(rows=near)
     x, y = position[:, 0], position[:, 1]
     lateral = lateral_thresh
     regions = {
@@ -228,14 +230,17 @@ def has_objects_in_relative_direction_rule(
         "backward": (x < back) & (-width - lateral < y) & (y < width + lateral),
     }
     in_region = regions.get(direction, np.zeros(len(x), dtype=bool))
-    rows = np.flatnonzero(in_region)
-    distance = series.footprint_distance[rows]
+    rows = near[in_region]
     track = series.track[series.pair[rows]]
     time = series.time[rows]
-    # nearest first within each (track, timestamp); ties keep candidate order (a stable sort)
-    order = np.lexsort((series.pair[rows], distance, time, track))
-    rank = _group_rank([track, time], order)
-    taken = (distance <= within_distance) & (rank < max_number)
+    if max_number == np.inf:  # every candidate within the distance is taken: no ranking, no exact distances
+        taken = series.footprint_within(within_distance, rows)
+    else:
+        distance = series.footprint_distance_upto(within_distance, rows)
+        # nearest first within each (track, timestamp); ties keep candidate order (a stable sort)
+        order = np.lexsort((series.pair[rows], distance, time, track))
+        rank = _group_rank([track, time], order)
+        taken = (distance <= within_distance) & (rank < max_number)
     count = np.zeros((len(ctx.track_uuids), len(ctx.timestamps_ns)), dtype=np.int64)
     np.add.at(count, (track[taken], time[taken]), 1)
     keep = taken & (count[track, time] >= max(min_number, 1))
@@ -254,9 +259,12 @@ def facing_toward_rule(
     """
     non_negative("facing_toward", within_angle=within_angle, max_distance=max_distance)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
-    position = series.candidate_in_track_frame()
+    near = np.flatnonzero(series.may_be_within(max_distance))
+    position = series.candidate_in_track_frame(rows=near)
     bearing = np.degrees(np.arctan2(position[:, 1], position[:, 0]))
-    hit = (np.abs(bearing) <= within_angle) & (series.footprint_distance <= max_distance)
+    ahead = near[np.abs(bearing) <= within_angle]
+    hit = np.zeros(len(series.pair), dtype=bool)
+    hit[ahead] = series.footprint_within(max_distance, ahead)
     return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
 
 
@@ -289,7 +297,7 @@ def heading_toward_rule(
     """
     non_negative("heading_toward", angle_threshold=angle_threshold, max_distance=max_distance)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
-    velocity = ctx.in_own_frame(ctx.velocity_city)[series.row_track]
+    velocity = ctx.velocity_own_frame[series.row_track]
     position = series.candidate_in_track_frame()
     unit_velocity = velocity / (np.linalg.norm(velocity, axis=1, keepdims=True) + 1e-8)
     with np.errstate(invalid="ignore"):
@@ -297,7 +305,7 @@ def heading_toward_rule(
     # the track's distance from the candidate, seen from the candidate, differenced per sample
     radial = np.linalg.norm(series.swapped().candidate_in_track_frame(), axis=1)
     closing = -_gradient_per_sample(radial, series)
-    hit = (closing >= minimum_speed) & (angle <= angle_threshold) & (series.footprint_distance <= max_distance)
+    hit = (closing >= minimum_speed) & (angle <= angle_threshold) & series.footprint_within(max_distance)
     return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
 
 
@@ -316,7 +324,7 @@ def near_objects_rule(
     non_negative("near_objects", distance_thresh=distance_thresh, min_objects=min_objects)
     needed = min_objects or len(related_uuids)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids), include_self=include_self)
-    near = series.footprint_distance <= distance_thresh
+    near = series.footprint_within(distance_thresh)
     track = series.track[series.pair]
     count = np.zeros((len(ctx.track_uuids), len(ctx.timestamps_ns)), dtype=np.int64)
     np.add.at(count, (track[near], series.time[near]), 1)
