@@ -114,8 +114,10 @@ class LogContext:
         return values if values is not None else np.zeros(len(self.row_track), dtype=bool)
 
     def recent(self, key: tuple[object, ...], compute: Callable[[], DerivedT]) -> DerivedT:
-        """Like ``derived``, but only the last few keys are kept (for large, call-specific work such as
-        the pair series of two sets of tracks)."""
+        """Like ``derived``, but only the last few keys are kept.
+
+        For large, call-specific work such as the pair series of two sets of tracks.
+        """
         if key in self._recent:
             self._recent.move_to_end(key)
         else:
@@ -225,8 +227,10 @@ class LogContext:
 
     @functools.cached_property
     def footprint_degenerate(self) -> npt.NDArray[np.bool_]:
-        """Per row: an ego-frame footprint whose distances may not be numbers (a non-finite or huge
-        coordinate, or a zero-length edge), shape (R,)."""
+        """Per row: an ego-frame footprint whose distances may not be numbers, shape (R,).
+
+        A non-finite or huge coordinate, or a zero-length edge (RefAV's distance is then NaN).
+        """
         footprints = self.footprints_ego
         edges = footprints[:, 1:] - footprints[:, :-1]
         null_edge = (edges[..., 0] * edges[..., 0] + edges[..., 1] * edges[..., 1] == 0).any(axis=1)

@@ -8,8 +8,10 @@ are laid out one after another so every step runs once over all of them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +23,7 @@ from atomic.map.geometry import footprint_distance
 
 NDArrayFloat = npt.NDArray[np.float64]
 NDArrayInt = npt.NDArray[np.int64]
+MemoT = TypeVar("MemoT")
 
 PRUNE_MARGIN_M = 1e-6
 """Slack added to a distance limit before a bound may skip a pair (metres per metre of limit, plus 1e-6 m)."""
@@ -44,8 +47,17 @@ class PairSeries:
     row_track: NDArrayInt  # (M,) T's row in the log arrays
     row_candidate: NDArrayInt  # (M,) C's row in the log arrays
     groups: Groups  # over the M rows
+    memos: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """What calls computed on these rows, for later calls on the same pairs (see ``memo``)."""
 
-    @property
+    def memo(self, key: str, compute: Callable[[], MemoT]) -> MemoT:
+        """A per-row series of these pairs that does not depend on a call's parameters, computed once."""
+        if key not in self.memos:
+            self.memos[key] = compute()
+        value: MemoT = self.memos[key]
+        return value
+
+    @cached_property
     def timestamps_ns(self) -> NDArrayInt:
         """Timestamp of each row, shape (M,)."""
         return self.ctx.timestamps_ns[self.time]
@@ -82,15 +94,20 @@ class PairSeries:
             out[redo] = derivative_at(ctx.xyz_city, self.timestamps_ns, self.groups, n, redo, take=rows)
         return out
 
-    def _to_track_frame(self, vectors_city: NDArrayFloat, is_point: bool, rows: NDArrayInt | None) -> NDArrayFloat:
+    def _to_track_frame(self, vectors_city: NDArrayFloat, is_point: bool) -> NDArrayFloat:
         ctx = self.ctx
-        row_track = self.row_track if rows is None else self.row_track[rows]
-        if rows is not None:
-            vectors_city = vectors_city[rows]
         if is_point:
-            vectors_city = vectors_city - ctx.xyz_city[row_track]
-        rotated: NDArrayFloat = np.einsum("mji,mj->mi", ctx.rotation_city[row_track], vectors_city)
+            vectors_city = vectors_city - ctx.xyz_city[self.row_track]
+        rotated: NDArrayFloat = np.einsum("mji,mj->mi", ctx.rotation_city[self.row_track], vectors_city)
         return rotated
+
+    @cached_property
+    def _position_in_track_frame(self) -> NDArrayFloat:
+        return self._to_track_frame(self.candidate_city, is_point=True)
+
+    @cached_property
+    def _velocity_in_track_frame(self) -> NDArrayFloat:
+        return self._to_track_frame(self.candidate_velocity_city, is_point=False)
 
     def candidate_in_track_frame(self, direction: str | None = None, rows: NDArrayInt | None = None) -> NDArrayFloat:
         """C's smoothed centre in T's box frame (+x ahead of T's centre, +y to T's left), shape (M, 3).
@@ -98,16 +115,21 @@ class PairSeries:
         ``direction`` rotates the x-y axes as RefAV's ``being_crossed_by`` does ('left', 'right',
         'backward'; anything else leaves them). ``rows`` computes only those rows (shape (K, 3) then).
         """
-        return _rotate(self._to_track_frame(self.candidate_city, True, rows), direction)
+        frame = self._position_in_track_frame
+        return _rotate(frame.copy() if rows is None else frame[rows], direction)
 
     def candidate_velocity_in_track_frame(
         self, direction: str | None = None, rows: NDArrayInt | None = None
     ) -> NDArrayFloat:
         """C's velocity in T's box frame (m/s), shape (M, 3); see ``candidate_in_track_frame``."""
-        return _rotate(self._to_track_frame(self.candidate_velocity_city, False, rows), direction)
+        frame = self._velocity_in_track_frame
+        return _rotate(frame.copy() if rows is None else frame[rows], direction)
 
     def swapped(self) -> PairSeries:
         """The same pairs and rows with the roles exchanged: C becomes the frame, T the object."""
+        return self.memo("swapped", self._swap)
+
+    def _swap(self) -> PairSeries:
         return PairSeries(
             ctx=self.ctx,
             track=self.candidate,
@@ -158,8 +180,20 @@ class PairSeries:
             return np.where(self.footprint_distance[at] <= limit, self.footprint_distance[at], np.inf)
         out = np.full(len(at), np.inf)
         todo = np.flatnonzero(self.may_be_within(limit, at))
-        footprints = self.ctx.footprints_ego
-        out[todo] = footprint_distance(footprints[self.row_track[at[todo]]], footprints[self.row_candidate[at[todo]]])
+        out[todo] = self._exact_distance(at[todo])
+        return out
+
+    def _exact_distance(self, rows: NDArrayInt) -> NDArrayFloat:
+        """``footprint_distance[rows]``, computing only rows no earlier call computed."""
+        known, distance = self.memo(
+            "exact_distance", lambda: (np.zeros(len(self.pair), bool), np.zeros(len(self.pair)))
+        )
+        todo = rows[~known[rows]]
+        if len(todo):
+            footprints = self.ctx.footprints_ego
+            distance[todo] = footprint_distance(footprints[self.row_track[todo]], footprints[self.row_candidate[todo]])
+            known[todo] = True
+        out: NDArrayFloat = distance[rows]
         return out
 
     def footprint_within(self, limit: float, rows: NDArrayInt | None = None) -> npt.NDArray[np.bool_]:
@@ -173,29 +207,35 @@ class PairSeries:
         at = np.arange(len(self.pair)) if rows is None else np.asarray(rows, dtype=np.int64)
         if "footprint_distance" in self.__dict__:
             return np.asarray(self.footprint_distance[at] <= limit)
-        ctx = self.ctx
-        row_t, row_c = self.row_track[at], self.row_candidate[at]
         margin = PRUNE_MARGIN_M * (1.0 + abs(limit)) if np.isfinite(limit) else 0.0
-        centre, radius = ctx.footprint_discs
-        gap = centre[row_t] - centre[row_c]
-        distance = np.hypot(gap[:, 0], gap[:, 1])
-        reach = radius[row_t] + radius[row_c]
+        distance, reach = self._discs
+        if rows is not None:
+            distance, reach = distance[at], reach[at]
         within = distance + reach < limit - margin
-        unsure = ~within & ~(distance - reach > limit + margin)  # NaN bounds stay unsure
-        unsure |= ctx.footprint_degenerate[row_t] | ctx.footprint_degenerate[row_c]
+        unsure = ~within & ~(distance - reach > limit + margin)  # NaN (unsure) rows stay unsure
         todo = np.flatnonzero(unsure)
-        footprints = ctx.footprints_ego
-        within[todo] = footprint_distance(footprints[row_t[todo]], footprints[row_c[todo]]) <= limit
+        within[todo] = self._exact_distance(at[todo]) <= limit
         return np.asarray(within)
 
     def may_be_within(self, limit: float, rows: NDArrayInt | None = None) -> npt.NDArray[np.bool_]:
         """Per row (or at ``rows``): False only where the footprints are surely more than ``limit`` apart."""
-        row_t = self.row_track if rows is None else self.row_track[rows]
-        row_c = self.row_candidate if rows is None else self.row_candidate[rows]
-        centre, radius = self.ctx.footprint_discs
-        gap = centre[row_t] - centre[row_c]
-        bound = np.hypot(gap[:, 0], gap[:, 1]) - radius[row_t] - radius[row_c]
-        return np.asarray(~(bound > limit + PRUNE_MARGIN_M * (1.0 + abs(limit))))  # NaN bounds are kept
+        distance, reach = self._discs
+        if rows is not None:
+            distance, reach = distance[rows], reach[rows]
+        return np.asarray(~(distance - reach > limit + PRUNE_MARGIN_M * (1.0 + abs(limit))))  # NaN bounds are kept
+
+    @cached_property
+    def _discs(self) -> tuple[NDArrayFloat, NDArrayFloat]:
+        """Per row: the distance between the footprints' disc centres, and the sum of the disc radii.
+
+        The distance is NaN where a footprint is degenerate, so that no bound decides the row.
+        """
+        ctx = self.ctx
+        centre, radius = ctx.footprint_discs
+        gap = centre[self.row_track] - centre[self.row_candidate]
+        distance = np.hypot(gap[:, 0], gap[:, 1])
+        distance[ctx.footprint_degenerate[self.row_track] | ctx.footprint_degenerate[self.row_candidate]] = np.nan
+        return distance, radius[self.row_track] + radius[self.row_candidate]
 
     def per_pair_timestamps(self, mask: npt.NDArray[np.bool_]) -> dict[tuple[int, int], list[int]]:
         """``{(T, C): sorted timestamps}`` of the rows where ``mask`` holds (pairs with none are left out)."""
@@ -204,11 +244,13 @@ class PairSeries:
         if len(rows) == 0:
             return out
         pairs = self.pair[rows]
-        stamps = self.timestamps_ns[rows]
-        bounds = np.flatnonzero(np.diff(pairs)) + 1
-        for chunk_pairs, chunk_stamps in zip(np.split(pairs, bounds), np.split(stamps, bounds), strict=True):
-            p = int(chunk_pairs[0])
-            out[(int(self.track[p]), int(self.candidate[p]))] = chunk_stamps.tolist()
+        stamps: list[int] = self.timestamps_ns[rows].tolist()
+        firsts = np.flatnonzero(np.diff(pairs, prepend=-1))
+        lasts = [*firsts[1:].tolist(), len(rows)]
+        first_pairs = pairs[firsts]
+        tracks, candidates = self.track[first_pairs].tolist(), self.candidate[first_pairs].tolist()
+        for track, candidate, lo, hi in zip(tracks, candidates, firsts.tolist(), lasts, strict=True):
+            out[(track, candidate)] = stamps[lo:hi]
         return out
 
 

@@ -103,10 +103,8 @@ def measure(log_dirs: list[Path], repeats: int) -> dict[str, Any]:
         _ = ctx.map_regions, ctx.row_lane, ctx.is_stationary
         get = namespace["get_objects_of_category"]
         vehicles, peds = get(log_dir, category="VEHICLE"), get(log_dir, category="PEDESTRIAN")
-        calls: dict[str, Callable[[], Any]] = {
-            **{n: (lambda n=n, k=k: namespace[n](vehicles, log_dir, **k)) for n, k in UNARY.items()},
-            **{n: (lambda n=n, k=k: namespace[n](vehicles, peds, log_dir, **k)) for n, k in RELATIONAL.items()},
-        }
+        calls = {n: functools.partial(namespace[n], vehicles, log_dir, **k) for n, k in UNARY.items()}
+        calls |= {n: functools.partial(namespace[n], vehicles, peds, log_dir, **k) for n, k in RELATIONAL.items()}
         for name, call in calls.items():
             first = _ms(call)
             warm = statistics.median(_ms(call) for _ in range(repeats))

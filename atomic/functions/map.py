@@ -167,15 +167,26 @@ def _lane_relation(
 ) -> Relations:
     """Related objects whose lane, at a timestamp, is among ``lanes_of[track's lane then]``."""
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
-    lane_t = ctx.row_lane[series.row_track]
-    lane_c = ctx.row_lane[series.row_candidate]
-    allowed_t = np.array([lane for lane, members in lanes_of.items() for _ in members], dtype=np.int64)
-    allowed_c = np.array([m for members in lanes_of.values() for m in members], dtype=np.int64)
-    # each (track lane, related lane) pair as one integer over the lanes that occur, then one isin
-    ids = np.unique(np.concatenate([allowed_t, allowed_c, lane_t, lane_c]))
-    code = lambda t, c: np.searchsorted(ids, t) * len(ids) + np.searchsorted(ids, c)  # noqa: E731
-    hit = np.isin(code(lane_t, lane_c), code(allowed_t, allowed_c))
-    return _relations(ctx, track_uuids, series.per_pair_timestamps(hit & (lane_c >= 0)))
+    # lanes as their place in the map's index (every assigned lane is there), a pair of lanes as one code
+    index = ctx.map_index
+    n = len(index.index_of)
+    place = ctx.derived(("row_lane_place",), lambda: _lane_places(ctx))
+    allowed = [
+        index.index_of[lane] * n + index.index_of[m] for lane, ms in lanes_of.items() for m in ms if m in index.index_of
+    ]
+    lane_t, lane_c = place[series.row_track], place[series.row_candidate]
+    both = np.flatnonzero((lane_t >= 0) & (lane_c >= 0))
+    hit = np.zeros(len(series.pair), dtype=bool)
+    hit[both] = np.isin(lane_t[both] * n + lane_c[both], np.array(allowed, dtype=np.int64))
+    return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
+
+
+def _lane_places(ctx: LogContext) -> npt.NDArray[np.int64]:
+    """Per row: the position of its lane in the map's lane index, -1 without a lane."""
+    place = np.full(len(ctx.row_lane), -1, dtype=np.int64)
+    has = ctx.row_lane >= 0
+    place[has] = [ctx.map_index.index_of[int(i)] for i in ctx.row_lane[has]]
+    return place
 
 
 def _track_lanes(ctx: LogContext, track_uuids: list[str]) -> list[int]:
@@ -324,9 +335,8 @@ def following_rule(ctx: LogContext, track_uuids: list[str], related_uuids: list[
     half_length_t = ctx.size[first_t, 0] / 2
     position = series.candidate_in_track_frame()
     # every hit is in lanes and ahead: the rest is computed on those rows only
-    rows = np.flatnonzero(
-        (lane_t >= 0) & (lane_c >= 0) & (half_length_t < position[:, 0]) & (position[:, 0] < FOLLOW_DISTANCE_M + half_length_t)
-    )  # fmt: skip
+    x = position[:, 0]
+    rows = np.flatnonzero((lane_t >= 0) & (lane_c >= 0) & (half_length_t < x) & (x < FOLLOW_DISTANCE_M + half_length_t))
     lane_t, lane_c, half_length_t = lane_t[rows], lane_c[rows], half_length_t[rows]
     half_width_t = ctx.size[first_t[rows], 1] / 2
     half_width_c = ctx.size[ctx.track_start[series.candidate[series.pair[rows]]], 1] / 2

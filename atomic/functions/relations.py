@@ -121,6 +121,26 @@ def being_crossed_by_rule(
     return _relations(ctx, track_uuids, series.per_pair_timestamps(marked))
 
 
+def _relative_heading(series: PairSeries) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Per row: the angle between T's and C's directions of travel (degrees), and rows too slow to judge."""
+    ctx = series.ctx
+    row_t, row_r = series.row_track, series.row_candidate
+    a = ctx.velocity_city[row_t]
+    b = ctx.velocity_city[row_r]
+    free = np.array([c in FREE_WILL for c in ctx.track_category])
+    heading = ctx.rotation_city[:, :, 0] + ctx.xyz_city - ctx.smoothed_xyz_city  # tip of the unit x-axis
+    speed_a = np.linalg.norm(a, axis=1)
+    speed_b = np.linalg.norm(b, axis=1)
+    use_track_heading = (speed_a < 1) & free[series.track[series.pair]] & (speed_b > 1)
+    use_related_heading = ~use_track_heading & (speed_b < 1) & free[series.candidate[series.pair]] & (speed_a > 0.5)
+    skip = ~use_track_heading & ~use_related_heading & ((speed_a < 1) | (speed_b < 1))
+    a[use_track_heading] = heading[row_t[use_track_heading]]
+    b[use_related_heading] = heading[row_r[use_related_heading]]
+    with np.errstate(invalid="ignore"):
+        angle = np.degrees(np.arccos(np.sum(_unit(a) * _unit(b), axis=1)))
+    return angle, skip
+
+
 def _unit(vectors: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     # RefAV adds 1e-8 to every component before taking the norm; kept so ties resolve alike.
     unit: npt.NDArray[np.float64] = vectors / np.linalg.norm(vectors + 1e-8, axis=1, keepdims=True)
@@ -138,20 +158,7 @@ def heading_in_relative_direction_to_rule(
     """
     choice("heading_in_relative_direction_to", "direction", direction, ("same", "opposite", "perpendicular"))
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
-    row_t, row_r = series.row_track, series.row_candidate
-    a = ctx.velocity_city[row_t].copy()
-    b = ctx.velocity_city[row_r].copy()
-    free = np.array([c in FREE_WILL for c in ctx.track_category])
-    heading = ctx.rotation_city[:, :, 0] + ctx.xyz_city - ctx.smoothed_xyz_city  # tip of the unit x-axis
-    speed_a = np.linalg.norm(a, axis=1)
-    speed_b = np.linalg.norm(b, axis=1)
-    use_track_heading = (speed_a < 1) & free[series.track[series.pair]] & (speed_b > 1)
-    use_related_heading = ~use_track_heading & (speed_b < 1) & free[series.candidate[series.pair]] & (speed_a > 0.5)
-    skip = ~use_track_heading & ~use_related_heading & ((speed_a < 1) | (speed_b < 1))
-    a[use_track_heading] = heading[row_t[use_track_heading]]
-    b[use_related_heading] = heading[row_r[use_related_heading]]
-    with np.errstate(invalid="ignore"):
-        angle = np.degrees(np.arccos(np.sum(_unit(a) * _unit(b), axis=1)))
+    angle, skip = series.memo("relative_heading", lambda: _relative_heading(series))
     if direction == "same":
         hit = angle <= 45
     elif direction == "perpendicular":
@@ -297,7 +304,16 @@ def heading_toward_rule(
     """
     non_negative("heading_toward", angle_threshold=angle_threshold, max_distance=max_distance)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
-    velocity = ctx.velocity_own_frame[series.row_track]
+    closing, angle = series.memo("heading_toward", lambda: _heading_toward(series))
+    moving = np.flatnonzero((closing >= minimum_speed) & (angle <= angle_threshold))
+    hit = np.zeros(len(series.pair), dtype=bool)
+    hit[moving] = series.footprint_within(max_distance, moving)
+    return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
+
+
+def _heading_toward(series: PairSeries) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per row: how fast T closes in on C (m per sample), and the angle from T's velocity to C (degrees)."""
+    velocity = series.ctx.velocity_own_frame[series.row_track]
     position = series.candidate_in_track_frame()
     unit_velocity = velocity / (np.linalg.norm(velocity, axis=1, keepdims=True) + 1e-8)
     with np.errstate(invalid="ignore"):
@@ -305,8 +321,7 @@ def heading_toward_rule(
     # the track's distance from the candidate, seen from the candidate, differenced per sample
     radial = np.linalg.norm(series.swapped().candidate_in_track_frame(), axis=1)
     closing = -_gradient_per_sample(radial, series)
-    hit = (closing >= minimum_speed) & (angle <= angle_threshold) & series.footprint_within(max_distance)
-    return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
+    return closing, angle
 
 
 def near_objects_rule(
@@ -324,11 +339,12 @@ def near_objects_rule(
     non_negative("near_objects", distance_thresh=distance_thresh, min_objects=min_objects)
     needed = min_objects or len(related_uuids)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids), include_self=include_self)
-    near = series.footprint_within(distance_thresh)
-    track = series.track[series.pair]
+    near = np.flatnonzero(series.footprint_within(distance_thresh))
+    track, time = series.track[series.pair[near]], series.time[near]
     count = np.zeros((len(ctx.track_uuids), len(ctx.timestamps_ns)), dtype=np.int64)
-    np.add.at(count, (track[near], series.time[near]), 1)
-    hit = near & (count[track, series.time] >= needed)
+    np.add.at(count, (track, time), 1)
+    hit = np.zeros(len(series.pair), dtype=bool)
+    hit[near[count[track, time] >= needed]] = True
     return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
 
 
