@@ -21,7 +21,7 @@ from av2.map.map_api import ArgoverseStaticMap
 from scipy.spatial.transform import Rotation
 
 from atomic.kinematics import Groups, derivative, yaw_rate
-from atomic.map.geometry import box_footprints_3d
+from atomic.map.geometry import box_footprints_3d, footprint_discs, footprints_degenerate
 from atomic.map.lanes import MapIndex
 from atomic.map.regions import MapRegions
 from store.arrays import LogArrays, load_log_arrays
@@ -127,6 +127,10 @@ class LogContext:
         value: DerivedT = self._recent[key]
         return value
 
+    def forget_recent(self) -> None:
+        """Drop the call-specific results kept by ``recent`` (their memory, or to measure from scratch)."""
+        self._recent.clear()
+
     def color_cache(self) -> dict[str, str | None]:
         """RefAV's colour cache of the log (``cache/color_cache.json``; {} without one), as last read.
 
@@ -215,26 +219,13 @@ class LogContext:
 
     @functools.cached_property
     def footprint_discs(self) -> tuple[NDArrayFloat, NDArrayFloat]:
-        """Discs holding the ego-frame footprints: the corners' mean (R, 2) and farthest corner (R,).
-
-        Two footprints are at least the centres' distance less both radii apart, so pair searches
-        skip the exact distance where that bound already exceeds their limit.
-        """
-        corners = self.footprints_ego[:, :4]
-        centre = corners.mean(axis=1)
-        radius = np.linalg.norm(corners - centre[:, None], axis=-1).max(axis=1)
-        return centre, radius
+        """Discs holding the ego-frame footprints: centres (R, 2), radii (R,) (``footprint_discs``)."""
+        return footprint_discs(self.footprints_ego)
 
     @functools.cached_property
     def footprint_degenerate(self) -> npt.NDArray[np.bool_]:
-        """Per row: an ego-frame footprint whose distances may not be numbers, shape (R,).
-
-        A non-finite or huge coordinate, or a zero-length edge (RefAV's distance is then NaN).
-        """
-        footprints = self.footprints_ego
-        edges = footprints[:, 1:] - footprints[:, :-1]
-        null_edge = (edges[..., 0] * edges[..., 0] + edges[..., 1] * edges[..., 1] == 0).any(axis=1)
-        return np.asarray(~(np.abs(footprints) < 1e100).all(axis=(1, 2)) | null_edge)
+        """Per row: an ego-frame footprint whose distances may not be numbers, shape (R,)."""
+        return footprints_degenerate(self.footprints_ego)
 
     @functools.cached_property
     def track_category(self) -> list[str]:
