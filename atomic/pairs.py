@@ -88,8 +88,8 @@ class PairSeries:
         ctx = self.ctx
         full = ctx.smoothed_xyz_city if n == 0 else ctx.velocity_city
         out: NDArrayFloat = full[rows]
-        redo = np.flatnonzero(~_same_windows(rows, ctx.track_start[owner], ctx.track_start[owner + 1] - 1,
-                                             self.groups, MEDIAN_WINDOW // 2 + n))  # fmt: skip
+        first, last = ctx.track_start[owner], ctx.track_start[owner + 1] - 1
+        redo = np.flatnonzero(~_same_windows(rows, first, last, self.groups, MEDIAN_WINDOW // 2 + n))
         if len(redo):
             out[redo] = derivative_at(ctx.xyz_city, self.timestamps_ns, self.groups, n, redo, take=rows)
         return out
@@ -177,7 +177,8 @@ class PairSeries:
         """
         at = np.arange(len(self.pair)) if rows is None else np.asarray(rows, dtype=np.int64)
         if "footprint_distance" in self.__dict__ or not np.isfinite(limit):
-            return np.where(self.footprint_distance[at] <= limit, self.footprint_distance[at], np.inf)
+            exact = self.footprint_distance[at] if "footprint_distance" in self.__dict__ else self._exact_distance(at)
+            return np.where(exact <= limit, exact, np.inf)
         out = np.full(len(at), np.inf)
         todo = np.flatnonzero(self.may_be_within(limit, at))
         out[todo] = self._exact_distance(at[todo])

@@ -148,10 +148,11 @@ def _reference(tree: Path, log_dirs: list[Path], repeats: int) -> dict[str, Any]
 
 def _report(now: dict[str, Any], before: dict[str, Any] | None) -> None:
     logs = sorted({log for per_log in now["functions"].values() for log in per_log})
-    head = " ".join(f"{log:>17}" for log in logs)
+    width = 29 if before else 17
+    head = " ".join(f"{log:>{width}}" for log in logs)
     print(f"{'CPU' if clock is time.process_time else 'wall'} ms per log: warm median (first call in brackets)")
     if before:
-        print("x = the reference tree's warm time / this tree's")
+        print("each cell: this tree's warm (first) ms, the reference tree's warm ms, their ratio")
     print(f"{'function':<36} {head}")
     for name, per_log in now["functions"].items():
         cells = []
@@ -159,8 +160,9 @@ def _report(now: dict[str, Any], before: dict[str, Any] | None) -> None:
             first, warm = per_log[log]
             cell = f"{warm:7.1f} ({first:6.1f})"
             if before:
-                cell = f"{warm:6.1f} {before['functions'][name][log][1] / warm:5.0f}x ({first:5.0f})"
-            cells.append(f"{cell:>17}")
+                old = before["functions"][name][log][1]
+                cell = f"{warm:5.1f} ({first:4.0f}) {old:6.1f} {old / warm:4.0f}x"
+            cells.append(f"{cell:>{width}}")
         print(f"{name:<36} {' '.join(cells)}")
     print("\nRefAV example programs: each atomic call, warm ms per log (second run)")
     print(f"{'program:call':<36} {head}")
@@ -169,11 +171,14 @@ def _report(now: dict[str, Any], before: dict[str, Any] | None) -> None:
         for log in logs:
             ms = per_log.get(log)
             old = before["programs"].get(call, {}).get(log) if before else None
-            cell = "-" if ms is None else f"{ms:7.1f}" + (f" {old / ms:5.0f}x" if old else "")
-            cells.append(f"{cell:>17}")
+            cell = "-" if ms is None else f"{ms:7.1f}" + (f" {old:7.1f} {old / ms:4.0f}x" if old else "")
+            cells.append(f"{cell:>{width}}")
         print(f"{call:<36} {' '.join(cells)}")
     worst = max((ms, call) for call, per_log in now["programs"].items() for ms in per_log.values())
     print(f"\nslowest call in the example programs: {worst[1]} {worst[0]:.1f} ms")
+    if before:
+        old_worst = max((ms, call) for call, per_log in before["programs"].items() for ms in per_log.values())
+        print(f"in the reference tree: {old_worst[1]} {old_worst[0]:.1f} ms")
 
 
 def main() -> None:
