@@ -33,8 +33,9 @@ NDArrayInt = npt.NDArray[np.int64]
 
 _active_source = "annotations"
 
-RECENT_KEPT = 6
-"""How many call-specific results (``LogContext.recent``) a log keeps."""
+RECENT_SIZE = 2_000_000
+"""How much call-specific work (``LogContext.recent``) a log keeps: pair rows, about 250 bytes each
+with what calls compute on them, so at most about 0.5 GB."""
 
 
 def set_active_source(source: str) -> None:
@@ -75,7 +76,7 @@ class LogContext:
         self._colors: tuple[float, dict[str, str | None]] | None = None
         self._derived: dict[tuple[object, ...], Any] = {}
         self._per_row: dict[tuple[object, ...], tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]] = {}
-        self._recent: OrderedDict[tuple[object, ...], Any] = OrderedDict()
+        self._recent: OrderedDict[tuple[object, ...], tuple[Any, int]] = OrderedDict()
 
     def derived(self, key: tuple[object, ...], compute: Callable[[], DerivedT]) -> DerivedT:
         """A series derived from this log's boxes, computed once per key (e.g. a windowed speed).
@@ -113,18 +114,28 @@ class LogContext:
             self._per_row[key] = (values, done | todo)
         return values if values is not None else np.zeros(len(self.row_track), dtype=bool)
 
-    def recent(self, key: tuple[object, ...], compute: Callable[[], DerivedT]) -> DerivedT:
-        """Like ``derived``, but only the last few keys are kept.
+    def recent(
+        self,
+        key: tuple[object, ...],
+        compute: Callable[[], DerivedT],
+        size: Callable[[DerivedT], int] | None = None,
+    ) -> DerivedT:
+        """Like ``derived``, but only recent keys are kept, up to ``RECENT_SIZE`` in all.
 
-        For large, call-specific work such as the pair series of two sets of tracks.
+        For large, call-specific work such as the pair series of two sets of tracks. ``size`` weighs
+        a result once computed (1 each when None); one heavier than the whole budget is returned
+        without being kept.
         """
         if key in self._recent:
             self._recent.move_to_end(key)
-        else:
-            self._recent[key] = compute()
-            while len(self._recent) > RECENT_KEPT:
+            kept: DerivedT = self._recent[key][0]
+            return kept
+        value = compute()
+        weight = 1 if size is None else size(value)
+        if weight <= RECENT_SIZE:
+            self._recent[key] = (value, weight)
+            while sum(w for _, w in self._recent.values()) > RECENT_SIZE:
                 self._recent.popitem(last=False)
-        value: DerivedT = self._recent[key]
         return value
 
     def forget_recent(self) -> None:

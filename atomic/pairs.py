@@ -304,7 +304,7 @@ def build_pairs(ctx: LogContext, tracks: NDArrayInt, candidates: NDArrayInt, inc
         pair_t, pair_c = pair_t[keep], pair_c[keep]
     # calls of one program often relate the same sets: their series, with what it has computed, is kept
     key = ("pairs", tracks.tobytes(), candidates.tobytes(), include_self)
-    return ctx.recent(key, lambda: pairs_of(ctx, pair_t, pair_c))
+    return ctx.recent(key, lambda: pairs_of(ctx, pair_t, pair_c), size=lambda series: len(series.pair))
 
 
 def pairs_of(ctx: LogContext, pair_t: NDArrayInt, pair_c: NDArrayInt) -> PairSeries:

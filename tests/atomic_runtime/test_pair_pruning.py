@@ -187,3 +187,25 @@ def test_map_masks_filled_track_by_track_equal_one_pass(ctx: LogContext) -> None
     }
     assert _in_drivable_area_rule(ctx, everyone) == expected_area
     assert _near_intersection_rule(ctx, everyone, threshold=3.0) == expected_near
+
+
+def test_recent_work_is_kept_within_its_budget(ctx: LogContext) -> None:
+    from atomic.context import RECENT_SIZE
+
+    ctx.forget_recent()
+    calls: list[str] = []
+
+    def work(name: str) -> str:
+        calls.append(name)
+        return name
+
+    half = RECENT_SIZE // 2
+    assert ctx.recent(("a",), lambda: work("a"), size=lambda _: half) == "a"
+    assert ctx.recent(("b",), lambda: work("b"), size=lambda _: half) == "b"
+    assert ctx.recent(("a",), lambda: work("a again")) == "a"  # kept, and now the most recent
+    ctx.recent(("c",), lambda: work("c"), size=lambda _: half)  # over budget: the oldest, b, goes
+    ctx.recent(("b",), lambda: work("b again"), size=lambda _: half)
+    ctx.recent(("huge",), lambda: work("huge"), size=lambda _: RECENT_SIZE + 1)  # never kept
+    ctx.recent(("huge",), lambda: work("huge again"), size=lambda _: RECENT_SIZE + 1)
+    assert calls == ["a", "b", "c", "b again", "huge", "huge again"]
+    ctx.forget_recent()
