@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +22,7 @@ from av2.map.map_api import ArgoverseStaticMap
 from scipy.spatial.transform import Rotation
 
 from atomic.kinematics import Groups, derivative, yaw_rate
-from atomic.map.geometry import box_footprints_3d
+from atomic.map.geometry import box_footprints_3d, footprint_discs, footprints_degenerate
 from atomic.map.lanes import MapIndex
 from atomic.map.regions import MapRegions
 from store.arrays import LogArrays, load_log_arrays
@@ -31,6 +33,10 @@ NDArrayFloat = npt.NDArray[np.float64]
 NDArrayInt = npt.NDArray[np.int64]
 
 _active_source = "annotations"
+
+RECENT_SIZE = 2_000_000
+"""How much call-specific work (``LogContext.recent``) a log keeps: pair rows, about 250 bytes each
+with what calls compute on them, so at most about 0.5 GB."""
 
 
 def set_active_source(source: str) -> None:
@@ -43,6 +49,16 @@ def set_active_source(source: str) -> None:
 def active_source() -> str:
     """The track source programs see."""
     return _active_source
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What a context held at one moment (``LogContext.mark``)."""
+
+    attributes: frozenset[str]
+    derived: frozenset[tuple[object, ...]]
+    per_row: frozenset[tuple[object, ...]]
+    recent: frozenset[tuple[object, ...]]
 
 
 class LogContext:
@@ -70,6 +86,8 @@ class LogContext:
         self.row_at[self.row_track, self.row_time] = np.arange(len(self.row_track))
         self._colors: tuple[float, dict[str, str | None]] | None = None
         self._derived: dict[tuple[object, ...], Any] = {}
+        self._per_row: dict[tuple[object, ...], tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]] = {}
+        self._recent: OrderedDict[tuple[object, ...], tuple[Any, int]] = OrderedDict()
 
     def derived(self, key: tuple[object, ...], compute: Callable[[], DerivedT]) -> DerivedT:
         """A series derived from this log's boxes, computed once per key (e.g. a windowed speed).
@@ -81,17 +99,71 @@ class LogContext:
         value: DerivedT = self._derived[key]
         return value
 
-    def mark(self) -> tuple[frozenset[str], frozenset[tuple[object, ...]]]:
+    def mark(self) -> Mark:
         """What this context holds now; ``forget_since`` drops what was computed after."""
-        return frozenset(vars(self)), frozenset(self._derived)
+        return Mark(frozenset(vars(self)), frozenset(self._derived), frozenset(self._per_row), frozenset(self._recent))
 
-    def forget_since(self, mark: tuple[frozenset[str], frozenset[tuple[object, ...]]]) -> None:
+    def forget_since(self, mark: Mark) -> None:
         """Drop the series computed since ``mark`` (a sandboxed child gives a log's memory back before the next)."""
-        attributes, derived = mark
-        for name in set(vars(self)) - attributes:
+        for name in set(vars(self)) - mark.attributes:
             delattr(self, name)
-        for key in set(self._derived) - derived:
-            del self._derived[key]
+        for cache, kept in ((self._derived, mark.derived), (self._per_row, mark.per_row), (self._recent, mark.recent)):
+            for key in set(cache) - kept:
+                del cache[key]
+
+    def per_row(
+        self, key: tuple[object, ...], tracks: NDArrayInt, compute: Callable[[NDArrayInt], npt.NDArray[Any]]
+    ) -> npt.NDArray[Any]:
+        """A per-row series of this log, computed for whole tracks as they are first asked for.
+
+        Args:
+            key: what the series is (function and parameters).
+            tracks: the tracks whose rows the caller needs.
+            compute: the values at given rows, shape (K,), from the rows (whole tracks, in order).
+
+        Returns:
+            Shape (R,): the values at the rows of every track computed so far (others unspecified).
+        """
+        values, done = self._per_row.get(key, (None, np.zeros(len(self.track_uuids), dtype=bool)))
+        todo = np.zeros(len(self.track_uuids), dtype=bool)
+        todo[np.asarray(tracks, dtype=np.int64)] = True
+        todo &= ~done
+        if todo.any():
+            rows = np.flatnonzero(todo[self.row_track])
+            computed = np.asarray(compute(rows))
+            if values is None:
+                values = np.zeros(len(self.row_track), dtype=computed.dtype)
+            values[rows] = computed
+            self._per_row[key] = (values, done | todo)
+        return values if values is not None else np.zeros(len(self.row_track), dtype=bool)
+
+    def recent(
+        self,
+        key: tuple[object, ...],
+        compute: Callable[[], DerivedT],
+        size: Callable[[DerivedT], int] | None = None,
+    ) -> DerivedT:
+        """Like ``derived``, but only recent keys are kept, up to ``RECENT_SIZE`` in all.
+
+        For large, call-specific work such as the pair series of two sets of tracks. ``size`` weighs
+        a result once computed (1 each when None); one heavier than the whole budget is returned
+        without being kept.
+        """
+        if key in self._recent:
+            self._recent.move_to_end(key)
+            kept: DerivedT = self._recent[key][0]
+            return kept
+        value = compute()
+        weight = 1 if size is None else size(value)
+        if weight <= RECENT_SIZE:
+            self._recent[key] = (value, weight)
+            while sum(w for _, w in self._recent.values()) > RECENT_SIZE:
+                self._recent.popitem(last=False)
+        return value
+
+    def forget_recent(self) -> None:
+        """Drop the call-specific results kept by ``recent`` (their memory, or to measure from scratch)."""
+        self._recent.clear()
 
     def color_cache(self) -> dict[str, str | None]:
         """RefAV's colour cache of the log (``cache/color_cache.json``; {} without one), as last read.
@@ -180,6 +252,16 @@ class LogContext:
         return box_footprints_3d(np.asarray(self.arrays.xyz_ego), self.size, rotation_ego)
 
     @functools.cached_property
+    def footprint_discs(self) -> tuple[NDArrayFloat, NDArrayFloat]:
+        """Discs holding the ego-frame footprints: centres (R, 2), radii (R,) (``footprint_discs``)."""
+        return footprint_discs(self.footprints_ego)
+
+    @functools.cached_property
+    def footprint_degenerate(self) -> npt.NDArray[np.bool_]:
+        """Per row: an ego-frame footprint whose distances may not be numbers, shape (R,)."""
+        return footprints_degenerate(self.footprints_ego)
+
+    @functools.cached_property
     def track_category(self) -> list[str]:
         """Category of each track's first row."""
         return [str(c) for c in self.arrays.track_categories]
@@ -203,6 +285,11 @@ class LogContext:
     def in_own_frame(self, vectors_city: NDArrayFloat) -> NDArrayFloat:
         """Rotate per-row city vectors into each row's own box frame (+x forward, +y left)."""
         return np.asarray(np.einsum("rji,rj->ri", self.rotation_city, vectors_city), dtype=np.float64)
+
+    @functools.cached_property
+    def velocity_own_frame(self) -> NDArrayFloat:
+        """``velocity_city`` in each row's own box frame (m/s), shape (R, 3)."""
+        return self.in_own_frame(self.velocity_city)
 
     @functools.cached_property
     def yaw_rate(self) -> NDArrayFloat:

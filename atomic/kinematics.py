@@ -97,6 +97,59 @@ def derivative(values: NDArrayFloat, timestamps_ns: NDArrayInt, groups: Groups, 
     return median_smooth(out, groups)
 
 
+def derivative_at(
+    values: NDArrayFloat,
+    timestamps_ns: NDArrayInt,
+    groups: Groups,
+    n: int,
+    rows: NDArrayInt,
+    take: NDArrayInt | None = None,
+) -> NDArrayFloat:
+    """``derivative(...)[rows]``, computing only what those rows need (bit for bit the same values).
+
+    Args:
+        values: raw positions of the grouped rows, shape (R, D); or, with ``take``, rows of a larger
+            array: grouped row i then reads ``values[take[i]]``.
+        timestamps_ns: timestamps of the grouped rows, shape (R,).
+        groups: the groups of the rows.
+        n: 0, 1 or 2, as for ``derivative``.
+        rows: the grouped rows wanted, shape (K,).
+        take: optional map from grouped rows to rows of ``values``, shape (R,).
+
+    Returns:
+        Shape (K, D).
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    size = np.minimum(groups.length[rows], MEDIAN_WINDOW)
+    offsets = np.arange(MEDIAN_WINDOW)[None, :] - (size // 2)[:, None]
+    start, end = groups.start[rows][:, None], groups.end[rows][:, None]
+    index = np.clip(rows[:, None] + offsets, start, end)  # (K, 7)
+    window = _raw_derivative(values, timestamps_ns, groups, n, index, take)  # (K, 7, D)
+    unused = np.arange(MEDIAN_WINDOW)[None, :] >= size[:, None]
+    window[unused] = np.inf
+    window.sort(axis=1)
+    picked: NDArrayFloat = np.take_along_axis(window, (size // 2)[:, None, None], axis=1)[:, 0, :]
+    return picked
+
+
+def _raw_derivative(
+    values: NDArrayFloat, timestamps_ns: NDArrayInt, groups: Groups, n: int, index: NDArrayInt, take: NDArrayInt | None
+) -> NDArrayFloat:
+    """The n-th two-sided difference (before smoothing) at the grouped rows ``index`` (any shape)."""
+    if n == 0:
+        out: NDArrayFloat = np.asarray(values[index if take is None else take[index]], dtype=np.float64)
+        return out.reshape(*index.shape, -1)
+    nxt = np.minimum(index + 1, groups.end[index])
+    prv = np.maximum(index - 1, groups.start[index])
+    dt_s = (timestamps_ns[nxt] - timestamps_ns[prv]).astype(np.float64) / 1e9
+    after = _raw_derivative(values, timestamps_ns, groups, n - 1, nxt, take)
+    before = _raw_derivative(values, timestamps_ns, groups, n - 1, prv, take)
+    velocity = np.zeros_like(after)
+    moving = dt_s > 0
+    velocity[moving] = (after[moving] - before[moving]) / dt_s[moving, None]
+    return velocity
+
+
 def yaw_rate(yaw: NDArrayFloat, timestamps_ns: NDArrayInt, groups: Groups) -> NDArrayFloat:
     """Yaw rate in rad/s: two-sided differences with jumps over ±π unwrapped, no smoothing.
 

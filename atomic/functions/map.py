@@ -27,6 +27,10 @@ LANE_TYPES = ("VEHICLE", "BIKE", "BUS")
 
 def _lane_table(ctx: LogContext) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.str_]]:
     """Per box: whether its lane is an intersection lane, and its lane type ('' without a lane)."""
+    return ctx.derived(("lane_table",), lambda: _compute_lane_table(ctx))
+
+
+def _compute_lane_table(ctx: LogContext) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.str_]]:
     index = ctx.map_index
     lane = ctx.row_lane
     has = lane >= 0
@@ -86,7 +90,10 @@ def on_road(track_candidates: Scenario, log_dir: Path) -> Scenario:
 
 
 def _in_drivable_area_rule(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
-    return timestamps_where(ctx, uuids, ctx.map_regions.in_drivable_area(ctx.smoothed_xyz_city[:, :2]))
+    def compute(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        return ctx.map_regions.in_drivable_area(ctx.smoothed_xyz_city[rows, :2])
+
+    return timestamps_where(ctx, uuids, ctx.per_row(("in_drivable_area",), tracks_of(ctx, uuids), compute))
 
 
 @unary(_in_drivable_area_rule)
@@ -101,7 +108,11 @@ def in_drivable_area(track_candidates: Scenario, log_dir: Path) -> Scenario:
 
 def _near_intersection_rule(ctx: LogContext, uuids: list[str], threshold: float) -> dict[str, list[int]]:
     non_negative("near_intersection", threshold=threshold)
-    near = ctx.map_regions.near_intersection(ctx.smoothed_xyz_city[:, :2], threshold)
+
+    def compute(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        return ctx.map_regions.near_intersection(ctx.smoothed_xyz_city[rows, :2], threshold)
+
+    near = ctx.per_row(("near_intersection", float(threshold)), tracks_of(ctx, uuids), compute)
     return timestamps_where(ctx, uuids, near)
 
 
@@ -120,12 +131,29 @@ def near_intersection(track_uuid: Scenario, log_dir: Path, threshold: float = 5)
 
 def _at_pedestrian_crossing_rule(ctx: LogContext, uuids: list[str], within_distance: float) -> dict[str, list[int]]:
     non_negative("at_pedestrian_crossing", within_distance=within_distance)
-    footprints = ctx.footprints_city
-    if compat.current().fix_pedestrian_crossing:
-        hit = ctx.map_regions.at_pedestrian_crossing_fixed(footprints, within_distance)
-    else:
-        hit = ctx.map_regions.at_pedestrian_crossing_refav(footprints, within_distance, ctx.row_track)
+    fixed = compat.current().fix_pedestrian_crossing
+
+    def compute(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        # whole tracks, in time order: RefAV's per-track scan sees each track's rows as it would alone
+        footprints = ctx.footprints_city[rows]
+        if fixed:
+            return ctx.map_regions.at_pedestrian_crossing_fixed(footprints, within_distance)
+        return ctx.map_regions.at_pedestrian_crossing_refav(footprints, within_distance, ctx.row_track[rows])
+
+    hit = ctx.per_row(("at_pedestrian_crossing", fixed, float(within_distance)), tracks_of(ctx, uuids), compute)
     return timestamps_where(ctx, uuids, hit)
+
+
+def warm_map_masks(ctx: LogContext) -> None:
+    """Compute the map masks of every track at the functions' defaults, once per log.
+
+    A worker calls this before it forks the sandboxed children of a call, so each child inherits
+    them instead of recomputing them for every call (ray casting costs up to a few hundred ms a log).
+    """
+    everyone = list(ctx.track_uuids)
+    _in_drivable_area_rule(ctx, everyone)
+    _near_intersection_rule(ctx, everyone, 5)
+    _at_pedestrian_crossing_rule(ctx, everyone, 1)
 
 
 @unary(_at_pedestrian_crossing_rule)
@@ -151,13 +179,26 @@ def _lane_relation(
 ) -> Relations:
     """Related objects whose lane, at a timestamp, is among ``lanes_of[track's lane then]``."""
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
-    lane_t = ctx.row_lane[series.row_track]
-    lane_c = ctx.row_lane[series.row_candidate]
-    hit = np.zeros(len(lane_t), dtype=bool)
-    for lane, members in lanes_of.items():
-        rows = lane_t == lane
-        hit[rows] = np.isin(lane_c[rows], members)
-    return _relations(ctx, track_uuids, series.per_pair_timestamps(hit & (lane_c >= 0)))
+    # lanes as their place in the map's index (every assigned lane is there), a pair of lanes as one code
+    index = ctx.map_index
+    n = len(index.index_of)
+    place = ctx.derived(("row_lane_place",), lambda: _lane_places(ctx))
+    allowed = [
+        index.index_of[lane] * n + index.index_of[m] for lane, ms in lanes_of.items() for m in ms if m in index.index_of
+    ]
+    lane_t, lane_c = place[series.row_track], place[series.row_candidate]
+    both = np.flatnonzero((lane_t >= 0) & (lane_c >= 0))
+    hit = np.zeros(len(series.pair), dtype=bool)
+    hit[both] = np.isin(lane_t[both] * n + lane_c[both], np.array(allowed, dtype=np.int64))
+    return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
+
+
+def _lane_places(ctx: LogContext) -> npt.NDArray[np.int64]:
+    """Per row: the position of its lane in the map's lane index, -1 without a lane."""
+    place = np.full(len(ctx.row_lane), -1, dtype=np.int64)
+    has = ctx.row_lane >= 0
+    place[has] = [ctx.map_index.index_of[int(i)] for i in ctx.row_lane[has]]
+    return place
 
 
 def _track_lanes(ctx: LogContext, track_uuids: list[str]) -> list[int]:
@@ -218,6 +259,16 @@ LANE_ALIGNMENT_COS = 0.5
 def lane_crossings(ctx: LogContext, uuids: list[str], direction: str | None) -> dict[str, list[int]]:
     """Timestamps where an object moves into a neighbouring lane (RefAV's lane change, turns included)."""
     choice("changing_lanes", "direction", direction, ("left", "right", None))
+    return timestamps_where(ctx, uuids, lane_crossing_rows(ctx, direction))
+
+
+def lane_crossing_rows(ctx: LogContext, direction: str | None) -> npt.NDArray[np.bool_]:
+    """Per row of the log: part of a lane change to the given side (None: either), computed once per log."""
+    left, right = ctx.derived(("lane_crossing_rows",), lambda: _lane_crossing_rows(ctx))
+    return left if direction == "left" else right if direction == "right" else left | right
+
+
+def _lane_crossing_rows(ctx: LogContext) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     index = ctx.map_index
     lane = ctx.row_lane
     xy = ctx.smoothed_xyz_city[:, :2]
@@ -256,17 +307,15 @@ def lane_crossings(ctx: LogContext, uuids: list[str], direction: str | None) -> 
             while end <= last and (end == i or toward[end - 1]):
                 mask[side][end] = True
                 end += 1
-    chosen = mask[direction] if direction else mask["left"] | mask["right"]
-    return timestamps_where(ctx, uuids, chosen)
+    return mask["left"], mask["right"]
 
 
 def changing_lanes_rule(ctx: LogContext, uuids: list[str], direction: str | None) -> dict[str, list[int]]:
     """Lane crossings, except while the object turns (RefAV's turning)."""
-    from atomic.functions.motion import turning_rule  # late: motion does not depend on the map
+    from atomic.functions.motion import turning_rows  # late: motion does not depend on the map
 
-    found = lane_crossings(ctx, uuids, direction)
-    turns = turning_rule(ctx, uuids)
-    return {u: sorted(set(found[u]) - set(turns.get(u, []))) for u in uuids}
+    choice("changing_lanes", "direction", direction, ("left", "right", None))
+    return timestamps_where(ctx, uuids, lane_crossing_rows(ctx, direction) & ~turning_rows(ctx, None))
 
 
 @unary(changing_lanes_rule)
@@ -292,16 +341,21 @@ def following_rule(ctx: LogContext, track_uuids: list[str], related_uuids: list[
     """Related objects ahead in the track's lane (or its successor, or overlapping from a neighbour), same way."""
     index = ctx.map_index
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
+    lane_t = ctx.row_lane[series.row_track]
+    lane_c = ctx.row_lane[series.row_candidate]
     first_t = ctx.track_start[series.track[series.pair]]
-    first_c = ctx.track_start[series.candidate[series.pair]]
     half_length_t = ctx.size[first_t, 0] / 2
-    half_width_t = ctx.size[first_t, 1] / 2
-    half_width_c = ctx.size[first_c, 1] / 2
     position = series.candidate_in_track_frame()
-    x, y = position[:, 0], position[:, 1]
-    velocity_c = series.candidate_velocity_in_track_frame()
-    yaw_c = series.candidate_yaw_in_track_frame(aligned=compat.current().fix_relative_yaw_alignment)
-    velocity_t = ctx.in_own_frame(ctx.velocity_city)[series.row_track]
+    # every hit is in lanes and ahead: the rest is computed on those rows only
+    x = position[:, 0]
+    rows = np.flatnonzero((lane_t >= 0) & (lane_c >= 0) & (half_length_t < x) & (x < FOLLOW_DISTANCE_M + half_length_t))
+    lane_t, lane_c, half_length_t = lane_t[rows], lane_c[rows], half_length_t[rows]
+    half_width_t = ctx.size[first_t[rows], 1] / 2
+    half_width_c = ctx.size[ctx.track_start[series.candidate[series.pair[rows]]], 1] / 2
+    y = position[rows, 1]
+    velocity_c = series.candidate_velocity_in_track_frame()[rows]
+    yaw_c = series.candidate_yaw_in_track_frame(compat.current().fix_relative_yaw_alignment, rows)
+    velocity_t = ctx.velocity_own_frame[series.row_track[rows]]
 
     def heading(vectors: npt.NDArray[np.float64], fallback: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         moving = np.linalg.norm(vectors, axis=1) > 0.5
@@ -309,25 +363,20 @@ def following_rule(ctx: LogContext, track_uuids: list[str], related_uuids: list[
         return np.where(moving[:, None], unit, fallback)
 
     heading_c = heading(velocity_c, np.stack([np.cos(yaw_c), np.sin(yaw_c)], axis=1))
-    heading_t = heading(velocity_t, np.tile([1.0, 0.0], (len(x), 1)))
+    heading_t = heading(velocity_t, np.tile([1.0, 0.0], (len(rows), 1)))
     similar = np.sum(heading_c * heading_t, axis=1) > 0.5
 
-    lane_t = ctx.row_lane[series.row_track]
-    lane_c = ctx.row_lane[series.row_candidate]
-    both = (lane_t >= 0) & (lane_c >= 0)
-    position_t = np.zeros(len(lane_t), dtype=np.int64)
-    position_t[both] = [index.index_of[int(i)] for i in lane_t[both]]
-    successor = np.zeros(len(lane_t), dtype=bool)
-    for row in np.flatnonzero(both):
-        successor[row] = int(lane_c[row]) in index.successors[position_t[row]]
-    ahead = (half_length_t < x) & (x < FOLLOW_DISTANCE_M + half_length_t)
-    same_lane = ((lane_t == lane_c) | successor) & ahead & (y > -5) & (y < 5) & similar
+    position_t = np.array([index.index_of[int(i)] for i in lane_t], dtype=np.int64)
+    successor = np.array([int(c) in index.successors[p] for c, p in zip(lane_c, position_t, strict=True)], dtype=bool)
+    same_lane = ((lane_t == lane_c) | successor) & (y > -5) & (y < 5) & similar
     neighbour = (index.left_neighbor_id[position_t] == lane_c) | (index.right_neighbor_id[position_t] == lane_c)
     overlapping = ((-half_width_t <= y + half_width_c) & (y + half_width_c <= half_width_t)) | (
         (-half_width_t <= y - half_width_c) & (y - half_width_c <= half_width_t)
     )
-    beside_lane = neighbour & ahead & overlapping & similar
-    return _relations(ctx, track_uuids, series.per_pair_timestamps(both & (same_lane | beside_lane)))
+    beside_lane = neighbour & overlapping & similar
+    hit = np.zeros(len(series.pair), dtype=bool)
+    hit[rows[same_lane | beside_lane]] = True
+    return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
 
 
 @relational(following_rule)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from atomic.context import LogContext
 from atomic.functions._select import timestamps_where, whole_tracks
@@ -70,6 +71,16 @@ def turning_rule(ctx: LogContext, uuids: list[str], direction: str | None = None
     a right turn). This reproduces that scan for all tracks at once.
     """
     choice("turning", "direction", direction, ("left", "right", None))
+    return timestamps_where(ctx, uuids, turning_rows(ctx, direction))
+
+
+def turning_rows(ctx: LogContext, direction: str | None) -> npt.NDArray[np.bool_]:
+    """Per row of the log: inside a left (or right, or either: None) turn window; computed once per log."""
+    left, right = ctx.derived(("turning_rows",), lambda: _turning_rows(ctx))
+    return left if direction == "left" else right if direction == "right" else left | right
+
+
+def _turning_rows(ctx: LogContext) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     rate_deg = np.degrees(ctx.yaw_rate)
     groups = ctx.groups
     n_rows = len(rate_deg)
@@ -88,15 +99,13 @@ def turning_rule(ctx: LogContext, uuids: list[str], direction: str | None = None
     first_gap_s[has_two] = (ctx.row_timestamp_ns[second] - ctx.row_timestamp_ns[groups.start])[has_two] / 1e9
     cumulative = np.concatenate([[0.0], np.cumsum(rate_deg)])
     change_deg = (cumulative[ends + 1] - cumulative[starts]) * first_gap_s[starts]
-    mask = np.zeros(n_rows, dtype=bool)
-    for wanted, hit in (("left", change_deg > TURN_DEGREES), ("right", change_deg < -TURN_DEGREES)):
-        if direction not in (None, wanted):
-            continue
+    masks = []
+    for hit in (change_deg > TURN_DEGREES, change_deg < -TURN_DEGREES):
         cover = np.zeros(n_rows + 1, dtype=np.int64)
         np.add.at(cover, starts[hit], 1)
         np.add.at(cover, ends[hit] + 1, -1)
-        mask |= np.cumsum(cover[:-1]) > 0
-    return timestamps_where(ctx, uuids, mask & has_two)
+        masks.append((np.cumsum(cover[:-1]) > 0) & has_two)
+    return masks[0], masks[1]
 
 
 @unary(stationary_rule)

@@ -121,6 +121,26 @@ def being_crossed_by_rule(
     return _relations(ctx, track_uuids, series.per_pair_timestamps(marked))
 
 
+def _relative_heading(series: PairSeries) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Per row: the angle between T's and C's directions of travel (degrees), and rows too slow to judge."""
+    ctx = series.ctx
+    row_t, row_r = series.row_track, series.row_candidate
+    a = ctx.velocity_city[row_t]
+    b = ctx.velocity_city[row_r]
+    free = np.array([c in FREE_WILL for c in ctx.track_category])
+    heading = ctx.rotation_city[:, :, 0] + ctx.xyz_city - ctx.smoothed_xyz_city  # tip of the unit x-axis
+    speed_a = np.linalg.norm(a, axis=1)
+    speed_b = np.linalg.norm(b, axis=1)
+    use_track_heading = (speed_a < 1) & free[series.track[series.pair]] & (speed_b > 1)
+    use_related_heading = ~use_track_heading & (speed_b < 1) & free[series.candidate[series.pair]] & (speed_a > 0.5)
+    skip = ~use_track_heading & ~use_related_heading & ((speed_a < 1) | (speed_b < 1))
+    a[use_track_heading] = heading[row_t[use_track_heading]]
+    b[use_related_heading] = heading[row_r[use_related_heading]]
+    with np.errstate(invalid="ignore"):
+        angle = np.degrees(np.arccos(np.sum(_unit(a) * _unit(b), axis=1)))
+    return angle, skip
+
+
 def _unit(vectors: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     # RefAV adds 1e-8 to every component before taking the norm; kept so ties resolve alike.
     unit: npt.NDArray[np.float64] = vectors / np.linalg.norm(vectors + 1e-8, axis=1, keepdims=True)
@@ -138,20 +158,7 @@ def heading_in_relative_direction_to_rule(
     """
     choice("heading_in_relative_direction_to", "direction", direction, ("same", "opposite", "perpendicular"))
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
-    row_t, row_r = series.row_track, series.row_candidate
-    a = ctx.velocity_city[row_t].copy()
-    b = ctx.velocity_city[row_r].copy()
-    free = np.array([c in FREE_WILL for c in ctx.track_category])
-    heading = ctx.rotation_city[:, :, 0] + ctx.xyz_city - ctx.smoothed_xyz_city  # tip of the unit x-axis
-    speed_a = np.linalg.norm(a, axis=1)
-    speed_b = np.linalg.norm(b, axis=1)
-    use_track_heading = (speed_a < 1) & free[series.track[series.pair]] & (speed_b > 1)
-    use_related_heading = ~use_track_heading & (speed_b < 1) & free[series.candidate[series.pair]] & (speed_a > 0.5)
-    skip = ~use_track_heading & ~use_related_heading & ((speed_a < 1) | (speed_b < 1))
-    a[use_track_heading] = heading[row_t[use_track_heading]]
-    b[use_related_heading] = heading[row_r[use_related_heading]]
-    with np.errstate(invalid="ignore"):
-        angle = np.degrees(np.arccos(np.sum(_unit(a) * _unit(b), axis=1)))
+    angle, skip = series.memo("relative_heading", lambda: _relative_heading(series))
     if direction == "same":
         hit = angle <= 45
     elif direction == "perpendicular":
@@ -213,12 +220,14 @@ def has_objects_in_relative_direction_rule(
     )
     tracks = tracks_of(ctx, track_uuids)
     series = build_pairs(ctx, tracks, tracks_of(ctx, related_uuids))
-    first_row = ctx.track_start[series.track[series.pair]]
-    is_ego = np.array([u == ctx.ego_uuid for u in ctx.track_uuids])[series.track[series.pair]]
+    # a row farther than within_distance is never taken, nor does it outrank a nearer one: skip it early
+    near = np.flatnonzero(series.may_be_within(within_distance))
+    first_row = ctx.track_start[series.track[series.pair[near]]]
+    is_ego = np.array([u == ctx.ego_uuid for u in ctx.track_uuids])[series.track[series.pair[near]]]
     width = np.where(is_ego, EGO_HALF_WIDTH_M, ctx.size[first_row, 1] / 2)
     front = np.where(is_ego, EGO_FRONT_M, ctx.size[first_row, 0] / 2)
     back = np.where(is_ego, EGO_BACK_M, -ctx.size[first_row, 0] / 2)
-    position = series.candidate_in_track_frame()
+    position = series.candidate_in_track_frame(rows=near)
     x, y = position[:, 0], position[:, 1]
     lateral = lateral_thresh
     regions = {
@@ -228,14 +237,17 @@ def has_objects_in_relative_direction_rule(
         "backward": (x < back) & (-width - lateral < y) & (y < width + lateral),
     }
     in_region = regions.get(direction, np.zeros(len(x), dtype=bool))
-    rows = np.flatnonzero(in_region)
-    distance = series.footprint_distance[rows]
+    rows = near[in_region]
     track = series.track[series.pair[rows]]
     time = series.time[rows]
-    # nearest first within each (track, timestamp); ties keep candidate order (a stable sort)
-    order = np.lexsort((series.pair[rows], distance, time, track))
-    rank = _group_rank([track, time], order)
-    taken = (distance <= within_distance) & (rank < max_number)
+    if max_number == np.inf:  # every candidate within the distance is taken: no ranking, no exact distances
+        taken = series.footprint_within(within_distance, rows)
+    else:
+        distance = series.footprint_distance_upto(within_distance, rows)
+        # nearest first within each (track, timestamp); ties keep candidate order (a stable sort)
+        order = np.lexsort((series.pair[rows], distance, time, track))
+        rank = _group_rank([track, time], order)
+        taken = (distance <= within_distance) & (rank < max_number)
     count = np.zeros((len(ctx.track_uuids), len(ctx.timestamps_ns)), dtype=np.int64)
     np.add.at(count, (track[taken], time[taken]), 1)
     keep = taken & (count[track, time] >= max(min_number, 1))
@@ -254,9 +266,12 @@ def facing_toward_rule(
     """
     non_negative("facing_toward", within_angle=within_angle, max_distance=max_distance)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
-    position = series.candidate_in_track_frame()
+    near = np.flatnonzero(series.may_be_within(max_distance))
+    position = series.candidate_in_track_frame(rows=near)
     bearing = np.degrees(np.arctan2(position[:, 1], position[:, 0]))
-    hit = (np.abs(bearing) <= within_angle) & (series.footprint_distance <= max_distance)
+    ahead = near[np.abs(bearing) <= within_angle]
+    hit = np.zeros(len(series.pair), dtype=bool)
+    hit[ahead] = series.footprint_within(max_distance, ahead)
     return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
 
 
@@ -289,7 +304,16 @@ def heading_toward_rule(
     """
     non_negative("heading_toward", angle_threshold=angle_threshold, max_distance=max_distance)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
-    velocity = ctx.in_own_frame(ctx.velocity_city)[series.row_track]
+    closing, angle = series.memo("heading_toward", lambda: _heading_toward(series))
+    moving = np.flatnonzero((closing >= minimum_speed) & (angle <= angle_threshold))
+    hit = np.zeros(len(series.pair), dtype=bool)
+    hit[moving] = series.footprint_within(max_distance, moving)
+    return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
+
+
+def _heading_toward(series: PairSeries) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per row: how fast T closes in on C (m per sample), and the angle from T's velocity to C (degrees)."""
+    velocity = series.ctx.velocity_own_frame[series.row_track]
     position = series.candidate_in_track_frame()
     unit_velocity = velocity / (np.linalg.norm(velocity, axis=1, keepdims=True) + 1e-8)
     with np.errstate(invalid="ignore"):
@@ -297,8 +321,7 @@ def heading_toward_rule(
     # the track's distance from the candidate, seen from the candidate, differenced per sample
     radial = np.linalg.norm(series.swapped().candidate_in_track_frame(), axis=1)
     closing = -_gradient_per_sample(radial, series)
-    hit = (closing >= minimum_speed) & (angle <= angle_threshold) & (series.footprint_distance <= max_distance)
-    return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
+    return closing, angle
 
 
 def near_objects_rule(
@@ -316,11 +339,12 @@ def near_objects_rule(
     non_negative("near_objects", distance_thresh=distance_thresh, min_objects=min_objects)
     needed = min_objects or len(related_uuids)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids), include_self=include_self)
-    near = series.footprint_distance <= distance_thresh
-    track = series.track[series.pair]
+    near = np.flatnonzero(series.footprint_within(distance_thresh))
+    track, time = series.track[series.pair[near]], series.time[near]
     count = np.zeros((len(ctx.track_uuids), len(ctx.timestamps_ns)), dtype=np.int64)
-    np.add.at(count, (track[near], series.time[near]), 1)
-    hit = near & (count[track, series.time] >= needed)
+    np.add.at(count, (track, time), 1)
+    hit = np.zeros(len(series.pair), dtype=bool)
+    hit[near[count[track, time] >= needed]] = True
     return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
 
 

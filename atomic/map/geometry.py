@@ -195,6 +195,34 @@ def footprint_distance(footprints_a: NDArrayFloat, footprints_b: NDArrayFloat) -
     return np.where(polygons_overlap(a, b), 0.0, gap)
 
 
+def footprint_discs(footprints: NDArrayFloat) -> tuple[NDArrayFloat, NDArrayFloat]:
+    """Discs holding closed footprints: the corners' mean (N, 2) and the farthest corner's distance (N,).
+
+    For two footprints with centres ``d`` apart and radii ``ra``, ``rb``, :func:`footprint_distance`
+    lies between ``d - ra - rb`` and ``d + ra + rb`` (a corner of one is that close to a corner of
+    the other), up to rounding; pair searches use this to skip the exact computation.
+
+    Args:
+        footprints: closed rectangles, shape (N, 5, 2), metres.
+    """
+    corners = np.asarray(footprints, dtype=np.float64)[:, :4]
+    centre = corners.mean(axis=1)
+    radius = np.linalg.norm(corners - centre[:, None], axis=-1).max(axis=1)
+    return centre, radius
+
+
+def footprints_degenerate(footprints: NDArrayFloat) -> NDArrayBool:
+    """Footprints whose :func:`footprint_distance` may not be a number, shape (N,).
+
+    A non-finite or huge coordinate, or a zero-length edge (RefAV's distance is then NaN); no bound
+    may decide such a footprint's pairs.
+    """
+    footprints = np.asarray(footprints, dtype=np.float64)
+    edges = footprints[:, 1:] - footprints[:, :-1]
+    null_edge = (edges[..., 0] * edges[..., 0] + edges[..., 1] * edges[..., 1] == 0).any(axis=1)
+    return np.asarray(~(np.abs(footprints) < 1e100).all(axis=(1, 2)) | null_edge)
+
+
 # --------------------------------------------------------------------------- point in polygon
 
 

@@ -41,6 +41,7 @@ import numpy as np
 import atomic
 from atomic import compat, derived
 from atomic.context import LogContext, clear_pins, pin_context, set_active_source
+from atomic.functions.map import warm_map_masks
 from atomic.output import post_process_scenario
 from atomic.program import ProgramError, prepare
 from atomic.validation import ArgumentError
@@ -99,6 +100,7 @@ def warm_context(
         derived.attach(ctx)
         for name in _WARMED:
             getattr(ctx, name)
+        warm_map_masks(ctx)
         derived.store(ctx)
         loaded = Loaded(ctx.arrays.key, ctx, max(memory.live_bytes() - before, memory.in_memory_bytes(ctx)))
         _generation += 1
