@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from evaluation.guarded_scoring import BUDGET_VARIABLE, DEFAULT_SCORING_BUDGET
+from evaluation.guarded_scoring import BUDGET_VARIABLE, DEFAULT_SCORING_BUDGET, scoring_budget_from_env
 from server.executor.executor import check_sandbox
 from server.executor.memory import add_budget_option
 from server.mcp.app import create_server
@@ -73,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
     if args.scoring_budget is not None and args.scoring_budget < 1:
         print("avmine serve: --scoring-budget must be at least 1", file=sys.stderr)
         return 2
+    try:  # a malformed $AVMINE_SCORING_BUDGET is refused before the database is looked at
+        scoring_budget = args.scoring_budget if args.scoring_budget is not None else scoring_budget_from_env()
+    except ValueError as exc:
+        print(f"avmine serve: {exc}", file=sys.stderr)
+        return 2
     db = resolve_db_path(args.db)
     if not db.is_file():
         raise NoDatabaseError(missing_database_message(db))
@@ -91,21 +96,16 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         opened.close()
         raise
-    try:
-        server = create_server(
-            db,
-            args.reveal_ground_truth,
-            args.image_dir,
-            scoring_budget=args.scoring_budget,
-            library_threshold=args.library_threshold,
-            source=args.source,
-            memory_budget=args.memory_budget,
-            store=opened,
-        )
-    except ValueError as exc:  # a malformed $AVMINE_SCORING_BUDGET
-        opened.close()
-        print(f"avmine serve: {exc}", file=sys.stderr)
-        return 2
+    server = create_server(
+        db,
+        args.reveal_ground_truth,
+        args.image_dir,
+        scoring_budget=scoring_budget,
+        library_threshold=args.library_threshold,
+        source=args.source,
+        memory_budget=args.memory_budget,
+        store=opened,
+    )
     if args.transport == "stdio":
         if sys.stdin.isatty():  # a person, not a client: say what this is (a client only logs stderr)
             # the transport's thread blocked reading the terminal would outlive a KeyboardInterrupt; sandbox

@@ -52,6 +52,8 @@ def suggested_commands() -> list[tuple[str, str]]:
                     rest = STOP.split(text[match.end() :], maxsplit=1)[0]
                     words = rest.split()
                     first = words[0] if words else ""
+                    if first.startswith("{X}"):  # the command itself is filled in at run time: nothing to check
+                        continue
                     looks_like = first.startswith("-") or bool(difflib.get_close_matches(first, names, cutoff=0.75))
                     if match.group(1) or (looks_like and first not in PROSE):
                         commands.append((f"{path.relative_to(ROOT)}:{line}", "avmine" + rest))
