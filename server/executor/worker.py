@@ -60,6 +60,8 @@ class Loaded:
     ctx: LogContext
     nbytes: int
     """Memory it holds in this process (what is memory-mapped is not counted: the page cache shares it)."""
+    map_masks: bool = False
+    """The default map masks are computed (``warm_map_masks``): every child forked since inherits them."""
 
 
 _contexts: OrderedDict[tuple[str, str], Loaded] = OrderedDict()
@@ -100,7 +102,6 @@ def warm_context(
         derived.attach(ctx)
         for name in _WARMED:
             getattr(ctx, name)
-        warm_map_masks(ctx)
         derived.store(ctx)
         loaded = Loaded(ctx.arrays.key, ctx, max(memory.live_bytes() - before, memory.in_memory_bytes(ctx)))
         _generation += 1
@@ -110,6 +111,22 @@ def warm_context(
     if loaded.ctx.refresh_colors():  # `avmine colors` wrote new colours: an armed child must not run with old ones
         _generation += 1
     return loaded.ctx
+
+
+MAP_MASK_FUNCTIONS = ("in_drivable_area", "near_intersection", "at_pedestrian_crossing")
+"""Functions whose per-box masks (ray casting, a few hundred ms a log) the worker computes before forking."""
+
+
+def warm_map_masks_for(program: str, loaded: Loaded) -> None:
+    """Compute a log's default map masks once, when a program names a function that reads them.
+
+    Only then: a program that does not need them (most) would pay for them on every cold log.
+    """
+    global _generation
+    if not loaded.map_masks and any(name in program for name in MAP_MASK_FUNCTIONS):
+        warm_map_masks(loaded.ctx)
+        loaded.map_masks = True
+        _generation += 1  # a child armed before lacks them: it is forked again
 
 
 def _evict(keep: frozenset[tuple[str, str]] | set[tuple[str, str]]) -> None:
@@ -738,6 +755,7 @@ def _serve(
             keep = frozenset((e["log_id"], e["source"]) for e in group)
             try:
                 warm_context(cache_root, name[0], name[1], entry.get("cache_key"), keep)
+                warm_map_masks_for(str(job.get("program", "")), _contexts[name])
             except Exception as exc:  # a missing or corrupt cache: report it, keep serving
                 entries.remove(entry)
                 error = f"the log could not be loaded: {type(exc).__name__}: {exc}"
