@@ -12,12 +12,9 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import anyio
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult
 
 from evaluation.guarded_scoring import prompt_hold_out
 from server.mcp.app import create_server
@@ -25,6 +22,7 @@ from store import Store
 from store.library import search_examples
 from store.scorings import count_scorings, scorings
 
+from ..mcp.client import call, text
 from .programs import BICYCLE, BICYCLES_PROGRAM, STOPPED, STOPPED_PROGRAM, program
 
 pytestmark = pytest.mark.anyio
@@ -37,15 +35,6 @@ PICKING_PROGRAM = program(
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def text(result: CallToolResult) -> str:
-    return "".join(getattr(block, "text", "") for block in result.content)
-
-
-async def call(client: Client, tool: str, **arguments: Any) -> CallToolResult:
-    with anyio.fail_after(180):
-        return await client.call_tool(tool, arguments)
 
 
 async def executed(client: Client, code: str, prompt: str) -> str:

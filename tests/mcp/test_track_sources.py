@@ -7,12 +7,9 @@ render_bev take ``source`` per call, and the same warm workers answer on either.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import anyio
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult
 
 from server.ingestion import prepare_logs
 from server.mcp.app import create_server
@@ -22,6 +19,7 @@ from store.prefilter import PrefilterConfig
 
 from ..store.conftest import SENSOR_LOG as LOG
 from ..store.conftest import make_tracker_pickle
+from .client import call, text
 
 pytestmark = pytest.mark.anyio
 PEDESTRIANS = (
@@ -44,15 +42,6 @@ def tracked_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ingest(store, root / "mytracker.pkl", prefilter=PrefilterConfig.off(), progress=False)
         prepare_logs(store, [("annotations", LOG), ("mytracker", LOG)], progress=False)
     return root / "tracked.duckdb"
-
-
-async def call(client: Client, tool: str, **arguments: Any) -> CallToolResult:
-    with anyio.fail_after(180):
-        return await client.call_tool(tool, arguments)
-
-
-def text(result: CallToolResult) -> str:
-    return "".join(getattr(block, "text", "") for block in result.content)
 
 
 async def referred(client: Client, **source: str) -> list[str]:
