@@ -87,10 +87,6 @@ def _explain(what: str, errno: int) -> str:
     )
 
 
-def _write(path: str, text: str) -> None:
-    Path(path).write_text(text)
-
-
 def enter_worker_namespaces() -> Identity:
     """Enter the worker's namespaces; returns in the worker proper (PID 1 of its namespace).
 
@@ -109,9 +105,9 @@ def enter_worker_namespaces() -> Identity:
     else:
         _unshare(CLONE_NEWUSER, "a user namespace")
         try:  # the only mapping an unprivileged process may write: its own ids, to themselves
-            _write("/proc/self/setgroups", "deny")
-            _write("/proc/self/uid_map", f"{uid} {uid} 1")
-            _write("/proc/self/gid_map", f"{gid} {gid} 1")
+            Path("/proc/self/setgroups").write_text("deny")
+            Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
+            Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
         except OSError as exc:
             raise SandboxUnavailableError(_explain("the user namespace's id maps", exc.errno or 0)) from exc
         sandbox_uid, sandbox_gid = uid, gid

@@ -28,14 +28,20 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from server.executor import privileges, syscall_filter
-from server.executor.namespaces import CLONE_NEWIPC, CLONE_NEWNS, SANDBOX_UID_BASE, Identity, namespace_ids
+from server.executor.namespaces import (
+    CLONE_NEWIPC,
+    CLONE_NEWNS,
+    PR_SET_PDEATHSIG,
+    SANDBOX_UID_BASE,
+    Identity,
+    namespace_ids,
+)
 
 MS_NOSUID = 2
 MS_NODEV = 4
 MS_NOEXEC = 8
 PR_SET_NO_NEW_PRIVS = 38
 PR_GET_NO_NEW_PRIVS = 39
-PR_SET_PDEATHSIG = 1
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
