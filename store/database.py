@@ -175,11 +175,14 @@ class Store:
         self._allow_refined_kind()
 
     def _allow_refined_kind(self) -> None:
-        """Rebuild ``track_sources`` once where its kind check predates refined sources (a file of
-        version 4 written before them, or one just migrated), re-kinding the sources avmine refine made.
+        """Rebuild ``track_sources`` once where its kind check predates refined sources.
+
+        That is a file of version 4 written before them, or one just migrated; the sources avmine refine
+        made are re-kinded.
         """
         check = self.con.execute(
-            "SELECT expression FROM duckdb_constraints() WHERE table_name = 'track_sources' AND constraint_type = 'CHECK'"
+            "SELECT expression FROM duckdb_constraints() "
+            "WHERE table_name = 'track_sources' AND constraint_type = 'CHECK'"
         ).fetchone()
         if check is None or f"'{REFINED_KIND}'" in str(check[0]):
             return

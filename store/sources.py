@@ -61,7 +61,7 @@ def _refinements(store: Store, source: str) -> list[Refinement]:
     for (parent, steps, parameters), counts in groups.items():
         changes: Counter[str] = Counter()
         for one in counts:
-            changes.update({k: int(v) for k, v in one.items() if isinstance(v, int | float) and not isinstance(v, bool)})
+            changes.update({k: int(v) for k, v in one.items() if isinstance(v, int) and not isinstance(v, bool)})
         made.append(Refinement(parent, json.loads(steps), json.loads(parameters), len(counts), dict(changes)))
     return made
 
@@ -110,4 +110,3 @@ def list_sources(store: Store) -> list[SourceSummary]:
             )
         )
     return summaries
-

@@ -15,7 +15,8 @@ from server.mcp.sql import describe_tables, run_query
 from server.mcp.state import READ_ONLY, SourceArgument, State, answer, current
 from server.mcp.statistics import category_statistics
 from store import StoreError, ids
-from store.sources import Refinement, SourceSummary, list_sources
+from store import sources as track_sources
+from store.sources import Refinement, SourceSummary
 
 SCHEMA_PREAMBLE = (
     "Frames and units: *_ego_m in the ego frame at that timestamp, *_city_m in the city frame, metres; "
@@ -126,7 +127,7 @@ def register(server: MCPServer[State]) -> None:
         source by avmine refine (steps, parameters, what changed). render_bev with compare_source shows one
         object's raw and refined tracks together.
         """
-        sources = SourceList(sources=[_info(s) for s in list_sources(current(ctx).store)])
+        sources = SourceList(sources=[_info(s) for s in track_sources.list_sources(current(ctx).store)])
         if not sources.sources:
             return answer(sources.model_dump(), "No track sources; ingest logs with `avmine ingest`.")
         text = "\n".join(line for source in sources.sources for line in _describe(source))
@@ -134,8 +135,7 @@ def register(server: MCPServer[State]) -> None:
 
     @server.tool(annotations=READ_ONLY)
     def describe_schema(ctx: Context[State, Any]) -> str:
-        """The tables query_logs can read (logs, boxes, ego poses, maps, prompts, track sources, refinements, box
-        provenance) and their columns, with units."""
+        """The tables query_logs can read (logs, boxes, poses, maps, prompts, sources, provenance), columns, units."""
         return SCHEMA_PREAMBLE + describe_tables(current(ctx).store)
 
     @server.tool(annotations=READ_ONLY)
