@@ -2,7 +2,8 @@
 
 Raw boxes (the parent source's) are dashed orange, refined boxes solid blue, and refined boxes that
 refinement interpolated (no raw box behind them) red, with a legend. Paths are drawn in full; box
-outlines once a second (every box where interpolated), so joins, cuts, smoothing and filled gaps show.
+outlines once a second, at the same instants for both (every box where interpolated), so joins, cuts,
+smoothing and filled gaps show.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ REFINED_COLOUR = "#0050ff"
 INTERPOLATED_COLOUR = "#e00000"
 """Colours no category, map layer or highlight uses, so each kind of box can be told apart (and counted)."""
 EVERY = 10
-"""Boxes are 10 Hz: one outline a second."""
+"""Sources keep the log's 10 Hz timestamps: one outline a second."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,11 @@ def render_comparison(raw: LogArrays, refined: LogArrays, lineage: Lineage, out:
     """Draw the lineage's raw tracks (from ``raw``) and refined tracks (from ``refined``) over the map, to a PNG."""
     raw_rows = _rows(raw, lineage.parent_tracks)
     refined_rows = _rows(refined, lineage.refined_tracks)
+    instants = np.asarray(refined.timestamps_ns)[::EVERY]
+
+    def each_second(arrays: LogArrays, rows: np.ndarray) -> np.ndarray:
+        return rows[np.isin(np.asarray(arrays.row_timestamp_ns)[rows], instants)]
+
     fig, ax = plt.subplots(figsize=(8, 8), dpi=110)
     draw_map(ax, refined.map_dir)
     points = []
@@ -60,7 +66,7 @@ def render_comparison(raw: LogArrays, refined: LogArrays, lineage: Lineage, out:
         points.append(xy)
         ax.plot(xy[:, 0], xy[:, 1], color=RAW_COLOUR, linestyle="--", linewidth=1.6, marker=".", markersize=3,
                 zorder=3)  # fmt: skip
-        _outline(ax, raw, rows[::EVERY], RAW_COLOUR, "--", 1.0, 3)
+        _outline(ax, raw, each_second(raw, rows), RAW_COLOUR, "--", 1.0, 3)
         ax.annotate(f"raw {uuid[:8]}", xy[0], fontsize=7, color=RAW_COLOUR, xytext=(-4, -10),
                     textcoords="offset points", zorder=6)  # fmt: skip
     interpolated = 0
@@ -68,7 +74,7 @@ def render_comparison(raw: LogArrays, refined: LogArrays, lineage: Lineage, out:
         xy = refined.xyz_city[rows, :2]
         points.append(xy)
         ax.plot(xy[:, 0], xy[:, 1], color=REFINED_COLOUR, linewidth=1.6, zorder=4)
-        _outline(ax, refined, rows[::EVERY], REFINED_COLOUR, "-", 1.2, 4)
+        _outline(ax, refined, each_second(refined, rows), REFINED_COLOUR, "-", 1.2, 4)
         filled = rows[np.isin(refined.row_timestamp_ns[rows], np.asarray(lineage.interpolated.get(uuid, ()), np.int64))]
         interpolated += len(filled)
         _outline(ax, refined, filled, INTERPOLATED_COLOUR, "-", 1.2, 5)
