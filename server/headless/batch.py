@@ -48,8 +48,8 @@ from vlm.broker import VlmBroker
 from vlm.verify import post_filter
 
 TOOLS = [
-    "list_functions", "get_function_docs", "search_docs", "list_categories", "list_logs", "describe_schema",
-    "query_logs", "log_statistics", "execute_scenario", "get_run", "inspect_track", "render_bev",
+    "list_functions", "get_function_docs", "search_docs", "list_categories", "list_logs", "list_sources",
+    "describe_schema", "query_logs", "log_statistics", "execute_scenario", "get_run", "inspect_track", "render_bev",
     "render_camera_views", "vlm_check", "verify_scene", "search_library", "submit_program",
 ]  # fmt: skip
 """What a headless agent may call: avmine's tools, without scoring or library writes."""
