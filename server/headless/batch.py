@@ -250,7 +250,7 @@ class Batch:
                 held_out = [row["log_id"] for row in admission.per_log]
                 save_example(self.store, prompt, program, admission.metrics,
                              {"origin": "screen", "batch": o.name, "attempt": attempt, "run_id": run_id,
-                              "split": o.split, "held_out_logs": held_out})  # fmt: skip
+                              "split": o.split, "source": o.source, "held_out_logs": held_out})  # fmt: skip
                 return replace(best, status="kept", reason=None)
             # the held-out score itself stays with the operator: told to the next attempt, it would be refined on
             feedback = (f"the submitted program was not admitted: its Timestamp BA on the prompt's held-out "
