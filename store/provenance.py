@@ -50,11 +50,13 @@ def lineage(store: Store, refined: str, parent: str, log_id: str, track: str, tr
             "SELECT DISTINCT track_uuid FROM box_provenance WHERE source = ? AND log_id = ? "
             "AND parent_track_uuid IN (SELECT unnest(?))",
             [refined, log_id, sorted(parent_tracks | more_parents)]).fetchall()}  # fmt: skip
-        grown = (len(parent_tracks | more_parents), len(refined_tracks | more_refined))
-        if grown == (len(parent_tracks), len(refined_tracks)) or max(grown) > MAX_LINKED:
+        if more_parents <= parent_tracks and more_refined <= refined_tracks:
             break
-        parent_tracks |= more_parents
-        refined_tracks |= more_refined
+        # past the cap (a long chain of fragments), the first tracks by id are kept and the walk stops
+        parent_tracks |= set(sorted(more_parents - parent_tracks)[: max(MAX_LINKED - len(parent_tracks), 0)])
+        refined_tracks |= set(sorted(more_refined - refined_tracks)[: max(MAX_LINKED - len(refined_tracks), 0)])
+        if max(len(parent_tracks), len(refined_tracks)) >= MAX_LINKED:
+            break
     interpolated: dict[str, list[int]] = {t: [] for t in refined_tracks}
     for uuid, timestamp in store.con.execute(
         "SELECT track_uuid, timestamp_ns FROM box_provenance WHERE source = ? AND log_id = ? AND interpolated "

@@ -80,6 +80,11 @@ async def test_render_bev_compares_one_objects_raw_and_refined_tracks(refined_db
         parent = store.con.execute(
             "SELECT min(parent_track_uuid) FROM box_provenance WHERE source = ? AND track_uuid = ?", [REFINED, track]
         ).fetchone()[0]  # type: ignore[index]
+        ghost = store.con.execute(
+            "SELECT min(track_uuid) FROM boxes WHERE source = ? AND category <> 'EGO_VEHICLE' AND track_uuid NOT IN "
+            "(SELECT parent_track_uuid FROM box_provenance WHERE source = ? AND parent_track_uuid IS NOT NULL)",
+            [RAW, REFINED],
+        ).fetchone()[0]  # type: ignore[index]
     async with Client(create_server(refined_db, image_dir=tmp_path)) as client:
         from_refined = await call(client, "render_bev", log_id=LOG[:8], source=REFINED, compare_source=RAW,
                                   track_uuids=[track])  # fmt: skip
@@ -89,6 +94,10 @@ async def test_render_bev_compares_one_objects_raw_and_refined_tracks(refined_db
                                track_uuids=[track])  # fmt: skip
         two = await call(client, "render_bev", log_id=LOG[:8], source=REFINED, compare_source=RAW,
                          track_uuids=[track, parent])  # fmt: skip
+        windowed = await call(client, "render_bev", log_id=LOG[:8], source=REFINED, compare_source=RAW,
+                              track_uuids=[track], start_index=3)  # fmt: skip
+        removed = await call(client, "render_bev", log_id=LOG[:8], source=RAW, compare_source=REFINED,
+                             track_uuids=[ghost])  # fmt: skip
     for result in (from_refined, from_raw):
         assert not result.is_error, text(result)
         assert f"refined tracks ({REFINED}): " in text(result) and track[:8] in text(result).split("refined tracks")[1]
@@ -101,6 +110,11 @@ async def test_render_bev_compares_one_objects_raw_and_refined_tracks(refined_db
     assert saved.parent == tmp_path and saved.read_bytes() == image_bytes(from_refined)
     assert unrelated.is_error and "neither 'annotations' nor 'noisy' was refined from the other" in text(unrelated)
     assert two.is_error and "draws one object" in text(two)
+    assert windowed.is_error and "leave out run_id, start_index and end_index" in text(windowed)
+    assert not removed.is_error, text(removed)
+    assert f"raw tracks ({RAW}): {ghost[:8]}; refined tracks ({REFINED}): none" in text(removed)
+    ghost_png = image_bytes(removed)  # a short clutter track, and beyond the legend nothing refined
+    assert colour_pixels(ghost_png, compare.RAW_COLOUR) > 2 * colour_pixels(ghost_png, compare.REFINED_COLOUR)
 
 
 async def test_provenance_is_queryable_and_programs_run_on_the_refined_boxes(refined_db: Path, tmp_path: Path) -> None:

@@ -59,6 +59,9 @@ def register(server: MCPServer[State]) -> None:
         """
         state = current(ctx)
         if compare_source is not None:
+            if run_id is not None or start_index is not None or end_index is not None:
+                raise ToolError("compare_source draws whole tracks of one object: leave out run_id, start_index and "
+                                "end_index, and give the track in track_uuids.")  # fmt: skip
             return await _comparison(state, log_id, track_uuids, source, compare_source)
         try:
             log_id = ids.log_id(state.store, log_id)
@@ -101,9 +104,10 @@ async def _comparison(
     drawn = await anyio.to_thread.run_sync(
         lambda: compare.render_comparison(arrays[parent], arrays[refined], linked, out, title)
     )
+    gone = "none (no refined box came from it: refinement removed it, e.g. as a ghost)"
     text = (
         f"saved to {out}; raw tracks ({parent}): {', '.join(t[:8] for t in linked.parent_tracks) or 'none'}; "
-        f"refined tracks ({refined}): {', '.join(t[:8] for t in linked.refined_tracks) or 'none'}; "
+        f"refined tracks ({refined}): {', '.join(t[:8] for t in linked.refined_tracks) or gone}; "
         f"{drawn.raw_boxes} raw boxes, {drawn.refined_boxes} refined boxes, {drawn.interpolated_boxes} interpolated"
     )
     return [Image(data=out.read_bytes(), format="png"), text]
