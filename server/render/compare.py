@@ -43,7 +43,7 @@ def _rows(arrays: LogArrays, uuids: tuple[str, ...]) -> list[tuple[str, np.ndarr
     return [(u, np.flatnonzero(np.asarray(arrays.row_track) == known[u])) for u in uuids if u in known]
 
 
-def _outline(ax: Any, arrays: LogArrays, rows: np.ndarray, colour: str, style: str, width: float, z: int) -> None:
+def _outline(ax: Any, arrays: LogArrays, rows: np.ndarray, colour: str, style: str, width: float, z: float) -> None:
     for box in footprints_city(arrays, rows):
         ax.add_patch(Polygon(box, closed=True, facecolor="none", edgecolor=colour, linestyle=style, linewidth=width,
                              zorder=z))  # fmt: skip
@@ -64,9 +64,10 @@ def render_comparison(raw: LogArrays, refined: LogArrays, lineage: Lineage, out:
     for uuid, rows in raw_rows:
         xy = raw.xyz_city[rows, :2]
         points.append(xy)
-        ax.plot(xy[:, 0], xy[:, 1], color=RAW_COLOUR, linestyle="--", linewidth=1.6, marker=".", markersize=3,
-                zorder=3)  # fmt: skip
-        _outline(ax, raw, each_second(raw, rows), RAW_COLOUR, "--", 1.0, 3)
+        # dashed, over the refined path: where both coincide, both stay visible
+        ax.plot(xy[:, 0], xy[:, 1], color=RAW_COLOUR, linestyle="--", linewidth=1.4, marker=".", markersize=3,
+                zorder=4.5)  # fmt: skip
+        _outline(ax, raw, each_second(raw, rows), RAW_COLOUR, "--", 1.0, 4.5)
         ax.annotate(f"raw {uuid[:8]}", xy[0], fontsize=7, color=RAW_COLOUR, xytext=(-4, -10),
                     textcoords="offset points", zorder=6)  # fmt: skip
     interpolated = 0
