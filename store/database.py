@@ -21,7 +21,7 @@ from store.arrays import LogArrays, load_log_arrays
 from store.errors import DatabaseLockedError, NoDatabaseError, SchemaVersionError, StoreError
 from store.logs_copy import STAMP_KEY as LOGS_COPY_STAMP_KEY
 from store.paths import cache_root_for, resolve_db_path
-from store.schema import SCHEMA_VERSION, UNKEYED_IN_V4, create_statement, create_statements
+from store.schema import REFINED_KIND, SCHEMA_VERSION, UNKEYED_IN_V4, create_statement, create_statements
 
 ANNOTATIONS_SOURCE = "annotations"
 """The track source name of a log's own annotation boxes."""
@@ -172,6 +172,31 @@ class Store:
                     self._drop_v3_primary_keys()
                 self.con.execute("DELETE FROM meta WHERE key IN ('schema_version', ?)", [LOGS_COPY_STAMP_KEY])
                 self.con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        self._allow_refined_kind()
+
+    def _allow_refined_kind(self) -> None:
+        """Rebuild ``track_sources`` once where its kind check predates refined sources.
+
+        That is a file of version 4 written before them, or one just migrated; the sources avmine refine
+        made are re-kinded.
+        """
+        check = self.con.execute(
+            "SELECT expression FROM duckdb_constraints() "
+            "WHERE table_name = 'track_sources' AND constraint_type = 'CHECK'"
+        ).fetchone()
+        if check is None or f"'{REFINED_KIND}'" in str(check[0]):
+            return
+        with self.transaction():
+            self.con.execute("ALTER TABLE track_sources RENAME TO track_sources_before_refined")
+            self.con.execute(create_statement("track_sources"))
+            self.con.execute("INSERT INTO track_sources BY NAME SELECT * FROM track_sources_before_refined")
+            self.con.execute("DROP TABLE track_sources_before_refined")
+            self.con.execute(
+                "UPDATE track_sources SET kind = ? WHERE (source, log_id) IN (SELECT source, log_id FROM refinements)",
+                [REFINED_KIND],
+            )
+            # the SQL copy is rebuilt from the new table (and gains the refinement tables it now holds)
+            self.con.execute("DELETE FROM meta WHERE key = ?", [LOGS_COPY_STAMP_KEY])
 
     def _drop_v3_primary_keys(self) -> None:
         for table in UNKEYED_IN_V4:  # DuckDB cannot drop a primary key: the table is rebuilt without it

@@ -256,6 +256,10 @@ class _Ingest:
         if self.spooled_rows >= FLUSH_ROWS:
             self.flush()
 
+    def insert(self, table: str, rows: pd.DataFrame) -> None:
+        """Append rows to a table in this transaction, and to the SQL copy where it holds the table."""
+        self._insert(table, rows)
+
     def flush(self) -> None:
         """Insert the spooled rows into the database and the SQL copy, and delete their files."""
         for table, paths in self.spooled.items():
@@ -319,7 +323,8 @@ class _Ingest:
         rows, ego_uuid, ego_added = with_ego_rows(raw, ego_timestamps)
         boxes = build_boxes(rows, poses, source=source, log_id=log_id, path=path)
         if kind != "annotations":  # a log's annotation rows were deleted up front (replace_logs)
-            for table in ("boxes", "track_sources"):
+            # a refined source's provenance goes with its boxes (refinement writes it anew after this)
+            for table in ("boxes", "track_sources", "box_provenance", "refinements"):
                 self._delete(table, "log_id = ? AND source = ?", [log_id, source])
         self._insert("boxes", boxes)
         key = cache.new_key()

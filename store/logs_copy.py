@@ -36,8 +36,9 @@ from store.errors import StoreError
 if TYPE_CHECKING:
     from store.database import Store
 
-LOG_TABLES = ("logs", "maps", "track_sources", "boxes", "ego_poses", "prompts")
-"""What the copy holds: the logs' contents, never labels (ground_truth, gt_frames), runs or sessions."""
+LOG_TABLES = ("logs", "maps", "track_sources", "boxes", "ego_poses", "prompts", "refinements", "box_provenance")
+"""What the copy holds: the logs' contents and how refined sources were made from them (``refinements``,
+``box_provenance``: derived from boxes alone), never labels (ground_truth, gt_frames), runs or sessions."""
 
 STAMP_KEY = "logs_copy_stamp"
 """The ``meta`` key naming the copy that matches the committed database."""

@@ -12,7 +12,9 @@ provenance). A change to an existing table needs its own
 (tests/store/test_migration.py). Version 4 dropped the primary keys of ``boxes`` and ``ego_poses``
 (``UNKEYED_IN_V4``): DuckDB keeps such an index wholly in memory, which grew with the data and
 doubled insert time; ingest checks that uniqueness itself (one box per track and timestamp, one
-pose per timestamp) and replaces a log's rows as a whole.
+pose per timestamp) and replaces a log's rows as a whole. Within version 4, ``track_sources.kind``
+gained ``refined`` (``REFINED_KIND``): a file whose check does not allow it yet is rebuilt once
+when opened writable, its refined sources (those with ``refinements`` rows) re-kinded.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ SCHEMA_VERSION = 4
 
 UNKEYED_IN_V4 = ("boxes", "ego_poses")
 """Tables whose primary key version 4 dropped; ``Store`` rebuilds them once in an older file."""
+
+REFINED_KIND = "refined"
+"""``track_sources.kind`` of a source ``avmine refine`` made (how: the ``refinements`` table)."""
 
 LABELS = ("REFERRED", "RELATED", "OTHER")
 """Ground-truth labels, in the order of the challenge's integer codes 0, 1, 2."""
@@ -63,11 +68,11 @@ CREATE TABLE IF NOT EXISTS maps (
 );
 
 -- A track source is one set of boxes for one log: the log's own annotations,
--- or one tracker's output. A log can have several.
+-- one tracker's output, or boxes avmine refine derived from another source. A log can have several.
 CREATE TABLE IF NOT EXISTS track_sources (
     source VARCHAR NOT NULL,
     log_id VARCHAR NOT NULL,
-    kind VARCHAR NOT NULL CHECK (kind IN ('annotations', 'tracker')),
+    kind VARCHAR NOT NULL CHECK (kind IN ('annotations', 'tracker', 'refined')),  -- refined: see refinements
     source_path VARCHAR NOT NULL,
     num_tracks INTEGER NOT NULL,
     num_boxes BIGINT NOT NULL,

@@ -48,8 +48,8 @@ from vlm.broker import VlmBroker
 from vlm.verify import post_filter
 
 TOOLS = [
-    "list_functions", "get_function_docs", "search_docs", "list_categories", "list_logs", "describe_schema",
-    "query_logs", "log_statistics", "execute_scenario", "get_run", "inspect_track", "render_bev",
+    "list_functions", "get_function_docs", "search_docs", "list_categories", "list_logs", "list_sources",
+    "describe_schema", "query_logs", "log_statistics", "execute_scenario", "get_run", "inspect_track", "render_bev",
     "render_camera_views", "vlm_check", "verify_scene", "search_library", "submit_program",
 ]  # fmt: skip
 """What a headless agent may call: avmine's tools, without scoring or library writes."""
@@ -250,7 +250,7 @@ class Batch:
                 held_out = [row["log_id"] for row in admission.per_log]
                 save_example(self.store, prompt, program, admission.metrics,
                              {"origin": "screen", "batch": o.name, "attempt": attempt, "run_id": run_id,
-                              "split": o.split, "held_out_logs": held_out})  # fmt: skip
+                              "split": o.split, "source": o.source, "held_out_logs": held_out})  # fmt: skip
                 return replace(best, status="kept", reason=None)
             # the held-out score itself stays with the operator: told to the next attempt, it would be refined on
             feedback = (f"the submitted program was not admitted: its Timestamp BA on the prompt's held-out "

@@ -19,8 +19,9 @@ from vlm.service import VlmService
 SourceArgument = Annotated[
     str | None,
     Field(
-        description="track source: 'annotations' (the logs' labels) or a tracker's name (the test split has only "
-        "a tracker's boxes); default: the server's (avmine serve --source)"
+        description="track source: 'annotations' (the logs' labels), a tracker's name (the test split has only "
+        "a tracker's boxes) or a refined source's (list_sources lists them); default: the server's "
+        "(avmine serve --source)"
     ),
 ]
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
@@ -67,7 +68,7 @@ class State:
             raise StoreError(
                 f"unknown track source {name!r}; the sources are: {', '.join(known) or 'none (ingest logs first)'}. "
                 "'annotations' are the logs' own labels; a tracker's boxes (the only ones of the test split) "
-                "are named when ingested."
+                "are named when ingested; list_sources describes each."
             )
         return name
 

@@ -55,11 +55,9 @@ def footprints_city(arrays: LogArrays, rows: np.ndarray) -> np.ndarray:
     return np.stack([x, y], -1) + arrays.xyz_city[rows, None, :2]
 
 
-def render_bev(arrays: LogArrays, view: BevView, out: Path, title: str | None = None) -> Path:
-    """Draw lanes, crossings, drivable area and the boxes at one timestamp, with trails, to a PNG."""
-    avm = ArgoverseStaticMap.from_map_dir(arrays.map_dir, build_raster=False)
-    centre = np.asarray(view.centre) if view.centre is not None else arrays.ego_xyz_city[view.time_index, :2]
-    fig, ax = plt.subplots(figsize=(8, 8), dpi=110)
+def draw_map(ax: Any, map_dir: Path) -> None:
+    """Drivable area, lane boundaries (intersections in violet) and pedestrian crossings, under everything else."""
+    avm = ArgoverseStaticMap.from_map_dir(map_dir, build_raster=False)
     for area in avm.vector_drivable_areas.values():
         ax.add_patch(Polygon(area.xyz[:, :2], closed=True, facecolor="#eeeeee", edgecolor="none", zorder=0))
     for lane in avm.vector_lane_segments.values():
@@ -69,6 +67,13 @@ def render_bev(arrays: LogArrays, view: BevView, out: Path, title: str | None = 
     for crossing in avm.vector_pedestrian_crossings.values():
         ax.add_patch(Polygon(crossing.polygon[:, :2], closed=True, facecolor="#fff3b0", edgecolor="#e0c000",
                              linewidth=0.6, zorder=1))  # fmt: skip
+
+
+def render_bev(arrays: LogArrays, view: BevView, out: Path, title: str | None = None) -> Path:
+    """Draw lanes, crossings, drivable area and the boxes at one timestamp, with trails, to a PNG."""
+    centre = np.asarray(view.centre) if view.centre is not None else arrays.ego_xyz_city[view.time_index, :2]
+    fig, ax = plt.subplots(figsize=(8, 8), dpi=110)
+    draw_map(ax, arrays.map_dir)
 
     now_ns = arrays.timestamps_ns[view.time_index]
     rows_now = np.flatnonzero(arrays.row_time_index == view.time_index)

@@ -25,6 +25,7 @@ from store.ingestion import writing
 from store.refine import pipeline
 from store.refine.params import STEPS, RefineError, RefineParams, check_steps
 from store.refine.tracks import Tracks
+from store.schema import REFINED_KIND
 
 _EGO_COLUMNS = {"tx_ego_m": "tx_m", "ty_ego_m": "ty_m", "tz_ego_m": "tz_m",
                 "qw_ego": "qw", "qx_ego": "qx", "qy_ego": "qy", "qz_ego": "qz"}  # fmt: skip
@@ -170,7 +171,6 @@ def refine(
     log_ids = _check(store, source, out)
     report = RefineReport(source=source, out=out, steps=chosen)
     with writing(store, source=out) as job:
-        con = store.con
         for log_id in tqdm(log_ids, desc=f"refine {source}", unit="log", disable=not progress, leave=False):
             boxes = store.query_df(
                 "SELECT * FROM boxes WHERE source = ? AND log_id = ? ORDER BY track_index, timestamp_ns",
@@ -190,13 +190,12 @@ def refine(
             )
             rows = pd.concat([_ego_frame_rows(refined, parent, poses), ego], ignore_index=True)
             job.write_source(
-                rows, poses, log_id=log_id, source=out, kind="tracker", path=Path(f"refine:{source}"),
+                rows, poses, log_id=log_id, source=out, kind=REFINED_KIND, path=Path(f"refine:{source}"),
                 ego_timestamps=frame_ns, num_before_prefilter=None,
             )  # fmt: skip
-            con.execute("DELETE FROM box_provenance WHERE source = ? AND log_id = ?", [out, log_id])
-            con.execute("DELETE FROM refinements WHERE source = ? AND log_id = ?", [out, log_id])
-            store.insert("box_provenance", _provenance(refined, parent, out, log_id))
-            store.insert(
+            # write_source dropped the log's earlier provenance; both tables go to the SQL copy too
+            job.insert("box_provenance", _provenance(refined, parent, out, log_id))
+            job.insert(
                 "refinements",
                 pd.DataFrame(
                     [

@@ -20,6 +20,7 @@ from server.mcp.sql import QueryRefusedError, run_query
 from store import Store, ingest, logs_copy
 from store.database import now
 from store.demo import SCENARIO_MINING_DIR
+from store.refine import refine
 
 CANARY = "canary-8d1f0c3e-label-secret"
 
@@ -36,6 +37,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     root = tmp_path_factory.mktemp("escapes")
     store = Store.open(root / "labelled.duckdb")
     ingest(store, SCENARIO_MINING_DIR, split="val", progress=False)
+    refine(store, "annotations", "refined", progress=False)  # refinements and box_provenance hold rows too
     log_id = str(store.con.execute("SELECT min(log_id) FROM logs").fetchone()[0])  # type: ignore[index]
     con = store.con
     con.execute("INSERT INTO ground_truth (log_id, prompt, timestamp_ns, track_uuid, label) "

@@ -50,9 +50,10 @@ async def error_of(client: Client, tool: str, **arguments: Any) -> str:
 async def test_tool_listing_fits_client_limits(client: Client) -> None:
     tools = (await client.list_tools()).tools
     assert {t.name for t in tools} == {
-        "list_functions", "get_function_docs", "search_docs", "list_categories", "list_logs", "describe_schema",
-        "query_logs", "log_statistics", "execute_scenario", "get_run", "inspect_track", "score_run", "render_bev",
-        "save_example", "search_library", "submit_program", "render_camera_views", "vlm_check", "verify_scene",
+        "list_functions", "get_function_docs", "search_docs", "list_categories", "list_logs", "list_sources",
+        "describe_schema", "query_logs", "log_statistics", "execute_scenario", "get_run", "inspect_track", "score_run",
+        "render_bev", "save_example", "search_library", "submit_program", "render_camera_views", "vlm_check",
+        "verify_scene",
     }  # fmt: skip
     assert len(INSTRUCTIONS) < 2048 and client.instructions == INSTRUCTIONS
     for tool in tools:

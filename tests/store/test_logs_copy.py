@@ -13,6 +13,7 @@ import pytest
 
 from store import Store, StoreError, ingest, logs_copy
 from store.demo import DEMO_GROUND_TRUTH
+from store.refine import refine
 
 from .conftest import make_tracker_pickle
 
@@ -136,3 +137,22 @@ def test_readers_during_ingests_always_open_a_whole_copy(store: Store, sm_log: P
             reader.join(timeout=60)
     assert not errors and seen and set(seen) == {expected}
     assert copy_tables(current_copy(store)) == main_counts(store)
+
+
+def test_refinement_writes_its_provenance_to_the_copy_and_a_tracker_ingested_over_it_removes_it(
+    store: Store, sensor_log: Path, tmp_path: Path
+) -> None:
+    ingest(store, sensor_log, progress=False)
+    make_tracker_pickle(sensor_log, tmp_path / "tracker.pkl", drop_frame=5)
+    ingest(store, tmp_path / "tracker.pkl", source="tracker", progress=False)
+    refine(store, "tracker", "refined", progress=False)
+    tables = copy_tables(current_copy(store))
+    assert tables == main_counts(store) and tables["box_provenance"] > 0 and tables["refinements"] == 1
+    with duckdb.connect(str(current_copy(store)), read_only=True, config=logs_copy.AGENT_CONFIG) as con:
+        kinds = dict(con.execute("SELECT source, kind FROM track_sources").fetchall())
+        filled = con.execute("SELECT count(*) FROM box_provenance WHERE interpolated").fetchone()
+    assert kinds == {"annotations": "annotations", "tracker": "tracker", "refined": "refined"}
+    assert filled is not None and filled[0] > 0  # the dropped frame, interpolated
+    ingest(store, tmp_path / "tracker.pkl", source="refined", progress=False)  # a tracker now holds the name
+    tables = copy_tables(current_copy(store))
+    assert tables == main_counts(store) and tables["box_provenance"] == tables["refinements"] == 0

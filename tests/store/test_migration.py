@@ -9,11 +9,12 @@ from pathlib import Path
 import duckdb
 
 from server.executor import Executor, LogSelection
-from store import Store, ingest
+from store import Store, ingest, logs_copy
 from store.library import search_examples
-from store.schema import SCHEMA_VERSION
+from store.refine import refine
+from store.schema import SCHEMA_VERSION, create_statement
 
-from .conftest import SM_LOG
+from .conftest import SM_LOG, make_tracker_pickle
 
 SCHEMA_V2 = Path(__file__).with_name("data") / "schema_v2.sql"
 """The previous release's schema, verbatim."""
@@ -62,3 +63,44 @@ def test_a_version_2_database_opens_read_only_and_writable_with_its_data(sm_log:
             LogSelection(),
         )
         assert execution.status == "ok" and execution.results[0].scenario
+
+
+def test_a_version_4_file_from_before_refined_sources_gets_the_kind_and_a_copy_with_provenance(
+    sensor_log: Path, tmp_path: Path
+) -> None:
+    """Version 4 first kept refined sources as trackers, its kind check allowed no other, its SQL copy had no
+    provenance; opened writable, such a file is rebuilt once, in place."""
+    db = tmp_path / "v4.duckdb"
+    make_tracker_pickle(sensor_log, tmp_path / "trk_tracks.pkl")
+    with Store.open(db) as store:
+        ingest(store, sensor_log, split="val", progress=False)
+        ingest(store, tmp_path / "trk_tracks.pkl", source="trk", progress=False)
+        refine(store, "trk", progress=False)
+        store.con.execute("ALTER TABLE track_sources RENAME TO newer")
+        store.con.execute(create_statement("track_sources").replace(", 'refined'", ""))
+        store.con.execute(
+            "INSERT INTO track_sources BY NAME SELECT * REPLACE "
+            "(CASE kind WHEN 'refined' THEN 'tracker' ELSE kind END AS kind) FROM newer"
+        )
+        store.con.execute("DROP TABLE newer")
+        old_copy = logs_copy.ensure(store)
+    with duckdb.connect(str(old_copy)) as con:
+        con.execute("DROP TABLE box_provenance")
+        con.execute("DROP TABLE refinements")
+    with Store.open(db) as store:
+        kinds = dict(store.con.execute("SELECT source, kind FROM track_sources").fetchall())
+        assert kinds == {"annotations": "annotations", "trk": "tracker", "trk-refined": "refined"}
+        con = logs_copy.open_for_agents(store)
+        try:
+            provenance = con.execute("SELECT count(*) FROM box_provenance").fetchone()
+            copied_kinds = dict(con.execute("SELECT source, kind FROM track_sources").fetchall())
+        finally:
+            con.close()
+        assert provenance == store.con.execute("SELECT count(*) FROM box_provenance").fetchone() != (0,)
+        assert copied_kinds == kinds
+        refine(store, "trk", progress=False)  # the rebuilt check takes refined sources
+        check = store.con.execute(
+            "SELECT expression FROM duckdb_constraints() "
+            "WHERE table_name = 'track_sources' AND constraint_type = 'CHECK'"
+        ).fetchall()
+        assert len(check) == 1 and "'refined'" in check[0][0]

@@ -8,23 +8,92 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from server.mcp.paging import LIMIT_CHARS, paginate
 from server.mcp.sql import describe_tables, run_query
 from server.mcp.state import READ_ONLY, SourceArgument, State, answer, current
 from server.mcp.statistics import category_statistics
 from store import StoreError, ids
+from store import sources as track_sources
+from store.sources import Refinement, SourceSummary
 
 SCHEMA_PREAMBLE = (
     "Frames and units: *_ego_m in the ego frame at that timestamp, *_city_m in the city frame, metres; "
-    "yaw in radians; v*_city_mps in m/s; timestamp_ns in nanoseconds. Ground truth is not queryable.\n"
+    "yaw in radians; v*_city_mps in m/s; timestamp_ns in nanoseconds. Ground truth is not queryable. "
+    "box_provenance: per box of a refined source, its parent source's track at that timestamp, or interpolated; "
+    "refinements: how each refined log was made (JSON steps, parameters, counts).\n"
 )
 Cursor = Annotated[str | None, Field(description="from the previous page's last line, for the next page")]
 
 
+class RefinementInfo(BaseModel):
+    """How a refined source's logs were made."""
+
+    parent_source: str = Field(description="the source it was refined from")
+    steps: list[str] = Field(description="the refinement steps, in running order")
+    parameters: dict[str, Any] = Field(description="every parameter, SI units")
+    logs: int = Field(description="logs refined this way")
+    changes: dict[str, int] = Field(description="what the steps changed over these logs (tracks before/after, ...)")
+
+
+class SourceInfo(BaseModel):
+    """One track source."""
+
+    name: str
+    kind: str = Field(description="annotations (the logs' labels), tracker (ingested from a file) or refined")
+    logs: int
+    logs_per_split: dict[str, int]
+    tracks: int
+    boxes: int
+    files: list[str] = Field(description="a tracker's: the files its boxes were ingested from")
+    more_files: int = Field(description="files left out of files")
+    refinements: list[RefinementInfo] = Field(description="a refined source's: how it was made")
+    derived: list[str] = Field(description="refined sources made from this one")
+
+
+class SourceList(BaseModel):
+    """The track sources in the store."""
+
+    sources: list[SourceInfo]
+
+
+def _info(summary: SourceSummary) -> SourceInfo:
+    def made(r: Refinement) -> RefinementInfo:
+        return RefinementInfo(parent_source=r.parent_source, steps=r.steps, parameters=r.parameters, logs=r.logs,
+                              changes=r.changes)  # fmt: skip
+
+    return SourceInfo(
+        name=summary.name, kind=summary.kind, logs=summary.logs, logs_per_split=summary.logs_per_split,
+        tracks=summary.tracks, boxes=summary.boxes, files=summary.files, more_files=summary.more_files,
+        refinements=[made(r) for r in summary.refinements], derived=summary.derived,
+    )  # fmt: skip
+
+
+def _describe(source: SourceInfo) -> list[str]:
+    splits = ", ".join(f"{split} {n}" for split, n in source.logs_per_split.items())
+    lines = [f"{source.name} ({source.kind}): {source.logs} logs ({splits}), {source.tracks} tracks, "
+             f"{source.boxes} boxes"]  # fmt: skip
+    if source.kind == "annotations":
+        lines.append("  the logs' own annotation files")
+    for path in source.files:
+        lines.append(f"  from {path}")
+    if source.more_files:
+        lines.append(f"  and {source.more_files} more files")
+    for made in source.refinements:
+        changes = made.changes
+        lines.append(f"  refined from {made.parent_source} ({made.logs} logs): {', '.join(made.steps)}")
+        if "tracks_before" in changes:
+            done = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in changes.items()
+                             if k not in ("tracks_before", "tracks_after") and v)  # fmt: skip
+            lines.append(f"  tracks {changes['tracks_before']} -> {changes['tracks_after']}; {done or 'nothing else'}")
+    if source.derived:
+        lines.append(f"  refined into: {', '.join(source.derived)}")
+    return lines
+
+
 def register(server: MCPServer[State]) -> None:
-    """Add list_logs, describe_schema, query_logs and log_statistics."""
+    """Add list_logs, list_sources, describe_schema, query_logs and log_statistics."""
 
     @server.tool(annotations=READ_ONLY)
     def list_logs(
@@ -51,8 +120,22 @@ def register(server: MCPServer[State]) -> None:
         return header + "\n" + paginate(lines, cursor).text()
 
     @server.tool(annotations=READ_ONLY)
+    def list_sources(ctx: Context[State, Any]) -> Annotated[CallToolResult, SourceList]:
+        """The track sources (the `source` of execute_scenario, log_statistics, render_bev) and how each was made.
+
+        annotations: the logs' labels; tracker: a tracker's boxes, from a file; refined: derived from another
+        source by avmine refine (steps, parameters, what changed). render_bev with compare_source shows one
+        object's raw and refined tracks together.
+        """
+        sources = SourceList(sources=[_info(s) for s in track_sources.list_sources(current(ctx).store)])
+        if not sources.sources:
+            return answer(sources.model_dump(), "No track sources; ingest logs with `avmine ingest`.")
+        text = "\n".join(line for source in sources.sources for line in _describe(source))
+        return answer(sources.model_dump(), text)
+
+    @server.tool(annotations=READ_ONLY)
     def describe_schema(ctx: Context[State, Any]) -> str:
-        """The tables query_logs can read (logs, boxes, ego poses, maps, prompts) and their columns, with units."""
+        """The tables query_logs can read (logs, boxes, poses, maps, prompts, sources, provenance), columns, units."""
         return SCHEMA_PREAMBLE + describe_tables(current(ctx).store)
 
     @server.tool(annotations=READ_ONLY)

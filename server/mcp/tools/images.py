@@ -14,9 +14,10 @@ from pydantic import Field
 
 from atomic.scenario import timestamps as scenario_timestamps
 from server.mcp.state import READ_ONLY, SourceArgument, State, current
-from server.render import bev
+from server.render import bev, compare
 from store import StoreError, ids
 from store.arrays import LogArrays
+from store.provenance import lineage, refined_pair
 from store.runs import load_run
 
 MAX_HIGHLIGHTED = 12
@@ -24,7 +25,7 @@ MAX_HIGHLIGHTED = 12
 
 
 def register(server: MCPServer[State]) -> None:
-    """Add render_bev."""
+    """Add render_bev (with a raw-versus-refined comparison)."""
 
     @server.tool(annotations=READ_ONLY)
     async def render_bev(
@@ -42,13 +43,26 @@ def register(server: MCPServer[State]) -> None:
         ] = None,
         radius_m: Annotated[float, Field(description="half-width of the view, metres", gt=5, le=500)] = 60.0,
         source: SourceArgument = None,
+        compare_source: Annotated[
+            str | None,
+            Field(
+                description="the refined source made from source, or source's parent (list_sources): draws the one "
+                "track in track_uuids raw and refined together, whole tracks"
+            ),
+        ] = None,
     ) -> list[Image | str]:
         """Bird's-eye view: lanes, crossings, boxes by category; chosen tracks in magenta with their paths.
 
-        Without tracks: the scene around the ego at end_index (default the middle). The PNG is also
-        written to disk; its path is returned.
+        Without tracks: the scene around the ego at end_index (default the middle). With compare_source and one
+        track: that object's raw boxes (dashed orange) and refined boxes (blue), interpolated ones red, linked
+        through box provenance (fragments joined, tracks cut). The PNG is also written to disk; its path is returned.
         """
         state = current(ctx)
+        if compare_source is not None:
+            if run_id is not None or start_index is not None or end_index is not None:
+                raise ToolError("compare_source draws whole tracks of one object: leave out run_id, start_index and "
+                                "end_index, and give the track in track_uuids.")  # fmt: skip
+            return await _comparison(state, log_id, track_uuids, source, compare_source)
         try:
             log_id = ids.log_id(state.store, log_id)
             arrays = state.store.load_arrays(log_id, state.track_source(source))
@@ -62,6 +76,41 @@ def register(server: MCPServer[State]) -> None:
         await anyio.to_thread.run_sync(lambda: bev.render_bev(arrays, view, out, title=title))
         named = ", ".join(str(arrays.track_uuids[t])[:8] for t in highlight) or "none"
         return [Image(data=out.read_bytes(), format="png"), f"saved to {out}; highlighted: {named}"]
+
+
+async def _comparison(
+    state: State, log_id: str, track_uuids: list[str] | None, source: str | None, compare_source: str
+) -> list[Image | str]:
+    try:
+        log_id = ids.log_id(state.store, log_id)
+        chosen, other = state.track_source(source), state.track_source(compare_source)
+        pair = refined_pair(state.store, chosen, other)
+        if pair is None:
+            raise ToolError(
+                f"neither '{chosen}' nor '{other}' was refined from the other, so their boxes are not linked; "
+                "list_sources says which source was refined from which."
+            )
+        if not track_uuids or len(track_uuids) != 1:
+            raise ToolError(f"compare_source draws one object: give its track (of source '{chosen}') in track_uuids.")
+        arrays = {name: state.store.load_arrays(log_id, name) for name in pair}
+        uuid = ids.track_uuid([str(u) for u in arrays[chosen].track_uuids], track_uuids[0], log_id)
+        refined, parent = pair
+        linked = lineage(state.store, refined, parent, log_id, uuid, track_is_refined=chosen == refined)
+    except StoreError as exc:
+        raise ToolError(str(exc)) from exc
+    digest = hashlib.sha256(repr((log_id, linked)).encode()).hexdigest()[:12]
+    out = state.image_dir / f"compare_{log_id[:8]}_{uuid[:8]}_{digest}.png"
+    title = f"{log_id[:8]}  {uuid[:8]}: {parent} (raw) vs {refined} (refined)"
+    drawn = await anyio.to_thread.run_sync(
+        lambda: compare.render_comparison(arrays[parent], arrays[refined], linked, out, title)
+    )
+    gone = "none (no refined box came from it: refinement removed it, e.g. as a ghost)"
+    text = (
+        f"saved to {out}; raw tracks ({parent}): {', '.join(t[:8] for t in linked.parent_tracks) or 'none'}; "
+        f"refined tracks ({refined}): {', '.join(t[:8] for t in linked.refined_tracks) or gone}; "
+        f"{drawn.raw_boxes} raw boxes, {drawn.refined_boxes} refined boxes, {drawn.interpolated_boxes} interpolated"
+    )
+    return [Image(data=out.read_bytes(), format="png"), text]
 
 
 def _highlighted(state: State, arrays: LogArrays, track_uuids: list[str] | None, run_id: str | None) -> tuple[int, ...]:

@@ -146,9 +146,9 @@ def register(server: MCPServer[State]) -> None:
         state = current(ctx)
         state.executor.flush()
         try:
-            _, results = load_run(state.store, run_id)
+            record, results = load_run(state.store, run_id)
             log_id = ids.log_id(state.store, log_id)
-            arrays = state.store.load_arrays(log_id, state.executor.source)
+            arrays = state.store.load_arrays(log_id, str(record["source"]))  # the boxes the run's program saw
             uuids = [str(u) for u in arrays.track_uuids]
             track_uuid = ids.track_uuid(uuids, track_uuid, log_id)
         except StoreError as exc:
