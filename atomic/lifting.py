@@ -130,13 +130,14 @@ def _declare(wrapper: Callable[..., Scenario], rule: Callable[..., Any], signatu
 def _unary(rule: UnaryRule[P], names: tuple[str, ...]) -> Unary[P]:
     signature = public_signature(rule, names)
     bind = _binder(rule, UNARY_NAMES)
+    run: Callable[..., Mapping[str, Iterable[int]]] = rule  # called with the bound parameters by name
 
     def wrapper(track_candidates: Any, log_dir: Any, *args: Any, **kwargs: Any) -> Scenario:
         params = bind(track_candidates, log_dir, *args, **kwargs)
         tracks = as_scenario(track_candidates, log_dir)
         if not tracks:
             return {}
-        matched = rule(resolve_context(log_dir), list(tracks), **params)
+        matched = run(resolve_context(log_dir), list(tracks), **params)
         return {uuid: restrict(value, matched.get(uuid, ())) for uuid, value in tracks.items()}
 
     _declare(wrapper, rule, signature)
@@ -164,6 +165,7 @@ def unary(rule: UnaryRule[P] | None = None, /, *, track: str = UNARY_NAMES[0]) -
 def _relational(rule: RelationalRule[P], names: tuple[str, ...]) -> Relational[P]:
     signature = public_signature(rule, names)
     bind = _binder(rule, RELATIONAL_NAMES)
+    run: Callable[..., Mapping[str, Mapping[str, Iterable[int]]]] = rule  # called with the parameters by name
     name = rule.__name__
 
     def wrapper(track_candidates: Any, related_candidates: Any, log_dir: Any, *args: Any, **kwargs: Any) -> Scenario:
@@ -177,7 +179,7 @@ def _relational(rule: RelationalRule[P], names: tuple[str, ...]) -> Relational[P
         related = cast(Scenario, restrict(related, track_times))
         if not tracks:
             return {}
-        found = rule(resolve_context(log_dir), list(tracks), list(related), **params)
+        found = run(resolve_context(log_dir), list(tracks), list(related), **params)
 
         out: Scenario = {}
         for uuid, value in tracks.items():

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ from vlm.answers import Choice, YesNo
 from vlm.cameras import FRONT, RING_CAMERAS, cameras_of, city_to_ego, corners_city, ego_pose_at, project_box
 from vlm.frames import LONG_SIDE_PX, frame
 from vlm.overlay import SECOND_COLOUR, Tile, draw_box, panel, row_at
+from vlm.program_functions import VISION, VlmFunction
 from vlm.service import Question, VlmService
 
 SAMPLES = 3
@@ -43,30 +43,8 @@ BOXED = "the object in the magenta box"
 EGO = "the vehicle this camera is mounted on"
 
 
-@dataclass(frozen=True)
-class VlmFunction:
-    """One VLM function: how to phrase its question from its argument, and which rule decides."""
-
-    name: str
-    kind: str  # "attribute" or "time"
-    argument: str | None
-    template: str
-    """The question, with {subject} and {value} (the argument's value)."""
-
-
-FUNCTIONS: dict[str, VlmFunction] = {f.name: f for f in (
-    VlmFunction("is_specific_object_type", "attribute", "description", "Is {subject} a {value}?"),
-    VlmFunction("has_attribute", "attribute", "attribute", "Does {subject} have this attribute: {value}?"),
-    VlmFunction("object_color", "attribute", "color", "What is the main colour of {subject}?"),
-    VlmFunction("has_attached_object", "attribute", "object_description",
-                "Does {subject} carry, tow or have attached: {value}?"),
-    VlmFunction("pedestrian_action", "time", "action", "In which tiles is {subject} {value}?"),
-    VlmFunction("on_road_type", "time", "road_type", "In which tiles is {subject} on a {value}?"),
-    VlmFunction("on_road_surface", "time", "surface", "In which tiles is {subject} on a {value} road surface?"),
-    VlmFunction("in_zone", "time", "zone", "In which tiles is {subject} in a {value}?"),
-    VlmFunction("at_traffic_lights", "time", None, "In which tiles is {subject} at a traffic light?"),
-    VlmFunction("in_environment", "time", "environment", "In which tiles is the scene {value}?"),
-)}  # fmt: skip
+FUNCTIONS: dict[str, VlmFunction] = VISION
+"""The VLM functions by name, as declared in ``vlm.program_functions`` (each declaration names its question)."""
 
 
 def spread(values: Sequence[int], count: int) -> list[int]:
