@@ -238,9 +238,9 @@ def has_objects_in_relative_direction(
         direction: "forward", "backward", "left" or "right", relative to the track's heading.
         min_number: how many related objects must be found at a timestamp.
         max_number: at most this many, nearest first, are related per timestamp.
-        within_distance: metres between the boxes' footprints (default 50).
+        within_distance: metres between the boxes' footprints.
         lateral_thresh: metres the region may extend sideways beyond the track's box (forward and
-            backward) or along it (left and right); default unlimited.
+            backward) or along it (left and right).
 
     Example:
         cars_with_lead = has_objects_in_relative_direction(cars, cars, log_dir, direction="forward",
@@ -452,9 +452,9 @@ def get_objects_in_relative_direction(
         direction: "forward", "backward", "left" or "right", relative to each track's heading.
         min_number: how many objects must be found at a timestamp (0 behaves like 1).
         max_number: at most this many, nearest first, per track and timestamp.
-        within_distance: metres between the boxes' footprints (default 50).
+        within_distance: metres between the boxes' footprints.
         lateral_thresh: metres the region may extend beyond the track's box sideways (forward,
-            backward) or along it (left, right); default unlimited.
+            backward) or along it (left, right).
 
     Example:
         peds_ahead_of_ego = get_objects_in_relative_direction(ego, peds, log_dir, direction="forward")

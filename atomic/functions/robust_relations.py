@@ -172,7 +172,8 @@ def robust_relation(
     rule.__signature__ = declared.replace(parameters=[*declared.parameters.values(), *spell])  # type: ignore[attr-defined]
     rule.__name__ = rule.__qualname__ = name
     rule.__doc__ = _robust_doc(doc, faithful, list(declared.parameters)[3:])
-    return relational(rule)
+    track, related = list(inspect.signature(faithful).parameters)[:2]  # the names the docs show, RefAV's
+    return relational(track=track, related=related)(rule)
 
 
 def _robust_doc(doc: str, faithful: Relational[...], shared: list[str]) -> str:
