@@ -26,7 +26,6 @@ import numpy.typing as npt
 from av2.geometry.camera.pinhole_camera import PinholeCamera
 from scipy.spatial.transform import Rotation
 
-from atomic.functions.objects import COLORS
 from store.arrays import LogArrays
 from vlm.answers import Choice, YesNo
 from vlm.cameras import FRONT, RING_CAMERAS, cameras_of, city_to_ego, corners_city, ego_pose_at, project_box
@@ -118,8 +117,8 @@ def evaluate(
         raise ValueError(f"unknown VLM function {name!r}; VLM functions: {', '.join(FUNCTIONS)}")
     if function.argument is not None and not value:
         raise ValueError(f"{name} needs its argument {function.argument}")
-    if name == "object_color" and value not in COLORS:
-        raise ValueError(f"color must be one of {', '.join(COLORS)}, not {value!r}")
+    if function.choices and value not in function.choices:
+        raise ValueError(f"{function.argument} must be one of {', '.join(function.choices)}, not {value!r}")
     index_of = {str(u): i for i, u in enumerate(arrays.track_uuids)}
     stamp_index = {int(t): i for i, t in enumerate(arrays.timestamps_ns)}
     kept: dict[str, list[int]] = {}
@@ -132,8 +131,7 @@ def evaluate(
             if function.kind == "attribute":
                 chosen = _attribute(function, question, arrays, track, times, service, value, source_path)
             else:
-                scene_only = name == "in_environment"  # the environment is the scene: the front camera, unboxed
-                chosen = _time(question, arrays, track, times, service, source_path, scene_only)
+                chosen = _time(question, arrays, track, times, service, source_path, function.scene)
             if chosen:
                 kept[uuid] = sorted(int(arrays.timestamps_ns[i]) for i in chosen)
         if on_track:
@@ -154,8 +152,8 @@ def _attribute(
     tiles = [t for t in (track_view(arrays, track, i, source_path) for i in spread(times, SAMPLES)) if t]
     if not tiles:
         return []
-    if function.name == "object_color":
-        questions = [Question((t.image,), question, "choice", tuple(COLORS)) for t in tiles]
+    if function.choices:
+        questions = [Question((t.image,), question, "choice", function.choices) for t in tiles]
         named = Counter(a.value for a in service.ask(questions) if isinstance(a, Choice) and a.value)
         return times if named and named.most_common(1)[0][0] == value else []
     answers = service.ask([Question((t.image,), question) for t in tiles])

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from atomic.functions import register_functions
+from atomic.functions.objects import COLORS
 from atomic.scenario import Scenario, as_scenario, restrict, timestamps
 
 Broker = Callable[[dict[str, Any]], dict[str, Any]]
@@ -44,6 +45,10 @@ class VlmFunction:
     """The parameter the question is about (the declaration's one after ``log_dir``), None without one."""
     template: str
     """The question, with {subject} and {value} (the argument's value)."""
+    choices: tuple[str, ...] = ()
+    """The argument's allowed values: the VLM picks one per view instead of answering yes or no."""
+    scene: bool = False
+    """The question is about the scene: the ego's front camera, no box drawn."""
 
 
 VISION: dict[str, VlmFunction] = {}
@@ -53,7 +58,7 @@ DECLARED: dict[str, Callable[..., Scenario]] = {}
 
 
 def vision(
-    kind: Literal["attribute", "time"], template: str
+    kind: Literal["attribute", "time"], template: str, choices: tuple[str, ...] = (), scene: bool = False
 ) -> Callable[[Callable[..., Any]], Callable[..., Scenario]]:
     """Decorator: declare a VLM function over ``track_candidates`` (any scenario shape), answered by the server.
 
@@ -61,7 +66,8 @@ def vision(
     the question's ``{value}`` is) and its docstring are the function's everywhere (the program's
     scope, the docs, the server's table). Only tracks with candidate timestamps are sent, with those
     timestamps; the result keeps every input track, its value restricted to the timestamps the server
-    kept (relations included).
+    kept (relations included). ``choices``: the argument's allowed values, and the VLM names one per view
+    (a colour); ``scene``: the question is about the scene, asked of the ego's front camera.
 
     Raises:
         TypeError: a declaration with other parameters, or a name declared before.
@@ -86,7 +92,7 @@ def vision(
             kept = _call(function, value, Path(str(log_dir)).name, asked)  # a log's cache directory is named by its id
             return {uuid: restrict(v, kept.get(uuid, ())) for uuid, v in tracks.items()}
 
-        VISION[function] = VlmFunction(function, kind, argument, template)
+        VISION[function] = VlmFunction(function, kind, argument, template, choices, scene)
         return _declare(wrapper)
 
     return decorate
@@ -159,7 +165,7 @@ def has_attribute(track_candidates: Scenario, log_dir: Path, attribute: str) -> 
     raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
 
-@vision("attribute", "What is the main colour of {subject}?")
+@vision("attribute", "What is the main colour of {subject}?", choices=COLORS)
 def object_color(track_candidates: Scenario, log_dir: Path, color: str) -> Scenario:
     """Keep objects whose main colour, as a VLM names it, is ``color``.
 
@@ -262,7 +268,7 @@ def at_traffic_lights(track_candidates: Scenario, log_dir: Path) -> Scenario:
     raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
 
-@vision("time", "In which tiles is the scene {value}?")
+@vision("time", "In which tiles is the scene {value}?", scene=True)
 def in_environment(track_candidates: Scenario, log_dir: Path, environment: str) -> Scenario:
     """Timestamps where a VLM sees the scene in an environment (rain, night, a tunnel, heavy traffic).
 
