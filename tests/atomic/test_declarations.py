@@ -79,6 +79,16 @@ def test_no_function_is_declared_twice() -> None:
         assert not named, f"{path.name} names {sorted(named)} again instead of deriving them from the declarations"
 
 
+def test_every_declared_function_is_listed() -> None:
+    # a declaration the listing in atomic/functions/__init__.py forgot would be in no program's scope
+    modules = [m for m in vars(atomic.functions).values() if inspect.ismodule(m)]
+    assert len(modules) >= 11
+    for module in modules:
+        for name, func in vars(module).items():
+            if hasattr(func, "rule") and func.__module__ == module.__name__ and not name.startswith("_"):
+                assert FUNCTIONS.get(name) is func, f"{module.__name__}.{name} is declared but not listed"
+
+
 def test_a_name_cannot_be_registered_twice() -> None:
     def has_velocity(track_candidates: Any, log_dir: Path) -> Any:
         return track_candidates
