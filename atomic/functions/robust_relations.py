@@ -17,7 +17,6 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +29,7 @@ from atomic.functions.relations import (
     Relations,
     being_crossed_by,
     facing_toward,
+    get_objects_in_relative_direction,
     has_objects_in_relative_direction,
     heading_in_relative_direction_to,
     heading_toward,
@@ -176,7 +176,7 @@ def robust_relation(
     return relational(track=track, related=related)(rule)
 
 
-def _robust_doc(doc: str, faithful: Relational[...], shared: list[str]) -> str:
+def _robust_doc(doc: str, faithful: Callable[..., Any], shared: list[str]) -> str:
     """``doc`` with an Args section: the faithful function's entries for ``shared``, then ``SPELL_ARGS``."""
     entries: dict[str, list[str]] = {}
     current: list[str] | None = None
@@ -319,35 +319,36 @@ def robust_changing_lanes(
     return out
 
 
-@register_function
-def robust_get_objects_in_relative_direction(
-    track_candidates: Scenario,
-    related_candidates: Scenario,
-    log_dir: Path,
-    direction: str,
-    min_number: int = 0,
-    max_number: float = np.inf,
-    within_distance: float = 50,
-    lateral_thresh: float = np.inf,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.5,
-) -> Scenario:
+def robust_reversal(faithful: Callable[..., Scenario], tester: Relational[...], doc: str) -> Callable[..., Scenario]:
+    """The robust variant of a faithful reversed relation: ``tester`` (a robust relation) reversed.
+
+    Its parameters are ``faithful``'s (their defaults too) plus the tester's ``min_duration_s`` and
+    ``max_gap_s``; its docstring is ``doc`` with Args made as ``robust_relation`` makes them.
+    """
+    declared = inspect.signature(faithful)
+    spell = [p for name, p in inspect.signature(tester).parameters.items() if name in ("min_duration_s", "max_gap_s")]
+    signature = declared.replace(parameters=[*declared.parameters.values(), *spell])
+    lifted = reverse_relationship(tester)
+
+    def reversal(*args: Any, **kwargs: Any) -> Scenario:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return lifted(*bound.args, **bound.kwargs)
+
+    reversal.__name__ = reversal.__qualname__ = f"robust_{faithful.__name__}"
+    reversal.__signature__ = signature  # type: ignore[attr-defined]
+    reversal.__doc__ = _robust_doc(doc, faithful, list(declared.parameters)[3:])
+    return register_function(reversal)
+
+
+robust_get_objects_in_relative_direction = robust_reversal(
+    get_objects_in_relative_direction,
+    robust_has_objects_in_relative_direction,
     """The related objects found in a direction from the tracks, keyed by them, robust to tracker noise.
 
     robust_has_objects_in_relative_direction with the relationship reversed.
 
-    Args:
-        direction: "forward", "backward", "left" or "right", relative to each track's heading.
-        min_number: how many objects must be found at a timestamp (0 behaves like 1).
-        max_number: at most this many, nearest first, per track and timestamp.
-        within_distance: metres between the boxes' footprints.
-        lateral_thresh: metres the region may extend beyond the track's box.
-        min_duration_s: shortest spell kept, in seconds.
-        max_gap_s: longest gap closed on the track's timeline, in seconds.
-
     Example:
         peds_ahead_of_ego = robust_get_objects_in_relative_direction(ego, peds, log_dir, direction="forward")
-    """
-    lifted = reverse_relationship(robust_has_objects_in_relative_direction)
-    return lifted(track_candidates, related_candidates, log_dir, direction, min_number, max_number,
-                  within_distance, lateral_thresh, min_duration_s, max_gap_s)  # fmt: skip
+    """,
+)
