@@ -1,8 +1,8 @@
 """Rules about how one object moves: speed, acceleration, turning, standing still.
 
-Each rule takes the log context and the uuids to evaluate and returns, per uuid, the
-timestamps (over the track's full timeline) where the rule holds. The public functions
-that programs call are these rules lifted to scenarios (see ``atomic.api``).
+Each function is declared as its rule: it takes the log context and the uuids to evaluate and
+returns, per uuid, the timestamps (over the track's full timeline) where the rule holds;
+``atomic.lifting.unary`` makes it the function programs call, scenario in, scenario out.
 """
 
 from __future__ import annotations

@@ -429,7 +429,7 @@ def near_objects(
     return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
 
 
-# -- the functions programs call ----------------------------------------------------------------
+# -- composed from the rules -------------------------------------------------------------------------
 
 
 @register_function
