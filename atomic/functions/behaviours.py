@@ -158,8 +158,6 @@ def braking(
     Example:
         hard_brakes = braking(vehicles, log_dir)
     """
-    # Forward deceleration of at least min_decel m/s² over 1 s, from above 2 m/s.
-    #
     # The speed is the mean over the half second before the row.
     number("braking", "min_decel", min_decel, minimum=0.0)
     non_negative("braking", min_duration_s=min_duration_s)

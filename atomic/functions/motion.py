@@ -113,8 +113,6 @@ def turning(ctx: LogContext, uuids: list[str], direction: str | None = None) -> 
     Example:
         left_turns = turning(vehicles, log_dir, direction="left")
     """
-    # Timestamps of constant-sign yaw-rate runs whose heading change exceeds 45 degrees.
-    #
     # RefAV scans each track for windows that start where the yaw rate's sign run starts and
     # end at the first sample of the next run (inclusive, so windows overlap by one sample);
     # inside a run of exact zeros every sample starts a two-sample window. A window whose

@@ -113,8 +113,6 @@ def being_crossed_by(
         overtaken_on_left = being_crossed_by(cars, cars, log_dir, direction="left",
                                              in_direction="clockwise", forward_thresh=4)
     """
-    # Related objects whose centre crosses the half-midplane ahead of (or beside, behind) the track.
-    #
     # The plane starts at the track's box edge and reaches ``forward_thresh`` m beyond it, between
     # the lines of the track's half-width (first-row box). A crossing keeps counting until the object
     # is ``lateral_thresh`` m past the centre line or stops moving across. As RefAV does, once one
@@ -177,8 +175,6 @@ def heading_in_relative_direction_to(
     Example:
         oncoming = heading_in_relative_direction_to(cars, ego, log_dir, direction="opposite")
     """
-    # Related objects travelling in the given direction relative to the track: same, opposite, perpendicular.
-    #
     # Compares city-frame velocities; a slow object (under 1 m/s) that moves on its own is given
     # its box heading instead, when the other one moves. Angle ≤ 45° is same, 45°–135°
     # perpendicular, 135° up to (not including) 180° opposite.
@@ -246,8 +242,6 @@ def has_objects_in_relative_direction(
         cars_with_lead = has_objects_in_relative_direction(cars, cars, log_dir, direction="forward",
                                                            max_number=1, within_distance=25)
     """
-    # Related objects whose centre is ahead of, behind, left or right of the track's box.
-    #
     # Per timestamp the candidates in the region are taken nearest first (footprint gap), up to
     # ``max_number`` within ``within_distance`` m; the timestamp counts if at least ``min_number``
     # (and at least one) were taken. ``lateral_thresh`` narrows the region to the box's extent plus
@@ -319,9 +313,6 @@ def facing_toward(
     Example:
         cars_facing_peds = facing_toward(cars, peds, log_dir, within_angle=15, max_distance=20)
     """
-    # Related objects within ``within_angle`` degrees of the track's forward axis and ``max_distance`` m.
-    #
-    # Geometry only: where the track's box points, not where it moves.
     non_negative("facing_toward", within_angle=within_angle, max_distance=max_distance)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
     near = np.flatnonzero(series.may_be_within(max_distance))
@@ -368,8 +359,6 @@ def heading_toward(
     Example:
         approaching_ego = heading_toward(cars, ego, log_dir)
     """
-    # Related objects the track moves toward.
-    #
     # Its velocity points within ``angle_threshold`` degrees of them and it closes in on them by at
     # least ``minimum_speed`` per sample (RefAV's unit: metres per annotation sample, so 0.5 means
     # 5 m/s at 10 Hz), within ``max_distance`` m.
@@ -414,9 +403,6 @@ def near_objects(
     Example:
         cars_near_two_peds = near_objects(cars, peds, log_dir, distance_thresh=10, min_objects=2)
     """
-    # Related objects within ``distance_thresh`` m (footprint gap).
-    #
-    # Only timestamps with at least ``min_objects`` of them count (0 means all related candidates).
     non_negative("near_objects", distance_thresh=distance_thresh, min_objects=min_objects)
     needed = min_objects or len(related_uuids)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids), include_self=include_self)
