@@ -38,7 +38,6 @@ from server.executor import Executor, LogSelection
 from server.headless.agents import Agent, not_logged_in, run_session
 from server.headless.local_server import LocalMcpServer
 from server.headless.tasks import generation_task, review_task
-from server.mcp.app import tool_names
 from store import Store
 from store.agent_runs import AgentSession, PromptOutcome, outcomes, record_outcome, record_session
 from store.database import now
@@ -48,15 +47,14 @@ from vlm.backends import VlmConfig
 from vlm.broker import VlmBroker
 from vlm.verify import post_filter
 
-SCREENING_ONLY = ("score_run", "save_example")
-"""Tools only a screening batch may call: scores (never ground truth) and saving to the library."""
-
-
-def allowed_tools(screening: bool) -> list[str]:
-    """What a headless agent may call: every avmine tool, without scoring or library writes unless screening."""
-    return [name for name in tool_names() if screening or name not in SCREENING_ONLY]
-
-
+TOOLS = [
+    "list_functions", "get_function_docs", "search_docs", "list_categories", "list_logs", "describe_schema",
+    "query_logs", "log_statistics", "execute_scenario", "get_run", "inspect_track", "render_bev",
+    "render_camera_views", "vlm_check", "verify_scene", "search_library", "submit_program",
+]  # fmt: skip
+"""What a headless agent may call: avmine's tools, without scoring or library writes."""
+SCREENING_TOOLS = [*TOOLS, "score_run", "save_example"]
+"""Screening adds scores (never ground truth) and saving to the library."""
 NOT_LOGGED_IN = "not_logged_in"
 """A session's status when the agent CLI had no usable login: the prompt is not tried again."""
 
@@ -288,8 +286,8 @@ class Batch:
             budget = None if o.budget_usd is None else o.budget_usd - self._spent
         config = server.write_config(workdir / f"prompt{index:04d}-{attempt}-{phase}.json")
         started = now()
-        allowed = allowed_tools(o.screening)
-        denied = [name for name in SCREENING_ONLY if name not in allowed]
+        allowed = SCREENING_TOOLS if o.screening else TOOLS
+        denied = [name for name in SCREENING_TOOLS if name not in allowed]
         report = run_session(self.agent, task, config, allowed, o.timeout_s, budget, denied_tools=denied)
         submitted = final_program(self.store, prompt, since=started)
         program: str | None = None

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import anyio
 from mcp.server.mcpserver import MCPServer
 
 from evaluation.guarded_scoring import scoring_budget_from_env
@@ -30,17 +29,6 @@ INSTRUCTIONS = (
     "refine. The referred objects are the first objects the prompt mentions; never swap subject and object. "
     "The mine_scenario prompt has the whole workflow and the semantic rules."
 )
-
-TOOL_GROUPS = (docs, data, runs, scoring, images, vision, library)
-"""The tool modules, in the order a client lists their tools."""
-
-
-def tool_names() -> list[str]:
-    """Every tool's name, in the order a client lists them (the groups registered on a bare server)."""
-    server: MCPServer[State] = MCPServer("avmine")
-    for group in TOOL_GROUPS:
-        group.register(server)
-    return [tool.name for tool in anyio.run(server.list_tools)]
 
 
 def create_server(
@@ -87,7 +75,7 @@ def create_server(
             store.close()
 
     server: MCPServer[State] = MCPServer("avmine", instructions=INSTRUCTIONS, lifespan=lifespan)
-    for group in TOOL_GROUPS:
+    for group in (docs, data, runs, scoring, images, vision, library):
         group.register(server)
     resources.register(server, store)
     prompts.register(server)

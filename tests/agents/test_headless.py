@@ -269,17 +269,3 @@ def test_bad_options_are_refused_before_anything_opens(tmp_path: Path, args: lis
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert done.stderr.startswith(f"avmine {args[0]}: ")
     assert not db.exists()  # refused before the database was even opened
-
-
-def test_headless_agents_may_call_every_served_tool_but_scoring_and_library_writes(tmp_path: Path) -> None:
-    import anyio
-
-    from server.headless.batch import SCREENING_ONLY, allowed_tools
-    from server.mcp.app import create_server
-
-    path = tmp_path / "tools.duckdb"
-    with Store.open(path) as store:
-        served = [tool.name for tool in anyio.run(create_server(path, store=store).list_tools)]
-    assert allowed_tools(screening=True) == served
-    assert allowed_tools(screening=False) == [name for name in served if name not in SCREENING_ONLY]
-    assert set(SCREENING_ONLY) <= set(served) and "execute_scenario" in allowed_tools(screening=False)
