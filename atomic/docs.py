@@ -111,7 +111,7 @@ def _parameter_texts(lines: list[str]) -> dict[str, str]:
 def describe(func: Callable[..., Any], name: str | None = None) -> FunctionDoc:
     """Build the doc entry of a function from its signature and docstring."""
     name = name or func.__name__
-    signature = inspect.signature(func)  # follows __wrapped__ to the declared signature
+    signature = inspect.signature(func)  # the public signature (a lifted function sets __signature__)
     doc = inspect.cleandoc(func.__doc__ or "")
     summary, _, rest = doc.partition("\n")
     sections = _sections(rest)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +26,12 @@ import numpy.typing as npt
 from av2.geometry.camera.pinhole_camera import PinholeCamera
 from scipy.spatial.transform import Rotation
 
-from atomic.functions.objects import COLORS
 from store.arrays import LogArrays
 from vlm.answers import Choice, YesNo
 from vlm.cameras import FRONT, RING_CAMERAS, cameras_of, city_to_ego, corners_city, ego_pose_at, project_box
 from vlm.frames import LONG_SIDE_PX, frame
 from vlm.overlay import SECOND_COLOUR, Tile, draw_box, panel, row_at
+from vlm.program_functions import VISION, VlmFunction
 from vlm.service import Question, VlmService
 
 SAMPLES = 3
@@ -43,30 +42,8 @@ BOXED = "the object in the magenta box"
 EGO = "the vehicle this camera is mounted on"
 
 
-@dataclass(frozen=True)
-class VlmFunction:
-    """One VLM function: how to phrase its question from its argument, and which rule decides."""
-
-    name: str
-    kind: str  # "attribute" or "time"
-    argument: str | None
-    template: str
-    """The question, with {subject} and {value} (the argument's value)."""
-
-
-FUNCTIONS: dict[str, VlmFunction] = {f.name: f for f in (
-    VlmFunction("is_specific_object_type", "attribute", "description", "Is {subject} a {value}?"),
-    VlmFunction("has_attribute", "attribute", "attribute", "Does {subject} have this attribute: {value}?"),
-    VlmFunction("object_color", "attribute", "color", "What is the main colour of {subject}?"),
-    VlmFunction("has_attached_object", "attribute", "object_description",
-                "Does {subject} carry, tow or have attached: {value}?"),
-    VlmFunction("pedestrian_action", "time", "action", "In which tiles is {subject} {value}?"),
-    VlmFunction("on_road_type", "time", "road_type", "In which tiles is {subject} on a {value}?"),
-    VlmFunction("on_road_surface", "time", "surface", "In which tiles is {subject} on a {value} road surface?"),
-    VlmFunction("in_zone", "time", "zone", "In which tiles is {subject} in a {value}?"),
-    VlmFunction("at_traffic_lights", "time", None, "In which tiles is {subject} at a traffic light?"),
-    VlmFunction("in_environment", "time", "environment", "In which tiles is the scene {value}?"),
-)}  # fmt: skip
+FUNCTIONS: dict[str, VlmFunction] = VISION
+"""The VLM functions by name, as declared in ``vlm.program_functions`` (each declaration names its question)."""
 
 
 def spread(values: Sequence[int], count: int) -> list[int]:
@@ -140,8 +117,8 @@ def evaluate(
         raise ValueError(f"unknown VLM function {name!r}; VLM functions: {', '.join(FUNCTIONS)}")
     if function.argument is not None and not value:
         raise ValueError(f"{name} needs its argument {function.argument}")
-    if name == "object_color" and value not in COLORS:
-        raise ValueError(f"color must be one of {', '.join(COLORS)}, not {value!r}")
+    if function.choices and value not in function.choices:
+        raise ValueError(f"{function.argument} must be one of {', '.join(function.choices)}, not {value!r}")
     index_of = {str(u): i for i, u in enumerate(arrays.track_uuids)}
     stamp_index = {int(t): i for i, t in enumerate(arrays.timestamps_ns)}
     kept: dict[str, list[int]] = {}
@@ -154,8 +131,7 @@ def evaluate(
             if function.kind == "attribute":
                 chosen = _attribute(function, question, arrays, track, times, service, value, source_path)
             else:
-                scene_only = name == "in_environment"  # the environment is the scene: the front camera, unboxed
-                chosen = _time(question, arrays, track, times, service, source_path, scene_only)
+                chosen = _time(question, arrays, track, times, service, source_path, function.scene)
             if chosen:
                 kept[uuid] = sorted(int(arrays.timestamps_ns[i]) for i in chosen)
         if on_track:
@@ -176,8 +152,8 @@ def _attribute(
     tiles = [t for t in (track_view(arrays, track, i, source_path) for i in spread(times, SAMPLES)) if t]
     if not tiles:
         return []
-    if function.name == "object_color":
-        questions = [Question((t.image,), question, "choice", tuple(COLORS)) for t in tiles]
+    if function.choices:
+        questions = [Question((t.image,), question, "choice", function.choices) for t in tiles]
         named = Counter(a.value for a in service.ask(questions) if isinstance(a, Choice) and a.value)
         return times if named and named.most_common(1)[0][0] == value else []
     answers = service.ask([Question((t.image,), question) for t in tiles])

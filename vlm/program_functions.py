@@ -11,10 +11,12 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from atomic.functions import register_functions
+from atomic.functions.objects import COLORS
 from atomic.scenario import Scenario, as_scenario, restrict, timestamps
 
 Broker = Callable[[dict[str, Any]], dict[str, Any]]
@@ -33,17 +35,55 @@ def set_broker(broker: Broker | None) -> None:
     _broker = broker
 
 
-def _vision(function: str, argument: str | None) -> Callable[[Callable[..., Any]], Callable[..., Scenario]]:
-    """Decorator: a VLM function over ``track_candidates`` (any scenario shape), answered by the server.
+@dataclass(frozen=True)
+class VlmFunction:
+    """How the server answers a VLM function: which rule decides, and the question it asks."""
 
-    Only tracks with candidate timestamps are sent, with those timestamps; the result keeps every
-    input track, its value restricted to the timestamps the server kept (relations included).
+    name: str
+    kind: Literal["attribute", "time"]
+    argument: str | None
+    """The parameter the question is about (the declaration's one after ``log_dir``), None without one."""
+    template: str
+    """The question, with {subject} and {value} (the argument's value)."""
+    choices: tuple[str, ...] = ()
+    """The argument's allowed values: the VLM picks one per view instead of answering yes or no."""
+    scene: bool = False
+    """The question is about the scene: the ego's front camera, no box drawn."""
+
+
+VISION: dict[str, VlmFunction] = {}
+"""Each ``vision`` declaration's rule and question, by name: the server's table (``vlm.functions``)."""
+DECLARED: dict[str, Callable[..., Scenario]] = {}
+"""Every function this module declares, in declaration order: registered with the atomic runtime below."""
+
+
+def vision(
+    kind: Literal["attribute", "time"], template: str, choices: tuple[str, ...] = (), scene: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Scenario]]:
+    """Decorator: declare a VLM function over ``track_candidates`` (any scenario shape), answered by the server.
+
+    The declaration is ``f(track_candidates, log_dir[, argument])``: its name, its one argument (what
+    the question's ``{value}`` is) and its docstring are the function's everywhere (the program's
+    scope, the docs, the server's table). Only tracks with candidate timestamps are sent, with those
+    timestamps; the result keeps every input track, its value restricted to the timestamps the server
+    kept (relations included). ``choices``: the argument's allowed values, and the VLM names one per view
+    (a colour); ``scene``: the question is about the scene, asked of the ego's front camera.
+
+    Raises:
+        TypeError: a declaration with other parameters, or a name declared before.
     """
 
     def decorate(stub: Callable[..., Any]) -> Callable[..., Scenario]:
+        signature = inspect.signature(stub)
+        params = list(signature.parameters)
+        if params[:2] != ["track_candidates", "log_dir"] or len(params) > 3:
+            raise TypeError(f"{stub.__name__}: a VLM function takes (track_candidates, log_dir[, argument])")
+        function = stub.__name__
+        argument = params[2] if len(params) == 3 else None
+
         @functools.wraps(stub)
         def wrapper(track_candidates: Any, log_dir: Any, *args: Any, **kwargs: Any) -> Scenario:
-            bound = inspect.signature(stub).bind(track_candidates, log_dir, *args, **kwargs)
+            bound = signature.bind(track_candidates, log_dir, *args, **kwargs)
             value = bound.arguments.get(argument) if argument else None
             tracks = as_scenario(track_candidates, log_dir)
             asked = _flat(tracks, log_dir)
@@ -52,9 +92,17 @@ def _vision(function: str, argument: str | None) -> Callable[[Callable[..., Any]
             kept = _call(function, value, Path(str(log_dir)).name, asked)  # a log's cache directory is named by its id
             return {uuid: restrict(v, kept.get(uuid, ())) for uuid, v in tracks.items()}
 
-        return wrapper
+        VISION[function] = VlmFunction(function, kind, argument, template, choices, scene)
+        return _declare(wrapper)
 
     return decorate
+
+
+def _declare(func: Callable[..., Scenario]) -> Callable[..., Scenario]:
+    if func.__name__ in DECLARED:
+        raise TypeError(f"{func.__name__} is declared twice")
+    DECLARED[func.__name__] = func
+    return func
 
 
 def _flat(candidates: Any, log_dir: Any) -> dict[str, list[int]]:
@@ -86,7 +134,7 @@ def _call(
     return answer["scenario"]
 
 
-@_vision("is_specific_object_type", "description")
+@vision("attribute", "Is {subject} a {value}?")
 def is_specific_object_type(track_candidates: Scenario, log_dir: Path, description: str) -> Scenario:
     """Keep objects a VLM recognises as a kind finer than the categories (a police car, a garbage truck).
 
@@ -99,10 +147,10 @@ def is_specific_object_type(track_candidates: Scenario, log_dir: Path, descripti
     Example:
         police = is_specific_object_type(vehicles, log_dir, description="police car")
     """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
+    raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
 
-@_vision("has_attribute", "attribute")
+@vision("attribute", "Does {subject} have this attribute: {value}?")
 def has_attribute(track_candidates: Scenario, log_dir: Path, attribute: str) -> Scenario:
     """Keep objects a VLM sees a visual attribute on (an open door, hazard lights on, a raised arm).
 
@@ -114,10 +162,10 @@ def has_attribute(track_candidates: Scenario, log_dir: Path, attribute: str) -> 
     Example:
         open_doors = has_attribute(parked, log_dir, attribute="open door")
     """
-    raise NotImplementedError
+    raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
 
-@_vision("object_color", "color")
+@vision("attribute", "What is the main colour of {subject}?", choices=COLORS)
 def object_color(track_candidates: Scenario, log_dir: Path, color: str) -> Scenario:
     """Keep objects whose main colour, as a VLM names it, is ``color``.
 
@@ -129,10 +177,10 @@ def object_color(track_candidates: Scenario, log_dir: Path, color: str) -> Scena
     Example:
         red_cars = object_color(cars, log_dir, color="red")
     """
-    raise NotImplementedError
+    raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
 
-@_vision("has_attached_object", "object_description")
+@vision("attribute", "Does {subject} carry, tow or have attached: {value}?")
 def has_attached_object(track_candidates: Scenario, log_dir: Path, object_description: str) -> Scenario:
     """Keep objects carrying, towing or having attached something (a bike rack, a trailer, a ladder).
 
@@ -144,10 +192,10 @@ def has_attached_object(track_candidates: Scenario, log_dir: Path, object_descri
     Example:
         with_bikes = has_attached_object(vehicles, log_dir, object_description="bicycle on a rack")
     """
-    raise NotImplementedError
+    raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
 
-@_vision("pedestrian_action", "action")
+@vision("time", "In which tiles is {subject} {value}?")
 def pedestrian_action(track_candidates: Scenario, log_dir: Path, action: str) -> Scenario:
     """Timestamps where a VLM sees a person doing something (walking a dog, pushing a stroller, on a phone).
 
@@ -160,10 +208,10 @@ def pedestrian_action(track_candidates: Scenario, log_dir: Path, action: str) ->
     Example:
         pushing = pedestrian_action(peds, log_dir, action="pushing a stroller")
     """
-    raise NotImplementedError
+    raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
 
-@_vision("on_road_type", "road_type")
+@vision("time", "In which tiles is {subject} on a {value}?")
 def on_road_type(track_candidates: Scenario, log_dir: Path, road_type: str) -> Scenario:
     """Timestamps where a VLM sees the object on a kind of road (highway, residential street, parking lot).
 
@@ -175,10 +223,10 @@ def on_road_type(track_candidates: Scenario, log_dir: Path, road_type: str) -> S
     Example:
         in_lots = on_road_type(vehicles, log_dir, road_type="parking lot")
     """
-    raise NotImplementedError
+    raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
 
-@_vision("on_road_surface", "surface")
+@vision("time", "In which tiles is {subject} on a {value} road surface?")
 def on_road_surface(track_candidates: Scenario, log_dir: Path, surface: str) -> Scenario:
     """Timestamps where a VLM sees the object on a road surface (wet, gravel, cobblestone, snow).
 
@@ -190,10 +238,10 @@ def on_road_surface(track_candidates: Scenario, log_dir: Path, surface: str) -> 
     Example:
         on_wet = on_road_surface(vehicles, log_dir, surface="wet")
     """
-    raise NotImplementedError
+    raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
 
-@_vision("in_zone", "zone")
+@vision("time", "In which tiles is {subject} in a {value}?")
 def in_zone(track_candidates: Scenario, log_dir: Path, zone: str) -> Scenario:
     """Timestamps where a VLM sees the object in a zone (construction zone, school zone, drive-through).
 
@@ -205,10 +253,10 @@ def in_zone(track_candidates: Scenario, log_dir: Path, zone: str) -> Scenario:
     Example:
         in_works = in_zone(vehicles, log_dir, zone="construction zone")
     """
-    raise NotImplementedError
+    raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
 
-@_vision("at_traffic_lights", None)
+@vision("time", "In which tiles is {subject} at a traffic light?")
 def at_traffic_lights(track_candidates: Scenario, log_dir: Path) -> Scenario:
     """Timestamps where a VLM sees the object at a traffic light (waiting at it or passing it).
 
@@ -217,10 +265,10 @@ def at_traffic_lights(track_candidates: Scenario, log_dir: Path) -> Scenario:
     Example:
         at_lights = at_traffic_lights(vehicles, log_dir)
     """
-    raise NotImplementedError
+    raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
 
-@_vision("in_environment", "environment")
+@vision("time", "In which tiles is the scene {value}?", scene=True)
 def in_environment(track_candidates: Scenario, log_dir: Path, environment: str) -> Scenario:
     """Timestamps where a VLM sees the scene in an environment (rain, night, a tunnel, heavy traffic).
 
@@ -233,9 +281,10 @@ def in_environment(track_candidates: Scenario, log_dir: Path, environment: str) 
     Example:
         at_night = in_environment(ego, log_dir, environment="night")
     """
-    raise NotImplementedError
+    raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
 
+@_declare
 def is_occluded_by(track_candidates: Scenario, related_candidates: Scenario, log_dir: Path) -> Scenario:
     """Objects partly hidden behind related objects, as a VLM sees it: {track: {occluder: timestamps}}.
 
@@ -255,7 +304,4 @@ def is_occluded_by(track_candidates: Scenario, related_candidates: Scenario, log
     return found
 
 
-register_functions({f.__name__: f for f in (
-    is_specific_object_type, has_attribute, object_color, has_attached_object, pedestrian_action, on_road_type,
-    on_road_surface, in_zone, at_traffic_lights, in_environment, is_occluded_by,
-)}, kind="vision (asks the server's VLM)")  # fmt: skip
+register_functions(DECLARED, kind="vision (asks the server's VLM)")

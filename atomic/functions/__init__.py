@@ -119,11 +119,16 @@ def register_functions(functions: dict[str, Callable[..., Any]], kind: str) -> N
     """Add functions from a higher layer (the VLM functions) to every program's scope and to the docs.
 
     Raises:
-        ValueError: a name that a RefAV function already has.
+        ValueError: a name that another function already has (each name is declared once), or a key
+            that is not its function's name.
     """
-    taken = sorted(set(functions) & (set(FUNCTIONS) - set(EXTENSION_KINDS)))
+    misnamed = sorted(name for name, func in functions.items() if getattr(func, "__name__", name) != name)
+    if misnamed:
+        raise ValueError(f"register each function under its own name: {', '.join(misnamed)}")
+    taken = sorted(name for name, func in functions.items() if name in FUNCTIONS and FUNCTIONS[name] is not func)
     if taken:
-        raise ValueError(f"cannot replace RefAV functions: {', '.join(taken)}")
+        kinds = {name: EXTENSION_KINDS.get(name, "RefAV") for name in taken}
+        raise ValueError(f"cannot replace {', '.join(f'{kinds[n]} function {n}' for n in taken)}: names are unique")
     FUNCTIONS.update(functions)
     EXTENSION_KINDS.update(dict.fromkeys(functions, kind))
 

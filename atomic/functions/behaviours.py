@@ -83,10 +83,23 @@ def _reversal(ctx: LogContext, min_angle_deg: float, window_s: float) -> tuple[n
     return on, np.nan_to_num(fraction) * window_s
 
 
-def u_turn_rule(
+@unary
+def u_turn(
     ctx: LogContext, uuids: list[str], min_angle_deg: float = 150.0, window_s: float = 12.0
 ) -> dict[str, list[int]]:
-    """Heading reversed across the window in one sweep (under 0.5 s of reversing)."""
+    """Timestamps where an object makes a U-turn: its heading reverses within window_s in one sweep.
+
+    A heading change of min_angle_deg or more across window_s (1-second mean headings, box flips
+    removed) with under 0.5 s of reversing; a 90° left turn is not a U-turn, a K-turn is
+    three_point_turn.
+
+    Args:
+        min_angle_deg: heading change in degrees, in (0, 180].
+        window_s: seconds the reversal may take (> 2).
+
+    Example:
+        u_turns = u_turn(vehicles, log_dir)
+    """
     angle_deg("u_turn", "min_angle_deg", min_angle_deg)
     _durations("u_turn", window_s, 0.0, 0.0, 2.0)
     on, reversing_s = _reversal(ctx, min_angle_deg, window_s)
@@ -94,10 +107,19 @@ def u_turn_rule(
     return timestamps_where(ctx, uuids, mask)
 
 
-def three_point_turn_rule(
+@unary
+def three_point_turn(
     ctx: LogContext, uuids: list[str], min_angle_deg: float = 150.0, window_s: float = 20.0
 ) -> dict[str, list[int]]:
-    """Heading reversed across the window with at least 0.5 s of reversing."""
+    """Timestamps where an object turns around with at least 0.5 s of reversing (a three-point or K-turn).
+
+    Args:
+        min_angle_deg: heading change in degrees, in (0, 180].
+        window_s: seconds the manoeuvre may take (> 2).
+
+    Example:
+        k_turns = three_point_turn(vehicles, log_dir)
+    """
     angle_deg("three_point_turn", "min_angle_deg", min_angle_deg)
     _durations("three_point_turn", window_s, 0.0, 0.0, 2.0)
     on, reversing_s = _reversal(ctx, min_angle_deg, window_s)
@@ -105,21 +127,38 @@ def three_point_turn_rule(
     return timestamps_where(ctx, uuids, mask)
 
 
-def reversing_rule(ctx: LogContext, uuids: list[str], min_duration_s: float = 1.0) -> dict[str, list[int]]:
-    """Moving backwards along its own heading for at least min_duration_s."""
+@unary
+def reversing(ctx: LogContext, uuids: list[str], min_duration_s: float = 1.0) -> dict[str, list[int]]:
+    """Timestamps where an object moves backwards (slower than -0.5 m/s along its heading) for min_duration_s.
+
+    Args:
+        min_duration_s: shortest spell kept, in seconds.
+
+    Example:
+        backing_up = reversing(vehicles, log_dir)
+    """
     non_negative("reversing", min_duration_s=min_duration_s)
     forward = forward_speed(ctx)
     backwards = window_mean(forward, ctx.row_timestamp_ns, ctx.groups, 0.5, 0.5) < -REVERSING_MPS
     return timestamps_where(ctx, uuids, sustain(backwards, ctx.row_timestamp_ns, ctx.groups, 0.3, min_duration_s))
 
 
-def braking_rule(
+@unary
+def braking(
     ctx: LogContext, uuids: list[str], min_decel: float = 2.5, min_duration_s: float = 0.3
 ) -> dict[str, list[int]]:
-    """Forward deceleration of at least min_decel m/s² over 1 s, from above 2 m/s.
+    """Timestamps of hard braking: forward deceleration of min_decel m/s² or more over 1 s, from above 2 m/s.
 
-    The speed is the mean over the half second before the row.
+    Gentle slowing (0.5-1.5 m/s²) is not braking; use robust_accelerating(..., max_accel=-0.5) for it.
+
+    Args:
+        min_decel: deceleration in m/s² (positive).
+        min_duration_s: shortest braking spell kept, in seconds.
+
+    Example:
+        hard_brakes = braking(vehicles, log_dir)
     """
+    # The speed is the mean over the half second before the row.
     number("braking", "min_decel", min_decel, minimum=0.0)
     non_negative("braking", min_duration_s=min_duration_s)
     decel = -forward_acceleration(ctx, 1.0)
@@ -180,26 +219,56 @@ def _lateral(function: str, max_lateral_m: float) -> None:
     number(function, "max_lateral_m", max_lateral_m, minimum=0.0)
 
 
-def overtaking_rule(
+@relational
+def overtaking(
     ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_lateral_m: float = 6.0
 ) -> dict[str, dict[str, list[int]]]:
-    """Same-way pairs where the related object goes from ahead of the track to behind it while alongside."""
+    """Tracks overtaking related objects that move the same way: the related object goes from ahead to behind.
+
+    Both above 2 m/s with headings within 30°, within max_lateral_m sideways; the timestamps are
+    those the two are alongside. Driving by a parked or oncoming object is passing, not overtaking.
+
+    Args:
+        max_lateral_m: largest sideways distance between the centres, in metres.
+
+    Example:
+        overtakes = overtaking(vehicles, vehicles, log_dir)
+    """
     _lateral("overtaking", max_lateral_m)
     return _alongside_runs(ctx, track_uuids, related_uuids, max_lateral_m, "overtaking")
 
 
-def being_overtaken_rule(
+@relational
+def being_overtaken(
     ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_lateral_m: float = 6.0
 ) -> dict[str, dict[str, list[int]]]:
-    """Same-way pairs where the related object goes from behind the track to ahead of it while alongside."""
+    """Tracks being overtaken by related objects moving the same way: the related object goes from behind to ahead.
+
+    Args:
+        max_lateral_m: largest sideways distance between the centres, in metres.
+
+    Example:
+        ego_overtaken = being_overtaken(ego, vehicles, log_dir)
+    """
     _lateral("being_overtaken", max_lateral_m)
     return _alongside_runs(ctx, track_uuids, related_uuids, max_lateral_m, "being_overtaken")
 
 
-def passing_rule(
+@relational
+def passing(
     ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_lateral_m: float = 6.0
 ) -> dict[str, dict[str, list[int]]]:
-    """The track drives by a related object that is not going its way, ahead to behind while alongside."""
+    """Tracks driving past related objects that are not going their way (parked, slow or oncoming).
+
+    The track moves above 2 m/s; the related object is slower than 2 m/s or heads more than 30°
+    away; it goes from ahead to behind while within max_lateral_m sideways.
+
+    Args:
+        max_lateral_m: largest sideways distance between the centres, in metres.
+
+    Example:
+        passing_parked = passing(vehicles, stationary(vehicles, log_dir), log_dir)
+    """
     _lateral("passing", max_lateral_m)
     return _alongside_runs(ctx, track_uuids, related_uuids, max_lateral_m, "passing")
 
@@ -212,10 +281,22 @@ CUT_IN_WITHIN_S = 3.0
 """A cut-in moves from beside to in front within this time."""
 
 
-def cutting_in_rule(
+@relational
+def cutting_in(
     ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_ahead_m: float = 15.0
 ) -> dict[str, dict[str, list[int]]]:
-    """The track moves from beside the related object to in front of it, going its way."""
+    """Tracks cutting in front of related objects: from beside them to in front, going their way, within 3 s.
+
+    Beside is more than 2.5 m sideways, in front within 1 m sideways and at most max_ahead_m ahead
+    of the related object's front; timestamps run from the last moment beside to 1 s after.
+    A lane change with nobody behind is changing_lanes, not a cut-in.
+
+    Args:
+        max_ahead_m: largest gap between the related object's front and the track's back, in metres.
+
+    Example:
+        cut_in_on_ego = cutting_in(vehicles, ego, log_dir)
+    """
     number("cutting_in", "max_ahead_m", max_ahead_m, minimum=0.0)
     out: dict[str, dict[str, list[int]]] = {u: {} for u in track_uuids}
     series = _pair_series(ctx, related_uuids, track_uuids)  # the related object is the frame: where is the track?
@@ -254,10 +335,21 @@ YIELD_ACROSS_MPS = 0.5
 """Sideways speed of an object moving across the track's path."""
 
 
-def yielding_rule(
+@relational
+def yielding(
     ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_ahead_m: float = 15.0
 ) -> dict[str, dict[str, list[int]]]:
-    """The track waits while the related object crosses its path ahead."""
+    """Tracks waiting for related objects that cross their path ahead (a car giving way to a pedestrian).
+
+    Waiting is a 1-second mean speed under 1 m/s (parked objects never yield); the related object is
+    within max_ahead_m of the track's front and 4 m of its centre line, moving across at over 0.5 m/s.
+
+    Args:
+        max_ahead_m: how far ahead of the track's front the crossing may be, in metres.
+
+    Example:
+        giving_way = yielding(vehicles, peds, log_dir)
+    """
     number("yielding", "max_ahead_m", max_ahead_m, minimum=0.0)
     out: dict[str, dict[str, list[int]]] = {u: {} for u in track_uuids}
     series = _pair_series(ctx, track_uuids, related_uuids)
@@ -314,61 +406,10 @@ STILL_VEHICLE_MPS = 0.5
 """A vehicle people get in or out of stands (nearly) still."""
 
 
-def getting_in_rule(
-    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_distance_m: float = 1.5
-) -> dict[str, dict[str, list[int]]]:
-    """People whose track ends next to a standing vehicle."""
-    return _door_events(ctx, track_uuids, related_uuids, max_distance_m, getting_in=True)
-
-
-def getting_out_rule(
-    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_distance_m: float = 1.5
-) -> dict[str, dict[str, list[int]]]:
-    """People whose track starts next to a standing vehicle."""
-    return _door_events(ctx, track_uuids, related_uuids, max_distance_m, getting_in=False)
-
-
-@relational(cutting_in_rule)
-def cutting_in(
-    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, max_ahead_m: float = 15.0
-) -> Scenario:
-    """Tracks cutting in front of related objects: from beside them to in front, going their way, within 3 s.
-
-    Beside is more than 2.5 m sideways, in front within 1 m sideways and at most max_ahead_m ahead
-    of the related object's front; timestamps run from the last moment beside to 1 s after.
-    A lane change with nobody behind is changing_lanes, not a cut-in.
-
-    Args:
-        max_ahead_m: largest gap between the related object's front and the track's back, in metres.
-
-    Example:
-        cut_in_on_ego = cutting_in(vehicles, ego, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@relational(yielding_rule)
-def yielding(
-    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, max_ahead_m: float = 15.0
-) -> Scenario:
-    """Tracks waiting for related objects that cross their path ahead (a car giving way to a pedestrian).
-
-    Waiting is a 1-second mean speed under 1 m/s (parked objects never yield); the related object is
-    within max_ahead_m of the track's front and 4 m of its centre line, moving across at over 0.5 m/s.
-
-    Args:
-        max_ahead_m: how far ahead of the track's front the crossing may be, in metres.
-
-    Example:
-        giving_way = yielding(vehicles, peds, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@relational(getting_in_rule)
+@relational
 def getting_in(
-    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, max_distance_m: float = 1.5
-) -> Scenario:
+    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_distance_m: float = 1.5
+) -> dict[str, dict[str, list[int]]]:
     """People getting into a vehicle: their track ends within max_distance_m of a standing vehicle's box.
 
     The timestamps are the person's last second. Only people (pedestrians, signalers, wheeled riders).
@@ -379,13 +420,13 @@ def getting_in(
     Example:
         boarding = getting_in(peds, vehicles, log_dir)
     """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
+    return _door_events(ctx, track_uuids, related_uuids, max_distance_m, getting_in=True)
 
 
-@relational(getting_out_rule)
+@relational
 def getting_out(
-    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, max_distance_m: float = 1.5
-) -> Scenario:
+    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_distance_m: float = 1.5
+) -> dict[str, dict[str, list[int]]]:
     """People getting out of a vehicle: their track starts within max_distance_m of a standing vehicle's box.
 
     The timestamps are the person's first second.
@@ -396,121 +437,7 @@ def getting_out(
     Example:
         alighting = getting_out(peds, vehicles, log_dir)
     """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@unary(u_turn_rule)
-def u_turn(track_candidates: Scenario, log_dir: Path, min_angle_deg: float = 150.0, window_s: float = 12.0) -> Scenario:
-    """Timestamps where an object makes a U-turn: its heading reverses within window_s in one sweep.
-
-    A heading change of min_angle_deg or more across window_s (1-second mean headings, box flips
-    removed) with under 0.5 s of reversing; a 90° left turn is not a U-turn, a K-turn is
-    three_point_turn.
-
-    Args:
-        min_angle_deg: heading change in degrees, in (0, 180].
-        window_s: seconds the reversal may take (> 2).
-
-    Example:
-        u_turns = u_turn(vehicles, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@unary(three_point_turn_rule)
-def three_point_turn(
-    track_candidates: Scenario, log_dir: Path, min_angle_deg: float = 150.0, window_s: float = 20.0
-) -> Scenario:
-    """Timestamps where an object turns around with at least 0.5 s of reversing (a three-point or K-turn).
-
-    Args:
-        min_angle_deg: heading change in degrees, in (0, 180].
-        window_s: seconds the manoeuvre may take (> 2).
-
-    Example:
-        k_turns = three_point_turn(vehicles, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@unary(reversing_rule)
-def reversing(track_candidates: Scenario, log_dir: Path, min_duration_s: float = 1.0) -> Scenario:
-    """Timestamps where an object moves backwards (slower than -0.5 m/s along its heading) for min_duration_s.
-
-    Args:
-        min_duration_s: shortest spell kept, in seconds.
-
-    Example:
-        backing_up = reversing(vehicles, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@unary(braking_rule)
-def braking(track_candidates: Scenario, log_dir: Path, min_decel: float = 2.5, min_duration_s: float = 0.3) -> Scenario:
-    """Timestamps of hard braking: forward deceleration of min_decel m/s² or more over 1 s, from above 2 m/s.
-
-    Gentle slowing (0.5-1.5 m/s²) is not braking; use robust_accelerating(..., max_accel=-0.5) for it.
-
-    Args:
-        min_decel: deceleration in m/s² (positive).
-        min_duration_s: shortest braking spell kept, in seconds.
-
-    Example:
-        hard_brakes = braking(vehicles, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@relational(overtaking_rule)
-def overtaking(
-    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, max_lateral_m: float = 6.0
-) -> Scenario:
-    """Tracks overtaking related objects that move the same way: the related object goes from ahead to behind.
-
-    Both above 2 m/s with headings within 30°, within max_lateral_m sideways; the timestamps are
-    those the two are alongside. Driving by a parked or oncoming object is passing, not overtaking.
-
-    Args:
-        max_lateral_m: largest sideways distance between the centres, in metres.
-
-    Example:
-        overtakes = overtaking(vehicles, vehicles, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@relational(being_overtaken_rule)
-def being_overtaken(
-    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, max_lateral_m: float = 6.0
-) -> Scenario:
-    """Tracks being overtaken by related objects moving the same way: the related object goes from behind to ahead.
-
-    Args:
-        max_lateral_m: largest sideways distance between the centres, in metres.
-
-    Example:
-        ego_overtaken = being_overtaken(ego, vehicles, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@relational(passing_rule)
-def passing(
-    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, max_lateral_m: float = 6.0
-) -> Scenario:
-    """Tracks driving past related objects that are not going their way (parked, slow or oncoming).
-
-    The track moves above 2 m/s; the related object is slower than 2 m/s or heads more than 30°
-    away; it goes from ahead to behind while within max_lateral_m sideways.
-
-    Args:
-        max_lateral_m: largest sideways distance between the centres, in metres.
-
-    Example:
-        passing_parked = passing(vehicles, stationary(vehicles, log_dir), log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
+    return _door_events(ctx, track_uuids, related_uuids, max_distance_m, getting_in=False)
 
 
 @register_function

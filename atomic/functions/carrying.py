@@ -9,8 +9,6 @@ bicycle does not move it.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from atomic.context import LogContext
@@ -19,7 +17,6 @@ from atomic.functions._select import tracks_of
 from atomic.functions.relations import Relations
 from atomic.lifting import relational
 from atomic.pairs import build_pairs
-from atomic.scenario import Scenario
 from atomic.temporal import sustain, window_mean
 from atomic.validation import non_negative
 
@@ -29,7 +26,8 @@ SAME_VELOCITY_MPS = 0.5
 """Largest difference of the 1-second mean velocities of an object and the person moving it."""
 
 
-def moved_by_person_rule(
+@relational
+def moved_by_person(
     ctx: LogContext,
     track_uuids: list[str],
     related_uuids: list[str],
@@ -37,7 +35,21 @@ def moved_by_person_rule(
     min_speed: float = 0.3,
     min_duration_s: float = 1.0,
 ) -> Relations:
-    """Objects moving together with a person right beside them."""
+    """Objects pushed, pulled or carried by a person, related to that person.
+
+    The object moves at min_speed or more with a pedestrian (or official signaler) among the
+    related candidates within max_distance metres, their velocities within 0.5 m/s of each other,
+    for min_duration_s. Reverse the relationship to find the people doing it.
+
+    Args:
+        max_distance: metres between the boxes' footprints.
+        min_speed: the object's 1-second mean speed, m/s.
+        min_duration_s: shortest spell kept, in seconds.
+
+    Example:
+        pushed_strollers = moved_by_person(strollers, peds, log_dir)
+        people_pushing = reverse_relationship(moved_by_person)(strollers, peds, log_dir)
+    """
     non_negative("moved_by_person", max_distance=max_distance, min_speed=min_speed, min_duration_s=min_duration_s)
     clean = denoised(ctx)
     people = [u for u in related_uuids if u in ctx.track_index and ctx.track_category[ctx.track_index[u]] in MOVERS]
@@ -60,30 +72,3 @@ def moved_by_person_rule(
     for (track, person), stamps in series.per_pair_timestamps(kept).items():
         out[ctx.track_uuids[track]][ctx.track_uuids[person]] = stamps
     return out
-
-
-@relational(moved_by_person_rule)
-def moved_by_person(
-    track_candidates: Scenario,
-    related_candidates: Scenario,
-    log_dir: Path,
-    max_distance: float = 1.0,
-    min_speed: float = 0.3,
-    min_duration_s: float = 1.0,
-) -> Scenario:
-    """Objects pushed, pulled or carried by a person, related to that person.
-
-    The object moves at min_speed or more with a pedestrian (or official signaler) among the
-    related candidates within max_distance metres, their velocities within 0.5 m/s of each other,
-    for min_duration_s. Reverse the relationship to find the people doing it.
-
-    Args:
-        max_distance: metres between the boxes' footprints.
-        min_speed: the object's 1-second mean speed, m/s.
-        min_duration_s: shortest spell kept, in seconds.
-
-    Example:
-        pushed_strollers = moved_by_person(strollers, peds, log_dir)
-        people_pushing = reverse_relationship(moved_by_person)(strollers, peds, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule

@@ -9,8 +9,6 @@ The relationship holds the objects on either side.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from atomic.context import LogContext
@@ -20,7 +18,6 @@ from atomic.functions.relations import Relations
 from atomic.functions.robust import planar_speed
 from atomic.lifting import relational
 from atomic.pairs import build_pairs
-from atomic.scenario import Scenario
 from atomic.temporal import sustain
 from atomic.validation import non_negative
 
@@ -30,14 +27,26 @@ SAME_WAY_DEG = 30.0
 """The objects on either side head within this angle of the splitter's way."""
 
 
-def lane_splitting_rule(
+@relational
+def lane_splitting(
     ctx: LogContext,
     track_uuids: list[str],
     related_uuids: list[str],
     max_gap_m: float = 1.5,
     min_duration_s: float = 0.5,
 ) -> Relations:
-    """Moving between a related object on the left and one on the right, both alongside and going its way."""
+    """Objects riding between two related objects side by side (lane splitting), related to both.
+
+    The track moves above 2 m/s with a related object alongside on its left and another on its
+    right at once, each within max_gap_m sideways (box to box) and heading its way (within 30°).
+
+    Args:
+        max_gap_m: largest sideways gap between the boxes, metres.
+        min_duration_s: shortest spell kept, in seconds.
+
+    Example:
+        splitting = lane_splitting(motorcycles, vehicles, log_dir)
+    """
     non_negative("lane_splitting", max_gap_m=max_gap_m, min_duration_s=min_duration_s)
     out: Relations = {u: {} for u in track_uuids}
     clean = denoised(ctx)
@@ -73,26 +82,3 @@ def lane_splitting_rule(
     for (track, other), stamps in series.per_pair_timestamps(keep).items():
         out[clean.track_uuids[track]][clean.track_uuids[other]] = stamps
     return out
-
-
-@relational(lane_splitting_rule)
-def lane_splitting(
-    track_candidates: Scenario,
-    related_candidates: Scenario,
-    log_dir: Path,
-    max_gap_m: float = 1.5,
-    min_duration_s: float = 0.5,
-) -> Scenario:
-    """Objects riding between two related objects side by side (lane splitting), related to both.
-
-    The track moves above 2 m/s with a related object alongside on its left and another on its
-    right at once, each within max_gap_m sideways (box to box) and heading its way (within 30°).
-
-    Args:
-        max_gap_m: largest sideways gap between the boxes, metres.
-        min_duration_s: shortest spell kept, in seconds.
-
-    Example:
-        splitting = lane_splitting(motorcycles, vehicles, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule

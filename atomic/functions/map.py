@@ -41,13 +41,8 @@ def _compute_lane_table(ctx: LogContext) -> tuple[npt.NDArray[np.bool_], npt.NDA
     return is_intersection, lane_type
 
 
-def _on_lane_type_rule(ctx: LogContext, uuids: list[str], lane_type: str) -> dict[str, list[int]]:
-    choice("on_lane_type", "lane_type", lane_type, LANE_TYPES)
-    return timestamps_where(ctx, uuids, _lane_table(ctx)[1] == lane_type)
-
-
-@unary(_on_lane_type_rule)
-def on_lane_type(track_uuid: Scenario, log_dir: Path, lane_type: str) -> Scenario:
+@unary(track="track_uuid")
+def on_lane_type(ctx: LogContext, uuids: list[str], lane_type: str) -> dict[str, list[int]]:
     """Timestamps where an object is in a lane of a type.
 
     Args:
@@ -56,29 +51,22 @@ def on_lane_type(track_uuid: Scenario, log_dir: Path, lane_type: str) -> Scenari
     Example:
         in_bike_lane = on_lane_type(vehicles, log_dir, lane_type="BIKE")
     """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
+    choice("on_lane_type", "lane_type", lane_type, LANE_TYPES)
+    return timestamps_where(ctx, uuids, _lane_table(ctx)[1] == lane_type)
 
 
-def _on_intersection_rule(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
-    return timestamps_where(ctx, uuids, _lane_table(ctx)[0])
-
-
-@unary(_on_intersection_rule)
-def on_intersection(track_candidates: Scenario, log_dir: Path) -> Scenario:
+@unary
+def on_intersection(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     """Timestamps where an object is inside an intersection (its lane is an intersection lane).
 
     Example:
         in_intersection = on_intersection(vehicles, log_dir)
     """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
+    return timestamps_where(ctx, uuids, _lane_table(ctx)[0])
 
 
-def _on_road_rule(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
-    return timestamps_where(ctx, uuids, ctx.row_lane >= 0)
-
-
-@unary(_on_road_rule)
-def on_road(track_candidates: Scenario, log_dir: Path) -> Scenario:
+@unary
+def on_road(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     """Timestamps where an object is on a road lane (any lane type, intersections included).
 
     Parking lots and driveways are drivable area but not road; see in_drivable_area.
@@ -86,27 +74,33 @@ def on_road(track_candidates: Scenario, log_dir: Path) -> Scenario:
     Example:
         peds_on_road = on_road(peds, log_dir)
     """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
+    return timestamps_where(ctx, uuids, ctx.row_lane >= 0)
 
 
-def _in_drivable_area_rule(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
+@unary
+def in_drivable_area(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
+    """Timestamps where an object's centre is in the drivable area (roads, parking lots, driveways).
+
+    Example:
+        peds_in_drivable_area = in_drivable_area(peds, log_dir)
+    """
+
     def compute(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         return ctx.map_regions.in_drivable_area(ctx.smoothed_xyz_city[rows, :2])
 
     return timestamps_where(ctx, uuids, ctx.per_row(("in_drivable_area",), tracks_of(ctx, uuids), compute))
 
 
-@unary(_in_drivable_area_rule)
-def in_drivable_area(track_candidates: Scenario, log_dir: Path) -> Scenario:
-    """Timestamps where an object's centre is in the drivable area (roads, parking lots, driveways).
+@unary(track="track_uuid")
+def near_intersection(ctx: LogContext, uuids: list[str], threshold: float = 5) -> dict[str, list[int]]:
+    """Timestamps where an object is within threshold metres of an intersection (or inside it).
+
+    Args:
+        threshold: metres from the intersection's lanes.
 
     Example:
-        peds_in_drivable_area = in_drivable_area(peds, log_dir)
+        approaching_intersection = near_intersection(vehicles, log_dir, threshold=10)
     """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-def _near_intersection_rule(ctx: LogContext, uuids: list[str], threshold: float) -> dict[str, list[int]]:
     non_negative("near_intersection", threshold=threshold)
 
     def compute(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
@@ -116,20 +110,21 @@ def _near_intersection_rule(ctx: LogContext, uuids: list[str], threshold: float)
     return timestamps_where(ctx, uuids, near)
 
 
-@unary(_near_intersection_rule)
-def near_intersection(track_uuid: Scenario, log_dir: Path, threshold: float = 5) -> Scenario:
-    """Timestamps where an object is within threshold metres of an intersection (or inside it).
+@unary
+def at_pedestrian_crossing(ctx: LogContext, uuids: list[str], within_distance: float = 1) -> dict[str, list[int]]:
+    """Timestamps where an object's box touches a pedestrian crossing grown by within_distance metres.
+
+    By default this reproduces RefAV exactly, including its bug: after its first timestamp an
+    object counts only while it keeps overlapping a crossing it overlapped at the previous
+    timestamp, so one that walks onto a crossing later is never found (avmine.atomic.compat has the
+    fix switch, fix_pedestrian_crossing).
 
     Args:
-        threshold: metres from the intersection's lanes.
+        within_distance: metres around the crossing; 0 means on the crossing itself.
 
     Example:
-        approaching_intersection = near_intersection(vehicles, log_dir, threshold=10)
+        peds_at_crossing = at_pedestrian_crossing(peds, log_dir)
     """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-def _at_pedestrian_crossing_rule(ctx: LogContext, uuids: list[str], within_distance: float) -> dict[str, list[int]]:
     non_negative("at_pedestrian_crossing", within_distance=within_distance)
     fixed = compat.current().fix_pedestrian_crossing
 
@@ -151,27 +146,9 @@ def warm_map_masks(ctx: LogContext) -> None:
     them instead of recomputing them for every call (ray casting costs up to a few hundred ms a log).
     """
     everyone = list(ctx.track_uuids)
-    _in_drivable_area_rule(ctx, everyone)
-    _near_intersection_rule(ctx, everyone, 5)
-    _at_pedestrian_crossing_rule(ctx, everyone, 1)
-
-
-@unary(_at_pedestrian_crossing_rule)
-def at_pedestrian_crossing(track_candidates: Scenario, log_dir: Path, within_distance: float = 1) -> Scenario:
-    """Timestamps where an object's box touches a pedestrian crossing grown by within_distance metres.
-
-    By default this reproduces RefAV exactly, including its bug: after its first timestamp an
-    object counts only while it keeps overlapping a crossing it overlapped at the previous
-    timestamp, so one that walks onto a crossing later is never found (avmine.atomic.compat has the
-    fix switch, fix_pedestrian_crossing).
-
-    Args:
-        within_distance: metres around the crossing; 0 means on the crossing itself.
-
-    Example:
-        peds_at_crossing = at_pedestrian_crossing(peds, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
+    in_drivable_area.rule(ctx, everyone)
+    near_intersection.rule(ctx, everyone, 5)
+    at_pedestrian_crossing.rule(ctx, everyone, 1)
 
 
 def _lane_relation(
@@ -207,36 +184,20 @@ def _track_lanes(ctx: LogContext, track_uuids: list[str]) -> list[int]:
     return [int(lane) for lane in np.unique(ctx.row_lane[rows]) if lane >= 0]
 
 
-def _in_same_lane_rule(ctx: LogContext, track_uuids: list[str], related_uuids: list[str]) -> Relations:
-    index = ctx.map_index
-    lanes_of = {lane: index.semantic_lane(lane) for lane in _track_lanes(ctx, track_uuids)}
-    return _lane_relation(ctx, track_uuids, related_uuids, lanes_of)
-
-
-@relational(_in_same_lane_rule)
-def in_same_lane(track_candidates: Scenario, related_candidates: Scenario, log_dir: Path) -> Scenario:
+@relational
+def in_same_lane(ctx: LogContext, track_uuids: list[str], related_uuids: list[str]) -> Relations:
     """Tracks sharing their lane with a related object (the whole lane as people mean it, across segments).
 
     Example:
         cars_sharing_lane_with_bikes = in_same_lane(cars, bicycles, log_dir)
     """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-def on_relative_side_of_road_rule(
-    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], side: str
-) -> Relations:
-    """Related objects in lanes on the track's side of the road (``side="same"``) or the other."""
-    choice("on_relative_side_of_road", "side", side, ("same", "opposite"))
     index = ctx.map_index
-    lanes_of = {lane: index.road_side(lane, side) for lane in _track_lanes(ctx, track_uuids)}
+    lanes_of = {lane: index.semantic_lane(lane) for lane in _track_lanes(ctx, track_uuids)}
     return _lane_relation(ctx, track_uuids, related_uuids, lanes_of)
 
 
-@relational(on_relative_side_of_road_rule)
-def on_relative_side_of_road(
-    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, side: str
-) -> Scenario:
+@relational
+def on_relative_side_of_road(ctx: LogContext, track_uuids: list[str], related_uuids: list[str], side: str) -> Relations:
     """Tracks with a related object on the same or the opposite side of the road.
 
     Args:
@@ -245,7 +206,10 @@ def on_relative_side_of_road(
     Example:
         oncoming_side = on_relative_side_of_road(cars, cars, log_dir, side="opposite")
     """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
+    choice("on_relative_side_of_road", "side", side, ("same", "opposite"))
+    index = ctx.map_index
+    lanes_of = {lane: index.road_side(lane, side) for lane in _track_lanes(ctx, track_uuids)}
+    return _lane_relation(ctx, track_uuids, related_uuids, lanes_of)
 
 
 # -- lane changes ---------------------------------------------------------------------------------
@@ -310,16 +274,8 @@ def _lane_crossing_rows(ctx: LogContext) -> tuple[npt.NDArray[np.bool_], npt.NDA
     return mask["left"], mask["right"]
 
 
-def changing_lanes_rule(ctx: LogContext, uuids: list[str], direction: str | None) -> dict[str, list[int]]:
-    """Lane crossings, except while the object turns (RefAV's turning)."""
-    from atomic.functions.motion import turning_rows  # late: motion does not depend on the map
-
-    choice("changing_lanes", "direction", direction, ("left", "right", None))
-    return timestamps_where(ctx, uuids, lane_crossing_rows(ctx, direction) & ~turning_rows(ctx, None))
-
-
-@unary(changing_lanes_rule)
-def changing_lanes(track_candidates: Scenario, log_dir: Path, direction: str | None = None) -> Scenario:
+@unary
+def changing_lanes(ctx: LogContext, uuids: list[str], direction: str | None = None) -> dict[str, list[int]]:
     """Timestamps where an object changes lanes (moves into a neighbouring lane), not while turning.
 
     Args:
@@ -328,7 +284,10 @@ def changing_lanes(track_candidates: Scenario, log_dir: Path, direction: str | N
     Example:
         left_lane_changes = changing_lanes(vehicles, log_dir, direction="left")
     """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
+    from atomic.functions.motion import turning_rows  # late: motion does not depend on the map
+
+    choice("changing_lanes", "direction", direction, ("left", "right", None))
+    return timestamps_where(ctx, uuids, lane_crossing_rows(ctx, direction) & ~turning_rows(ctx, None))
 
 
 # -- following --------------------------------------------------------------------------------------
@@ -337,8 +296,16 @@ FOLLOW_DISTANCE_M = 25.0
 """How far ahead of the follower's front a lead may be (RefAV)."""
 
 
-def following_rule(ctx: LogContext, track_uuids: list[str], related_uuids: list[str]) -> Relations:
-    """Related objects ahead in the track's lane (or its successor, or overlapping from a neighbour), same way."""
+@relational
+def following(ctx: LogContext, track_uuids: list[str], related_uuids: list[str]) -> Relations:
+    """Tracks following a related object.
+
+    The related object is ahead in the same lane (or the next one), within 25 m of the track's
+    front, heading the same way. The follower need not move.
+
+    Example:
+        cars_following_bus = following(cars, buses, log_dir)
+    """
     index = ctx.map_index
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
     lane_t = ctx.row_lane[series.row_track]
@@ -379,28 +346,17 @@ def following_rule(ctx: LogContext, track_uuids: list[str], related_uuids: list[
     return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
 
 
-@relational(following_rule)
-def following(track_candidates: Scenario, related_candidates: Scenario, log_dir: Path) -> Scenario:
-    """Tracks following a related object.
-
-    The related object is ahead in the same lane (or the next one), within 25 m of the track's
-    front, heading the same way. The follower need not move.
-
-    Example:
-        cars_following_bus = following(cars, buses, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
 # -- stop signs -------------------------------------------------------------------------------------
 
 STOP_SIGN_RIGHT_M = 7.0
 """How far to the sign's right (the road side it faces) a stopping object may be."""
 
 
-def _at_stop_sign_rule(
-    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], forward_thresh: float
+@relational
+def _at_stop_sign_relation(
+    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], forward_thresh: float = 10
 ) -> Relations:
+    """Tracks at one of the given stop signs (the relational core of at_stop_sign)."""
     non_negative("at_stop_sign", forward_thresh=forward_thresh)
     signs = tracks_of(ctx, related_uuids)
     # the track is measured in each sign's frame: pairs with the sign as frame, reported the other way round
@@ -419,14 +375,6 @@ def _at_stop_sign_rule(
         & (lane_t >= 0) & (sign_lane >= 0) & (lane_t == sign_lane) & ((yaw >= 90) | (yaw <= -90))
     )  # fmt: skip
     return _relations(ctx, track_uuids, frame_series.swapped().per_pair_timestamps(hit))
-
-
-@relational(_at_stop_sign_rule)
-def _at_stop_sign_relation(
-    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, forward_thresh: float = 10
-) -> Scenario:
-    """Tracks at one of the given stop signs (the relational core of at_stop_sign)."""
-    raise NotImplementedError  # declaration only: the decorator runs the rule
 
 
 def at_stop_sign(track_candidates: Scenario, log_dir: Path, forward_thresh: float = 10) -> Scenario:

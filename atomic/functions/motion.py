@@ -1,13 +1,11 @@
 """Rules about how one object moves: speed, acceleration, turning, standing still.
 
-Each rule takes the log context and the uuids to evaluate and returns, per uuid, the
-timestamps (over the track's full timeline) where the rule holds. The public functions
-that programs call are these rules lifted to scenarios (see ``atomic.api``).
+Each function is declared as its rule: it takes the log context and the uuids to evaluate and
+returns, per uuid, the timestamps (over the track's full timeline) where the rule holds;
+``atomic.lifting.unary`` makes it the function programs call, scenario in, scenario out.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -15,15 +13,22 @@ import numpy.typing as npt
 from atomic.context import LogContext
 from atomic.functions._select import timestamps_where, whole_tracks
 from atomic.lifting import unary
-from atomic.scenario import Scenario
 from atomic.validation import choice, number
 
 TURN_DEGREES = 45.0
 """Heading change over one constant-sign yaw-rate run that counts as a turn (RefAV)."""
 
 
-def stationary_rule(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
-    """Whole track if its smoothed path fits in a box with a diagonal under 3 m, else nothing."""
+@unary
+def stationary(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
+    """Objects that barely move over their whole observation: parked or standing (path box diagonal < 3 m).
+
+    A whole-track property: a stationary object is returned at all its input timestamps; a car that
+    stops at a light for a while and then drives is not stationary (use has_velocity for "stopped").
+
+    Example:
+        parked_cars = stationary(cars, log_dir)
+    """
     return whole_tracks(ctx, uuids, ctx.is_stationary)
 
 
@@ -31,45 +36,88 @@ def _moving_rows(ctx: LogContext) -> np.ndarray:
     return ~ctx.is_stationary[ctx.row_track]
 
 
-def has_velocity_rule(
+@unary
+def has_velocity(
     ctx: LogContext, uuids: list[str], min_velocity: float = 0.5, max_velocity: float = np.inf
 ) -> dict[str, list[int]]:
-    """Timestamps where the 3-D city-frame speed (m/s) is within [min, max]; nothing for stationary tracks."""
+    """Timestamps where an object's speed is between min_velocity and max_velocity (m/s).
+
+    Stationary objects (see stationary) never match, so has_velocity(x, log_dir, min_velocity=0, max_velocity=0.5)
+    finds moving objects that are momentarily stopped, not parked ones. For "stopped", lower min_velocity
+    too: with its default 0.5, max_velocity=0.5 leaves a range that matches nothing.
+
+    Args:
+        min_velocity: lowest speed in m/s (3-D, city frame); 0.5 filters out annotation jitter.
+        max_velocity: highest speed in m/s.
+
+    Example:
+        fast_cars = has_velocity(cars, log_dir, min_velocity=10)
+    """
     number("has_velocity", "min_velocity", min_velocity)
     number("has_velocity", "max_velocity", max_velocity)
     speed = np.linalg.norm(ctx.velocity_city, axis=1)
     return timestamps_where(ctx, uuids, (speed >= min_velocity) & (speed <= max_velocity) & _moving_rows(ctx))
 
 
-def accelerating_rule(
+@unary
+def accelerating(
     ctx: LogContext, uuids: list[str], min_accel: float = 0.65, max_accel: float = np.inf
 ) -> dict[str, list[int]]:
-    """Timestamps where forward acceleration (m/s², own frame) is within [min, max]; not for stationary tracks."""
+    """Timestamps where forward acceleration is between min_accel and max_accel (m/s²).
+
+    Above 1 is clear acceleration; below -1 is braking (use max_accel=-1). Stationary objects never match.
+
+    Args:
+        min_accel: lowest forward acceleration in m/s² (negative values are deceleration).
+        max_accel: highest forward acceleration in m/s².
+
+    Example:
+        braking = accelerating(cars, log_dir, min_accel=-np.inf, max_accel=-1)
+    """
     number("accelerating", "min_accel", min_accel)
     number("accelerating", "max_accel", max_accel)
     forward = ctx.in_own_frame(ctx.acceleration_city)[:, 0]
     return timestamps_where(ctx, uuids, (forward >= min_accel) & (forward <= max_accel) & _moving_rows(ctx))
 
 
-def has_lateral_acceleration_rule(
+@unary
+def has_lateral_acceleration(
     ctx: LogContext, uuids: list[str], min_accel: float = -np.inf, max_accel: float = np.inf
 ) -> dict[str, list[int]]:
-    """Timestamps where leftward acceleration (m/s², own frame) is within [min, max]; not for stationary tracks."""
+    """Timestamps where sideways acceleration is between min_accel and max_accel (m/s², + is leftward).
+
+    Stationary objects never match.
+
+    Args:
+        min_accel: lowest leftward acceleration in m/s² (negative values push to the right).
+        max_accel: highest leftward acceleration in m/s².
+
+    Example:
+        swerving = scenario_not(has_lateral_acceleration)(cars, log_dir, min_accel=-2, max_accel=2)
+    """
     number("has_lateral_acceleration", "min_accel", min_accel)
     number("has_lateral_acceleration", "max_accel", max_accel)
     lateral = ctx.in_own_frame(ctx.acceleration_city)[:, 1]
     return timestamps_where(ctx, uuids, (lateral >= min_accel) & (lateral <= max_accel) & _moving_rows(ctx))
 
 
-def turning_rule(ctx: LogContext, uuids: list[str], direction: str | None = None) -> dict[str, list[int]]:
-    """Timestamps of constant-sign yaw-rate runs whose heading change exceeds 45 degrees.
+@unary
+def turning(ctx: LogContext, uuids: list[str], direction: str | None = None) -> dict[str, list[int]]:
+    """Timestamps where an object turns left or right (heading changes by more than 45° in one turn).
 
-    RefAV scans each track for windows that start where the yaw rate's sign run starts and
-    end at the first sample of the next run (inclusive, so windows overlap by one sample);
-    inside a run of exact zeros every sample starts a two-sample window. A window whose
-    summed rate times the track's *first* sample gap exceeds 45° is a left turn (below -45°
-    a right turn). This reproduces that scan for all tracks at once.
+    Args:
+        track_candidates: the objects.
+        log_dir: the log.
+        direction: "left", "right", or None for either.
+
+    Example:
+        left_turns = turning(vehicles, log_dir, direction="left")
     """
+    # RefAV scans each track for windows that start where the yaw rate's sign run starts and
+    # end at the first sample of the next run (inclusive, so windows overlap by one sample);
+    # inside a run of exact zeros every sample starts a two-sample window. A window whose
+    # summed rate times the track's *first* sample gap exceeds 45° is a left turn (below -45°
+    # a right turn). This reproduces that scan for all tracks at once.
     choice("turning", "direction", direction, ("left", "right", None))
     return timestamps_where(ctx, uuids, turning_rows(ctx, direction))
 
@@ -106,87 +154,3 @@ def _turning_rows(ctx: LogContext) -> tuple[npt.NDArray[np.bool_], npt.NDArray[n
         np.add.at(cover, ends[hit] + 1, -1)
         masks.append((np.cumsum(cover[:-1]) > 0) & has_two)
     return masks[0], masks[1]
-
-
-@unary(stationary_rule)
-def stationary(track_candidates: Scenario, log_dir: Path) -> Scenario:
-    """Objects that barely move over their whole observation: parked or standing (path box diagonal < 3 m).
-
-    A whole-track property: a stationary object is returned at all its input timestamps; a car that
-    stops at a light for a while and then drives is not stationary (use has_velocity for "stopped").
-
-    Example:
-        parked_cars = stationary(cars, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@unary(has_velocity_rule)
-def has_velocity(
-    track_candidates: Scenario, log_dir: Path, min_velocity: float = 0.5, max_velocity: float = np.inf
-) -> Scenario:
-    """Timestamps where an object's speed is between min_velocity and max_velocity (m/s).
-
-    Stationary objects (see stationary) never match, so has_velocity(x, log_dir, min_velocity=0, max_velocity=0.5)
-    finds moving objects that are momentarily stopped, not parked ones. For "stopped", lower min_velocity
-    too: with its default 0.5, max_velocity=0.5 leaves a range that matches nothing.
-
-    Args:
-        min_velocity: lowest speed in m/s (3-D, city frame); 0.5 filters out annotation jitter.
-        max_velocity: highest speed in m/s.
-
-    Example:
-        fast_cars = has_velocity(cars, log_dir, min_velocity=10)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@unary(accelerating_rule)
-def accelerating(
-    track_candidates: Scenario, log_dir: Path, min_accel: float = 0.65, max_accel: float = np.inf
-) -> Scenario:
-    """Timestamps where forward acceleration is between min_accel and max_accel (m/s²).
-
-    Above 1 is clear acceleration; below -1 is braking (use max_accel=-1). Stationary objects never match.
-
-    Args:
-        min_accel: lowest forward acceleration in m/s² (negative values are deceleration).
-        max_accel: highest forward acceleration in m/s².
-
-    Example:
-        braking = accelerating(cars, log_dir, min_accel=-np.inf, max_accel=-1)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@unary(has_lateral_acceleration_rule)
-def has_lateral_acceleration(
-    track_candidates: Scenario, log_dir: Path, min_accel: float = -np.inf, max_accel: float = np.inf
-) -> Scenario:
-    """Timestamps where sideways acceleration is between min_accel and max_accel (m/s², + is leftward).
-
-    Stationary objects never match.
-
-    Args:
-        min_accel: lowest leftward acceleration in m/s² (negative values push to the right).
-        max_accel: highest leftward acceleration in m/s².
-
-    Example:
-        swerving = scenario_not(has_lateral_acceleration)(cars, log_dir, min_accel=-2, max_accel=2)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@unary(turning_rule)
-def turning(track_candidates: Scenario, log_dir: Path, direction: str | None = None) -> Scenario:
-    """Timestamps where an object turns left or right (heading changes by more than 45° in one turn).
-
-    Args:
-        track_candidates: the objects.
-        log_dir: the log.
-        direction: "left", "right", or None for either.
-
-    Example:
-        left_turns = turning(vehicles, log_dir, direction="left")
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule

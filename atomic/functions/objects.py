@@ -61,13 +61,8 @@ def get_objects_of_category(log_dir: Path, category: str) -> Scenario:
     return {uuid: ctx.timeline(uuid) for uuid in category_uuids(ctx, category)}
 
 
-def _is_category_rule(ctx: LogContext, uuids: list[str], category: str) -> dict[str, list[int]]:
-    chosen = set(category_uuids(ctx, category))
-    return {u: ctx.timeline(u) for u in uuids if u in chosen}
-
-
-@unary(_is_category_rule)
-def is_category(track_candidates: Scenario, log_dir: Path, category: str) -> Scenario:
+@unary
+def is_category(ctx: LogContext, uuids: list[str], category: str) -> dict[str, list[int]]:
     """Keep the objects of a category, at their input timestamps.
 
     Args:
@@ -76,22 +71,16 @@ def is_category(track_candidates: Scenario, log_dir: Path, category: str) -> Sce
     Example:
         buses = is_category(vehicles, log_dir, category="BUS")
     """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
+    chosen = set(category_uuids(ctx, category))
+    return {u: ctx.timeline(u) for u in uuids if u in chosen}
 
 
 COLORS = ("white", "silver", "black", "red", "yellow", "blue")
 """Colours a colour cache can hold."""
 
 
-def _is_color_rule(ctx: LogContext, uuids: list[str], color: str) -> dict[str, list[int]]:
-    choice("is_color", "color", color, COLORS)
-    cache = ctx.color_cache()
-    # RefAV: without a cache every object passes; objects the cache does not know pass too.
-    return {u: ctx.timeline(u) for u in uuids if not cache or u not in cache or cache[u] == color}
-
-
-@unary(_is_color_rule)
-def is_color(track_candidates: Scenario, log_dir: Path, color: str) -> Scenario:
+@unary
+def is_color(ctx: LogContext, uuids: list[str], color: str) -> dict[str, list[int]]:
     """Keep objects of a colour: white, silver, black, red, yellow or blue.
 
     Reads the log's colour cache (built by the VLM layer); without one every object passes, and
@@ -103,4 +92,7 @@ def is_color(track_candidates: Scenario, log_dir: Path, color: str) -> Scenario:
     Example:
         red_cars = is_color(cars, log_dir, color="red")
     """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
+    choice("is_color", "color", color, COLORS)
+    cache = ctx.color_cache()
+    # RefAV: without a cache every object passes; objects the cache does not know pass too.
+    return {u: ctx.timeline(u) for u in uuids if not cache or u not in cache or cache[u] == color}

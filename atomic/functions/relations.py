@@ -88,7 +88,8 @@ def _crossings(
     return pair_has_event, marked
 
 
-def being_crossed_by_rule(
+@relational
+def being_crossed_by(
     ctx: LogContext,
     track_uuids: list[str],
     related_uuids: list[str],
@@ -97,14 +98,26 @@ def being_crossed_by_rule(
     forward_thresh: float = 10,
     lateral_thresh: float = 5,
 ) -> Relations:
-    """Related objects whose centre crosses the half-midplane ahead of (or beside, behind) the track.
+    """Tracks whose half-midplane is crossed by a related object's centre.
 
-    The plane starts at the track's box edge and reaches ``forward_thresh`` m beyond it, between
-    the lines of the track's half-width (first-row box). A crossing keeps counting until the object
-    is ``lateral_thresh`` m past the centre line or stops moving across. As RefAV does, once one
-    candidate of a track produced a crossing event, later candidates of that track are tested with
-    the plane ahead of the track whatever ``direction`` was given.
+    Args:
+        track_candidates: the objects being crossed.
+        related_candidates: the crossing objects.
+        log_dir: the log.
+        direction: where the plane reaches from the track: "forward", "backward", "left", "right".
+        in_direction: "clockwise", "counterclockwise" or "either" (seen from above).
+        forward_thresh: metres the plane extends beyond the track's box.
+        lateral_thresh: metres past the centre line until the crossing stops counting.
+
+    Example:
+        overtaken_on_left = being_crossed_by(cars, cars, log_dir, direction="left",
+                                             in_direction="clockwise", forward_thresh=4)
     """
+    # The plane starts at the track's box edge and reaches ``forward_thresh`` m beyond it, between
+    # the lines of the track's half-width (first-row box). A crossing keeps counting until the object
+    # is ``lateral_thresh`` m past the centre line or stops moving across. As RefAV does, once one
+    # candidate of a track produced a crossing event, later candidates of that track are tested with
+    # the plane ahead of the track whatever ``direction`` was given.
     choice("being_crossed_by", "direction", direction, DIRECTIONS)
     choice("being_crossed_by", "in_direction", in_direction, ("clockwise", "counterclockwise", "either"))
     non_negative("being_crossed_by", forward_thresh=forward_thresh, lateral_thresh=lateral_thresh)
@@ -147,15 +160,24 @@ def _unit(vectors: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return unit
 
 
-def heading_in_relative_direction_to_rule(
+@relational
+def heading_in_relative_direction_to(
     ctx: LogContext, track_uuids: list[str], related_uuids: list[str], direction: str
 ) -> Relations:
-    """Related objects travelling in the given direction relative to the track: same, opposite, perpendicular.
+    """Tracks travelling in a direction relative to related objects.
 
-    Compares city-frame velocities; a slow object (under 1 m/s) that moves on its own is given
-    its box heading instead, when the other one moves. Angle ≤ 45° is same, 45°–135°
-    perpendicular, 135° up to (not including) 180° opposite.
+    direction is "same" (≤ 45°), "opposite" (≥ 135°) or "perpendicular" (in between). Both must
+    move (over 1 m/s) unless the slow one moves on its own; its box heading is then used.
+
+    Args:
+        direction: "same", "opposite" or "perpendicular".
+
+    Example:
+        oncoming = heading_in_relative_direction_to(cars, ego, log_dir, direction="opposite")
     """
+    # Compares city-frame velocities; a slow object (under 1 m/s) that moves on its own is given
+    # its box heading instead, when the other one moves. Angle ≤ 45° is same, 45°–135°
+    # perpendicular, 135° up to (not including) 180° opposite.
     choice("heading_in_relative_direction_to", "direction", direction, ("same", "opposite", "perpendicular"))
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
     angle, skip = series.memo("relative_heading", lambda: _relative_heading(series))
@@ -192,23 +214,38 @@ def _group_rank(keys: list[npt.NDArray[np.int64]], order: npt.NDArray[np.int64])
     return rank
 
 
-def has_objects_in_relative_direction_rule(
+@relational
+def has_objects_in_relative_direction(
     ctx: LogContext,
     track_uuids: list[str],
     related_uuids: list[str],
     direction: str,
-    min_number: float = 1,
+    min_number: int = 1,
     max_number: float = np.inf,
     within_distance: float = 50,
     lateral_thresh: float = np.inf,
 ) -> Relations:
-    """Related objects whose centre is ahead of, behind, left or right of the track's box.
+    """Tracks with related objects in a direction from them; returns {track: {related: timestamps}}.
 
-    Per timestamp the candidates in the region are taken nearest first (footprint gap), up to
-    ``max_number`` within ``within_distance`` m; the timestamp counts if at least ``min_number``
-    (and at least one) were taken. ``lateral_thresh`` narrows the region to the box's extent plus
-    that margin. Unknown directions match nothing, as in RefAV.
+    Args:
+        track_candidates: the objects to look from.
+        related_candidates: the objects to look for.
+        log_dir: the log.
+        direction: "forward", "backward", "left" or "right", relative to the track's heading.
+        min_number: how many related objects must be found at a timestamp.
+        max_number: at most this many, nearest first, are related per timestamp.
+        within_distance: metres between the boxes' footprints.
+        lateral_thresh: metres the region may extend sideways beyond the track's box (forward and
+            backward) or along it (left and right).
+
+    Example:
+        cars_with_lead = has_objects_in_relative_direction(cars, cars, log_dir, direction="forward",
+                                                           max_number=1, within_distance=25)
     """
+    # Per timestamp the candidates in the region are taken nearest first (footprint gap), up to
+    # ``max_number`` within ``within_distance`` m; the timestamp counts if at least ``min_number``
+    # (and at least one) were taken. ``lateral_thresh`` narrows the region to the box's extent plus
+    # that margin. Unknown directions match nothing, as in RefAV.
     # RefAV matches nothing for an unknown direction (its example 9 uses 'front' and 'behind'); say so.
     choice("has_objects_in_relative_direction", "direction", direction, DIRECTIONS)
     non_negative(
@@ -256,13 +293,25 @@ def has_objects_in_relative_direction_rule(
     return _relations(ctx, track_uuids, series.per_pair_timestamps(mask))
 
 
-def facing_toward_rule(
-    ctx: LogContext, track_uuids: list[str], related_uuids: list[str], within_angle: float = 22.5,
+@relational
+def facing_toward(
+    ctx: LogContext,
+    track_uuids: list[str],
+    related_uuids: list[str],
+    within_angle: float = 22.5,
     max_distance: float = 50,
-) -> Relations:  # fmt: skip
-    """Related objects within ``within_angle`` degrees of the track's forward axis and ``max_distance`` m.
+) -> Relations:
+    """Tracks whose front points at a related object.
 
-    Geometry only: where the track's box points, not where it moves.
+    The related object's centre is within within_angle degrees of the track's forward axis and
+    within max_distance metres. Orientation only, not motion.
+
+    Args:
+        within_angle: half-angle of the cone ahead of the track, degrees.
+        max_distance: metres between the boxes' footprints.
+
+    Example:
+        cars_facing_peds = facing_toward(cars, peds, log_dir, within_angle=15, max_distance=20)
     """
     non_negative("facing_toward", within_angle=within_angle, max_distance=max_distance)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
@@ -288,7 +337,8 @@ def _gradient_per_sample(values: npt.NDArray[np.float64], series: PairSeries) ->
     return out
 
 
-def heading_toward_rule(
+@relational
+def heading_toward(
     ctx: LogContext,
     track_uuids: list[str],
     related_uuids: list[str],
@@ -296,12 +346,22 @@ def heading_toward_rule(
     minimum_speed: float = 0.5,
     max_distance: float = np.inf,
 ) -> Relations:
-    """Related objects the track moves toward.
+    """Tracks moving toward a related object.
 
-    Its velocity points within ``angle_threshold`` degrees of them and it closes in on them by at
-    least ``minimum_speed`` per sample (RefAV's unit: metres per annotation sample, so 0.5 means
-    5 m/s at 10 Hz), within ``max_distance`` m.
+    The velocity points within angle_threshold degrees of it and closes in by at least
+    minimum_speed per annotation sample (RefAV's unit; 0.5 is 5 m/s at 10 Hz), within max_distance m.
+
+    Args:
+        angle_threshold: largest angle between the velocity and the direction to the object, degrees.
+        minimum_speed: closing speed in metres per annotation sample.
+        max_distance: metres between the boxes' footprints.
+
+    Example:
+        approaching_ego = heading_toward(cars, ego, log_dir)
     """
+    # Its velocity points within ``angle_threshold`` degrees of them and it closes in on them by at
+    # least ``minimum_speed`` per sample (RefAV's unit: metres per annotation sample, so 0.5 means
+    # 5 m/s at 10 Hz), within ``max_distance`` m.
     non_negative("heading_toward", angle_threshold=angle_threshold, max_distance=max_distance)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
     closing, angle = series.memo("heading_toward", lambda: _heading_toward(series))
@@ -324,7 +384,8 @@ def _heading_toward(series: PairSeries) -> tuple[npt.NDArray[np.float64], npt.ND
     return closing, angle
 
 
-def near_objects_rule(
+@relational(track="track_uuid", related="candidate_uuids")
+def near_objects(
     ctx: LogContext,
     track_uuids: list[str],
     related_uuids: list[str],
@@ -332,9 +393,15 @@ def near_objects_rule(
     min_objects: int = 1,
     include_self: bool = False,
 ) -> Relations:
-    """Related objects within ``distance_thresh`` m (footprint gap).
+    """Tracks with at least min_objects related objects within distance_thresh metres (box gap).
 
-    Only timestamps with at least ``min_objects`` of them count (0 means all related candidates).
+    Args:
+        distance_thresh: metres between the boxes' footprints.
+        min_objects: how many related objects must be near at once; 0 means all of them.
+        include_self: count a track as near itself when it is also a related candidate.
+
+    Example:
+        cars_near_two_peds = near_objects(cars, peds, log_dir, distance_thresh=10, min_objects=2)
     """
     non_negative("near_objects", distance_thresh=distance_thresh, min_objects=min_objects)
     needed = min_objects or len(related_uuids)
@@ -348,38 +415,7 @@ def near_objects_rule(
     return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
 
 
-# -- the functions programs call ----------------------------------------------------------------
-
-
-@relational(has_objects_in_relative_direction_rule)
-def has_objects_in_relative_direction(
-    track_candidates: Scenario,
-    related_candidates: Scenario,
-    log_dir: Path,
-    direction: str,
-    min_number: int = 1,
-    max_number: float = np.inf,
-    within_distance: float = 50,
-    lateral_thresh: float = np.inf,
-) -> Scenario:
-    """Tracks with related objects in a direction from them; returns {track: {related: timestamps}}.
-
-    Args:
-        track_candidates: the objects to look from.
-        related_candidates: the objects to look for.
-        log_dir: the log.
-        direction: "forward", "backward", "left" or "right", relative to the track's heading.
-        min_number: how many related objects must be found at a timestamp.
-        max_number: at most this many, nearest first, are related per timestamp.
-        within_distance: metres between the boxes' footprints (default 50).
-        lateral_thresh: metres the region may extend sideways beyond the track's box (forward and
-            backward) or along it (left and right); default unlimited.
-
-    Example:
-        cars_with_lead = has_objects_in_relative_direction(cars, cars, log_dir, direction="forward",
-                                                           max_number=1, within_distance=25)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
+# -- composed from the rules -------------------------------------------------------------------------
 
 
 @register_function
@@ -402,9 +438,9 @@ def get_objects_in_relative_direction(
         direction: "forward", "backward", "left" or "right", relative to each track's heading.
         min_number: how many objects must be found at a timestamp (0 behaves like 1).
         max_number: at most this many, nearest first, per track and timestamp.
-        within_distance: metres between the boxes' footprints (default 50).
+        within_distance: metres between the boxes' footprints.
         lateral_thresh: metres the region may extend beyond the track's box sideways (forward,
-            backward) or along it (left, right); default unlimited.
+            backward) or along it (left, right).
 
     Example:
         peds_ahead_of_ego = get_objects_in_relative_direction(ego, peds, log_dir, direction="forward")
@@ -420,119 +456,3 @@ def get_objects_in_relative_direction(
         within_distance,
         lateral_thresh,
     )
-
-
-@relational(facing_toward_rule)
-def facing_toward(
-    track_candidates: Scenario,
-    related_candidates: Scenario,
-    log_dir: Path,
-    within_angle: float = 22.5,
-    max_distance: float = 50,
-) -> Scenario:
-    """Tracks whose front points at a related object.
-
-    The related object's centre is within within_angle degrees of the track's forward axis and
-    within max_distance metres. Orientation only, not motion.
-
-    Args:
-        within_angle: half-angle of the cone ahead of the track, degrees.
-        max_distance: metres between the boxes' footprints.
-
-    Example:
-        cars_facing_peds = facing_toward(cars, peds, log_dir, within_angle=15, max_distance=20)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@relational(heading_toward_rule)
-def heading_toward(
-    track_candidates: Scenario,
-    related_candidates: Scenario,
-    log_dir: Path,
-    angle_threshold: float = 22.5,
-    minimum_speed: float = 0.5,
-    max_distance: float = np.inf,
-) -> Scenario:
-    """Tracks moving toward a related object.
-
-    The velocity points within angle_threshold degrees of it and closes in by at least
-    minimum_speed per annotation sample (RefAV's unit; 0.5 is 5 m/s at 10 Hz), within max_distance m.
-
-    Args:
-        angle_threshold: largest angle between the velocity and the direction to the object, degrees.
-        minimum_speed: closing speed in metres per annotation sample.
-        max_distance: metres between the boxes' footprints.
-
-    Example:
-        approaching_ego = heading_toward(cars, ego, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@relational(being_crossed_by_rule)
-def being_crossed_by(
-    track_candidates: Scenario,
-    related_candidates: Scenario,
-    log_dir: Path,
-    direction: str = "forward",
-    in_direction: str = "either",
-    forward_thresh: float = 10,
-    lateral_thresh: float = 5,
-) -> Scenario:
-    """Tracks whose half-midplane is crossed by a related object's centre.
-
-    Args:
-        track_candidates: the objects being crossed.
-        related_candidates: the crossing objects.
-        log_dir: the log.
-        direction: where the plane reaches from the track: "forward", "backward", "left", "right".
-        in_direction: "clockwise", "counterclockwise" or "either" (seen from above).
-        forward_thresh: metres the plane extends beyond the track's box.
-        lateral_thresh: metres past the centre line until the crossing stops counting.
-
-    Example:
-        overtaken_on_left = being_crossed_by(cars, cars, log_dir, direction="left",
-                                             in_direction="clockwise", forward_thresh=4)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@relational(near_objects_rule)
-def near_objects(
-    track_uuid: Scenario,
-    candidate_uuids: Scenario,
-    log_dir: Path,
-    distance_thresh: float = 10,
-    min_objects: int = 1,
-    include_self: bool = False,
-) -> Scenario:
-    """Tracks with at least min_objects related objects within distance_thresh metres (box gap).
-
-    Args:
-        distance_thresh: metres between the boxes' footprints.
-        min_objects: how many related objects must be near at once; 0 means all of them.
-        include_self: count a track as near itself when it is also a related candidate.
-
-    Example:
-        cars_near_two_peds = near_objects(cars, peds, log_dir, distance_thresh=10, min_objects=2)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@relational(heading_in_relative_direction_to_rule)
-def heading_in_relative_direction_to(
-    track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, direction: str
-) -> Scenario:
-    """Tracks travelling in a direction relative to related objects.
-
-    direction is "same" (≤ 45°), "opposite" (≥ 135°) or "perpendicular" (in between). Both must
-    move (over 1 m/s) unless the slow one moves on its own; its box heading is then used.
-
-    Args:
-        direction: "same", "opposite" or "perpendicular".
-
-    Example:
-        oncoming = heading_in_relative_direction_to(cars, ego, log_dir, direction="opposite")
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule

@@ -18,8 +18,6 @@ Definitions (units: metres, seconds, m/s, degrees):
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from atomic.context import LogContext
@@ -29,7 +27,6 @@ from atomic.functions.map import _lane_table
 from atomic.functions.robust import angle_deg, mean_velocity, planar_speed, robust_stationary_mask
 from atomic.lifting import unary
 from atomic.pairs import build_pairs
-from atomic.scenario import Scenario
 from atomic.temporal import drop_short, sustain, window_mean
 from atomic.validation import choice, non_negative
 
@@ -57,10 +54,22 @@ def _lane_directions(ctx: LogContext) -> np.ndarray:
     return ctx.derived(("lane_directions",), compute)
 
 
-def wrong_way_rule(
+@unary
+def wrong_way(
     ctx: LogContext, uuids: list[str], min_angle_deg: float = 135.0, min_duration_s: float = 1.0
 ) -> dict[str, list[int]]:
-    """Moving against its lane's direction, outside intersections."""
+    """Timestamps where an object drives against its lane: travel more than min_angle_deg from the lane's direction.
+
+    Only above 2 m/s and outside intersections (whose lanes cross each other); the direction of
+    travel is the 1-second mean velocity, so a flipped box does not count.
+
+    Args:
+        min_angle_deg: angle between travel and lane direction, degrees in (0, 180].
+        min_duration_s: shortest spell kept, in seconds.
+
+    Example:
+        wrong_way_drivers = wrong_way(vehicles, log_dir)
+    """
     angle_deg("wrong_way", "min_angle_deg", min_angle_deg)
     non_negative("wrong_way", min_duration_s=min_duration_s)
     velocity = mean_velocity(ctx, 1.0)
@@ -73,10 +82,21 @@ def wrong_way_rule(
     return timestamps_where(ctx, uuids, sustain(mask, ctx.row_timestamp_ns, ctx.groups, 0.3, min_duration_s))
 
 
-def special_stopping_rule(
+@unary
+def special_stopping(
     ctx: LogContext, uuids: list[str], where: str | None = None, min_duration_s: float = 2.0
 ) -> dict[str, list[int]]:
-    """Stopped for min_duration_s inside an intersection or on a pedestrian crossing."""
+    """Timestamps where an object stands still where traffic does not stop: in an intersection or on a crosswalk.
+
+    Stopped means a 1-second mean speed under 0.5 m/s, for at least min_duration_s.
+
+    Args:
+        where: "intersection", "crosswalk", or None for either.
+        min_duration_s: shortest stop kept, in seconds.
+
+    Example:
+        blocking_the_box = special_stopping(vehicles, log_dir, where="intersection")
+    """
     choice("special_stopping", "where", where, ("intersection", "crosswalk", None))
     non_negative("special_stopping", min_duration_s=min_duration_s)
     place = np.zeros(len(ctx.row_track), dtype=bool)
@@ -92,8 +112,19 @@ PARKED_BESIDE_M = (1.5, 4.0)
 """How far to the right of a double-parked vehicle's centre the parked one stands."""
 
 
-def double_parked_rule(ctx: LogContext, uuids: list[str], min_duration_s: float = 5.0) -> dict[str, list[int]]:
-    """Standing in a lane with a parked vehicle alongside on the right."""
+@unary
+def double_parked(ctx: LogContext, uuids: list[str], min_duration_s: float = 5.0) -> dict[str, list[int]]:
+    """Timestamps where a vehicle stands in a traffic lane beside a parked vehicle on its right (double parking).
+
+    Standing: a 1-second mean speed under 0.5 m/s for at least min_duration_s, in a lane outside
+    intersections; parked: a robust_stationary vehicle 1.5-4 m to the right, overlapping it lengthwise.
+
+    Args:
+        min_duration_s: shortest stand kept, in seconds.
+
+    Example:
+        double_parked_trucks = double_parked(trucks, log_dir)
+    """
     non_negative("double_parked", min_duration_s=min_duration_s)
     vehicles = [u for u, c in zip(ctx.track_uuids, ctx.track_category, strict=True) if c in VEHICLE_CATEGORIES]
     candidates = tracks_of(ctx, uuids)
@@ -128,8 +159,19 @@ def _merge_lanes(ctx: LogContext) -> dict[int, set[int]]:
     return merges
 
 
-def merging_rule(ctx: LogContext, uuids: list[str], window_s: float = 2.0) -> dict[str, list[int]]:
-    """Within window_s of moving from a feeding lane into a merge lane."""
+@unary
+def merging(ctx: LogContext, uuids: list[str], window_s: float = 2.0) -> dict[str, list[int]]:
+    """Timestamps where an object merges: its lane flows into a lane that another lane also flows into.
+
+    Two lanes becoming one (a lane drop, an on-ramp), outside intersections; the timestamps within
+    window_s seconds of entering the merged lane. Crossing into a neighbouring lane is changing_lanes.
+
+    Args:
+        window_s: seconds before and after entering the merged lane.
+
+    Example:
+        merging_vehicles = merging(vehicles, log_dir)
+    """
     non_negative("merging", window_s=window_s)
     lanes = ctx.row_lane
     index = np.arange(len(lanes))
@@ -161,100 +203,21 @@ def _edge_crossings(ctx: LogContext, entering: bool) -> np.ndarray:
     return np.asarray(np.nan_to_num(near) > 0)
 
 
-def entering_drivable_area_rule(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
-    """Within 1 s of crossing into the drivable area (after at least 1 s outside it)."""
-    return timestamps_where(ctx, uuids, _edge_crossings(ctx, entering=True))
-
-
-def leaving_drivable_area_rule(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
-    """Within 1 s of crossing out of the drivable area (after at least 1 s inside it)."""
-    return timestamps_where(ctx, uuids, _edge_crossings(ctx, entering=False))
-
-
-@unary(wrong_way_rule)
-def wrong_way(
-    track_candidates: Scenario, log_dir: Path, min_angle_deg: float = 135.0, min_duration_s: float = 1.0
-) -> Scenario:
-    """Timestamps where an object drives against its lane: travel more than min_angle_deg from the lane's direction.
-
-    Only above 2 m/s and outside intersections (whose lanes cross each other); the direction of
-    travel is the 1-second mean velocity, so a flipped box does not count.
-
-    Args:
-        min_angle_deg: angle between travel and lane direction, degrees in (0, 180].
-        min_duration_s: shortest spell kept, in seconds.
-
-    Example:
-        wrong_way_drivers = wrong_way(vehicles, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@unary(special_stopping_rule)
-def special_stopping(
-    track_candidates: Scenario, log_dir: Path, where: str | None = None, min_duration_s: float = 2.0
-) -> Scenario:
-    """Timestamps where an object stands still where traffic does not stop: in an intersection or on a crosswalk.
-
-    Stopped means a 1-second mean speed under 0.5 m/s, for at least min_duration_s.
-
-    Args:
-        where: "intersection", "crosswalk", or None for either.
-        min_duration_s: shortest stop kept, in seconds.
-
-    Example:
-        blocking_the_box = special_stopping(vehicles, log_dir, where="intersection")
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@unary(double_parked_rule)
-def double_parked(track_candidates: Scenario, log_dir: Path, min_duration_s: float = 5.0) -> Scenario:
-    """Timestamps where a vehicle stands in a traffic lane beside a parked vehicle on its right (double parking).
-
-    Standing: a 1-second mean speed under 0.5 m/s for at least min_duration_s, in a lane outside
-    intersections; parked: a robust_stationary vehicle 1.5-4 m to the right, overlapping it lengthwise.
-
-    Args:
-        min_duration_s: shortest stand kept, in seconds.
-
-    Example:
-        double_parked_trucks = double_parked(trucks, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@unary(merging_rule)
-def merging(track_candidates: Scenario, log_dir: Path, window_s: float = 2.0) -> Scenario:
-    """Timestamps where an object merges: its lane flows into a lane that another lane also flows into.
-
-    Two lanes becoming one (a lane drop, an on-ramp), outside intersections; the timestamps within
-    window_s seconds of entering the merged lane. Crossing into a neighbouring lane is changing_lanes.
-
-    Args:
-        window_s: seconds before and after entering the merged lane.
-
-    Example:
-        merging_vehicles = merging(vehicles, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@unary(entering_drivable_area_rule)
-def entering_drivable_area(track_candidates: Scenario, log_dir: Path) -> Scenario:
+@unary
+def entering_drivable_area(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     """Timestamps within 1 s of an object entering the drivable area after at least 1 s outside it.
 
     Example:
         peds_stepping_onto_road = entering_drivable_area(peds, log_dir)
     """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
+    return timestamps_where(ctx, uuids, _edge_crossings(ctx, entering=True))
 
 
-@unary(leaving_drivable_area_rule)
-def leaving_drivable_area(track_candidates: Scenario, log_dir: Path) -> Scenario:
+@unary
+def leaving_drivable_area(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     """Timestamps within 1 s of an object leaving the drivable area after at least 1 s inside it.
 
     Example:
         pulling_off_road = leaving_drivable_area(vehicles, log_dir)
     """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
+    return timestamps_where(ctx, uuids, _edge_crossings(ctx, entering=False))

@@ -20,8 +20,6 @@ Positions are denoised (``atomic.denoise``), so a jittered box does not step on 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import numpy.typing as npt
 
@@ -32,7 +30,6 @@ from atomic.functions.robust import planar_speed
 from atomic.lifting import unary
 from atomic.map.lanes import MapIndex
 from atomic.map.regions import lane_position
-from atomic.scenario import Scenario
 from atomic.temporal import drop_short, sustain, true_runs
 from atomic.validation import choice, non_negative
 
@@ -92,8 +89,20 @@ def turn_only_lanes(index: MapIndex) -> dict[int, str]:
     return found
 
 
-def on_turn_only_lane_rule(ctx: LogContext, uuids: list[str], direction: str | None = None) -> dict[str, list[int]]:
-    """On a turn-only lane (of the given direction)."""
+@unary
+def on_turn_only_lane(ctx: LogContext, uuids: list[str], direction: str | None = None) -> dict[str, list[int]]:
+    """Timestamps where an object is in a turn-only lane: every way on from it turns left (or right).
+
+    av2's maps do not mark turn lanes; a lane counts when all its continuations through the next
+    intersection turn one way while a lane beside it, going the same way, also goes elsewhere
+    (a left-turn pocket, a right-turn-only lane), together with the lanes leading only into it.
+
+    Args:
+        direction: "left", "right", or None for either.
+
+    Example:
+        in_left_turn_lane = on_turn_only_lane(vehicles, log_dir, direction="left")
+    """
     choice("on_turn_only_lane", "direction", direction, ("left", "right", None))
     pockets = ctx.derived(("turn_only_lanes",), lambda: turn_only_lanes(ctx.map_index))
     wanted = [lane for lane, way in pockets.items() if direction in (None, way)]
@@ -120,10 +129,23 @@ def shoulder_mask(ctx: LogContext, max_distance: float) -> npt.NDArray[np.bool_]
     return ctx.derived(("shoulder", max_distance), compute)
 
 
-def on_shoulder_rule(
+@unary
+def on_shoulder(
     ctx: LogContext, uuids: list[str], max_distance: float = 3.0, min_duration_s: float = 1.0
 ) -> dict[str, list[int]]:
-    """On the shoulder for at least min_duration_s."""
+    """Timestamps where an object is on the road's shoulder: drivable, in no lane, beside a vehicle lane.
+
+    av2's maps do not mark shoulders: this is the drivable area outside every lane polygon, not
+    within 5 m of an intersection, within max_distance of a vehicle lane (so a parking strip
+    beside the road counts too). Decided on denoised positions.
+
+    Args:
+        max_distance: metres from the nearest vehicle lane.
+        min_duration_s: shortest spell kept, in seconds.
+
+    Example:
+        stopped_on_shoulder = scenario_and([on_shoulder(vehicles, log_dir), robust_stationary(vehicles, log_dir)])
+    """
     non_negative("on_shoulder", max_distance=max_distance, min_duration_s=min_duration_s)
     mask = sustain(shoulder_mask(ctx, max_distance), ctx.row_timestamp_ns, ctx.groups, 0.3, min_duration_s)
     return timestamps_where(ctx, uuids, mask)
@@ -160,14 +182,25 @@ def _aligned_with_lane(ctx: LogContext) -> npt.NDArray[np.bool_]:
     return aligned
 
 
-def parallel_parking_rule(
-    ctx: LogContext,
-    uuids: list[str],
-    min_stop_s: float = 3.0,
-    window_s: float = 10.0,
-    min_shift_m: float = 1.0,
+@unary
+def parallel_parking(
+    ctx: LogContext, uuids: list[str], min_stop_s: float = 3.0, window_s: float = 10.0, min_shift_m: float = 1.0
 ) -> dict[str, list[int]]:
-    """The manoeuvre before coming to rest at the kerb, lined up with the road, after a sideways shift."""
+    """Timestamps where a vehicle parks at the side of the road (parallel parking), forwards or in reverse.
+
+    It comes to rest for min_stop_s at the kerb (on the shoulder, or in the outer quarter of an
+    edge lane), within 20° of its lane's direction, having moved at least min_shift_m sideways in
+    the window_s before stopping. The timestamps are the manoeuvre (from when it last moved in
+    that window) and its first second at rest.
+
+    Args:
+        min_stop_s: seconds at rest afterwards (or until its track ends, after at least 1 s).
+        window_s: seconds before stopping that the manoeuvre may take.
+        min_shift_m: metres moved sideways, across the parked heading.
+
+    Example:
+        parking = parallel_parking(vehicles, log_dir)
+    """
     non_negative("parallel_parking", min_stop_s=min_stop_s, window_s=window_s, min_shift_m=min_shift_m)
     times, groups = ctx.row_timestamp_ns, ctx.groups
     speed = planar_speed(ctx, 1.0)
@@ -203,66 +236,3 @@ def parallel_parking_rule(
         settled = start + np.flatnonzero(times[start : groups.end[start] + 1] <= times[start] + 1e9)
         mask[settled] = True
     return timestamps_where(ctx, uuids, drop_short(mask, times, groups, 1.0))
-
-
-@unary(on_turn_only_lane_rule)
-def on_turn_only_lane(track_candidates: Scenario, log_dir: Path, direction: str | None = None) -> Scenario:
-    """Timestamps where an object is in a turn-only lane: every way on from it turns left (or right).
-
-    av2's maps do not mark turn lanes; a lane counts when all its continuations through the next
-    intersection turn one way while a lane beside it, going the same way, also goes elsewhere
-    (a left-turn pocket, a right-turn-only lane), together with the lanes leading only into it.
-
-    Args:
-        direction: "left", "right", or None for either.
-
-    Example:
-        in_left_turn_lane = on_turn_only_lane(vehicles, log_dir, direction="left")
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@unary(on_shoulder_rule)
-def on_shoulder(
-    track_candidates: Scenario, log_dir: Path, max_distance: float = 3.0, min_duration_s: float = 1.0
-) -> Scenario:
-    """Timestamps where an object is on the road's shoulder: drivable, in no lane, beside a vehicle lane.
-
-    av2's maps do not mark shoulders: this is the drivable area outside every lane polygon, not
-    within 5 m of an intersection, within max_distance of a vehicle lane (so a parking strip
-    beside the road counts too). Decided on denoised positions.
-
-    Args:
-        max_distance: metres from the nearest vehicle lane.
-        min_duration_s: shortest spell kept, in seconds.
-
-    Example:
-        stopped_on_shoulder = scenario_and([on_shoulder(vehicles, log_dir), robust_stationary(vehicles, log_dir)])
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@unary(parallel_parking_rule)
-def parallel_parking(
-    track_candidates: Scenario,
-    log_dir: Path,
-    min_stop_s: float = 3.0,
-    window_s: float = 10.0,
-    min_shift_m: float = 1.0,
-) -> Scenario:
-    """Timestamps where a vehicle parks at the side of the road (parallel parking), forwards or in reverse.
-
-    It comes to rest for min_stop_s at the kerb (on the shoulder, or in the outer quarter of an
-    edge lane), within 20° of its lane's direction, having moved at least min_shift_m sideways in
-    the window_s before stopping. The timestamps are the manoeuvre (from when it last moved in
-    that window) and its first second at rest.
-
-    Args:
-        min_stop_s: seconds at rest afterwards (or until its track ends, after at least 1 s).
-        window_s: seconds before stopping that the manoeuvre may take.
-        min_shift_m: metres moved sideways, across the parked heading.
-
-    Example:
-        parking = parallel_parking(vehicles, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule

@@ -10,14 +10,11 @@ front/back box flips. Units: metres, seconds, m/s, m/s², degrees.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from atomic.context import LogContext
 from atomic.functions._select import timestamps_where, whole_tracks
 from atomic.lifting import unary
-from atomic.scenario import Scenario
 from atomic.temporal import hysteresis, sustain, unwrapped_heading, window_mean
 from atomic.validation import ArgumentError, choice, non_negative, number
 
@@ -88,8 +85,15 @@ def robust_stationary_mask(ctx: LogContext) -> np.ndarray:
     return ctx.derived(("robust_stationary",), compute)
 
 
-def robust_stationary_rule(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
-    """Whole track when its 2-second mean positions fit in a 3 m diagonal."""
+@unary
+def robust_stationary(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
+    """Parked or standing objects, robust to box jitter: 2-second mean positions stay within a 3 m diagonal.
+
+    Like stationary (a whole-track property), but single jittery boxes cannot make a parked car move.
+
+    Example:
+        parked = robust_stationary(cars, log_dir)
+    """
     return whole_tracks(ctx, uuids, robust_stationary_mask(ctx))
 
 
@@ -109,7 +113,8 @@ def _in_band(
     return timestamps_where(ctx, uuids, sustain(mask, ctx.row_timestamp_ns, ctx.groups, max_gap_s, min_duration_s))
 
 
-def robust_has_velocity_rule(
+@unary
+def robust_has_velocity(
     ctx: LogContext,
     uuids: list[str],
     min_velocity: float = 0.5,
@@ -118,7 +123,21 @@ def robust_has_velocity_rule(
     min_duration_s: float = 0.5,
     max_gap_s: float = 0.5,
 ) -> dict[str, list[int]]:
-    """Window-mean horizontal speed within [min, max] with hysteresis; never for robustly stationary tracks."""
+    """Timestamps where the speed, averaged over window_s, is between min_velocity and max_velocity (m/s).
+
+    Turns off only 0.25 m/s beyond a threshold; gaps up to max_gap_s are closed and spells shorter
+    than min_duration_s dropped. Parked objects (robust_stationary) never match, as in has_velocity.
+
+    Args:
+        min_velocity: lowest horizontal speed in m/s.
+        max_velocity: highest horizontal speed in m/s.
+        window_s: averaging window in seconds, centred.
+        min_duration_s: shortest spell kept, in seconds.
+        max_gap_s: longest gap closed, in seconds.
+
+    Example:
+        stopped = robust_has_velocity(cars, log_dir, min_velocity=0, max_velocity=0.5, min_duration_s=1.0)
+    """
     name = "robust_has_velocity"
     number(name, "min_velocity", min_velocity)
     number(name, "max_velocity", max_velocity)
@@ -140,7 +159,8 @@ def forward_acceleration(ctx: LogContext, window_s: float) -> np.ndarray:
     return ctx.derived(("forward_acceleration", window_s), compute)
 
 
-def robust_accelerating_rule(
+@unary
+def robust_accelerating(
     ctx: LogContext,
     uuids: list[str],
     min_accel: float = 0.65,
@@ -149,7 +169,22 @@ def robust_accelerating_rule(
     min_duration_s: float = 0.5,
     max_gap_s: float = 0.3,
 ) -> dict[str, list[int]]:
-    """Windowed forward acceleration within [min, max] with hysteresis; not for robustly stationary tracks."""
+    """Timestamps where forward acceleration over window_s is between min_accel and max_accel (m/s²).
+
+    Acceleration is the change of mean forward speed between the window's halves; it turns off only
+    0.3 m/s² beyond a threshold; spells shorter than min_duration_s are dropped. Negative values
+    decelerate (see braking for hard stops).
+
+    Args:
+        min_accel: lowest forward acceleration in m/s².
+        max_accel: highest forward acceleration in m/s².
+        window_s: window in seconds, centred.
+        min_duration_s: shortest spell kept, in seconds.
+        max_gap_s: longest gap closed, in seconds.
+
+    Example:
+        speeding_up = robust_accelerating(cars, log_dir, min_accel=1.0)
+    """
     name = "robust_accelerating"
     number(name, "min_accel", min_accel)
     number(name, "max_accel", max_accel)
@@ -175,7 +210,8 @@ def heading_change_deg(ctx: LogContext, window_s: float) -> np.ndarray:
     return ctx.derived(("heading_change", window_s), compute)
 
 
-def robust_turning_rule(
+@unary
+def robust_turning(
     ctx: LogContext,
     uuids: list[str],
     direction: str | None = None,
@@ -184,101 +220,6 @@ def robust_turning_rule(
     min_duration_s: float = 1.0,
     max_gap_s: float = 0.5,
 ) -> dict[str, list[int]]:
-    """Heading change of at least ``min_angle_deg`` across a ``window_s`` window while moving, with hysteresis."""
-    name = "robust_turning"
-    choice(name, "direction", direction, ("left", "right", None))
-    angle_deg(name, "min_angle_deg", min_angle_deg)
-    _durations(name, window_s, min_duration_s, max_gap_s, 2.0)  # two 1-second heading means must fit
-    change = heading_change_deg(ctx, window_s)
-    sign = {"left": 1.0, "right": -1.0}
-    signed = change if direction is None else change * sign[direction]
-    magnitude = np.abs(signed) if direction is None else signed
-    moving = planar_speed(ctx, 1.0) > MOVING_MPS
-    enter = (magnitude >= min_angle_deg) & moving
-    stay = (magnitude >= TURN_STAY_FRACTION * min_angle_deg) & moving
-    mask = hysteresis(enter, stay, ctx.groups)
-    return timestamps_where(ctx, uuids, sustain(mask, ctx.row_timestamp_ns, ctx.groups, max_gap_s, min_duration_s))
-
-
-@unary(robust_stationary_rule)
-def robust_stationary(track_candidates: Scenario, log_dir: Path) -> Scenario:
-    """Parked or standing objects, robust to box jitter: 2-second mean positions stay within a 3 m diagonal.
-
-    Like stationary (a whole-track property), but single jittery boxes cannot make a parked car move.
-
-    Example:
-        parked = robust_stationary(cars, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@unary(robust_has_velocity_rule)
-def robust_has_velocity(
-    track_candidates: Scenario,
-    log_dir: Path,
-    min_velocity: float = 0.5,
-    max_velocity: float = np.inf,
-    window_s: float = 1.0,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.5,
-) -> Scenario:
-    """Timestamps where the speed, averaged over window_s, is between min_velocity and max_velocity (m/s).
-
-    Turns off only 0.25 m/s beyond a threshold; gaps up to max_gap_s are closed and spells shorter
-    than min_duration_s dropped. Parked objects (robust_stationary) never match, as in has_velocity.
-
-    Args:
-        min_velocity: lowest horizontal speed in m/s.
-        max_velocity: highest horizontal speed in m/s.
-        window_s: averaging window in seconds, centred.
-        min_duration_s: shortest spell kept, in seconds.
-        max_gap_s: longest gap closed, in seconds.
-
-    Example:
-        stopped = robust_has_velocity(cars, log_dir, min_velocity=0, max_velocity=0.5, min_duration_s=1.0)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@unary(robust_accelerating_rule)
-def robust_accelerating(
-    track_candidates: Scenario,
-    log_dir: Path,
-    min_accel: float = 0.65,
-    max_accel: float = np.inf,
-    window_s: float = 1.0,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.3,
-) -> Scenario:
-    """Timestamps where forward acceleration over window_s is between min_accel and max_accel (m/s²).
-
-    Acceleration is the change of mean forward speed between the window's halves; it turns off only
-    0.3 m/s² beyond a threshold; spells shorter than min_duration_s are dropped. Negative values
-    decelerate (see braking for hard stops).
-
-    Args:
-        min_accel: lowest forward acceleration in m/s².
-        max_accel: highest forward acceleration in m/s².
-        window_s: window in seconds, centred.
-        min_duration_s: shortest spell kept, in seconds.
-        max_gap_s: longest gap closed, in seconds.
-
-    Example:
-        speeding_up = robust_accelerating(cars, log_dir, min_accel=1.0)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@unary(robust_turning_rule)
-def robust_turning(
-    track_candidates: Scenario,
-    log_dir: Path,
-    direction: str | None = None,
-    min_angle_deg: float = 45.0,
-    window_s: float = 6.0,
-    min_duration_s: float = 1.0,
-    max_gap_s: float = 0.5,
-) -> Scenario:
     """Timestamps where a moving object turns: its heading changes by min_angle_deg or more across window_s.
 
     Headings are 1-second means, unwrapped, with front/back box flips removed; the turn stays on
@@ -294,4 +235,16 @@ def robust_turning(
     Example:
         left_turns = robust_turning(vehicles, log_dir, direction="left")
     """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
+    name = "robust_turning"
+    choice(name, "direction", direction, ("left", "right", None))
+    angle_deg(name, "min_angle_deg", min_angle_deg)
+    _durations(name, window_s, min_duration_s, max_gap_s, 2.0)  # two 1-second heading means must fit
+    change = heading_change_deg(ctx, window_s)
+    sign = {"left": 1.0, "right": -1.0}
+    signed = change if direction is None else change * sign[direction]
+    magnitude = np.abs(signed) if direction is None else signed
+    moving = planar_speed(ctx, 1.0) > MOVING_MPS
+    enter = (magnitude >= min_angle_deg) & moving
+    stay = (magnitude >= TURN_STAY_FRACTION * min_angle_deg) & moving
+    mask = hysteresis(enter, stay, ctx.groups)
+    return timestamps_where(ctx, uuids, sustain(mask, ctx.row_timestamp_ns, ctx.groups, max_gap_s, min_duration_s))

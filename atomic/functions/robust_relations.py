@@ -14,9 +14,9 @@ three ways:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,19 +24,20 @@ import numpy as np
 from atomic.algebra import register_function, reverse_relationship
 from atomic.context import LogContext
 from atomic.denoise import denoised
-from atomic.functions.map import following_rule, lane_crossings, on_relative_side_of_road_rule
+from atomic.functions.map import following, lane_crossings, on_relative_side_of_road
 from atomic.functions.relations import (
     Relations,
-    being_crossed_by_rule,
-    facing_toward_rule,
-    has_objects_in_relative_direction_rule,
-    heading_in_relative_direction_to_rule,
-    heading_toward_rule,
-    near_objects_rule,
+    being_crossed_by,
+    facing_toward,
+    get_objects_in_relative_direction,
+    has_objects_in_relative_direction,
+    heading_in_relative_direction_to,
+    heading_toward,
+    near_objects,
 )
-from atomic.functions.robust import robust_turning_rule
+from atomic.functions.robust import robust_turning
 from atomic.kinematics import Groups
-from atomic.lifting import relational, unary
+from atomic.lifting import Relational, relational, unary
 from atomic.scenario import Scenario
 from atomic.temporal import spells, sustain
 from atomic.validation import ArgumentError, non_negative
@@ -111,13 +112,31 @@ def _durations(name: str, min_duration_s: float, max_gap_s: float) -> None:
     non_negative(name, min_duration_s=min_duration_s, max_gap_s=max_gap_s)
 
 
-def robust_relation(faithful: Rule, name: str, loosen: Loosen | None = None) -> Rule:
-    """The robust rule of a faithful relation rule: denoised boxes, hysteresis, spells.
+SPELL_ARGS = """\
+        min_duration_s: shortest spell kept, in seconds.
+        max_gap_s: longest gap closed on the track's timeline, in seconds.
+"""
+"""How every robust relation documents the parameters it adds to its faithful function's."""
 
-    The returned rule takes the faithful rule's parameters plus ``min_duration_s`` and ``max_gap_s``;
-    ``loosen`` maps the parameters to the looser ones a relation stays on with (none: no hysteresis).
+
+def robust_relation(
+    faithful: Relational[...],
+    doc: str,
+    loosen: Loosen | None = None,
+    *,
+    min_duration_s: float = 0.5,
+    max_gap_s: float = 0.5,
+) -> Relational[...]:
+    """The robust variant of a faithful relation, ``robust_<name>``: denoised boxes, hysteresis, spells.
+
+    Its parameters are the faithful function's plus ``min_duration_s`` and ``max_gap_s`` (with these
+    defaults); its docstring is ``doc`` with an Args section made of the faithful function's entries
+    and ``SPELL_ARGS``, before ``doc``'s example. ``loosen`` maps the parameters to the looser ones a
+    relation stays on with (none: no hysteresis).
     """
-    faithful_name = name.removeprefix("robust_")
+    name = f"robust_{faithful.__name__}"
+    faithful_name = faithful.__name__
+    faithful_rule: Rule = faithful.rule
 
     def rule(
         ctx: LogContext,
@@ -130,14 +149,14 @@ def robust_relation(faithful: Rule, name: str, loosen: Loosen | None = None) -> 
         _durations(name, min_duration_s, max_gap_s)
         clean = denoised(ctx)
         with _named(faithful_name, name):
-            enter = faithful(clean, track_uuids, related_uuids, **params)
+            enter = faithful_rule(clean, track_uuids, related_uuids, **params)
             stay = enter
             if loosen is not None:
                 # only pairs that entered can stay on: ask the looser question of those alone
                 tracks = [t for t in track_uuids if enter.get(t)]
                 found = set().union(*(enter[t].keys() for t in tracks)) if tracks else set()
                 related = [r for r in related_uuids if r in found]
-                stay = faithful(clean, tracks, related, **loosen(params)) if tracks else {}
+                stay = faithful_rule(clean, tracks, related, **loosen(params)) if tracks else {}
         keys = [(t, r) for t in track_uuids for r in enter.get(t, {})]
         out: Relations = {t: {} for t in track_uuids}
         for (track, other), kept in zip(keys, _kept(ctx, keys, enter, stay, max_gap_s, min_duration_s), strict=True):
@@ -145,9 +164,35 @@ def robust_relation(faithful: Rule, name: str, loosen: Loosen | None = None) -> 
                 out[track][other] = kept
         return out
 
-    rule.__name__ = f"{name}_rule"
-    rule.__doc__ = f"{faithful_name} on denoised boxes, held on while looser thresholds hold, in spells."
-    return rule
+    declared = inspect.signature(faithful_rule)
+    spell = [
+        inspect.Parameter(key, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=value, annotation="float")
+        for key, value in (("min_duration_s", min_duration_s), ("max_gap_s", max_gap_s))
+    ]
+    rule.__signature__ = declared.replace(parameters=[*declared.parameters.values(), *spell])  # type: ignore[attr-defined]
+    rule.__name__ = rule.__qualname__ = name
+    rule.__doc__ = _robust_doc(doc, faithful, list(declared.parameters)[3:])
+    track, related = list(inspect.signature(faithful).parameters)[:2]  # the names the docs show, RefAV's
+    return relational(track=track, related=related)(rule)
+
+
+def _robust_doc(doc: str, faithful: Callable[..., Any], shared: list[str]) -> str:
+    """``doc`` with an Args section: the faithful function's entries for ``shared``, then ``SPELL_ARGS``."""
+    entries: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    in_args = False
+    for line in (faithful.__doc__ or "").splitlines():
+        if line.strip().endswith(":") and line.startswith("    ") and not line.startswith("     "):
+            in_args = line.strip() == "Args:"
+            current = None
+        elif in_args and line.startswith(" " * 8) and not line.startswith(" " * 9):
+            current = entries.setdefault(line.split(":")[0].strip(), [])
+            current.append(line)
+        elif in_args and current is not None and line.strip():
+            current.append(line)
+    args = "".join(line + "\n" for key in shared for line in entries[key]) + SPELL_ARGS
+    head, example, tail = doc.partition("    Example:")
+    return f"{head}    Args:\n{args}\n{example}{tail}"
 
 
 def _looser(**how: Callable[[float], float]) -> Loosen:
@@ -155,308 +200,99 @@ def _looser(**how: Callable[[float], float]) -> Loosen:
     return lambda params: params | {key: widen(params[key]) for key, widen in how.items()}
 
 
-# -- rules ----------------------------------------------------------------------------------------------
+# -- the functions programs call: each the robust variant of a faithful relation ----------------------
 
-robust_heading_toward_rule = robust_relation(
-    heading_toward_rule, "robust_heading_toward",
-    _looser(angle_threshold=_wider, minimum_speed=lambda v: v * SPEED_STAY_FRACTION, max_distance=_longer),
-)  # fmt: skip
-robust_facing_toward_rule = robust_relation(
-    facing_toward_rule, "robust_facing_toward", _looser(within_angle=_wider, max_distance=_longer)
-)
-robust_heading_in_relative_direction_to_rule = robust_relation(
-    heading_in_relative_direction_to_rule, "robust_heading_in_relative_direction_to"
-)
-robust_has_objects_in_relative_direction_rule = robust_relation(
-    has_objects_in_relative_direction_rule, "robust_has_objects_in_relative_direction",
-    _looser(within_distance=_longer, lateral_thresh=_longer),
-)  # fmt: skip
-robust_being_crossed_by_rule = robust_relation(
-    being_crossed_by_rule, "robust_being_crossed_by", _looser(forward_thresh=_longer, lateral_thresh=_longer)
-)
-robust_near_objects_rule = robust_relation(near_objects_rule, "robust_near_objects", _looser(distance_thresh=_longer))
-robust_following_rule = robust_relation(following_rule, "robust_following")
-robust_on_relative_side_of_road_rule = robust_relation(on_relative_side_of_road_rule, "robust_on_relative_side_of_road")
-
-
-def robust_changing_lanes_rule(
-    ctx: LogContext,
-    uuids: list[str],
-    direction: str | None = None,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.5,
-) -> dict[str, list[int]]:
-    """Lane crossings of denoised boxes, except during robust turns, in spells."""
-    _durations("robust_changing_lanes", min_duration_s, max_gap_s)
-    with _named("changing_lanes", "robust_changing_lanes"):
-        crossings = lane_crossings(denoised(ctx), uuids, direction)
-    # RefAV's turning sums the yaw rate over runs of one sign: smooth boxes on a curved road add up to a turn
-    turns = robust_turning_rule(ctx, uuids)
-    found = {u: sorted(set(crossings[u]) - set(turns[u])) for u in uuids}
-    keys = [(u, "") for u in uuids if found.get(u)]
-    out: dict[str, list[int]] = {u: [] for u in uuids}
-    for (uuid, _), kept in zip(keys, _kept(ctx, keys, found, found, max_gap_s, min_duration_s), strict=True):
-        out[uuid] = kept
-    return out
-
-
-# -- the functions programs call --------------------------------------------------------------------
-
-
-@relational(robust_heading_toward_rule)
-def robust_heading_toward(
-    track_candidates: Scenario,
-    related_candidates: Scenario,
-    log_dir: Path,
-    angle_threshold: float = 22.5,
-    minimum_speed: float = 0.5,
-    max_distance: float = np.inf,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.5,
-) -> Scenario:
+robust_heading_toward = robust_relation(
+    heading_toward,
     """Tracks moving toward a related object, robust to tracker noise (heading_toward's thresholds).
 
     Decided on denoised boxes; stays on within 10° more, at 60% of minimum_speed, and 10% + 1 m
     farther; gaps up to max_gap_s closed, spells under min_duration_s dropped.
 
-    Args:
-        angle_threshold: largest angle between the velocity and the direction to the object, degrees.
-        minimum_speed: closing speed in metres per annotation sample (0.5 is 5 m/s at 10 Hz).
-        max_distance: metres between the boxes' footprints.
-        min_duration_s: shortest spell kept, in seconds.
-        max_gap_s: longest gap closed on the track's timeline, in seconds.
-
     Example:
         approaching_ego = robust_heading_toward(cars, ego, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@relational(robust_facing_toward_rule)
-def robust_facing_toward(
-    track_candidates: Scenario,
-    related_candidates: Scenario,
-    log_dir: Path,
-    within_angle: float = 22.5,
-    max_distance: float = 50,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.5,
-) -> Scenario:
+    """,
+    _looser(angle_threshold=_wider, minimum_speed=lambda v: v * SPEED_STAY_FRACTION, max_distance=_longer),
+)
+robust_facing_toward = robust_relation(
+    facing_toward,
     """Tracks whose front points at a related object, robust to box jitter and flips (facing_toward's thresholds).
 
     Decided on denoised, flip-free headings; stays on within 10° more and 10% + 1 m farther.
 
-    Args:
-        within_angle: half-angle of the cone ahead of the track, degrees.
-        max_distance: metres between the boxes' footprints.
-        min_duration_s: shortest spell kept, in seconds.
-        max_gap_s: longest gap closed on the track's timeline, in seconds.
-
     Example:
         cars_facing_peds = robust_facing_toward(cars, peds, log_dir, within_angle=15, max_distance=20)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@relational(robust_heading_in_relative_direction_to_rule)
-def robust_heading_in_relative_direction_to(
-    track_candidates: Scenario,
-    related_candidates: Scenario,
-    log_dir: Path,
-    direction: str,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.5,
-) -> Scenario:
+    """,
+    _looser(within_angle=_wider, max_distance=_longer),
+)
+robust_heading_in_relative_direction_to = robust_relation(
+    heading_in_relative_direction_to,
     """Tracks travelling in a direction relative to related objects, decided on denoised boxes, in spells.
-
-    Args:
-        direction: "same" (≤ 45°), "opposite" (≥ 135°) or "perpendicular".
-        min_duration_s: shortest spell kept, in seconds.
-        max_gap_s: longest gap closed on the track's timeline, in seconds.
 
     Example:
         oncoming = robust_heading_in_relative_direction_to(cars, ego, log_dir, direction="opposite")
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@relational(robust_has_objects_in_relative_direction_rule)
-def robust_has_objects_in_relative_direction(
-    track_candidates: Scenario,
-    related_candidates: Scenario,
-    log_dir: Path,
-    direction: str,
-    min_number: float = 1,
-    max_number: float = np.inf,
-    within_distance: float = 50,
-    lateral_thresh: float = np.inf,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.5,
-) -> Scenario:
+    """,
+)
+robust_has_objects_in_relative_direction = robust_relation(
+    has_objects_in_relative_direction,
     """Tracks with related objects ahead, behind, left or right, robust to tracker noise.
 
     has_objects_in_relative_direction's rule on denoised boxes; an object found stays found
     while within 10% + 1 m more of within_distance and lateral_thresh; in spells.
 
-    Args:
-        direction: "forward", "backward", "left" or "right", relative to each track's heading.
-        min_number: how many objects must be found at a timestamp.
-        max_number: at most this many, nearest first, per track and timestamp.
-        within_distance: metres between the boxes' footprints.
-        lateral_thresh: metres the region may extend beyond the track's box.
-        min_duration_s: shortest spell kept, in seconds.
-        max_gap_s: longest gap closed on the track's timeline, in seconds.
-
     Example:
         ego_with_lead = robust_has_objects_in_relative_direction(ego, cars, log_dir, direction="forward",
                                                                  max_number=1, within_distance=25)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@register_function
-def robust_get_objects_in_relative_direction(
-    track_candidates: Scenario,
-    related_candidates: Scenario,
-    log_dir: Path,
-    direction: str,
-    min_number: int = 0,
-    max_number: float = np.inf,
-    within_distance: float = 50,
-    lateral_thresh: float = np.inf,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.5,
-) -> Scenario:
-    """The related objects found in a direction from the tracks, keyed by them, robust to tracker noise.
-
-    robust_has_objects_in_relative_direction with the relationship reversed.
-
-    Args:
-        direction: "forward", "backward", "left" or "right", relative to each track's heading.
-        min_number: how many objects must be found at a timestamp (0 behaves like 1).
-        max_number: at most this many, nearest first, per track and timestamp.
-        within_distance: metres between the boxes' footprints.
-        lateral_thresh: metres the region may extend beyond the track's box.
-        min_duration_s: shortest spell kept, in seconds.
-        max_gap_s: longest gap closed on the track's timeline, in seconds.
-
-    Example:
-        peds_ahead_of_ego = robust_get_objects_in_relative_direction(ego, peds, log_dir, direction="forward")
-    """
-    lifted = reverse_relationship(robust_has_objects_in_relative_direction)
-    return lifted(track_candidates, related_candidates, log_dir, direction, min_number, max_number,
-                  within_distance, lateral_thresh, min_duration_s, max_gap_s)  # fmt: skip
-
-
-@relational(robust_being_crossed_by_rule)
-def robust_being_crossed_by(
-    track_candidates: Scenario,
-    related_candidates: Scenario,
-    log_dir: Path,
-    direction: str = "forward",
-    in_direction: str = "either",
-    forward_thresh: float = 10,
-    lateral_thresh: float = 5,
-    min_duration_s: float = 0.3,
-    max_gap_s: float = 0.5,
-) -> Scenario:
+    """,
+    _looser(within_distance=_longer, lateral_thresh=_longer),
+)
+robust_being_crossed_by = robust_relation(
+    being_crossed_by,
     """Tracks whose half-midplane is crossed by a related object, robust to tracker noise.
 
     being_crossed_by's rule on denoised boxes (a jittered centre does not cross the plane back and
     forth); a crossing stays on with 10% + 1 m longer reaches; in spells.
 
-    Args:
-        direction: where the plane reaches from the track: "forward", "backward", "left", "right".
-        in_direction: "clockwise", "counterclockwise" or "either" (seen from above).
-        forward_thresh: metres the plane extends beyond the track's box.
-        lateral_thresh: metres past the centre line until the crossing stops counting.
-        min_duration_s: shortest spell kept, in seconds.
-        max_gap_s: longest gap closed on the track's timeline, in seconds.
-
     Example:
         crossed_by_peds = robust_being_crossed_by(ego, peds, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@relational(robust_near_objects_rule)
-def robust_near_objects(
-    track_uuid: Scenario,
-    candidate_uuids: Scenario,
-    log_dir: Path,
-    distance_thresh: float = 10,
-    min_objects: int = 1,
-    include_self: bool = False,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.5,
-) -> Scenario:
+    """,
+    _looser(forward_thresh=_longer, lateral_thresh=_longer),
+    min_duration_s=0.3,
+)
+robust_near_objects = robust_relation(
+    near_objects,
     """Tracks with at least min_objects related objects within distance_thresh metres, robust to noise.
 
     Decided on denoised boxes; a near object stays near within 10% + 1 m more; in spells.
 
-    Args:
-        distance_thresh: metres between the boxes' footprints.
-        min_objects: how many related objects must be near at once; 0 means all of them.
-        include_self: count a track as near itself when it is also a related candidate.
-        min_duration_s: shortest spell kept, in seconds.
-        max_gap_s: longest gap closed on the track's timeline, in seconds.
-
     Example:
         cars_near_peds = robust_near_objects(cars, peds, log_dir, distance_thresh=5)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@relational(robust_following_rule)
-def robust_following(
-    track_candidates: Scenario,
-    related_candidates: Scenario,
-    log_dir: Path,
-    min_duration_s: float = 1.0,
-    max_gap_s: float = 0.5,
-) -> Scenario:
+    """,
+    _looser(distance_thresh=_longer),
+)
+robust_following = robust_relation(
+    following,
     """Tracks following a related object (following's rule) on denoised boxes, for at least min_duration_s.
-
-    Args:
-        min_duration_s: shortest spell kept, in seconds.
-        max_gap_s: longest gap closed on the track's timeline, in seconds.
 
     Example:
         cars_following_bus = robust_following(cars, buses, log_dir)
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
-
-
-@relational(robust_on_relative_side_of_road_rule)
-def robust_on_relative_side_of_road(
-    track_candidates: Scenario,
-    related_candidates: Scenario,
-    log_dir: Path,
-    side: str,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.5,
-) -> Scenario:
+    """,
+    min_duration_s=1.0,
+)
+robust_on_relative_side_of_road = robust_relation(
+    on_relative_side_of_road,
     """Tracks with a related object on the same or opposite side of the road, in spells.
-
-    Args:
-        side: "same" (lanes going the track's way) or "opposite".
-        min_duration_s: shortest spell kept, in seconds.
-        max_gap_s: longest gap closed on the track's timeline, in seconds.
 
     Example:
         oncoming_side = robust_on_relative_side_of_road(cars, cars, log_dir, side="opposite")
-    """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
+    """,
+)
 
 
-@unary(robust_changing_lanes_rule)
+@unary
 def robust_changing_lanes(
-    track_candidates: Scenario,
-    log_dir: Path,
-    direction: str | None = None,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.5,
-) -> Scenario:
+    ctx: LogContext, uuids: list[str], direction: str | None = None, min_duration_s: float = 0.5, max_gap_s: float = 0.5
+) -> dict[str, list[int]]:
     """Timestamps where an object changes lanes (changing_lanes' rule), decided on denoised boxes, in spells.
 
     A jittered centre near a lane line no longer hops lanes; a lane change shorter than
@@ -470,4 +306,49 @@ def robust_changing_lanes(
     Example:
         left_lane_changes = robust_changing_lanes(vehicles, log_dir, direction="left")
     """
-    raise NotImplementedError  # declaration only: the decorator runs the rule
+    _durations("robust_changing_lanes", min_duration_s, max_gap_s)
+    with _named("changing_lanes", "robust_changing_lanes"):
+        crossings = lane_crossings(denoised(ctx), uuids, direction)
+    # RefAV's turning sums the yaw rate over runs of one sign: smooth boxes on a curved road add up to a turn
+    turns = robust_turning.rule(ctx, uuids)
+    found = {u: sorted(set(crossings[u]) - set(turns[u])) for u in uuids}
+    keys = [(u, "") for u in uuids if found.get(u)]
+    out: dict[str, list[int]] = {u: [] for u in uuids}
+    for (uuid, _), kept in zip(keys, _kept(ctx, keys, found, found, max_gap_s, min_duration_s), strict=True):
+        out[uuid] = kept
+    return out
+
+
+def robust_reversal(faithful: Callable[..., Scenario], tester: Relational[...], doc: str) -> Callable[..., Scenario]:
+    """The robust variant of a faithful reversed relation: ``tester`` (a robust relation) reversed.
+
+    Its parameters are ``faithful``'s (their defaults too) plus the tester's ``min_duration_s`` and
+    ``max_gap_s``; its docstring is ``doc`` with Args made as ``robust_relation`` makes them.
+    """
+    declared = inspect.signature(faithful)
+    spell = [p for name, p in inspect.signature(tester).parameters.items() if name in ("min_duration_s", "max_gap_s")]
+    signature = declared.replace(parameters=[*declared.parameters.values(), *spell])
+    lifted = reverse_relationship(tester)
+
+    def reversal(*args: Any, **kwargs: Any) -> Scenario:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return lifted(*bound.args, **bound.kwargs)
+
+    reversal.__name__ = reversal.__qualname__ = f"robust_{faithful.__name__}"
+    reversal.__signature__ = signature  # type: ignore[attr-defined]
+    reversal.__doc__ = _robust_doc(doc, faithful, list(declared.parameters)[3:])
+    return register_function(reversal)
+
+
+robust_get_objects_in_relative_direction = robust_reversal(
+    get_objects_in_relative_direction,
+    robust_has_objects_in_relative_direction,
+    """The related objects found in a direction from the tracks, keyed by them, robust to tracker noise.
+
+    robust_has_objects_in_relative_direction with the relationship reversed.
+
+    Example:
+        peds_ahead_of_ego = robust_get_objects_in_relative_direction(ego, peds, log_dir, direction="forward")
+    """,
+)

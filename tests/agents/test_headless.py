@@ -269,3 +269,18 @@ def test_bad_options_are_refused_before_anything_opens(tmp_path: Path, args: lis
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert done.stderr.startswith(f"avmine {args[0]}: ")
     assert not db.exists()  # refused before the database was even opened
+
+
+def test_the_headless_allow_lists_name_served_tools_and_screening_names_them_all(tmp_path: Path) -> None:
+    # The lists stay explicit (an allow-list: a new tool is not handed to agents unasked); this fails when
+    # a listed tool is renamed or gone, and when a new tool appears that no one has decided about.
+    import anyio
+
+    from server.headless.batch import SCREENING_TOOLS, TOOLS
+    from server.mcp.app import create_server
+
+    path = tmp_path / "tools.duckdb"
+    with Store.open(path) as store:
+        served = [tool.name for tool in anyio.run(create_server(path, store=store).list_tools)]
+    assert sorted(SCREENING_TOOLS) == sorted(served)
+    assert set(TOOLS) < set(SCREENING_TOOLS) and not {"score_run", "save_example"} & set(TOOLS)

@@ -10,7 +10,6 @@ from typing import Any
 from hypothesis import strategies as st
 
 from atomic.lifting import relational, unary
-from atomic.scenario import Scenario
 
 LOG_DIR = Path("/logs/fake-log")
 
@@ -38,14 +37,16 @@ class FakeLog:
         return self.near.get(frozenset((a, b)), set()) & both
 
 
-def _near_rule(
+@relational(track="track_uuid", related="candidate_uuids")
+def near_objects(
     ctx: FakeLog,
     track_uuids: list[str],
     related_uuids: list[str],
-    distance_thresh: float,
-    min_objects: int,
-    include_self: bool,
+    distance_thresh: float = 10,
+    min_objects: int = 1,
+    include_self: bool = False,
 ) -> dict[str, dict[str, list[int]]]:
+    """Tracks near at least `min_objects` candidates (test double)."""
     ctx.calls.append(("near_objects", (list(track_uuids), list(related_uuids)), {"distance_thresh": distance_thresh}))
     out: dict[str, dict[str, list[int]]] = {}
     for track in track_uuids:
@@ -66,28 +67,11 @@ def _near_rule(
     return out
 
 
-@relational(_near_rule)
-def near_objects(
-    track_uuid: Scenario,
-    candidate_uuids: Scenario,
-    log_dir: Path,
-    distance_thresh: float = 10,
-    min_objects: int = 1,
-    include_self: bool = False,
-) -> Scenario:
-    """Tracks near at least `min_objects` candidates (test double)."""
-    raise NotImplementedError
-
-
-def _stationary_rule(ctx: FakeLog, uuids: list[str]) -> dict[str, list[int]]:
+@unary
+def stationary(ctx: FakeLog, uuids: list[str]) -> dict[str, list[int]]:
+    """Parked tracks, at every timestamp (test double)."""
     ctx.calls.append(("stationary", (list(uuids),), {}))
     return {uuid: ctx.timeline(uuid) for uuid in uuids if uuid in ctx.parked}
-
-
-@unary(_stationary_rule)
-def stationary(track_candidates: Scenario, log_dir: Path) -> Scenario:
-    """Parked tracks, at every timestamp (test double)."""
-    raise NotImplementedError
 
 
 def worked_example_log() -> FakeLog:

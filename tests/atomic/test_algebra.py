@@ -193,12 +193,12 @@ def test_reverse_of_a_unary_result_is_an_error() -> None:
 
 def test_reverse_of_the_direction_getter_is_the_tester(log: FakeLog) -> None:
     @register_function
-    @relational(lambda ctx, tracks, related, direction: {"v1": {"p1": [3, 4, 5]}} if direction == "forward" else {})
+    @relational
     def has_objects_in_relative_direction(
-        track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, direction: str
-    ) -> Scenario:
+        ctx: FakeLog, tracks: list[str], related: list[str], direction: str
+    ) -> dict[str, dict[str, list[int]]]:
         """Test double."""
-        raise NotImplementedError
+        return {"v1": {"p1": [3, 4, 5]}} if direction == "forward" else {}
 
     def get_objects_in_relative_direction(
         track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, direction: str

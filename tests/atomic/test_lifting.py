@@ -79,16 +79,11 @@ def test_lifted_functions_keep_name_doc_and_public_signature() -> None:
 def test_rule_gets_the_public_parameters_with_defaults_by_name(log: FakeLog) -> None:
     seen: list[dict[str, Any]] = []
 
-    def rule(ctx: FakeLog, track_uuids: list[str], related_uuids: list[str], **params: Any) -> dict[str, Any]:
-        seen.append(params)
-        return {}
-
-    @relational(rule)
-    def probe(
-        track_candidates: Scenario, related_candidates: Scenario, log_dir: Path, a: int = 1, b: str = "x"
-    ) -> Scenario:
+    @relational
+    def probe(ctx: FakeLog, track_uuids: list[str], related_uuids: list[str], a: int = 1, b: str = "x") -> Any:
         """Probe."""
-        raise NotImplementedError
+        seen.append({"a": a, "b": b})
+        return {}
 
     probe(V, V, LOG_DIR)
     probe(V, V, LOG_DIR, 5)
@@ -104,27 +99,33 @@ def test_near_objects_parameters_reach_the_rule(log: FakeLog) -> None:
     assert near_objects(V, P, LOG_DIR, 10, 2) == {"v1": {}}
 
 
-def test_bad_stub_layouts_are_rejected_at_decoration() -> None:
-    def rule(ctx: Any, uuids: list[str]) -> dict[str, list[int]]:
+def test_bad_rule_layouts_are_rejected_at_declaration() -> None:
+    def short(ctx: Any, uuids: list[str]) -> dict[str, dict[str, list[int]]]:
+        return {}
+
+    with pytest.raises(TypeError, match="uuid list"):
+        relational(short)
+
+    def own_log_dir(ctx: Any, uuids: list[str], log_dir: Path) -> dict[str, list[int]]:
         return {}
 
     with pytest.raises(TypeError, match="log_dir"):
+        unary(own_log_dir)
 
-        @unary(rule)
-        def wrong(track_candidates: Scenario, log: Path) -> Scenario:
-            raise NotImplementedError
-
-    with pytest.raises(TypeError, match="log_dir"):
-
-        @relational(rule)
-        def too_short(track_candidates: Scenario, log_dir: Path) -> Scenario:
-            raise NotImplementedError
+    def variadic(ctx: Any, uuids: list[str], *args: Any) -> dict[str, list[int]]:
+        return {}
 
     with pytest.raises(TypeError, match="named parameters"):
+        unary(variadic)
 
-        @unary(rule)
-        def variadic(track_candidates: Scenario, log_dir: Path, *args: Any) -> Scenario:
-            raise NotImplementedError
+
+def test_the_rule_is_the_declaration() -> None:
+    assert near_objects.rule.__name__ == "near_objects"
+    assert near_objects.rule.__doc__ == near_objects.__doc__
+    assert (
+        list(inspect.signature(near_objects.rule).parameters)[3:]
+        == list(inspect.signature(near_objects).parameters)[3:]
+    )
 
 
 # ---------------------------------------------------------------- unary
@@ -161,18 +162,11 @@ def test_empty_input_needs_no_log() -> None:
 # ---------------------------------------------------------------- relational
 
 
-def _fixed_rule(result: dict[str, dict[str, list[int]]]) -> Any:
-    def rule(ctx: FakeLog, track_uuids: list[str], related_uuids: list[str]) -> dict[str, dict[str, list[int]]]:
-        return result
-
-    return rule
-
-
 def _lift(result: dict[str, dict[str, list[int]]]) -> Any:
-    @relational(_fixed_rule(result))
-    def fixed(track_candidates: Scenario, related_candidates: Scenario, log_dir: Path) -> Scenario:
+    @relational
+    def fixed(ctx: FakeLog, track_uuids: list[str], related_uuids: list[str]) -> dict[str, dict[str, list[int]]]:
         """Fixed relationships."""
-        raise NotImplementedError
+        return result
 
     return fixed
 
@@ -239,10 +233,10 @@ def test_relational_does_not_mutate_inputs(log: FakeLog) -> None:
 
 @given(scenarios, st.dictionaries(st.sampled_from(UUIDS), time_sets))
 def test_unary_restricts_every_input_to_the_rule(tracks: Scenario, matched: dict[str, set[int]]) -> None:
-    @unary(lambda ctx, uuids: {uuid: sorted(ts) for uuid, ts in matched.items()})
-    def rule_says(track_candidates: Scenario, log_dir: Path) -> Scenario:
+    @unary
+    def rule_says(ctx: FakeLog, uuids: list[str]) -> dict[str, list[int]]:
         """Whatever the rule says."""
-        raise NotImplementedError
+        return {uuid: sorted(ts) for uuid, ts in matched.items()}
 
     previous = set_context_resolver(lambda log_dir: FakeLog(tracks={}))
     try:

@@ -16,10 +16,10 @@ from atomic.context import LogContext
 from atomic.functions._select import tracks_of
 from atomic.functions.objects import category_uuids
 from atomic.functions.relations import (
-    facing_toward_rule,
-    has_objects_in_relative_direction_rule,
-    heading_toward_rule,
-    near_objects_rule,
+    facing_toward,
+    has_objects_in_relative_direction,
+    heading_toward,
+    near_objects,
 )
 from atomic.kinematics import Groups, derivative, derivative_at
 from atomic.map import box_footprints, footprint_distance
@@ -136,9 +136,9 @@ def test_pruned_distances_equal_brute_force(ctx: LogContext) -> None:
 @pytest.mark.parametrize(
     ("rule", "calls"),
     [
-        (near_objects_rule, [{"distance_thresh": d, "min_objects": m} for d in (0, 1.5, 10, 30) for m in (0, 2)]),
+        (near_objects.rule, [{"distance_thresh": d, "min_objects": m} for d in (0, 1.5, 10, 30) for m in (0, 2)]),
         (
-            has_objects_in_relative_direction_rule,
+            has_objects_in_relative_direction.rule,
             [
                 {"direction": direction, "within_distance": w, "max_number": k, "min_number": 1}
                 for direction in ("forward", "left")
@@ -146,8 +146,8 @@ def test_pruned_distances_equal_brute_force(ctx: LogContext) -> None:
                 for k in (1, np.inf)
             ],
         ),
-        (facing_toward_rule, [{"max_distance": d, "within_angle": a} for d in (5, 50, np.inf) for a in (10, 45)]),
-        (heading_toward_rule, [{"max_distance": d, "minimum_speed": s} for d in (5, np.inf) for s in (0.1, 0.5)]),
+        (facing_toward.rule, [{"max_distance": d, "within_angle": a} for d in (5, 50, np.inf) for a in (10, 45)]),
+        (heading_toward.rule, [{"max_distance": d, "minimum_speed": s} for d in (5, np.inf) for s in (0.1, 0.5)]),
     ],
 )
 def test_pruned_relations_equal_exact_distances(ctx: LogContext, rule: object, calls: list[dict[str, float]]) -> None:
@@ -169,12 +169,12 @@ def test_pruned_relations_equal_exact_distances(ctx: LogContext, rule: object, c
 
 
 def test_map_masks_filled_track_by_track_equal_one_pass(ctx: LogContext) -> None:
-    from atomic.functions.map import _in_drivable_area_rule, _near_intersection_rule
+    from atomic.functions.map import in_drivable_area, near_intersection
 
     peds = category_uuids(ctx, "PEDESTRIAN")
     everyone = ctx.uuids()
-    _in_drivable_area_rule(ctx, peds)  # fills the pedestrians' rows first
-    _near_intersection_rule(ctx, peds, threshold=3.0)
+    in_drivable_area.rule(ctx, peds)  # fills the pedestrians' rows first
+    near_intersection.rule(ctx, peds, threshold=3.0)
     xy = ctx.smoothed_xyz_city[:, :2]
     in_area = ctx.map_regions.in_drivable_area(xy)
     near = ctx.map_regions.near_intersection(xy, 3.0)
@@ -185,8 +185,8 @@ def test_map_masks_filled_track_by_track_equal_one_pass(ctx: LogContext) -> None
     expected_near = {
         u: stamps[ctx.rows_of(ctx.track_index[u])][near[ctx.rows_of(ctx.track_index[u])]].tolist() for u in everyone
     }
-    assert _in_drivable_area_rule(ctx, everyone) == expected_area
-    assert _near_intersection_rule(ctx, everyone, threshold=3.0) == expected_near
+    assert in_drivable_area.rule(ctx, everyone) == expected_area
+    assert near_intersection.rule(ctx, everyone, threshold=3.0) == expected_near
 
 
 def test_recent_work_is_kept_within_its_budget(ctx: LogContext) -> None:

@@ -13,11 +13,11 @@ from atomic.context import LogContext, context_for
 from atomic.functions import FUNCTIONS
 from atomic.functions.map import _lane_table
 from atomic.functions.road_rules import (
-    entering_drivable_area_rule,
-    leaving_drivable_area_rule,
-    merging_rule,
-    special_stopping_rule,
-    wrong_way_rule,
+    entering_drivable_area,
+    leaving_drivable_area,
+    merging,
+    special_stopping,
+    wrong_way,
 )
 from atomic.functions.robust import planar_speed
 from atomic.validation import ArgumentError
@@ -43,7 +43,7 @@ def _driver(ctx: LogContext) -> int:
 
 def test_a_vehicle_driven_backwards_along_its_lane_drives_the_wrong_way(clean: LogContext) -> None:
     uuids = clean.track_uuids
-    honest = wrong_way_rule(clean, uuids)
+    honest = wrong_way.rule(clean, uuids)
     assert sum(bool(stamps) for stamps in honest.values()) <= 2  # annotated traffic keeps to its lanes
     track = _driver(clean)
     rows = clean.rows_of(track)
@@ -54,17 +54,17 @@ def test_a_vehicle_driven_backwards_along_its_lane_drives_the_wrong_way(clean: L
     backwards = LogContext(dataclasses.replace(
         clean.arrays, source="reversed-for-test", key="reversed", xyz_city=xyz, yaw_city=yaw,
         quat_city=Rotation.from_euler("z", yaw[:, None]).as_quat(scalar_first=True)))  # fmt: skip
-    found = wrong_way_rule(backwards, [uuids[track]])[uuids[track]]
+    found = wrong_way.rule(backwards, [uuids[track]])[uuids[track]]
     driving = planar_speed(clean, 1.0)[rows] > 3
     assert len(found) >= 0.5 * int(driving.sum())
 
 
 def test_the_other_road_rules_give_subsets_of_timelines(clean: LogContext) -> None:
     uuids = clean.track_uuids
-    for rule in (special_stopping_rule, entering_drivable_area_rule, leaving_drivable_area_rule):
+    for rule in (special_stopping.rule, entering_drivable_area.rule, leaving_drivable_area.rule):
         out = rule(clean, uuids)
         assert all(set(stamps) <= set(clean.timeline(u)) for u, stamps in out.items())
-    stops = special_stopping_rule(clean, uuids, where="intersection")
+    stops = special_stopping.rule(clean, uuids, where="intersection")
     for uuid, stamps in stops.items():
         rows = [clean.row_at[clean.track_index[uuid], np.searchsorted(clean.timestamps_ns, t)] for t in stamps]
         assert np.all(_lane_table(clean)[0][rows]) and np.all(planar_speed(clean, 1.0)[rows] < 0.5)
@@ -103,7 +103,7 @@ def test_a_car_driving_from_a_feeding_lane_into_the_merged_lane_merges(demo_stor
     merge = avm.get_lane_segment_centerline(MERGE_LANE)
     feeder = avm.get_lane_segment_centerline(FEEDER)
     ctx = build({"merger": _drive(np.concatenate([feeder, merge[1:]])), "stays": _drive(merge)}, log_dir)
-    found = merging_rule(ctx, ["merger", "stays"])
+    found = merging.rule(ctx, ["merger", "stays"])
     assert found["stays"] == []
     change = int(np.flatnonzero(np.diff(ctx.row_lane[ctx.rows_of(ctx.track_index["merger"])]) != 0)[0])
     changed_at = ctx.timeline("merger")[change + 1]
