@@ -26,11 +26,10 @@ from atomic.map.geometry import box_footprints_3d, footprint_discs, footprints_d
 from atomic.map.lanes import MapIndex
 from atomic.map.regions import MapRegions
 from store.arrays import LogArrays, load_log_arrays
+from store.typing import NDArrayFloat, NDArrayInt
 
 DerivedT = TypeVar("DerivedT")
 
-NDArrayFloat = npt.NDArray[np.float64]
-NDArrayInt = npt.NDArray[np.int64]
 
 _active_source = "annotations"
 

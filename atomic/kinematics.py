@@ -10,12 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from store.geometry import central_velocity
-
-NDArrayFloat = npt.NDArray[np.float64]
-NDArrayInt = npt.NDArray[np.int64]
+from store.typing import NDArrayFloat, NDArrayInt
 
 MEDIAN_WINDOW = 7
 """RefAV smooths positions and derivatives with a median filter over min(7, N) samples."""

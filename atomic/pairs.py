@@ -20,9 +20,8 @@ from scipy.spatial.transform import Rotation
 from atomic.context import LogContext
 from atomic.kinematics import MEDIAN_WINDOW, Groups, derivative_at
 from atomic.map.geometry import footprint_distance
+from store.typing import NDArrayFloat, NDArrayInt
 
-NDArrayFloat = npt.NDArray[np.float64]
-NDArrayInt = npt.NDArray[np.int64]
 MemoT = TypeVar("MemoT")
 
 PRUNE_MARGIN_M = 1e-6

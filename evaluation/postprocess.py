@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from evaluation._types import NDArrayInt
 from evaluation.sequences import LABEL_NAMES, OTHER_OBJECT, parse_seq_key
+from store.typing import NDArrayInt
 
 DILATION_MIN_DURATION_S = 1.5
 """The paper's minimum referred duration (also the README's guarantee on ground-truth tracks)."""

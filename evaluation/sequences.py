@@ -13,8 +13,8 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
-from evaluation._types import NDArrayBool, NDArrayFloat, NDArrayInt
 from evaluation.errors import EvaluationInputError
+from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 REFERRED_OBJECT: Final = 0
 RELATED_OBJECT: Final = 1

@@ -14,12 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
 import shapely
 
-NDArrayFloat = npt.NDArray[np.float64]
-NDArrayInt = npt.NDArray[np.int64]
-NDArrayBool = npt.NDArray[np.bool_]
+from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 FOOTPRINT_CORNERS = np.array([[1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0], [1.0, 1.0], [1.0, -1.0]])
 """Bottom corners of a box in its own frame in units of half length / half width, closed:

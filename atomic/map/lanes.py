@@ -21,7 +21,8 @@ import shapely
 from av2.geometry import interpolate as interp_utils
 from av2.map.map_api import ArgoverseStaticMap
 
-from atomic.map.geometry import NDArrayBool, NDArrayFloat, NDArrayInt, PolygonSet
+from atomic.map.geometry import PolygonSet
+from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 NO_LANE: Final = -1
 """Lane id standing for RefAV's ``None`` (no lane)."""

@@ -13,15 +13,13 @@ import numpy as np
 from av2.map.map_api import ArgoverseStaticMap
 
 from atomic.map.geometry import (
-    NDArrayBool,
-    NDArrayFloat,
-    NDArrayInt,
     PolygonSet,
     dilate_polygon,
     points_in_polygon,
     polygons_overlap_matrix,
 )
 from atomic.map.lanes import MapIndex
+from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 CROSSING_DISTANCE_M: Final = 1.0
 """Default dilation of crossings in ``at_pedestrian_crossing`` (m)."""

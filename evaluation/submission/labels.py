@@ -6,8 +6,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from evaluation._types import NDArrayInt
 from evaluation.sequences import OTHER_OBJECT, REFERRED_OBJECT, RELATED_OBJECT
+from store.typing import NDArrayInt
 
 
 def scenario_timestamps(value: Any) -> set[int]:
