@@ -17,14 +17,11 @@ import pandas as pd
 import pyarrow as pa
 
 from store import cache
-from store.arrays import LogArrays, load_log_arrays
+from store.arrays import ANNOTATIONS_SOURCE, LogArrays, load_log_arrays
 from store.errors import DatabaseLockedError, NoDatabaseError, SchemaVersionError, StoreError
 from store.logs_copy import STAMP_KEY as LOGS_COPY_STAMP_KEY
 from store.paths import cache_root_for, resolve_db_path
 from store.schema import SCHEMA_VERSION, UNKEYED_IN_V4, create_statement, create_statements
-
-ANNOTATIONS_SOURCE = "annotations"
-"""The track source name of a log's own annotation boxes."""
 
 
 def missing_database_message(db_path: Path) -> str:

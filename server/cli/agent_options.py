@@ -14,6 +14,7 @@ from server.headless.agents import Agent, ClaudeAgent, CommandAgent
 from server.headless.batch import Batch, BatchOptions, BatchSummary, resolve_prompts
 from server.headless.report import summary_text
 from store import Store
+from store.arrays import ANNOTATIONS_SOURCE
 from store.paths import resolve_db_path
 
 Finish = Callable[[Store, BatchSummary, list[str]], int]
@@ -38,7 +39,7 @@ def add_batch_arguments(parser: argparse.ArgumentParser, split: str, attempts: i
     parser.add_argument("--timeout", type=float, default=1200, help="seconds per agent session (default 1200)")
     parser.add_argument("--no-review", action="store_true", help="skip the review session of each program")
     parser.add_argument("--examples", type=int, default=3, help="library examples in each task (default 3)")
-    parser.add_argument("--source", default="annotations", help="track source (a tracker's name for test)")
+    parser.add_argument("--source", default=ANNOTATIONS_SOURCE, help="track source (a tracker's name for test)")
     parser.add_argument("--name", help="the batch's name; the same name resumes it (default: command-split)")
     parser.add_argument("--retry-failed", action="store_true", help="solve again prompts the batch gave up on")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -15,6 +15,7 @@ from server.executor.diagnostics import diagnose
 from server.ingestion import prepare_logs
 from server.render.bev import BevView, render_bev
 from store import Store, StoreError
+from store.arrays import ANNOTATIONS_SOURCE
 from store.database import refuse_if_open
 from store.demo import (
     DEMO_DB_NAME,
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
                 found = sum(r.status == "ok" and any(r.scenario.values()) for r in execution.results if r.scenario)
                 print(f"\n> {prompt}: {execution.status}, found in {found} of {len(execution.results)} logs "
                       f"({execution.seconds:.2f} s)")  # fmt: skip
-                print("  " + diagnose(store, execution, "annotations").text().replace("\n", "\n  "))
+                print("  " + diagnose(store, execution, ANNOTATIONS_SOURCE).text().replace("\n", "\n  "))
         submission, report = submission_from_runs(store, DEMO_SPLIT)
         truth = {key: ground_truth_frames(store, *key) for key in submission}
         scores = evaluate(submission, truth, "HOTA", 50)

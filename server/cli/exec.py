@@ -15,6 +15,7 @@ from server.executor.diagnostics import diagnose
 from server.executor.memory import add_budget_option
 from server.sharing.client import run_on_database
 from server.sharing.commands import CommandContext
+from store.arrays import ANNOTATIONS_SOURCE
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -29,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--logs", nargs="+", default=(), help="log ids or unique prefixes (default: every log)")
     where.add_argument("--split", help="every log of a split")
-    parser.add_argument("--source", default="annotations", help="track source (default annotations)")
+    parser.add_argument("--source", default=ANNOTATIONS_SOURCE, help="track source (default annotations)")
     parser.add_argument("--expected-category", help="the category the prompt refers to, for the diagnostics")
     parser.add_argument("--workers", type=int, default=None, help="parallel workers (default: up to 4)")
     parser.add_argument("--timeout", type=float, default=60.0, help="wall-clock seconds per log (default 60)")

@@ -18,6 +18,7 @@ from server.mcp.stdio import run_stdio
 from server.sharing.client import open_or_wait
 from server.sharing.proxy import run_proxy
 from store import Store
+from store.arrays import ANNOTATIONS_SOURCE
 from store.database import missing_database_message
 from store.errors import NoDatabaseError, StoreError
 from store.paths import resolve_db_path
@@ -37,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--image-dir", type=Path, help="where rendered images are written (default: beside the db)")
     parser.add_argument(
         "--source",
-        default="annotations",
+        default=ANNOTATIONS_SOURCE,
         help="track source of calls that name none (default annotations; a tracker's name for the test split)",
     )
     add_budget_option(parser)

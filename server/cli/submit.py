@@ -11,6 +11,7 @@ from evaluation.submission.from_runs import submission_from_runs
 from evaluation.submission.validate import validate_submission
 from server.sharing.client import run_on_database
 from server.sharing.commands import CommandContext
+from store.arrays import ANNOTATIONS_SOURCE
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("--split", required=True, help="the split to submit (e.g. test)")
     parser.add_argument("--out", type=Path, required=True, help="where to write the pickle")
-    parser.add_argument("--source", default="annotations", help="track source the runs used (default annotations)")
+    parser.add_argument("--source", default=ANNOTATIONS_SOURCE, help="track source the runs used (default annotations)")
     parser.add_argument("--temporal", action="store_true", help="temporal-track format instead of spatio-temporal")
     parser.add_argument("--prompt", action="append", help="only this prompt (repeatable)")
     parser.set_defaults(func=run)

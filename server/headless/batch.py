@@ -39,7 +39,17 @@ from server.headless.agents import Agent, not_logged_in, run_session
 from server.headless.local_server import LocalMcpServer
 from server.headless.tasks import generation_task, review_task
 from store import Store
-from store.agent_runs import AgentSession, PromptOutcome, outcomes, record_outcome, record_session
+from store.agent_runs import (
+    AgentSession,
+    OutcomeStatus,
+    Phase,
+    PromptOutcome,
+    SessionStatus,
+    outcomes,
+    record_outcome,
+    record_session,
+)
+from store.arrays import ANNOTATIONS_SOURCE
 from store.database import now
 from store.library import final_program, save_example, search_examples
 from store.runs import LogResult, Run, record_run
@@ -55,8 +65,6 @@ TOOLS = [
 """What a headless agent may call: avmine's tools, without scoring or library writes."""
 SCREENING_TOOLS = [*TOOLS, "score_run", "save_example"]
 """Screening adds scores (never ground truth) and saving to the library."""
-NOT_LOGGED_IN = "not_logged_in"
-"""A session's status when the agent CLI had no usable login: the prompt is not tried again."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,7 @@ class BatchOptions:
 
     name: str
     split: str
-    source: str = "annotations"
+    source: str = ANNOTATIONS_SOURCE
     screening: bool = False
     threshold: float = 0.8
     max_attempts: int = 2
@@ -118,12 +126,12 @@ class BatchSummary:
     @property
     def all_failed(self) -> bool:
         """Every prompt of the batch failed (this time or, not retried, earlier): nothing to submit."""
-        return bool(self.outcomes) and all(o.status == "failed" for o in self.outcomes)
+        return bool(self.outcomes) and all(o.status == OutcomeStatus.FAILED for o in self.outcomes)
 
     @property
     def skipped_failures(self) -> list[str]:
         """Prompts an earlier run of the batch failed that this run did not try again."""
-        return [o.prompt for o in self.outcomes if o.status == "failed" and o.prompt in self.resumed]
+        return [o.prompt for o in self.outcomes if o.status == OutcomeStatus.FAILED and o.prompt in self.resumed]
 
 
 class _BudgetSpentError(Exception):
@@ -149,7 +157,7 @@ class Batch:
         unique = list(dict.fromkeys(prompts))
         summary.duplicates = sorted({p for p in prompts if prompts.count(p) > 1})
         finished = outcomes(self.store, self.options.name)
-        redo = {"failed"} if self.options.retry_failed else set()
+        redo = {OutcomeStatus.FAILED} if self.options.retry_failed else set()
         todo = [p for p in unique if p not in finished or finished[p].status in redo]
         summary.resumed = [p for p in unique if p not in todo]
         workdir = Path(tempfile.mkdtemp(prefix="avmine-agents-"))  # private (0700): configs carry the token
@@ -180,7 +188,8 @@ class Batch:
                             summary.outcomes.append(outcome)
                         bar.update()
                         bar.set_postfix(
-                            cost=f"${self._spent:.2f}", failed=sum(o.status == "failed" for o in summary.outcomes)
+                            cost=f"${self._spent:.2f}",
+                            failed=sum(o.status == OutcomeStatus.FAILED for o in summary.outcomes),
                         )
                 bar.close()
                 executor.flush()
@@ -203,7 +212,9 @@ class Batch:
             return None
         except Exception as exc:  # a bug on one prompt must not stop the batch: it is recorded, the rest go on
             detail = "".join(traceback.format_exception_only(exc)).strip()
-            outcome = PromptOutcome(self.options.name, prompt, "failed", None, 0, reason=f"internal error: {detail}")
+            outcome = PromptOutcome(
+                self.options.name, prompt, OutcomeStatus.FAILED, None, 0, reason=f"internal error: {detail}"
+            )
         record_outcome(self.store, outcome)
         return outcome
 
@@ -219,8 +230,8 @@ class Batch:
         for attempt in range(1, o.max_attempts + 1):
             task = generation_task(prompt, o.split, examples, expected, o.screening, feedback)
             generated = self._session(server, workdir, index, prompt, attempt, "generate", task, None)
-            if generated.status == NOT_LOGGED_IN:  # every further session would end the same way
-                return PromptOutcome(o.name, prompt, "failed", None, attempt, reason=generated.detail)
+            if generated.status == SessionStatus.NOT_LOGGED_IN:  # every further session would end the same way
+                return PromptOutcome(o.name, prompt, OutcomeStatus.FAILED, None, attempt, reason=generated.detail)
             if generated.program is None:
                 feedback = f"{generated.status}: {generated.detail}"
                 continue
@@ -234,16 +245,16 @@ class Batch:
             if len(failed) == len(execution.results):
                 first = (failed[0].error or failed[0].status).splitlines()[0] if failed else "no logs"
                 feedback = f"the submitted program failed on every log: {first}"
-                best = best or PromptOutcome(o.name, prompt, "failed", program, attempt, reason=feedback)
+                best = best or PromptOutcome(o.name, prompt, OutcomeStatus.FAILED, program, attempt, reason=feedback)
                 continue
             run_id = self._vlm_filtered(execution.run_id, program, prompt, logs, execution.results, executor)
             if not o.screening:
-                return PromptOutcome(o.name, prompt, "done", program, attempt, run_id=run_id)
+                return PromptOutcome(o.name, prompt, OutcomeStatus.DONE, program, attempt, run_id=run_id)
             executor.flush()
             admission = score_for_admission(self.store, run_id, origin="screen")
             score = admission.metrics["Timestamp BA"]
             if best is None or best.timestamp_ba is None or score > best.timestamp_ba:
-                best = PromptOutcome(o.name, prompt, "below_threshold", program, attempt, score,
+                best = PromptOutcome(o.name, prompt, OutcomeStatus.BELOW_THRESHOLD, program, attempt, score,
                                      f"best held-out Timestamp BA {score:.3f} is not above {o.threshold}",
                                      run_id)  # fmt: skip
             if score > o.threshold:
@@ -251,13 +262,13 @@ class Batch:
                 save_example(self.store, prompt, program, admission.metrics,
                              {"origin": "screen", "batch": o.name, "attempt": attempt, "run_id": run_id,
                               "split": o.split, "held_out_logs": held_out})  # fmt: skip
-                return replace(best, status="kept", reason=None)
+                return replace(best, status=OutcomeStatus.KEPT, reason=None)
             # the held-out score itself stays with the operator: told to the next attempt, it would be refined on
             feedback = (f"the submitted program was not admitted: its Timestamp BA on the prompt's held-out "
                         f"ground truth is not above {o.threshold}")  # fmt: skip
-        if best is not None and best.status == "below_threshold":
+        if best is not None and best.status == OutcomeStatus.BELOW_THRESHOLD:
             return replace(best, attempts=o.max_attempts)
-        return PromptOutcome(o.name, prompt, "failed", best.program if best else None, o.max_attempts,
+        return PromptOutcome(o.name, prompt, OutcomeStatus.FAILED, best.program if best else None, o.max_attempts,
                              reason=feedback)  # fmt: skip
 
     def _logs(self, prompt: str) -> list[str]:
@@ -275,7 +286,7 @@ class Batch:
         index: int,
         prompt: str,
         attempt: int,
-        phase: str,
+        phase: Phase,
         task: str,
         reviewed_program: str | None,
     ) -> AgentSession:
@@ -293,26 +304,26 @@ class Batch:
         program: str | None = None
         detail: str | None
         if submitted is not None and (reason := _dishonest(submitted)):
-            status, detail = "rejected", reason
+            status, detail = SessionStatus.REJECTED, reason
         elif submitted is not None:
-            status, detail, program = "submitted", report.result[-500:] or None, submitted
+            status, detail, program = SessionStatus.SUBMITTED, report.result[-500:] or None, submitted
         elif phase == "review" and "APPROVED" in report.result.upper():
-            status, detail, program = "approved", report.result[-500:], reviewed_program
+            status, detail, program = SessionStatus.APPROVED, report.result[-500:], reviewed_program
         elif report.timed_out:
-            status, detail = "timeout", f"no program submitted within {o.timeout_s:.0f} s"
+            status, detail = SessionStatus.TIMEOUT, f"no program submitted within {o.timeout_s:.0f} s"
         elif not_logged_in(report):
             said = (report.result.strip() or report.stderr.strip()).splitlines()[-1][:200]
-            status = NOT_LOGGED_IN
+            status = SessionStatus.NOT_LOGGED_IN
             detail = (
                 f"the agent is not logged in (it said: {said}); log in once (run `claude` and /login) or set "
                 "ANTHROPIC_API_KEY, then run the same command with --retry-failed"
             )
         elif report.exit_code not in (0, None) and not report.is_error:
             last = (report.stderr.strip().splitlines() or [""])[-1]
-            status, detail = "crashed", f"the agent exited with status {report.exit_code}: {last}"
+            status, detail = SessionStatus.CRASHED, f"the agent exited with status {report.exit_code}: {last}"
         else:
             words = report.result.strip()[-300:] or "(nothing)"
-            status, detail = "no_submission", f"the session ended without submit_program; it said: {words}"
+            status, detail = SessionStatus.NO_SUBMISSION, f"the session ended without submit_program; it said: {words}"
         session = AgentSession(o.name, prompt, attempt, phase, status, program, detail, report.seconds, report.turns,
                                report.cost_usd, report.input_tokens, report.output_tokens)  # fmt: skip
         record_session(self.store, session)

@@ -20,6 +20,7 @@ from server.mcp.state import State
 from server.mcp.tools import data, docs, images, library, runs, scoring, vision
 from server.sharing.listener import listening
 from store import Store
+from store.arrays import ANNOTATIONS_SOURCE
 from vlm.backends import VlmConfig
 from vlm.broker import VlmBroker
 
@@ -36,7 +37,7 @@ def create_server(
     reveal_ground_truth: bool = False,
     image_dir: Path | None = None,
     vlm_config: VlmConfig | None = None,
-    source: str = "annotations",
+    source: str = ANNOTATIONS_SOURCE,
     scoring_budget: int | None = None,
     library_threshold: float = 0.8,
     memory_budget: int | None = None,

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from server.executor import Executor
 from store import Store
+from store.arrays import ANNOTATIONS_SOURCE
 from store.errors import StoreError
 from vlm.broker import VlmBroker
 from vlm.service import VlmService
@@ -19,8 +20,8 @@ from vlm.service import VlmService
 SourceArgument = Annotated[
     str | None,
     Field(
-        description="track source: 'annotations' (the logs' labels) or a tracker's name (the test split has only "
-        "a tracker's boxes); default: the server's (avmine serve --source)"
+        description=f"track source: {ANNOTATIONS_SOURCE!r} (the logs' labels) or a tracker's name (the test split "
+        "has only a tracker's boxes); default: the server's (avmine serve --source)"
     ),
 ]
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
@@ -66,7 +67,7 @@ class State:
         if name not in known:
             raise StoreError(
                 f"unknown track source {name!r}; the sources are: {', '.join(known) or 'none (ingest logs first)'}. "
-                "'annotations' are the logs' own labels; a tracker's boxes (the only ones of the test split) "
+                f"{ANNOTATIONS_SOURCE!r} are the logs' own labels; a tracker's boxes (the only ones of the test split) "
                 "are named when ingested."
             )
         return name

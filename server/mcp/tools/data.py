@@ -15,6 +15,7 @@ from server.mcp.sql import describe_tables, run_query
 from server.mcp.state import READ_ONLY, SourceArgument, State, answer, current
 from server.mcp.statistics import category_statistics
 from store import StoreError, ids
+from store.arrays import ANNOTATIONS_SOURCE
 
 SCHEMA_PREAMBLE = (
     "Frames and units: *_ego_m in the ego frame at that timestamp, *_city_m in the city frame, metres; "
@@ -38,9 +39,9 @@ def register(server: MCPServer[State]) -> None:
         rows = store.query_df(
             f"""SELECT l.log_id, l.split, l.city, round((l.end_ns - l.start_ns) / 1e9, 1) AS seconds,
                        (SELECT count(DISTINCT track_uuid) FROM boxes b
-                        WHERE b.log_id = l.log_id AND b.source = 'annotations') AS tracks
+                        WHERE b.log_id = l.log_id AND b.source = ?) AS tracks
                 FROM logs l {where} ORDER BY l.split, l.log_id""",
-            [split] if split else [],
+            [ANNOTATIONS_SOURCE, *([split] if split else [])],
         )
         if rows.empty:
             return f"No logs{' in split ' + split if split else ''}; ingest some with `avmine ingest`."
