@@ -38,6 +38,7 @@ from server.executor import Executor, LogSelection
 from server.headless.agents import Agent, not_logged_in, run_session
 from server.headless.local_server import LocalMcpServer
 from server.headless.tasks import generation_task, review_task
+from server.mcp.app import headless_tools
 from store import Store
 from store.agent_runs import (
     AgentSession,
@@ -56,15 +57,6 @@ from store.runs import LogResult, Run, record_run
 from vlm.backends import VlmConfig
 from vlm.broker import VlmBroker
 from vlm.verify import post_filter
-
-TOOLS = [
-    "list_functions", "get_function_docs", "search_docs", "list_categories", "list_logs", "describe_schema",
-    "query_logs", "log_statistics", "execute_scenario", "get_run", "inspect_track", "render_bev",
-    "render_camera_views", "vlm_check", "verify_scene", "search_library", "submit_program",
-]  # fmt: skip
-"""What a headless agent may call: avmine's tools, without scoring or library writes."""
-SCREENING_TOOLS = [*TOOLS, "score_run", "save_example"]
-"""Screening adds scores (never ground truth) and saving to the library."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +141,8 @@ class Batch:
         self._spent = 0.0
         self._sessions: list[AgentSession] = []
         self.vlm = VlmBroker(store, options.source, vlm_config or VlmConfig.from_env())
+        # each tool's declaration says whether a headless agent may call it (server.mcp.state.HEADLESS)
+        self.allowed_tools, self.denied_tools = headless_tools(options.screening)
 
     def run(self, prompts: list[str], progress: bool = True) -> BatchSummary:
         """Solve every prompt not yet finished in this batch; returns what happened (also in the store)."""
@@ -297,9 +291,9 @@ class Batch:
             budget = None if o.budget_usd is None else o.budget_usd - self._spent
         config = server.write_config(workdir / f"prompt{index:04d}-{attempt}-{phase}.json")
         started = now()
-        allowed = SCREENING_TOOLS if o.screening else TOOLS
-        denied = [name for name in SCREENING_TOOLS if name not in allowed]
-        report = run_session(self.agent, task, config, allowed, o.timeout_s, budget, denied_tools=denied)
+        report = run_session(
+            self.agent, task, config, self.allowed_tools, o.timeout_s, budget, denied_tools=self.denied_tools
+        )
         submitted = final_program(self.store, prompt, since=started)
         program: str | None = None
         detail: str | None

@@ -27,6 +27,13 @@ SourceArgument = Annotated[
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 WRITES_IDEMPOTENT = ToolAnnotations(read_only_hint=False, idempotent_hint=True, open_world_hint=False)
 WRITES = ToolAnnotations(read_only_hint=False, idempotent_hint=False, open_world_hint=False)
+HEADLESS_KEY = "avmine/headless"
+"""The key, in a tool declaration's meta, that says which headless agent sessions may call the tool."""
+HEADLESS = {HEADLESS_KEY: "always"}
+"""Meta of a tool every headless session may call (``avmine run`` and ``avmine screen``)."""
+SCREENING = {HEADLESS_KEY: "screening"}
+"""Meta of a tool only screening sessions may call (scores, library writes); a tool without the key is never
+offered to a headless agent."""
 
 
 @dataclass

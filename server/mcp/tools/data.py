@@ -12,7 +12,7 @@ from pydantic import Field
 
 from server.mcp.paging import LIMIT_CHARS, paginate
 from server.mcp.sql import describe_tables, run_query
-from server.mcp.state import READ_ONLY, SourceArgument, State, answer, current
+from server.mcp.state import HEADLESS, READ_ONLY, SourceArgument, State, answer, current
 from server.mcp.statistics import category_statistics
 from store import StoreError, ids
 from store.arrays import ANNOTATIONS_SOURCE
@@ -27,7 +27,7 @@ Cursor = Annotated[str | None, Field(description="from the previous page's last 
 def register(server: MCPServer[State]) -> None:
     """Add list_logs, describe_schema, query_logs and log_statistics."""
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     def list_logs(
         ctx: Context[State, Any],
         split: Annotated[str | None, Field(description="only this split (train, val, test)")] = None,
@@ -51,12 +51,12 @@ def register(server: MCPServer[State]) -> None:
                  for r in rows.itertuples()]  # fmt: skip
         return header + "\n" + paginate(lines, cursor).text()
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     def describe_schema(ctx: Context[State, Any]) -> str:
         """The tables query_logs can read (logs, boxes, ego poses, maps, prompts) and their columns, with units."""
         return SCHEMA_PREAMBLE + describe_tables(current(ctx).store)
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     def query_logs(
         ctx: Context[State, Any],
         sql: Annotated[str, Field(description="one SELECT over the tables of describe_schema; at most 20,000 chars")],
@@ -81,7 +81,7 @@ def register(server: MCPServer[State]) -> None:
             lines.append(f"[truncated at {kept} rows: add a LIMIT or aggregate]")
         return answer({"columns": result.columns, "rows": rows[:kept], "truncated": truncated}, "\n".join(lines))
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     def log_statistics(
         ctx: Context[State, Any],
         log_id: Annotated[str | None, Field(description="only this log (its id or a unique prefix)")] = None,

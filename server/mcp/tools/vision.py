@@ -21,7 +21,7 @@ from PIL.Image import Image as PilImage
 from pydantic import Field
 
 from atomic.scenario import timestamps as scenario_timestamps
-from server.mcp.state import READ_ONLY, State, current
+from server.mcp.state import HEADLESS, READ_ONLY, State, current
 from store import StoreError, ids
 from store.arrays import LogArrays
 from store.runs import LogResult, load_run
@@ -65,7 +65,7 @@ def _arrays(state: State, log_id: str) -> LogArrays:
 def register(server: MCPServer[State]) -> None:
     """Add render_camera_views, vlm_check and verify_scene."""
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     async def render_camera_views(
         ctx: Context[State, Any],
         log_id: Annotated[str, Field(description="the log (or a unique prefix of its id)")],
@@ -112,7 +112,7 @@ def register(server: MCPServer[State]) -> None:
         picture, path = _save(state, image, f"cameras_{log_id[:8]}_{track_uuid[:8]}")
         return [picture, f"saved to {path}; timestamp indices {chosen}"]
 
-    @server.tool(annotations=ASKS_MODEL)
+    @server.tool(annotations=ASKS_MODEL, meta=HEADLESS)
     async def vlm_check(
         ctx: Context[State, Any],
         run_id: Annotated[str, Field(description="a run id from execute_scenario")],
@@ -170,7 +170,7 @@ def register(server: MCPServer[State]) -> None:
         header = f"{function}({value!r}) with {service.backend.model_id}, {len(jobs)} track(s):"
         return ["\n".join([header, *lines])]
 
-    @server.tool(annotations=ASKS_MODEL)
+    @server.tool(annotations=ASKS_MODEL, meta=HEADLESS)
     async def verify_scene(
         ctx: Context[State, Any],
         run_id: Annotated[str, Field(description="a run id from execute_scenario")],
