@@ -49,7 +49,8 @@ def headless_tools(screening: bool) -> tuple[list[str], list[str]]:
     for group in TOOL_GROUPS:
         group.register(server)
     levels = {"always", "screening"} if screening else {"always"}
-    allowed, denied = [], []
+    allowed: list[str] = []
+    denied: list[str] = []
     for tool in asyncio.run(server.list_tools()):
         (allowed if (tool.meta or {}).get(HEADLESS_KEY) in levels else denied).append(tool.name)
     return sorted(allowed), sorted(denied)
