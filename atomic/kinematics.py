@@ -1,4 +1,6 @@
-"""RefAV's kinematic primitives (REFAV_SPEC §1.6), vectorised over groups of rows.
+"""RefAV's kinematic primitives, vectorised over groups of rows.
+
+RefAV: ``refAV/utils.py``: ``get_nth_pos_deriv``, ``get_nth_yaw_deriv``, ``get_nth_radial_deriv``.
 
 A *group* is one time series: a track's full timeline, or the timestamps two tracks share.
 Rows of a group are contiguous and sorted by time; ``Groups`` says where each row's group

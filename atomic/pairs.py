@@ -1,4 +1,6 @@
-"""Pairs of tracks over the timestamps they share: RefAV's relative-frame series (§1.6), vectorised.
+"""Pairs of tracks over the timestamps they share: RefAV's relative-frame series, vectorised.
+
+RefAV: ``refAV/utils.py``: ``get_nth_pos_deriv`` and ``get_nth_yaw_deriv`` with another track as ``coordinate_frame``.
 
 For a pair (T, C), RefAV expresses C in T's frame on the timestamps both have: C's raw
 city centres on that shared timeline are differenced and median-filtered, then mapped into

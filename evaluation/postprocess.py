@@ -1,8 +1,9 @@
 """Post-processing between a program's scenario and the scored frames, each step a pure function.
 
-Defaults reproduce RefAV's current code (REFAV_SPEC 4.3/4.6): no dilation, 2 Hz evaluation timestamps
-(:mod:`evaluation.timestamps`), and predictions aligned to the ground truth's frames as ``fix_pred_pkl``
-does. The RefAV paper's variant, widening short referred segments to at least 1.5 s, is a switch.
+Defaults reproduce RefAV's current code (``refAV/utils.py: post_process_scenario``, ``fix_pred_pkl``): no
+dilation, 2 Hz evaluation timestamps (:mod:`evaluation.timestamps`), and predictions aligned to the ground
+truth's frames as ``fix_pred_pkl`` does. The RefAV paper's variant, widening short referred segments to
+at least 1.5 s (``dilate_timestamps``), is a switch.
 """
 
 from collections.abc import Mapping

@@ -1,4 +1,7 @@
-"""2-D geometry that RefAV's map and distance helpers rest on (REFAV_SPEC §1.6), vectorised.
+"""2-D geometry that RefAV's map and distance helpers rest on, vectorised.
+
+RefAV: ``refAV/utils.py``: ``cuboid_distance``, ``polygons_overlap``, ``is_point_in_polygon``,
+``dilate_convex_polygon``.
 
 Every routine reproduces RefAV's floating-point operations (same formulas, same order), so
 that answers agree with RefAV's per-point Python loops up to points lying exactly on an edge,

@@ -1,4 +1,4 @@
-"""Lane segments of one av2 map, indexed once for RefAV's lane primitives (REFAV_SPEC §1.7).
+"""Lane segments of one av2 map, indexed once for RefAV's lane primitives (in ``refAV/utils.py``).
 
 :class:`MapIndex` is built once per map and answers, for arrays of city-frame points:
 which lane polygons contain them (RefAV's ``get_lane_segments``), which lane a track is

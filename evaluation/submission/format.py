@@ -1,4 +1,4 @@
-"""Scenario results to the submission pickles av2 0.3.6 accepts (REFAV_SPEC 4.6, 6.4)."""
+"""Scenario results to the submission pickles av2 0.3.6 accepts (``av2/evaluation/scenario_mining/eval.py``)."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass

@@ -1,4 +1,7 @@
-"""REFERRED / RELATED / OTHER labels of a log's boxes from a RefAV scenario dict (REFAV_SPEC 4.1)."""
+"""REFERRED / RELATED / OTHER labels of a log's boxes from a RefAV scenario dict.
+
+RefAV: ``refAV/utils.py: create_mining_pkl``.
+"""
 
 from collections.abc import Iterable, Mapping
 from typing import Any
