@@ -12,6 +12,7 @@ sees them in and which its tie-breaks depend on.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -23,6 +24,8 @@ from av2.map.map_api import ArgoverseStaticMap
 
 from atomic.map.geometry import PolygonSet
 from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
+
+logger = logging.getLogger(__name__)
 
 NO_LANE: Final = -1
 """Lane id standing for RefAV's ``None`` (no lane)."""
@@ -93,7 +96,9 @@ def _search_points(boundary_xy: NDArrayFloat) -> NDArrayFloat:
     """
     try:
         points: NDArrayFloat = interp_utils.interp_arc(t=SEARCH_POINTS_PER_BOUNDARY, points=boundary_xy)
-    except Exception:  # av2 falls back to the raw waypoints on any failure
+    except Exception as exc:  # av2 falls back to the raw waypoints on any failure
+        logger.debug("boundary of %d points not resampled (%s: %s); its waypoints are used", len(boundary_xy),
+                     type(exc).__name__, exc)  # fmt: skip
         points = boundary_xy
     if np.isnan(points).any():
         return np.full_like(points, np.inf)

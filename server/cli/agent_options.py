@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from server.cli.exit_codes import ExitCode
 from server.executor.memory import add_budget_option
 from server.headless.agents import Agent, ClaudeAgent, CommandAgent
 from server.headless.batch import Batch, BatchOptions, BatchSummary, resolve_prompts
@@ -91,11 +92,11 @@ def run_batch(
             prompts = resolve_prompts(store, options.split, args.prompts)
         except ValueError as exc:
             print(f"avmine {command}: {exc}", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
         summary = Batch(store, agent, options).run(prompts, progress=not args.quiet)
         print(summary_text(summary, screening=options.screening))
         code = finish(store, summary, prompts) if finish else 0
     if summary.all_failed:
         print(f"avmine {command}: every prompt failed; the reasons are above.", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     return code

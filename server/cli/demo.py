@@ -10,6 +10,7 @@ from typing import Any
 from evaluation import evaluate
 from evaluation.ground_truth_from_store import ground_truth_frames
 from evaluation.submission.from_runs import submission_from_runs
+from server.cli.exit_codes import ExitCode
 from server.executor import Executor, LogSelection
 from server.executor.diagnostics import diagnose
 from server.ingestion import prepare_logs
@@ -99,4 +100,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nSubmission from these runs, scored against ground truth ({report.pairs} pairs): {metrics}")
     print(f"\nBird's-eye view: {picture}")
     print(f"Explore it: avmine --db {db_path} stats")
-    return 0
+    return ExitCode.OK

@@ -10,6 +10,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from server.cli.exit_codes import ExitCode
 from server.executor import Limits, LogSelection
 from server.executor.diagnostics import diagnose
 from server.executor.memory import add_budget_option
@@ -77,4 +78,4 @@ def operate(args: argparse.Namespace, ctx: CommandContext) -> int:
         for result in execution.results:
             if result.stdout.strip():
                 print(f"--- printed on {result.log_id[:8]}:\n{result.stdout.rstrip()}", file=ctx.out)
-    return 1 if execution.status in ("failed", "rejected") else 0
+    return ExitCode.FAILED if execution.status in ("failed", "rejected") else ExitCode.OK

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.guarded_scoring import BUDGET_VARIABLE, DEFAULT_SCORING_BUDGET, scoring_budget_from_env
+from server.cli.exit_codes import ExitCode
 from server.executor.executor import check_sandbox
 from server.executor.memory import add_budget_option
 from server.mcp.app import create_server
@@ -70,15 +71,15 @@ def run(args: argparse.Namespace) -> int:
             check_exposure(args.host, token)  # before anything opens: a refusal must not half-start
         except HttpConfigError as exc:
             print(f"avmine serve: {exc}", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
     if args.scoring_budget is not None and args.scoring_budget < 1:
         print("avmine serve: --scoring-budget must be at least 1", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     try:  # a malformed $AVMINE_SCORING_BUDGET is refused before the database is looked at
         scoring_budget = args.scoring_budget if args.scoring_budget is not None else scoring_budget_from_env()
     except ValueError as exc:
         print(f"avmine serve: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     db = resolve_db_path(args.db)
     if not db.is_file():
         raise NoDatabaseError(missing_database_message(db))
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         where = f"http://{args.host}:{args.port}/mcp"
         print(f"avmine serve: MCP server for {db} at {where}; Ctrl-C stops it.", file=sys.stderr)
         serve_http(server, args.host, args.port, token)
-    return 0
+    return ExitCode.OK
 
 
 def _stop_now(signum: int, frame: object) -> None:

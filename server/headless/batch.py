@@ -17,6 +17,7 @@ prompts with scoring on and keeps the programs above a threshold in the few-shot
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import threading
@@ -57,6 +58,8 @@ from store.runs import LogResult, Run, record_run
 from vlm.backends import VlmConfig
 from vlm.broker import VlmBroker
 from vlm.verify import post_filter
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,7 @@ class Batch:
         except _BudgetSpentError:
             return None
         except Exception as exc:  # a bug on one prompt must not stop the batch: it is recorded, the rest go on
+            logger.exception("prompt %r of batch %s failed inside avmine", prompt, self.options.name)
             detail = "".join(traceback.format_exception_only(exc)).strip()
             outcome = PromptOutcome(
                 self.options.name, prompt, OutcomeStatus.FAILED, None, 0, reason=f"internal error: {detail}"

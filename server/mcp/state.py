@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio.from_thread
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
@@ -16,6 +18,8 @@ from store.arrays import ANNOTATIONS_SOURCE
 from store.errors import StoreError
 from vlm.broker import VlmBroker
 from vlm.service import VlmService
+
+logger = logging.getLogger(__name__)
 
 SourceArgument = Annotated[
     str | None,
@@ -93,3 +97,14 @@ def current(ctx: Context[State, Any]) -> State:
 def answer(structured: dict[str, Any], text: str) -> CallToolResult:
     """A tool result with structured content for programs and a concise text rendering for the model."""
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+
+
+def report_progress_from_thread(ctx: Context[State, Any], token: Any, done: int, total: int, message: str) -> None:
+    """Send a progress notification from a tool's worker thread; a client gone mid-call is logged, not raised.
+
+    ``token`` is the event loop's, from ``anyio.lowlevel.current_token()`` in the tool.
+    """
+    try:
+        anyio.from_thread.run(ctx.report_progress, done, total, message, token=token)
+    except Exception as exc:
+        logger.warning("progress %d/%d could not be sent to the client: %s: %s", done, total, type(exc).__name__, exc)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from typing import Annotated, Any
 
 import anyio
-import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 import numpy as np
@@ -21,7 +19,16 @@ from atomic.scenario import timestamps as scenario_timestamps
 from server.executor import LogSelection
 from server.executor.diagnostics import diagnose
 from server.mcp.paging import LIMIT_CHARS, clip, paginate, start_of
-from server.mcp.state import HEADLESS, READ_ONLY, WRITES_IDEMPOTENT, SourceArgument, State, answer, current
+from server.mcp.state import (
+    HEADLESS,
+    READ_ONLY,
+    WRITES_IDEMPOTENT,
+    SourceArgument,
+    State,
+    answer,
+    current,
+    report_progress_from_thread,
+)
 from store import StoreError, ids
 from store.runs import load_run
 
@@ -68,8 +75,7 @@ def register(server: MCPServer[State]) -> None:
         cancel = threading.Event()
 
         def progress(done: int, total: int, log_id: str) -> None:
-            with contextlib.suppress(Exception):  # a client gone mid-run must not fail the run
-                anyio.from_thread.run(ctx.report_progress, done, total, f"{done}/{total} logs", token=token)
+            report_progress_from_thread(ctx, token, done, total, f"{done}/{total} logs")
 
         def work() -> CallToolResult:
             selection = LogSelection(tuple(logs or ()), split)

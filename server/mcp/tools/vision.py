@@ -6,12 +6,10 @@ Without a configured VLM the tools still return the images, and say how to confi
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from pathlib import Path
 from typing import Annotated, Any
 
-import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
@@ -21,7 +19,7 @@ from PIL.Image import Image as PilImage
 from pydantic import Field
 
 from atomic.scenario import timestamps as scenario_timestamps
-from server.mcp.state import HEADLESS, READ_ONLY, State, current
+from server.mcp.state import HEADLESS, READ_ONLY, State, current, report_progress_from_thread
 from store import StoreError, ids
 from store.arrays import LogArrays
 from store.runs import LogResult, load_run
@@ -159,8 +157,7 @@ def register(server: MCPServer[State]) -> None:
                 share = len(kept.get(uuid, [])) / len(stamps)
                 lines.append(f"{log[:8]} {uuid}: kept {len(kept.get(uuid, []))} of {len(stamps)} timestamps"
                              f" ({share:.0%})")  # fmt: skip
-                with contextlib.suppress(Exception):
-                    anyio.from_thread.run(ctx.report_progress, done, len(jobs), uuid[:8], token=token)
+                report_progress_from_thread(ctx, token, done, len(jobs), uuid[:8])
             return lines
 
         try:
