@@ -31,9 +31,9 @@ class CommandContext:
     out: TextIO
     stdin: TextIO
     warm: Executor | None = None
+    """The server's executor: an ``exec`` with the same source and limits uses it rather than starting workers."""
     err: TextIO = field(default_factory=lambda: sys.stderr)
     """Where the command's error messages go (the client's stderr, also when forwarded)."""
-    """The server's executor: an ``exec`` with the same source and limits uses it rather than starting workers."""
 
     @contextmanager
     def executor(
