@@ -18,7 +18,7 @@ class Compat:
         fix_pedestrian_crossing: at_pedestrian_crossing tests every timestamp against every
             crossing. RefAV overwrites its list of crossings inside its loop, so after the first
             timestamp an object is only tested against crossings it already overlapped and is lost
-            for good once it leaves them (REFAV_SPEC §2.14).
+            for good once it leaves them (``refAV/atomic_functions.py: at_pedestrian_crossing``).
         fix_relative_yaw_alignment: see the attribute's note.
     """
 
@@ -26,7 +26,7 @@ class Compat:
     fix_relative_yaw_alignment: bool = False
     """following and at_stop_sign measure an object's heading relative to another's box at the
     same timestamp. RefAV takes the other's box by row position over all its rows instead, which
-    is a different timestamp when the other was seen first (REFAV_SPEC §1.6)."""
+    is a different timestamp when the other was seen first (``refAV/utils.py: get_nth_yaw_deriv``)."""
 
 
 _current = Compat()

@@ -25,14 +25,13 @@ from atomic.kinematics import Groups, derivative, yaw_rate
 from atomic.map.geometry import box_footprints_3d, footprint_discs, footprints_degenerate
 from atomic.map.lanes import MapIndex
 from atomic.map.regions import MapRegions
-from store.arrays import LogArrays, load_log_arrays
+from store.arrays import ANNOTATIONS_SOURCE, LogArrays, load_log_arrays
+from store.typing import NDArrayFloat, NDArrayInt
 
 DerivedT = TypeVar("DerivedT")
 
-NDArrayFloat = npt.NDArray[np.float64]
-NDArrayInt = npt.NDArray[np.int64]
 
-_active_source = "annotations"
+_active_source = ANNOTATIONS_SOURCE
 
 RECENT_SIZE = 2_000_000
 """How much call-specific work (``LogContext.recent``) a log keeps: pair rows, about 250 bytes each

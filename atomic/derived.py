@@ -11,12 +11,15 @@ boxes they were computed from.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import numpy as np
 
 from atomic.context import LogContext
+
+logger = logging.getLogger(__name__)
 
 FOLDER = "derived"
 PER_ROW = (
@@ -78,8 +81,8 @@ def store(ctx: LogContext) -> int:
             _write(folder / f"{name}.npy", lambda f, array=array: np.save(f, array, allow_pickle=False))
             vars(ctx)[name] = np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
             stored += 1
-    except OSError:
-        pass
+    except OSError as exc:  # a cache that cannot be written (read-only): the series stay in memory
+        logger.debug("derived series of %s kept in memory: %s", folder, exc)
     return stored
 
 

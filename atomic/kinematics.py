@@ -1,4 +1,6 @@
-"""RefAV's kinematic primitives (REFAV_SPEC §1.6), vectorised over groups of rows.
+"""RefAV's kinematic primitives, vectorised over groups of rows.
+
+RefAV: ``refAV/utils.py``: ``get_nth_pos_deriv``, ``get_nth_yaw_deriv``, ``get_nth_radial_deriv``.
 
 A *group* is one time series: a track's full timeline, or the timestamps two tracks share.
 Rows of a group are contiguous and sorted by time; ``Groups`` says where each row's group
@@ -10,12 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from store.geometry import central_velocity
-
-NDArrayFloat = npt.NDArray[np.float64]
-NDArrayInt = npt.NDArray[np.int64]
+from store.typing import NDArrayFloat, NDArrayInt
 
 MEDIAN_WINDOW = 7
 """RefAV smooths positions and derivatives with a median filter over min(7, N) samples."""

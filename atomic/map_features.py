@@ -1,7 +1,7 @@
 """Map features of every box, computed once per log and stored beside its arrays.
 
-Lane assignment follows RefAV (§1.7): per track, on smoothed centres over its full timeline,
-lanes vote by how many timestamps they contain. It is the costliest map question, so
+Lane assignment follows RefAV (``refAV/utils.py: get_scenario_lanes``): per track, on smoothed
+centres over its full timeline, lanes vote by how many timestamps they contain. It is the costliest map question, so
 ``precompute`` (run by ``avmine ingest``) stores it as ``row_lane.npy`` in the log's cache and
 every later process reads it.
 """

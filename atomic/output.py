@@ -1,4 +1,7 @@
-"""What ``output_scenario`` does to a scenario before it is written: RefAV's post-processing (§4.3)."""
+"""What ``output_scenario`` does to a scenario before it is written: RefAV's post-processing.
+
+RefAV: ``refAV/utils.py: post_process_scenario`` (called by ``output_scenario``).
+"""
 
 from __future__ import annotations
 

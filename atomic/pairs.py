@@ -1,4 +1,6 @@
-"""Pairs of tracks over the timestamps they share: RefAV's relative-frame series (§1.6), vectorised.
+"""Pairs of tracks over the timestamps they share: RefAV's relative-frame series, vectorised.
+
+RefAV: ``refAV/utils.py``: ``get_nth_pos_deriv`` and ``get_nth_yaw_deriv`` with another track as ``coordinate_frame``.
 
 For a pair (T, C), RefAV expresses C in T's frame on the timestamps both have: C's raw
 city centres on that shared timeline are differenced and median-filtered, then mapped into
@@ -20,9 +22,8 @@ from scipy.spatial.transform import Rotation
 from atomic.context import LogContext
 from atomic.kinematics import MEDIAN_WINDOW, Groups, derivative_at
 from atomic.map.geometry import footprint_distance
+from store.typing import NDArrayFloat, NDArrayInt
 
-NDArrayFloat = npt.NDArray[np.float64]
-NDArrayInt = npt.NDArray[np.int64]
 MemoT = TypeVar("MemoT")
 
 PRUNE_MARGIN_M = 1e-6

@@ -10,13 +10,9 @@ within it, as ``atomic.kinematics.Groups`` describes.
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
 from atomic.kinematics import Groups
-
-NDArrayFloat = npt.NDArray[np.float64]
-NDArrayBool = npt.NDArray[np.bool_]
-NDArrayInt = npt.NDArray[np.int64]
+from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 
 def _keys(times_ns: NDArrayInt, groups: Groups, pad_ns: int) -> tuple[NDArrayInt, int]:

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from evaluation._types import NDArrayBool, NDArrayInt
 from evaluation.diagnostics import SequenceDiagnostics, sequence_diagnostics
 from evaluation.errors import EvaluationInputError
 from evaluation.filters import within_range_mask, within_roi_mask
@@ -23,6 +22,7 @@ from evaluation.sequences import (
     is_tracking_submission,
     read_sequences,
 )
+from store.typing import NDArrayBool, NDArrayInt
 
 
 @dataclass(frozen=True)

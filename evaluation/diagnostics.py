@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from evaluation._types import NDArrayInt
 from evaluation.matching import pair_boxes
 from evaluation.metrics.balanced_accuracy import RetrievalOutcome
 from evaluation.metrics.hota import associate
 from evaluation.scoring import PassResult
 from evaluation.sequences import SeqKey, SequenceTable
+from store.typing import NDArrayInt
 
 FOUND_SIMILARITY = 0.5
 """A track counts as found when matched at least once within 1 m (similarity 0.5)."""

@@ -4,6 +4,7 @@ from typing import Any
 
 import numpy as np
 
+from store.arrays import ANNOTATIONS_SOURCE
 from store.database import Store
 
 LABEL_CODES = {"REFERRED": 0, "RELATED": 1, "OTHER": 2}
@@ -38,13 +39,13 @@ def ground_truth_frames(store: Store, log_id: str, prompt: str) -> list[dict[str
                coalesce(g.length_m, b.length_m) AS l, coalesce(g.width_m, b.width_m) AS w,
                coalesce(g.height_m, b.height_m) AS h, coalesce(g.yaw_city_rad, b.yaw_city_rad) AS yaw
         FROM ground_truth g
-        LEFT JOIN boxes b ON b.source = 'annotations' AND b.log_id = g.log_id AND b.track_uuid = g.track_uuid
+        LEFT JOIN boxes b ON b.source = ? AND b.log_id = g.log_id AND b.track_uuid = g.track_uuid
              AND b.timestamp_ns = g.timestamp_ns
         WHERE g.log_id = ? AND g.prompt = ? AND g.timestamp_ns IN (
             SELECT timestamp_ns FROM gt_frames WHERE log_id = ? AND prompt = ?)
         ORDER BY g.timestamp_ns, g.rowid
         """,
-        [log_id, prompt, log_id, prompt],
+        [ANNOTATIONS_SOURCE, log_id, prompt, log_id, prompt],
     )
     by_time = dict(tuple(rows.groupby("timestamp_ns", sort=False)))
     out = []

@@ -16,6 +16,7 @@ Every scoring is recorded (``store.scorings``) before its numbers are returned.
 
 from __future__ import annotations
 
+import logging
 import os
 
 from atomic.honesty import DishonestProgramError, check_honest
@@ -25,6 +26,8 @@ from evaluation.score_runs import RunScore, ScoringRefusedError, labelled_logs, 
 from store.database import Store
 from store.runs import load_run
 from store.scorings import Scoring, count_scorings, record_scoring
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_SCORING_BUDGET = 30
 BUDGET_VARIABLE = "AVMINE_SCORING_BUDGET"
@@ -87,8 +90,8 @@ def score_for_refinement(store: Store, run_id: str, budget: int, reveal: bool = 
         check_honest(program)
     except DishonestProgramError as exc:
         raise ScoringRefusedError(f"not scored: {exc}") from exc
-    except ProgramError:
-        pass  # it does not parse or never outputs: it found nothing, and scoring says so
+    except ProgramError as exc:  # it does not parse or never outputs: it found nothing, and scoring says so
+        logger.debug("run %s is scored although its program cannot run: %s", run_id, exc)
     split = prompt_hold_out(store, prompt)
     if not split.refinement:
         raise ScoringRefusedError(

@@ -10,12 +10,12 @@ from typing import Literal
 
 import numpy as np
 
-from evaluation._types import NDArrayBool, NDArrayFloat, NDArrayInt
 from evaluation.matching import pair_boxes
 from evaluation.metrics.clear import mota_by_class
 from evaluation.metrics.hota import TrackKeys, dense_track_keys, hota_by_class
 from evaluation.metrics.thresholds import RECALL_LEVELS, tune_score_thresholds
 from evaluation.sequences import REFERRED_OBJECT, SequenceTable
+from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 ObjectiveMetric = Literal["HOTA", "MOTA"]
 

@@ -13,8 +13,8 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
-from evaluation._types import NDArrayBool, NDArrayFloat, NDArrayInt
 from evaluation.errors import EvaluationInputError
+from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 REFERRED_OBJECT: Final = 0
 RELATED_OBJECT: Final = 1
@@ -41,7 +41,7 @@ TRACKING_KEYS: Final = (
     "name",
     "track_id",
 )
-# Keys its temporal-only path still slices (REFAV_SPEC 4.6: pure {timestamp_ns, is_positive} crashes).
+# Keys av2 0.3.6's temporal-only path still slices: a frame of only {timestamp_ns, is_positive} raises KeyError.
 TEMPORAL_KEYS: Final = ("timestamp_ns", "translation_m", "size", "yaw", "label", "track_id")
 
 
@@ -293,7 +293,7 @@ class _Frame:
             raise self.fail(
                 missing[0],
                 f"missing key(s) {missing} (present: {sorted(self.frame)})",
-                "write every key av2's evaluate reads (REFAV_SPEC 4.6); empty arrays are fine",
+                "write every key av2's evaluate reads (av2.evaluation.scenario_mining.eval); empty arrays are fine",
             )
 
     def timestamp(self) -> int:

@@ -10,9 +10,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from store.arrays import ANNOTATIONS_SOURCE as ANNOTATIONS_SOURCE
     from store.arrays import LogArrays as LogArrays
     from store.arrays import load_log_arrays as load_log_arrays
-    from store.database import ANNOTATIONS_SOURCE as ANNOTATIONS_SOURCE
     from store.database import Store as Store
     from store.database import open_store as open_store
     from store.errors import IngestError as IngestError
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "LogArrays": "store.arrays",
     "load_log_arrays": "store.arrays",
-    "ANNOTATIONS_SOURCE": "store.database",
+    "ANNOTATIONS_SOURCE": "store.arrays",
     "Store": "store.database",
     "open_store": "store.database",
     "IngestError": "store.errors",

@@ -6,9 +6,35 @@ skips the prompts it already finished. Sessions are never overwritten: failures 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Literal
 
 from store.database import Store, now
+
+Phase = Literal["generate", "review"]
+"""A session's phase: "generate" (draft, execute, refine, submit) or "review" (fresh context, check meaning)."""
+
+
+class SessionStatus(StrEnum):
+    """How an agent session ended."""
+
+    SUBMITTED = "submitted"
+    APPROVED = "approved"  # review kept the program
+    NO_SUBMISSION = "no_submission"
+    TIMEOUT = "timeout"
+    CRASHED = "crashed"
+    NOT_LOGGED_IN = "not_logged_in"  # the agent CLI had no usable login
+    REJECTED = "rejected"  # the submitted program failed a check
+
+
+class OutcomeStatus(StrEnum):
+    """Where a prompt ended in a batch."""
+
+    DONE = "done"  # a program to submit
+    KEPT = "kept"  # screening: into the library
+    BELOW_THRESHOLD = "below_threshold"  # screening: best score too low
+    FAILED = "failed"  # no usable program
 
 
 @dataclass(frozen=True)
@@ -16,10 +42,8 @@ class AgentSession:
     """One agent CLI session for one prompt.
 
     Attributes:
-        phase: "generate" (draft, execute, refine, submit) or "review" (fresh context, check meaning).
-        status: "submitted", "approved" (review kept the program), "no_submission", "timeout",
-            "crashed", "not_logged_in" (the agent CLI had no usable login) or "rejected" (the
-            submitted program failed a check).
+        phase: see ``Phase``.
+        status: see ``SessionStatus``.
         program: the program the session submitted, if any.
         detail: what went wrong or what the agent said last.
         cost_usd: the agent's own cost report (None when it gives none).
@@ -28,8 +52,8 @@ class AgentSession:
     batch: str
     prompt: str
     attempt: int
-    phase: str
-    status: str
+    phase: Phase
+    status: SessionStatus
     program: str | None = None
     detail: str | None = None
     seconds: float = 0.0
@@ -44,8 +68,7 @@ class PromptOutcome:
     """Where a prompt ended in a batch.
 
     Attributes:
-        status: "done" (a program to submit), "kept" (screening: into the library),
-            "below_threshold" (screening: best score too low) or "failed" (no usable program).
+        status: see ``OutcomeStatus``.
         program: the final (or best) program, if any.
         timestamp_ba: its Timestamp BA when screened.
         reason: why it failed or was not kept.
@@ -54,7 +77,7 @@ class PromptOutcome:
 
     batch: str
     prompt: str
-    status: str
+    status: OutcomeStatus
     program: str | None
     attempts: int
     timestamp_ba: float | None = None
@@ -67,7 +90,7 @@ def record_session(store: Store, session: AgentSession) -> None:
     s = session
     store.con.execute(
         "INSERT INTO agent_sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [s.batch, s.prompt, s.attempt, s.phase, s.status, s.program, s.detail, s.seconds, s.turns, s.cost_usd,
+        [s.batch, s.prompt, s.attempt, s.phase, str(s.status), s.program, s.detail, s.seconds, s.turns, s.cost_usd,
          s.input_tokens, s.output_tokens, now()],
     )  # fmt: skip
 
@@ -79,7 +102,7 @@ def sessions(store: Store, batch: str) -> list[AgentSession]:
         "output_tokens FROM agent_sessions WHERE batch = ? ORDER BY started_at",
         [batch],
     ).fetchall()
-    return [AgentSession(*row) for row in rows]
+    return [replace(AgentSession(*row), status=SessionStatus(row[4])) for row in rows]
 
 
 def record_outcome(store: Store, outcome: PromptOutcome) -> None:
@@ -87,7 +110,7 @@ def record_outcome(store: Store, outcome: PromptOutcome) -> None:
     o = outcome
     store.con.execute(
         "INSERT OR REPLACE INTO agent_outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [o.batch, o.prompt, o.status, o.program, o.attempts, o.timestamp_ba, o.reason, o.run_id, now()],
+        [o.batch, o.prompt, str(o.status), o.program, o.attempts, o.timestamp_ba, o.reason, o.run_id, now()],
     )
 
 
@@ -98,4 +121,4 @@ def outcomes(store: Store, batch: str) -> dict[str, PromptOutcome]:
         "WHERE batch = ?",
         [batch],
     ).fetchall()
-    return {str(row[1]): PromptOutcome(*row) for row in rows}
+    return {str(row[1]): replace(PromptOutcome(*row), status=OutcomeStatus(row[2])) for row in rows}

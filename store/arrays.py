@@ -13,6 +13,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+ANNOTATIONS_SOURCE = "annotations"
+"""The track source name of a log's own annotation boxes."""
+
 
 @dataclass(frozen=True)
 class LogArrays:
@@ -63,7 +66,7 @@ class LogArrays:
         return self.log_dir / "log" / "map"
 
 
-def load_log_arrays(log_dir: Path, source: str = "annotations") -> LogArrays:
+def load_log_arrays(log_dir: Path, source: str = ANNOTATIONS_SOURCE) -> LogArrays:
     """Memory-map one source's boxes of a cached log.
 
     Args:

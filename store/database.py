@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
+import logging
 import re
 import shlex
 import threading
@@ -17,14 +17,13 @@ import pandas as pd
 import pyarrow as pa
 
 from store import cache
-from store.arrays import LogArrays, load_log_arrays
+from store.arrays import ANNOTATIONS_SOURCE, LogArrays, load_log_arrays
 from store.errors import DatabaseLockedError, NoDatabaseError, SchemaVersionError, StoreError
 from store.logs_copy import STAMP_KEY as LOGS_COPY_STAMP_KEY
 from store.paths import cache_root_for, resolve_db_path
 from store.schema import REFINED_KIND, SCHEMA_VERSION, UNKEYED_IN_V4, create_statement, create_statements
 
-ANNOTATIONS_SOURCE = "annotations"
-"""The track source name of a log's own annotation boxes."""
+logger = logging.getLogger(__name__)
 
 
 def missing_database_message(db_path: Path) -> str:
@@ -57,8 +56,10 @@ def refuse_if_open(db_path: Path) -> None:
     Raises:
         DatabaseLockedError: a process (a server, a command) has it open.
     """
-    with contextlib.suppress(duckdb.Error):  # not a database DuckDB can open: nobody holds it as one
+    try:
         connect(db_path, read_only=False).close()
+    except duckdb.Error as exc:  # not a database DuckDB can open: nobody holds it as one
+        logger.debug("%s is not a database DuckDB opens (%s); nobody holds it", db_path, exc)
 
 
 def now() -> dt.datetime:

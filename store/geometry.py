@@ -10,13 +10,10 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import numpy.typing as npt
 from scipy.spatial.transform import Rotation
 
 from store.arrays import LogArrays
-
-NDArrayFloat = npt.NDArray[np.float64]
-NDArrayInt = npt.NDArray[np.int64]
+from store.typing import NDArrayFloat, NDArrayInt
 
 
 def rotations(quat_wxyz: NDArrayFloat) -> Rotation:

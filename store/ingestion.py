@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -35,8 +35,9 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from store import cache, logs_copy
+from store.arrays import ANNOTATIONS_SOURCE
 from store.boxes import build_boxes, with_ego_rows
-from store.database import ANNOTATIONS_SOURCE, Store, now
+from store.database import Store, now
 from store.errors import IngestError
 from store.prefilter import REFAV_PREFILTER, PrefilterConfig
 from store.readers import av2_log, ground_truth, prompts, safe_pickle, tracker
@@ -68,9 +69,15 @@ QUIET_PICKLES = ("*predictions*.pkl",)
 """Pickles a scan passes over without a note: scenario-mining submissions, which are never ingested."""
 
 
+ItemKind = Literal["log", "tracker", "gt_pickle", "gt_feather", "prompts", "skipped"]
+"""What a discovered path is to ingest; a skipped item's payload is a note (or None)."""
+SourceKind = Literal["annotations", "tracker", "refined"]
+"""Where a track source's boxes came from: the logs' own annotation files, or a tracker's output."""
+
+
 @dataclass(frozen=True)
 class _Item:
-    kind: str  # log | tracker | gt_pickle | gt_feather | prompts | skipped (payload: a note or None)
+    kind: ItemKind
     path: Path
     payload: Any = None
 
@@ -192,7 +199,7 @@ def discover(path: Path) -> list[_Item]:
             "annotations.feather (or RefAV's sm_annotations.feather); give such a directory, its "
             "parent split directory, or the dataset root.",
         )
-    order = {"log": 0, "tracker": 1, "gt_pickle": 2, "gt_feather": 2, "prompts": 3, "skipped": 4}
+    order: dict[ItemKind, int] = {"log": 0, "tracker": 1, "gt_pickle": 2, "gt_feather": 2, "prompts": 3, "skipped": 4}
     return sorted(items, key=lambda item: order[item.kind])
 
 
@@ -315,7 +322,7 @@ class _Ingest:
         *,
         log_id: str,
         source: str,
-        kind: str,
+        kind: SourceKind,
         path: Path,
         ego_timestamps: np.ndarray,
         num_before_prefilter: int | None,
@@ -586,7 +593,7 @@ def ingest(
     log_dirs = [item.path for item in items if item.kind == "log"]
     _check_distinct_logs(log_dirs)
     with writing(store, split, source, prefilter) as job:
-        steps: dict[str, Callable[[_Item], None]] = {
+        steps: dict[ItemKind, Callable[[_Item], None]] = {
             "log": lambda item: job.log(item.path),
             "tracker": lambda item: job.tracker(item.path, item.payload),
             "gt_pickle": lambda item: job.gt_pickle(item.path, item.payload),

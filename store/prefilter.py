@@ -1,4 +1,4 @@
-"""RefAV's confidence prefilter for tracker outputs (REFAV_SPEC §4.4).
+"""RefAV's confidence prefilter for tracker outputs (``refAV/dataset_conversion.py: filter_ids_by_score``).
 
 Trackers emit many short, low-confidence tracks. Before a tracker output
 becomes a track source, RefAV keeps, per class, the tracks with the highest

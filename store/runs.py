@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 
 from store import ids
+from store.arrays import ANNOTATIONS_SOURCE
 from store.bounds import ERROR_CHARS, STDOUT_CHARS, bound
 from store.database import Store, now
 from store.errors import StoreError
@@ -43,7 +44,7 @@ class Run:
 
     prompt: str
     program: str
-    source: str = "annotations"
+    source: str = ANNOTATIONS_SOURCE
     log_selection: dict[str, Any] = field(default_factory=dict)
     origin: str = "cli"
     details: dict[str, Any] = field(default_factory=dict)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from store.arrays import ANNOTATIONS_SOURCE
 from store.database import Store
 from store.errors import StoreError
 
@@ -31,12 +32,12 @@ def summarize(store: Store, log_id: str | None = None) -> Summary:
         f"""
         SELECT l.log_id, l.split, l.city, round((l.end_ns - l.start_ns) / 1e9, 1) AS duration_s,
                coalesce(string_agg(s.source, ', ' ORDER BY s.source), '') AS sources,
-               coalesce(max(CASE WHEN s.source = 'annotations' THEN s.num_tracks END), 0) AS tracks,
+               coalesce(max(CASE WHEN s.source = ? THEN s.num_tracks END), 0) AS tracks,
                CAST(coalesce(sum(s.num_boxes), 0) AS BIGINT) AS boxes
         FROM logs l LEFT JOIN track_sources s USING (log_id) {where}
         GROUP BY ALL ORDER BY l.split, l.log_id
         """,
-        params,
+        [ANNOTATIONS_SOURCE, *params],
     )
     if log_id and logs.empty:
         raise StoreError(f"log {log_id} is not in {store.path}; `avmine stats` lists the logs it has.")
@@ -44,10 +45,10 @@ def summarize(store: Store, log_id: str | None = None) -> Summary:
     categories = store.query_df(
         f"""
         SELECT category, count(DISTINCT log_id || '/' || track_uuid) AS tracks, count(*) AS boxes
-        FROM boxes WHERE source = 'annotations' {box_where}
+        FROM boxes WHERE source = ? {box_where}
         GROUP BY category ORDER BY tracks DESC, category
         """,
-        params,
+        [ANNOTATIONS_SOURCE, *params],
     )
     gt_where = "WHERE p.log_id = ?" if log_id else ""
     ground_truth = store.query_df(

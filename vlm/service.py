@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from PIL import Image
 
@@ -30,14 +31,17 @@ def image_hash(images: Sequence[Image.Image]) -> str:
     return digest.hexdigest()
 
 
+QuestionKind = Literal["yes_no", "choice", "indices"]
+"""How a question's answer is read: yes or no, one of the options, or tile numbers of a panel."""
+
+
 @dataclass(frozen=True)
 class Question:
     """What to ask about which images, and how to read the answer."""
 
     images: tuple[Image.Image, ...]
     text: str
-    kind: str = "yes_no"
-    """yes_no, choice or indices."""
+    kind: QuestionKind = "yes_no"
     options: tuple[str, ...] = ()
     """The choices (kind choice), or one entry per panel tile (kind indices: only their count matters)."""
 

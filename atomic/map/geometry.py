@@ -1,4 +1,7 @@
-"""2-D geometry that RefAV's map and distance helpers rest on (REFAV_SPEC §1.6), vectorised.
+"""2-D geometry that RefAV's map and distance helpers rest on, vectorised.
+
+RefAV: ``refAV/utils.py``: ``cuboid_distance``, ``polygons_overlap``, ``is_point_in_polygon``,
+``dilate_convex_polygon``.
 
 Every routine reproduces RefAV's floating-point operations (same formulas, same order), so
 that answers agree with RefAV's per-point Python loops up to points lying exactly on an edge,
@@ -14,12 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
 import shapely
 
-NDArrayFloat = npt.NDArray[np.float64]
-NDArrayInt = npt.NDArray[np.int64]
-NDArrayBool = npt.NDArray[np.bool_]
+from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 FOOTPRINT_CORNERS = np.array([[1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0], [1.0, 1.0], [1.0, -1.0]])
 """Bottom corners of a box in its own frame in units of half length / half width, closed:

@@ -1,4 +1,4 @@
-"""Lane segments of one av2 map, indexed once for RefAV's lane primitives (REFAV_SPEC §1.7).
+"""Lane segments of one av2 map, indexed once for RefAV's lane primitives (in ``refAV/utils.py``).
 
 :class:`MapIndex` is built once per map and answers, for arrays of city-frame points:
 which lane polygons contain them (RefAV's ``get_lane_segments``), which lane a track is
@@ -12,6 +12,7 @@ sees them in and which its tie-breaks depend on.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -21,7 +22,10 @@ import shapely
 from av2.geometry import interpolate as interp_utils
 from av2.map.map_api import ArgoverseStaticMap
 
-from atomic.map.geometry import NDArrayBool, NDArrayFloat, NDArrayInt, PolygonSet
+from atomic.map.geometry import PolygonSet
+from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
+
+logger = logging.getLogger(__name__)
 
 NO_LANE: Final = -1
 """Lane id standing for RefAV's ``None`` (no lane)."""
@@ -92,7 +96,9 @@ def _search_points(boundary_xy: NDArrayFloat) -> NDArrayFloat:
     """
     try:
         points: NDArrayFloat = interp_utils.interp_arc(t=SEARCH_POINTS_PER_BOUNDARY, points=boundary_xy)
-    except Exception:  # av2 falls back to the raw waypoints on any failure
+    except Exception as exc:  # av2 falls back to the raw waypoints on any failure
+        logger.debug("boundary of %d points not resampled (%s: %s); its waypoints are used", len(boundary_xy),
+                     type(exc).__name__, exc)  # fmt: skip
         points = boundary_xy
     if np.isnan(points).any():
         return np.full_like(points, np.inf)

@@ -1,8 +1,9 @@
 """Map regions of one av2 map: drivable area, pedestrian crossings, intersection surroundings.
 
 Also the position of a point across its lane (``changing_lanes``). Everything is vectorised
-over points or footprints, in the city frame, and reproduces RefAV's answers (REFAV_SPEC
-§2.8, §2.14, §2.16, §2.23), including the ``at_pedestrian_crossing`` list-overwrite bug.
+over points or footprints, in the city frame, and reproduces RefAV's answers, including the
+``at_pedestrian_crossing`` list-overwrite bug. RefAV: ``refAV/atomic_functions.py``: ``changing_lanes``,
+``at_pedestrian_crossing``, ``near_intersection``, ``in_drivable_area``; ``refAV/utils.py: get_pos_within_lane``.
 """
 
 from __future__ import annotations
@@ -13,15 +14,13 @@ import numpy as np
 from av2.map.map_api import ArgoverseStaticMap
 
 from atomic.map.geometry import (
-    NDArrayBool,
-    NDArrayFloat,
-    NDArrayInt,
     PolygonSet,
     dilate_polygon,
     points_in_polygon,
     polygons_overlap_matrix,
 )
 from atomic.map.lanes import MapIndex
+from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 CROSSING_DISTANCE_M: Final = 1.0
 """Default dilation of crossings in ``at_pedestrian_crossing`` (m)."""
@@ -153,7 +152,7 @@ def at_pedestrian_crossing_refav(
     dilated_crossings_xy: NDArrayFloat,
     track_index: NDArrayInt | None = None,
 ) -> NDArrayBool:
-    """RefAV's ``at_pedestrian_crossing`` per track, list-overwrite bug included (§2.14).
+    """RefAV's ``at_pedestrian_crossing`` per track, list-overwrite bug included (``refAV/atomic_functions.py``).
 
     RefAV rebinds its list of crossings inside the loop: a track's first timestamp is tested
     against all crossings (dilated); timestamp k > 0 only against the crossings whose

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evaluation._types import NDArrayBool, NDArrayFloat, NDArrayInt
+from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Scenario results to the submission pickles av2 0.3.6 accepts (REFAV_SPEC 4.6, 6.4)."""
+"""Scenario results to the submission pickles av2 0.3.6 accepts (``av2/evaluation/scenario_mining/eval.py``)."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from evaluation._types import NDArrayFloat, NDArrayInt
 from evaluation.sequences import LABEL_NAMES, REFERRED_OBJECT
 from evaluation.submission.labels import label_boxes
+from store.typing import NDArrayFloat, NDArrayInt
 
 Frame = dict[str, Any]
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from evaluation.submission.format import Frame, sequence_frames, temporal_frames
 from evaluation.submission.from_store import log_boxes
+from store.arrays import ANNOTATIONS_SOURCE
 from store.database import Store
 from store.runs import latest_results, load_run
 
@@ -46,7 +47,7 @@ def split_pairs(store: Store, split: str, prompts: list[str] | None = None) -> l
 def submission_from_runs(
     store: Store,
     split: str,
-    source: str = "annotations",
+    source: str = ANNOTATIONS_SOURCE,
     temporal: bool = False,
     prompts: list[str] | None = None,
     runs: dict[str, str] | None = None,

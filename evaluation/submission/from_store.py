@@ -4,10 +4,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from evaluation._types import NDArrayInt
 from evaluation.submission.format import LogBoxes
 from evaluation.timestamps import evaluation_timestamps
 from store.arrays import LogArrays
+from store.typing import NDArrayInt
 
 
 def log_boxes(arrays: LogArrays, eval_timestamps_ns: Sequence[int] | NDArrayInt | None = None) -> LogBoxes:

@@ -1,4 +1,7 @@
-"""REFERRED / RELATED / OTHER labels of a log's boxes from a RefAV scenario dict (REFAV_SPEC 4.1)."""
+"""REFERRED / RELATED / OTHER labels of a log's boxes from a RefAV scenario dict.
+
+RefAV: ``refAV/utils.py: create_mining_pkl``.
+"""
 
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -6,8 +9,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from evaluation._types import NDArrayInt
 from evaluation.sequences import OTHER_OBJECT, REFERRED_OBJECT, RELATED_OBJECT
+from store.typing import NDArrayInt
 
 
 def scenario_timestamps(value: Any) -> set[int]:

@@ -1,14 +1,20 @@
-"""The ``avmine`` command line: one module per command, each with ``register`` and ``run``."""
+"""The ``avmine`` command line: one module per command, each with ``register`` and ``run``.
+
+Every command exits with ``server.cli.exit_codes.ExitCode`` (0 ok, 1 ran but failed, 2 usage or input
+error) and writes its errors, and the log, to standard error.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from server import __version__
+from server.cli.exit_codes import ExitCode
 from server.executor.namespaces import SandboxUnavailableError
 from store.errors import StoreError
 
@@ -30,9 +36,15 @@ COMMANDS = (
 )
 """Command modules under ``server.cli``; each registers one subcommand."""
 
+logger = logging.getLogger(__name__)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every available command."""
+    """The argument parser with every command.
+
+    Raises:
+        ImportError: a command's module is missing from this installation (a broken install, never skipped).
+    """
     parser = argparse.ArgumentParser(
         prog="avmine",
         description="Mine driving scenarios from Argoverse 2 logs with coding agents (RefAV-compatible).",
@@ -50,21 +62,26 @@ def build_parser() -> argparse.ArgumentParser:
         except ModuleNotFoundError as exc:
             if exc.name != f"server.cli.{name}":
                 raise
-            continue  # a command whose module is not part of this build
+            raise ImportError(
+                f"avmine's `{name}` command (module server.cli.{name}) is missing from this installation; "
+                "reinstall avmine"
+            ) from exc
         module.register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code (``ExitCode``)."""
+    # stderr, never stdout: stdout is the command's output, and for `serve` over stdio the JSON-RPC stream
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="avmine: %(levelname)s %(name)s: %(message)s")
     try:
         args = build_parser().parse_args(argv)
         args.argv = list(sys.argv[1:] if argv is None else argv)  # what a command forwarded to a server sends
         try:
             code: int = args.func(args)
-        except (StoreError, SandboxUnavailableError) as exc:
+        except (StoreError, SandboxUnavailableError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
             print(f"avmine {args.command}: error: {exc}", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
         sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's exit
     except BrokenPipeError:
         # the reader (head, less) stopped reading: stop quietly as Unix tools do; stdout goes to /dev/null so that

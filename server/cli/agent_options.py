@@ -9,11 +9,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from server.cli.exit_codes import ExitCode
 from server.executor.memory import add_budget_option
 from server.headless.agents import Agent, ClaudeAgent, CommandAgent
 from server.headless.batch import Batch, BatchOptions, BatchSummary, resolve_prompts
 from server.headless.report import summary_text
 from store import Store
+from store.arrays import ANNOTATIONS_SOURCE
 from store.paths import resolve_db_path
 
 Finish = Callable[[Store, BatchSummary, list[str]], int]
@@ -38,7 +40,7 @@ def add_batch_arguments(parser: argparse.ArgumentParser, split: str, attempts: i
     parser.add_argument("--timeout", type=float, default=1200, help="seconds per agent session (default 1200)")
     parser.add_argument("--no-review", action="store_true", help="skip the review session of each program")
     parser.add_argument("--examples", type=int, default=3, help="library examples in each task (default 3)")
-    parser.add_argument("--source", default="annotations", help="track source (a tracker's name for test)")
+    parser.add_argument("--source", default=ANNOTATIONS_SOURCE, help="track source (a tracker's name for test)")
     parser.add_argument("--name", help="the batch's name; the same name resumes it (default: command-split)")
     parser.add_argument("--retry-failed", action="store_true", help="solve again prompts the batch gave up on")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -90,11 +92,11 @@ def run_batch(
             prompts = resolve_prompts(store, options.split, args.prompts)
         except ValueError as exc:
             print(f"avmine {command}: {exc}", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
         summary = Batch(store, agent, options).run(prompts, progress=not args.quiet)
         print(summary_text(summary, screening=options.screening))
         code = finish(store, summary, prompts) if finish else 0
     if summary.all_failed:
         print(f"avmine {command}: every prompt failed; the reasons are above.", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     return code

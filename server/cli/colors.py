@@ -10,6 +10,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from server.cli.exit_codes import ExitCode
 from store import Store, ids
 from vlm.backends import VlmConfig, VlmUnavailableError, load_backend
 from vlm.colors import build_color_cache
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         backend = load_backend(VlmConfig.from_env())
     except VlmUnavailableError as exc:
         print(f"avmine colors: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     with Store.open(args.db, create=False) as store:
         service = VlmService(backend, store)
         rows = store.con.execute("SELECT log_id, source_path, split FROM logs ORDER BY log_id").fetchall()
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
                   if (not wanted or log in wanted) and (args.split is None or split == args.split)]  # fmt: skip
         if not chosen:
             print("avmine colors: no logs match; `avmine stats` lists them.", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
         for log_id, path in chosen:
             arrays = store.load_arrays(log_id)
             source = Path(path) if Path(path).is_dir() else None
@@ -51,4 +52,4 @@ def run(args: argparse.Namespace) -> int:
                 colours = build_color_cache(arrays, service, source, lambda _: bar.update())
             counts = Counter(c or "unknown" for c in colours.values())
             print(f"{log_id}: " + ", ".join(f"{name} {n}" for name, n in counts.most_common()))
-    return 0
+    return ExitCode.OK

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from atomic.coverage import gaps, prompt_coverage
+from server.cli.exit_codes import ExitCode
 from store import Store
 from store.demo import demo_programs
 from store.library import REFAV_EXAMPLES, parse_refav_examples
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     missing = gaps(coverages)
     if args.json:
         print(json.dumps({"prompts": [asdict(c) for c in coverages], "gaps": dict(missing.most_common())}, indent=1))
-        return 0
+        return ExitCode.OK
     for coverage in coverages:
         mark = "ok " if coverage.covered else "GAP"
         print(f"{mark} {coverage.prompt}")
@@ -59,4 +60,4 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{covered} of {len(coverages)} prompts covered ({covered / max(len(coverages), 1):.0%}).")
     if missing:
         print("Behaviours no function covers: " + ", ".join(f"{name} ({n})" for name, n in missing.most_common()))
-    return 0
+    return ExitCode.OK

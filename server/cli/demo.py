@@ -10,11 +10,13 @@ from typing import Any
 from evaluation import evaluate
 from evaluation.ground_truth_from_store import ground_truth_frames
 from evaluation.submission.from_runs import submission_from_runs
+from server.cli.exit_codes import ExitCode
 from server.executor import Executor, LogSelection
 from server.executor.diagnostics import diagnose
 from server.ingestion import prepare_logs
 from server.render.bev import BevView, render_bev
 from store import Store, StoreError
+from store.arrays import ANNOTATIONS_SOURCE
 from store.database import refuse_if_open
 from store.demo import (
     DEMO_DB_NAME,
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                 found = sum(r.status == "ok" and any(r.scenario.values()) for r in execution.results if r.scenario)
                 print(f"\n> {prompt}: {execution.status}, found in {found} of {len(execution.results)} logs "
                       f"({execution.seconds:.2f} s)")  # fmt: skip
-                print("  " + diagnose(store, execution, "annotations").text().replace("\n", "\n  "))
+                print("  " + diagnose(store, execution, ANNOTATIONS_SOURCE).text().replace("\n", "\n  "))
         submission, report = submission_from_runs(store, DEMO_SPLIT)
         truth = {key: ground_truth_frames(store, *key) for key in submission}
         scores = evaluate(submission, truth, "HOTA", 50)
@@ -98,4 +100,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nSubmission from these runs, scored against ground truth ({report.pairs} pairs): {metrics}")
     print(f"\nBird's-eye view: {picture}")
     print(f"Explore it: avmine --db {db_path} stats")
-    return 0
+    return ExitCode.OK

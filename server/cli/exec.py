@@ -10,11 +10,13 @@ from typing import Any
 
 from tqdm import tqdm
 
+from server.cli.exit_codes import ExitCode
 from server.executor import Limits, LogSelection
 from server.executor.diagnostics import diagnose
 from server.executor.memory import add_budget_option
 from server.sharing.client import run_on_database
 from server.sharing.commands import CommandContext
+from store.arrays import ANNOTATIONS_SOURCE
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -29,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--logs", nargs="+", default=(), help="log ids or unique prefixes (default: every log)")
     where.add_argument("--split", help="every log of a split")
-    parser.add_argument("--source", default="annotations", help="track source (default annotations)")
+    parser.add_argument("--source", default=ANNOTATIONS_SOURCE, help="track source (default annotations)")
     parser.add_argument("--expected-category", help="the category the prompt refers to, for the diagnostics")
     parser.add_argument("--workers", type=int, default=None, help="parallel workers (default: up to 4)")
     parser.add_argument("--timeout", type=float, default=60.0, help="wall-clock seconds per log (default 60)")
@@ -76,4 +78,4 @@ def operate(args: argparse.Namespace, ctx: CommandContext) -> int:
         for result in execution.results:
             if result.stdout.strip():
                 print(f"--- printed on {result.log_id[:8]}:\n{result.stdout.rstrip()}", file=ctx.out)
-    return 1 if execution.status in ("failed", "rejected") else 0
+    return ExitCode.FAILED if execution.status in ("failed", "rejected") else ExitCode.OK

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from server.cli.exit_codes import ExitCode
 from server.ingestion import ingest_and_prepare
 from store import PrefilterConfig, Store
 from store.ingestion import SPLITS, UNKNOWN_SPLIT, check_exists
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         for note in report.notes:
             print(f"  note: {note}")
         report_splits(store, report.logs, unknown_before)
-    return 0
+    return ExitCode.OK
 
 
 def in_unknown_split(store: Store) -> set[tuple[str, str]]:

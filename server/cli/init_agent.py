@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from server.cli.exit_codes import ExitCode
 from server.mcp.guidance import SEMANTIC_RULES
 from store.database import missing_database_message
 from store.errors import NoDatabaseError, StoreError
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     if existing and not args.force:
         shown = ", ".join(str(p.relative_to(project)) for p in existing)
         print(f"avmine init-agent: {shown} already exist(s) in {project}; use --force to overwrite.", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     texts = {target: render(template.read_text(), avmine, db) for target, template in files.items()}
     for target, text in texts.items():
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -106,4 +107,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {target.relative_to(project)}")
     print(f"avmine ({avmine}) serves {db} to {args.agent} in {project}.")
     print(NEXT_STEP[args.agent])
-    return 0
+    return ExitCode.OK

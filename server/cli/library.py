@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
+from server.cli.exit_codes import ExitCode
 from server.sharing.client import run_on_database
 from server.sharing.commands import CommandContext
 from store.library import REFAV_EXAMPLES, export_jsonl, import_jsonl, import_refav_examples, search_examples
@@ -32,8 +34,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Do the action (through the server where one holds the database); errors in an import file name its line."""
     if args.action == "import" and args.file is None and not args.refav:
-        print("avmine library import: give a JSON-lines FILE, or --refav for RefAV's examples")
-        return 2
+        print("avmine library import: give a JSON-lines FILE, or --refav for RefAV's examples", file=sys.stderr)
+        return ExitCode.USAGE
     return run_on_database(args, operate, read_only=args.action != "import", create=args.action == "import")
 
 
@@ -53,4 +55,4 @@ def operate(args: argparse.Namespace, ctx: CommandContext) -> int:
     else:
         added, skipped = import_jsonl(store, args.file)
         print(f"imported {added} examples from {args.file} ({skipped} already in the library)", file=out)
-    return 0
+    return ExitCode.OK

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 from typing import Any
 
+from server.cli.exit_codes import ExitCode
 from server.ingestion import prepare_logs
 from store import Store
 from store.refine import STEPS, RefineParams, refine
@@ -67,4 +68,4 @@ def run(args: argparse.Namespace) -> int:
             f"{c.ghosts_removed} ghosts removed, {c.interpolated} boxes interpolated; "
             f"{sum(c.seconds.values()):.2f} s"
         )
-    return 0
+    return ExitCode.OK

@@ -11,6 +11,7 @@ from typing import Any
 from evaluation.submission.from_runs import submission_from_runs
 from evaluation.submission.validate import validate_submission
 from server.cli.agent_options import add_batch_arguments, agent_from_args, options_from_args, run_batch
+from server.cli.exit_codes import ExitCode
 from server.headless.batch import BatchSummary
 from store import Store
 from vlm.backends import VlmConfig, VlmUnavailableError, load_backend
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             load_backend(VlmConfig.from_env())  # before any agent runs: a missing VLM is a set-up error
     except (ValueError, VlmUnavailableError) as exc:
         print(f"avmine run: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
 
     def write_submissions(store: Store, summary: BatchSummary, prompts: list[str]) -> int:
         runs = {o.prompt: o.run_id for o in summary.outcomes if o.run_id}
@@ -57,13 +58,13 @@ def run(args: argparse.Namespace) -> int:
             problems = validate_submission(submission)
             if problems:
                 print(f"avmine run: {name} does not validate: {problems[0]}", file=sys.stderr)
-                return 1
+                return ExitCode.FAILED
             with (args.out / name).open("wb") as out:
                 pickle.dump(submission, out)
         print(
             f"wrote {args.out / 'submission.pkl'} and {args.out / 'submission_temporal.pkl'}: {report.pairs} "
             f"(log, prompt) pairs, {report.from_programs} from programs, {len(report.fallback)} all-OTHER"
         )
-        return 0
+        return ExitCode.OK
 
     return run_batch(args, "run", options, agent, write_submissions)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation import EvaluationInputError, EvaluationResult, evaluate
+from server.cli.exit_codes import ExitCode
 from store.readers.safe_pickle import UnsafePickleError, load_pickle
 
 HELP = "score a submission pickle against ground truth (av2's scenario-mining metrics)"
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except EvaluationInputError as err:
         print(f"avmine score: {err}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     if args.json:
         payload = {
             "metrics": result.metrics(),
@@ -115,4 +116,4 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2))
     else:
         print(_table(result))
-    return 0
+    return ExitCode.OK

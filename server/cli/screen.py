@@ -8,6 +8,7 @@ from typing import Any
 
 from evaluation.guarded_scoring import scoring_budget_from_env
 from server.cli.agent_options import add_batch_arguments, agent_from_args, options_from_args, run_batch
+from server.cli.exit_codes import ExitCode
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -37,5 +38,5 @@ def run(args: argparse.Namespace) -> int:
         options = options_from_args(args, "screen", screening=True, threshold=args.threshold)
     except ValueError as exc:
         print(f"avmine screen: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     return run_batch(args, "screen", options, agent, None)

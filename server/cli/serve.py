@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.guarded_scoring import BUDGET_VARIABLE, DEFAULT_SCORING_BUDGET, scoring_budget_from_env
+from server.cli.exit_codes import ExitCode
 from server.executor.executor import check_sandbox
 from server.executor.memory import add_budget_option
 from server.mcp.app import create_server
@@ -18,6 +19,7 @@ from server.mcp.stdio import run_stdio
 from server.sharing.client import open_or_wait
 from server.sharing.proxy import run_proxy
 from store import Store
+from store.arrays import ANNOTATIONS_SOURCE
 from store.database import missing_database_message
 from store.errors import NoDatabaseError, StoreError
 from store.paths import resolve_db_path
@@ -37,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--image-dir", type=Path, help="where rendered images are written (default: beside the db)")
     parser.add_argument(
         "--source",
-        default="annotations",
+        default=ANNOTATIONS_SOURCE,
         help="track source of calls that name none (default annotations; a tracker's name for the test split)",
     )
     add_budget_option(parser)
@@ -69,15 +71,15 @@ def run(args: argparse.Namespace) -> int:
             check_exposure(args.host, token)  # before anything opens: a refusal must not half-start
         except HttpConfigError as exc:
             print(f"avmine serve: {exc}", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
     if args.scoring_budget is not None and args.scoring_budget < 1:
         print("avmine serve: --scoring-budget must be at least 1", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     try:  # a malformed $AVMINE_SCORING_BUDGET is refused before the database is looked at
         scoring_budget = args.scoring_budget if args.scoring_budget is not None else scoring_budget_from_env()
     except ValueError as exc:
         print(f"avmine serve: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     db = resolve_db_path(args.db)
     if not db.is_file():
         raise NoDatabaseError(missing_database_message(db))
@@ -121,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         where = f"http://{args.host}:{args.port}/mcp"
         print(f"avmine serve: MCP server for {db} at {where}; Ctrl-C stops it.", file=sys.stderr)
         serve_http(server, args.host, args.port, token)
-    return 0
+    return ExitCode.OK
 
 
 def _stop_now(signum: int, frame: object) -> None:

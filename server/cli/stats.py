@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from server.cli.exit_codes import ExitCode
 from server.sharing.client import run_on_database
 from server.sharing.commands import CommandContext
 from store import ids
@@ -29,4 +30,4 @@ def operate(args: argparse.Namespace, ctx: CommandContext) -> int:
     print(f"Database: {store.path}", file=ctx.out)
     log_id = ids.log_id(store, args.log_id) if args.log_id else None  # a unique prefix will do
     print(format_summary(summarize(store, log_id)), file=ctx.out)
-    return 0
+    return ExitCode.OK

@@ -9,8 +9,10 @@ from typing import Any
 
 from evaluation.submission.from_runs import submission_from_runs
 from evaluation.submission.validate import validate_submission
+from server.cli.exit_codes import ExitCode
 from server.sharing.client import run_on_database
 from server.sharing.commands import CommandContext
+from store.arrays import ANNOTATIONS_SOURCE
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -26,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("--split", required=True, help="the split to submit (e.g. test)")
     parser.add_argument("--out", type=Path, required=True, help="where to write the pickle")
-    parser.add_argument("--source", default="annotations", help="track source the runs used (default annotations)")
+    parser.add_argument("--source", default=ANNOTATIONS_SOURCE, help="track source the runs used (default annotations)")
     parser.add_argument("--temporal", action="store_true", help="temporal-track format instead of spatio-temporal")
     parser.add_argument("--prompt", action="append", help="only this prompt (repeatable)")
     parser.set_defaults(func=run)
@@ -38,21 +40,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 def operate(args: argparse.Namespace, ctx: CommandContext) -> int:
-    """Build, validate and write the submission from the open database; exit 1 if it does not validate."""
+    """Build, validate and write the submission from the open database.
+
+    Returns:
+        ``ExitCode.USAGE`` when the split has no (log, prompt) pairs, ``FAILED`` when it does not validate.
+    """
     out = ctx.out
     submission, report = submission_from_runs(ctx.store, args.split, args.source, args.temporal, args.prompt)
     if not submission:
         print(
             f"avmine submit: split {args.split!r} has no (log, prompt) pairs; ingest its logs and prompts first.",
-            file=out,
+            file=ctx.err,
         )
-        return 1
+        return ExitCode.USAGE
     problems = validate_submission(submission)
     if problems:
-        print(f"avmine submit: the submission does not validate ({len(problems)} problems):", file=out)
+        print(f"avmine submit: the submission does not validate ({len(problems)} problems):", file=ctx.err)
         for problem in problems[:20]:
-            print(f"  {problem}", file=out)
-        return 1
+            print(f"  {problem}", file=ctx.err)
+        return ExitCode.FAILED
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("wb") as f:
         pickle.dump(submission, f)
@@ -63,4 +69,4 @@ def operate(args: argparse.Namespace, ctx: CommandContext) -> int:
     )
     for log_id, prompt, why in report.fallback[:20]:
         print(f"  fallback {log_id} / {prompt}: {why}", file=out)
-    return 0
+    return ExitCode.OK

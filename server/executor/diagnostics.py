@@ -17,6 +17,7 @@ from atomic import FUNCTIONS
 from atomic.scenario import timestamps as scenario_timestamps
 from server.executor.executor import Execution
 from server.executor.ranges import empty_ranges
+from store.arrays import ANNOTATIONS_SOURCE
 from store.database import Store, now
 
 SEGMENT_GAP_S = 0.35
@@ -137,11 +138,11 @@ def _category_from_ground_truth(store: Store, prompt: str) -> str | None:
     rows = store.query_df(
         """
         SELECT b.category, count(DISTINCT g.log_id || g.track_uuid) AS n FROM ground_truth g
-        JOIN boxes b ON b.source = 'annotations' AND b.log_id = g.log_id AND b.track_uuid = g.track_uuid
+        JOIN boxes b ON b.source = ? AND b.log_id = g.log_id AND b.track_uuid = g.track_uuid
              AND b.timestamp_ns = g.timestamp_ns
         WHERE g.prompt = ? AND g.label = 'REFERRED' GROUP BY 1 ORDER BY n DESC LIMIT 1
         """,
-        [prompt],
+        [ANNOTATIONS_SOURCE, prompt],
     )
     return None if rows.empty else str(rows["category"][0])
 

@@ -17,6 +17,7 @@ prompts with scoring on and keeps the programs above a threshold in the few-shot
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import threading
@@ -38,8 +39,19 @@ from server.executor import Executor, LogSelection
 from server.headless.agents import Agent, not_logged_in, run_session
 from server.headless.local_server import LocalMcpServer
 from server.headless.tasks import generation_task, review_task
+from server.mcp.app import headless_tools
 from store import Store
-from store.agent_runs import AgentSession, PromptOutcome, outcomes, record_outcome, record_session
+from store.agent_runs import (
+    AgentSession,
+    OutcomeStatus,
+    Phase,
+    PromptOutcome,
+    SessionStatus,
+    outcomes,
+    record_outcome,
+    record_session,
+)
+from store.arrays import ANNOTATIONS_SOURCE
 from store.database import now
 from store.library import final_program, save_example, search_examples
 from store.runs import LogResult, Run, record_run
@@ -47,16 +59,7 @@ from vlm.backends import VlmConfig
 from vlm.broker import VlmBroker
 from vlm.verify import post_filter
 
-TOOLS = [
-    "list_functions", "get_function_docs", "search_docs", "list_categories", "list_logs", "list_sources",
-    "describe_schema", "query_logs", "log_statistics", "execute_scenario", "get_run", "inspect_track", "render_bev",
-    "render_camera_views", "vlm_check", "verify_scene", "search_library", "submit_program",
-]  # fmt: skip
-"""What a headless agent may call: avmine's tools, without scoring or library writes."""
-SCREENING_TOOLS = [*TOOLS, "score_run", "save_example"]
-"""Screening adds scores (never ground truth) and saving to the library."""
-NOT_LOGGED_IN = "not_logged_in"
-"""A session's status when the agent CLI had no usable login: the prompt is not tried again."""
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ class BatchOptions:
 
     name: str
     split: str
-    source: str = "annotations"
+    source: str = ANNOTATIONS_SOURCE
     screening: bool = False
     threshold: float = 0.8
     max_attempts: int = 2
@@ -118,12 +121,12 @@ class BatchSummary:
     @property
     def all_failed(self) -> bool:
         """Every prompt of the batch failed (this time or, not retried, earlier): nothing to submit."""
-        return bool(self.outcomes) and all(o.status == "failed" for o in self.outcomes)
+        return bool(self.outcomes) and all(o.status == OutcomeStatus.FAILED for o in self.outcomes)
 
     @property
     def skipped_failures(self) -> list[str]:
         """Prompts an earlier run of the batch failed that this run did not try again."""
-        return [o.prompt for o in self.outcomes if o.status == "failed" and o.prompt in self.resumed]
+        return [o.prompt for o in self.outcomes if o.status == OutcomeStatus.FAILED and o.prompt in self.resumed]
 
 
 class _BudgetSpentError(Exception):
@@ -141,6 +144,8 @@ class Batch:
         self._spent = 0.0
         self._sessions: list[AgentSession] = []
         self.vlm = VlmBroker(store, options.source, vlm_config or VlmConfig.from_env())
+        # each tool's declaration says whether a headless agent may call it (server.mcp.state.HEADLESS)
+        self.allowed_tools, self.denied_tools = headless_tools(options.screening)
 
     def run(self, prompts: list[str], progress: bool = True) -> BatchSummary:
         """Solve every prompt not yet finished in this batch; returns what happened (also in the store)."""
@@ -149,7 +154,7 @@ class Batch:
         unique = list(dict.fromkeys(prompts))
         summary.duplicates = sorted({p for p in prompts if prompts.count(p) > 1})
         finished = outcomes(self.store, self.options.name)
-        redo = {"failed"} if self.options.retry_failed else set()
+        redo = {OutcomeStatus.FAILED} if self.options.retry_failed else set()
         todo = [p for p in unique if p not in finished or finished[p].status in redo]
         summary.resumed = [p for p in unique if p not in todo]
         workdir = Path(tempfile.mkdtemp(prefix="avmine-agents-"))  # private (0700): configs carry the token
@@ -180,7 +185,8 @@ class Batch:
                             summary.outcomes.append(outcome)
                         bar.update()
                         bar.set_postfix(
-                            cost=f"${self._spent:.2f}", failed=sum(o.status == "failed" for o in summary.outcomes)
+                            cost=f"${self._spent:.2f}",
+                            failed=sum(o.status == OutcomeStatus.FAILED for o in summary.outcomes),
                         )
                 bar.close()
                 executor.flush()
@@ -202,8 +208,11 @@ class Batch:
         except _BudgetSpentError:
             return None
         except Exception as exc:  # a bug on one prompt must not stop the batch: it is recorded, the rest go on
+            logger.exception("prompt %r of batch %s failed inside avmine", prompt, self.options.name)
             detail = "".join(traceback.format_exception_only(exc)).strip()
-            outcome = PromptOutcome(self.options.name, prompt, "failed", None, 0, reason=f"internal error: {detail}")
+            outcome = PromptOutcome(
+                self.options.name, prompt, OutcomeStatus.FAILED, None, 0, reason=f"internal error: {detail}"
+            )
         record_outcome(self.store, outcome)
         return outcome
 
@@ -219,8 +228,8 @@ class Batch:
         for attempt in range(1, o.max_attempts + 1):
             task = generation_task(prompt, o.split, examples, expected, o.screening, feedback)
             generated = self._session(server, workdir, index, prompt, attempt, "generate", task, None)
-            if generated.status == NOT_LOGGED_IN:  # every further session would end the same way
-                return PromptOutcome(o.name, prompt, "failed", None, attempt, reason=generated.detail)
+            if generated.status == SessionStatus.NOT_LOGGED_IN:  # every further session would end the same way
+                return PromptOutcome(o.name, prompt, OutcomeStatus.FAILED, None, attempt, reason=generated.detail)
             if generated.program is None:
                 feedback = f"{generated.status}: {generated.detail}"
                 continue
@@ -234,16 +243,16 @@ class Batch:
             if len(failed) == len(execution.results):
                 first = (failed[0].error or failed[0].status).splitlines()[0] if failed else "no logs"
                 feedback = f"the submitted program failed on every log: {first}"
-                best = best or PromptOutcome(o.name, prompt, "failed", program, attempt, reason=feedback)
+                best = best or PromptOutcome(o.name, prompt, OutcomeStatus.FAILED, program, attempt, reason=feedback)
                 continue
             run_id = self._vlm_filtered(execution.run_id, program, prompt, logs, execution.results, executor)
             if not o.screening:
-                return PromptOutcome(o.name, prompt, "done", program, attempt, run_id=run_id)
+                return PromptOutcome(o.name, prompt, OutcomeStatus.DONE, program, attempt, run_id=run_id)
             executor.flush()
             admission = score_for_admission(self.store, run_id, origin="screen")
             score = admission.metrics["Timestamp BA"]
             if best is None or best.timestamp_ba is None or score > best.timestamp_ba:
-                best = PromptOutcome(o.name, prompt, "below_threshold", program, attempt, score,
+                best = PromptOutcome(o.name, prompt, OutcomeStatus.BELOW_THRESHOLD, program, attempt, score,
                                      f"best held-out Timestamp BA {score:.3f} is not above {o.threshold}",
                                      run_id)  # fmt: skip
             if score > o.threshold:
@@ -251,13 +260,13 @@ class Batch:
                 save_example(self.store, prompt, program, admission.metrics,
                              {"origin": "screen", "batch": o.name, "attempt": attempt, "run_id": run_id,
                               "split": o.split, "source": o.source, "held_out_logs": held_out})  # fmt: skip
-                return replace(best, status="kept", reason=None)
+                return replace(best, status=OutcomeStatus.KEPT, reason=None)
             # the held-out score itself stays with the operator: told to the next attempt, it would be refined on
             feedback = (f"the submitted program was not admitted: its Timestamp BA on the prompt's held-out "
                         f"ground truth is not above {o.threshold}")  # fmt: skip
-        if best is not None and best.status == "below_threshold":
+        if best is not None and best.status == OutcomeStatus.BELOW_THRESHOLD:
             return replace(best, attempts=o.max_attempts)
-        return PromptOutcome(o.name, prompt, "failed", best.program if best else None, o.max_attempts,
+        return PromptOutcome(o.name, prompt, OutcomeStatus.FAILED, best.program if best else None, o.max_attempts,
                              reason=feedback)  # fmt: skip
 
     def _logs(self, prompt: str) -> list[str]:
@@ -275,7 +284,7 @@ class Batch:
         index: int,
         prompt: str,
         attempt: int,
-        phase: str,
+        phase: Phase,
         task: str,
         reviewed_program: str | None,
     ) -> AgentSession:
@@ -286,33 +295,33 @@ class Batch:
             budget = None if o.budget_usd is None else o.budget_usd - self._spent
         config = server.write_config(workdir / f"prompt{index:04d}-{attempt}-{phase}.json")
         started = now()
-        allowed = SCREENING_TOOLS if o.screening else TOOLS
-        denied = [name for name in SCREENING_TOOLS if name not in allowed]
-        report = run_session(self.agent, task, config, allowed, o.timeout_s, budget, denied_tools=denied)
+        report = run_session(
+            self.agent, task, config, self.allowed_tools, o.timeout_s, budget, denied_tools=self.denied_tools
+        )
         submitted = final_program(self.store, prompt, since=started)
         program: str | None = None
         detail: str | None
         if submitted is not None and (reason := _dishonest(submitted)):
-            status, detail = "rejected", reason
+            status, detail = SessionStatus.REJECTED, reason
         elif submitted is not None:
-            status, detail, program = "submitted", report.result[-500:] or None, submitted
+            status, detail, program = SessionStatus.SUBMITTED, report.result[-500:] or None, submitted
         elif phase == "review" and "APPROVED" in report.result.upper():
-            status, detail, program = "approved", report.result[-500:], reviewed_program
+            status, detail, program = SessionStatus.APPROVED, report.result[-500:], reviewed_program
         elif report.timed_out:
-            status, detail = "timeout", f"no program submitted within {o.timeout_s:.0f} s"
+            status, detail = SessionStatus.TIMEOUT, f"no program submitted within {o.timeout_s:.0f} s"
         elif not_logged_in(report):
             said = (report.result.strip() or report.stderr.strip()).splitlines()[-1][:200]
-            status = NOT_LOGGED_IN
+            status = SessionStatus.NOT_LOGGED_IN
             detail = (
                 f"the agent is not logged in (it said: {said}); log in once (run `claude` and /login) or set "
                 "ANTHROPIC_API_KEY, then run the same command with --retry-failed"
             )
         elif report.exit_code not in (0, None) and not report.is_error:
             last = (report.stderr.strip().splitlines() or [""])[-1]
-            status, detail = "crashed", f"the agent exited with status {report.exit_code}: {last}"
+            status, detail = SessionStatus.CRASHED, f"the agent exited with status {report.exit_code}: {last}"
         else:
             words = report.result.strip()[-300:] or "(nothing)"
-            status, detail = "no_submission", f"the session ended without submit_program; it said: {words}"
+            status, detail = SessionStatus.NO_SUBMISSION, f"the session ended without submit_program; it said: {words}"
         session = AgentSession(o.name, prompt, attempt, phase, status, program, detail, report.seconds, report.turns,
                                report.cost_usd, report.input_tokens, report.output_tokens)  # fmt: skip
         record_session(self.store, session)

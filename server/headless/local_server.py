@@ -21,6 +21,7 @@ import uvicorn
 
 from server.mcp.app import create_server
 from server.mcp.http import http_app
+from store.arrays import ANNOTATIONS_SOURCE
 from vlm.backends import VlmConfig
 
 HOST = "127.0.0.1"
@@ -33,7 +34,7 @@ class LocalMcpServer:
     def __init__(
         self,
         db_path: Path,
-        source: str = "annotations",
+        source: str = ANNOTATIONS_SOURCE,
         image_dir: Path | None = None,
         vlm_config: VlmConfig | None = None,
         library_threshold: float = 0.8,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from server.headless.batch import BatchSummary
+from store.agent_runs import SessionStatus
 
 PROMPT_WIDTH = 44
 
@@ -34,7 +35,7 @@ def summary_text(summary: BatchSummary, screening: bool) -> str:
         f"{len(summary.outcomes)} prompts: " + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
         + f"; {len(summary.sessions)} agent sessions, ${summary.cost_usd:.3f}, {summary.seconds:.0f} s"
     )  # fmt: skip
-    troubles = [s for s in summary.sessions if s.status not in ("submitted", "approved")]
+    troubles = [s for s in summary.sessions if s.status not in (SessionStatus.SUBMITTED, SessionStatus.APPROVED)]
     for session in troubles:
         lines.append(f"  {session.phase} session {session.attempt} of {session.prompt!r}: {session.status}: "
                      f"{(session.detail or '')[:160]}")  # fmt: skip

@@ -7,6 +7,7 @@ agent can fix come back as tool errors with the message; the server keeps servin
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,10 +17,11 @@ from mcp.server.mcpserver import MCPServer
 from evaluation.guarded_scoring import scoring_budget_from_env
 from server.executor import Executor
 from server.mcp import prompts, resources
-from server.mcp.state import State
+from server.mcp.state import HEADLESS_KEY, State
 from server.mcp.tools import data, docs, images, library, runs, scoring, vision
 from server.sharing.listener import listening
 from store import Store
+from store.arrays import ANNOTATIONS_SOURCE
 from vlm.backends import VlmConfig
 from vlm.broker import VlmBroker
 
@@ -30,13 +32,36 @@ INSTRUCTIONS = (
     "The mine_scenario prompt has the whole workflow and the semantic rules."
 )
 
+TOOL_GROUPS = (docs, data, runs, scoring, images, vision, library)
+"""The modules whose ``register`` adds the server's tools."""
+
+
+def headless_tools(screening: bool) -> tuple[list[str], list[str]]:
+    """The tools a headless agent session may call, and the others, from each tool's declared ``HEADLESS_KEY``.
+
+    Args:
+        screening: the session screens prompts (``avmine screen``), so tools marked ``SCREENING`` are allowed too.
+
+    Returns:
+        The allowed tool names and the denied ones, each sorted.
+    """
+    server: MCPServer[State] = MCPServer("avmine")  # no lifespan: declarations only, no store is opened
+    for group in TOOL_GROUPS:
+        group.register(server)
+    levels = {"always", "screening"} if screening else {"always"}
+    allowed: list[str] = []
+    denied: list[str] = []
+    for tool in asyncio.run(server.list_tools()):
+        (allowed if (tool.meta or {}).get(HEADLESS_KEY) in levels else denied).append(tool.name)
+    return sorted(allowed), sorted(denied)
+
 
 def create_server(
     db_path: Path | str,
     reveal_ground_truth: bool = False,
     image_dir: Path | None = None,
     vlm_config: VlmConfig | None = None,
-    source: str = "annotations",
+    source: str = ANNOTATIONS_SOURCE,
     scoring_budget: int | None = None,
     library_threshold: float = 0.8,
     memory_budget: int | None = None,
@@ -75,7 +100,7 @@ def create_server(
             store.close()
 
     server: MCPServer[State] = MCPServer("avmine", instructions=INSTRUCTIONS, lifespan=lifespan)
-    for group in (docs, data, runs, scoring, images, vision, library):
+    for group in TOOL_GROUPS:
         group.register(server)
     resources.register(server, store)
     prompts.register(server)

@@ -2,31 +2,43 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio.from_thread
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from server.executor import Executor
 from store import Store
+from store.arrays import ANNOTATIONS_SOURCE
 from store.errors import StoreError
 from vlm.broker import VlmBroker
 from vlm.service import VlmService
 
+logger = logging.getLogger(__name__)
+
 SourceArgument = Annotated[
     str | None,
     Field(
-        description="track source: 'annotations' (the logs' labels), a tracker's name (the test split has only "
-        "a tracker's boxes) or a refined source's (list_sources lists them); default: the server's "
+        description=f"track source: {ANNOTATIONS_SOURCE!r} (the logs' labels), a tracker's name (the test split has "
+        "only a tracker's boxes) or a refined source's (list_sources lists them); default: the server's "
         "(avmine serve --source)"
     ),
 ]
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 WRITES_IDEMPOTENT = ToolAnnotations(read_only_hint=False, idempotent_hint=True, open_world_hint=False)
 WRITES = ToolAnnotations(read_only_hint=False, idempotent_hint=False, open_world_hint=False)
+HEADLESS_KEY = "avmine/headless"
+"""The key, in a tool declaration's meta, that says which headless agent sessions may call the tool."""
+HEADLESS = {HEADLESS_KEY: "always"}
+"""Meta of a tool every headless session may call (``avmine run`` and ``avmine screen``)."""
+SCREENING = {HEADLESS_KEY: "screening"}
+"""Meta of a tool only screening sessions may call (scores, library writes); a tool without the key is never
+offered to a headless agent."""
 
 
 @dataclass
@@ -67,7 +79,7 @@ class State:
         if name not in known:
             raise StoreError(
                 f"unknown track source {name!r}; the sources are: {', '.join(known) or 'none (ingest logs first)'}. "
-                "'annotations' are the logs' own labels; a tracker's boxes (the only ones of the test split) "
+                f"{ANNOTATIONS_SOURCE!r} are the logs' own labels; a tracker's boxes (the only ones of the test split) "
                 "are named when ingested; list_sources describes each."
             )
         return name
@@ -86,3 +98,14 @@ def current(ctx: Context[State, Any]) -> State:
 def answer(structured: dict[str, Any], text: str) -> CallToolResult:
     """A tool result with structured content for programs and a concise text rendering for the model."""
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+
+
+def report_progress_from_thread(ctx: Context[State, Any], token: Any, done: int, total: int, message: str) -> None:
+    """Send a progress notification from a tool's worker thread; a client gone mid-call is logged, not raised.
+
+    ``token`` is the event loop's, from ``anyio.lowlevel.current_token()`` in the tool.
+    """
+    try:
+        anyio.from_thread.run(ctx.report_progress, done, total, message, token=token)
+    except Exception as exc:
+        logger.warning("progress %d/%d could not be sent to the client: %s: %s", done, total, type(exc).__name__, exc)

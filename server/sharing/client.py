@@ -74,7 +74,7 @@ def run_on_database(args: argparse.Namespace, operate: Operation, read_only: boo
     opened = open_or_wait(db, read_only, create)
     if isinstance(opened, Store):
         with opened as store:
-            return operate(args, CommandContext(store, sys.stdout, sys.stdin))
+            return operate(args, CommandContext(store, sys.stdout, sys.stdin, err=sys.stderr))
     return _forward(db, opened, args)
 
 

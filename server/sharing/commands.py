@@ -7,12 +7,14 @@ import importlib
 import io
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from server.cli.exit_codes import ExitCode
 from server.executor import Executor, Limits
 from server.executor.namespaces import SandboxUnavailableError
 from server.sharing.protocol import FORWARDED_COMMANDS
@@ -23,13 +25,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class CommandContext:
-    """Where a command runs: the open store, its output and input, and (in the writer) the warm executor."""
+    """Where a command runs: the open store, its output, input and errors, and (in the writer) the warm executor."""
 
     store: Store
     out: TextIO
     stdin: TextIO
     warm: Executor | None = None
     """The server's executor: an ``exec`` with the same source and limits uses it rather than starting workers."""
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    """Where the command's error messages go (the client's stderr, also when forwarded)."""
 
     @contextmanager
     def executor(
@@ -49,7 +53,7 @@ class Operation(Protocol):
     """A command's work on an open database; returns the exit code."""
 
     def __call__(self, args: argparse.Namespace, ctx: CommandContext) -> int:
-        """Run the command's work with ``ctx``'s store, printing to ``ctx.out``."""
+        """Run the command's work with ``ctx``'s store, printing to ``ctx.out`` and errors to ``ctx.err``."""
 
 
 def _absolute(args: argparse.Namespace, cwd: Path) -> None:
@@ -73,15 +77,15 @@ def run_forwarded(request: dict[str, Any], store: Store, warm: Executor | None) 
             raise StoreError(f"`{command}` cannot run through the server; only {', '.join(FORWARDED_COMMANDS)} can.")
         _absolute(args, Path(str(request.get("cwd", "/"))))
         operate: Operation = importlib.import_module(f"server.cli.{command}").operate
-        code = operate(args, CommandContext(store, out, io.StringIO(str(request.get("stdin") or "")), warm))
+        code = operate(args, CommandContext(store, out, io.StringIO(str(request.get("stdin") or "")), warm, err))
     except SystemExit as exc:  # argparse refused the arguments (the client's own parse accepted them)
-        code = exc.code if isinstance(exc.code, int) else 2
+        code = exc.code if isinstance(exc.code, int) else ExitCode.USAGE
         err.write(f"avmine: the server could not parse {argv}\n")
     except (StoreError, SandboxUnavailableError, OSError) as exc:
-        code = 2
+        code = ExitCode.USAGE
         err.write(f"avmine {command}: error: {exc}\n")
     except Exception as exc:
         logger.exception("forwarded command %s failed", argv)
-        code = 1
+        code = ExitCode.FAILED
         err.write(f"avmine {command}: error in the server process: {type(exc).__name__}: {exc}\n")
     return {"exit": code, "stdout": out.getvalue(), "stderr": err.getvalue(), "pid": os.getpid()}

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
+from server.cli.exit_codes import ExitCode
 from server.sharing import socket_file
 from server.sharing.client import writer_stopped_message
 from server.sharing.protocol import MAX_LINE_BYTES, MCP, encode
+
+logger = logging.getLogger(__name__)
 
 INTERNAL_ERROR = -32603
 RECONNECT = (
@@ -81,14 +85,14 @@ def run_proxy(db: Path, connection: socket.socket) -> int:
                 pending.note(line, sent=False)
                 out.write(line)
                 out.flush()
-        except OSError:
-            pass
+        except OSError as exc:  # the writer (or, closing, the client) went away: pending calls are answered below
+            logger.debug("the connection to the avmine server holding %s broke: %s", db, exc)
     if pending.client_closed.is_set():
-        return 0
+        return ExitCode.OK
     message = writer_stopped_message(db, pid, "this call", RECONNECT)
     for request_id in pending.drain():
         error = {"jsonrpc": "2.0", "id": request_id, "error": {"code": INTERNAL_ERROR, "message": message}}
         out.write(encode(error))
     out.flush()
     print(f"avmine serve: {writer_stopped_message(db, pid, 'this session', RECONNECT)}", file=sys.stderr)
-    return 1
+    return ExitCode.FAILED

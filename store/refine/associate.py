@@ -21,7 +21,8 @@ import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
 from store.refine.params import RefineParams
-from store.refine.tracks import FloatArray, IntArray, Tracks, fitted_velocity, wrap
+from store.refine.tracks import Tracks, fitted_velocity, wrap
+from store.typing import NDArrayFloat, NDArrayInt
 
 _NO = 1e6
 
@@ -30,17 +31,17 @@ _NO = 1e6
 class _Ends:
     """Each track's first and last box, and its velocity there."""
 
-    label: IntArray
-    t_start: FloatArray
-    t_end: FloatArray
-    p_start: FloatArray
-    p_end: FloatArray
-    v_start: FloatArray
-    v_end: FloatArray
-    yaw_start: FloatArray
-    yaw_end: FloatArray
-    length: FloatArray
-    width: FloatArray
+    label: NDArrayInt
+    t_start: NDArrayFloat
+    t_end: NDArrayFloat
+    p_start: NDArrayFloat
+    p_end: NDArrayFloat
+    v_start: NDArrayFloat
+    v_end: NDArrayFloat
+    yaw_start: NDArrayFloat
+    yaw_end: NDArrayFloat
+    length: NDArrayFloat
+    width: NDArrayFloat
     category: npt.NDArray[np.str_]
 
 
@@ -81,7 +82,7 @@ def _ends(tracks: Tracks, params: RefineParams) -> _Ends:
     )
 
 
-def _costs(e: _Ends, early: IntArray, late: IntArray, backward: bool, params: RefineParams) -> FloatArray:
+def _costs(e: _Ends, early: NDArrayInt, late: NDArrayInt, backward: bool, params: RefineParams) -> NDArrayFloat:
     """Normalised gated distance of each (early, late) pair; ``_NO`` where the pair is not a candidate."""
     gap = e.t_start[late][None, :] - e.t_end[early][:, None]
     if backward:
@@ -97,7 +98,7 @@ def _costs(e: _Ends, early: IntArray, late: IntArray, backward: bool, params: Re
     speed = np.linalg.norm(velocity, axis=-1)
     heading = np.abs(wrap(e.yaw_start[late][None, :] - e.yaw_end[early][:, None]))
 
-    def similar(a: FloatArray, b: FloatArray) -> npt.NDArray[np.bool_]:
+    def similar(a: NDArrayFloat, b: NDArrayFloat) -> npt.NDArray[np.bool_]:
         return np.asarray(np.abs(a[:, None] - b[None, :]) <= params.size_tolerance * np.maximum(a[:, None], b[None, :]))
 
     ok = (

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from store.arrays import ANNOTATIONS_SOURCE
 from store.boxes import EGO_CATEGORY
-from store.database import ANNOTATIONS_SOURCE, Store, now
+from store.database import Store, now
 from store.geometry import city_to_ego
 from store.ingestion import writing
 from store.refine import pipeline

@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from store.refine.params import RefineParams
-from store.refine.tracks import IntArray, Tracks, wrap
+from store.refine.tracks import Tracks, wrap
+from store.typing import NDArrayInt
 
 
-def fill_gaps(tracks: Tracks, frame_ns: IntArray, params: RefineParams) -> tuple[Tracks, int]:
+def fill_gaps(tracks: Tracks, frame_ns: NDArrayInt, params: RefineParams) -> tuple[Tracks, int]:
     """The tracks with interpolated boxes in their short gaps, and the number of boxes added."""
     if len(tracks.track) < 2:
         return tracks, 0

@@ -9,7 +9,8 @@ import numpy as np
 
 from store.refine import associate, ghosts, interpolate, smooth, split, vote, yaw
 from store.refine.params import RefineParams
-from store.refine.tracks import IntArray, Tracks
+from store.refine.tracks import Tracks
+from store.typing import NDArrayInt
 
 
 @dataclass
@@ -28,7 +29,9 @@ class StepCounts:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def run(tracks: Tracks, frame_ns: IntArray, steps: tuple[str, ...], params: RefineParams) -> tuple[Tracks, StepCounts]:
+def run(
+    tracks: Tracks, frame_ns: NDArrayInt, steps: tuple[str, ...], params: RefineParams
+) -> tuple[Tracks, StepCounts]:
     """Run ``steps`` (names of ``params.STEPS``, in running order) on one log's non-ego tracks."""
     counts = StepCounts(tracks_before=len(np.unique(tracks.track)))
     clock = time.perf_counter()

@@ -12,12 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from store.refine.params import RefineParams
-from store.refine.tracks import FloatArray, IntArray, Tracks
+from store.refine.tracks import Tracks
+from store.typing import NDArrayFloat, NDArrayInt
 
 
 def rts_constant_velocity(
-    z: FloatArray, dt: FloatArray, active: np.ndarray, position_noise_m: float, acceleration_noise_mps2: float
-) -> FloatArray:
+    z: NDArrayFloat, dt: NDArrayFloat, active: np.ndarray, position_noise_m: float, acceleration_noise_mps2: float
+) -> NDArrayFloat:
     """Smoothed positions of a batch of 1-D tracks.
 
     Args:
@@ -65,7 +66,7 @@ def rts_constant_velocity(
     return np.where(active, smoothed[:, :, 0], np.nan)
 
 
-def positions(tracks: Tracks, params: RefineParams, frame_ns: IntArray | None = None) -> Tracks:
+def positions(tracks: Tracks, params: RefineParams, frame_ns: NDArrayInt | None = None) -> Tracks:
     """The tracks with smoothed x and y (frames: the distinct times of the rows unless given)."""
     if not len(tracks.track):
         return tracks

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+from store.typing import NDArrayFloat, NDArrayInt
 
 
-def wrap(angle: FloatArray) -> FloatArray:
+def wrap(angle: NDArrayFloat) -> NDArrayFloat:
     """Angles wrapped into [-pi, pi)."""
     return np.asarray((angle + np.pi) % (2 * np.pi) - np.pi, dtype=np.float64)
 
@@ -26,14 +25,14 @@ class Tracks:
     """
 
     uuids: npt.NDArray[np.str_]  # (U,) a track label's uuid
-    track: IntArray  # (R,)
-    t_ns: IntArray  # (R,)
-    xyz: FloatArray  # (R, 3) city frame
-    yaw: FloatArray  # (R,) city frame
-    size: FloatArray  # (R, 3) length, width, height
+    track: NDArrayInt  # (R,)
+    t_ns: NDArrayInt  # (R,)
+    xyz: NDArrayFloat  # (R, 3) city frame
+    yaw: NDArrayFloat  # (R,) city frame
+    size: NDArrayFloat  # (R, 3) length, width, height
     category: npt.NDArray[np.str_]  # (R,)
-    score: FloatArray  # (R,) NaN where the source has none
-    raw_row: IntArray  # (R,)
+    score: NDArrayFloat  # (R,) NaN where the source has none
+    raw_row: NDArrayInt  # (R,)
     yaw_flipped: npt.NDArray[np.bool_]  # (R,)
 
     @property
@@ -42,7 +41,7 @@ class Tracks:
         return np.asarray(self.raw_row < 0)
 
     @property
-    def t_s(self) -> FloatArray:
+    def t_s(self) -> NDArrayFloat:
         """Row times in seconds (from an arbitrary origin, for fitting)."""
         return np.asarray((self.t_ns - (self.t_ns.min() if len(self.t_ns) else 0)) / 1e9, dtype=np.float64)
 
@@ -50,7 +49,7 @@ class Tracks:
         """A copy with some fields replaced."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
-    def select(self, rows: IntArray | npt.NDArray[np.bool_]) -> Tracks:
+    def select(self, rows: NDArrayInt | npt.NDArray[np.bool_]) -> Tracks:
         """The given rows (order kept)."""
         fields = {f.name: getattr(self, f.name)[rows] for f in dataclasses.fields(self) if f.name != "uuids"}
         return dataclasses.replace(self, **fields)
@@ -59,11 +58,11 @@ class Tracks:
         """Rows sorted by track then time."""
         return self.select(np.lexsort((self.t_ns, self.track)))
 
-    def relabel(self, new_label: IntArray) -> Tracks:
+    def relabel(self, new_label: NDArrayInt) -> Tracks:
         """Tracks merged by ``new_label[old label]`` (a label keeps its uuid), rows re-sorted."""
         return self.replace(track=new_label[self.track]).sorted()
 
-    def bounds(self) -> tuple[IntArray, IntArray, IntArray]:
+    def bounds(self) -> tuple[NDArrayInt, NDArrayInt, NDArrayInt]:
         """``(labels, first rows, last rows)`` of the tracks that have rows."""
         if not len(self.track):
             empty = np.zeros(0, dtype=np.int64)
@@ -72,14 +71,14 @@ class Tracks:
         ends = np.r_[starts[1:] - 1, len(self.track) - 1]
         return self.track[starts], starts.astype(np.int64), ends.astype(np.int64)
 
-    def row_bounds(self) -> tuple[IntArray, IntArray]:
+    def row_bounds(self) -> tuple[NDArrayInt, NDArrayInt]:
         """For every row, the first and last row of its track."""
         _, starts, ends = self.bounds()
         lengths = ends - starts + 1
         return np.repeat(starts, lengths), np.repeat(ends, lengths)
 
 
-def window_rows(tracks: Tracks, before_s: float, after_s: float) -> tuple[IntArray, IntArray]:
+def window_rows(tracks: Tracks, before_s: float, after_s: float) -> tuple[NDArrayInt, NDArrayInt]:
     """For every row, the first and last row of its track within ``[t - before_s, t + after_s]``."""
     key = tracks.track.astype(np.float64) * 1e7 + tracks.t_s  # tracks never overlap in key (logs < 1e7 s)
     lo = np.searchsorted(key, key - before_s - 1e-6, side="left")
@@ -88,7 +87,9 @@ def window_rows(tracks: Tracks, before_s: float, after_s: float) -> tuple[IntArr
     return np.maximum(lo, first).astype(np.int64), np.minimum(hi, last).astype(np.int64)
 
 
-def fitted_velocity(t_s: FloatArray, xy: FloatArray, lo: IntArray, hi: IntArray) -> tuple[FloatArray, IntArray]:
+def fitted_velocity(
+    t_s: NDArrayFloat, xy: NDArrayFloat, lo: NDArrayInt, hi: NDArrayInt
+) -> tuple[NDArrayFloat, NDArrayInt]:
     """Least-squares velocity (m/s) of the rows ``lo..hi`` (inclusive) for each window, and their count.
 
     Windows of fewer than two distinct times have velocity zero. Vectorised with cumulative sums.
@@ -97,7 +98,9 @@ def fitted_velocity(t_s: FloatArray, xy: FloatArray, lo: IntArray, hi: IntArray)
     return velocity, count
 
 
-def fitted_line(t_s: FloatArray, xy: FloatArray, lo: IntArray, hi: IntArray) -> tuple[FloatArray, IntArray, FloatArray]:
+def fitted_line(
+    t_s: NDArrayFloat, xy: NDArrayFloat, lo: NDArrayInt, hi: NDArrayInt
+) -> tuple[NDArrayFloat, NDArrayInt, NDArrayFloat]:
     """``fitted_velocity`` and the residual sum of squares (m²) of each window's straight-line fit."""
     n_rows = len(t_s)
     if not n_rows:
@@ -105,7 +108,7 @@ def fitted_line(t_s: FloatArray, xy: FloatArray, lo: IntArray, hi: IntArray) -> 
     # centre times and positions on each window's first row, for precision with city coordinates
     t0, p0 = t_s[lo], xy[lo]
 
-    def csum(values: FloatArray) -> FloatArray:
+    def csum(values: NDArrayFloat) -> NDArrayFloat:
         return np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(values, axis=0)])
 
     c_t, c_tt = csum(t_s), csum(t_s * t_s)

@@ -271,16 +271,17 @@ def test_bad_options_are_refused_before_anything_opens(tmp_path: Path, args: lis
     assert not db.exists()  # refused before the database was even opened
 
 
-def test_the_headless_allow_lists_name_served_tools_and_screening_names_them_all(tmp_path: Path) -> None:
-    # The lists stay explicit (an allow-list: a new tool is not handed to agents unasked); this fails when
-    # a listed tool is renamed or gone, and when a new tool appears that no one has decided about.
+def test_every_served_tool_is_flagged_for_screening_and_runs_never_score(tmp_path: Path) -> None:
+    # A tool's declaration decides whether agents get it (an unflagged tool is denied); this fails when a new
+    # tool appears that no one has decided about, and when a run could score or write the library.
     import anyio
 
-    from server.headless.batch import SCREENING_TOOLS, TOOLS
-    from server.mcp.app import create_server
+    from server.mcp.app import create_server, headless_tools
 
     path = tmp_path / "tools.duckdb"
     with Store.open(path) as store:
         served = [tool.name for tool in anyio.run(create_server(path, store=store).list_tools)]
-    assert sorted(SCREENING_TOOLS) == sorted(served)
-    assert set(TOOLS) < set(SCREENING_TOOLS) and not {"score_run", "save_example"} & set(TOOLS)
+    screening, undecided = headless_tools(screening=True)
+    allowed, _ = headless_tools(screening=False)
+    assert sorted(screening) == sorted(served) and not undecided
+    assert set(allowed) < set(screening) and not {"score_run", "save_example"} & set(allowed)

@@ -75,7 +75,10 @@ def stationary(ctx: FakeLog, uuids: list[str]) -> dict[str, list[int]]:
 
 
 def worked_example_log() -> FakeLog:
-    """REFAV_SPEC §1.8: v1 moves and is within 10 m of p1 exactly at 3 and 4; v2 is parked."""
+    """Worked example of lifting (refAV/utils.py: composable_relational).
+
+    v1 moves and is within 10 m of p1 exactly at 3 and 4; v2 is parked.
+    """
     return FakeLog(
         tracks={"v1": [1, 2, 3, 4, 5], "v2": [1, 2], "p1": [3, 4, 5, 6, 7]},
         near={frozenset(("v1", "p1")): {3, 4}},

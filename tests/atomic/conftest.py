@@ -9,7 +9,7 @@ from tests.atomic._support import LOG_DIR, FakeLog, worked_example_log
 
 @pytest.fixture
 def log() -> Iterator[FakeLog]:
-    """The §1.8 worked-example log, registered as the context of LOG_DIR (and only of it)."""
+    """The worked-example log of _support, registered as the context of LOG_DIR (and only of it)."""
     fake = worked_example_log()
 
     def resolve(log_dir: object) -> FakeLog:

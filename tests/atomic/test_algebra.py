@@ -21,7 +21,7 @@ from atomic.lifting import relational
 from atomic.scenario import Scenario, ScenarioValue, timestamps, track_dict
 from tests.atomic._support import LOG_DIR, UUIDS, FakeLog, leaves, near_objects, scenarios, stationary
 
-# ---------------------------------------------------------------- scenario_and (§2.27)
+# ---------------------------------------------------------------- scenario_and (refAV/atomic_functions.py)
 
 
 def test_and_spec_example_flat() -> None:
@@ -73,7 +73,7 @@ def test_and_varargs_and_empty() -> None:
         scenario_and([a], b)
 
 
-# ---------------------------------------------------------------- scenario_or (§2.28)
+# ---------------------------------------------------------------- scenario_or (refAV/atomic_functions.py)
 
 
 def test_or_spec_example() -> None:
@@ -128,7 +128,7 @@ def test_or_compat_mode_reproduces_refav_mutation_and_sharing() -> None:
     assert tracks == {"a": [1, 2]}  # the first operand is deep-copied
 
 
-# ---------------------------------------------------------------- reverse_relationship (§2.29)
+# ---------------------------------------------------------------- reverse_relationship (refAV/atomic_functions.py)
 
 
 def test_reverse_wrapper_is_named_wrapper_and_has_refav_parameters() -> None:
@@ -223,7 +223,7 @@ def test_resolve_function_falls_back_to_registration_error() -> None:
     assert resolve_function("len") is len
 
 
-# ---------------------------------------------------------------- scenario_not (§2.30)
+# ---------------------------------------------------------------- scenario_not (refAV/atomic_functions.py)
 
 
 def test_not_of_unary(log: FakeLog) -> None:
@@ -322,7 +322,7 @@ def test_or_never_invents_timestamps(operands: list[Scenario]) -> None:
 
 def test_or_overwrites_an_existing_self_key_like_refav() -> None:
     # Merging a list into a dict stores it under the self-key, replacing what was there: the earlier
-    # list's timestamps are lost. RefAV does this (spec §2.28 describes the same assignment); reproduced.
+    # list's timestamps are lost. RefAV's scenario_or does this; reproduced.
     first: Scenario = {"a": [1]}
     second: Scenario = {"a": {"x": [2]}}
     third: Scenario = {"a": [3]}

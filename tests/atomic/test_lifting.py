@@ -25,7 +25,7 @@ from tests.atomic._support import (
 V: Scenario = {"v1": [1, 2, 3, 4, 5], "v2": [1, 2]}
 P: Scenario = {"p1": [3, 4, 5, 6, 7]}
 
-# ---------------------------------------------------------------- the worked example of §1.8
+# ------------------------------------ the worked example (refAV/utils.py: composable, composable_relational)
 
 
 def test_worked_example_near_objects(log: FakeLog) -> None:
@@ -199,7 +199,8 @@ def test_relational_new_child_may_be_empty_while_carried_ones_hold(log: FakeLog)
     related: Scenario = {"p1": [1, 2, 3]}
     out = _lift({"v1": {"p1": [3]}})(tracks, related, LOG_DIR)
     assert out == {"v1": {"p1": []}}
-    # §1.8 (c): at 3 the track keeps a carried-over relationship although the new child is empty.
+    # As in RefAV's composable_relational: at 3 the track keeps a carried-over relationship although the new
+    # child is empty.
     out = _lift({"v1": {"p1": [3]}})({"v1": {"old": [1, 2, 3]}}, {"p1": [1, 2], "p2": [3]}, LOG_DIR)
     assert out == {"v1": {"old": [3], "p1": []}}
 

@@ -1,5 +1,7 @@
 """Slow, independent reference for the map layer: plain per-point loops over av2 objects,
-written straight from REFAV_SPEC §1.6/§1.7/§2.8/§2.14/§2.16/§2.23 (one scalar at a time).
+written straight from RefAV's per-point code (one scalar at a time): refAV/utils.py (get_nth_pos_deriv,
+cuboid_distance, get_scenario_lanes, get_pos_within_lane) and refAV/atomic_functions.py (changing_lanes,
+at_pedestrian_crossing, near_intersection, in_drivable_area).
 
 Every vectorised routine of ``atomic.map`` is checked for equality against these.
 """

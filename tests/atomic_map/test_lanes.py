@@ -13,7 +13,7 @@ from tests.atomic_map.conftest import DemoLog, sample_rows
 
 
 def smoothed(points: np.ndarray) -> np.ndarray:
-    """RefAV's position smoothing (REFAV_SPEC §1.6)."""
+    """RefAV's position smoothing (refAV/utils.py: get_nth_pos_deriv)."""
     if len(points) < 2:
         return points
     return median_filter(points, size=min(7, len(points)), mode="nearest", axes=0)

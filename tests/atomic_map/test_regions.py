@@ -1,4 +1,6 @@
-"""MapRegions and lane_position against the per-point reference loops, plus the §2.14 bug on mock geometry."""
+"""MapRegions and lane_position against the per-point reference loops, plus RefAV's
+at_pedestrian_crossing list-overwrite bug on mock geometry.
+"""
 
 from __future__ import annotations
 

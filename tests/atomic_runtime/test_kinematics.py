@@ -1,4 +1,4 @@
-"""Vectorised kinematics equal a direct, per-track transcription of REFAV_SPEC §1.6."""
+"""Vectorised kinematics equal a direct, per-track transcription of RefAV's refAV/utils.py: get_nth_pos_deriv."""
 
 from __future__ import annotations
 

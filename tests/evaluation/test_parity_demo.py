@@ -1,4 +1,4 @@
-"""avmine's evaluate against av2's, live, on the av2 demo fixture (REFAV_SPEC 4.8)."""
+"""avmine's evaluate against av2's (av2.evaluation.scenario_mining.eval), live, on the av2 demo fixture."""
 
 import copy
 from pathlib import Path

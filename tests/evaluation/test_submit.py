@@ -84,5 +84,5 @@ def test_submit_an_empty_split_says_what_to_do(tmp_path: Path) -> None:
         str(tmp_path / "x.pkl"),
     ]
     done = subprocess.run(cli, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1
-    assert "has no (log, prompt) pairs; ingest its logs and prompts first" in done.stdout
+    assert done.returncode == 2 and done.stdout == ""  # an input error, said on stderr
+    assert "has no (log, prompt) pairs; ingest its logs and prompts first" in done.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import math
 import urllib.error
 import urllib.request
@@ -18,6 +19,8 @@ from typing import Any
 from PIL import Image
 
 from vlm.backends import Reply, Request, VlmUnavailableError
+
+logger = logging.getLogger(__name__)
 
 
 def data_url(image: Image.Image) -> str:
@@ -77,7 +80,8 @@ class ChatCompletionsBackend:
 def _yes_probability(choice: dict[str, Any]) -> float | None:
     try:
         first = choice["logprobs"]["content"][0]["top_logprobs"]
-    except (KeyError, IndexError, TypeError):
+    except (KeyError, IndexError, TypeError) as exc:  # an endpoint without logprobs: the answer has no confidence
+        logger.debug("the VLM endpoint sent no yes/no logprobs (%s: %s)", type(exc).__name__, exc)
         return None
     yes = sum(math.exp(t["logprob"]) for t in first if t["token"].strip().lower() == "yes")
     no = sum(math.exp(t["logprob"]) for t in first if t["token"].strip().lower() == "no")

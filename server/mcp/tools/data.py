@@ -12,10 +12,11 @@ from pydantic import BaseModel, Field
 
 from server.mcp.paging import LIMIT_CHARS, paginate
 from server.mcp.sql import describe_tables, run_query
-from server.mcp.state import READ_ONLY, SourceArgument, State, answer, current
+from server.mcp.state import HEADLESS, READ_ONLY, SourceArgument, State, answer, current
 from server.mcp.statistics import category_statistics
 from store import StoreError, ids
 from store import sources as track_sources
+from store.arrays import ANNOTATIONS_SOURCE
 from store.sources import Refinement, SourceSummary
 
 SCHEMA_PREAMBLE = (
@@ -95,7 +96,7 @@ def _describe(source: SourceInfo) -> list[str]:
 def register(server: MCPServer[State]) -> None:
     """Add list_logs, list_sources, describe_schema, query_logs and log_statistics."""
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     def list_logs(
         ctx: Context[State, Any],
         split: Annotated[str | None, Field(description="only this split (train, val, test)")] = None,
@@ -107,9 +108,9 @@ def register(server: MCPServer[State]) -> None:
         rows = store.query_df(
             f"""SELECT l.log_id, l.split, l.city, round((l.end_ns - l.start_ns) / 1e9, 1) AS seconds,
                        (SELECT count(DISTINCT track_uuid) FROM boxes b
-                        WHERE b.log_id = l.log_id AND b.source = 'annotations') AS tracks
+                        WHERE b.log_id = l.log_id AND b.source = ?) AS tracks
                 FROM logs l {where} ORDER BY l.split, l.log_id""",
-            [split] if split else [],
+            [ANNOTATIONS_SOURCE, *([split] if split else [])],
         )
         if rows.empty:
             return f"No logs{' in split ' + split if split else ''}; ingest some with `avmine ingest`."
@@ -119,7 +120,7 @@ def register(server: MCPServer[State]) -> None:
                  for r in rows.itertuples()]  # fmt: skip
         return header + "\n" + paginate(lines, cursor).text()
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     def list_sources(ctx: Context[State, Any]) -> Annotated[CallToolResult, SourceList]:
         """The track sources (the `source` of execute_scenario, log_statistics, render_bev) and how each was made.
 
@@ -133,12 +134,12 @@ def register(server: MCPServer[State]) -> None:
         text = "\n".join(line for source in sources.sources for line in _describe(source))
         return answer(sources.model_dump(), text)
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     def describe_schema(ctx: Context[State, Any]) -> str:
         """The tables query_logs can read (logs, boxes, poses, maps, prompts, sources, provenance), columns, units."""
         return SCHEMA_PREAMBLE + describe_tables(current(ctx).store)
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     def query_logs(
         ctx: Context[State, Any],
         sql: Annotated[str, Field(description="one SELECT over the tables of describe_schema; at most 20,000 chars")],
@@ -163,7 +164,7 @@ def register(server: MCPServer[State]) -> None:
             lines.append(f"[truncated at {kept} rows: add a LIMIT or aggregate]")
         return answer({"columns": result.columns, "rows": rows[:kept], "truncated": truncated}, "\n".join(lines))
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     def log_statistics(
         ctx: Context[State, Any],
         log_id: Annotated[str | None, Field(description="only this log (its id or a unique prefix)")] = None,

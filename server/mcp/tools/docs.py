@@ -11,7 +11,7 @@ from pydantic import Field
 
 from atomic import docs
 from server.mcp.paging import clip
-from server.mcp.state import READ_ONLY
+from server.mcp.state import HEADLESS, READ_ONLY
 
 INDEX_SUMMARY_CHARS = 70
 """A summary in the index is cut to this many characters (its first clause where shorter)."""
@@ -41,7 +41,7 @@ def function_index(detail: bool = False) -> str:
 def register(server: MCPServer[Any]) -> None:
     """Add list_functions, get_function_docs, search_docs and list_categories."""
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     def list_functions(
         detail: Annotated[
             bool, Field(description="true: each function's signature and full summary (about 15k characters)")
@@ -50,7 +50,7 @@ def register(server: MCPServer[Any]) -> None:
         """Index of the atomic functions a program can call, by kind, one line each (details: get_function_docs)."""
         return clip(function_index(detail))
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     def get_function_docs(
         names: Annotated[list[str], Field(description="function names, e.g. ['near_objects', 'turning']")],
     ) -> str:
@@ -61,7 +61,7 @@ def register(server: MCPServer[Any]) -> None:
             raise ToolError(f"unknown function(s): {', '.join(unknown)}; list_functions gives every name.")
         return clip("\n\n".join(registry[n].render() for n in names))
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     def search_docs(query: Annotated[str, Field(description="words describing a behaviour or relation")]) -> str:
         """Find atomic functions by words, best match first, with their signatures."""
         found = docs.search(query)
@@ -69,7 +69,7 @@ def register(server: MCPServer[Any]) -> None:
             return "No function matches; try other words or list_functions."
         return "\n".join(f"{d.signature}\n    {d.summary}" for d in found)
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     def list_categories() -> dict[str, str]:
         """Every object category name a program may use, with its meaning."""
         return docs.categories()

@@ -13,7 +13,7 @@ from mcp.server.mcpserver.utilities.types import Image
 from pydantic import Field
 
 from atomic.scenario import timestamps as scenario_timestamps
-from server.mcp.state import READ_ONLY, SourceArgument, State, current
+from server.mcp.state import HEADLESS, READ_ONLY, SourceArgument, State, current
 from server.render import bev, compare
 from store import StoreError, ids
 from store.arrays import LogArrays
@@ -27,7 +27,7 @@ MAX_HIGHLIGHTED = 12
 def register(server: MCPServer[State]) -> None:
     """Add render_bev (with a raw-versus-refined comparison)."""
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     async def render_bev(
         ctx: Context[State, Any],
         log_id: Annotated[str, Field(description="the log (or a unique prefix of its id)")],

@@ -14,7 +14,7 @@ from atomic.program import ProgramError, prepare
 from evaluation.guarded_scoring import check_budget, prompt_hold_out, score_for_admission
 from server.executor import LogSelection, policy
 from server.mcp.paging import LIMIT_CHARS, clip
-from server.mcp.state import READ_ONLY, WRITES, WRITES_IDEMPOTENT, State, current
+from server.mcp.state import HEADLESS, READ_ONLY, SCREENING, WRITES, WRITES_IDEMPOTENT, State, current
 from store import StoreError
 from store.library import save_example as save_example_to
 from store.library import search_examples, submit_final_program
@@ -23,7 +23,7 @@ from store.library import search_examples, submit_final_program
 def register(server: MCPServer[State]) -> None:
     """Add save_example, search_library and submit_program."""
 
-    @server.tool(annotations=WRITES)
+    @server.tool(annotations=WRITES, meta=SCREENING)
     async def save_example(
         ctx: Context[State, Any],
         prompt: Annotated[str, Field(description="the prompt the program answers")],
@@ -69,7 +69,7 @@ def register(server: MCPServer[State]) -> None:
         example_id = save_example_to(state.store, prompt, program, scores, provenance)
         return f"saved example {example_id} with scores on {len(split.held_out)} held-out log(s): {scores}"
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     def search_library(
         ctx: Context[State, Any],
         query: Annotated[str, Field(description="a prompt or words to find similar solved prompts")],
@@ -80,7 +80,7 @@ def register(server: MCPServer[State]) -> None:
         each = LIMIT_CHARS // max(1, len(found))
         return [{"prompt": e.prompt, "program": clip(e.program, each), "scores": e.scores} for e in found]
 
-    @server.tool(annotations=WRITES_IDEMPOTENT)
+    @server.tool(annotations=WRITES_IDEMPOTENT, meta=HEADLESS)
     def submit_program(
         ctx: Context[State, Any],
         prompt: Annotated[str, Field(description="the prompt")],

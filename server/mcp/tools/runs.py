@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from typing import Annotated, Any
 
 import anyio
-import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 import numpy as np
@@ -21,7 +19,16 @@ from atomic.scenario import timestamps as scenario_timestamps
 from server.executor import LogSelection
 from server.executor.diagnostics import diagnose
 from server.mcp.paging import LIMIT_CHARS, clip, paginate, start_of
-from server.mcp.state import READ_ONLY, WRITES_IDEMPOTENT, SourceArgument, State, answer, current
+from server.mcp.state import (
+    HEADLESS,
+    READ_ONLY,
+    WRITES_IDEMPOTENT,
+    SourceArgument,
+    State,
+    answer,
+    current,
+    report_progress_from_thread,
+)
 from store import StoreError, ids
 from store.runs import load_run
 
@@ -47,7 +54,7 @@ class RunSummary(BaseModel):
 def register(server: MCPServer[State]) -> None:
     """Add execute_scenario, get_run and inspect_track."""
 
-    @server.tool(annotations=WRITES_IDEMPOTENT)
+    @server.tool(annotations=WRITES_IDEMPOTENT, meta=HEADLESS)
     async def execute_scenario(
         ctx: Context[State, Any],
         program: Annotated[str, Field(description="a RefAV-style program ending with output_scenario(...)")],
@@ -68,8 +75,7 @@ def register(server: MCPServer[State]) -> None:
         cancel = threading.Event()
 
         def progress(done: int, total: int, log_id: str) -> None:
-            with contextlib.suppress(Exception):  # a client gone mid-run must not fail the run
-                anyio.from_thread.run(ctx.report_progress, done, total, f"{done}/{total} logs", token=token)
+            report_progress_from_thread(ctx, token, done, total, f"{done}/{total} logs")
 
         def work() -> CallToolResult:
             selection = LogSelection(tuple(logs or ()), split)
@@ -97,7 +103,7 @@ def register(server: MCPServer[State]) -> None:
         except StoreError as exc:
             raise ToolError(str(exc)) from exc
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     def get_run(
         ctx: Context[State, Any],
         run_id: RunId,
@@ -134,7 +140,7 @@ def register(server: MCPServer[State]) -> None:
             lines.append(f"[{len(rows) - end} more logs; call again with cursor='{next_cursor}']")
         return answer({"run": run, "logs": rows[start:end], "next_cursor": next_cursor}, "\n".join(lines))
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     def inspect_track(
         ctx: Context[State, Any],
         run_id: RunId,

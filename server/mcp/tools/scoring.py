@@ -12,14 +12,14 @@ from pydantic import Field
 
 from evaluation.guarded_scoring import score_for_refinement
 from server.mcp.paging import LIMIT_CHARS, paginate
-from server.mcp.state import READ_ONLY, State, answer, current
+from server.mcp.state import READ_ONLY, SCREENING, State, answer, current
 from store import StoreError
 
 
 def register(server: MCPServer[State]) -> None:
     """Add score_run."""
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=SCREENING)
     async def score_run(
         ctx: Context[State, Any], run_id: Annotated[str, Field(description="a run id from execute_scenario")]
     ) -> Annotated[CallToolResult, dict[str, Any]]:

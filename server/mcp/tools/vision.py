@@ -6,12 +6,10 @@ Without a configured VLM the tools still return the images, and say how to confi
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from pathlib import Path
 from typing import Annotated, Any
 
-import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
@@ -21,7 +19,7 @@ from PIL.Image import Image as PilImage
 from pydantic import Field
 
 from atomic.scenario import timestamps as scenario_timestamps
-from server.mcp.state import READ_ONLY, State, current
+from server.mcp.state import HEADLESS, READ_ONLY, State, current, report_progress_from_thread
 from store import StoreError, ids
 from store.arrays import LogArrays
 from store.runs import LogResult, load_run
@@ -65,7 +63,7 @@ def _arrays(state: State, log_id: str) -> LogArrays:
 def register(server: MCPServer[State]) -> None:
     """Add render_camera_views, vlm_check and verify_scene."""
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     async def render_camera_views(
         ctx: Context[State, Any],
         log_id: Annotated[str, Field(description="the log (or a unique prefix of its id)")],
@@ -112,7 +110,7 @@ def register(server: MCPServer[State]) -> None:
         picture, path = _save(state, image, f"cameras_{log_id[:8]}_{track_uuid[:8]}")
         return [picture, f"saved to {path}; timestamp indices {chosen}"]
 
-    @server.tool(annotations=ASKS_MODEL)
+    @server.tool(annotations=ASKS_MODEL, meta=HEADLESS)
     async def vlm_check(
         ctx: Context[State, Any],
         run_id: Annotated[str, Field(description="a run id from execute_scenario")],
@@ -159,8 +157,7 @@ def register(server: MCPServer[State]) -> None:
                 share = len(kept.get(uuid, [])) / len(stamps)
                 lines.append(f"{log[:8]} {uuid}: kept {len(kept.get(uuid, []))} of {len(stamps)} timestamps"
                              f" ({share:.0%})")  # fmt: skip
-                with contextlib.suppress(Exception):
-                    anyio.from_thread.run(ctx.report_progress, done, len(jobs), uuid[:8], token=token)
+                report_progress_from_thread(ctx, token, done, len(jobs), uuid[:8])
             return lines
 
         try:
@@ -170,7 +167,7 @@ def register(server: MCPServer[State]) -> None:
         header = f"{function}({value!r}) with {service.backend.model_id}, {len(jobs)} track(s):"
         return ["\n".join([header, *lines])]
 
-    @server.tool(annotations=ASKS_MODEL)
+    @server.tool(annotations=ASKS_MODEL, meta=HEADLESS)
     async def verify_scene(
         ctx: Context[State, Any],
         run_id: Annotated[str, Field(description="a run id from execute_scenario")],

@@ -1,4 +1,4 @@
-"""Turn the runner's pickle (shared/tools/refav_reference/run_refav.py OUT.pkl) into the JSON tests read.
+"""Turn the reference runner's pickle (OUT.pkl, see README.md) into the JSON tests read.
 
     python tests/data/refav_golden/make_golden.py PROGRAMS.md OUT.pkl NAME.json
 
