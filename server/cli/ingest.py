@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from server.executor.cluster import add_ray_option
 from server.ingestion import ingest_and_prepare
 from store import PrefilterConfig, Store
 from store.ingestion import SPLITS, UNKNOWN_SPLIT, check_exists
@@ -35,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "common classes), or none",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_ray_option(parser)
     parser.set_defaults(func=run)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.guarded_scoring import BUDGET_VARIABLE, DEFAULT_SCORING_BUDGET, scoring_budget_from_env
+from server.executor.cluster import add_ray_option
 from server.executor.executor import check_sandbox
 from server.executor.memory import add_budget_option
 from server.mcp.app import create_server
@@ -41,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="track source of calls that name none (default annotations; a tracker's name for the test split)",
     )
     add_budget_option(parser)
+    add_ray_option(parser)
     parser.add_argument(
         "--reveal-ground-truth",
         action="store_true",

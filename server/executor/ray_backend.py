@@ -357,6 +357,12 @@ class RayBackend:
     def close(self) -> None:
         """Nothing: the connection serves every executor of this process until it exits."""
 
+    def precompute(self, items: list[tuple[str, str]]) -> None:
+        """Compute the map features of each (log directory, source) on the cluster's nodes, one task per log."""
+        started = time.perf_counter()
+        ray.get([_precompute.remote(log_dir, source) for log_dir, source in items])
+        logger.info("map features of %d logs on the cluster in %.1f s", len(items), time.perf_counter() - started)
+
 
 @ray.remote(num_cpus=1)
 def _precompute(log_dir: str, source: str) -> None:
@@ -365,11 +371,3 @@ def _precompute(log_dir: str, source: str) -> None:
 
     set_active_source(source)
     precompute(Path(log_dir))
-
-
-def precompute_on_cluster(items: list[tuple[str, str]]) -> None:
-    """Compute the map features of each (log directory, source) on the cluster's nodes (one task each)."""
-    pending = [_precompute.remote(log_dir, source) for log_dir, source in items]
-    started = time.perf_counter()
-    ray.get(pending)
-    logger.info("map features of %d logs on the cluster in %.1f s", len(items), time.perf_counter() - started)
