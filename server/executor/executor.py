@@ -146,6 +146,11 @@ class _Worker(WorkerLink):
             self.lines.put(line)
         self.lines.put("")  # end of stream: the worker exited; readers stop waiting at once
 
+    @property
+    def name(self) -> str:
+        """The process id."""
+        return str(self.process.pid)
+
     def alive(self) -> bool:
         """Whether the process is still running."""
         return self.process.poll() is None

@@ -22,13 +22,17 @@ class WorkerLink:
     """One warm worker: reply lines arrive on ``lines`` ("" once the worker is gone); jobs go out through ``send``."""
 
     def __init__(self, limits: Limits, name: str) -> None:
-        self.name = name
-        """Says which worker this is in logs and errors (a pid, or an actor and its node)."""
+        self._name = name
         self.max_line = 8 * limits.result_bytes + (1 << 20)
         """The longest reply line accepted: a result re-encoded as ASCII JSON (``\\uXXXX``) and the rest."""
         self.lines: queue.Queue[str] = queue.Queue()
         self.busy = threading.Lock()
         """Held while a job is in flight: concurrent runs share the pool, one job per worker at a time."""
+
+    @property
+    def name(self) -> str:
+        """Says which worker this is in logs and errors (a pid, or an actor and its node)."""
+        return self._name
 
     def read(self, timeout: float) -> dict[str, Any] | None:
         """The next reply, or None when the worker exited, hung past ``timeout`` or wrote garbage."""

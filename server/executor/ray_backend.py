@@ -233,8 +233,8 @@ class RayBackend:
 
     def __init__(self, address: str) -> None:
         self.address = address
-        self._checked: set[str] = set()
-        self._lock = threading.Lock()
+        self._refused: set[str] = set()
+        """Nodes whose workers could not start (no sandbox, no cache folder, another avmine): never used again."""
 
     @classmethod
     def connect(cls, address: str) -> RayBackend:
@@ -263,9 +263,12 @@ class RayBackend:
     def _per_node(self, node: dict[str, Any], requested: int | None) -> int:
         return requested or max(1, min(MAX_PER_NODE, int(node.get("Resources", {}).get("CPU", 1))))
 
+    def _usable(self) -> list[dict[str, Any]]:
+        return [node for node in _alive_nodes() if node["NodeID"] not in self._refused]
+
     def size(self, requested: int | None) -> int:
-        """Workers over the live nodes."""
-        return sum(self._per_node(node, requested) for node in _alive_nodes())
+        """Workers over the live nodes (less those refused)."""
+        return sum(self._per_node(node, requested) for node in self._usable())
 
     def start(
         self,
@@ -285,11 +288,11 @@ class RayBackend:
         for worker in running:
             if isinstance(worker, RayWorker):
                 held[worker.node_id] = held.get(worker.node_id, 0) + 1
-        nodes = _alive_nodes()
+        nodes = self._usable()
         placed: list[tuple[str, Any, Any]] = []
         for _ in range(count):
             free = [(self._per_node(n, requested) - held.get(n["NodeID"], 0), n) for n in nodes]
-            room, node = max(free, key=lambda item: item[0])
+            room, node = max(free, key=lambda item: item[0], default=(0, {}))
             if room <= 0:
                 break
             held[node["NodeID"]] = held.get(node["NodeID"], 0) + 1
@@ -300,12 +303,12 @@ class RayBackend:
             ).remote()
             placed.append((node["NodeID"], actor, actor.start.remote(cache_root, argv, head_env)))
         started: list[WorkerLink] = []
-        problems: list[str] = []
+        problems: list[Exception] = []
         for node_id, actor, pending in placed:
             try:
                 reply = ray.get(pending, timeout=START_SECONDS)
             except GetTimeoutError:
-                problems.append(f"a worker on node {node_id[:8]} did not start within {START_SECONDS:.0f} s")
+                problems.append(ClusterError(f"a worker on node {node_id[:8]} did not start in {START_SECONDS:.0f} s"))
                 ray.kill(actor)
                 continue
             except RayError as exc:
@@ -314,22 +317,21 @@ class RayBackend:
                         f"a node of the Ray cluster cannot import avmine ({str(exc).splitlines()[-1]}): install "
                         "avmine with its Ray extra on every node, in the Python environment `ray start` runs."
                     ) from None
-                problems.append(f"a worker on node {node_id[:8]} failed to start: {exc}")
+                problems.append(ClusterError(f"a worker on node {node_id[:8]} failed to start: {exc}"))
                 continue
             error = self._start_problem(reply)
-            if error is not None:
+            if error is not None:  # that node refuses jobs from now on; the others serve
                 ray.kill(actor)
-                if isinstance(error, SandboxUnavailableError):
-                    raise error
-                problems.append(str(error))
+                self._refused.add(node_id)
+                problems.append(error)
                 continue
             started.append(RayWorker(actor, node_id, str(reply["node"]), limits))
         if problems and not started and not running:
-            for worker in started:
-                worker.stop()
-            raise ClusterError("; ".join(problems))
+            if all(isinstance(problem, SandboxUnavailableError) for problem in problems):
+                raise problems[0]
+            raise ClusterError("; ".join(str(problem) for problem in problems))
         for problem in problems:
-            logger.error("%s", problem)
+            logger.error("a node of the Ray cluster was refused: %s", problem)
         return started
 
     def _start_problem(self, reply: dict[str, Any]) -> Exception | None:
