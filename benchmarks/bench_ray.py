@@ -12,7 +12,7 @@ Configurations: the local pool with 1 and 2 workers; a Ray cluster on this machi
 ``ray start``) with 1 node of 1 CPU (one relay actor), then a second node joined (two actors).
 All nodes share this machine's cores, so 2 nodes cannot be faster than 2 local workers.
 
-    python benchmarks/bench_ray.py [--logs 48] [--repeat 3]
+    python benchmarks/bench_ray.py [--logs 48] [--repeat 7]
 """
 
 from __future__ import annotations
@@ -45,25 +45,39 @@ LIMITS = Limits(wall_seconds=60.0, cpu_seconds=30)
 
 
 def timed(executor: Executor, repeat: int) -> dict[str, float]:
-    """Median wall seconds of a warm run of each program over the split."""
+    """Median wall seconds of a warm run of each program over the split, and the head's CPU seconds for the probe."""
     for code in PROGRAMS.values():  # warm: workers started, every log loaded where it will run
         assert executor.run(code + f"# {uuid.uuid4()}\n", "warm", LogSelection(split="val")).status == "ok"
     medians = {}
     for name, code in PROGRAMS.items():
-        times = []
+        times, cpu = [], []
         for _ in range(repeat):
-            started = time.perf_counter()
+            started, head = time.perf_counter(), time.process_time()
             run = executor.run(code + f"# {uuid.uuid4()}\n", name, LogSelection(split="val"))
             times.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - head)
             assert run.status == "ok", [r.error for r in run.results if r.error]
         medians[name] = statistics.median(times)
+        if name == "probe":
+            medians["head_cpu_probe"] = statistics.median(cpu)
     return medians
+
+
+def relay_round_trip(executor: Executor, calls: int = 200) -> float:
+    """Median seconds of one call to a relay actor and back (what each relayed message costs at least)."""
+    actor = executor._workers()[0].actor  # type: ignore[attr-defined]
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        ray.get(actor.ping.remote())
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--logs", type=int, default=48)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,6 +87,10 @@ def main() -> None:
         prepare_logs(store, [(s, log_id) for s, log_id, *_ in report.sources], progress=False)
         for workers in (1, 2):
             with Executor(store, workers=workers, limits=LIMITS) as local:
+                if workers == 1:
+                    started = time.perf_counter()
+                    local.run(PROGRAMS["probe"], "start", LogSelection(split="val"))
+                    results["local, start: first run"] = {"probe": time.perf_counter() - started}
                 results[f"local, {workers} worker(s)"] = timed(local, args.repeat)
         cluster = LocalCluster(cpus_per_node=1)
         try:
@@ -82,6 +100,7 @@ def main() -> None:
                 remote.run(PROGRAMS["probe"], "start", LogSelection(split="val"))
                 results["ray, start: first run"] = {"probe": time.perf_counter() - started}
                 results["ray, 1 node (1 actor)"] = timed(remote, args.repeat)
+                results["ray, relay round trip"] = {"ping": relay_round_trip(remote)}
                 cluster.add_node()
                 deadline = time.monotonic() + 60
                 while backend.size(None) < 2 and time.monotonic() < deadline:

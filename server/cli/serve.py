@@ -11,7 +11,7 @@ from typing import Any
 
 from evaluation.guarded_scoring import BUDGET_VARIABLE, DEFAULT_SCORING_BUDGET, scoring_budget_from_env
 from server.executor.cluster import add_ray_option
-from server.executor.executor import check_sandbox
+from server.executor.executor import default_backend
 from server.executor.memory import add_budget_option
 from server.mcp.app import create_server
 from server.mcp.http import TOKEN_VARIABLE, HttpConfigError, check_exposure, serve_http
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             "which does."
         )
     try:
-        check_sandbox()  # at start, in one paragraph: never a server whose every program fails
+        default_backend().check()  # at start, in one paragraph: never a server whose every program fails
     except BaseException:
         opened.close()
         raise

@@ -509,9 +509,13 @@ class Executor:
         # hold a run back
         own: list[list[str]] = [[] for _ in workers]
         index_of = {id(worker): index for index, worker in enumerate(workers)}
+        fair = math.ceil(len(log_keys) / max(1, len(workers)))  # a new worker gets its share, not only stolen work
         for log_id in log_keys if workers else ():
             holder = index_of.get(id(self._holder.get(log_id)))
-            own[zlib.crc32(log_id.encode()) % len(workers) if holder is None else holder].append(log_id)
+            chosen = zlib.crc32(log_id.encode()) % len(workers) if holder is None else holder
+            if len(own[chosen]) >= fair:
+                chosen = min(range(len(workers)), key=lambda index: len(own[index]))
+            own[chosen].append(log_id)
         size = max(1, math.ceil(len(log_keys) / (max(1, len(workers)) * BATCHES_PER_WORKER)))
         queues: list[collections.deque[list[str]]] = [
             collections.deque(names[start : start + size] for start in range(0, len(names), size)) for names in own

@@ -233,6 +233,7 @@ class RayBackend:
 
     def __init__(self, address: str) -> None:
         self.address = address
+        self._checked: set[str] = set()
         self._refused: set[str] = set()
         """Nodes whose workers could not start (no sandbox, no cache folder, another avmine): never used again."""
 
@@ -258,7 +259,29 @@ class RayBackend:
         return cls(address)
 
     def check(self) -> None:
-        """Nothing here: each node's workers check their sandbox as they start and refuse to start without it."""
+        """Make sure the nodes' workers can enter every sandbox layer (each node once); refuse those that cannot.
+
+        Raises:
+            SandboxUnavailableError: no node can; the message is the first node's, naming it.
+        """
+        from server.executor.executor import _worker_environment
+
+        nodes = [node for node in self._usable() if node["NodeID"] not in self._checked]
+        pending = [
+            _sandbox_check.options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
+            ).remote({k: v for k, v in _worker_environment().items() if k not in NODE_VARIABLES})
+            for node in nodes
+        ]
+        refusals = []
+        for node, reply in zip(nodes, ray.get(pending, timeout=START_SECONDS), strict=True):
+            self._checked.add(node["NodeID"])
+            if not reply.get("ready"):
+                self._refused.add(node["NodeID"])
+                refusals.append(f"on node {node.get('NodeManagerAddress')}: {reply.get('error') or reply}")
+                logger.error("a node of the Ray cluster was refused: %s", refusals[-1])
+        if refusals and not self._usable():
+            raise SandboxUnavailableError(refusals[0])
 
     def _per_node(self, node: dict[str, Any], requested: int | None) -> int:
         return requested or max(1, min(MAX_PER_NODE, int(node.get("Resources", {}).get("CPU", 1))))
@@ -364,6 +387,20 @@ class RayBackend:
         started = time.perf_counter()
         ray.get([_precompute.remote(log_dir, source) for log_dir, source in items])
         logger.info("map features of %d logs on the cluster in %.1f s", len(items), time.perf_counter() - started)
+
+
+@ray.remote(num_cpus=0)
+def _sandbox_check(head_env: dict[str, str]) -> dict[str, Any]:
+    env = {name: os.environ[name] for name in NODE_VARIABLES if name in os.environ} | head_env
+    done = subprocess.run(
+        [sys.executable, "-m", "server.executor.launch", "--check"],
+        capture_output=True, text=True, timeout=120, env=env, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    lines = done.stdout.strip().splitlines()
+    try:
+        return dict(json.loads(lines[-1])) if lines else {"error": done.stderr.strip()[-2000:]}
+    except json.JSONDecodeError:
+        return {"error": lines[-1]}
 
 
 @ray.remote(num_cpus=1)

@@ -40,7 +40,7 @@ CROSSING = (
     "crossing = reverse_relationship(being_crossed_by)(vehicles, peds, log_dir)\n"
     "output_scenario(crossing, description, log_dir, output_dir)\n"
 )
-SLOW = "x = 0\nfor i in range(3_000_000):\n    x += i\n"
+SLOW = "x = 0\nfor i in range(2_000_000):\n    x += i\n"
 """Makes each log take a while, so a node can be stopped mid-run."""
 COPIES = 24
 
