@@ -13,19 +13,22 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 import ray
+from mcp import Client
 
 from server.executor import Executor, Limits, LogSelection
 from server.executor import cluster as cluster_choice
 from server.executor.cluster import ClusterError
 from server.executor.ray_backend import RayBackend, RayWorker
 from server.ingestion import prepare_logs
+from server.mcp.app import create_server
 from store import Store, ingest
-from store.demo import ingest_demo
+from store.demo import SCENARIO_MINING_DIR, ingest_demo
 from store.split_copier import copy_id, make_split, original_of
 
-from .conftest import Listener
+from .conftest import LOG, Listener
 from .ray_nodes import REPO, LocalCluster, free_port
 
 LIMITS = Limits(wall_seconds=30.0, cpu_seconds=10, memory_bytes=1 << 30, stdout_chars=4096, result_bytes=1 << 20)
@@ -180,8 +183,33 @@ def test_cancel_reaches_the_cluster(copies: Store, backend: RayBackend) -> None:
         assert run.status == "cancelled"
         assert sum(r.status == "cancelled" for r in run.results) >= COPIES // 2
         assert not any(w.alive() for w in before)  # the nodes' workers were killed, not left running
-        after = executor.run(LEFT_TURN + "# after\n", "left", LogSelection(split="val"))
+        after = executor.run(LEFT_TURN + "# after\n", "left", LogSelection(logs=(copy_id(0),)))
         assert after.status == "ok"
+
+
+def test_an_mcp_clients_cancel_stops_the_program_on_its_node(
+    tmp_path: Path, backend: RayBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "mcp.duckdb"
+    with Store.open(db) as store:
+        ingest(store, SCENARIO_MINING_DIR / LOG, split="val", progress=False)
+    monkeypatch.setattr(cluster_choice, "_selected", backend)  # as `avmine serve --ray` chooses it
+    spin = "n = 0\nwhile n >= 0:\n    n += 1\n"
+
+    async def session() -> str:
+        async with Client(create_server(db, image_dir=tmp_path / "images")) as client:
+            with anyio.move_on_after(12):
+                await client.call_tool("execute_scenario", {"program": spin + LEFT_TURN, "prompt": "spin"})
+                pytest.fail("the spinning program cannot finish")
+            after = await client.call_tool("execute_scenario", {"program": LEFT_TURN, "prompt": "after"})
+            assert after.structured_content is not None and after.structured_content["status"] == "ok"
+            assert after.structured_content["sandbox"]["syscall_filter"] is True
+            await client.call_tool("get_run", {"run_id": after.structured_content["run_id"]})  # records written
+            return str(after.structured_content["run_id"])
+
+    anyio.run(session)
+    with Store.open(db) as store:
+        assert store.con.execute("SELECT status FROM runs WHERE prompt = 'spin'").fetchall() == [("cancelled",)]
 
 
 def test_a_node_lost_mid_run_has_its_logs_run_again(
