@@ -3,7 +3,8 @@
 The server process never runs program code. It checks the program's text (syntax and policy),
 resolves the log selection, and hands the logs in batches to a pool of warm worker processes
 (``server.executor.worker``), each of which runs the program in a fresh sandboxed fork per batch
-(every log with fresh globals and its own limits). Each call may name its track source.
+(every log with fresh globals and its own limits). Each call may name its track source. The workers are
+child processes here, or on a Ray cluster's nodes (``server.executor.ray_backend``, behind ``link``'s seam).
 """
 
 from __future__ import annotations
