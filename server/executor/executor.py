@@ -570,13 +570,12 @@ class Executor:
                                                worker.name, waiting[0])  # fmt: skip
                                 lost_once.add(waiting[0])
                             else:
-                                replies[waiting[0]] = (
-                                    {"status": "cancelled", "error": "cancelled by the client"}
-                                    if cancel.is_set()
-                                    else {"status": "error", "error": "the worker running this log stopped responding"}
-                                    if not lost
-                                    else {"status": "error", "error": "the machines running this log were lost twice"}
-                                )
+                                if cancel.is_set():
+                                    replies[waiting[0]] = {"status": "cancelled", "error": "cancelled by the client"}
+                                else:
+                                    why = "the machines running this log were lost twice" if lost else (
+                                        "the worker running this log stopped responding")  # fmt: skip
+                                    replies[waiting[0]] = {"status": "error", "error": why}
                                 finished(waiting[0])
                                 waiting = waiting[1:]
                             if waiting:
