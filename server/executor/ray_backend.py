@@ -5,8 +5,9 @@ so an actor never forks sandboxes itself. It starts the same worker process the 
 (``python -m server.executor.launch``, which enters the namespaces and forks a sandbox per batch)
 and relays the pipe protocol's lines both ways. The head process dispatches, answers VLM requests,
 scores and writes every record (one DuckDB writer); nodes only run programs. Per-log caches are
-read where the database keeps them (``<db>.cache/``), which must be the same path on every node
-(a shared filesystem).
+read where the database keeps them (``<db>.cache/``) on nodes that see that folder at the same path
+(a shared filesystem); other nodes get each log's cache shipped once through the object store
+(``server.executor.cache_shipping``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ray.exceptions import GetTimeoutError, RayError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from server import __version__
+from server.executor import cache_shipping
 from server.executor.cluster import ClusterError
 from server.executor.link import WorkerLink
 from server.executor.namespaces import SandboxUnavailableError
@@ -62,8 +64,11 @@ class WorkerRelay:
     def start(self, cache_root: str, argv: list[str], head_env: dict[str, str]) -> dict[str, Any]:
         """Start the worker and return its first line ("ready" or why not), with this node's address."""
         where = {"node": ray.util.get_node_ip_address(), "version": __version__}  # type: ignore[no-untyped-call]
-        if not Path(cache_root).is_dir():
-            return {**where, "problem": f"the cache folder {cache_root} does not exist on this node"}
+        self.local: Path | None = None
+        if cache_shipping.ships(cache_root):  # no shared folder here: the head ships each log's cache once
+            self.local = cache_shipping.local_root(cache_root)
+            self.local.mkdir(parents=True, exist_ok=True)
+            cache_root = str(self.local)
         env = {name: os.environ[name] for name in NODE_VARIABLES if name in os.environ} | head_env
         root = Path(__file__).resolve().parents[2]  # the avmine this actor imported: the worker imports the same
         self.process = subprocess.Popen(
@@ -80,7 +85,7 @@ class WorkerRelay:
             first = self.lines.get(timeout=START_SECONDS)
         except queue.Empty:
             first = ""
-        return {**where, "line": first}
+        return {**where, "line": first, "shipped": self.local is not None}
 
     def _pump(self) -> None:
         assert self.process is not None and self.process.stdout is not None
@@ -88,9 +93,12 @@ class WorkerRelay:
             self.lines.put(line)
         self.lines.put("")
 
-    def send(self, line: str) -> bool:
-        """Write one protocol line; False when the worker is gone."""
+    def send(self, line: str, shipped: list[tuple[str, str, Any]] | None = None) -> bool:
+        """Write one protocol line, after unpacking the shipped caches of its logs; False when the worker is gone."""
         assert self.process is not None and self.process.stdin is not None
+        for log_id, cache_key, packed in shipped or []:
+            if self.local is not None:
+                cache_shipping.unpack(self.local, log_id, cache_key, packed)
         try:
             self.process.stdin.write(line + "\n")
             self.process.stdin.flush()
@@ -140,10 +148,14 @@ _Relay: Any = _remote(num_cpus=0, max_concurrency=4)(WorkerRelay)
 class RayWorker(WorkerLink):
     """The head's link to one relay actor: a reader thread moves the actor's lines onto ``lines``."""
 
-    def __init__(self, actor: Any, node_id: str, node: str, limits: Limits) -> None:
+    def __init__(
+        self, actor: Any, node_id: str, node: str, limits: Limits, shipping: tuple[Any, str] | None = None
+    ) -> None:
         super().__init__(limits, f"actor on node {node}")
         self.actor = actor
         self.node_id = node_id
+        self.shipping = shipping
+        """(the head's ``Shipments``, its cache folder) where this node keeps shipped caches; None: it shares ours."""
         self._ended = threading.Event()
         self._actor_died = False
         threading.Thread(target=self._pump, daemon=True).start()
@@ -165,12 +177,21 @@ class RayWorker(WorkerLink):
 
     def send(self, job: dict[str, Any]) -> None:
         """Relay one message (waiting for it to be written: messages must arrive in order)."""
+        shipped = None
+        if self.shipping is not None:
+            shipments, cache_root = self.shipping
+            logs = job.get("logs") or ([{"log_id": job["log_id"], "cache_key": ""}] if "log_id" in job else [])
+            shipped = [
+                (x["log_id"], x["cache_key"], shipments.ref(cache_root, x["log_id"], x["cache_key"])) for x in logs
+            ]
         try:
-            if ray.get(self.actor.send.remote(json.dumps(job))):
+            if ray.get(self.actor.send.remote(json.dumps(job), shipped)):
                 return
             logger.error("could not write to executor worker %s: it exited", self.name)
-        except RayError as exc:
+        except RayError as exc:  # the actor died, or could not unpack a cache: its logs are run elsewhere
             self._actor_died = True
+            self._ended.set()
+            self.lines.put("")
             logger.error("could not reach executor worker %s: %s", self.name, exc)
 
     def alive(self) -> bool:
@@ -233,6 +254,7 @@ class RayBackend:
 
     def __init__(self, address: str) -> None:
         self.address = address
+        self.shipments = cache_shipping.Shipments()
         self._checked: set[str] = set()
         self._refused: set[str] = set()
         """Nodes whose workers could not start (no sandbox, no cache folder, another avmine): never used again."""
@@ -348,7 +370,8 @@ class RayBackend:
                 self._refused.add(node_id)
                 problems.append(error)
                 continue
-            started.append(RayWorker(actor, node_id, str(reply["node"]), limits))
+            shipping = (self.shipments, cache_root) if reply.get("shipped") else None
+            started.append(RayWorker(actor, node_id, str(reply["node"]), limits, shipping))
         if problems and not started and not running:
             if all(isinstance(problem, SandboxUnavailableError) for problem in problems):
                 raise problems[0]
@@ -363,11 +386,6 @@ class RayBackend:
             return ClusterError(
                 f"node {node} runs avmine {reply.get('version')}, this process {__version__}: install the same "
                 "avmine on every node."
-            )
-        if reply.get("problem"):
-            return ClusterError(
-                f"node {node}: {reply['problem']}. Per-log caches are read where the database keeps them "
-                "(<db>.cache/): mount that folder at the same path on every node (a shared filesystem)."
             )
         try:
             ready = json.loads(reply.get("line") or "{}")

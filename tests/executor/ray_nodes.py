@@ -51,21 +51,21 @@ class LocalCluster:
         self.nodes: list[Path] = []
         self._start("--head", f"--port={self.port}", "--include-dashboard=false")
 
-    def _start(self, *args: str) -> None:
+    def _start(self, *args: str, env: dict[str, str] | None = None) -> None:
         temp = self.root / f"n{len(self.nodes)}"
         command = [
             str(RAY), "start", *args, "--node-ip-address=127.0.0.1", f"--num-cpus={self.cpus}",
             f"--object-store-memory={OBJECT_STORE_BYTES}", f"--temp-dir={temp}",
             f"--dashboard-agent-listen-port={free_port()}", "--disable-usage-stats",
         ]  # fmt: skip
-        done = subprocess.run(command, env=_environment(), capture_output=True, text=True, timeout=120)
+        done = subprocess.run(command, env=_environment() | (env or {}), capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"ray start failed: {done.stdout[-2000:]} {done.stderr[-2000:]}")
         self.nodes.append(temp)
 
-    def add_node(self) -> Path:
-        """Start one more node joined to the head; returns its temp dir."""
-        self._start(f"--address={self.address}")
+    def add_node(self, env: dict[str, str] | None = None) -> Path:
+        """Start one more node joined to the head (``env`` added to its environment); returns its temp dir."""
+        self._start(f"--address={self.address}", env=env)
         return self.nodes[-1]
 
     def raylet_pid(self, node: Path) -> int:

@@ -1,11 +1,13 @@
 """The executor on a real Ray cluster (a head and a second node, `ray start`, loopback): the local pool's answers.
 
 One cluster for the module (1 CPU and 100 MB of object store per node); the test that stops the
-second node runs last.
+second node runs last. The head reads the database's cache folder; the second node keeps its own,
+shipped through the object store (as a node without the shared filesystem does).
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import threading
@@ -20,6 +22,7 @@ from mcp import Client
 
 from server.executor import Executor, Limits, LogSelection
 from server.executor import cluster as cluster_choice
+from server.executor.cache_shipping import LOCAL_VARIABLE, MARKER, local_root
 from server.executor.cluster import ClusterError
 from server.executor.ray_backend import RayBackend, RayWorker
 from server.ingestion import prepare_logs
@@ -52,7 +55,7 @@ COPIES = 24
 def nodes() -> Iterator[LocalCluster]:
     started = LocalCluster(cpus_per_node=1)
     try:
-        started.add_node()
+        started.add_node(env={LOCAL_VARIABLE: "1"})
         yield started
     finally:
         if ray.is_initialized():
@@ -72,6 +75,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     prepare_logs(store, [(s, log_id) for r in reports for s, log_id, *_ in r.sources], progress=False)
     yield store
     store.close()
+    shutil.rmtree(local_root(str(store.cache_root)), ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +103,7 @@ def copies(tmp_path_factory: pytest.TempPathFactory, backend: RayBackend) -> Ite
         cluster_choice._selected = None
     yield store
     store.close()
+    shutil.rmtree(local_root(str(store.cache_root)), ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +157,9 @@ def test_24_copies_built_and_run_on_the_cluster_equal_the_local_pool(
         )
     assert [r.scenario for r in again.results] == [r.scenario for r in run.results]
     assert len({w.node_id for w in held.values()}) == 2  # type: ignore[attr-defined]
+    shipped = {p.parent.name for p in local_root(str(copies.cache_root)).glob(f"*/{MARKER}")}
+    on_second = {log_id for log_id, w in held.items() if w.shipping is not None}  # type: ignore[attr-defined]
+    assert on_second and on_second <= shipped  # the second node ran its logs from copies shipped to it
 
 
 def test_escape_attempts_through_an_actor_have_no_effect(on_cluster: Executor, listener: Listener) -> None:
@@ -210,6 +218,7 @@ def test_an_mcp_clients_cancel_stops_the_program_on_its_node(
     anyio.run(session)
     with Store.open(db) as store:
         assert store.con.execute("SELECT status FROM runs WHERE prompt = 'spin'").fetchall() == [("cancelled",)]
+        shutil.rmtree(local_root(str(store.cache_root)), ignore_errors=True)
 
 
 def test_a_node_lost_mid_run_has_its_logs_run_again(
