@@ -29,7 +29,7 @@ def add_ray_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"run on a Ray cluster: its head's HOST:PORT (what `ray start --head` prints) or 'auto' for the "
         f"cluster this machine joined (default ${ENVIRONMENT}; unset: workers on this machine). Needs avmine[ray] "
-        "on every node and the database's cache folder at the same path on every node",
+        "on every node; nodes read the database's cache folder where they share it, else get logs shipped",
     )
 
 
