@@ -12,13 +12,17 @@ Configurations: the local pool with 1 and 2 workers; a Ray cluster on this machi
 ``ray start``) with 1 node of 1 CPU (one relay actor), then a second node joined (two actors).
 All nodes share this machine's cores, so 2 nodes cannot be faster than 2 local workers.
 
-    python benchmarks/bench_ray.py [--logs 48] [--repeat 7]
+With ``--ship`` the second node keeps its own caches, shipped through the object store (as a node
+without the shared filesystem does), and its first run includes the shipping.
+
+    python benchmarks/bench_ray.py [--logs 48] [--repeat 7] [--ship]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import tempfile
 import time
@@ -28,6 +32,7 @@ from pathlib import Path
 import ray
 
 from server.executor import Executor, Limits, LogSelection
+from server.executor.cache_shipping import LOCAL_VARIABLE, local_root
 from server.executor.ray_backend import RayBackend
 from server.ingestion import prepare_logs
 from store import Store, ingest
@@ -78,6 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--logs", type=int, default=48)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--ship", action="store_true", help="the second node gets caches through the object store")
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,20 +107,24 @@ def main() -> None:
                 results["ray, start: first run"] = {"probe": time.perf_counter() - started}
                 results["ray, 1 node (1 actor)"] = timed(remote, args.repeat)
                 results["ray, relay round trip"] = {"ping": relay_round_trip(remote)}
-                cluster.add_node()
+                cluster.add_node(env={LOCAL_VARIABLE: "1"} if args.ship else None)
                 deadline = time.monotonic() + 60
                 while backend.size(None) < 2 and time.monotonic() < deadline:
                     time.sleep(0.5)
+                started = time.perf_counter()
+                remote.run(PROGRAMS["probe"] + "# joined\n", "joined", LogSelection(split="val"))
+                results["ray, 2 nodes: first run after the second joined"] = {"probe": time.perf_counter() - started}
                 results["ray, 2 nodes (2 actors)"] = timed(remote, args.repeat)
         finally:
             if ray.is_initialized():
                 ray.shutdown()
             cluster.stop()
+            shutil.rmtree(local_root(str(store.cache_root)), ignore_errors=True)
             store.close()
     for name, medians in results.items():
         per_log = {k: round(1000 * v / args.logs, 2) for k, v in medians.items()}
         print(f"{name:28s} " + "  ".join(f"{k} {v:.2f} s ({per_log[k]} ms/log)" for k, v in medians.items()))
-    print(json.dumps({"logs": args.logs, "repeat": args.repeat, "seconds": results}))
+    print(json.dumps({"logs": args.logs, "repeat": args.repeat, "ship": args.ship, "seconds": results}))
 
 
 if __name__ == "__main__":
