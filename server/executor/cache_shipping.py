@@ -44,8 +44,10 @@ class Shipments:
         self._lock = threading.Lock()
 
     def ref(self, cache_root: str, log_id: str, cache_key: str) -> Any:
-        """The object holding the log's cache folder as it is now (packed once per cache key)."""
+        """The object holding the log's cache folder as it is now (packed once per cache key; "": any key)."""
         with self._lock:
+            if not cache_key:
+                cache_key = next((k for logged, k in self._objects if logged == log_id), "")
             key = (log_id, cache_key)
             if key not in self._objects:
                 for old in [k for k in self._objects if k[0] == log_id]:  # re-ingested: the old copy goes

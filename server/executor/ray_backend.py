@@ -60,11 +60,12 @@ class WorkerRelay:
     def __init__(self) -> None:
         self.process: subprocess.Popen[str] | None = None
         self.lines: queue.Queue[str] = queue.Queue()
+        self.local: Path | None = None
+        """Where this node keeps shipped caches; None: it reads the head's cache folder (shared)."""
 
     def start(self, cache_root: str, argv: list[str], head_env: dict[str, str]) -> dict[str, Any]:
         """Start the worker and return its first line ("ready" or why not), with this node's address."""
         where = {"node": ray.util.get_node_ip_address(), "version": __version__}  # type: ignore[no-untyped-call]
-        self.local: Path | None = None
         if cache_shipping.ships(cache_root):  # no shared folder here: the head ships each log's cache once
             self.local = cache_shipping.local_root(cache_root)
             self.local.mkdir(parents=True, exist_ok=True)

@@ -177,6 +177,8 @@ def test_escape_attempts_through_an_actor_have_no_effect(on_cluster: Executor, l
     assert listener.connections == 0
     ok = on_cluster.run(LEFT_TURN + "# still serves\n", "left", one)
     assert ok.status == "ok" and ok.layers["network_namespace"] and ok.layers["syscall_filter"]
+    probed = on_cluster.layers()  # the probe program, on a node's worker
+    assert probed.network_namespace and probed.pid_namespace and probed.syscall_filter and probed.private_root
 
 
 def test_cancel_reaches_the_cluster(copies: Store, backend: RayBackend) -> None:
