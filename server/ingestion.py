@@ -13,12 +13,20 @@ from tqdm import tqdm
 
 from atomic.context import active_source, set_active_source
 from atomic.map_features import precompute
+from server.executor import cluster
 from store import IngestReport, PrefilterConfig, Store, ingest
 from store.prefilter import REFAV_PREFILTER
 
 
 def prepare_logs(store: Store, sources: Iterable[tuple[str, str]], progress: bool = True) -> None:
-    """Compute and store the map features of each (source, log_id)."""
+    """Compute and store the map features of each (source, log_id), on the cluster's nodes where one was chosen."""
+    backend = cluster.selected_backend()
+    if backend is not None:
+        pairs = list(sources)
+        for source, log_id in pairs:  # the caches current first: only this process reads the database
+            store.load_arrays(log_id, source)
+        backend.precompute([(str(store.log_dir(log_id)), source) for source, log_id in pairs])
+        return
     previous = active_source()
     try:
         for source, log_id in tqdm(list(sources), desc="map features", unit="log", disable=not progress, leave=False):

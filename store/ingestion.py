@@ -72,7 +72,7 @@ QUIET_PICKLES = ("*predictions*.pkl",)
 ItemKind = Literal["log", "tracker", "gt_pickle", "gt_feather", "prompts", "skipped"]
 """What a discovered path is to ingest; a skipped item's payload is a note (or None)."""
 SourceKind = Literal["annotations", "tracker", "refined"]
-"""Where a track source's boxes came from: the logs' own annotation files, or a tracker's output."""
+"""Where a track source's boxes came from: the logs' own annotation files, a tracker's output, or avmine refine."""
 
 
 @dataclass(frozen=True)

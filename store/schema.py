@@ -19,12 +19,14 @@ when opened writable, its refined sources (those with ``refinements`` rows) re-k
 
 from __future__ import annotations
 
+from typing import Final
+
 SCHEMA_VERSION = 4
 
 UNKEYED_IN_V4 = ("boxes", "ego_poses")
 """Tables whose primary key version 4 dropped; ``Store`` rebuilds them once in an older file."""
 
-REFINED_KIND = "refined"
+REFINED_KIND: Final = "refined"
 """``track_sources.kind`` of a source ``avmine refine`` made (how: the ``refinements`` table)."""
 
 LABELS = ("REFERRED", "RELATED", "OTHER")

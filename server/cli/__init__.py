@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from server import __version__
 from server.cli.exit_codes import ExitCode
+from server.executor import cluster
 from server.executor.namespaces import SandboxUnavailableError
 from store.errors import StoreError
 
@@ -78,8 +79,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         args.argv = list(sys.argv[1:] if argv is None else argv)  # what a command forwarded to a server sends
         try:
+            if hasattr(args, "ray"):  # joined at start: an unreachable cluster is said at once, not after a hang
+                cluster.select(cluster.address_from(args))
             code: int = args.func(args)
-        except (StoreError, SandboxUnavailableError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        except (
+            StoreError,
+            SandboxUnavailableError,
+            cluster.ClusterError,
+            FileNotFoundError,
+            IsADirectoryError,
+            PermissionError,
+        ) as exc:
             print(f"avmine {args.command}: error: {exc}", file=sys.stderr)
             return ExitCode.USAGE
         sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's exit

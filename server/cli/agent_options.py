@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from server.cli.exit_codes import ExitCode
+from server.executor.cluster import add_ray_option
 from server.executor.memory import add_budget_option
 from server.headless.agents import Agent, ClaudeAgent, CommandAgent
 from server.headless.batch import Batch, BatchOptions, BatchSummary, resolve_prompts
@@ -45,6 +46,7 @@ def add_batch_arguments(parser: argparse.ArgumentParser, split: str, attempts: i
     parser.add_argument("--retry-failed", action="store_true", help="solve again prompts the batch gave up on")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_budget_option(parser)
+    add_ray_option(parser)
 
 
 def agent_from_args(args: argparse.Namespace) -> Agent:

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from server.cli.exit_codes import ExitCode
 from server.executor import Limits, LogSelection
+from server.executor.cluster import add_ray_option
 from server.executor.diagnostics import diagnose
 from server.executor.memory import add_budget_option
 from server.sharing.client import run_on_database
@@ -37,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--timeout", type=float, default=60.0, help="wall-clock seconds per log (default 60)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     add_budget_option(parser)
+    add_ray_option(parser)
     parser.set_defaults(func=run)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from server.cli.exit_codes import ExitCode
+from server.executor.cluster import add_ray_option
 from server.ingestion import ingest_and_prepare
 from store import PrefilterConfig, Store
 from store.ingestion import SPLITS, UNKNOWN_SPLIT, check_exists
@@ -36,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "common classes), or none",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_ray_option(parser)
     parser.set_defaults(func=run)
 
 

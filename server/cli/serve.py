@@ -11,7 +11,8 @@ from typing import Any
 
 from evaluation.guarded_scoring import BUDGET_VARIABLE, DEFAULT_SCORING_BUDGET, scoring_budget_from_env
 from server.cli.exit_codes import ExitCode
-from server.executor.executor import check_sandbox
+from server.executor.cluster import add_ray_option
+from server.executor.executor import default_backend
 from server.executor.memory import add_budget_option
 from server.mcp.app import create_server
 from server.mcp.http import TOKEN_VARIABLE, HttpConfigError, check_exposure, serve_http
@@ -43,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="track source of calls that name none (default annotations; a tracker's name for the test split)",
     )
     add_budget_option(parser)
+    add_ray_option(parser)
     parser.add_argument(
         "--reveal-ground-truth",
         action="store_true",
@@ -94,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
             "which does."
         )
     try:
-        check_sandbox()  # at start, in one paragraph: never a server whose every program fails
+        default_backend().check()  # at start, in one paragraph: never a server whose every program fails
     except BaseException:
         opened.close()
         raise

@@ -3,7 +3,8 @@
 The server process never runs program code. It checks the program's text (syntax and policy),
 resolves the log selection, and hands the logs in batches to a pool of warm worker processes
 (``server.executor.worker``), each of which runs the program in a fresh sandboxed fork per batch
-(every log with fresh globals and its own limits). Each call may name its track source.
+(every log with fresh globals and its own limits). Each call may name its track source. The workers are
+child processes here, or on a Ray cluster's nodes (``server.executor.ray_backend``, behind ``link``'s seam).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import vlm.program_functions  # noqa: F401  (registers the VLM functions: in eve
 from atomic import compat
 from atomic.program import ProgramError, ascii_quotes, prepare
 from server.executor import memory, messages, policy
+from server.executor.link import WorkerBackend, WorkerLink
 from server.executor.namespaces import SandboxUnavailableError
 from server.executor.sandbox import Layers, Limits
 from store.bounds import ERROR_CHARS, bound
@@ -116,12 +118,10 @@ def _worker_environment() -> dict[str, str]:
     return env
 
 
-class _Worker:
-    """One warm worker process and the pipe protocol to it."""
+class _Worker(WorkerLink):
+    """One warm worker process on this machine and the pipe protocol to it."""
 
     def __init__(self, cache_root: str, source: str, limits: Limits, memory_budget: int | None = None) -> None:
-        self.max_line = 8 * limits.result_bytes + (1 << 20)
-        """The longest reply line accepted: a result re-encoded as ASCII JSON (``\\uXXXX``) and the rest."""
         env = _worker_environment()
         budget = [] if memory_budget is None else [f"--memory-budget={memory_budget}"]
         self.process = subprocess.Popen(
@@ -132,9 +132,7 @@ class _Worker:
             text=True,
             env=env,
         )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.busy = threading.Lock()
-        """Held while a job is in flight: concurrent runs share the pool, one job per worker at a time."""
+        super().__init__(limits, str(self.process.pid))
         threading.Thread(target=self._pump, daemon=True).start()
         ready = self.read(120.0)
         if ready is None or not ready.get("ready"):
@@ -149,27 +147,14 @@ class _Worker:
             self.lines.put(line)
         self.lines.put("")  # end of stream: the worker exited; readers stop waiting at once
 
-    def read(self, timeout: float) -> dict[str, Any] | None:
-        """The next reply, or None when the worker exited, hung past ``timeout`` or wrote garbage."""
-        try:
-            return self.take(self.lines.get(timeout=timeout))
-        except queue.Empty:
-            return None
+    @property
+    def name(self) -> str:
+        """The process id."""
+        return str(self.process.pid)
 
-    def take(self, line: str) -> dict[str, Any] | None:
-        """A reply line parsed; None at the end of the stream or for garbage."""
-        if not line:
-            self.lines.put("")  # keep the end-of-stream for later readers
-            return None
-        try:
-            reply = messages.parse(line, self.max_line, "the worker's reply")
-        except messages.MessageError as exc:
-            logger.error("executor worker %d sent a malformed line: %s", self.process.pid, exc)
-            return None
-        if not isinstance(reply, dict):
-            logger.error("executor worker %d sent a reply that is not an object", self.process.pid)
-            return None
-        return reply
+    def alive(self) -> bool:
+        """Whether the process is still running."""
+        return self.process.poll() is None
 
     def send(self, job: dict[str, Any]) -> None:
         """Write one message; a worker that is gone is logged here and its reader sees the end of its stream."""
@@ -203,13 +188,50 @@ class _Worker:
         self.kill()
 
 
+class LocalBackend:
+    """Workers as child processes of this one (the default backend)."""
+
+    def check(self) -> None:
+        """Make sure a worker can enter every sandbox layer on this machine."""
+        check_sandbox()
+
+    def size(self, requested: int | None) -> int:
+        """``requested``, else one worker per core up to 4."""
+        return requested or max(1, min(4, os.cpu_count() or 1))
+
+    def start(
+        self,
+        count: int,
+        cache_root: str,
+        source: str,
+        limits: Limits,
+        memory_budget: int,
+        running: list[WorkerLink],
+        requested: int | None,
+    ) -> list[WorkerLink]:
+        """Start ``count`` worker processes, each with an even share of the budget."""
+        share = max(1, memory_budget // (count + len(running)))
+        return [_Worker(cache_root, source, limits, share) for _ in range(count)]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def default_backend() -> WorkerBackend:
+    """The cluster chosen for this process (``--ray``, ``AVMINE_RAY_ADDRESS``), else the local pool."""
+    from server.executor import cluster  # no Ray import unless a cluster was chosen
+
+    return cluster.selected_backend() or LocalBackend()
+
+
 class Executor:
     """Runs programs over logs in sandboxed workers and records every run in the store.
 
     Use as a context manager, or call ``close``. One executor serves many programs; its workers
     stay warm (runtime imported, logs loaded within ``memory_budget`` bytes, all workers together;
     ``memory.configured_budget`` when None) between them. ``source`` is the track source of calls
-    that name none.
+    that name none. ``backend`` says where workers run (``default_backend()`` when None: a Ray
+    cluster chosen for this process, else child processes here); ``workers`` is then per node.
     """
 
     def __init__(
@@ -221,18 +243,21 @@ class Executor:
         allow_missing_layers: bool = False,
         broker: Broker | None = None,
         memory_budget: int | None = None,
+        backend: WorkerBackend | None = None,
     ) -> None:
-        check_sandbox()
+        self.backend = backend or default_backend()
+        self.backend.check()
         self.store = store
         self.broker = broker
         """Where programs' VLM calls go (the server's VLM); None: programs that call one get a clear error."""
         self.source = source
         self.limits = limits or Limits()
         self.allow_missing_layers = allow_missing_layers
-        self._size = workers or max(1, min(4, os.cpu_count() or 1))
+        self._requested = workers
         self.memory_budget = memory.configured_budget(memory_budget)
         """Bytes all workers together may hold in loaded logs (each an even share)."""
-        self._pool: list[_Worker] = []
+        self._pool: list[WorkerLink] = []
+        self._holder: dict[str, WorkerLink] = {}  # log id -> the worker that last ran it (holds it loaded)
         self._lock = threading.Lock()
         self._resolved: dict[tuple[LogSelection, str, int], dict[str, str]] = {}  # (.., source, generation) -> keys
         self._reuse: dict[tuple[str, ...], LogResult] = {}  # identical code on identical data: same answer
@@ -270,13 +295,23 @@ class Executor:
         for worker in self._pool:
             worker.stop()
         self._pool.clear()
+        self.backend.close()
 
-    def _workers(self) -> list[_Worker]:
+    def _workers(self) -> list[WorkerLink]:
         with self._lock:
-            self._pool = [w for w in self._pool if w.process.poll() is None]
-            while len(self._pool) < self._size:
-                share = max(1, self.memory_budget // self._size)
-                self._pool.append(_Worker(str(self.store.cache_root), self.source, self.limits, share))
+            self._pool = [w for w in self._pool if w.alive()]
+            self._holder = {log_id: w for log_id, w in self._holder.items() if w.alive()}
+            missing = self.backend.size(self._requested) - len(self._pool)
+            if missing > 0:
+                self._pool += self.backend.start(
+                    missing,
+                    str(self.store.cache_root),
+                    self.source,
+                    self.limits,
+                    self.memory_budget,
+                    self._pool,
+                    self._requested,
+                )
             return list(self._pool)
 
     def resolve(self, selection: LogSelection, source: str | None = None) -> list[str]:
@@ -459,14 +494,30 @@ class Executor:
         finished: Callable[[str], None],
         cancel: threading.Event,
         source: str,
+        lost_once: set[str] | None = None,
     ) -> dict[str, dict[str, Any]]:
-        workers = self._workers()
-        # each log goes to the same worker every call (it stays loaded there only); an idle worker takes
-        # batches from the others' queues, so a slow log or a busy worker does not hold a run back
+        """Each log's reply; logs a lost worker held are run again once, logs no worker started get a second round."""
+        last_round = lost_once is not None
+        lost_once = set() if lost_once is None else lost_once
+        try:
+            workers = self._workers()
+        except (RuntimeError, SandboxUnavailableError):
+            if not last_round:
+                raise
+            workers = []  # a second round after a lost node: what cannot be started fails below, per log
+        # each log goes to the worker that ran it last (it stays loaded there only), else to one by its id's
+        # hash; an idle worker takes batches from the others' queues, so a slow log or a busy worker does not
+        # hold a run back
         own: list[list[str]] = [[] for _ in workers]
-        for log_id in log_keys:
-            own[zlib.crc32(log_id.encode()) % len(workers)].append(log_id)
-        size = max(1, math.ceil(len(log_keys) / (len(workers) * BATCHES_PER_WORKER)))
+        index_of = {id(worker): index for index, worker in enumerate(workers)}
+        fair = math.ceil(len(log_keys) / max(1, len(workers)))  # a new worker gets its share, not only stolen work
+        for log_id in log_keys if workers else ():
+            holder = index_of.get(id(self._holder.get(log_id)))
+            chosen = zlib.crc32(log_id.encode()) % len(workers) if holder is None else holder
+            if len(own[chosen]) >= fair:
+                chosen = min(range(len(workers)), key=lambda index: len(own[index]))
+            own[chosen].append(log_id)
+        size = max(1, math.ceil(len(log_keys) / (max(1, len(workers)) * BATCHES_PER_WORKER)))
         queues: list[collections.deque[list[str]]] = [
             collections.deque(names[start : start + size] for start in range(0, len(names), size)) for names in own
         ]
@@ -484,10 +535,10 @@ class Executor:
             with taking:
                 queues[index].appendleft(batch)
 
-        def serve(index: int, worker: _Worker) -> None:
+        def serve(index: int, worker: WorkerLink) -> None:
             while not cancel.is_set():
                 with worker.busy:  # another run may hold this worker; its jobs wait for a free one
-                    if worker.process.poll() is not None:
+                    if not worker.alive():
                         return
                     batch = next_batch(index)
                     if batch is None:
@@ -510,19 +561,29 @@ class Executor:
                         reply = self._await(worker, cancel, waiting[0], job_id)
                         log_id = reply.get("log_id", waiting[0]) if reply is not None else None  # answered in order
                         if reply is None or reply.get("job_id") != job_id or log_id not in waiting:
-                            # died, hung, cancelled or out of step: the log it ran fails, the others go back
+                            # died, hung, cancelled or out of step: the log it ran fails (unless its machine
+                            # was lost: then it runs again elsewhere, once), the others go back
+                            lost = reply is None and not cancel.is_set() and worker.lost()
                             worker.kill() if cancel.is_set() else worker.stop()
-                            replies[waiting[0]] = (
-                                {"status": "cancelled", "error": "cancelled by the client"}
-                                if cancel.is_set()
-                                else {"status": "error", "error": "the worker running this log stopped responding"}
-                            )
-                            finished(waiting[0])
-                            if len(waiting) > 1:
-                                put_back((index + 1) % len(queues), waiting[1:])
+                            if lost and waiting[0] not in lost_once:
+                                logger.warning("executor worker %s was lost running %s; running it again elsewhere",
+                                               worker.name, waiting[0])  # fmt: skip
+                                lost_once.add(waiting[0])
+                            else:
+                                if cancel.is_set():
+                                    replies[waiting[0]] = {"status": "cancelled", "error": "cancelled by the client"}
+                                else:
+                                    why = "the machines running this log were lost twice" if lost else (
+                                        "the worker running this log stopped responding")  # fmt: skip
+                                    replies[waiting[0]] = {"status": "error", "error": why}
+                                finished(waiting[0])
+                                waiting = waiting[1:]
+                            if waiting:
+                                put_back((index + 1) % len(queues), waiting)
                             return
                         waiting.remove(str(log_id))
                         replies[str(log_id)] = messages.worker_result(reply, self.limits)
+                        self._holder[str(log_id)] = worker
                         finished(str(log_id))
 
         threads = [threading.Thread(target=serve, args=(i, w)) for i, w in enumerate(workers)]
@@ -530,13 +591,16 @@ class Executor:
             thread.start()
         for thread in threads:
             thread.join()
+        left = {log_id: key for log_id, key in log_keys.items() if log_id not in replies}
+        if left and not last_round and not cancel.is_set():  # put back after the worker that would take them ended
+            replies.update(self._dispatch(program, prompt, left, finished, cancel, source, lost_once))
         for log_id in log_keys:  # jobs left when every worker died, or never started before a cancel
             if cancel.is_set():
                 replies.setdefault(log_id, {"status": "cancelled", "error": "cancelled by the client"})
             replies.setdefault(log_id, {"status": "error", "error": "no worker was available to run this log"})
         return replies
 
-    def _await(self, worker: _Worker, cancel: threading.Event, log_id: str, job_id: str) -> dict[str, Any] | None:
+    def _await(self, worker: WorkerLink, cancel: threading.Event, log_id: str, job_id: str) -> dict[str, Any] | None:
         """The worker's next reply, or None when it stopped responding or the run was cancelled.
 
         VLM requests the program makes on the way are answered here, through the broker.

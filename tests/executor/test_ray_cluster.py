@@ -1,0 +1,248 @@
+"""The executor on a real Ray cluster (a head and a second node, `ray start`, loopback): the local pool's answers.
+
+One cluster for the module (1 CPU and 100 MB of object store per node); the test that stops the
+second node runs last. The head reads the database's cache folder; the second node keeps its own,
+shipped through the object store (as a node without the shared filesystem does).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+import ray
+from mcp import Client
+
+from server.executor import Executor, Limits, LogSelection
+from server.executor import cluster as cluster_choice
+from server.executor.cache_shipping import LOCAL_VARIABLE, MARKER, local_root
+from server.executor.cluster import ClusterError
+from server.executor.ray_backend import RayBackend, RayWorker
+from server.ingestion import prepare_logs
+from server.mcp.app import create_server
+from store import Store, ingest
+from store.demo import SCENARIO_MINING_DIR, ingest_demo
+from store.split_copier import copy_id, make_split, original_of
+
+from .conftest import LOG, Listener
+from .ray_nodes import REPO, LocalCluster, free_port
+
+LIMITS = Limits(wall_seconds=30.0, cpu_seconds=10, memory_bytes=1 << 30, stdout_chars=4096, result_bytes=1 << 20)
+OUT = "output_scenario({}, description, log_dir, output_dir)\n"
+LEFT_TURN = (
+    "vehicles = get_objects_of_category(log_dir, category='VEHICLE')\n"
+    "output_scenario(turning(vehicles, log_dir, direction='left'), description, log_dir, output_dir)\n"
+)
+CROSSING = (
+    "peds = get_objects_of_category(log_dir, category='PEDESTRIAN')\n"
+    "vehicles = get_objects_of_category(log_dir, category='VEHICLE')\n"
+    "crossing = reverse_relationship(being_crossed_by)(vehicles, peds, log_dir)\n"
+    "output_scenario(crossing, description, log_dir, output_dir)\n"
+)
+SLOW = "x = 0\nfor i in range(2_000_000):\n    x += i\n"
+"""Makes each log take a while, so a node can be stopped mid-run."""
+COPIES = 24
+
+
+@pytest.fixture(scope="module")
+def nodes() -> Iterator[LocalCluster]:
+    started = LocalCluster(cpus_per_node=1)
+    try:
+        started.add_node(env={LOCAL_VARIABLE: "1"})
+        yield started
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        started.stop()
+
+
+@pytest.fixture(scope="module")
+def backend(nodes: LocalCluster) -> RayBackend:
+    return RayBackend.connect(nodes.address)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    store = Store.open(tmp_path_factory.mktemp("ray-demo") / "demo.duckdb")
+    reports = ingest_demo(store, progress=False)
+    prepare_logs(store, [(s, log_id) for r in reports for s, log_id, *_ in r.sources], progress=False)
+    yield store
+    store.close()
+    shutil.rmtree(local_root(str(store.cache_root)), ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def local_answers(demo: Store) -> dict[str, dict[str, object]]:
+    """Each program's answer per demo log from the local pool."""
+    with Executor(demo, workers=1, limits=LIMITS) as local:
+        runs = {
+            name: local.run(code, name, LogSelection()) for name, code in (("left", LEFT_TURN), ("cross", CROSSING))
+        }
+    assert all(run.status == "ok" for run in runs.values())
+    return {name: {r.log_id: r.scenario for r in run.results} for name, run in runs.items()}
+
+
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory: pytest.TempPathFactory, backend: RayBackend) -> Iterator[Store]:
+    """24 copies of the demo logs (the project's split copier), their map features computed on the cluster."""
+    root = tmp_path_factory.mktemp("ray-copies")
+    make_split(root / "val", COPIES)
+    store = Store.open(root / "copies.duckdb")
+    report = ingest(store, root / "val", split="val", progress=False)
+    cluster_choice._selected = backend  # as `avmine ingest --ray` chooses it
+    try:
+        prepare_logs(store, [(s, log_id) for s, log_id, *_ in report.sources], progress=False)
+    finally:
+        cluster_choice._selected = None
+    yield store
+    store.close()
+    shutil.rmtree(local_root(str(store.cache_root)), ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def on_cluster(demo: Store, backend: RayBackend) -> Iterator[Executor]:
+    with Executor(demo, limits=LIMITS, backend=backend) as executor:
+        yield executor
+
+
+def test_an_unreachable_cluster_is_refused_at_once() -> None:
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    started = time.monotonic()
+    with pytest.raises(ClusterError, match=r"no Ray cluster answers at 127\.0\.0\.1"):
+        cluster_choice.select(address)
+    assert time.monotonic() - started < 10
+    program = REPO / "tests" / "executor" / "ray_nodes.py"  # any file: the command stops before reading it
+    done = subprocess.run(
+        [sys.executable, "-m", "server.cli", "exec", str(program), "--prompt", "p", "--ray", address],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "avmine exec: error: no Ray cluster answers at" in done.stderr and "ray start --head" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_demo_answers_equal_the_local_pool(
+    on_cluster: Executor, local_answers: dict[str, dict[str, object]], nodes: LocalCluster
+) -> None:
+    for name, code in (("left", LEFT_TURN), ("cross", CROSSING)):
+        run = on_cluster.run(code, name, LogSelection())
+        assert run.status == "ok", [r.error for r in run.results]
+        assert {r.log_id: r.scenario for r in run.results} == local_answers[name]
+        assert run.layers and all(v for k, v in run.layers.items() if k not in ("mode", "user_namespace"))
+    workers = on_cluster._workers()
+    assert all(isinstance(w, RayWorker) for w in workers)
+    assert len({w.node_id for w in workers}) == 2  # an actor on each node  # type: ignore[attr-defined]
+
+
+def test_24_copies_built_and_run_on_the_cluster_equal_the_local_pool(
+    copies: Store, backend: RayBackend, local_answers: dict[str, dict[str, object]]
+) -> None:
+    with Executor(copies, limits=LIMITS, backend=backend) as executor:
+        run = executor.run(LEFT_TURN, "left", LogSelection(split="val"))
+        again = executor.run(LEFT_TURN + "# again\n", "left", LogSelection(split="val"))
+        held = dict(executor._holder)
+    assert run.status == "ok", [r.error for r in run.results if r.error]
+    assert len(run.results) == COPIES
+    for i in range(COPIES):  # a copy's answer is its original's (same boxes, map and poses)
+        assert (
+            run.results[[r.log_id for r in run.results].index(copy_id(i))].scenario
+            == (local_answers["left"][original_of(i).name])
+        )
+    assert [r.scenario for r in again.results] == [r.scenario for r in run.results]
+    assert len({w.node_id for w in held.values()}) == 2  # type: ignore[attr-defined]
+    shipped = {p.parent.name for p in local_root(str(copies.cache_root)).glob(f"*/{MARKER}")}
+    on_second = {log_id for log_id, w in held.items() if w.shipping is not None}  # type: ignore[attr-defined]
+    assert on_second and on_second <= shipped  # the second node ran its logs from copies shipped to it
+
+
+def test_escape_attempts_through_an_actor_have_no_effect(on_cluster: Executor, listener: Listener) -> None:
+    one = LogSelection(logs=("3b3570b4",))
+    attempts = [
+        ("x = [0] * (10 ** 10)\n" + OUT, "MemoryError"),
+        ("def f(n):\n    return f(n + 1)\nf(0)\n" + OUT, "RecursionError"),
+        ("import os\nos.system('touch /tmp/avmine-ray-escape')\n" + OUT, "import of 'os' is not allowed"),
+        ("import statistics\nr = statistics.random\n" + OUT, "has no attribute 'random'"),
+    ]
+    for code, message in attempts:
+        result = on_cluster.run(code, "escape", one).results[0]
+        assert result.status != "ok" and message in (result.error or ""), result.error
+    assert not Path("/tmp/avmine-ray-escape").exists()
+    assert listener.connections == 0
+    ok = on_cluster.run(LEFT_TURN + "# still serves\n", "left", one)
+    assert ok.status == "ok" and ok.layers["network_namespace"] and ok.layers["syscall_filter"]
+    probed = on_cluster.layers()  # the probe program, on a node's worker
+    assert probed.network_namespace and probed.pid_namespace and probed.syscall_filter and probed.private_root
+
+
+def test_cancel_reaches_the_cluster(copies: Store, backend: RayBackend) -> None:
+    cancel = threading.Event()
+
+    def progress(done: int, total: int, log_id: str) -> None:
+        cancel.set()  # after the first log: the rest is in flight or waiting on the nodes
+
+    with Executor(copies, limits=LIMITS, backend=backend) as executor:
+        before = executor._workers()
+        run = executor.run(SLOW + LEFT_TURN, "left", LogSelection(split="val"), progress=progress, cancel=cancel)
+        assert run.status == "cancelled"
+        assert sum(r.status == "cancelled" for r in run.results) >= COPIES // 2
+        assert not any(w.alive() for w in before)  # the nodes' workers were killed, not left running
+        after = executor.run(LEFT_TURN + "# after\n", "left", LogSelection(logs=(copy_id(0),)))
+        assert after.status == "ok"
+
+
+def test_an_mcp_clients_cancel_stops_the_program_on_its_node(
+    tmp_path: Path, backend: RayBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "mcp.duckdb"
+    with Store.open(db) as store:
+        ingest(store, SCENARIO_MINING_DIR / LOG, split="val", progress=False)
+    monkeypatch.setattr(cluster_choice, "_selected", backend)  # as `avmine serve --ray` chooses it
+    spin = "n = 0\nwhile n >= 0:\n    n += 1\n"
+
+    async def session() -> str:
+        async with Client(create_server(db, image_dir=tmp_path / "images")) as client:
+            with anyio.move_on_after(12):
+                await client.call_tool("execute_scenario", {"program": spin + LEFT_TURN, "prompt": "spin"})
+                pytest.fail("the spinning program cannot finish")
+            after = await client.call_tool("execute_scenario", {"program": LEFT_TURN, "prompt": "after"})
+            assert after.structured_content is not None and after.structured_content["status"] == "ok"
+            assert after.structured_content["sandbox"]["syscall_filter"] is True
+            await client.call_tool("get_run", {"run_id": after.structured_content["run_id"]})  # records written
+            return str(after.structured_content["run_id"])
+
+    anyio.run(session)
+    with Store.open(db) as store:
+        assert store.con.execute("SELECT status FROM runs WHERE prompt = 'spin'").fetchall() == [("cancelled",)]
+        shutil.rmtree(local_root(str(store.cache_root)), ignore_errors=True)
+
+
+def test_a_node_lost_mid_run_has_its_logs_run_again(
+    copies: Store, backend: RayBackend, nodes: LocalCluster, local_answers: dict[str, dict[str, object]]
+) -> None:
+    """Runs last: the second node's raylet is ended by pid (not `ray stop`, which stops every node here)."""
+    second = nodes.raylet_pid(nodes.nodes[1])
+    killed = threading.Event()
+
+    def progress(done: int, total: int, log_id: str) -> None:
+        if done >= 3 and not killed.is_set():
+            killed.set()
+            subprocess.run(["kill", "-9", str(second)], check=True)
+
+    with Executor(copies, limits=LIMITS, backend=backend) as executor:
+        before = executor._workers()
+        assert len({w.node_id for w in before}) == 2  # type: ignore[attr-defined]
+        run = executor.run(SLOW + LEFT_TURN, "left", LogSelection(split="val"), progress=progress)
+        assert killed.is_set()
+        assert run.status == "ok", [r.error for r in run.results if r.error]
+        for result in run.results:
+            assert result.scenario == local_answers["left"][original_of(int(result.log_id[-12:], 16) - 1).name]
+        lost = [w for w in before if not w.alive()]
+        assert lost and all(w.lost() for w in lost)  # the actor went with its node, not through a program
+        assert len(executor._workers()) == 1  # the pool now has the head's node only
