@@ -71,6 +71,7 @@ def run_logs(
     started = time.perf_counter()
     with contextlib.suppress(BrokenPipeError), os.fdopen(armed.jobs, "wb") as pipe:
         pipe.write(json.dumps(job).encode())
+    armed.jobs = -1  # closed: ``disarm`` must not close the number again (a newer pipe may hold it by then)
     pending = bytearray()
     scanned = 0
     done = 0

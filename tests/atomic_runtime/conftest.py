@@ -29,5 +29,5 @@ def ctx(request: pytest.FixtureRequest, demo_db: Store) -> LogContext:
 @pytest.fixture(scope="session")
 def golden_executor(demo_db: Store) -> Iterator[Executor]:
     """The sandboxed executor the golden programs run in, as `avmine exec` runs them (one per session)."""
-    with Executor(demo_db, workers=2) as executor:
+    with Executor(demo_db, workers=1) as executor:
         yield executor

@@ -8,6 +8,7 @@ as `avmine exec` runs it, each program once over all the logs of its cases.
 from __future__ import annotations
 
 import ast
+
 import pytest
 
 from server.executor import Executor
