@@ -79,7 +79,8 @@ def test_programs_that_fail_in_refav_fail_here_with_the_same_error(key: str, ans
     expected = GOLDEN["results"][key]["error"]
     kind = {"SyntaxError": "syntax error on line"}.get(str(expected).split(":")[0], "")
     kind = kind or str(expected).split(":")[0]  # e.g. NameError, with the name
-    assert answers[key].error is not None and kind in answers[key].error, (answers[key].error, expected)
+    error = answers[key].error
+    assert error is not None and kind in error, (error, expected)
 
 
 def test_syntax_errors_are_reported_with_their_line(answers: dict[str, LogResult]) -> None:
