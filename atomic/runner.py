@@ -1,6 +1,6 @@
 """The one program runner: a scenario program on one log, as the sandboxed worker and in-process callers run it.
 
-Both the executor's sandboxed child (``server.executor.child``) and trusted in-process callers
+Both the executor's sandboxed child (``server.executor.sandboxed_child``) and trusted in-process callers
 (``run_program``: tests that look inside a run, benchmarks) go through ``run_on_log``: the same
 namespace binding, output capture, RefAV's post-processing at each ``output_scenario`` call,
 function timing and error formatting. They differ only in what they hand it: the sandbox gives
