@@ -1,4 +1,4 @@
-"""Preparing and running a RefAV-style scenario program against one log.
+"""Preparing a RefAV-style scenario program to run against a log.
 
 A program is Python text that calls the atomic functions, with ``log_dir``, ``output_dir``
 and ``description`` pre-bound, and ends with ``output_scenario(...)``. RefAV rewrites the text
@@ -11,22 +11,15 @@ with string edits; avmine works on the syntax tree instead:
 * the program runs in one namespace dict, so helper functions, lambdas and comprehensions see
   the program's variables (under RefAV's separate globals and locals they raise NameError).
 
-This module runs trusted code in-process (tests, benchmarks, the sandboxed worker's inner
-loop); untrusted code goes through the executor, which runs this inside a sandbox.
+This module prepares the text; ``atomic.runner`` runs it on a log, for the executor's sandboxed
+child and for trusted in-process callers alike.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
-import io
 import re
-import time
-import traceback
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 _FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.S)
 MAX_PROGRAM_CHARS = 100_000
@@ -39,24 +32,6 @@ Python's parser, compiler and the policy's tree walk recurse once per level: a c
 
 class ProgramError(Exception):
     """The program text cannot be run (syntax error, no output_scenario call)."""
-
-
-@dataclass(frozen=True)
-class Output:
-    """One ``output_scenario`` call: the scenario as passed (before post-processing)."""
-
-    description: str
-    scenario: Any
-
-
-@dataclass
-class ProgramRun:
-    """What running a program on one log produced."""
-
-    outputs: list[Output] = field(default_factory=list)
-    stdout: str = ""
-    error: str | None = None
-    seconds: float = 0.0
 
 
 def extract_code(text: str) -> str:
@@ -157,54 +132,3 @@ def _depth(tree: ast.AST) -> int:
         deepest = max(deepest, depth)
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
     return deepest
-
-
-def run_program(
-    text: str,
-    namespace: Mapping[str, Any],
-    log_dir: Path,
-    description: str,
-    output_dir: Path,
-    on_output: Callable[[Any, str], None] | None = None,
-) -> ProgramRun:
-    """Run a program on one log in this process and capture what it outputs.
-
-    Args:
-        text: the program (or an answer holding it in a fenced block).
-        namespace: the names a program sees (the atomic functions, ``np``); copied per run.
-        log_dir: the log's cache directory.
-        description: the prompt; bound as ``description``.
-        output_dir: bound as ``output_dir``.
-        on_output: called with (scenario, description) at each ``output_scenario`` call, after the
-            run records it; this is where post-processing or writing happens.
-
-    Returns:
-        The captured outputs, printed text and the error (a traceback summary) if it failed.
-    """
-    run = ProgramRun()
-    started = time.perf_counter()
-    try:
-        tree = prepare(text)
-    except ProgramError as exc:
-        run.error = str(exc)
-        return run
-
-    def output_scenario(scenario: Any, *args: Any, **kwargs: Any) -> None:
-        # The runner's description always wins (RefAV rewrites the call to pass its own).
-        run.outputs.append(Output(description=description, scenario=scenario))
-        if on_output is not None:
-            on_output(scenario, description)
-
-    scope: dict[str, Any] = dict(namespace)
-    scope.update(log_dir=log_dir, output_dir=output_dir, description=description, output_scenario=output_scenario)
-    buffer = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(buffer):
-            exec(compile(tree, "<program>", "exec"), scope)
-    except Exception as exc:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<program>"]
-        where = f" (line {frames[-1].lineno})" if frames else ""
-        run.error = f"{type(exc).__name__}{where}: {exc}"
-    run.stdout = buffer.getvalue()
-    run.seconds = time.perf_counter() - started
-    return run

@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import atomic
-from atomic.output import post_process_scenario
-from atomic.program import run_program
+from atomic.runner import run_program
 from server.executor import Executor, LogSelection
 from server.executor.memory import budget_option
 from server.ingestion import prepare_logs
@@ -117,11 +116,8 @@ def main() -> None:
                 for program in PROGRAMS:
                     for log_id in logs:
                         started = time.perf_counter()
-                        # the same work as a sandboxed call: run, then RefAV's post-processing of the output
-                        log_dir = store.log_dir(log_id)
-                        run = run_program(program, namespace, log_dir, "p", Path(tmp))
-                        for output in run.outputs:
-                            post_process_scenario(output.scenario, log_dir)
+                        # the same work as a sandboxed call: the runner post-processes each output
+                        run_program(program, namespace, store.log_dir(log_id), "p", Path(tmp))
                         in_process.append(time.perf_counter() - started)
                         # calls come from an agent that reads each result first: give the worker the
                         # moment it uses between calls to reap the last sandbox and arm the next one

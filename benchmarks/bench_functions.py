@@ -90,7 +90,7 @@ def measure(log_dirs: list[Path], repeats: int) -> dict[str, Any]:
     """{"functions": {name: {log: [first_ms, warm_ms]}}, "programs": {call: {log: ms}}} in this process."""
     import atomic
     from atomic.context import context_for
-    from atomic.program import run_program
+    from atomic.runner import run_program
 
     namespace = atomic.program_namespace()
     functions: dict[str, dict[str, list[float]]] = {}

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from atomic.context import LogContext, context_for
+from server.executor import Executor
 from store import Store
 
 LOGS = (
@@ -21,3 +24,10 @@ def demo_db(demo_store: Store) -> Store:
 @pytest.fixture(scope="session", params=LOGS)
 def ctx(request: pytest.FixtureRequest, demo_db: Store) -> LogContext:
     return context_for(demo_db.log_dir(request.param))
+
+
+@pytest.fixture(scope="session")
+def golden_executor(demo_db: Store) -> Iterator[Executor]:
+    """The sandboxed executor the golden programs run in, as `avmine exec` runs them (one per session)."""
+    with Executor(demo_db, workers=1) as executor:
+        yield executor

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import atomic
-from atomic.program import run_program
+from atomic.runner import run_program
 from atomic.validation import ArgumentError
 from store import Store
 
@@ -80,8 +80,10 @@ def test_defective_refav_example_gets_an_actionable_error(demo_db: Store, tmp_pa
     )
     run = run_program(code, atomic.program_namespace(), demo_db.log_dir(LOGS[0]), "x", tmp_path)
     assert run.error is not None
-    assert run.error.startswith("ArgumentError (line 3): has_objects_in_relative_direction: direction='behind'")
+    # the error names the function the program called, and the program's line, as the executor's does
+    assert run.error.startswith("ArgumentError: get_objects_in_relative_direction: direction='behind' is not allowed")
     assert "'forward', 'backward', 'left', 'right'" in run.error
+    assert "line 3: behind = get_objects_in_relative_direction(" in run.error
 
 
 def test_programs_with_helpers_lambdas_and_comprehensions_work(demo_db: Store, tmp_path: Path) -> None:
@@ -97,7 +99,7 @@ def test_programs_with_helpers_lambdas_and_comprehensions_work(demo_db: Store, t
     )
     run = run_program(code, atomic.program_namespace(), demo_db.log_dir(LOGS[0]), "x", tmp_path)
     assert run.error is None, run.error
-    assert any(run.outputs[0].scenario.values())
+    assert any(run.scenario.values())
 
 
 def test_shape_mistakes_say_what_was_expected(log_dir: Path) -> None:

@@ -1,7 +1,8 @@
 """End to end: avmine's predictions for the ground-truth prompts equal RefAV's, frame for frame and in score.
 
 RefAV's own ``output_scenario`` wrote tests/data/refav_golden/refav_predictions.pkl for the programs
-in make_prediction_pickles.py; avmine runs the same programs, post-processes and writes frames.
+in make_prediction_pickles.py; avmine runs the same programs through its sandboxed executor (which
+post-processes each answer, as RefAV's ``output_scenario`` does) and writes frames.
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
-import atomic
-from atomic.output import post_process_scenario
-from atomic.program import run_program
 from evaluation.submission.format import sequence_frames
 from evaluation.submission.from_store import log_boxes
+from server.executor import Executor
 from store import Store
 from store.demo import DEMO_GROUND_TRUTH
 from store.readers.safe_pickle import load_pickle
+
+from .golden import run_all
 
 GOLDEN_DIR = Path(__file__).parents[1] / "data" / "refav_golden"
 REFAV_PREDICTIONS = load_pickle(GOLDEN_DIR / "refav_predictions.pkl")
@@ -35,20 +37,23 @@ def _programs() -> dict[tuple[str, str], str]:
     return programs
 
 
-def _ours(demo_db: Store, tmp_path: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
+@pytest.fixture(scope="module")
+def ours(golden_executor: Executor, demo_db: Store) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """avmine's frames for every (log, prompt) of RefAV's pickle."""
+    programs = _programs()
+    results = run_all(golden_executor, {prompt: code for (_, prompt), code in programs.items()},
+                      [(prompt, log_id, prompt) for log_id, prompt in programs])  # fmt: skip
     out = {}
-    for (log_id, prompt), code in _programs().items():
-        run = run_program(code, atomic.program_namespace(), demo_db.log_dir(log_id), prompt, tmp_path)
-        assert run.error is None, run.error
-        scenario = run.outputs[0].scenario
-        post_process_scenario(scenario, demo_db.log_dir(log_id))
+    for log_id, prompt in programs:
+        result = results[f"{prompt}|{log_id}"]
+        assert result.status == "ok", result.error
         timestamps = [int(f["timestamp_ns"]) for f in REFAV_PREDICTIONS[(log_id, prompt)]]
-        out[(log_id, prompt)] = sequence_frames(log_boxes(demo_db.load_arrays(log_id), timestamps), prompt, scenario)
+        boxes = log_boxes(demo_db.load_arrays(log_id), timestamps)
+        out[(log_id, prompt)] = sequence_frames(boxes, prompt, result.scenario)
     return out
 
 
-def test_frames_equal_refavs(demo_db: Store, tmp_path: Path) -> None:
-    ours = _ours(demo_db, tmp_path)
+def test_frames_equal_refavs(ours: dict[tuple[str, str], list[dict[str, Any]]]) -> None:
     assert set(ours) == set(REFAV_PREDICTIONS)
     for key, frames in REFAV_PREDICTIONS.items():
         assert len(ours[key]) == len(frames)
@@ -60,11 +65,10 @@ def test_frames_equal_refavs(demo_db: Store, tmp_path: Path) -> None:
                 np.testing.assert_array_equal(mine[name], theirs[name], err_msg=name)
 
 
-def test_metrics_equal_refavs_under_av2(demo_db: Store, tmp_path: Path) -> None:
+def test_metrics_equal_refavs_under_av2(ours: dict[tuple[str, str], list[dict[str, Any]]]) -> None:
     from av2.evaluation.scenario_mining.eval import evaluate as av2_evaluate
 
     ground_truth = load_pickle(DEMO_GROUND_TRUTH)
-    ours = _ours(demo_db, tmp_path)
     theirs = av2_evaluate(copy.deepcopy(REFAV_PREDICTIONS), copy.deepcopy(ground_truth), "HOTA", 50, None, None)
     mine = av2_evaluate(copy.deepcopy(ours), copy.deepcopy(ground_truth), "HOTA", 50, None, None)
     np.testing.assert_allclose(mine, theirs, atol=1e-9)

@@ -1,19 +1,21 @@
 """Every atomic function, at its defaults and with each parameter off its default, gives RefAV's answer.
 
 One small program per variant (tests/data/refav_golden/function_programs.md) was run through RefAV's
-own implementation on the four demo logs; its raw scenario is compared with avmine's, whole:
-referred tracks, related tracks at every level, and timestamps.
+own implementation on the four demo logs; here it runs through avmine's sandboxed executor, as
+`avmine exec` runs it, each program once over its logs. Its answer is compared with RefAV's
+(post-processed as RefAV's ``output_scenario`` does), whole: referred tracks, related tracks at
+every level, and timestamps.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from server.executor import Executor
 from store import Store
+from store.runs import LogResult
 
-from .golden import load, normalise, run_case
+from .golden import load, normalise, refav_answer, run_golden
 
 GOLDEN = load("functions.json")
 CASES = sorted(GOLDEN["results"], key=lambda key: (int(key.split("|")[0]), key))
@@ -55,12 +57,18 @@ def test_golden_coverage_never_shrinks() -> None:
     assert covered >= COVERED_AT_LEAST
 
 
+@pytest.fixture(scope="module")
+def answers(golden_executor: Executor) -> dict[str, LogResult]:
+    return run_golden(golden_executor, GOLDEN, CASES)
+
+
 @pytest.mark.parametrize("key", CASES)
-def test_function_matches_refav(key: str, demo_db: Store, tmp_path: Path) -> None:
+def test_function_matches_refav(key: str, answers: dict[str, LogResult], demo_db: Store) -> None:
     _, log_id = key.split("|")
-    run, expected = run_case(GOLDEN, key, demo_db.log_dir(log_id), tmp_path)
+    expected = GOLDEN["results"][key]
+    result = answers[key]
     if expected["error"]:
-        assert run.error is not None, f"RefAV failed ({expected['error']}), avmine did not"
+        assert result.error is not None, f"RefAV failed ({expected['error']}), avmine did not"
         return
-    assert run.error is None, run.error
-    assert normalise(run.outputs[0].scenario) == normalise(expected["scenario"])
+    assert result.status == "ok", result.error
+    assert normalise(result.scenario) == normalise(refav_answer(expected["scenario"], demo_db.log_dir(log_id)))

@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 import atomic
-from atomic.output import post_process_scenario
-from atomic.program import run_program
+from atomic.runner import run_program
 from evaluation import evaluate
 from evaluation.submission.validate import validate_submission
 from store import Store
@@ -34,8 +33,7 @@ def test_submit_from_stored_runs(tmp_path: Path) -> None:
             PROGRAM, atomic.program_namespace(), store.log_dir(STOPPED_CAR_LOG), "stopped car", tmp_path
         )
         assert outcome.error is None
-        scenario = outcome.outputs[0].scenario
-        post_process_scenario(scenario, store.log_dir(STOPPED_CAR_LOG))
+        scenario = outcome.scenario  # post-processed by the runner, as the executor's answer is
         run_id = record_run(
             store,
             Run(prompt="stopped car", program=PROGRAM, log_selection={"logs": [STOPPED_CAR_LOG]}),

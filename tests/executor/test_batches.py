@@ -17,10 +17,9 @@ import pytest
 
 import atomic
 from atomic.context import active_source, set_active_source
-from atomic.output import post_process_scenario
-from atomic.program import run_program
+from atomic.runner import run_program
 from server.executor import Executor, Limits, LogSelection, memory
-from server.executor.worker import _jsonable
+from server.executor.sandboxed_child import scenario_document
 from store import Store
 
 from .log_copies import copy_log
@@ -62,16 +61,14 @@ def _logs(store: Store) -> list[str]:
 
 
 def _in_process(store: Store, program: str, log_id: str, tmp: Path) -> dict[str, Any]:
-    """The program on one log in this process, as ``atomic.program``'s runner runs it."""
+    """The program on one log in this process, through the runner the sandboxed child uses (``atomic.runner``)."""
     previous = active_source()
     set_active_source("annotations")
     try:
         log_dir = store.log_dir(log_id)
         run = run_program(program, atomic.program_namespace(), log_dir, "p", tmp)
         assert run.error is None, run.error
-        scenario = run.outputs[-1].scenario
-        post_process_scenario(scenario, log_dir)
-        document: dict[str, Any] = _jsonable(scenario)
+        document: dict[str, Any] = scenario_document(run.scenario)
         return document
     finally:
         set_active_source(previous)

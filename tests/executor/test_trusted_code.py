@@ -23,9 +23,10 @@ import pytest
 
 from atomic.program import MAX_NESTING, ProgramError, prepare
 from server.executor import Executor, LogSelection, policy
+from server.executor.arming import Armed, disarm
+from server.executor.child_results import run_job
 from server.executor.executor import _Worker
 from server.executor.messages import MAX_DEPTH, nesting_depth
-from server.executor.worker import Armed, disarm, run_job
 from store import Store
 from store.bounds import ERROR_CHARS, STDOUT_CHARS
 from store.runs import LogResult, Run, load_run, record_run

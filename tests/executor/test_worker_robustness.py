@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from server.executor import Executor, Limits, LogSelection
-from server.executor.worker import _keep_only
+from server.executor.arming import _keep_only
 from server.ingestion import ingest_and_prepare
 from store import Store
 from store.demo import SCENARIO_MINING_DIR, SENSOR_DIR
