@@ -34,6 +34,7 @@ from server.executor import memory, messages, policy
 from server.executor.link import WorkerBackend, WorkerLink
 from server.executor.namespaces import SandboxUnavailableError
 from server.executor.sandbox import Layers, Limits
+from store.arrays import ANNOTATIONS_SOURCE
 from store.bounds import ERROR_CHARS, bound
 from store.database import Store
 from store.errors import StoreError
@@ -238,7 +239,7 @@ class Executor:
         self,
         store: Store,
         workers: int | None = None,
-        source: str = "annotations",
+        source: str = ANNOTATIONS_SOURCE,
         limits: Limits | None = None,
         allow_missing_layers: bool = False,
         broker: Broker | None = None,

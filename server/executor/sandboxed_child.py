@@ -29,6 +29,7 @@ from atomic.runner import Compiled, Scope, compile_program, run_on_log, timed
 from server.executor import policy, sandbox
 from server.executor.log_contexts import LogContexts, job_logs
 from server.executor.safe_builtins import BoundedText, make_builtins, safe_module
+from store.arrays import ANNOTATIONS_SOURCE
 
 _MODULES = {name: safe_module(importlib.import_module(name)) for name in policy.ALLOWED_IMPORTS}
 """The modules programs may import, wrapped once here: nothing can be imported inside the sandbox."""
@@ -137,7 +138,7 @@ def run_job_logs(
     fresh = _Fresh()
     program = None if raw else compile_checked(job["program"])
     gc.freeze()  # the warm runtime's objects: collections after each log only look at the program's
-    for index, entry in enumerate(job_logs(job, "annotations")):
+    for index, entry in enumerate(job_logs(job, ANNOTATIONS_SOURCE)):
         if index:  # the first log has the limit set on entering; each later one from where the last left off
             hard = resource.getrlimit(resource.RLIMIT_CPU)[1]  # (whole seconds: a later log gets up to 1 s more)
             soft = math.ceil(_cpu_used()) + limits.cpu_seconds

@@ -31,6 +31,7 @@ from server.executor import namespaces, sandbox
 from server.executor.arming import MAX_LOGS_PER_CHILD, SANDBOX_PREFIX, Armed, arm, disarm, sweep_dead_workers
 from server.executor.child_results import run_logs
 from server.executor.log_contexts import LogContexts, job_logs
+from store.arrays import ANNOTATIONS_SOURCE
 
 RAW_FOR_TESTS = "--raw-python-for-os-boundary-tests"
 """The worker's command-line switch for ``sandboxed_child._run_raw``; the executor never passes it."""
@@ -55,7 +56,7 @@ def main(argv: list[str], identity: namespaces.Identity) -> None:
             budget = int(arg.removeprefix(BUDGET_FLAG))
     argv = [arg for arg in argv if arg != RAW_FOR_TESTS and not arg.startswith(BUDGET_FLAG)]
     contexts = LogContexts(Path(argv[0]), budget)
-    source = argv[1] if len(argv) > 1 else "annotations"
+    source = argv[1] if len(argv) > 1 else ANNOTATIONS_SOURCE
     limits = sandbox.Limits(**json.loads(argv[2])) if len(argv) > 2 else sandbox.Limits()
     out = sys.stdout
     sys.stdout = sys.stderr  # nothing but results goes to the protocol stream
