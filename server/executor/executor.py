@@ -518,7 +518,8 @@ class Executor:
             if len(own[chosen]) >= fair:
                 chosen = min(range(len(workers)), key=lambda index: len(own[index]))
             own[chosen].append(log_id)
-        size = max(1, math.ceil(len(log_keys) / (max(1, len(workers)) * BATCHES_PER_WORKER)))
+        per_worker = BATCHES_PER_WORKER if len(workers) > 1 else 1  # a lone worker has no one to balance with
+        size = max(1, math.ceil(len(log_keys) / (max(1, len(workers)) * per_worker)))
         queues: list[collections.deque[list[str]]] = [
             collections.deque(names[start : start + size] for start in range(0, len(names), size)) for names in own
         ]
