@@ -113,9 +113,10 @@ class MotionModels:
     """
 
     stationary_drift_mps: float
-    """stationary: velocity and acceleration are zero; the position wanders by this many m per s, and the
-    velocity and acceleration have this standard deviation (m/s, m/s²) so that mixing with the moving
-    modes stays well conditioned."""
+    """stationary (at rest or creeping): velocity and acceleration are zero and the position wanders as a
+    random walk of this speed (m/s per step of 1 s: standard deviation ``drift * dt`` per step); velocity and
+    acceleration have this standard deviation (m/s, m/s²) so that mixing with the moving modes stays well
+    conditioned."""
     cv_acceleration_mps2: float
     """constant velocity: standard deviation of the white acceleration (FilterPy's
     ``Q_discrete_white_noise(dim=2)``); the acceleration state has this standard deviation too."""
@@ -130,11 +131,12 @@ class MotionModels:
 
 
 MOTION_MODELS: dict[str, MotionModels] = {
-    # parked and queued cars are common: a stationary mode pins them; braking and turning need acceleration
-    "vehicle": MotionModels(0.05, 2.0, 4.0, 0.2, (0.4, 0.4, 0.2)),
-    "two-wheeler": MotionModels(0.05, 2.0, 4.0, 0.3, (0.3, 0.5, 0.2)),
+    # parked and queued cars are common: the stationary mode holds them, yet lets a queue creep at walking
+    # pace (0.3 m/s), which one frame's box cannot tell from noise; braking and turning need acceleration
+    "vehicle": MotionModels(0.3, 2.0, 4.0, 0.2, (0.4, 0.4, 0.2)),
+    "two-wheeler": MotionModels(0.3, 2.0, 4.0, 0.3, (0.3, 0.5, 0.2)),
     # people walk at 1-2 m/s and start, stop and turn within a second
-    "pedestrian": MotionModels(0.05, 1.0, 2.0, 0.5, (0.4, 0.5, 0.1)),
+    "pedestrian": MotionModels(0.3, 1.0, 2.0, 0.5, (0.4, 0.5, 0.1)),
     # cones, signs, bollards: almost never move (they may be carried)
     "static": MotionModels(0.02, 0.5, 1.0, 0.01, (0.98, 0.01, 0.01)),
 }
