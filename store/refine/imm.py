@@ -234,18 +234,39 @@ def _pair_gains(filtered: ImmPass) -> list[FloatArray]:
 
     Per axis (x, then y): the transitions and noises are the same on both, and the gains use each axis's own
     covariance block (the x-y cross terms that mixing adds are kept by the filter, dropped here), so they
-    are 3x3 problems with closed-form inverses. They depend on the forward pass only: all frames at once,
-    each matrix entry one array over every (frame, track, mode pair, axis), since NumPy's solvers pay per matrix.
+    are 3x3 problems in closed form: a scalar for the stationary mode (its transition keeps position only),
+    2x2 for constant velocity, 3x3 for constant acceleration. They depend on the forward pass only: all frames
+    at once, each matrix entry one array over every (frame, track, mode, axis), since NumPy's solvers pay
+    per matrix.
     """
     p = np.concatenate([filtered.p[k][: len(filtered.p[k + 1])] for k in range(len(filtered.p) - 1)])
-    p_axes = np.stack([p[:, :, :3, :3], p[:, :, 3:, 3:]], axis=2)[:, :, None]  # (rows, i, 1, axis, 3, 3)
-    f = _entries(np.concatenate(filtered.f[1:])[:, None, :, None, :3, :3])  # (rows, 1, j, 1)
-    q = _entries(np.concatenate(filtered.q[1:])[:, None, :, None, :3, :3])
-    fp = _product(f, _entries(p_axes))  # (rows, i, j, axis)
+    p_axes = np.stack([p[:, :, :3, :3], p[:, :, 3:, 3:]], axis=2)  # (rows, i, axis, 3, 3)
+    e = _entries(p_axes)  # each (rows, i, axis)
+    f_all = np.concatenate(filtered.f[1:])  # (rows, j, 6, 6)
+    q_all = np.concatenate(filtered.q[1:])[:, :, None, None]  # (rows, j, 1, 1, 6, 6)
+    h = f_all[:, 1, 0, 1][:, None, None]  # the step's seconds, from the constant-velocity transition
+    gains = np.zeros((len(p), N_MODES, N_MODES, 2, 3, 3))
+    # stationary: F P F' keeps the position variance only, so C has one column
+    d = e[0][0] + q_all[:, 0, ..., 0, 0]
+    for r in range(3):
+        gains[:, :, 0, :, r, 0] = e[r][0] / d
+    # constant velocity: F P F' + Q has a 2x2 position-velocity block and the acceleration noise apart
+    q = q_all[:, 1]
+    top = [e[0][c] + h * e[1][c] for c in range(3)]  # row 0 of F P; row 1 is P's row 1, row 2 is zero
+    s00, s01, s11 = top[0] + h * top[1] + q[..., 0, 0], top[1] + q[..., 0, 1], e[1][1] + q[..., 1, 1]
+    det = s00 * s11 - s01 * s01
+    for r in range(3):
+        gains[:, :, 1, :, r, 0] = (top[r] * s11 - e[1][r] * s01) / det
+        gains[:, :, 1, :, r, 1] = (e[1][r] * s00 - top[r] * s01) / det
+    # constant acceleration: the full 3x3
+    f = _entries(f_all[:, None, 2, None, :3, :3])  # (rows, 1, 1)
+    fp = _product(f, e)
     p_pred = _product(fp, _transpose(f))
-    p_pred = [[p_pred[r][c] + q[r][c] for c in range(3)] for r in range(3)]
+    p_pred = [[p_pred[r][c] + q_all[:, 2, ..., r, c] for c in range(3)] for r in range(3)]
     gain = _product(_transpose(fp), _inverse(p_pred))  # P F' = (F P)' (P is symmetric)
-    gains = np.stack([np.stack(row, axis=-1) for row in gain], axis=-2)
+    for r in range(3):
+        for c in range(3):
+            gains[:, :, 2, :, r, c] = gain[r][c]
     bounds = np.cumsum([0, *(len(x) for x in filtered.x[1:])])
     return [gains[a:b] for a, b in itertools.pairwise(bounds)]
 

@@ -85,4 +85,4 @@ def test_the_second_noise_model_breaks_tracks_at_occlusions_and_adds_false_boxes
     gaps = [np.diff(t).max() / 1e9 for t in times.values() if len(t) > 1]
     assert max(gaps) >= 0.3
     scores = np.concatenate([f["score"] for f in frames])
-    assert 0.0 < scores.min() and scores.max() < 1.0
+    assert scores.min() > 0.0 and scores.max() < 1.0
