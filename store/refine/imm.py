@@ -1,9 +1,11 @@
 """An interacting multiple model (IMM) filter and smoother over box centres, batched over all tracks of a log.
 
-Modes (``params.MODES``): stationary, constant velocity and constant acceleration, with process noises
-and mode switching per kind of road user (``params.MOTION_MODELS``). The state per axis is position,
-velocity and acceleration (``x, vx, ax, y, vy, ay``: one state for every mode, as FilterPy's
-``IMMEstimator`` requires); the box centre is observed with ``position_noise_m`` on x and y.
+Modes (``params.MODES``): stationary (at rest or creeping), constant velocity and constant acceleration,
+with process noises and mode switching per kind of road user (``params.MOTION_MODELS``). The state per
+axis is position, velocity and acceleration (``x, vx, ax, y, vy, ay``: one state for every mode, as
+FilterPy's ``IMMEstimator`` requires); the box centre is observed with ``position_noise_m`` on x and y.
+Turn-rate modes (CTRV, CTRA) are left out: they need heading and turn rate in the state and an extended
+filter, and a turn is a lateral acceleration, which the constant-acceleration mode follows.
 
 Forward: the IMM of Blom and Bar-Shalom, step for step as FilterPy 2.0's ``IMMEstimator`` (mixing,
 per-mode Kalman predict and update, mode probabilities from the innovation likelihoods); a frame
@@ -13,7 +15,8 @@ Backward, the fixed-interval smoother of Kim (1994) for Markov-switching linear 
 it: Rauch-Tung-Striebel steps from each mode's filtered estimate under each mode's dynamics, collapsed
 with the smoothed mode probabilities of Kim's backward recursion
 ``mu_s(k)_i ∝ mu(k)_i * sum_j M_ij * mu_s(k+1)_j / cbar(k+1)_j``; the smoothed centre is the mode
-estimates weighted by the smoothed mode probabilities.
+estimates weighted by the smoothed mode probabilities. The smoother's gains use each axis's own
+covariance block (``_pair_gains``), so they are closed-form 3x3 problems.
 
 Tracks are rows of a batch sorted by length (longest first), so each frame's step is NumPy over the
 tracks still running: the cost is per box, not per track times frames.
