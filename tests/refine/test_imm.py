@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 from filterpy.kalman import IMMEstimator, KalmanFilter
 
-from store.refine import imm
+from store.refine import RefineParams, imm
+from store.refine.params import motion_models
+from store.refine.smooth import positions
+from store.refine.tracks import Tracks
 
 R = 0.2
 
@@ -153,3 +156,35 @@ def test_tracks_must_come_longest_first() -> None:
         assert "longest first" in str(error)
     else:
         raise AssertionError("unsorted tracks were accepted")
+
+
+def test_positions_smooth_every_track_as_if_alone_with_its_categorys_modes() -> None:
+    """The log-wide batch (tracks reordered longest first, interpolated rows not observed) equals one track at a time."""
+    rng = np.random.default_rng(5)
+    frame_ns = np.arange(40, dtype=np.int64) * 100_000_000
+    spans = {0: (0, 40, "REGULAR_VEHICLE"), 1: (5, 17, "PEDESTRIAN"), 2: (10, 38, "CONSTRUCTION_CONE")}
+    rows = []
+    for label, (first, last, category) in spans.items():
+        for k in range(first, last):
+            rows.append((label, frame_ns[k], category, 1.5 * k * (label == 0) + rng.normal(0, R), rng.normal(0, R)))
+    track = np.array([r[0] for r in rows])
+    n = len(rows)
+    raw_row = np.arange(n)
+    raw_row[[3, 50]] = -1  # interpolated boxes: not observations
+    tracks = Tracks(
+        uuids=np.array(["a", "b", "c"]), track=track, t_ns=np.array([r[1] for r in rows]),
+        xyz=np.c_[[r[3] for r in rows], [r[4] for r in rows], np.full(n, 2.0)], yaw=np.zeros(n),
+        size=np.ones((n, 3)), category=np.array([r[2] for r in rows]), score=np.ones(n), raw_row=raw_row,
+        yaw_flipped=np.zeros(n, dtype=bool),
+    )  # fmt: skip
+    smoothed = positions(tracks, RefineParams(smoother="imm", position_noise_m=R), frame_ns)
+    assert np.array_equal(smoothed.xyz[:, 2], tracks.xyz[:, 2])
+    for label, (_, _, category) in spans.items():
+        mine = track == label
+        z = np.where(raw_row[mine, None] >= 0, tracks.xyz[mine, :2], np.nan)[None]
+        dt = np.r_[0.0, np.full(mine.sum() - 1, 0.1)][None]
+        m = motion_models(category)
+        alone, _ = imm.smooth(z, dt, np.array([mine.sum()]),
+                              np.array([[m.stationary_drift_mps, m.cv_acceleration_mps2, m.ca_jerk_mps3]]),
+                              np.array([m.switch_rate_hz]), np.array([m.initial]), R)  # fmt: skip
+        np.testing.assert_allclose(smoothed.xyz[mine, :2], alone[0], atol=1e-9)
