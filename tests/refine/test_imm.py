@@ -159,7 +159,7 @@ def test_tracks_must_come_longest_first() -> None:
 
 
 def test_positions_smooth_every_track_as_if_alone_with_its_categorys_modes() -> None:
-    """The log-wide batch (tracks reordered longest first, interpolated rows not observed) equals one track at a time."""
+    """The log-wide batch (reordered longest first; interpolated rows not observed) equals one track at a time."""
     rng = np.random.default_rng(5)
     frame_ns = np.arange(40, dtype=np.int64) * 100_000_000
     spans = {0: (0, 40, "REGULAR_VEHICLE"), 1: (5, 17, "PEDESTRIAN"), 2: (10, 38, "CONSTRUCTION_CONE")}
