@@ -19,7 +19,7 @@ in the sandbox on every source, scored against RefAV's ground truth with the cha
 Seconds per log: the refinement steps alone (wall clock), then with reading and writing the source (wall
 clock and CPU time of this process: on a shared machine the CPU time is the steadier measure).
 
-    python benchmarks/bench_refine.py [--seeds 0 1 2] [--no-downstream]
+    python benchmarks/bench_refine.py [--seeds 0 1 2] [--noise 0 1] [--no-downstream] [--leave-one-out]
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from store import Store, ingest
 from store.arrays import LogArrays
 from store.demo import DEMO_SPLIT, demo_programs, ingest_demo
 from store.prefilter import PrefilterConfig
-from store.refine import RefineParams, refine
+from store.refine import STEPS, RefineParams, refine
 
 NOISE: dict[str, Callable[[LogArrays, int], list[dict[str, Any]]]] = {
     "project's noise model": lambda clean, seed: tracking_frames(
@@ -108,6 +108,24 @@ def run(store: Store, work: Path, noise: str, seed: int, with_downstream: bool) 
     return {"tracking": tracking, "downstream": mined, "seconds": seconds}
 
 
+def leave_one_out(store: Store, work: Path, noise: str, seed: int) -> None:
+    """Downstream scores of the refinement with each step left out in turn (which step moves which score)."""
+    logs = sorted({log for prompt in GT_PROMPTS for log in ground_truth_pairs(store, prompt)})
+    raw = f"ablation-noise{list(NOISE).index(noise)}-seed{seed}"
+    path = work / f"{raw}_tracks.pkl"
+    path.write_bytes(pickle.dumps({log_id: NOISE[noise](store.load_arrays(log_id), seed) for log_id in logs}))
+    ingest(store, path, source=raw, prefilter=PrefilterConfig.off(), progress=False)
+    print(f"\n{noise}, seed {seed}: each refinement step left out in turn (challenge metrics)\n")
+    print("| left out | prompt | " + " | ".join(DOWNSTREAM) + " |\n" + "|---" * (len(DOWNSTREAM) + 2) + "|")
+    for left_out in ("(raw)", "(none)", *STEPS):
+        source = raw
+        if left_out != "(raw)":
+            steps = [step for step in STEPS if step != left_out]
+            source = refine(store, raw, f"{raw}-without-{left_out.strip('()')}", steps, progress=False).out
+        for prompt, values in downstream(store, source, logs).items():
+            print(f"| {left_out} | {prompt} | " + " | ".join(f"{values[m]:.3f}" for m in DOWNSTREAM) + " |")
+
+
 def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
@@ -147,9 +165,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--noise", choices=range(len(NOISE)), type=int, nargs="+", default=list(range(len(NOISE))))
     parser.add_argument("--no-downstream", action="store_true", help="tracking metrics only")
+    parser.add_argument("--leave-one-out", action="store_true", help="downstream scores with each step left out")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "bench.duckdb") as store:
         ingest_demo(store, progress=False)
+        if args.leave_one_out:
+            for index in args.noise:
+                for seed in args.seeds:
+                    leave_one_out(store, Path(tmp), list(NOISE)[index], seed)
+            return
         gt_logs = sorted({log for prompt in GT_PROMPTS for log in ground_truth_pairs(store, prompt)})
         clean = {} if args.no_downstream else downstream(store, "annotations", gt_logs)
         for index in args.noise:
