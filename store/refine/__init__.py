@@ -13,7 +13,8 @@
    backward onto tracks that ended before it, short fragments and set-aside ghosts included.
 6. ``ghosts`` (``ghosts.py``): short, low-score tracks that nothing joined are removed.
 7. ``interpolate`` (``interpolate.py``): short gaps inside a track get interpolated boxes, marked as such.
-8. ``smooth`` (``smooth.py``): a constant-velocity Kalman filter and Rauch-Tung-Striebel smoother over
+8. ``smooth`` (``smooth.py``, ``imm.py``): an IMM filter (stationary, constant-velocity and constant-acceleration
+   modes per category) and Kim's IMM smoother, or (``smoother=cv``) a constant-velocity Kalman/RTS smoother, over
    the positions of every track of a log at once.
 
 ``pipeline.py`` runs the steps on one log's boxes held in memory (``tracks.py``); ``derive.py`` reads

@@ -1,6 +1,7 @@
-"""Smoothing: a constant-velocity Kalman filter and Rauch-Tung-Striebel smoother, all tracks at once.
+"""Smoothing of box centres, all tracks of a log at once: the IMM smoother (``imm.py``, default) or this one.
 
-Each track's x and y follow a constant-velocity model driven by white acceleration
+This one (``smoother=cv``) is a constant-velocity Kalman filter and Rauch-Tung-Striebel smoother: each
+track's x and y follow a constant-velocity model driven by white acceleration
 (``acceleration_noise_mps2``), observed with ``position_noise_m``. The filter runs over the
 source's frames from each track's first box to its last; interpolated boxes are not observations,
 and take the smoothed position. All tracks of a log are one batch of 2x2 problems (NumPy over
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from store.refine.params import RefineParams
+from store.refine import imm
+from store.refine.params import RefineParams, motion_models
 from store.refine.tracks import Tracks
 from store.typing import NDArrayFloat, NDArrayInt
 
@@ -67,7 +69,10 @@ def rts_constant_velocity(
 
 
 def positions(tracks: Tracks, params: RefineParams, frame_ns: NDArrayInt | None = None) -> Tracks:
-    """The tracks with smoothed x and y (frames: the distinct times of the rows unless given)."""
+    """The tracks with smoothed x and y (frames: the distinct times of the rows unless given).
+
+    ``params.smoother`` chooses the IMM (``imm.py``, modes per category) or the constant-velocity smoother.
+    """
     if not len(tracks.track):
         return tracks
     frames = np.unique(tracks.t_ns) if frame_ns is None else frame_ns
@@ -85,9 +90,33 @@ def positions(tracks: Tracks, params: RefineParams, frame_ns: NDArrayInt | None 
     dt[:, 1:] = np.maximum((frames[grid[:, 1:]] - frames[grid[:, :-1]]) / 1e9, 1e-3)
     out = tracks.xyz.copy()
     observed = ~tracks.interpolated
+    if params.smoother == "imm":
+        out[:, :2] = _imm_positions(tracks, track, col, last - first + 1, dt, params)
+        return tracks.replace(xyz=out)
     for axis in (0, 1):
         z = np.full((len(labels), steps), np.nan)
         z[track[observed], col[observed]] = tracks.xyz[observed, axis]
         smooth = rts_constant_velocity(z, dt, active, params.position_noise_m, params.acceleration_noise_mps2)
         out[:, axis] = smooth[track, col]
     return tracks.replace(xyz=out)
+
+
+def _imm_positions(
+    tracks: Tracks, track: NDArrayInt, col: NDArrayInt, lengths: NDArrayInt, dt: NDArrayFloat, params: RefineParams
+) -> NDArrayFloat:
+    """Smoothed x and y of every row (R, 2) by the IMM; ``track``, ``col`` place rows on the (track, frame) grid."""
+    order = np.argsort(-lengths, kind="stable")  # longest first: each frame's step is a prefix of the batch
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    row_rank = rank[track]
+    z = np.full((len(lengths), dt.shape[1], 2), np.nan)
+    observed = ~tracks.interpolated
+    z[row_rank[observed], col[observed]] = tracks.xyz[observed, :2]
+    categories = np.empty(len(lengths), dtype=object)
+    categories[track] = tracks.category  # one category per track after the vote; otherwise its last box's
+    models = [motion_models(str(c)) for c in categories[order]]
+    sigma = np.array([[m.stationary_drift_mps, m.cv_acceleration_mps2, m.ca_jerk_mps3] for m in models])
+    rate = np.array([m.switch_rate_hz for m in models])
+    initial = np.array([m.initial for m in models], dtype=np.float64)
+    centres, _ = imm.smooth(z, dt[order], lengths[order], sigma, rate, initial, params.position_noise_m)
+    return np.asarray(centres[row_rank, col])

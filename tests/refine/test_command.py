@@ -77,17 +77,20 @@ def test_the_command_writes_a_source_whose_every_box_names_its_origin(db: Path) 
         assert abs(counts["trk-refined"] - counts["trk"]) < 0.05 * counts["trk"]
 
 
-def test_refining_a_refined_source_changes_nothing_material(db: Path) -> None:
+@pytest.mark.parametrize(("smoother", "q99_m"), [("imm", 0.15), ("cv", 0.1)])
+def test_refining_a_refined_source_changes_nothing_material(db: Path, smoother: str, q99_m: float) -> None:
+    params = RefineParams(smoother=smoother)
     with Store.open(db) as store:
-        first = refine(store, "trk", "once", progress=False)
-        second = refine(store, "once", "twice", progress=False)
+        first = refine(store, "trk", "once", params=params, progress=False)
+        second = refine(store, "once", "twice", params=params, progress=False)
         counts = second.logs[SENSOR_LOG]
         assert (counts.splits, counts.forward_joins, counts.backward_joins, counts.ghosts_removed) == (0, 0, 0, 0)
         assert counts.yaw_flips == 0 and counts.interpolated == 0
         assert counts.tracks_after == first.logs[SENSOR_LOG].tracks_after
         moved = store.query_df("SELECT moved_m FROM box_provenance WHERE source = 'twice'")["moved_m"]
         # smoothing a smoothed track moves it a little again (a smoother is not a projection)
-        assert moved.mean() < 0.02 and moved.quantile(0.99) < 0.1, moved.describe()
+        # the IMM's modes are re-estimated on the smoothed track, so a second pass moves turns a little more
+        assert moved.mean() < 0.02 and moved.quantile(0.99) < q99_m, moved.describe()
         assert first.seconds_per_log < 1.0
 
 
@@ -107,6 +110,7 @@ BAD_INPUT = [
     ({"source": "trk", "params": ["gate_base_m=-1"]}, r"out of range: gate_base_m=-1.0"),
     ({"source": "trk", "params": ["max_gap=2"]}, "not a refinement parameter"),
     ({"source": "trk", "params": ["max_gap_s=soon"]}, "'soon' is not a number"),
+    ({"source": "trk", "params": ["smoother=kalman"]}, "smoother=kalman.*smoother one of: imm, cv"),
     ({"source": "trk", "steps": ["yaw", "teleport"]}, "unknown refinement step.*teleport"),
     ({"source": "trk", "out": "annotations"}, "give --out a new source name"),
 ]
