@@ -1,20 +1,31 @@
 """Ingest followed by the runtime's per-box map features, as every entry point should do it.
 
 The store cannot import the atomic runtime (it sits below it), so the step that computes map
-features for freshly ingested boxes lives here, above both.
+features for freshly ingested boxes lives here, above both. ``avmine ingest`` computes them while
+the ingest goes on: each source, once staged, goes to a small pool of processes (one per CPU)
+while this process goes on writing the next log in the ingest's one transaction.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
 from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import forkserver
 from pathlib import Path
 
 from tqdm import tqdm
 
 from atomic.context import active_source, set_active_source
-from atomic.map_features import precompute
+from atomic.map_features import precompute, precompute_staged
 from store import IngestReport, PrefilterConfig, Store, ingest
 from store.prefilter import REFAV_PREFILTER
+
+INLINE_SOURCES = 2
+"""Sources whose map features are computed in this process before a pool is started: starting one
+(importing the runtime) costs more than a small ingest's whole map-features pass."""
 
 
 def prepare_logs(store: Store, sources: Iterable[tuple[str, str]], progress: bool = True) -> None:
@@ -29,6 +40,71 @@ def prepare_logs(store: Store, sources: Iterable[tuple[str, str]], progress: boo
         set_active_source(previous)
 
 
+class MapFeaturePool:
+    """``store.ingestion.Preparation``: map features of each staged source, in worker processes.
+
+    Once more than ``inline`` sources are expected, later ones go to a pool of ``workers`` processes
+    (forked from a server that imported the runtime once, started in the background), so a large
+    ingest computes them alongside its writes; the first ``inline``, and all of a small ingest, are
+    computed here, at once. Only paths cross between processes: memory stays one log per worker.
+    """
+
+    def __init__(self, workers: int | None = None, inline: int = INLINE_SOURCES, progress: bool = False) -> None:
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.inline = inline
+        self.progress = progress
+        self.submitted = 0
+        self.expected = 0
+        self.pool: ProcessPoolExecutor | None = None
+        self.futures: list[Future[None]] = []
+
+    def expect(self, sources: int) -> None:
+        """Start the pool's server in the background once more sources are coming than are computed here."""
+        self.expected += sources
+        if self.expected > self.inline and self.pool is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["atomic.map_features"])
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            # the server imports the runtime (seconds) while this process ingests the first logs
+            threading.Thread(target=forkserver.ensure_running, daemon=True).start()
+
+    def submit(self, log_id: str, source: str, box_dir: Path, map_dir: Path) -> None:
+        """Compute one staged source's map features now, or queue them in the pool."""
+        self.submitted += 1
+        if self.submitted <= self.inline or self.pool is None:
+            precompute_staged(log_id, source, box_dir, map_dir)
+            return
+        self.futures.append(self.pool.submit(precompute_staged, log_id, source, box_dir, map_dir))
+        self._reap()
+
+    def _reap(self) -> None:
+        """Raise the failure of a finished task now, and let go of the finished ones."""
+        done = [f for f in self.futures if f.done()]
+        for future in done:
+            future.result()
+        self.futures = [f for f in self.futures if not f.done()]
+
+    def finish(self) -> None:
+        """Wait for every queued source; raise the first failure."""
+        try:
+            for future in tqdm(self.futures, desc="map features", unit="log", disable=not self.progress, leave=False):
+                future.result()
+        finally:
+            self.close()
+
+    def cancel(self) -> None:
+        """Drop the queued sources, wait for those running."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def close(self) -> None:
+        """Stop the pool's processes."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+
+
 def ingest_and_prepare(
     store: Store,
     path: Path | str,
@@ -37,8 +113,15 @@ def ingest_and_prepare(
     source: str | None = None,
     prefilter: PrefilterConfig = REFAV_PREFILTER,
     progress: bool = True,
+    workers: int | None = None,
 ) -> IngestReport:
-    """``store.ingest`` then the map features of every track source it wrote."""
-    report = ingest(store, path, split=split, source=source, prefilter=prefilter, progress=progress)
-    prepare_logs(store, [(s, log_id) for s, log_id, *_ in report.sources], progress=progress)
-    return report
+    """``store.ingest`` with the map features of every track source it writes, computed alongside.
+
+    Args:
+        workers: processes that compute map features (default: one per CPU).
+    """
+    pool = MapFeaturePool(workers, progress=progress)
+    try:
+        return ingest(store, path, split=split, source=source, prefilter=prefilter, progress=progress, preparation=pool)
+    finally:
+        pool.close()
