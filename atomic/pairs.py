@@ -72,7 +72,9 @@ class PairSeries:
         """C's velocity in the city frame on the shared timeline (m/s), shape (M, 3)."""
         return self._on_shared_timeline(self.row_candidate, self.candidate[self.pair], 1)
 
-    def _on_shared_timeline(self, rows: NDArrayInt, owner: NDArrayInt, n: int) -> NDArrayFloat:
+    def _on_shared_timeline(
+        self, rows: NDArrayInt, owner: NDArrayInt, n: int, at: NDArrayInt | None = None
+    ) -> NDArrayFloat:
         """The n-th smoothed derivative of a track's centres on the shared timeline, shape (M, 3).
 
         Equal, bit for bit, to RefAV's filter run on the shared samples. Where the samples a row's
@@ -84,21 +86,25 @@ class PairSeries:
             rows: the owner's row in the log arrays at each shared row, shape (M,).
             owner: the owner's track index at each shared row, shape (M,).
             n: 0 (position) or 1 (velocity).
+            at: only these shared rows (shape (K,) then); the values are those of all rows, at them.
         """
         ctx = self.ctx
         full = ctx.smoothed_xyz_city if n == 0 else ctx.velocity_city
-        out: NDArrayFloat = full[rows]
+        out: NDArrayFloat = full[rows if at is None else rows[at]]
         first, last = ctx.track_start[owner], ctx.track_start[owner + 1] - 1
-        redo = np.flatnonzero(~_same_windows(rows, first, last, self.groups, MEDIAN_WINDOW // 2 + n))
+        same = _same_windows(rows, first, last, self.groups, MEDIAN_WINDOW // 2 + n)
+        redo = np.flatnonzero(~(same if at is None else same[at]))
         if len(redo):
-            out[redo] = derivative_at(ctx.xyz_city, self.timestamps_ns, self.groups, n, redo, take=rows)
+            wanted = redo if at is None else at[redo]
+            out[redo] = derivative_at(ctx.xyz_city, self.timestamps_ns, self.groups, n, wanted, take=rows)
         return out
 
-    def _to_track_frame(self, vectors_city: NDArrayFloat, is_point: bool) -> NDArrayFloat:
+    def _to_track_frame(self, vectors_city: NDArrayFloat, is_point: bool, at: NDArrayInt | None = None) -> NDArrayFloat:
         ctx = self.ctx
+        row_track = self.row_track if at is None else self.row_track[at]
         if is_point:
-            vectors_city = vectors_city - ctx.xyz_city[self.row_track]
-        rotated: NDArrayFloat = np.einsum("mji,mj->mi", ctx.rotation_city[self.row_track], vectors_city)
+            vectors_city = vectors_city - ctx.xyz_city[row_track]
+        rotated: NDArrayFloat = np.einsum("mji,mj->mi", ctx.rotation_city[row_track], vectors_city)
         return rotated
 
     @cached_property
@@ -115,6 +121,15 @@ class PairSeries:
         ``direction`` rotates the x-y axes as RefAV's ``being_crossed_by`` does ('left', 'right',
         'backward'; anything else leaves them). ``rows`` computes only those rows (shape (K, 3) then).
         """
+        if rows is not None and "_position_in_track_frame" not in self.__dict__:
+            # only these rows: row by row the same operations as for all of them, so the same values
+            at = np.asarray(rows, dtype=np.int64)
+            city = (
+                self.candidate_city[at]
+                if "candidate_city" in self.__dict__
+                else self._on_shared_timeline(self.row_candidate, self.candidate[self.pair], 0, at)
+            )
+            return _rotate(self._to_track_frame(city, True, at), direction)
         frame = self._position_in_track_frame
         return _rotate(frame.copy() if rows is None else frame[rows], direction)
 
@@ -209,9 +224,7 @@ class PairSeries:
         if "footprint_distance" in self.__dict__:
             return np.asarray(self.footprint_distance[at] <= limit)
         margin = PRUNE_MARGIN_M * (1.0 + abs(limit)) if np.isfinite(limit) else 0.0
-        distance, reach = self._discs
-        if rows is not None:
-            distance, reach = distance[at], reach[at]
+        distance, reach = self._discs_at(rows)
         within = distance + reach < limit - margin
         unsure = ~within & ~(distance - reach > limit + margin)  # NaN (unsure) rows stay unsure
         todo = np.flatnonzero(unsure)
@@ -220,9 +233,7 @@ class PairSeries:
 
     def may_be_within(self, limit: float, rows: NDArrayInt | None = None) -> npt.NDArray[np.bool_]:
         """Per row (or at ``rows``): False only where the footprints are surely more than ``limit`` apart."""
-        distance, reach = self._discs
-        if rows is not None:
-            distance, reach = distance[rows], reach[rows]
+        distance, reach = self._discs_at(rows)
         return np.asarray(~(distance - reach > limit + PRUNE_MARGIN_M * (1.0 + abs(limit))))  # NaN bounds are kept
 
     @cached_property
@@ -231,12 +242,23 @@ class PairSeries:
 
         The distance is NaN where a footprint is degenerate, so that no bound decides the row.
         """
+        return self._discs_of(self.row_track, self.row_candidate)
+
+    def _discs_at(self, rows: NDArrayInt | None) -> tuple[NDArrayFloat, NDArrayFloat]:
+        """``_discs`` at ``rows`` (all when None), computing only those rows unless all are known."""
+        if rows is None or "_discs" in self.__dict__:
+            distance, reach = self._discs
+            return (distance, reach) if rows is None else (distance[rows], reach[rows])
+        at = np.asarray(rows, dtype=np.int64)
+        return self._discs_of(self.row_track[at], self.row_candidate[at])
+
+    def _discs_of(self, row_track: NDArrayInt, row_candidate: NDArrayInt) -> tuple[NDArrayFloat, NDArrayFloat]:
         ctx = self.ctx
         centre, radius = ctx.footprint_discs
-        gap = centre[self.row_track] - centre[self.row_candidate]
+        gap = centre[row_track] - centre[row_candidate]
         distance = np.hypot(gap[:, 0], gap[:, 1])
-        distance[ctx.footprint_degenerate[self.row_track] | ctx.footprint_degenerate[self.row_candidate]] = np.nan
-        return distance, radius[self.row_track] + radius[self.row_candidate]
+        distance[ctx.footprint_degenerate[row_track] | ctx.footprint_degenerate[row_candidate]] = np.nan
+        return distance, radius[row_track] + radius[row_candidate]
 
     def per_pair_timestamps(self, mask: npt.NDArray[np.bool_]) -> dict[tuple[int, int], list[int]]:
         """``{(T, C): sorted timestamps}`` of the rows where ``mask`` holds (pairs with none are left out)."""
