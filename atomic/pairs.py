@@ -224,6 +224,11 @@ class PairSeries:
         if "footprint_distance" in self.__dict__:
             return np.asarray(self.footprint_distance[at] <= limit)
         margin = PRUNE_MARGIN_M * (1.0 + abs(limit)) if np.isfinite(limit) else 0.0
+        if rows is None and "_discs" not in self.__dict__ and np.isfinite(limit):
+            out = np.zeros(len(self.pair), dtype=bool)  # rows of pairs that never come near: surely beyond
+            near = self._rows_of_near_pairs(limit)
+            out[near] = self.footprint_within(limit, near)
+            return out
         distance, reach = self._discs_at(rows)
         within = distance + reach < limit - margin
         unsure = ~within & ~(distance - reach > limit + margin)  # NaN (unsure) rows stay unsure
@@ -233,8 +238,28 @@ class PairSeries:
 
     def may_be_within(self, limit: float, rows: NDArrayInt | None = None) -> npt.NDArray[np.bool_]:
         """Per row (or at ``rows``): False only where the footprints are surely more than ``limit`` apart."""
+        if rows is None and "_discs" not in self.__dict__ and np.isfinite(limit):
+            out = np.zeros(len(self.pair), dtype=bool)  # rows of pairs that never come near: surely beyond
+            near = self._rows_of_near_pairs(limit)
+            out[near] = self.may_be_within(limit, near)
+            return out
         distance, reach = self._discs_at(rows)
         return np.asarray(~(distance - reach > limit + PRUNE_MARGIN_M * (1.0 + abs(limit))))  # NaN bounds are kept
+
+    def _rows_of_near_pairs(self, limit: float) -> NDArrayInt:
+        """The rows of every pair whose tracks' discs may come within ``limit`` of each other at some time.
+
+        A pair is left out only where the boxes holding each track's disc centres over its whole
+        timeline (ego frames) are farther apart than ``limit`` plus both tracks' largest radii, by
+        twice the margin the row bounds use: each of its rows is then surely beyond ``limit`` by
+        those bounds too, so leaving them out changes no answer. Tracks with a degenerate
+        footprint are never left out.
+        """
+        low, high, radius = self.ctx.derived(("disc_track_bounds",), lambda: _disc_track_bounds(self.ctx))
+        t, c = self.track, self.candidate
+        gap = np.maximum(np.maximum(low[c] - high[t], low[t] - high[c]), 0.0)  # NaN for unbounded tracks
+        far = np.hypot(gap[:, 0], gap[:, 1]) - (radius[t] + radius[c]) > limit + 2 * PRUNE_MARGIN_M * (1.0 + abs(limit))
+        return np.flatnonzero(~far[self.pair])
 
     @cached_property
     def _discs(self) -> tuple[NDArrayFloat, NDArrayFloat]:
@@ -275,6 +300,23 @@ class PairSeries:
         for track, candidate, lo, hi in zip(tracks, candidates, firsts.tolist(), lasts, strict=True):
             out[(track, candidate)] = stamps[lo:hi]
         return out
+
+
+def _disc_track_bounds(ctx: LogContext) -> tuple[NDArrayFloat, NDArrayFloat, NDArrayFloat]:
+    """Per track: the least and greatest x, y of its footprint discs' centres (U, 2) each, and its largest radius.
+
+    NaN for a track with a degenerate footprint (no bound may decide its pairs).
+    """
+    centre, radius = ctx.footprint_discs
+    starts = ctx.track_start[:-1]
+    if len(starts) == 0:
+        return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0)
+    low = np.minimum.reduceat(centre, starts, axis=0)
+    high = np.maximum.reduceat(centre, starts, axis=0)
+    largest = np.maximum.reduceat(radius, starts).astype(np.float64)
+    bad = np.logical_or.reduceat(ctx.footprint_degenerate | ~np.isfinite(radius), starts)
+    low[bad], high[bad], largest[bad] = np.nan, np.nan, np.nan
+    return low, high, largest
 
 
 def _same_windows(

@@ -196,6 +196,25 @@ def test_series_at_some_rows_equal_the_series_of_all_rows_there(ctx: LogContext)
     assert np.isfinite(angle).sum() > 1000
 
 
+def test_pairs_that_never_come_near_are_left_out_as_their_rows_would_be(ctx: LogContext) -> None:
+    """Leaving out the rows of pairs whose tracks never come near gives the row bounds' answers exactly."""
+    from atomic.pairs import PRUNE_MARGIN_M
+
+    tracks, candidates = _sets(ctx)
+    everything = pairs_of(ctx, *_pair_arrays(tracks, candidates))
+    distance, reach = everything._discs
+    exact = everything.footprint_distance
+    left_out = 0
+    for limit in (0.0, 1.0, 5.0, 20.0, 60.0):
+        fresh = pairs_of(ctx, everything.track, everything.candidate)
+        expected = ~(distance - reach > limit + PRUNE_MARGIN_M * (1.0 + limit))
+        np.testing.assert_array_equal(fresh.may_be_within(limit), expected)
+        np.testing.assert_array_equal(fresh.footprint_within(limit), exact <= limit)
+        assert "_discs" not in fresh.__dict__ and "footprint_distance" not in fresh.__dict__
+        left_out += len(fresh.pair) - len(fresh._rows_of_near_pairs(limit))
+    assert left_out > 0  # the shortcut is taken
+
+
 def _pair_arrays(tracks: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pair_t, pair_c = np.repeat(tracks, len(candidates)), np.tile(candidates, len(tracks))
     keep = pair_t != pair_c
