@@ -28,13 +28,7 @@ def _box_dir(ctx: LogContext) -> Path:
 
 def compute_lane_assignment(ctx: LogContext) -> npt.NDArray[np.int64]:
     """Lane id of every box (-1 where none), by RefAV's bucket vote per track, shape (R,)."""
-    lanes = np.full(len(ctx.row_track), -1, dtype=np.int64)
-    index = ctx.map_index
-    xy = ctx.smoothed_xyz_city[:, :2]
-    for track in range(len(ctx.track_uuids)):
-        rows = ctx.rows_of(track)
-        lanes[rows] = index.assign_lanes(ctx.row_timestamp_ns[rows], xy[rows], ctx.yaw_rate[rows])
-    return lanes
+    return ctx.map_index.assign_lanes_per_track(ctx.smoothed_xyz_city[:, :2], ctx.yaw_rate, ctx.track_start)
 
 
 def lane_assignment(ctx: LogContext) -> npt.NDArray[np.int64]:
