@@ -105,7 +105,7 @@ def test_map_features_from_the_pool_equal_those_computed_after_the_ingest(tmp_pa
 
     logs = make_split(tmp_path / "val", 5)
     with Store.open(tmp_path / "pool.duckdb") as pooled, Store.open(tmp_path / "after.duckdb") as after:
-        report = ingest_and_prepare(pooled, tmp_path / "val", progress=False, workers=2)  # 3 of 5 in the pool
+        report = ingest_and_prepare(pooled, tmp_path / "val", progress=False, workers=2)  # more than 2: the pool
         ingest(after, tmp_path / "val", progress=False)
         prepare_logs(after, [("annotations", d.name) for d in logs], progress=False)
         assert report.logs == [d.name for d in logs]
