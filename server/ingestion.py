@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -23,8 +22,7 @@ from store import IngestReport, PrefilterConfig, Store, ingest
 from store.prefilter import REFAV_PREFILTER
 
 INLINE_SOURCES = 2
-"""An ingest of at most this many sources computes their map features in this process: starting a pool
-(importing the runtime) costs more than their whole map-features pass."""
+"""An ingest of at most this many sources computes their map features in this process (no pool)."""
 
 
 def prepare_logs(store: Store, sources: Iterable[tuple[str, str]], progress: bool = True) -> None:
@@ -42,10 +40,11 @@ def prepare_logs(store: Store, sources: Iterable[tuple[str, str]], progress: boo
 class MapFeaturePool:
     """``store.ingestion.Preparation``: map features of each staged source, in worker processes.
 
-    Once more than ``inline`` sources are expected, a pool of ``workers`` processes is started in
-    the background (forked from a server that imports the runtime once, which takes seconds);
-    sources staged meanwhile wait for it, so the ingest never does. A small ingest computes its
-    map features here, at once. Only paths cross between processes: memory stays one log per worker.
+    Once more than ``inline`` sources are expected, ``workers`` processes are forked from this one
+    (which has the runtime imported: they start at once) and each staged source goes to them while
+    the ingest writes the next. They run only the map features (NumPy, av2's map), never the
+    database, and exit without running this process's clean-up. A small ingest computes its map
+    features here, at once. Only paths cross between processes: memory stays one log per worker.
     """
 
     def __init__(self, workers: int | None = None, inline: int = INLINE_SOURCES, progress: bool = False) -> None:
@@ -54,55 +53,29 @@ class MapFeaturePool:
         self.progress = progress
         self.expected = 0
         self.pool: ProcessPoolExecutor | None = None
-        self.starter: threading.Thread | None = None
-        self.ready = threading.Event()
-        self.pending: list[tuple[str, str, Path, Path]] = []
         self.futures: list[Future[None]] = []
 
     def expect(self, sources: int) -> None:
-        """Start the pool in the background once more sources are coming than are computed here."""
+        """Start the pool once more sources are coming than are computed here."""
         self.expected += sources
-        if self.expected > self.inline and self.starter is None:
-            self.starter = threading.Thread(target=self._start, daemon=True)
-            self.starter.start()
-
-    def _start(self) -> None:
-        try:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["atomic.map_features"])
-            pool = ProcessPoolExecutor(self.workers, mp_context=context)
-            for future in [pool.submit(os.getpid) for _ in range(self.workers)]:  # every worker forked, ready
-                future.result()
-            self.pool = pool
-        finally:
-            self.ready.set()  # without a pool (it could not start) the sources are computed here
+        if self.expected > self.inline and self.pool is None:
+            # forked while the ingest holds little memory; every worker at once (a fork pool starts them all)
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+            self.pool.submit(os.getpid).result()
 
     def submit(self, log_id: str, source: str, box_dir: Path, map_dir: Path) -> None:
-        """Compute one staged source's map features now, or queue them for the pool."""
-        if self.starter is None:
+        """Compute one staged source's map features now, or queue them in the pool."""
+        if self.pool is None:
             precompute_staged(log_id, source, box_dir, map_dir)
             return
-        self.pending.append((log_id, source, box_dir, map_dir))
-        if self.ready.is_set():
-            self._drain()
-
-    def _drain(self) -> None:
-        """Hand the waiting sources to the pool (or compute them here without one); raise a finished failure."""
-        pending, self.pending = self.pending, []
-        for task in pending:
-            if self.pool is None:
-                precompute_staged(*task)
-            else:
-                self.futures.append(self.pool.submit(precompute_staged, *task))
+        self.futures.append(self.pool.submit(precompute_staged, log_id, source, box_dir, map_dir))
         for future in [f for f in self.futures if f.done()]:
-            future.result()
+            future.result()  # a failure stops the ingest now
         self.futures = [f for f in self.futures if not f.done()]
 
     def finish(self) -> None:
-        """Wait for every source; raise the first failure."""
+        """Wait for every queued source; raise the first failure."""
         try:
-            self.ready.wait()
-            self._drain()
             for future in tqdm(self.futures, desc="map features", unit="log", disable=not self.progress, leave=False):
                 future.result()
         finally:
@@ -110,18 +83,14 @@ class MapFeaturePool:
 
     def cancel(self) -> None:
         """Drop the queued sources, wait for those running."""
-        self.pending.clear()
-        self._stop(cancel=True)
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
 
     def close(self) -> None:
         """Stop the pool's processes."""
-        self._stop(cancel=False)
-
-    def _stop(self, cancel: bool) -> None:
-        if self.starter is not None:
-            self.ready.wait()
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=cancel)
+            self.pool.shutdown(wait=True)
             self.pool = None
 
 
