@@ -123,15 +123,31 @@ class PairSeries:
         """
         if rows is not None and "_position_in_track_frame" not in self.__dict__:
             # only these rows: row by row the same operations as for all of them, so the same values
-            at = np.asarray(rows, dtype=np.int64)
-            city = (
-                self.candidate_city[at]
-                if "candidate_city" in self.__dict__
-                else self._on_shared_timeline(self.row_candidate, self.candidate[self.pair], 0, at)
-            )
-            return _rotate(self._to_track_frame(city, True, at), direction)
+            return _rotate(self._at_rows("position", np.asarray(rows, dtype=np.int64), 3, self._position_of), direction)
         frame = self._position_in_track_frame
         return _rotate(frame.copy() if rows is None else frame[rows], direction)
+
+    def _position_of(self, at: NDArrayInt) -> NDArrayFloat:
+        city = (
+            self.candidate_city[at]
+            if "candidate_city" in self.__dict__
+            else self._on_shared_timeline(self.row_candidate, self.candidate[self.pair], 0, at)
+        )
+        return self._to_track_frame(city, True, at)
+
+    def _at_rows(
+        self, key: str, rows: NDArrayInt, width: int, compute: Callable[[NDArrayInt], NDArrayFloat]
+    ) -> NDArrayFloat:
+        """A per-row series (M, width) at ``rows``, computing only rows no earlier call computed."""
+        known, values = self.memo(
+            f"rows:{key}", lambda: (np.zeros(len(self.pair), bool), np.empty((len(self.pair), width)))
+        )
+        todo = rows[~known[rows]]
+        if len(todo):
+            values[todo] = compute(todo).reshape(len(todo), width)
+            known[todo] = True
+        out: NDArrayFloat = values[rows]
+        return out
 
     def candidate_velocity_in_track_frame(
         self, direction: str | None = None, rows: NDArrayInt | None = None
@@ -274,8 +290,13 @@ class PairSeries:
         if rows is None or "_discs" in self.__dict__:
             distance, reach = self._discs
             return (distance, reach) if rows is None else (distance[rows], reach[rows])
-        at = np.asarray(rows, dtype=np.int64)
-        return self._discs_of(self.row_track[at], self.row_candidate[at])
+        both = self._at_rows(
+            "discs",
+            np.asarray(rows, dtype=np.int64),
+            2,
+            lambda at: np.stack(self._discs_of(self.row_track[at], self.row_candidate[at]), axis=1),
+        )
+        return both[:, 0], both[:, 1]
 
     def _discs_of(self, row_track: NDArrayInt, row_candidate: NDArrayInt) -> tuple[NDArrayFloat, NDArrayFloat]:
         ctx = self.ctx
