@@ -188,6 +188,11 @@ def test_series_at_some_rows_equal_the_series_of_all_rows_there(ctx: LogContext)
                 fresh.candidate_in_track_frame(direction, rows), everything.candidate_in_track_frame(direction)[rows]
             )
             assert "_position_in_track_frame" not in fresh.__dict__ and "candidate_city" not in fresh.__dict__
+        # rows computed once are kept: a later call on some of them (and others) reads them back
+        again = np.union1d(rows[::2], np.arange(0, m, 11))
+        np.testing.assert_array_equal(
+            fresh.candidate_in_track_frame(None, again), everything.candidate_in_track_frame()[again]
+        )
         fresh = pairs_of(ctx, everything.track, everything.candidate)
         np.testing.assert_array_equal(_heading_angle(fresh, rows), angle[rows])
         np.testing.assert_array_equal(fresh._discs_at(rows)[0], distance[rows])
