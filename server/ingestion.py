@@ -2,7 +2,7 @@
 
 The store cannot import the atomic runtime (it sits below it), so the step that computes map
 features for freshly ingested boxes lives here, above both. ``avmine ingest`` computes them while
-the ingest goes on: each source, once staged, goes to a small pool of processes (one per CPU)
+the ingest goes on: each source, once staged, goes to a small pool of processes (one per CPU, at most four)
 while this process goes on writing the next log in the ingest's one transaction.
 """
 
@@ -21,6 +21,9 @@ from atomic.map_features import precompute, precompute_staged
 from store import IngestReport, PrefilterConfig, Store, ingest
 from store.prefilter import REFAV_PREFILTER
 
+MAX_WORKERS = 4
+"""Most pool processes by default: their work per log is less than the ingest's own, so a few keep up, and
+each forked process slowly copies pages of the ingest's memory."""
 INLINE_SOURCES = 2
 """An ingest of at most this many sources computes their map features in this process (no pool)."""
 
@@ -48,7 +51,7 @@ class MapFeaturePool:
     """
 
     def __init__(self, workers: int | None = None, inline: int = INLINE_SOURCES, progress: bool = False) -> None:
-        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.workers = max(1, workers or min(os.cpu_count() or 1, MAX_WORKERS))
         self.inline = inline
         self.progress = progress
         self.expected = 0
@@ -107,7 +110,7 @@ def ingest_and_prepare(
     """``store.ingest`` with the map features of every track source it writes, computed alongside.
 
     Args:
-        workers: processes that compute map features (default: one per CPU).
+        workers: processes that compute map features (default: one per CPU, at most ``MAX_WORKERS``).
     """
     pool = MapFeaturePool(workers, progress=progress)
     try:
