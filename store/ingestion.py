@@ -632,6 +632,7 @@ def ingest(
         for item in bar:
             bar.set_postfix_str(f"{item.kind} {item.path.name}")
             steps[item.kind](item)
+        bar.refresh()  # the last count is shown, however fast the last item went (map features may follow)
         job.flush()
         job.resolve_gt_tracks(job.report.logs)
     job.report.seconds = time.perf_counter() - started
