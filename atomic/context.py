@@ -136,6 +136,15 @@ class LogContext:
             self._per_row[key] = (values, done | todo)
         return values if values is not None else np.zeros(len(self.row_track), dtype=bool)
 
+    def per_row_if_complete(self, key: tuple[object, ...]) -> npt.NDArray[Any] | None:
+        """The ``per_row`` series ``key`` if it was computed for every track, else None."""
+        values, done = self._per_row.get(key, (None, None))
+        return values if values is not None and done is not None and bool(done.all()) else None
+
+    def adopt_per_row(self, key: tuple[object, ...], values: npt.NDArray[Any]) -> None:
+        """Hold ``values`` (shape (R,), e.g. memory-mapped from the log's cache) as ``per_row(key)`` of every track."""
+        self._per_row[key] = (values, np.ones(len(self.track_uuids), dtype=bool))
+
     def recent(
         self,
         key: tuple[object, ...],

@@ -29,6 +29,8 @@ PER_ROW = (
 """Series with one entry per box, in row order."""
 PER_TRACK = ("is_stationary", "row_at")
 """Series with one entry per track."""
+PER_ROW_PREFIX = "per_row-"
+"""File name prefix of a ``LogContext.per_row`` series computed for every track (e.g. a map mask)."""
 
 
 def _folder(ctx: LogContext) -> Path:
@@ -84,6 +86,51 @@ def store(ctx: LogContext) -> int:
     except OSError as exc:  # a cache that cannot be written (read-only): the series stay in memory
         logger.debug("derived series of %s kept in memory: %s", folder, exc)
     return stored
+
+
+def _per_row_file(folder: Path, key: tuple[object, ...]) -> Path:
+    return folder / f"{PER_ROW_PREFIX}{'-'.join(str(part) for part in key)}.npy"
+
+
+def attach_per_row(ctx: LogContext, key: tuple[object, ...]) -> bool:
+    """Map the stored ``ctx.per_row(key, ...)`` series of every track into ``ctx``; False when none is stored."""
+    folder = _folder(ctx)
+    try:
+        if (folder / "key").read_text() != ctx.arrays.key:
+            return False
+        array = np.load(_per_row_file(folder, key), mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return False
+    if array.ndim != 1 or len(array) != len(ctx.arrays.row_track):
+        return False
+    ctx.adopt_per_row(key, array)
+    return True
+
+
+def store_per_row(ctx: LogContext, key: tuple[object, ...]) -> bool:
+    """Write ``ctx``'s per-row series ``key``, once computed for every track, to the log's cache and map it back.
+
+    Returns whether it was stored (not when it covers only some tracks, or the cache is read-only).
+    """
+    array = ctx.per_row_if_complete(key)
+    if array is None:
+        return False
+    if isinstance(array, np.memmap):
+        return True
+    folder = _folder(ctx)
+    try:
+        folder.mkdir(exist_ok=True)
+        key_file = folder / "key"
+        if not key_file.is_file():
+            _write(key_file, lambda f: f.write(ctx.arrays.key.encode()))
+        if key_file.read_text() != ctx.arrays.key:
+            return False
+        path = _per_row_file(folder, key)
+        _write(path, lambda f: np.save(f, np.ascontiguousarray(array), allow_pickle=False))
+        ctx.adopt_per_row(key, np.load(path, mmap_mode="r", allow_pickle=False))
+    except OSError:
+        return False
+    return True
 
 
 def _write(path: Path, write: object) -> None:

@@ -27,12 +27,12 @@ def _pairs(scenario: Scenario, found: set[tuple[str, str]]) -> None:
                     _pairs(value, found)
 
 
-def _distances(ctx: LogContext, scenario: Scenario) -> dict[tuple[str, str], dict[int, float]]:
-    """For every (parent, child) of the scenario: child's smoothed distance from the parent, per timestamp."""
+def _near_times(ctx: LogContext, scenario: Scenario, max_distance: float) -> dict[tuple[str, str], set[int]]:
+    """For every (parent, child) of the scenario: when the child's smoothed centre is nearer than ``max_distance``."""
     wanted: set[tuple[str, str]] = set()
     _pairs(scenario, wanted)
     known = [(p, c) for p, c in sorted(wanted) if p in ctx.track_index and c in ctx.track_index]
-    out: dict[tuple[str, str], dict[int, float]] = {pair: {} for pair in wanted}
+    out: dict[tuple[str, str], set[int]] = {pair: set() for pair in wanted}
     if not known:
         return out
     series = pairs_of(
@@ -40,23 +40,24 @@ def _distances(ctx: LogContext, scenario: Scenario) -> dict[tuple[str, str], dic
         np.array([ctx.track_index[p] for p, _ in known]),
         np.array([ctx.track_index[c] for _, c in known]),
     )
-    distance = np.linalg.norm(series.candidate_in_track_frame(), axis=1)
-    for index, stamp, value in zip(series.pair.tolist(), series.timestamps_ns.tolist(), distance.tolist(), strict=True):
-        out[known[index]][stamp] = value
+    near = np.flatnonzero(np.linalg.norm(series.candidate_in_track_frame(), axis=1) < max_distance)
+    pairs = series.pair[near]
+    stamps: list[int] = series.timestamps_ns[near].tolist()
+    firsts = np.flatnonzero(np.diff(pairs, prepend=-1)).tolist()  # rows are grouped by pair
+    for lo, hi in zip(firsts, [*firsts[1:], len(stamps)], strict=True):
+        out[known[int(pairs[lo])]] = set(stamps[lo:hi])
     return out
 
 
-def _filter(scenario: Scenario, distances: dict[tuple[str, str], dict[int, float]], max_distance: float) -> None:
+def _filter(scenario: Scenario, near_times: dict[tuple[str, str], set[int]]) -> None:
     for parent, value in list(scenario.items()):
         if not isinstance(value, dict):
             continue
         for child, grandchildren in list(value.items()):
             if isinstance(grandchildren, dict):
-                _filter(value, distances, max_distance)
+                _filter(value, near_times)
             child_value: ScenarioValue = grandchildren
-            by_time = distances.get((parent, child), {})
-            near = [by_time[t] < max_distance for t in timestamps(child_value) if t in by_time]
-            if not any(near):
+            if near_times.get((parent, child), set()).isdisjoint(timestamps(child_value)):
                 value.pop(child)
 
 
@@ -74,7 +75,7 @@ def post_process_scenario(scenario: Scenario, log_dir: Path | str, max_distance:
     prune_in_place(scenario)
     if is_empty(scenario):
         return False
-    _filter(scenario, _distances(context_for(log_dir), scenario), max_distance)
+    _filter(scenario, _near_times(context_for(log_dir), scenario, max_distance))
     return not is_empty(scenario)
 
 

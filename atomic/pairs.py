@@ -73,7 +73,9 @@ class PairSeries:
         """C's velocity in the city frame on the shared timeline (m/s), shape (M, 3)."""
         return self._on_shared_timeline(self.row_candidate, self.candidate[self.pair], 1)
 
-    def _on_shared_timeline(self, rows: NDArrayInt, owner: NDArrayInt, n: int) -> NDArrayFloat:
+    def _on_shared_timeline(
+        self, rows: NDArrayInt, owner: NDArrayInt, n: int, at: NDArrayInt | None = None
+    ) -> NDArrayFloat:
         """The n-th smoothed derivative of a track's centres on the shared timeline, shape (M, 3).
 
         Equal, bit for bit, to RefAV's filter run on the shared samples. Where the samples a row's
@@ -85,21 +87,25 @@ class PairSeries:
             rows: the owner's row in the log arrays at each shared row, shape (M,).
             owner: the owner's track index at each shared row, shape (M,).
             n: 0 (position) or 1 (velocity).
+            at: only these shared rows (shape (K,) then); the values are those of all rows, at them.
         """
         ctx = self.ctx
         full = ctx.smoothed_xyz_city if n == 0 else ctx.velocity_city
-        out: NDArrayFloat = full[rows]
+        out: NDArrayFloat = full[rows if at is None else rows[at]]
         first, last = ctx.track_start[owner], ctx.track_start[owner + 1] - 1
-        redo = np.flatnonzero(~_same_windows(rows, first, last, self.groups, MEDIAN_WINDOW // 2 + n))
+        same = _same_windows(rows, first, last, self.groups, MEDIAN_WINDOW // 2 + n)
+        redo = np.flatnonzero(~(same if at is None else same[at]))
         if len(redo):
-            out[redo] = derivative_at(ctx.xyz_city, self.timestamps_ns, self.groups, n, redo, take=rows)
+            wanted = redo if at is None else at[redo]
+            out[redo] = derivative_at(ctx.xyz_city, self.timestamps_ns, self.groups, n, wanted, take=rows)
         return out
 
-    def _to_track_frame(self, vectors_city: NDArrayFloat, is_point: bool) -> NDArrayFloat:
+    def _to_track_frame(self, vectors_city: NDArrayFloat, is_point: bool, at: NDArrayInt | None = None) -> NDArrayFloat:
         ctx = self.ctx
+        row_track = self.row_track if at is None else self.row_track[at]
         if is_point:
-            vectors_city = vectors_city - ctx.xyz_city[self.row_track]
-        rotated: NDArrayFloat = np.einsum("mji,mj->mi", ctx.rotation_city[self.row_track], vectors_city)
+            vectors_city = vectors_city - ctx.xyz_city[row_track]
+        rotated: NDArrayFloat = np.einsum("mji,mj->mi", ctx.rotation_city[row_track], vectors_city)
         return rotated
 
     @cached_property
@@ -116,8 +122,33 @@ class PairSeries:
         ``direction`` rotates the x-y axes as RefAV's ``being_crossed_by`` does ('left', 'right',
         'backward'; anything else leaves them). ``rows`` computes only those rows (shape (K, 3) then).
         """
+        if rows is not None and "_position_in_track_frame" not in self.__dict__:
+            # only these rows: row by row the same operations as for all of them, so the same values
+            return _rotate(self._at_rows("position", np.asarray(rows, dtype=np.int64), 3, self._position_of), direction)
         frame = self._position_in_track_frame
         return _rotate(frame.copy() if rows is None else frame[rows], direction)
+
+    def _position_of(self, at: NDArrayInt) -> NDArrayFloat:
+        city = (
+            self.candidate_city[at]
+            if "candidate_city" in self.__dict__
+            else self._on_shared_timeline(self.row_candidate, self.candidate[self.pair], 0, at)
+        )
+        return self._to_track_frame(city, True, at)
+
+    def _at_rows(
+        self, key: str, rows: NDArrayInt, width: int, compute: Callable[[NDArrayInt], NDArrayFloat]
+    ) -> NDArrayFloat:
+        """A per-row series (M, width) at ``rows``, computing only rows no earlier call computed."""
+        known, values = self.memo(
+            f"rows:{key}", lambda: (np.zeros(len(self.pair), bool), np.empty((len(self.pair), width)))
+        )
+        todo = rows[~known[rows]]
+        if len(todo):
+            values[todo] = compute(todo).reshape(len(todo), width)
+            known[todo] = True
+        out: NDArrayFloat = values[rows]
+        return out
 
     def candidate_velocity_in_track_frame(
         self, direction: str | None = None, rows: NDArrayInt | None = None
@@ -210,9 +241,12 @@ class PairSeries:
         if "footprint_distance" in self.__dict__:
             return np.asarray(self.footprint_distance[at] <= limit)
         margin = PRUNE_MARGIN_M * (1.0 + abs(limit)) if np.isfinite(limit) else 0.0
-        distance, reach = self._discs
-        if rows is not None:
-            distance, reach = distance[at], reach[at]
+        if rows is None and "_discs" not in self.__dict__ and np.isfinite(limit):
+            out = np.zeros(len(self.pair), dtype=bool)  # rows of pairs that never come near: surely beyond
+            near = self._rows_of_near_pairs(limit)
+            out[near] = self.footprint_within(limit, near)
+            return out
+        distance, reach = self._discs_at(rows)
         within = distance + reach < limit - margin
         unsure = ~within & ~(distance - reach > limit + margin)  # NaN (unsure) rows stay unsure
         todo = np.flatnonzero(unsure)
@@ -221,10 +255,28 @@ class PairSeries:
 
     def may_be_within(self, limit: float, rows: NDArrayInt | None = None) -> npt.NDArray[np.bool_]:
         """Per row (or at ``rows``): False only where the footprints are surely more than ``limit`` apart."""
-        distance, reach = self._discs
-        if rows is not None:
-            distance, reach = distance[rows], reach[rows]
+        if rows is None and "_discs" not in self.__dict__ and np.isfinite(limit):
+            out = np.zeros(len(self.pair), dtype=bool)  # rows of pairs that never come near: surely beyond
+            near = self._rows_of_near_pairs(limit)
+            out[near] = self.may_be_within(limit, near)
+            return out
+        distance, reach = self._discs_at(rows)
         return np.asarray(~(distance - reach > limit + PRUNE_MARGIN_M * (1.0 + abs(limit))))  # NaN bounds are kept
+
+    def _rows_of_near_pairs(self, limit: float) -> NDArrayInt:
+        """The rows of every pair whose tracks' discs may come within ``limit`` of each other at some time.
+
+        A pair is left out only where the boxes holding each track's disc centres over its whole
+        timeline (ego frames) are farther apart than ``limit`` plus both tracks' largest radii, by
+        twice the margin the row bounds use: each of its rows is then surely beyond ``limit`` by
+        those bounds too, so leaving them out changes no answer. Tracks with a degenerate
+        footprint are never left out.
+        """
+        low, high, radius = self.ctx.derived(("disc_track_bounds",), lambda: _disc_track_bounds(self.ctx))
+        t, c = self.track, self.candidate
+        gap = np.maximum(np.maximum(low[c] - high[t], low[t] - high[c]), 0.0)  # NaN for unbounded tracks
+        far = np.hypot(gap[:, 0], gap[:, 1]) - (radius[t] + radius[c]) > limit + 2 * PRUNE_MARGIN_M * (1.0 + abs(limit))
+        return np.flatnonzero(~far[self.pair])
 
     @cached_property
     def _discs(self) -> tuple[NDArrayFloat, NDArrayFloat]:
@@ -232,12 +284,28 @@ class PairSeries:
 
         The distance is NaN where a footprint is degenerate, so that no bound decides the row.
         """
+        return self._discs_of(self.row_track, self.row_candidate)
+
+    def _discs_at(self, rows: NDArrayInt | None) -> tuple[NDArrayFloat, NDArrayFloat]:
+        """``_discs`` at ``rows`` (all when None), computing only those rows unless all are known."""
+        if rows is None or "_discs" in self.__dict__:
+            distance, reach = self._discs
+            return (distance, reach) if rows is None else (distance[rows], reach[rows])
+        both = self._at_rows(
+            "discs",
+            np.asarray(rows, dtype=np.int64),
+            2,
+            lambda at: np.stack(self._discs_of(self.row_track[at], self.row_candidate[at]), axis=1),
+        )
+        return both[:, 0], both[:, 1]
+
+    def _discs_of(self, row_track: NDArrayInt, row_candidate: NDArrayInt) -> tuple[NDArrayFloat, NDArrayFloat]:
         ctx = self.ctx
         centre, radius = ctx.footprint_discs
-        gap = centre[self.row_track] - centre[self.row_candidate]
+        gap = centre[row_track] - centre[row_candidate]
         distance = np.hypot(gap[:, 0], gap[:, 1])
-        distance[ctx.footprint_degenerate[self.row_track] | ctx.footprint_degenerate[self.row_candidate]] = np.nan
-        return distance, radius[self.row_track] + radius[self.row_candidate]
+        distance[ctx.footprint_degenerate[row_track] | ctx.footprint_degenerate[row_candidate]] = np.nan
+        return distance, radius[row_track] + radius[row_candidate]
 
     def per_pair_timestamps(self, mask: npt.NDArray[np.bool_]) -> dict[tuple[int, int], list[int]]:
         """``{(T, C): sorted timestamps}`` of the rows where ``mask`` holds (pairs with none are left out)."""
@@ -254,6 +322,23 @@ class PairSeries:
         for track, candidate, lo, hi in zip(tracks, candidates, firsts.tolist(), lasts, strict=True):
             out[(track, candidate)] = stamps[lo:hi]
         return out
+
+
+def _disc_track_bounds(ctx: LogContext) -> tuple[NDArrayFloat, NDArrayFloat, NDArrayFloat]:
+    """Per track: the least and greatest x, y of its footprint discs' centres (U, 2) each, and its largest radius.
+
+    NaN for a track with a degenerate footprint (no bound may decide its pairs).
+    """
+    centre, radius = ctx.footprint_discs
+    starts = ctx.track_start[:-1]
+    if len(starts) == 0:
+        return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0)
+    low = np.minimum.reduceat(centre, starts, axis=0)
+    high = np.maximum.reduceat(centre, starts, axis=0)
+    largest = np.maximum.reduceat(radius, starts).astype(np.float64)
+    bad = np.logical_or.reduceat(ctx.footprint_degenerate | ~np.isfinite(radius), starts)
+    low[bad], high[bad], largest[bad] = np.nan, np.nan, np.nan
+    return low, high, largest
 
 
 def _same_windows(

@@ -1,21 +1,32 @@
 """Ingest followed by the runtime's per-box map features, as every entry point should do it.
 
 The store cannot import the atomic runtime (it sits below it), so the step that computes map
-features for freshly ingested boxes lives here, above both.
+features for freshly ingested boxes lives here, above both. ``avmine ingest`` computes them while
+the ingest goes on: each source, once staged, goes to a small pool of processes (one per CPU, at most four)
+while this process goes on writing the next log in the ingest's one transaction.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 from tqdm import tqdm
 
 from atomic.context import active_source, set_active_source
-from atomic.map_features import precompute
+from atomic.map_features import precompute, precompute_staged
 from server.executor import cluster
 from store import IngestReport, PrefilterConfig, Store, ingest
 from store.prefilter import REFAV_PREFILTER
+
+MAX_WORKERS = 4
+"""Most pool processes by default: their work per log is less than the ingest's own, so a few keep up, and
+each forked process slowly copies pages of the ingest's memory."""
+INLINE_SOURCES = 2
+"""An ingest of at most this many sources computes their map features in this process (no pool)."""
 
 
 def prepare_logs(store: Store, sources: Iterable[tuple[str, str]], progress: bool = True) -> None:
@@ -37,6 +48,63 @@ def prepare_logs(store: Store, sources: Iterable[tuple[str, str]], progress: boo
         set_active_source(previous)
 
 
+class MapFeaturePool:
+    """``store.ingestion.Preparation``: map features of each staged source, in worker processes.
+
+    Once more than ``inline`` sources are expected, ``workers`` processes are forked from this one
+    (which has the runtime imported: they start at once) and each staged source goes to them while
+    the ingest writes the next. They run only the map features (NumPy, av2's map), never the
+    database, and exit without running this process's clean-up. A small ingest computes its map
+    features here, at once. Only paths cross between processes: memory stays one log per worker.
+    """
+
+    def __init__(self, workers: int | None = None, inline: int = INLINE_SOURCES, progress: bool = False) -> None:
+        self.workers = max(1, workers or min(os.cpu_count() or 1, MAX_WORKERS))
+        self.inline = inline
+        self.progress = progress
+        self.expected = 0
+        self.pool: ProcessPoolExecutor | None = None
+        self.futures: list[Future[None]] = []
+
+    def expect(self, sources: int) -> None:
+        """Start the pool once more sources are coming than are computed here."""
+        self.expected += sources
+        if self.expected > self.inline and self.pool is None:
+            # forked while the ingest holds little memory; every worker at once (a fork pool starts them all)
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+            self.pool.submit(os.getpid).result()
+
+    def submit(self, log_id: str, source: str, box_dir: Path, map_dir: Path) -> None:
+        """Compute one staged source's map features now, or queue them in the pool."""
+        if self.pool is None:
+            precompute_staged(log_id, source, box_dir, map_dir)
+            return
+        self.futures.append(self.pool.submit(precompute_staged, log_id, source, box_dir, map_dir))
+        for future in [f for f in self.futures if f.done()]:
+            future.result()  # a failure stops the ingest now
+        self.futures = [f for f in self.futures if not f.done()]
+
+    def finish(self) -> None:
+        """Wait for every queued source; raise the first failure."""
+        try:
+            for future in tqdm(self.futures, desc="map features", unit="log", disable=not self.progress, leave=False):
+                future.result()
+        finally:
+            self.close()
+
+    def cancel(self) -> None:
+        """Drop the queued sources, wait for those running."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def close(self) -> None:
+        """Stop the pool's processes."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+
+
 def ingest_and_prepare(
     store: Store,
     path: Path | str,
@@ -45,8 +113,15 @@ def ingest_and_prepare(
     source: str | None = None,
     prefilter: PrefilterConfig = REFAV_PREFILTER,
     progress: bool = True,
+    workers: int | None = None,
 ) -> IngestReport:
-    """``store.ingest`` then the map features of every track source it wrote."""
-    report = ingest(store, path, split=split, source=source, prefilter=prefilter, progress=progress)
-    prepare_logs(store, [(s, log_id) for s, log_id, *_ in report.sources], progress=progress)
-    return report
+    """``store.ingest`` with the map features of every track source it writes, computed alongside.
+
+    Args:
+        workers: processes that compute map features (default: one per CPU, at most ``MAX_WORKERS``).
+    """
+    pool = MapFeaturePool(workers, progress=progress)
+    try:
+        return ingest(store, path, split=split, source=source, prefilter=prefilter, progress=progress, preparation=pool)
+    finally:
+        pool.close()

@@ -77,14 +77,18 @@ def load_log_arrays(log_dir: Path, source: str = ANNOTATIONS_SOURCE) -> LogArray
         FileNotFoundError: the log or the source is not in the cache.
     """
     box_dir = log_dir / "boxes" / source
-    meta_path = box_dir / "meta.json"
-    if not meta_path.is_file():
+    if not (box_dir / "meta.json").is_file():
         available = sorted(p.name for p in (log_dir / "boxes").glob("*")) if (log_dir / "boxes").is_dir() else []
         raise FileNotFoundError(
             f"{log_dir.name} has no cached boxes for source '{source}' (available: {available or 'none'}); "
             "ingest the log or the tracker output first."
         )
-    meta = json.loads(meta_path.read_text())
+    return load_box_arrays(box_dir, log_dir, source)
+
+
+def load_box_arrays(box_dir: Path, log_dir: Path, source: str) -> LogArrays:
+    """Memory-map the boxes written in ``box_dir`` (e.g. staged by an ingest) as those of ``log_dir``."""
+    meta = json.loads((box_dir / "meta.json").read_text())
     fields: dict[str, Any] = {}
     for name in LogArrays.__dataclass_fields__:
         path = box_dir / f"{name}.npy"

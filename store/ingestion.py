@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -61,6 +61,28 @@ class IngestReport:
     def num_boxes(self) -> int:
         """Boxes written, over all sources."""
         return sum(s[3] for s in self.sources)
+
+
+class Preparation(Protocol):
+    """Work on each source's staged cache while the ingest goes on (the runtime's map features).
+
+    ``submit`` is called once a source's boxes are staged; the work writes its files into
+    ``box_dir``, which is published with them after the commit. ``finish`` waits for all of it
+    before the commit (raising the first failure, which undoes the ingest); ``cancel`` stops what
+    has not started and waits for the rest before staged directories are removed.
+    """
+
+    def expect(self, sources: int) -> None:
+        """About this many sources will be submitted (a hint to get ready)."""
+
+    def submit(self, log_id: str, source: str, box_dir: Path, map_dir: Path) -> None:
+        """Start the work on one staged source (``map_dir``: the log's map, staged or published)."""
+
+    def finish(self) -> None:
+        """Wait for all submitted work; raise the first failure."""
+
+    def cancel(self) -> None:
+        """Drop work not started and wait for the work running."""
 
 
 SCANNED_PICKLES = ("combined_gt*.pkl", "*track*.pkl")
@@ -227,8 +249,12 @@ class _Ingest:
         prefilter: PrefilterConfig,
         copy: logs_copy.StreamedCopy,
         spool: Path,
+        preparation: Preparation | None = None,
     ) -> None:
         self.store = store
+        self.preparation = preparation
+        self.staged_maps: dict[str, Path] = {}
+        """Log id -> the map directory this ingest staged for it."""
         self.spool = spool
         self.split = split
         self.source = source
@@ -360,8 +386,12 @@ class _Ingest:
             ),
         )
         meta = {"log_id": log_id, "source": source, "ego_uuid": ego_uuid, "has_score": has_score, "kind": kind}
-        self.staged.append(cache.stage_boxes(self.store.cache_root, key, boxes, poses, meta))
+        staged = cache.stage_boxes(self.store.cache_root, key, boxes, poses, meta)
+        self.staged.append(staged)
         self.report.sources.append((source, log_id, num_tracks, len(boxes)))
+        if self.preparation is not None:
+            map_dir = self.staged_maps.get(log_id, cache.log_cache_dir(self.store.cache_root, log_id) / "log" / "map")
+            self.preparation.submit(log_id, source, staged.path, map_dir)
 
     def log(self, log_dir: Path) -> None:
         files = av2_log.find_log_files(log_dir)
@@ -414,9 +444,11 @@ class _Ingest:
             ),
         )
         meta = {"log_id": log_id, "split": split, "city": summary.city}
-        self.staged.append(
-            cache.stage_log(self.store.cache_root, key, log_id, poses, files.map_dir, files.calibration_dir, meta)
+        staged_log = cache.stage_log(
+            self.store.cache_root, key, log_id, poses, files.map_dir, files.calibration_dir, meta
         )
+        self.staged.append(staged_log)
+        self.staged_maps[log_id] = staged_log.path / "map"
         if raw is not None and files.annotations is not None:
             self.write_source(
                 raw,
@@ -449,6 +481,8 @@ class _Ingest:
                 f"{', ...' if len(missing) > 3 else ''}).",
                 "Ingest the logs first (their poses and maps are needed): `avmine ingest SPLIT_DIR`.",
             )
+        if self.preparation is not None:
+            self.preparation.expect(len(data))
         for log_id, frames in data.items():
             log = tracker.read_tracker_log(log_id, frames, path)
             poses = self._poses(log_id)
@@ -566,6 +600,7 @@ def ingest(
     source: str | None = None,
     prefilter: PrefilterConfig = REFAV_PREFILTER,
     progress: bool = True,
+    preparation: Preparation | None = None,
 ) -> IngestReport:
     """Ingest everything found at ``path`` in one transaction.
 
@@ -584,6 +619,7 @@ def ingest(
         source: the track source name for tracker outputs (default: the file's stem).
         prefilter: RefAV's confidence prefilter for tracker outputs.
         progress: show a progress bar on stderr.
+        preparation: work on each source's staged cache, done alongside and finished before the commit.
 
     Raises:
         IngestError: bad input; nothing was written.
@@ -592,7 +628,7 @@ def ingest(
     items = discover(Path(path).expanduser())
     log_dirs = [item.path for item in items if item.kind == "log"]
     _check_distinct_logs(log_dirs)
-    with writing(store, split, source, prefilter) as job:
+    with writing(store, split, source, prefilter, preparation) as job:
         steps: dict[ItemKind, Callable[[_Item], None]] = {
             "log": lambda item: job.log(item.path),
             "tracker": lambda item: job.tracker(item.path, item.payload),
@@ -602,10 +638,13 @@ def ingest(
             "skipped": lambda item: job.report.notes.extend([item.payload] if item.payload else []),
         }
         job.replace_logs(log_dirs)
+        if preparation is not None:
+            preparation.expect(len(log_dirs))
         bar = tqdm(items, desc="ingest", unit="item", disable=not progress, leave=False)
         for item in bar:
             bar.set_postfix_str(f"{item.kind} {item.path.name}")
             steps[item.kind](item)
+        bar.refresh()  # the last count is shown, however fast the last item went (map features may follow)
         job.flush()
         job.resolve_gt_tracks(job.report.logs)
     job.report.seconds = time.perf_counter() - started
@@ -614,7 +653,11 @@ def ingest(
 
 @contextmanager
 def writing(
-    store: Store, split: str | None = None, source: str | None = None, prefilter: PrefilterConfig = REFAV_PREFILTER
+    store: Store,
+    split: str | None = None,
+    source: str | None = None,
+    prefilter: PrefilterConfig = REFAV_PREFILTER,
+    preparation: Preparation | None = None,
 ) -> Iterator[_Ingest]:
     """One transaction of writes to the log tables, as ingest makes them (refinement derives sources with it).
 
@@ -623,16 +666,20 @@ def writing(
     """
     copy = logs_copy.StreamedCopy(store)
     spool = Path(tempfile.mkdtemp(prefix="avmine-ingest-"))
-    job = _Ingest(store, split, source, prefilter, copy, spool)
+    job = _Ingest(store, split, source, prefilter, copy, spool, preparation)
     memory_limit = store.con.execute("SELECT current_setting('memory_limit')").fetchone()
     store.con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
     try:
         with store.transaction():
             yield job
             job.flush()
+            if preparation is not None:
+                preparation.finish()
             stamp = logs_copy.new_stamp(store)
             copy.commit()
     except BaseException:
+        if preparation is not None:
+            preparation.cancel()
         copy.discard()
         cache.discard(store.cache_root, job.staged)
         raise

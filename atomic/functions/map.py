@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from atomic import compat
+from atomic import compat, derived
 from atomic.context import LogContext, context_for
 from atomic.functions._select import timestamps_where, tracks_of
 from atomic.functions.objects import category_uuids
@@ -139,16 +139,31 @@ def at_pedestrian_crossing(ctx: LogContext, uuids: list[str], within_distance: f
     return timestamps_where(ctx, uuids, hit)
 
 
-def warm_map_masks(ctx: LogContext) -> None:
-    """Compute the map masks of every track at the functions' defaults, once per log.
+def map_mask_keys() -> tuple[tuple[object, ...], ...]:
+    """The ``per_row`` keys of the map masks at the functions' defaults (the compatibility switches in force)."""
+    return (
+        ("in_drivable_area",),
+        ("near_intersection", 5.0),
+        ("at_pedestrian_crossing", compat.current().fix_pedestrian_crossing, 1.0),
+    )
 
-    A worker calls this before it forks the sandboxed children of a call, so each child inherits
-    them instead of recomputing them for every call (ray casting costs up to a few hundred ms a log).
+
+def warm_map_masks(ctx: LogContext) -> None:
+    """Give ``ctx`` the map masks of every track at the functions' defaults, computed once per log.
+
+    They are read from the log's derived cache (``atomic.derived``) where stored; otherwise computed
+    and stored there (where the cache can be written), so that every process maps one copy. A
+    worker calls this before it forks the sandboxed children of a call, so each child inherits them.
     """
+    keys = map_mask_keys()
+    if all([derived.attach_per_row(ctx, key) for key in keys]):
+        return
     everyone = list(ctx.track_uuids)
     in_drivable_area.rule(ctx, everyone)
     near_intersection.rule(ctx, everyone, 5)
     at_pedestrian_crossing.rule(ctx, everyone, 1)
+    for key in keys:
+        derived.store_per_row(ctx, key)
 
 
 def _lane_relation(

@@ -364,24 +364,30 @@ def heading_toward(
     # 5 m/s at 10 Hz), within ``max_distance`` m.
     non_negative("heading_toward", angle_threshold=angle_threshold, max_distance=max_distance)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
-    closing, angle = series.memo("heading_toward", lambda: _heading_toward(series))
-    moving = np.flatnonzero((closing >= minimum_speed) & (angle <= angle_threshold))
+    closing = series.memo("heading_toward", lambda: _closing(series))
+    fast = np.flatnonzero(closing >= minimum_speed)  # few rows: the angle is computed on those only
+    moving = fast[_heading_angle(series, fast) <= angle_threshold]
     hit = np.zeros(len(series.pair), dtype=bool)
     hit[moving] = series.footprint_within(max_distance, moving)
     return _relations(ctx, track_uuids, series.per_pair_timestamps(hit))
 
 
-def _heading_toward(series: PairSeries) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Per row: how fast T closes in on C (m per sample), and the angle from T's velocity to C (degrees)."""
-    velocity = series.ctx.velocity_own_frame[series.row_track]
-    position = series.candidate_in_track_frame()
-    unit_velocity = velocity / (np.linalg.norm(velocity, axis=1, keepdims=True) + 1e-8)
-    with np.errstate(invalid="ignore"):
-        angle = np.degrees(np.arccos(np.sum(unit_velocity * _unit(position), axis=1)))
+def _closing(series: PairSeries) -> npt.NDArray[np.float64]:
+    """Per row: how fast T closes in on C (m per sample)."""
     # the track's distance from the candidate, seen from the candidate, differenced per sample
     radial = np.linalg.norm(series.swapped().candidate_in_track_frame(), axis=1)
-    closing = -_gradient_per_sample(radial, series)
-    return closing, angle
+    closing: npt.NDArray[np.float64] = -_gradient_per_sample(radial, series)
+    return closing
+
+
+def _heading_angle(series: PairSeries, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """At ``rows``: the angle from T's velocity to C (degrees)."""
+    velocity = series.ctx.velocity_own_frame[series.row_track[rows]]
+    position = series.candidate_in_track_frame(rows=rows)
+    unit_velocity = velocity / (np.linalg.norm(velocity, axis=1, keepdims=True) + 1e-8)
+    with np.errstate(invalid="ignore"):
+        angle: npt.NDArray[np.float64] = np.degrees(np.arccos(np.sum(unit_velocity * _unit(position), axis=1)))
+    return angle
 
 
 @relational(track="track_uuid", related="candidate_uuids")

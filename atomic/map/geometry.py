@@ -144,7 +144,8 @@ def polygons_overlap_matrix(polygons_a: NDArrayFloat, polygons_b: NDArrayFloat) 
     normals = _axes(a[:, :3])  # (N, 2, 2): the first two edges' normals
     cos = np.abs(np.sum(normals[:, 0] * normals[:, 1], axis=-1))
     reach = np.sqrt(np.clip((1.0 - cos) / 2.0, 0.0, None))  # NaN normals: NaN, never prunes
-    gap = np.linalg.norm(center_a[:, None] - center_b[None], axis=-1) * reach[:, None]
+    gap = np.hypot(center_a[:, None, 0] - center_b[None, :, 0], center_a[:, None, 1] - center_b[None, :, 1])
+    gap *= reach[:, None]  # a bound with a margin far above rounding: any formula of the distance will do
     maybe = ~(gap > (radius_a[:, None] + radius_b[None]) * (1 + 1e-9) + 1e-9)
     i, j = np.nonzero(maybe)
     out[i, j] = polygons_overlap(a[i], b[j])
@@ -270,13 +271,75 @@ def points_in_polygon(points_xy: NDArrayFloat, polygon_xy: NDArrayFloat) -> NDAr
     return np.asarray(flags.sum(axis=1) % 2 == 1)
 
 
+EDGES_PER_BAND = 4
+"""About how many edges a polygon's horizontal band holds (``Bands``): more bands, fewer edge tests."""
+MAX_BANDS = 1024
+"""Most bands of one polygon."""
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Each polygon's edges by horizontal band, so that a point is cast only against edges that may toggle.
+
+    Polygon ``p`` splits its y-range into ``count[p]`` equal bands; band ``b`` of it is global
+    band ``first[p] + b`` and holds edges ``edges[edge_start[g]:edge_start[g + 1]]`` (indices into
+    the set's edges, ascending): every edge whose y-range ``[min, max]`` meets the band. RefAV's
+    ray cast toggles on an edge only where ``min < y <= max``, and ``band_of`` is monotonic in
+    ``y``, so every edge that can toggle for a point is in the point's band.
+    """
+
+    first: NDArrayInt  # (P + 1,) first global band of each polygon
+    count: NDArrayInt  # (P,)
+    y0: NDArrayFloat  # (P,) bottom of each polygon's bands
+    height: NDArrayFloat  # (P,) height of its bands (1.0 where it has one band)
+    edge_start: NDArrayInt  # (G + 1,)
+    edges: NDArrayInt  # edge indices, band by band
+
+    @classmethod
+    def build(cls, edges: NDArrayFloat, edge_start: NDArrayInt, bounds: NDArrayFloat) -> Bands:
+        """The bands of polygons given by their edges (E, 4), first edges (P + 1,) and bounding boxes (P, 4)."""
+        num_edges = np.diff(edge_start)
+        y0 = bounds[:, 1]
+        count = np.clip(num_edges // EDGES_PER_BAND, 1, MAX_BANDS).astype(np.int64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            height = (bounds[:, 3] - y0) / count
+        usable = np.isfinite(y0) & np.isfinite(height) & (height > 0)  # else one band holds every edge
+        count = np.where(usable, count, 1)
+        first = np.concatenate([[0], np.cumsum(count)]).astype(np.int64)
+        y0, height = np.where(usable, y0, 0.0), np.where(usable, height, 1.0)
+        bands = cls(first, count, y0, height, np.zeros(1, np.int64), np.zeros(0, np.int64))
+        owner = np.repeat(np.arange(len(num_edges)), num_edges)
+        lo = bands.band_of(np.minimum(edges[:, 1], edges[:, 3]), owner)
+        hi = bands.band_of(np.maximum(edges[:, 1], edges[:, 3]), owner)
+        span_bands = hi - lo + 1
+        entry_edge = np.repeat(np.arange(len(edges)), span_bands)
+        entry_band = np.repeat(lo - np.concatenate([[0], np.cumsum(span_bands)[:-1]]), span_bands)
+        entry_band = entry_band + np.arange(len(entry_edge))
+        order = np.lexsort((entry_edge, entry_band))
+        per_band = np.bincount(entry_band, minlength=int(first[-1]))
+        edge_start_bands = np.concatenate([[0], np.cumsum(per_band)]).astype(np.int64)
+        return cls(first, count, y0, height, edge_start_bands, entry_edge[order].astype(np.int64))
+
+    def band_of(self, y: NDArrayFloat, poly_idx: NDArrayInt) -> NDArrayInt:
+        """Global band of heights ``y`` in polygons ``poly_idx`` (clipped to the polygon's bands), shape (N,)."""
+        count = self.count[poly_idx]
+        with np.errstate(invalid="ignore", over="ignore"):
+            t = np.floor((y - self.y0[poly_idx]) / self.height[poly_idx])
+        # NaN (no edge toggles for it) and out-of-range heights go to the nearest end band
+        t = np.clip(np.nan_to_num(t, nan=0.0, posinf=np.inf, neginf=-np.inf), 0, count - 1)
+        return np.asarray(self.first[poly_idx] + t.astype(np.int64))
+
+
 @dataclass(frozen=True)
 class PolygonSet:
     """Many polygons with a bounding-box index, for exact ray casting of many points at once.
 
     Built once; :meth:`contains_pairs` finds all (point, polygon) containments with RefAV's
     even-odd rule. The STRtree over (slightly padded) bounding boxes only prunes: a point
-    outside a polygon's bounding box can never have an odd crossing count.
+    outside a polygon's bounding box can never have an odd crossing count. Within a polygon,
+    each point is tested only against the edges of its horizontal band (``Bands``): an edge
+    whose y-range misses the band can never toggle the ray cast there, so the answer is the
+    same as testing every edge.
     """
 
     edges: NDArrayFloat
@@ -286,6 +349,7 @@ class PolygonSet:
     bounds: NDArrayFloat
     """Bounding boxes ``(xmin, ymin, xmax, ymax)``, shape (P, 4)."""
     tree: shapely.STRtree = field(repr=False)
+    bands: Bands = field(repr=False)
 
     @classmethod
     def from_polygons(cls, polygons_xy: Sequence[NDArrayFloat]) -> PolygonSet:
@@ -302,7 +366,7 @@ class PolygonSet:
         boxes = shapely.box(
             bounds[:, 0] - pad[:, 0], bounds[:, 1] - pad[:, 1], bounds[:, 2] + pad[:, 2], bounds[:, 3] + pad[:, 3]
         )
-        return cls(edges=edges, edge_start=edge_start, bounds=bounds, tree=shapely.STRtree(boxes))
+        return cls(edges, edge_start, bounds, shapely.STRtree(boxes), Bands.build(edges, edge_start, bounds))
 
     def __len__(self) -> int:
         return len(self.bounds)
@@ -339,7 +403,9 @@ class PolygonSet:
         points_xy = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
         poly_idx = np.asarray(poly_idx, dtype=np.int64)
         inside = np.zeros(len(poly_idx), dtype=np.bool_)
-        counts = self.edge_start[poly_idx + 1] - self.edge_start[poly_idx]
+        band = self.bands.band_of(points_xy[:, 1], poly_idx)
+        start = self.bands.edge_start[band]
+        counts = self.bands.edge_start[band + 1] - start
         # chunk so that (pair, edge) rows stay bounded
         cum = np.cumsum(counts)
         begin = 0
@@ -348,8 +414,8 @@ class PolygonSet:
             end = max(end, begin + 1)
             c = counts[begin:end]
             row = np.repeat(np.arange(begin, end), c)
-            first = np.repeat(self.edge_start[poly_idx[begin:end]] - np.concatenate([[0], np.cumsum(c)[:-1]]), c)
-            edge = first + np.arange(len(row))
+            first = np.repeat(start[begin:end] - np.concatenate([[0], np.cumsum(c)[:-1]]), c)
+            edge = self.bands.edges[first + np.arange(len(row))]
             flags = _crossings(points_xy[row, 0], points_xy[row, 1], self.edges[edge])
             inside[begin:end] = np.bincount(row - begin, weights=flags, minlength=end - begin) % 2 == 1
             begin = end

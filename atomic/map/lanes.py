@@ -240,9 +240,36 @@ class MapIndex:
             raise ValueError(
                 f"timestamps ({n}), points ({len(points_xy)}) and yaw_rate ({len(yaw_rate)}) differ in length"
             )
-        yaw_rate = np.asarray(yaw_rate, dtype=np.float64)
-        assigned = np.full(n, NO_LANE, dtype=np.int64)
         point_idx, lane_idx = self._containing_pairs(points_xy)
+        return self._vote(n, point_idx, lane_idx, np.asarray(yaw_rate, dtype=np.float64))
+
+    def assign_lanes_per_track(
+        self, points_xy: NDArrayFloat, yaw_rate: NDArrayFloat, track_start: NDArrayInt
+    ) -> NDArrayInt:
+        """``assign_lanes`` of every track at once (track i: rows ``track_start[i]:track_start[i + 1]``).
+
+        The containment queries run once over all rows; only the vote runs track by track.
+
+        Returns:
+            Lane id per row, ``-1`` where none, shape (R,).
+        """
+        points_xy = _as_xy(points_xy)
+        yaw_rate = np.asarray(yaw_rate, dtype=np.float64)
+        track_start = np.asarray(track_start, dtype=np.int64)
+        assigned = np.full(len(points_xy), NO_LANE, dtype=np.int64)
+        point_idx, lane_idx = self._containing_pairs(points_xy)  # sorted by row
+        bounds = np.searchsorted(point_idx, track_start).tolist()
+        starts = track_start.tolist()
+        for track in np.flatnonzero(np.diff(bounds)).tolist():  # tracks with a containing lane
+            lo, hi, first, end = bounds[track], bounds[track + 1], starts[track], starts[track + 1]
+            assigned[first:end] = self._vote(
+                end - first, point_idx[lo:hi] - first, lane_idx[lo:hi], yaw_rate[first:end]
+            )
+        return assigned
+
+    def _vote(self, n: int, point_idx: NDArrayInt, lane_idx: NDArrayInt, yaw_rate: NDArrayFloat) -> NDArrayInt:
+        """The bucket vote of one track of ``n`` timestamps, given its (position, containing lane) pairs."""
+        assigned = np.full(n, NO_LANE, dtype=np.int64)
         if len(point_idx) == 0:
             return assigned
         # buckets in order of first appearance (RefAV fills a dict timestamp by timestamp)

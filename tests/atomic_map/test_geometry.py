@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -177,6 +179,33 @@ def test_random_polygons_match_reference(
     expected_pairs = [(i, 0) for i, e in enumerate(expected) if e]
     expected_pairs += [(i, 1) for i, p in enumerate(pts) if ref.ray_cast(p, reverse)]
     assert sorted(zip(point_idx.tolist(), poly_idx.tolist(), strict=True)) == sorted(expected_pairs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(finite, finite), min_size=8, max_size=60),
+    st.lists(st.tuples(finite, finite), min_size=1, max_size=30),
+)
+def test_banded_polygon_set_equals_casting_against_every_edge(
+    vertices: list[tuple[float, float]], points: list[tuple[float, float]]
+) -> None:
+    # many edges: each polygon is split into several bands, and vertices sit on band boundaries
+    polygon = np.array([*vertices, vertices[0]])
+    polygons = [polygon, polygon[::-1], polygon[: max(4, len(polygon) // 2)]]
+    middles = [((x0 + x1) / 2, (y0 + y1) / 2) for (x0, y0), (x1, y1) in itertools.pairwise(vertices)]
+    pts = np.array(points + vertices + middles)
+    point_idx, poly_idx = PolygonSet.from_polygons(polygons).contains_pairs(pts)
+    expected = {(i, k) for k, p in enumerate(polygons) for i in np.flatnonzero(points_in_polygon(pts, p)).tolist()}
+    assert set(zip(point_idx.tolist(), poly_idx.tolist(), strict=True)) == expected
+
+
+def test_polygon_set_with_a_flat_polygon_and_odd_points() -> None:
+    flat = np.array([[0.0, 1.0], [2.0, 1.0], [4.0, 1.0], [0.0, 1.0]])  # no height: one band holds every edge
+    polygons = [flat, UNIT_SQUARE, np.array([*UNIT_SQUARE[:-1], [0.5, 0.5], [0.2, 0.9], [0.0, 0.0]])]
+    pts = np.array([[1.0, 1.0], [0.5, 0.5], [np.nan, 0.5], [0.5, np.inf], [0.5, -np.inf], [0.3, 0.9]])
+    point_idx, poly_idx = PolygonSet.from_polygons(polygons).contains_pairs(pts)
+    expected = {(i, k) for k, p in enumerate(polygons) for i in np.flatnonzero(points_in_polygon(pts, p)).tolist()}
+    assert set(zip(point_idx.tolist(), poly_idx.tolist(), strict=True)) == expected
 
 
 def test_polygon_set_on_lane_polygons_matches_reference(demo_logs: list[DemoLog]) -> None:

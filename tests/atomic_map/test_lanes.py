@@ -108,6 +108,24 @@ def test_assign_lanes_matches_reference_on_real_tracks(demo_logs: list[DemoLog])
     assert assigned_any > 100
 
 
+def test_assign_lanes_per_track_equals_assigning_each_track(demo_logs: list[DemoLog]) -> None:
+    for log in demo_logs[:2]:
+        tracks = track_rows(log, max_len=200, n_tracks=40, seed=7)
+        rows = np.concatenate(tracks)
+        points = np.concatenate([smoothed(log.center_city[r]) for r in tracks])
+        rate = np.random.default_rng(8).uniform(-0.4, 0.4, len(rows))
+        track_start = np.concatenate([[0], np.cumsum([len(r) for r in tracks])])
+        got = log.index.assign_lanes_per_track(points, rate, track_start)
+        expected = np.concatenate(
+            [
+                log.index.assign_lanes(log.timestamps_ns[r], points[a:b], rate[a:b])
+                for r, a, b in zip(tracks, track_start[:-1], track_start[1:], strict=True)
+            ]
+        )
+        np.testing.assert_array_equal(got, expected)
+        assert (got != NO_LANE).sum() > 50 and (got == NO_LANE).any()
+
+
 def overlapping_turn_lanes(index: MapIndex, log: DemoLog) -> tuple[np.ndarray, list[int]] | None:
     """A point inside a left-turn and a right-turn intersection lane at once (their shared start)."""
     rng = np.random.default_rng(6)

@@ -165,6 +165,67 @@ def test_pruned_relations_equal_exact_distances(ctx: LogContext, rule: object, c
     ctx.forget_recent()
 
 
+# ----------------------------------------------------------------------------- series computed at some rows only
+
+
+def test_series_at_some_rows_equal_the_series_of_all_rows_there(ctx: LogContext) -> None:
+    """Positions, disc bounds and heading angles computed only at some rows are those of all rows, bit for bit."""
+    from atomic.functions.relations import _heading_angle, _unit
+
+    tracks, candidates = _sets(ctx)
+    everything = pairs_of(ctx, *_pair_arrays(tracks, candidates))
+    velocity = ctx.velocity_own_frame[everything.row_track]
+    unit_velocity = velocity / (np.linalg.norm(velocity, axis=1, keepdims=True) + 1e-8)
+    with np.errstate(invalid="ignore"):
+        angle = np.degrees(np.arccos(np.sum(unit_velocity * _unit(everything.candidate_in_track_frame()), axis=1)))
+    distance, reach = everything._discs
+    rng = np.random.default_rng(0)
+    m = len(everything.pair)
+    for rows in (np.arange(m), np.sort(rng.choice(m, m // 7, replace=False)), np.array([m - 1]), np.zeros(0, int)):
+        for direction in (None, "left", "backward"):
+            fresh = pairs_of(ctx, everything.track, everything.candidate)  # nothing computed yet
+            np.testing.assert_array_equal(
+                fresh.candidate_in_track_frame(direction, rows), everything.candidate_in_track_frame(direction)[rows]
+            )
+            assert "_position_in_track_frame" not in fresh.__dict__ and "candidate_city" not in fresh.__dict__
+        # rows computed once are kept: a later call on some of them (and others) reads them back
+        again = np.union1d(rows[::2], np.arange(0, m, 11))
+        np.testing.assert_array_equal(
+            fresh.candidate_in_track_frame(None, again), everything.candidate_in_track_frame()[again]
+        )
+        fresh = pairs_of(ctx, everything.track, everything.candidate)
+        np.testing.assert_array_equal(_heading_angle(fresh, rows), angle[rows])
+        np.testing.assert_array_equal(fresh._discs_at(rows)[0], distance[rows])
+        np.testing.assert_array_equal(fresh._discs_at(rows)[1], reach[rows])
+        assert "_discs" not in fresh.__dict__
+    assert np.isfinite(angle).sum() > 1000
+
+
+def test_pairs_that_never_come_near_are_left_out_as_their_rows_would_be(ctx: LogContext) -> None:
+    """Leaving out the rows of pairs whose tracks never come near gives the row bounds' answers exactly."""
+    from atomic.pairs import PRUNE_MARGIN_M
+
+    tracks, candidates = _sets(ctx)
+    everything = pairs_of(ctx, *_pair_arrays(tracks, candidates))
+    distance, reach = everything._discs
+    exact = everything.footprint_distance
+    left_out = 0
+    for limit in (0.0, 1.0, 5.0, 20.0, 60.0):
+        fresh = pairs_of(ctx, everything.track, everything.candidate)
+        expected = ~(distance - reach > limit + PRUNE_MARGIN_M * (1.0 + limit))
+        np.testing.assert_array_equal(fresh.may_be_within(limit), expected)
+        np.testing.assert_array_equal(fresh.footprint_within(limit), exact <= limit)
+        assert "_discs" not in fresh.__dict__ and "footprint_distance" not in fresh.__dict__
+        left_out += len(fresh.pair) - len(fresh._rows_of_near_pairs(limit))
+    assert left_out > 0  # the shortcut is taken
+
+
+def _pair_arrays(tracks: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pair_t, pair_c = np.repeat(tracks, len(candidates)), np.tile(candidates, len(tracks))
+    keep = pair_t != pair_c
+    return pair_t[keep], pair_c[keep]
+
+
 # ----------------------------------------------------------------------------- per-row map masks
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from store import Store, ingest, logs_copy
@@ -96,3 +97,58 @@ def test_a_second_ingest_updates_the_sql_copy_without_losing_earlier_logs(tmp_pa
             poses = con.execute("SELECT count(*) FROM ego_poses").fetchall()
         assert copied.equals(main) and main["log_id"].tolist() == [copy_id(0), copy_id(1)]
         assert poses == store.con.execute("SELECT count(*) FROM ego_poses").fetchall()
+
+
+def test_map_features_from_the_pool_equal_those_computed_after_the_ingest(tmp_path: Path) -> None:
+    from atomic.map_features import LANE_FILE
+    from server.ingestion import ingest_and_prepare, prepare_logs
+
+    logs = make_split(tmp_path / "val", 5)
+    with Store.open(tmp_path / "pool.duckdb") as pooled, Store.open(tmp_path / "after.duckdb") as after:
+        report = ingest_and_prepare(pooled, tmp_path / "val", progress=False, workers=2)  # more than 2: the pool
+        ingest(after, tmp_path / "val", progress=False)
+        prepare_logs(after, [("annotations", d.name) for d in logs], progress=False)
+        assert report.logs == [d.name for d in logs]
+        assert table_snapshot(pooled) == table_snapshot(after)
+        for log in logs:
+            stored = pooled.log_dir(log.name) / "boxes" / "annotations" / LANE_FILE
+            expected = np.load(after.log_dir(log.name) / "boxes" / "annotations" / LANE_FILE)
+            np.testing.assert_array_equal(np.load(stored), expected)
+            assert (expected >= 0).any()
+        assert not any((pooled.cache_root / ".staging").iterdir())
+
+
+class FailingPreparation:
+    """Work on staged sources that fails when the ingest waits for it."""
+
+    def __init__(self) -> None:
+        self.submitted: list[tuple[str, str, Path, Path]] = []
+        self.cancelled = False
+
+    def expect(self, sources: int) -> None:
+        del sources
+
+    def submit(self, log_id: str, source: str, box_dir: Path, map_dir: Path) -> None:
+        assert (box_dir / "meta.json").is_file() and map_dir.is_dir()  # staged, not yet published
+        self.submitted.append((log_id, source, box_dir, map_dir))
+
+    def finish(self) -> None:
+        raise RuntimeError("the map features of a log failed")
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def test_a_failed_preparation_undoes_the_ingest(tmp_path: Path) -> None:
+    logs = make_split(tmp_path / "val", 3)
+    with Store.open(tmp_path / "scale.duckdb") as store:
+        ingest(store, logs[0], split="val", progress=False)  # a database that already holds a log
+        before = table_snapshot(store)
+        copy_before = logs_copy.ensure(store)
+        preparation = FailingPreparation()
+        with pytest.raises(RuntimeError, match="map features"):
+            ingest(store, tmp_path / "val", progress=False, preparation=preparation)
+        assert [s[0] for s in preparation.submitted] == [d.name for d in logs] and preparation.cancelled
+        assert table_snapshot(store) == before and logs_copy.ensure(store) == copy_before
+        assert not any((store.cache_root / ".staging").iterdir())
+        assert not any((store.cache_root / d.name).exists() for d in logs[1:])
