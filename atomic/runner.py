@@ -10,6 +10,7 @@ wrapped modules, stripped builtins and a bounded ``print``; in-process callers t
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import time
 from collections.abc import Callable, Mapping
@@ -89,6 +90,8 @@ class LogRun:
 
     outputs: list[Any] = field(default_factory=list)
     """The scenario of each ``output_scenario`` call, post-processed (RefAV's answer is the last)."""
+    raw_outputs: list[Any] = field(default_factory=list)
+    """The same before post-processing, kept only when asked (``keep_raw``: tests that look inside)."""
     stdout: str = ""
     error: str | None = None
     function_seconds: dict[str, float] = field(default_factory=dict)
@@ -100,7 +103,7 @@ class LogRun:
         return self.outputs[-1] if self.outputs and self.error is None else None
 
 
-def run_on_log(program: Compiled, scope: Scope, log_dir: Path, description: str) -> LogRun:
+def run_on_log(program: Compiled, scope: Scope, log_dir: Path, description: str, keep_raw: bool = False) -> LogRun:
     """Run a compiled program on one log in this process; never raises for anything the program does.
 
     Binds ``log_dir``, ``description`` and ``output_scenario`` (which post-processes each scenario in
@@ -111,6 +114,8 @@ def run_on_log(program: Compiled, scope: Scope, log_dir: Path, description: str)
     namespace = scope.namespace
 
     def output_scenario(scenario: Any, *args: Any, **kwargs: Any) -> None:
+        if keep_raw:
+            run.raw_outputs.append(copy.deepcopy(scenario))
         post_process_scenario(scenario, log_dir)  # RefAV's post-processing, in place
         run.outputs.append(scenario)
 
@@ -134,7 +139,9 @@ def run_on_log(program: Compiled, scope: Scope, log_dir: Path, description: str)
     return run
 
 
-def run_program(text: str, namespace: Mapping[str, Any], log_dir: Path, description: str, output_dir: Path) -> LogRun:
+def run_program(
+    text: str, namespace: Mapping[str, Any], log_dir: Path, description: str, output_dir: Path, keep_raw: bool = False
+) -> LogRun:
     """Run a program on one log in this process with Python's own builtins: trusted code only.
 
     For tests that look inside a run and for benchmarks; agents' programs go through the executor
@@ -146,10 +153,13 @@ def run_program(text: str, namespace: Mapping[str, Any], log_dir: Path, descript
         log_dir: the log's cache directory.
         description: the prompt; bound as ``description``.
         output_dir: bound as ``output_dir``.
+        keep_raw: also keep each output before post-processing (``LogRun.raw_outputs``).
     """
     seconds: dict[str, float] = {}
     scope = {name: timed(name, value, seconds) if callable(value) else value for name, value in namespace.items()}
     scope["output_dir"] = output_dir
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        return run_on_log(compile_program(text), Scope(scope, printed.getvalue, seconds), log_dir, description)
+        return run_on_log(
+            compile_program(text), Scope(scope, printed.getvalue, seconds), log_dir, description, keep_raw
+        )

@@ -4,18 +4,23 @@ One small program per variant (tests/data/refav_golden/function_programs.md) was
 own implementation on the four demo logs; here it runs through avmine's sandboxed executor, as
 `avmine exec` runs it, each program once over its logs. Its answer is compared with RefAV's
 (post-processed as RefAV's ``output_scenario`` does), whole: referred tracks, related tracks at
-every level, and timestamps.
+every level, and timestamps. The raw answers (before post-processing, which drops empty entries and
+far related objects that composed functions still see) are compared in-process, where a test can look
+inside a run.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from atomic.runner import run_program
 from server.executor import Executor
 from store import Store
 from store.runs import LogResult
 
-from .golden import load, normalise, refav_answer, run_golden
+from .golden import NAMESPACE, load, normalise, refav_answer, run_golden
 
 GOLDEN = load("functions.json")
 CASES = sorted(GOLDEN["results"], key=lambda key: (int(key.split("|")[0]), key))
@@ -72,3 +77,16 @@ def test_function_matches_refav(key: str, answers: dict[str, LogResult], demo_db
         return
     assert result.status == "ok", result.error
     assert normalise(result.scenario) == normalise(refav_answer(expected["scenario"], demo_db.log_dir(log_id)))
+
+
+@pytest.mark.parametrize("key", CASES)
+def test_function_raw_answer_matches_refav_in_process(key: str, demo_db: Store, tmp_path: Path) -> None:
+    index, log_id = key.split("|")
+    expected = GOLDEN["results"][key]
+    program = next(str(p["code"]) for p in GOLDEN["programs"] if str(p["index"]) == index)
+    run = run_program(program, NAMESPACE, demo_db.log_dir(log_id), expected["description"], tmp_path, keep_raw=True)
+    if expected["error"]:
+        assert run.error is not None, f"RefAV failed ({expected['error']}), avmine did not"
+        return
+    assert run.error is None, run.error
+    assert normalise(run.raw_outputs[-1]) == normalise(expected["scenario"])
