@@ -15,6 +15,7 @@ import numpy as np
 from atomic.context import LogContext
 from atomic.functions._select import timestamps_where, whole_tracks
 from atomic.lifting import unary
+from atomic.listing import listed
 from atomic.temporal import hysteresis, sustain, unwrapped_heading, window_mean
 from atomic.validation import ArgumentError, choice, non_negative, number
 
@@ -85,6 +86,7 @@ def robust_stationary_mask(ctx: LogContext) -> np.ndarray:
     return ctx.derived(("robust_stationary",), compute)
 
 
+@listed("robust", 5)
 @unary
 def robust_stationary(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     """Parked or standing objects, robust to box jitter: 2-second mean positions stay within a 3 m diagonal.
@@ -113,6 +115,7 @@ def _in_band(
     return timestamps_where(ctx, uuids, sustain(mask, ctx.row_timestamp_ns, ctx.groups, max_gap_s, min_duration_s))
 
 
+@listed("robust", 3)
 @unary
 def robust_has_velocity(
     ctx: LogContext,
@@ -159,6 +162,7 @@ def forward_acceleration(ctx: LogContext, window_s: float) -> np.ndarray:
     return ctx.derived(("forward_acceleration", window_s), compute)
 
 
+@listed("robust", 4)
 @unary
 def robust_accelerating(
     ctx: LogContext,
@@ -210,6 +214,7 @@ def heading_change_deg(ctx: LogContext, window_s: float) -> np.ndarray:
     return ctx.derived(("heading_change", window_s), compute)
 
 
+@listed("robust", 1)
 @unary
 def robust_turning(
     ctx: LogContext,
