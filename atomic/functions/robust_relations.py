@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from atomic.algebra import register_function, reverse_relationship
 from atomic.context import LogContext
@@ -35,7 +36,7 @@ from atomic.functions.relations import (
     heading_toward,
     near_objects,
 )
-from atomic.functions.robust import robust_turning
+from atomic.functions.robust import in_spells, robust_turning, rows_at
 from atomic.kinematics import Groups
 from atomic.lifting import Relational, relational, unary
 from atomic.listing import listed
@@ -302,9 +303,8 @@ robust_on_relative_side_of_road = robust_relation(
 
 @listed("robust", 2)
 @unary
-def robust_changing_lanes(
-    ctx: LogContext, uuids: list[str], direction: str | None = None, min_duration_s: float = 0.5, max_gap_s: float = 0.5
-) -> dict[str, list[int]]:
+@in_spells(min_duration_s=0.5, max_gap_s=0.5)
+def robust_changing_lanes(ctx: LogContext, uuids: list[str], direction: str | None = None) -> npt.NDArray[np.bool_]:
     """Timestamps where an object changes lanes (changing_lanes' rule), decided on denoised boxes, in spells.
 
     A jittered centre near a lane line no longer hops lanes; a lane change shorter than
@@ -312,23 +312,15 @@ def robust_changing_lanes(
 
     Args:
         direction: "left", "right", or None for either.
-        min_duration_s: shortest spell kept, in seconds.
-        max_gap_s: longest gap closed, in seconds.
 
     Example:
         left_lane_changes = robust_changing_lanes(vehicles, log_dir, direction="left")
     """
-    _durations("robust_changing_lanes", min_duration_s, max_gap_s)
     with _named("changing_lanes", "robust_changing_lanes"):
         crossings = lane_crossings(denoised(ctx), uuids, direction)
     # RefAV's turning sums the yaw rate over runs of one sign: smooth boxes on a curved road add up to a turn
     turns = robust_turning.rule(ctx, uuids)
-    found = {u: sorted(set(crossings[u]) - set(turns[u])) for u in uuids}
-    keys = [(u, "") for u in uuids if found.get(u)]
-    out: dict[str, list[int]] = {u: [] for u in uuids}
-    for (uuid, _), kept in zip(keys, _kept(ctx, keys, found, found, max_gap_s, min_duration_s), strict=True):
-        out[uuid] = kept
-    return out
+    return rows_at(ctx, {u: set(crossings[u]) - set(turns[u]) for u in uuids})
 
 
 def robust_reversal(

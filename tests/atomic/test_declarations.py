@@ -14,14 +14,18 @@ import pytest
 
 import atomic
 import atomic.functions
+import atomic.functions.robust
+import atomic.functions.robust_relations
 import vlm.functions
 import vlm.program_functions
 from atomic import docs
 from atomic.algebra import scenario_not
 from atomic.functions import EXTENSION_KINDS, FUNCTIONS, map_mask_functions, register_functions
 from atomic.functions.map import map_mask_keys
+from atomic.functions.robust import SPELL_DOCS
 from atomic.lifting import unary
 from atomic.listing import KINDS, LISTED, listed, unlist
+from atomic.validation import ArgumentError
 from tests.atomic._support import LOG_DIR, FakeLog
 
 ROOT = Path(atomic.__file__).parent.parent
@@ -199,6 +203,25 @@ def test_robust_variants_take_their_faithful_parameters_and_the_spell_ones() -> 
             assert (theirs.default, theirs.annotation) == (param.default, param.annotation), f"{name}.{param.name}"
         if name != "robust_stationary":  # a whole-track property has no spells
             assert {"min_duration_s", "max_gap_s"} <= set(own), name
+
+
+def test_robust_spell_parameters_come_by_construction() -> None:
+    # in_spells (motion) and robust_relation (relations) add min_duration_s and max_gap_s, their docs
+    # and their checks: no robust declaration writes them itself
+    for module in (atomic.functions.robust, atomic.functions.robust_relations):
+        for node in ast.parse(Path(module.__file__ or "").read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name in FUNCTIONS:
+                written = {arg.arg for arg in node.args.args + node.args.kwonlyargs}
+                assert not written & {"min_duration_s", "max_gap_s"}, f"{node.name} declares its spell parameters"
+    spelled = {name: f for name, f in FUNCTIONS.items() if name.startswith("robust_") and name != "robust_stationary"}
+    for name, func in spelled.items():
+        assert [p.name for p in _params(func)][-2:] == ["min_duration_s", "max_gap_s"], name
+        entry = docs.registry()[name]
+        if func.__module__ == "atomic.functions.robust" or name == "robust_changing_lanes":
+            for key, text in SPELL_DOCS:
+                assert entry.parameters[key].startswith(text), name
+    with pytest.raises(ArgumentError, match="robust_turning: min_duration_s"):
+        spelled["robust_turning"].rule(None, [], min_duration_s=-1)  # checked before the rule runs
 
 
 def test_vlm_table_is_derived_from_the_declarations() -> None:
