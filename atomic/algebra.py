@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from atomic.listing import listed
 from atomic.scenario import (
     Scenario,
     ScenarioValue,
@@ -58,7 +59,7 @@ def register_function(func: F) -> F:
 
 
 def resolve_function(name: str) -> Callable[..., Any]:
-    """The registered function called `name`, else the attribute of `atomic.functions` with that name."""
+    """The registered function called `name`, else the function `atomic.functions` lists under that name."""
     if name not in _registry:
         try:
             module = importlib.import_module(_FUNCTIONS_MODULE)
@@ -66,8 +67,8 @@ def resolve_function(name: str) -> Callable[..., Any]:
             if error.name != _FUNCTIONS_MODULE:
                 raise
         else:
-            found = getattr(module, name, None)
-            if callable(found):
+            found = module.FUNCTIONS.get(name)
+            if found is not None:
                 _registry[name] = found
     if name not in _registry:
         raise LookupError(f"{name} is not available: register it with atomic.algebra.register_function")
@@ -98,6 +99,7 @@ def _operands(scenario_dicts: Iterable[Scenario] | Scenario, more: tuple[Scenari
     return operands
 
 
+@listed("RefAV", 27)
 def scenario_and(scenario_dicts: Iterable[Scenario] | Scenario, *more: Scenario) -> Scenario:
     """Objects present in every scenario, at the timestamps they share.
 
@@ -143,6 +145,7 @@ def scenario_and(scenario_dicts: Iterable[Scenario] | Scenario, *more: Scenario)
     return out
 
 
+@listed("RefAV", 28)
 def scenario_or(scenario_dicts: Iterable[Scenario] | Scenario, *more: Scenario) -> Scenario:
     """Every object and relationship of any of the scenarios.
 
@@ -198,6 +201,7 @@ def _name(func: Callable[..., Any]) -> str:
     return str(getattr(func, "__name__", ""))
 
 
+@listed("RefAV", 29)
 def reverse_relationship(func: Callable[..., Scenario]) -> Callable[..., Scenario]:
     """Turn a relational function around: key the result by the related objects instead of the tracks.
 
@@ -271,6 +275,7 @@ def reverse_relationship(func: Callable[..., Scenario]) -> Callable[..., Scenari
     return wrapper
 
 
+@listed("RefAV", 30)
 def scenario_not(func: Callable[..., Scenario]) -> Callable[..., Scenario]:
     """Negate a function: the input objects at the timestamps where `func` does not hold.
 

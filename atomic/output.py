@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from atomic.context import LogContext, context_for
+from atomic.listing import listed
 from atomic.pairs import pairs_of
 from atomic.scenario import Scenario, ScenarioValue, is_empty, prune_in_place, timestamps
 
@@ -79,6 +80,7 @@ def post_process_scenario(scenario: Scenario, log_dir: Path | str, max_distance:
     return not is_empty(scenario)
 
 
+@listed("RefAV", 31)
 def output_scenario(
     scenario: Scenario,
     description: str,

@@ -8,6 +8,7 @@ from typing import Any
 from store import Store
 from vlm.backends import VlmConfig, load_backend
 from vlm.functions import evaluate, occluded_by
+from vlm.program_functions import is_occluded_by
 from vlm.service import VlmService
 
 
@@ -43,7 +44,7 @@ class VlmBroker:
         scenario = {str(uuid): [int(t) for t in stamps] for uuid, stamps in request["scenario"].items()}
         arrays = self.store.load_arrays(log_id, self.source)
         images = self.store.log_directory(log_id)
-        if request.get("function") == "is_occluded_by":
+        if request.get("function") == is_occluded_by.__name__:  # the one relation: it sends its related objects
             related = {str(uuid): [int(t) for t in stamps] for uuid, stamps in dict(request["related"]).items()}
             return {"scenario": occluded_by(scenario, related, arrays, service, images)}
         kept = evaluate(str(request.get("function")), scenario, arrays, service, request.get("value"), images)

@@ -300,7 +300,7 @@ def is_occluded_by(track_candidates: Scenario, related_candidates: Scenario, log
     related = _flat(related_candidates, log_dir)
     if not asked or not related:
         return {}
-    found: Scenario = _call("is_occluded_by", None, Path(str(log_dir)).name, asked, related)
+    found: Scenario = _call(is_occluded_by.__name__, None, Path(str(log_dir)).name, asked, related)
     return found
 
 

@@ -50,6 +50,7 @@ from atomic.functions.robust import (
 )
 from atomic.kinematics import Groups
 from atomic.lifting import relational, unary
+from atomic.listing import listed
 from atomic.pairs import PairSeries, build_pairs
 from atomic.scenario import Scenario, as_scenario, restrict, timestamps
 from atomic.temporal import hysteresis, sustain, true_runs, window_mean
@@ -83,6 +84,7 @@ def _reversal(ctx: LogContext, min_angle_deg: float, window_s: float) -> tuple[n
     return on, np.nan_to_num(fraction) * window_s
 
 
+@listed("behaviour", 1)
 @unary
 def u_turn(
     ctx: LogContext, uuids: list[str], min_angle_deg: float = 150.0, window_s: float = 12.0
@@ -107,6 +109,7 @@ def u_turn(
     return timestamps_where(ctx, uuids, mask)
 
 
+@listed("behaviour", 2)
 @unary
 def three_point_turn(
     ctx: LogContext, uuids: list[str], min_angle_deg: float = 150.0, window_s: float = 20.0
@@ -127,6 +130,7 @@ def three_point_turn(
     return timestamps_where(ctx, uuids, mask)
 
 
+@listed("behaviour", 16)
 @unary
 def reversing(ctx: LogContext, uuids: list[str], min_duration_s: float = 1.0) -> dict[str, list[int]]:
     """Timestamps where an object moves backwards (slower than -0.5 m/s along its heading) for min_duration_s.
@@ -143,6 +147,7 @@ def reversing(ctx: LogContext, uuids: list[str], min_duration_s: float = 1.0) ->
     return timestamps_where(ctx, uuids, sustain(backwards, ctx.row_timestamp_ns, ctx.groups, 0.3, min_duration_s))
 
 
+@listed("behaviour", 3)
 @unary
 def braking(
     ctx: LogContext, uuids: list[str], min_decel: float = 2.5, min_duration_s: float = 0.3
@@ -219,6 +224,7 @@ def _lateral(function: str, max_lateral_m: float) -> None:
     number(function, "max_lateral_m", max_lateral_m, minimum=0.0)
 
 
+@listed("behaviour", 4)
 @relational
 def overtaking(
     ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_lateral_m: float = 6.0
@@ -238,6 +244,7 @@ def overtaking(
     return _alongside_runs(ctx, track_uuids, related_uuids, max_lateral_m, "overtaking")
 
 
+@listed("behaviour", 5)
 @relational
 def being_overtaken(
     ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_lateral_m: float = 6.0
@@ -254,6 +261,7 @@ def being_overtaken(
     return _alongside_runs(ctx, track_uuids, related_uuids, max_lateral_m, "being_overtaken")
 
 
+@listed("behaviour", 6)
 @relational
 def passing(
     ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_lateral_m: float = 6.0
@@ -281,6 +289,7 @@ CUT_IN_WITHIN_S = 3.0
 """A cut-in moves from beside to in front within this time."""
 
 
+@listed("behaviour", 11)
 @relational
 def cutting_in(
     ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_ahead_m: float = 15.0
@@ -335,6 +344,7 @@ YIELD_ACROSS_MPS = 0.5
 """Sideways speed of an object moving across the track's path."""
 
 
+@listed("behaviour", 15)
 @relational
 def yielding(
     ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_ahead_m: float = 15.0
@@ -406,6 +416,7 @@ STILL_VEHICLE_MPS = 0.5
 """A vehicle people get in or out of stands (nearly) still."""
 
 
+@listed("behaviour", 12)
 @relational
 def getting_in(
     ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_distance_m: float = 1.5
@@ -423,6 +434,7 @@ def getting_in(
     return _door_events(ctx, track_uuids, related_uuids, max_distance_m, getting_in=True)
 
 
+@listed("behaviour", 13)
 @relational
 def getting_out(
     ctx: LogContext, track_uuids: list[str], related_uuids: list[str], max_distance_m: float = 1.5
@@ -440,6 +452,7 @@ def getting_out(
     return _door_events(ctx, track_uuids, related_uuids, max_distance_m, getting_in=False)
 
 
+@listed("robust", 15)
 @register_function
 def sustained(
     track_candidates: Scenario, log_dir: Path, min_duration_s: float = 0.5, max_gap_s: float = 0.5

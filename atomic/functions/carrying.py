@@ -16,6 +16,7 @@ from atomic.denoise import denoised
 from atomic.functions._select import tracks_of
 from atomic.functions.relations import Relations
 from atomic.lifting import relational
+from atomic.listing import listed
 from atomic.pairs import build_pairs
 from atomic.temporal import sustain, window_mean
 from atomic.validation import non_negative
@@ -26,6 +27,7 @@ SAME_VELOCITY_MPS = 0.5
 """Largest difference of the 1-second mean velocities of an object and the person moving it."""
 
 
+@listed("behaviour", 21)
 @relational
 def moved_by_person(
     ctx: LogContext,

@@ -17,6 +17,7 @@ from atomic.functions._select import tracks_of
 from atomic.functions.relations import Relations
 from atomic.functions.robust import planar_speed
 from atomic.lifting import relational
+from atomic.listing import listed
 from atomic.pairs import build_pairs
 from atomic.temporal import sustain
 from atomic.validation import non_negative
@@ -27,6 +28,7 @@ SAME_WAY_DEG = 30.0
 """The objects on either side head within this angle of the splitter's way."""
 
 
+@listed("behaviour", 22)
 @relational
 def lane_splitting(
     ctx: LogContext,

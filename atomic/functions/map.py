@@ -17,6 +17,7 @@ from atomic.functions._select import timestamps_where, tracks_of
 from atomic.functions.objects import category_uuids
 from atomic.functions.relations import Relations, _relations
 from atomic.lifting import relational, unary
+from atomic.listing import listed
 from atomic.map.regions import lane_position
 from atomic.pairs import build_pairs
 from atomic.scenario import Scenario
@@ -41,6 +42,7 @@ def _compute_lane_table(ctx: LogContext) -> tuple[npt.NDArray[np.bool_], npt.NDA
     return is_intersection, lane_type
 
 
+@listed("RefAV", 14)
 @unary(track="track_uuid")
 def on_lane_type(ctx: LogContext, uuids: list[str], lane_type: str) -> dict[str, list[int]]:
     """Timestamps where an object is in a lane of a type.
@@ -55,6 +57,7 @@ def on_lane_type(ctx: LogContext, uuids: list[str], lane_type: str) -> dict[str,
     return timestamps_where(ctx, uuids, _lane_table(ctx)[1] == lane_type)
 
 
+@listed("RefAV", 16)
 @unary
 def on_intersection(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     """Timestamps where an object is inside an intersection (its lane is an intersection lane).
@@ -65,6 +68,7 @@ def on_intersection(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     return timestamps_where(ctx, uuids, _lane_table(ctx)[0])
 
 
+@listed("RefAV", 24)
 @unary
 def on_road(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     """Timestamps where an object is on a road lane (any lane type, intersections included).
@@ -77,6 +81,7 @@ def on_road(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     return timestamps_where(ctx, uuids, ctx.row_lane >= 0)
 
 
+@listed("RefAV", 23, uses_map_masks=True)
 @unary
 def in_drivable_area(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     """Timestamps where an object's centre is in the drivable area (roads, parking lots, driveways).
@@ -91,6 +96,7 @@ def in_drivable_area(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     return timestamps_where(ctx, uuids, ctx.per_row(("in_drivable_area",), tracks_of(ctx, uuids), compute))
 
 
+@listed("RefAV", 15, uses_map_masks=True)
 @unary(track="track_uuid")
 def near_intersection(ctx: LogContext, uuids: list[str], threshold: float = 5) -> dict[str, list[int]]:
     """Timestamps where an object is within threshold metres of an intersection (or inside it).
@@ -110,6 +116,7 @@ def near_intersection(ctx: LogContext, uuids: list[str], threshold: float = 5) -
     return timestamps_where(ctx, uuids, near)
 
 
+@listed("RefAV", 13, uses_map_masks=True)
 @unary
 def at_pedestrian_crossing(ctx: LogContext, uuids: list[str], within_distance: float = 1) -> dict[str, list[int]]:
     """Timestamps where an object's box touches a pedestrian crossing grown by within_distance metres.
@@ -199,6 +206,7 @@ def _track_lanes(ctx: LogContext, track_uuids: list[str]) -> list[int]:
     return [int(lane) for lane in np.unique(ctx.row_lane[rows]) if lane >= 0]
 
 
+@listed("RefAV", 25)
 @relational
 def in_same_lane(ctx: LogContext, track_uuids: list[str], related_uuids: list[str]) -> Relations:
     """Tracks sharing their lane with a related object (the whole lane as people mean it, across segments).
@@ -211,6 +219,7 @@ def in_same_lane(ctx: LogContext, track_uuids: list[str], related_uuids: list[st
     return _lane_relation(ctx, track_uuids, related_uuids, lanes_of)
 
 
+@listed("RefAV", 26)
 @relational
 def on_relative_side_of_road(ctx: LogContext, track_uuids: list[str], related_uuids: list[str], side: str) -> Relations:
     """Tracks with a related object on the same or the opposite side of the road.
@@ -289,6 +298,7 @@ def _lane_crossing_rows(ctx: LogContext) -> tuple[npt.NDArray[np.bool_], npt.NDA
     return mask["left"], mask["right"]
 
 
+@listed("RefAV", 7)
 @unary
 def changing_lanes(ctx: LogContext, uuids: list[str], direction: str | None = None) -> dict[str, list[int]]:
     """Timestamps where an object changes lanes (moves into a neighbouring lane), not while turning.
@@ -311,6 +321,7 @@ FOLLOW_DISTANCE_M = 25.0
 """How far ahead of the follower's front a lead may be (RefAV)."""
 
 
+@listed("RefAV", 19)
 @relational
 def following(ctx: LogContext, track_uuids: list[str], related_uuids: list[str]) -> Relations:
     """Tracks following a related object.
@@ -392,6 +403,7 @@ def _at_stop_sign_relation(
     return _relations(ctx, track_uuids, frame_series.swapped().per_pair_timestamps(hit))
 
 
+@listed("RefAV", 22)
 def at_stop_sign(track_candidates: Scenario, log_dir: Path, forward_thresh: float = 10) -> Scenario:
     """Objects in the lane a stop sign controls, within forward_thresh metres of it, facing it.
 

@@ -13,12 +13,14 @@ import numpy.typing as npt
 from atomic.context import LogContext
 from atomic.functions._select import timestamps_where, whole_tracks
 from atomic.lifting import unary
+from atomic.listing import listed
 from atomic.validation import choice, number
 
 TURN_DEGREES = 45.0
 """Heading change over one constant-sign yaw-rate run that counts as a turn (RefAV)."""
 
 
+@listed("RefAV", 21)
 @unary
 def stationary(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     """Objects that barely move over their whole observation: parked or standing (path box diagonal < 3 m).
@@ -36,6 +38,7 @@ def _moving_rows(ctx: LogContext) -> np.ndarray:
     return ~ctx.is_stationary[ctx.row_track]
 
 
+@listed("RefAV", 12)
 @unary
 def has_velocity(
     ctx: LogContext, uuids: list[str], min_velocity: float = 0.5, max_velocity: float = np.inf
@@ -59,6 +62,7 @@ def has_velocity(
     return timestamps_where(ctx, uuids, (speed >= min_velocity) & (speed <= max_velocity) & _moving_rows(ctx))
 
 
+@listed("RefAV", 11)
 @unary
 def accelerating(
     ctx: LogContext, uuids: list[str], min_accel: float = 0.65, max_accel: float = np.inf
@@ -80,6 +84,7 @@ def accelerating(
     return timestamps_where(ctx, uuids, (forward >= min_accel) & (forward <= max_accel) & _moving_rows(ctx))
 
 
+@listed("RefAV", 8)
 @unary
 def has_lateral_acceleration(
     ctx: LogContext, uuids: list[str], min_accel: float = -np.inf, max_accel: float = np.inf
@@ -101,6 +106,7 @@ def has_lateral_acceleration(
     return timestamps_where(ctx, uuids, (lateral >= min_accel) & (lateral <= max_accel) & _moving_rows(ctx))
 
 
+@listed("RefAV", 6)
 @unary
 def turning(ctx: LogContext, uuids: list[str], direction: str | None = None) -> dict[str, list[int]]:
     """Timestamps where an object turns left or right (heading changes by more than 45° in one turn).

@@ -9,6 +9,7 @@ import numpy as np
 from atomic.categories import CATEGORIES, PSEUDO_CATEGORIES, members
 from atomic.context import LogContext, context_for
 from atomic.lifting import unary
+from atomic.listing import listed
 from atomic.scenario import Scenario
 from atomic.validation import ArgumentError, choice
 
@@ -42,6 +43,7 @@ def category_uuids(ctx: LogContext, category: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+@listed("RefAV", 3)
 def get_objects_of_category(log_dir: Path, category: str) -> Scenario:
     """All objects of a category, each at every timestamp it is seen.
 
@@ -61,6 +63,7 @@ def get_objects_of_category(log_dir: Path, category: str) -> Scenario:
     return {uuid: ctx.timeline(uuid) for uuid in category_uuids(ctx, category)}
 
 
+@listed("RefAV", 4)
 @unary
 def is_category(ctx: LogContext, uuids: list[str], category: str) -> dict[str, list[int]]:
     """Keep the objects of a category, at their input timestamps.
@@ -79,6 +82,7 @@ COLORS = ("white", "silver", "black", "red", "yellow", "blue")
 """Colours a colour cache can hold."""
 
 
+@listed("RefAV", 5)
 @unary
 def is_color(ctx: LogContext, uuids: list[str], color: str) -> dict[str, list[int]]:
     """Keep objects of a colour: white, silver, black, red, yellow or blue.

@@ -17,6 +17,7 @@ from atomic.categories import FREE_WILL
 from atomic.context import LogContext
 from atomic.functions._select import tracks_of
 from atomic.lifting import relational
+from atomic.listing import listed
 from atomic.pairs import PairSeries, build_pairs
 from atomic.scenario import Scenario
 from atomic.validation import DIRECTIONS, choice, non_negative
@@ -88,6 +89,7 @@ def _crossings(
     return pair_has_event, marked
 
 
+@listed("RefAV", 17)
 @relational
 def being_crossed_by(
     ctx: LogContext,
@@ -160,6 +162,7 @@ def _unit(vectors: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return unit
 
 
+@listed("RefAV", 20)
 @relational
 def heading_in_relative_direction_to(
     ctx: LogContext, track_uuids: list[str], related_uuids: list[str], direction: str
@@ -214,6 +217,7 @@ def _group_rank(keys: list[npt.NDArray[np.int64]], order: npt.NDArray[np.int64])
     return rank
 
 
+@listed("RefAV", 1)
 @relational
 def has_objects_in_relative_direction(
     ctx: LogContext,
@@ -293,6 +297,7 @@ def has_objects_in_relative_direction(
     return _relations(ctx, track_uuids, series.per_pair_timestamps(mask))
 
 
+@listed("RefAV", 9)
 @relational
 def facing_toward(
     ctx: LogContext,
@@ -337,6 +342,7 @@ def _gradient_per_sample(values: npt.NDArray[np.float64], series: PairSeries) ->
     return out
 
 
+@listed("RefAV", 10)
 @relational
 def heading_toward(
     ctx: LogContext,
@@ -390,6 +396,7 @@ def _heading_angle(series: PairSeries, rows: npt.NDArray[np.int64]) -> npt.NDArr
     return angle
 
 
+@listed("RefAV", 18)
 @relational(track="track_uuid", related="candidate_uuids")
 def near_objects(
     ctx: LogContext,
@@ -424,6 +431,7 @@ def near_objects(
 # -- composed from the rules -------------------------------------------------------------------------
 
 
+@listed("RefAV", 2)
 @register_function
 def get_objects_in_relative_direction(
     track_candidates: Scenario,

@@ -26,6 +26,7 @@ from atomic.functions.behaviours import MOVING_MPS
 from atomic.functions.map import _lane_table
 from atomic.functions.robust import angle_deg, mean_velocity, planar_speed, robust_stationary_mask
 from atomic.lifting import unary
+from atomic.listing import listed
 from atomic.pairs import build_pairs
 from atomic.temporal import drop_short, sustain, window_mean
 from atomic.validation import choice, non_negative
@@ -54,6 +55,7 @@ def _lane_directions(ctx: LogContext) -> np.ndarray:
     return ctx.derived(("lane_directions",), compute)
 
 
+@listed("behaviour", 7)
 @unary
 def wrong_way(
     ctx: LogContext, uuids: list[str], min_angle_deg: float = 135.0, min_duration_s: float = 1.0
@@ -82,6 +84,7 @@ def wrong_way(
     return timestamps_where(ctx, uuids, sustain(mask, ctx.row_timestamp_ns, ctx.groups, 0.3, min_duration_s))
 
 
+@listed("behaviour", 8)
 @unary
 def special_stopping(
     ctx: LogContext, uuids: list[str], where: str | None = None, min_duration_s: float = 2.0
@@ -112,6 +115,7 @@ PARKED_BESIDE_M = (1.5, 4.0)
 """How far to the right of a double-parked vehicle's centre the parked one stands."""
 
 
+@listed("behaviour", 17)
 @unary
 def double_parked(ctx: LogContext, uuids: list[str], min_duration_s: float = 5.0) -> dict[str, list[int]]:
     """Timestamps where a vehicle stands in a traffic lane beside a parked vehicle on its right (double parking).
@@ -159,6 +163,7 @@ def _merge_lanes(ctx: LogContext) -> dict[int, set[int]]:
     return merges
 
 
+@listed("behaviour", 14)
 @unary
 def merging(ctx: LogContext, uuids: list[str], window_s: float = 2.0) -> dict[str, list[int]]:
     """Timestamps where an object merges: its lane flows into a lane that another lane also flows into.
@@ -203,6 +208,7 @@ def _edge_crossings(ctx: LogContext, entering: bool) -> np.ndarray:
     return np.asarray(np.nan_to_num(near) > 0)
 
 
+@listed("behaviour", 9)
 @unary
 def entering_drivable_area(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     """Timestamps within 1 s of an object entering the drivable area after at least 1 s outside it.
@@ -213,6 +219,7 @@ def entering_drivable_area(ctx: LogContext, uuids: list[str]) -> dict[str, list[
     return timestamps_where(ctx, uuids, _edge_crossings(ctx, entering=True))
 
 
+@listed("behaviour", 10)
 @unary
 def leaving_drivable_area(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     """Timestamps within 1 s of an object leaving the drivable area after at least 1 s inside it.

@@ -28,6 +28,7 @@ from atomic.denoise import denoised
 from atomic.functions._select import timestamps_where
 from atomic.functions.robust import planar_speed
 from atomic.lifting import unary
+from atomic.listing import listed
 from atomic.map.lanes import MapIndex
 from atomic.map.regions import lane_position
 from atomic.temporal import drop_short, sustain, true_runs
@@ -89,6 +90,7 @@ def turn_only_lanes(index: MapIndex) -> dict[int, str]:
     return found
 
 
+@listed("behaviour", 19)
 @unary
 def on_turn_only_lane(ctx: LogContext, uuids: list[str], direction: str | None = None) -> dict[str, list[int]]:
     """Timestamps where an object is in a turn-only lane: every way on from it turns left (or right).
@@ -129,6 +131,7 @@ def shoulder_mask(ctx: LogContext, max_distance: float) -> npt.NDArray[np.bool_]
     return ctx.derived(("shoulder", max_distance), compute)
 
 
+@listed("behaviour", 20)
 @unary
 def on_shoulder(
     ctx: LogContext, uuids: list[str], max_distance: float = 3.0, min_duration_s: float = 1.0
@@ -182,6 +185,7 @@ def _aligned_with_lane(ctx: LogContext) -> npt.NDArray[np.bool_]:
     return aligned
 
 
+@listed("behaviour", 18)
 @unary
 def parallel_parking(
     ctx: LogContext, uuids: list[str], min_stop_s: float = 3.0, window_s: float = 10.0, min_shift_m: float = 1.0

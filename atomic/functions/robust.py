@@ -10,11 +10,17 @@ front/back box flips. Units: metres, seconds, m/s, m/s², degrees.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from atomic.context import LogContext
 from atomic.functions._select import timestamps_where, whole_tracks
 from atomic.lifting import unary
+from atomic.listing import listed
 from atomic.temporal import hysteresis, sustain, unwrapped_heading, window_mean
 from atomic.validation import ArgumentError, choice, non_negative, number
 
@@ -35,9 +41,81 @@ STILL_MPS = 0.5
 def _durations(function: str, window_s: float, min_duration_s: float, max_gap_s: float, min_window_s: float) -> None:
     """Durations are seconds: windows longer than ``min_window_s``, spells and gaps not negative."""
     non_negative(function, min_duration_s=min_duration_s, max_gap_s=max_gap_s)
+    _window(function, window_s, min_window_s)
+
+
+def _window(function: str, window_s: float, min_window_s: float) -> None:
     number(function, "window_s", window_s)
     if not window_s > min_window_s:
         raise ArgumentError(f"{function}: window_s must be more than {min_window_s:g} seconds, got {window_s!r}.")
+
+
+RowRule = Callable[..., npt.NDArray[np.bool_]]
+"""``rule(ctx, uuids, **params)``: one flag per row of the log, where the state holds."""
+
+SPELL_DOCS = (
+    ("min_duration_s", "shortest spell kept, in seconds."),
+    ("max_gap_s", "longest gap closed, in seconds."),
+)
+"""How every robust motion function documents the spell parameters it gets from ``in_spells``."""
+
+
+def in_spells(*, min_duration_s: float, max_gap_s: float) -> Callable[[RowRule], Callable[..., dict[str, list[int]]]]:
+    """Decorator: a robust unary rule from a per-row rule, its states kept in spells.
+
+    The rule gets ``min_duration_s`` and ``max_gap_s`` (seconds, with these defaults) after its own
+    parameters, and their entries at the end of its docstring's Args: gaps up to ``max_gap_s`` in a
+    track's state are closed, then spells shorter than ``min_duration_s`` dropped.
+    """
+
+    def make(rows: RowRule) -> Callable[..., dict[str, list[int]]]:
+        name = rows.__name__
+        defaults = {"min_duration_s": min_duration_s, "max_gap_s": max_gap_s}
+
+        def rule(ctx: LogContext, uuids: list[str], **params: Any) -> dict[str, list[int]]:
+            spell = {key: params.pop(key, default) for key, default in defaults.items()}
+            non_negative(name, **spell)
+            mask = rows(ctx, uuids, **params)
+            return timestamps_where(
+                ctx, uuids, sustain(mask, ctx.row_timestamp_ns, ctx.groups, spell["max_gap_s"], spell["min_duration_s"])
+            )
+
+        declared = inspect.signature(rows)
+        added = [
+            inspect.Parameter(key, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=value, annotation="float")
+            for key, value in defaults.items()
+        ]
+        rule.__signature__ = declared.replace(  # type: ignore[attr-defined]
+            parameters=[*declared.parameters.values(), *added], return_annotation="dict[str, list[int]]"
+        )
+        for attribute in ("__name__", "__qualname__", "__module__"):
+            setattr(rule, attribute, getattr(rows, attribute))
+        rule.__doc__ = _with_spell_docs(name, inspect.cleandoc(rows.__doc__ or ""))
+        return rule
+
+    return make
+
+
+def _with_spell_docs(name: str, doc: str) -> str:
+    """``doc`` with ``SPELL_DOCS`` at the end of its Args section."""
+    lines = doc.splitlines()
+    if "Args:" not in lines:
+        raise TypeError(f"{name}: a robust rule documents its parameters under Args:")
+    end = lines.index("Args:") + 1
+    while end < len(lines) and lines[end].strip():
+        end += 1
+    entries = [f"    {key}: {text}" for key, text in SPELL_DOCS]
+    return "\n".join([*lines[:end], *entries, *lines[end:]])
+
+
+def rows_at(ctx: LogContext, stamps: Mapping[str, Iterable[int]]) -> npt.NDArray[np.bool_]:
+    """The row mask of the given timestamps of each track (uuids unknown to the log are ignored)."""
+    mask = np.zeros(len(ctx.row_track), dtype=bool)
+    for uuid, times in stamps.items():
+        if uuid in ctx.track_index:
+            rows = ctx.rows_of(ctx.track_index[uuid])
+            mask[rows] = np.isin(ctx.row_timestamp_ns[rows], list(times))
+    return mask
 
 
 def mean_velocity(ctx: LogContext, window_s: float) -> np.ndarray:
@@ -85,6 +163,7 @@ def robust_stationary_mask(ctx: LogContext) -> np.ndarray:
     return ctx.derived(("robust_stationary",), compute)
 
 
+@listed("robust", 5)
 @unary
 def robust_stationary(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     """Parked or standing objects, robust to box jitter: 2-second mean positions stay within a 3 m diagonal.
@@ -97,32 +176,20 @@ def robust_stationary(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]
     return whole_tracks(ctx, uuids, robust_stationary_mask(ctx))
 
 
-def _in_band(
-    ctx: LogContext,
-    uuids: list[str],
-    signal: np.ndarray,
-    band: tuple[float, float, float],
-    max_gap_s: float,
-    min_duration_s: float,
-) -> dict[str, list[int]]:
-    """Timestamps where ``signal`` enters [low, high] and stays within ``margin`` of it; never parked tracks."""
+def _in_band(ctx: LogContext, signal: np.ndarray, band: tuple[float, float, float]) -> npt.NDArray[np.bool_]:
+    """Rows where ``signal`` enters [low, high] and stays within ``margin`` of it; never parked tracks."""
     low, high, margin = band
     enter = (signal >= low) & (signal <= high)
     stay = (signal >= low - margin) & (signal <= high + margin)
-    mask = hysteresis(enter, stay, ctx.groups) & ~robust_stationary_mask(ctx)[ctx.row_track]
-    return timestamps_where(ctx, uuids, sustain(mask, ctx.row_timestamp_ns, ctx.groups, max_gap_s, min_duration_s))
+    return np.asarray(hysteresis(enter, stay, ctx.groups) & ~robust_stationary_mask(ctx)[ctx.row_track])
 
 
+@listed("robust", 3)
 @unary
+@in_spells(min_duration_s=0.5, max_gap_s=0.5)
 def robust_has_velocity(
-    ctx: LogContext,
-    uuids: list[str],
-    min_velocity: float = 0.5,
-    max_velocity: float = np.inf,
-    window_s: float = 1.0,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.5,
-) -> dict[str, list[int]]:
+    ctx: LogContext, uuids: list[str], min_velocity: float = 0.5, max_velocity: float = np.inf, window_s: float = 1.0
+) -> npt.NDArray[np.bool_]:
     """Timestamps where the speed, averaged over window_s, is between min_velocity and max_velocity (m/s).
 
     Turns off only 0.25 m/s beyond a threshold; gaps up to max_gap_s are closed and spells shorter
@@ -132,8 +199,6 @@ def robust_has_velocity(
         min_velocity: lowest horizontal speed in m/s.
         max_velocity: highest horizontal speed in m/s.
         window_s: averaging window in seconds, centred.
-        min_duration_s: shortest spell kept, in seconds.
-        max_gap_s: longest gap closed, in seconds.
 
     Example:
         stopped = robust_has_velocity(cars, log_dir, min_velocity=0, max_velocity=0.5, min_duration_s=1.0)
@@ -141,9 +206,8 @@ def robust_has_velocity(
     name = "robust_has_velocity"
     number(name, "min_velocity", min_velocity)
     number(name, "max_velocity", max_velocity)
-    _durations(name, window_s, min_duration_s, max_gap_s, 0.0)
-    band = (min_velocity, max_velocity, SPEED_HYSTERESIS_MPS)
-    return _in_band(ctx, uuids, planar_speed(ctx, window_s), band, max_gap_s, min_duration_s)
+    _window(name, window_s, 0.0)
+    return _in_band(ctx, planar_speed(ctx, window_s), (min_velocity, max_velocity, SPEED_HYSTERESIS_MPS))
 
 
 def forward_acceleration(ctx: LogContext, window_s: float) -> np.ndarray:
@@ -159,16 +223,12 @@ def forward_acceleration(ctx: LogContext, window_s: float) -> np.ndarray:
     return ctx.derived(("forward_acceleration", window_s), compute)
 
 
+@listed("robust", 4)
 @unary
+@in_spells(min_duration_s=0.5, max_gap_s=0.3)
 def robust_accelerating(
-    ctx: LogContext,
-    uuids: list[str],
-    min_accel: float = 0.65,
-    max_accel: float = np.inf,
-    window_s: float = 1.0,
-    min_duration_s: float = 0.5,
-    max_gap_s: float = 0.3,
-) -> dict[str, list[int]]:
+    ctx: LogContext, uuids: list[str], min_accel: float = 0.65, max_accel: float = np.inf, window_s: float = 1.0
+) -> npt.NDArray[np.bool_]:
     """Timestamps where forward acceleration over window_s is between min_accel and max_accel (m/s²).
 
     Acceleration is the change of mean forward speed between the window's halves; it turns off only
@@ -179,8 +239,6 @@ def robust_accelerating(
         min_accel: lowest forward acceleration in m/s².
         max_accel: highest forward acceleration in m/s².
         window_s: window in seconds, centred.
-        min_duration_s: shortest spell kept, in seconds.
-        max_gap_s: longest gap closed, in seconds.
 
     Example:
         speeding_up = robust_accelerating(cars, log_dir, min_accel=1.0)
@@ -188,9 +246,8 @@ def robust_accelerating(
     name = "robust_accelerating"
     number(name, "min_accel", min_accel)
     number(name, "max_accel", max_accel)
-    _durations(name, window_s, min_duration_s, max_gap_s, 0.0)
-    band = (min_accel, max_accel, ACCEL_HYSTERESIS_MPS2)
-    return _in_band(ctx, uuids, forward_acceleration(ctx, window_s), band, max_gap_s, min_duration_s)
+    _window(name, window_s, 0.0)
+    return _in_band(ctx, forward_acceleration(ctx, window_s), (min_accel, max_accel, ACCEL_HYSTERESIS_MPS2))
 
 
 def heading_change_deg(ctx: LogContext, window_s: float) -> np.ndarray:
@@ -210,16 +267,12 @@ def heading_change_deg(ctx: LogContext, window_s: float) -> np.ndarray:
     return ctx.derived(("heading_change", window_s), compute)
 
 
+@listed("robust", 1)
 @unary
+@in_spells(min_duration_s=1.0, max_gap_s=0.5)
 def robust_turning(
-    ctx: LogContext,
-    uuids: list[str],
-    direction: str | None = None,
-    min_angle_deg: float = 45.0,
-    window_s: float = 6.0,
-    min_duration_s: float = 1.0,
-    max_gap_s: float = 0.5,
-) -> dict[str, list[int]]:
+    ctx: LogContext, uuids: list[str], direction: str | None = None, min_angle_deg: float = 45.0, window_s: float = 6.0
+) -> npt.NDArray[np.bool_]:
     """Timestamps where a moving object turns: its heading changes by min_angle_deg or more across window_s.
 
     Headings are 1-second means, unwrapped, with front/back box flips removed; the turn stays on
@@ -229,8 +282,6 @@ def robust_turning(
         direction: "left", "right", or None for either.
         min_angle_deg: heading change in degrees, in (0, 180].
         window_s: seconds over which the change is measured (> 2).
-        min_duration_s: shortest turn kept, in seconds.
-        max_gap_s: longest gap closed, in seconds.
 
     Example:
         left_turns = robust_turning(vehicles, log_dir, direction="left")
@@ -238,7 +289,7 @@ def robust_turning(
     name = "robust_turning"
     choice(name, "direction", direction, ("left", "right", None))
     angle_deg(name, "min_angle_deg", min_angle_deg)
-    _durations(name, window_s, min_duration_s, max_gap_s, 2.0)  # two 1-second heading means must fit
+    _window(name, window_s, 2.0)  # two 1-second heading means must fit
     change = heading_change_deg(ctx, window_s)
     sign = {"left": 1.0, "right": -1.0}
     signed = change if direction is None else change * sign[direction]
@@ -246,5 +297,4 @@ def robust_turning(
     moving = planar_speed(ctx, 1.0) > MOVING_MPS
     enter = (magnitude >= min_angle_deg) & moving
     stay = (magnitude >= TURN_STAY_FRACTION * min_angle_deg) & moving
-    mask = hysteresis(enter, stay, ctx.groups)
-    return timestamps_where(ctx, uuids, sustain(mask, ctx.row_timestamp_ns, ctx.groups, max_gap_s, min_duration_s))
+    return np.asarray(hysteresis(enter, stay, ctx.groups))

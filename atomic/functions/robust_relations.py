@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from atomic.algebra import register_function, reverse_relationship
 from atomic.context import LogContext
@@ -35,9 +36,10 @@ from atomic.functions.relations import (
     heading_toward,
     near_objects,
 )
-from atomic.functions.robust import robust_turning
+from atomic.functions.robust import in_spells, robust_turning, rows_at
 from atomic.kinematics import Groups
 from atomic.lifting import Relational, relational, unary
+from atomic.listing import listed
 from atomic.scenario import Scenario
 from atomic.temporal import spells, sustain
 from atomic.validation import ArgumentError, non_negative
@@ -124,6 +126,7 @@ def robust_relation(
     doc: str,
     loosen: Loosen | None = None,
     *,
+    position: int | None = None,
     min_duration_s: float = 0.5,
     max_gap_s: float = 0.5,
 ) -> Relational[...]:
@@ -132,7 +135,8 @@ def robust_relation(
     Its parameters are the faithful function's plus ``min_duration_s`` and ``max_gap_s`` (with these
     defaults); its docstring is ``doc`` with an Args section made of the faithful function's entries
     and ``SPELL_ARGS``, before ``doc``'s example. ``loosen`` maps the parameters to the looser ones a
-    relation stays on with (none: no hysteresis).
+    relation stays on with (none: no hysteresis). It is listed as robust at ``position`` (see
+    ``atomic.listing``).
     """
     name = f"robust_{faithful.__name__}"
     faithful_name = faithful.__name__
@@ -173,7 +177,7 @@ def robust_relation(
     rule.__name__ = rule.__qualname__ = name
     rule.__doc__ = _robust_doc(doc, faithful, list(declared.parameters)[3:])
     track, related = list(inspect.signature(faithful).parameters)[:2]  # the names the docs show, RefAV's
-    return relational(track=track, related=related)(rule)
+    return listed("robust", position)(relational(track=track, related=related)(rule))
 
 
 def _robust_doc(doc: str, faithful: Callable[..., Any], shared: list[str]) -> str:
@@ -213,6 +217,7 @@ robust_heading_toward = robust_relation(
         approaching_ego = robust_heading_toward(cars, ego, log_dir)
     """,
     _looser(angle_threshold=_wider, minimum_speed=lambda v: v * SPEED_STAY_FRACTION, max_distance=_longer),
+    position=9,
 )
 robust_facing_toward = robust_relation(
     facing_toward,
@@ -224,6 +229,7 @@ robust_facing_toward = robust_relation(
         cars_facing_peds = robust_facing_toward(cars, peds, log_dir, within_angle=15, max_distance=20)
     """,
     _looser(within_angle=_wider, max_distance=_longer),
+    position=10,
 )
 robust_heading_in_relative_direction_to = robust_relation(
     heading_in_relative_direction_to,
@@ -232,6 +238,7 @@ robust_heading_in_relative_direction_to = robust_relation(
     Example:
         oncoming = robust_heading_in_relative_direction_to(cars, ego, log_dir, direction="opposite")
     """,
+    position=8,
 )
 robust_has_objects_in_relative_direction = robust_relation(
     has_objects_in_relative_direction,
@@ -245,6 +252,7 @@ robust_has_objects_in_relative_direction = robust_relation(
                                                                  max_number=1, within_distance=25)
     """,
     _looser(within_distance=_longer, lateral_thresh=_longer),
+    position=6,
 )
 robust_being_crossed_by = robust_relation(
     being_crossed_by,
@@ -258,6 +266,7 @@ robust_being_crossed_by = robust_relation(
     """,
     _looser(forward_thresh=_longer, lateral_thresh=_longer),
     min_duration_s=0.3,
+    position=11,
 )
 robust_near_objects = robust_relation(
     near_objects,
@@ -269,6 +278,7 @@ robust_near_objects = robust_relation(
         cars_near_peds = robust_near_objects(cars, peds, log_dir, distance_thresh=5)
     """,
     _looser(distance_thresh=_longer),
+    position=12,
 )
 robust_following = robust_relation(
     following,
@@ -278,6 +288,7 @@ robust_following = robust_relation(
         cars_following_bus = robust_following(cars, buses, log_dir)
     """,
     min_duration_s=1.0,
+    position=13,
 )
 robust_on_relative_side_of_road = robust_relation(
     on_relative_side_of_road,
@@ -286,13 +297,14 @@ robust_on_relative_side_of_road = robust_relation(
     Example:
         oncoming_side = robust_on_relative_side_of_road(cars, cars, log_dir, side="opposite")
     """,
+    position=14,
 )
 
 
+@listed("robust", 2)
 @unary
-def robust_changing_lanes(
-    ctx: LogContext, uuids: list[str], direction: str | None = None, min_duration_s: float = 0.5, max_gap_s: float = 0.5
-) -> dict[str, list[int]]:
+@in_spells(min_duration_s=0.5, max_gap_s=0.5)
+def robust_changing_lanes(ctx: LogContext, uuids: list[str], direction: str | None = None) -> npt.NDArray[np.bool_]:
     """Timestamps where an object changes lanes (changing_lanes' rule), decided on denoised boxes, in spells.
 
     A jittered centre near a lane line no longer hops lanes; a lane change shorter than
@@ -300,30 +312,25 @@ def robust_changing_lanes(
 
     Args:
         direction: "left", "right", or None for either.
-        min_duration_s: shortest spell kept, in seconds.
-        max_gap_s: longest gap closed, in seconds.
 
     Example:
         left_lane_changes = robust_changing_lanes(vehicles, log_dir, direction="left")
     """
-    _durations("robust_changing_lanes", min_duration_s, max_gap_s)
     with _named("changing_lanes", "robust_changing_lanes"):
         crossings = lane_crossings(denoised(ctx), uuids, direction)
     # RefAV's turning sums the yaw rate over runs of one sign: smooth boxes on a curved road add up to a turn
     turns = robust_turning.rule(ctx, uuids)
-    found = {u: sorted(set(crossings[u]) - set(turns[u])) for u in uuids}
-    keys = [(u, "") for u in uuids if found.get(u)]
-    out: dict[str, list[int]] = {u: [] for u in uuids}
-    for (uuid, _), kept in zip(keys, _kept(ctx, keys, found, found, max_gap_s, min_duration_s), strict=True):
-        out[uuid] = kept
-    return out
+    return rows_at(ctx, {u: set(crossings[u]) - set(turns[u]) for u in uuids})
 
 
-def robust_reversal(faithful: Callable[..., Scenario], tester: Relational[...], doc: str) -> Callable[..., Scenario]:
+def robust_reversal(
+    faithful: Callable[..., Scenario], tester: Relational[...], doc: str, *, position: int | None = None
+) -> Callable[..., Scenario]:
     """The robust variant of a faithful reversed relation: ``tester`` (a robust relation) reversed.
 
     Its parameters are ``faithful``'s (their defaults too) plus the tester's ``min_duration_s`` and
-    ``max_gap_s``; its docstring is ``doc`` with Args made as ``robust_relation`` makes them.
+    ``max_gap_s``; its docstring is ``doc`` with Args made as ``robust_relation`` makes them. It is
+    listed as robust at ``position``.
     """
     declared = inspect.signature(faithful)
     spell = [p for name, p in inspect.signature(tester).parameters.items() if name in ("min_duration_s", "max_gap_s")]
@@ -338,7 +345,7 @@ def robust_reversal(faithful: Callable[..., Scenario], tester: Relational[...], 
     reversal.__name__ = reversal.__qualname__ = f"robust_{faithful.__name__}"
     reversal.__signature__ = signature  # type: ignore[attr-defined]
     reversal.__doc__ = _robust_doc(doc, faithful, list(declared.parameters)[3:])
-    return register_function(reversal)
+    return listed("robust", position)(register_function(reversal))
 
 
 robust_get_objects_in_relative_direction = robust_reversal(
@@ -351,4 +358,5 @@ robust_get_objects_in_relative_direction = robust_reversal(
     Example:
         peds_ahead_of_ego = robust_get_objects_in_relative_direction(ego, peds, log_dir, direction="forward")
     """,
+    position=7,
 )

@@ -16,6 +16,7 @@ from typing import Any
 
 from atomic import derived
 from atomic.context import LogContext
+from atomic.functions import map_mask_functions
 from atomic.functions.map import warm_map_masks
 from server.executor import memory
 from store.arrays import load_log_arrays
@@ -24,8 +25,6 @@ _WARMED = (
     "smoothed_xyz_city", "velocity_city", "acceleration_city", "yaw_rate", "yaw_city", "rotation_city",
     "footprints_city", "footprints_ego", "is_stationary", "static_map", "map_index", "map_regions", "row_lane",
 )  # fmt: skip
-MAP_MASK_FUNCTIONS = ("in_drivable_area", "near_intersection", "at_pedestrian_crossing")
-"""Functions whose per-box masks (ray casting, a few hundred ms a log) the worker computes before forking."""
 
 
 @dataclass
@@ -98,10 +97,11 @@ class LogContexts:
     def warm_map_masks_for(self, program: str, name: tuple[str, str]) -> None:
         """Compute a log's default map masks once, when a program names a function that reads them.
 
-        Only then: a program that does not need them (most) would pay for them on every cold log.
+        Only then: a program that does not need them (most) would pay for them (ray casting, a few
+        hundred ms a log) on every cold log. Those functions are declared ``uses_map_masks``.
         """
         loaded = self._loaded[name]
-        if not loaded.map_masks and any(function in program for function in MAP_MASK_FUNCTIONS):
+        if not loaded.map_masks and any(function in program for function in map_mask_functions()):
             warm_map_masks(loaded.ctx)
             loaded.map_masks = True
             self.generation += 1  # a child armed before lacks them: it is forked again

@@ -14,12 +14,18 @@ import pytest
 
 import atomic
 import atomic.functions
+import atomic.functions.robust
+import atomic.functions.robust_relations
 import vlm.functions
 import vlm.program_functions
 from atomic import docs
 from atomic.algebra import scenario_not
-from atomic.functions import EXTENSION_KINDS, FUNCTIONS, register_functions
+from atomic.functions import EXTENSION_KINDS, FUNCTIONS, map_mask_functions, register_functions
+from atomic.functions.map import map_mask_keys
+from atomic.functions.robust import SPELL_DOCS
 from atomic.lifting import unary
+from atomic.listing import KINDS, LISTED, listed, unlist
+from atomic.validation import ArgumentError
 from tests.atomic._support import LOG_DIR, FakeLog
 
 ROOT = Path(atomic.__file__).parent.parent
@@ -74,19 +80,47 @@ def test_no_function_is_declared_twice() -> None:
         for twin in (f"{name}_rule", f"_{name}_rule"):
             assert twin not in where, f"{name} has a second declaration, {twin}, in {where[twin]}"
     # tables keyed by function names (FUNCTIONS, the VLM table) are derived, not written out again
-    for path in (ROOT / "vlm" / "functions.py", ROOT / "vlm" / "program_functions.py"):
-        named = _string_constants(path) & set(vlm.functions.FUNCTIONS)
+    for path in (ROOT / "vlm" / "functions.py", ROOT / "vlm" / "program_functions.py", ROOT / "vlm" / "broker.py"):
+        named = _string_constants(path) & set(vlm.program_functions.DECLARED)
         assert not named, f"{path.name} names {sorted(named)} again instead of deriving them from the declarations"
 
 
 def test_every_declared_function_is_listed() -> None:
-    # a declaration the listing in atomic/functions/__init__.py forgot would be in no program's scope
+    # a lifted declaration without @listed would be in no program's scope
     modules = [m for m in vars(atomic.functions).values() if inspect.ismodule(m)]
     assert len(modules) >= 11
     for module in modules:
         for name, func in vars(module).items():
             if hasattr(func, "rule") and func.__module__ == module.__name__ and not name.startswith("_"):
-                assert FUNCTIONS.get(name) is func, f"{module.__name__}.{name} is declared but not listed"
+                assert FUNCTIONS.get(name) is func, f"{module.__name__}.{name} is declared but not @listed"
+    assert set(LISTED) == set(FUNCTIONS)
+    assert all(LISTED[name].func is func for name, func in FUNCTIONS.items())
+
+
+def test_the_docs_order_is_the_declared_places() -> None:
+    kinds = list(dict.fromkeys([*KINDS, *(entry.kind for entry in LISTED.values())]))
+    entries = [LISTED[name] for name in FUNCTIONS]
+    assert [kinds.index(e.kind) for e in entries] == sorted(kinds.index(e.kind) for e in entries)
+    for kind in KINDS:
+        places = [e.position for e in entries if e.kind == kind]
+        # every function of this package has its place, one each, counted from 1 in the order served
+        assert places == list(range(1, len(places) + 1)), kind
+    # RefAV's own order, that of its atomic_functions.py, starts with these
+    assert list(FUNCTIONS)[:3] == ["has_objects_in_relative_direction", "get_objects_in_relative_direction",
+                                   "get_objects_of_category"]  # fmt: skip
+    assert {name for name in FUNCTIONS if name not in EXTENSION_KINDS} == {
+        name for name, entry in LISTED.items() if entry.kind == "RefAV"
+    }
+
+
+def test_workers_warm_the_map_masks_of_the_functions_declared_to_read_them() -> None:
+    flagged = map_mask_functions()
+    assert flagged == {"in_drivable_area", "near_intersection", "at_pedestrian_crossing"}
+    # each default mask (a per_row key, named for its function) belongs to a declared reader, and back
+    assert {key[0] for key in map_mask_keys()} == flagged
+    names = _string_constants(ROOT / "server" / "executor" / "log_contexts.py")
+    assert not names & set(FUNCTIONS), "log_contexts.py names functions instead of reading their declarations"
+    # what the worker does with them: tests/atomic_runtime/test_map_features.py
 
 
 def test_a_name_cannot_be_registered_twice() -> None:
@@ -171,6 +205,25 @@ def test_robust_variants_take_their_faithful_parameters_and_the_spell_ones() -> 
             assert {"min_duration_s", "max_gap_s"} <= set(own), name
 
 
+def test_robust_spell_parameters_come_by_construction() -> None:
+    # in_spells (motion) and robust_relation (relations) add min_duration_s and max_gap_s, their docs
+    # and their checks: no robust declaration writes them itself
+    for module in (atomic.functions.robust, atomic.functions.robust_relations):
+        for node in ast.parse(Path(module.__file__ or "").read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name in FUNCTIONS:
+                written = {arg.arg for arg in node.args.args + node.args.kwonlyargs}
+                assert not written & {"min_duration_s", "max_gap_s"}, f"{node.name} declares its spell parameters"
+    spelled = {name: f for name, f in FUNCTIONS.items() if name.startswith("robust_") and name != "robust_stationary"}
+    for name, func in spelled.items():
+        assert [p.name for p in _params(func)][-2:] == ["min_duration_s", "max_gap_s"], name
+        entry = docs.registry()[name]
+        if func.__module__ == "atomic.functions.robust" or name == "robust_changing_lanes":
+            for key, text in SPELL_DOCS:
+                assert entry.parameters[key].startswith(text), name
+    with pytest.raises(ArgumentError, match="robust_turning: min_duration_s"):
+        spelled["robust_turning"].rule(None, [], min_duration_s=-1)  # checked before the rule runs
+
+
 def test_vlm_table_is_derived_from_the_declarations() -> None:
     table = vlm.functions.FUNCTIONS
     assert table is vlm.program_functions.VISION
@@ -185,6 +238,7 @@ def test_vlm_table_is_derived_from_the_declarations() -> None:
 
 
 def test_a_function_is_added_in_one_place(log: FakeLog) -> None:
+    @listed("behaviour")
     @unary
     def seen_early(ctx: FakeLog, uuids: list[str], before: int = 3) -> dict[str, list[int]]:
         """Timestamps before ``before`` (a test declaration).
@@ -197,14 +251,18 @@ def test_a_function_is_added_in_one_place(log: FakeLog) -> None:
         """
         return {uuid: [t for t in ctx.timeline(uuid) if t < before] for uuid in uuids}
 
-    register_functions({seen_early.__name__: seen_early}, "behaviour")
     try:
         assert atomic.program_namespace()["seen_early"] is seen_early
         entry = docs.registry()["seen_early"]
         assert entry.signature == "seen_early(track_candidates, log_dir, before=3)"
         assert entry.parameters["before"] == "the first timestamp not kept. (default 3)"
         assert entry.kind.startswith("behaviour filter")
+        # listed without a place: after the other behaviour functions, before the next kind's
+        behaviours = [name for name, kind in EXTENSION_KINDS.items() if kind == "behaviour"]
+        assert behaviours[-1] == "seen_early"
+        assert list(FUNCTIONS).index("seen_early") == list(FUNCTIONS).index(behaviours[-2]) + 1
         assert seen_early({"v1": [1, 2, 3, 4]}, LOG_DIR) == {"v1": [1, 2]}
         assert scenario_not(seen_early)({"v1": [1, 2, 3, 4]}, LOG_DIR, before=2) == {"v1": [2, 3, 4]}
     finally:
-        del FUNCTIONS["seen_early"], EXTENSION_KINDS["seen_early"]
+        unlist("seen_early")
+    assert "seen_early" not in FUNCTIONS and "seen_early" not in EXTENSION_KINDS

@@ -71,3 +71,23 @@ def test_map_masks_are_stored_once_and_mapped_by_later_contexts(tmp_path: Path) 
         # a re-ingest replaces the boxes' directory, and the masks with it
         ingest_and_prepare(store, tmp_path / "val", progress=False)
         assert not list((store.log_dir(LOG) / "boxes" / "annotations").glob("derived/per_row-*.npy"))
+
+
+def test_a_worker_warms_the_masks_for_programs_calling_a_function_declared_to_read_them(demo_db: Store) -> None:
+    from atomic.functions import map_mask_functions
+    from server.executor.log_contexts import LogContexts
+
+    name = (LOG, LogContext(demo_db.load_arrays(LOG)).arrays.source)
+
+    def warmed(program: str) -> bool:
+        contexts = LogContexts(demo_db.cache_root)
+        contexts.warm(*name)
+        generation = contexts.generation
+        contexts.warm_map_masks_for(program, name)
+        assert (contexts.generation != generation) == contexts[name].map_masks
+        return contexts[name].map_masks
+
+    assert not warmed("moving = has_velocity(get_objects_of_category(log_dir, 'VEHICLE'), log_dir)")
+    assert len(map_mask_functions()) == 3
+    for function in sorted(map_mask_functions()):
+        assert warmed(f"found = {function}(get_objects_of_category(log_dir, 'VEHICLE'), log_dir)"), function

@@ -154,3 +154,30 @@ def test_environment_questions_look_at_the_front_camera_scene(
     assert stand_in.seen[-1]["body"]["messages"][0]["content"][-1]["text"].startswith(
         "In which tiles is the scene at night?"
     )
+
+
+def test_a_program_asks_is_occluded_by_through_the_broker(demo_store: Store) -> None:
+    from vlm.backends import VlmConfig
+    from vlm.broker import VlmBroker
+    from vlm.program_functions import is_occluded_by, set_broker
+
+    arrays = demo_store.load_arrays(LOG)
+    uuids = [str(u) for u in arrays.track_uuids]
+
+    def of(category: str) -> dict[str, list[int]]:
+        return {
+            uuid: [int(t) for t in arrays.row_timestamp_ns[int(arrays.track_start[i]) : int(arrays.track_start[i + 1])]]
+            for i, uuid in enumerate(uuids)
+            if arrays.track_categories[i] == category
+        }
+
+    peds, vehicles = of("PEDESTRIAN"), of("REGULAR_VEHICLE")
+    with chat_completions(lambda q: "Yes." if "partly hidden" in q else "No.") as stand_in:
+        broker = VlmBroker(demo_store, arrays.source, VlmConfig(backend="openai", model="occlusion", url=stand_in.url))
+        set_broker(lambda request: broker.answer(request["log_id"], request))
+        try:
+            found = is_occluded_by(peds, vehicles, demo_store.log_dir(LOG))
+        finally:
+            set_broker(None)
+        expected = occluded_by(peds, vehicles, arrays, broker.service(), demo_store.log_directory(LOG))
+    assert found and found == expected
