@@ -130,4 +130,4 @@ def test_refav_examples_from_the_command_line(store: Store) -> None:
     assert done.returncode == 0 and done.stdout.startswith("imported 12 RefAV examples")
     missing = subprocess.run([sys.executable, "-m", "server.cli", "--db", str(db), "library", "import"],
                              capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert missing.returncode == 2 and "--refav" in missing.stdout
+    assert missing.returncode == 2 and "--refav" in missing.stderr and not missing.stdout
