@@ -30,6 +30,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from evaluation.score_runs import RunScore, ScoringInputs, score_inputs
 from server import __version__
 from server.executor import cache_shipping
 from server.executor.cluster import ClusterError
@@ -259,6 +260,8 @@ class RayBackend:
         self._checked: set[str] = set()
         self._refused: set[str] = set()
         """Nodes whose workers could not start (no sandbox, no cache folder, another avmine): never used again."""
+        self.scored_on: dict[str, int] = {}
+        """Runs scored per node id (``score``)."""
 
     @classmethod
     def connect(cls, address: str) -> RayBackend:
@@ -401,6 +404,19 @@ class RayBackend:
     def close(self) -> None:
         """Nothing: the connection serves every executor of this process until it exits."""
 
+    def score(self, inputs: list[ScoringInputs], reveal: bool = False) -> list[RunScore]:
+        """Each run's metrics computed on the cluster's nodes (one task per run, spread), in ``inputs``' order.
+
+        The head read ``inputs`` from the database; tasks only compute (``score_inputs``) and never write.
+        ``scored_on`` counts the runs each node scored.
+        """
+        started = time.perf_counter()
+        replies = ray.get([_score.options(scheduling_strategy="SPREAD").remote(one, reveal) for one in inputs])
+        for node_id, _ in replies:
+            self.scored_on[node_id] = self.scored_on.get(node_id, 0) + 1
+        logger.info("scored %d runs on the cluster in %.2f s", len(inputs), time.perf_counter() - started)
+        return [score for _, score in replies]
+
     def precompute(self, items: list[tuple[str, str]]) -> None:
         """Compute the map features of each (log directory, source) on the cluster's nodes, one task per log."""
         started = time.perf_counter()
@@ -420,6 +436,11 @@ def _sandbox_check(head_env: dict[str, str]) -> dict[str, Any]:
         return dict(json.loads(lines[-1])) if lines else {"error": done.stderr.strip()[-2000:]}
     except json.JSONDecodeError:
         return {"error": lines[-1]}
+
+
+@ray.remote(num_cpus=1)
+def _score(inputs: ScoringInputs, reveal: bool) -> tuple[str, RunScore]:
+    return ray.get_runtime_context().get_node_id(), score_inputs(inputs, reveal)
 
 
 @ray.remote(num_cpus=1)

@@ -20,6 +20,7 @@ import pytest
 import ray
 from mcp import Client
 
+from evaluation.score_runs import score_stored_run, score_stored_runs
 from server.executor import Executor, Limits, LogSelection
 from server.executor import cluster as cluster_choice
 from server.executor.cache_shipping import LOCAL_VARIABLE, MARKER, local_root
@@ -138,7 +139,7 @@ def test_demo_answers_equal_the_local_pool(
         assert run.layers and all(v for k, v in run.layers.items() if k not in ("mode", "user_namespace"))
     workers = on_cluster._workers()
     assert all(isinstance(w, RayWorker) for w in workers)
-    assert len({w.node_id for w in workers}) == 2  # an actor on each node  # type: ignore[attr-defined]
+    assert len({w.node_id for w in workers}) == 2  # type: ignore[attr-defined]  # an actor on each node
 
 
 def test_24_copies_built_and_run_on_the_cluster_equal_the_local_pool(
@@ -221,6 +222,25 @@ def test_an_mcp_clients_cancel_stops_the_program_on_its_node(
     with Store.open(db) as store:
         assert store.con.execute("SELECT status FROM runs WHERE prompt = 'spin'").fetchall() == [("cancelled",)]
         shutil.rmtree(local_root(str(store.cache_root)), ignore_errors=True)
+
+
+def test_many_runs_scored_on_the_cluster_score_as_here(
+    demo: Store, on_cluster: Executor, backend: RayBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prompts = [str(r[0]) for r in demo.con.execute("SELECT DISTINCT prompt FROM gt_frames ORDER BY 1").fetchall()]
+    runs = [on_cluster.run(code, prompt, LogSelection()).run_id for prompt in prompts for code in (LEFT_TURN, CROSSING)]
+    on_cluster.flush()
+    here = score_stored_runs(demo, runs, reveal=True)
+    monkeypatch.setattr(cluster_choice, "_selected", backend)  # as `avmine screen --ray` chooses it
+    before = sum(backend.scored_on.values())
+    spread = score_stored_runs(demo, runs, reveal=True)
+    assert sum(backend.scored_on.values()) - before == len(runs)  # each run was scored by a task on a node
+    assert len(backend.scored_on) == 2  # on both nodes
+    assert [(s.run_id, s.metrics, s.per_log, s.not_run) for s in spread] == [
+        (s.run_id, s.metrics, s.per_log, s.not_run) for s in here
+    ]
+    assert any(s.metrics["Timestamp BA"] > 0 for s in here)  # not only empty answers compared
+    assert score_stored_run(demo, runs[0]).metrics == here[0].metrics  # one run: scored here, the same
 
 
 def test_a_node_lost_mid_run_has_its_logs_run_again(
