@@ -7,7 +7,11 @@ shipped through the object store (as a node without the shared filesystem does).
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -20,6 +24,7 @@ import pytest
 import ray
 from mcp import Client
 
+from evaluation.guarded_scoring import prompt_hold_out
 from evaluation.score_runs import score_stored_run, score_stored_runs
 from server.executor import Executor, Limits, LogSelection
 from server.executor import cluster as cluster_choice
@@ -29,9 +34,14 @@ from server.executor.ray_backend import RayBackend, RayWorker
 from server.ingestion import prepare_logs
 from server.mcp.app import create_server
 from store import Store, ingest
+from store.agent_runs import outcomes
 from store.demo import SCENARIO_MINING_DIR, ingest_demo
+from store.paths import cache_root_for
+from store.runs import load_run
 from store.split_copier import copy_id, make_split, original_of
 
+from ..agents.conftest import add_negative_pairs
+from ..agents.programs import LOGS, STOPPED, STOPPED_PROGRAM
 from .conftest import LOG, Listener
 from .ray_nodes import REPO, LocalCluster, free_port
 
@@ -241,6 +251,49 @@ def test_many_runs_scored_on_the_cluster_score_as_here(
     ]
     assert any(s.metrics["Timestamp BA"] > 0 for s in here)  # not only empty answers compared
     assert score_stored_run(demo, runs[0]).metrics == here[0].metrics  # one run: scored here, the same
+
+
+def test_screen_with_ray_runs_the_final_program_on_the_cluster(tmp_path: Path, nodes: LocalCluster) -> None:
+    """`avmine screen --ray`: agents reach the head's MCP server; the final execution runs on the cluster."""
+    db = tmp_path / "screen.duckdb"
+    with Store.open(db) as store:
+        ingest(store, SCENARIO_MINING_DIR, split="val", progress=False)
+        prepare_logs(store, [("annotations", log) for log in LOGS], progress=False)
+    add_negative_pairs(db)  # two ground-truth logs: one to refine on, one held out for admission
+    (tmp_path / "plan.json").write_text(json.dumps({STOPPED: [{"submit": STOPPED_PROGRAM}]}))
+    (tmp_path / "state").mkdir()
+    (tmp_path / "prompts.txt").write_text(STOPPED + "\n")
+    agent = f"{sys.executable} {REPO / 'tests' / 'agents' / 'scripted_agent.py'}"
+    env = os.environ | {
+        "SCRIPTED_AGENT_PLAN": str(tmp_path / "plan.json"),
+        "SCRIPTED_AGENT_STATE": str(tmp_path / "state"),
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "server.cli", "--db", str(db), "screen", "--split", "val", "--prompts",
+             str(tmp_path / "prompts.txt"), "--agent", "command", "--agent-command", agent, "--no-review",
+             "--max-attempts", "1", "--name", "rayscreen", "--quiet", "--ray", nodes.address],
+            capture_output=True, text=True, timeout=300, env=env, cwd=REPO,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        with Store.open(db) as store:
+            end = outcomes(store, "rayscreen")[STOPPED]
+            assert end.run_id is not None and end.timestamp_ba is not None
+            ran = {(str(o), json.loads(d).get("ray_cluster")) for o, d in store.con.execute(
+                "SELECT origin, details FROM runs").fetchall()}  # fmt: skip
+            assert ("headless:rayscreen", nodes.address) in ran  # the final execution
+            assert len(ran) >= 2 and {where for _, where in ran} == {nodes.address}  # the agent's executions too
+            _, final = load_run(store, end.run_id)
+            with Executor(store, workers=1, limits=LIMITS) as local:  # the same program here: the same answers
+                here = local.run(STOPPED_PROGRAM, STOPPED, LogSelection(tuple(r.log_id for r in final)))
+            assert {r.log_id: r.scenario for r in final} == {r.log_id: r.scenario for r in here.results}
+            held_out = prompt_hold_out(store, STOPPED).held_out
+            assert end.timestamp_ba == score_stored_run(store, end.run_id, logs=held_out).metrics["Timestamp BA"]
+    finally:
+        for pid in map(int, (tmp_path / "state" / "pids").read_text().split()):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        shutil.rmtree(local_root(str(cache_root_for(db))), ignore_errors=True)
 
 
 def test_a_node_lost_mid_run_has_its_logs_run_again(
