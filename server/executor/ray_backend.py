@@ -304,7 +304,8 @@ class RayBackend:
             self._checked.add(node["NodeID"])
             if not reply.get("ready"):
                 self._refused.add(node["NodeID"])
-                refusals.append(f"on node {node.get('NodeManagerAddress')}: {reply.get('error') or reply}")
+                where = f"{node.get('NodeManagerAddress')} ({node['NodeID'][:8]})"
+                refusals.append(f"on node {where}: {reply.get('error') or reply}")
                 logger.error("a node of the Ray cluster was refused: %s", refusals[-1])
         if refusals and not self._usable():
             raise SandboxUnavailableError(refusals[0])
@@ -405,13 +406,18 @@ class RayBackend:
         """Nothing: the connection serves every executor of this process until it exits."""
 
     def score(self, inputs: list[ScoringInputs], reveal: bool = False) -> list[RunScore]:
-        """Each run's metrics computed on the cluster's nodes (one task per run, spread), in ``inputs``' order.
+        """Each run's metrics computed on the cluster's nodes (one task per run, nodes in turn), in ``inputs``' order.
 
         The head read ``inputs`` from the database; tasks only compute (``score_inputs``) and never write.
-        ``scored_on`` counts the runs each node scored.
+        Refused nodes get none. ``scored_on`` counts the runs each node scored.
         """
         started = time.perf_counter()
-        replies = ray.get([_score.options(scheduling_strategy="SPREAD").remote(one, reveal) for one in inputs])
+        nodes = [node["NodeID"] for node in self._usable()] or [node["NodeID"] for node in _alive_nodes()]
+        replies = ray.get([
+            _score.options(scheduling_strategy=NodeAffinitySchedulingStrategy(nodes[i % len(nodes)], soft=True))
+            .remote(one, reveal)
+            for i, one in enumerate(inputs)
+        ])  # fmt: skip
         for node_id, _ in replies:
             self.scored_on[node_id] = self.scored_on.get(node_id, 0) + 1
         logger.info("scored %d runs on the cluster in %.2f s", len(inputs), time.perf_counter() - started)

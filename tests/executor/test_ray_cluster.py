@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -294,6 +295,34 @@ def test_screen_with_ray_runs_the_final_program_on_the_cluster(tmp_path: Path, n
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
         shutil.rmtree(local_root(str(cache_root_for(db))), ignore_errors=True)
+
+
+def _alive_node_ids() -> set[str]:
+    return {str(node["NodeID"]) for node in ray.nodes() if node["Alive"]}  # type: ignore[no-untyped-call]
+
+
+def test_a_node_that_cannot_sandbox_gets_no_jobs(
+    demo: Store, nodes: LocalCluster, local_answers: dict[str, dict[str, object]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A node joins whose processes run as nobody where user namespaces are refused: refused, said, unused."""
+    known = _alive_node_ids()
+    nodes.add_node_without_user_namespaces()
+    deadline = time.monotonic() + 60
+    while len(_alive_node_ids()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    refused = _alive_node_ids() - known
+    assert len(refused) == 1
+    backend = RayBackend.connect(nodes.address)  # a new backend: every node checked anew
+    logs = caplog.at_level(logging.ERROR, logger="server.executor.ray_backend")
+    with logs, Executor(demo, limits=LIMITS, backend=backend) as executor:
+        run = executor.run(LEFT_TURN + "# beside a refused node\n", "left", LogSelection())
+        used = {w.node_id for w in executor._workers()}  # type: ignore[attr-defined]
+    assert run.status == "ok", [r.error for r in run.results]
+    assert {r.log_id: r.scenario for r in run.results} == local_answers["left"]
+    assert backend._refused == refused and not used & refused and len(used) == 2
+    said = [r.getMessage() for r in caplog.records if "was refused" in r.getMessage()]
+    assert len(said) == 1 and next(iter(refused))[:8] in said[0]  # which node, and why, once
+    assert "creating a user namespace failed" in said[0] and "max_user_namespaces" in said[0]
 
 
 def test_a_node_lost_mid_run_has_its_logs_run_again(
