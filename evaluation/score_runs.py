@@ -13,10 +13,10 @@ from store.errors import StoreError
 from store.runs import load_run
 
 HIDDEN_SPLITS = ("test",)
-CLUSTER_MIN_RUNS = 2
-"""Fewer runs are scored here even on a cluster: one run's metrics cost less than this process's reading of
-its inputs, so a task for it would only add a round trip (measured: README, "Running on a Ray cluster")."""
 """Splits whose ground truth is never scored against (a challenge's hidden labels)."""
+CLUSTER_MIN_RUNS = 2
+"""Fewer runs are scored here even on a cluster: shipping one run's inputs costs this process about what
+computing its metrics does, and a task adds a round trip (``benchmarks/bench_ray.py --scoring``)."""
 
 
 class ScoringRefusedError(StoreError):

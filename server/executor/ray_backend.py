@@ -4,7 +4,8 @@ A Ray actor runs threads, and a user namespace can only be entered by a single-t
 so an actor never forks sandboxes itself. It starts the same worker process the local pool starts
 (``python -m server.executor.launch``, which enters the namespaces and forks a sandbox per batch)
 and relays the pipe protocol's lines both ways. The head process dispatches, answers VLM requests,
-scores and writes every record (one DuckDB writer); nodes only run programs. Per-log caches are
+reads what scoring needs and writes every record (one DuckDB writer); nodes run programs and, when
+asked for many runs at once (``score``), compute their metrics. Per-log caches are
 read where the database keeps them (``<db>.cache/``) on nodes that see that folder at the same path
 (a shared filesystem); other nodes get each log's cache shipped once through the object store
 (``server.executor.cache_shipping``).
