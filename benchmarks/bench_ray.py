@@ -15,7 +15,12 @@ All nodes share this machine's cores, so 2 nodes cannot be faster than 2 local w
 With ``--ship`` the second node keeps its own caches, shipped through the object store (as a node
 without the shared filesystem does), and its first run includes the shipping.
 
+With ``--scoring`` it times scoring instead, on the demo's scenario-mining logs and ground truth
+(``--runs`` runs of one (log, prompt) pair each): the head's reading of a run's inputs from the
+database, its metrics here, and its metrics as tasks on a 2-node cluster (many runs at once, and one).
+
     python benchmarks/bench_ray.py [--logs 48] [--repeat 7] [--ship]
+    python benchmarks/bench_ray.py --scoring [--runs 16] [--repeat 7]
 """
 
 from __future__ import annotations
@@ -27,15 +32,18 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import ray
 
+from evaluation.score_runs import score_inputs, scoring_inputs
 from server.executor import Executor, Limits, LogSelection
 from server.executor.cache_shipping import LOCAL_VARIABLE, local_root
 from server.executor.ray_backend import RayBackend
 from server.ingestion import prepare_logs
 from store import Store, ingest
+from store.demo import SCENARIO_MINING_DIR
 from store.split_copier import make_split
 from tests.executor.ray_nodes import LocalCluster
 
@@ -79,12 +87,65 @@ def relay_round_trip(executor: Executor, calls: int = 200) -> float:
     return statistics.median(times)
 
 
+def median_seconds(call: Callable[[], object], repeat: int, cpu: bool = False) -> float:
+    """Median wall seconds of ``call`` (``cpu``: this process's CPU seconds instead)."""
+    clock = time.process_time if cpu else time.perf_counter
+    times = []
+    for _ in range(repeat):
+        started = clock()
+        call()
+        times.append(clock() - started)
+    return statistics.median(times)
+
+
+def scoring(runs: int, repeat: int) -> None:
+    """Print the milliseconds per run of each part of scoring (see the module's docstring)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(Path(tmp) / "scoring.duckdb")
+        report = ingest(store, SCENARIO_MINING_DIR, split="val", progress=False)
+        prepare_logs(store, [(s, log_id) for s, log_id, *_ in report.sources], progress=False)
+        prompts = [str(r[0]) for r in store.con.execute("SELECT DISTINCT prompt FROM gt_frames").fetchall()]
+        with Executor(store, workers=1, limits=LIMITS) as local:
+            ids = [local.run(PROGRAMS["left_turn"] + f"# {i}\n", prompts[i % len(prompts)], LogSelection()).run_id
+                   for i in range(runs)]  # fmt: skip
+            local.flush()
+        inputs = [scoring_inputs(store, run_id) for run_id in ids]
+        ms: dict[str, float] = {
+            "head reads (DuckDB, caches)": median_seconds(lambda: [scoring_inputs(store, r) for r in ids], repeat),
+            "metrics here": median_seconds(lambda: [score_inputs(one) for one in inputs], repeat),
+            "  the head's CPU for it": median_seconds(lambda: [score_inputs(one) for one in inputs], repeat, cpu=True),
+        }
+        cluster = LocalCluster(cpus_per_node=1)
+        try:
+            cluster.add_node()
+            backend = RayBackend.connect(cluster.address)
+            backend.score(inputs)  # warm: a worker process per node
+            ms["metrics on 2 nodes, all runs at once"] = median_seconds(lambda: backend.score(inputs), repeat)
+            ms["  the head's CPU for that"] = median_seconds(lambda: backend.score(inputs), repeat, cpu=True)
+            ms["metrics on the cluster, one run"] = median_seconds(lambda: backend.score(inputs[:1]), repeat) * runs
+            ms["metrics here, one run"] = median_seconds(lambda: score_inputs(inputs[0]), repeat) * runs
+        finally:
+            if ray.is_initialized():
+                ray.shutdown()
+            cluster.stop()
+            store.close()
+    per_run = {name: round(1000 * seconds / runs, 1) for name, seconds in ms.items()}
+    for name, value in per_run.items():
+        print(f"{name:40s} {value:7.1f} ms/run")
+    print(json.dumps({"runs": runs, "repeat": repeat, "ms_per_run": per_run}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--logs", type=int, default=48)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--ship", action="store_true", help="the second node gets caches through the object store")
+    parser.add_argument("--scoring", action="store_true", help="time scoring (head reads, metrics here and on nodes)")
+    parser.add_argument("--runs", type=int, default=16, help="with --scoring: runs scored")
     args = parser.parse_args()
+    if args.scoring:
+        scoring(args.runs, args.repeat)
+        return
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         make_split(Path(tmp) / "val", args.logs)

@@ -14,6 +14,9 @@ from store.runs import load_run
 
 HIDDEN_SPLITS = ("test",)
 """Splits whose ground truth is never scored against (a challenge's hidden labels)."""
+CLUSTER_MIN_RUNS = 2
+"""Fewer runs are scored here even on a cluster: shipping one run's inputs costs this process about what
+computing its metrics does, and a task adds a round trip (``benchmarks/bench_ray.py --scoring``)."""
 
 
 class ScoringRefusedError(StoreError):
@@ -51,10 +54,19 @@ def labelled_logs(store: Store, prompt: str) -> list[str]:
     return logs
 
 
-def score_stored_run(store: Store, run_id: str, reveal: bool = False, logs: Sequence[str] | None = None) -> RunScore:
-    """Score a run; with ``reveal`` the per-log rows also list false-positive and missed tracks and timestamps.
+@dataclass
+class ScoringInputs:
+    """What scoring one run needs, read by the process that holds the database (picklable, no store)."""
 
-    ``logs`` limits the scoring to those of the prompt's ground-truth logs (default: all of them).
+    run_id: str
+    prompt: str
+    predictions: dict[tuple[str, str], list[dict[str, Any]]]
+    truth: dict[tuple[str, str], list[dict[str, Any]]]
+    not_run: list[str]
+
+
+def scoring_inputs(store: Store, run_id: str, logs: Sequence[str] | None = None) -> ScoringInputs:
+    """Read a run's predictions and its prompt's ground truth (on ``logs``, default all) from the store.
 
     Raises:
         ScoringRefusedError: no ground truth for the prompt, only in a hidden split, or not on ``logs``.
@@ -77,7 +89,12 @@ def score_stored_run(store: Store, run_id: str, reveal: bool = False, logs: Sequ
         boxes = log_boxes(store.load_arrays(log_id, source), [int(f["timestamp_ns"]) for f in frames])
         truth[(log_id, prompt)] = frames
         predictions[(log_id, prompt)] = sequence_frames(boxes, prompt, scenario)
-    scores = evaluate(predictions, truth, "HOTA", 50)
+    return ScoringInputs(run_id, prompt, predictions, truth, [log for log in every if log not in by_log])
+
+
+def score_inputs(inputs: ScoringInputs, reveal: bool = False) -> RunScore:
+    """Score what ``scoring_inputs`` read (any process: it needs no store); ``reveal`` as in ``score_stored_run``."""
+    scores = evaluate(inputs.predictions, inputs.truth, "HOTA", 50)
     per_log = []
     for sequence in scores.sequences:
         row: dict[str, Any] = {
@@ -94,4 +111,37 @@ def score_stored_run(store: Store, run_id: str, reveal: bool = False, logs: Sequ
                 missed_timestamps=sequence.missed_timestamps,
             )
         per_log.append(row)
-    return RunScore(run_id, prompt, scores.metrics(), per_log, [log for log in every if log not in by_log])
+    return RunScore(inputs.run_id, inputs.prompt, scores.metrics(), per_log, inputs.not_run)
+
+
+def score_stored_run(store: Store, run_id: str, reveal: bool = False, logs: Sequence[str] | None = None) -> RunScore:
+    """Score a run; with ``reveal`` the per-log rows also list false-positive and missed tracks and timestamps.
+
+    ``logs`` limits the scoring to those of the prompt's ground-truth logs (default: all of them).
+
+    Raises:
+        ScoringRefusedError: no ground truth for the prompt, only in a hidden split, or not on ``logs``.
+        StoreError: no such run.
+    """
+    return score_stored_runs(store, [run_id], reveal, None if logs is None else [logs])[0]
+
+
+def score_stored_runs(
+    store: Store, run_ids: Sequence[str], reveal: bool = False, logs: Sequence[Sequence[str] | None] | None = None
+) -> list[RunScore]:
+    """Score many runs (``logs``: each run's logs, as in ``score_stored_run``), in ``run_ids``' order.
+
+    This process reads every input from the store; with a Ray cluster chosen (``--ray``) the metrics of
+    several runs are computed on its nodes, one task per run, else here. The scores are the same.
+
+    Raises:
+        ScoringRefusedError: as ``score_stored_run``, for the first run that cannot be scored.
+        StoreError: no such run.
+    """
+    from server.executor.cluster import selected_backend  # imports nothing of Ray without a cluster
+
+    inputs = [scoring_inputs(store, run_id, None if logs is None else logs[i]) for i, run_id in enumerate(run_ids)]
+    backend = selected_backend()
+    if backend is not None and len(inputs) >= CLUSTER_MIN_RUNS:
+        return backend.score(inputs, reveal)
+    return [score_inputs(one, reveal) for one in inputs]

@@ -423,6 +423,8 @@ class Executor:
             origin=origin,
             details={"code_sha256": hashlib.sha256(program.encode()).hexdigest(), "limits": asdict(self.limits)},
         )
+        if (cluster_address := getattr(self.backend, "address", None)) is not None:
+            run.details["ray_cluster"] = cluster_address  # where its logs ran: the cluster's nodes, not this machine
         try:
             prepare(program, check=policy.enforce)
         except (ProgramError, policy.PolicyError) as exc:

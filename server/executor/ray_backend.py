@@ -4,7 +4,8 @@ A Ray actor runs threads, and a user namespace can only be entered by a single-t
 so an actor never forks sandboxes itself. It starts the same worker process the local pool starts
 (``python -m server.executor.launch``, which enters the namespaces and forks a sandbox per batch)
 and relays the pipe protocol's lines both ways. The head process dispatches, answers VLM requests,
-scores and writes every record (one DuckDB writer); nodes only run programs. Per-log caches are
+reads what scoring needs and writes every record (one DuckDB writer); nodes run programs and, when
+asked for many runs at once (``score``), compute their metrics. Per-log caches are
 read where the database keeps them (``<db>.cache/``) on nodes that see that folder at the same path
 (a shared filesystem); other nodes get each log's cache shipped once through the object store
 (``server.executor.cache_shipping``).
@@ -30,6 +31,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from evaluation.score_runs import RunScore, ScoringInputs, score_inputs
 from server import __version__
 from server.executor import cache_shipping
 from server.executor.cluster import ClusterError
@@ -259,6 +261,8 @@ class RayBackend:
         self._checked: set[str] = set()
         self._refused: set[str] = set()
         """Nodes whose workers could not start (no sandbox, no cache folder, another avmine): never used again."""
+        self.scored_on: dict[str, int] = {}
+        """Runs scored per node id (``score``)."""
 
     @classmethod
     def connect(cls, address: str) -> RayBackend:
@@ -301,7 +305,8 @@ class RayBackend:
             self._checked.add(node["NodeID"])
             if not reply.get("ready"):
                 self._refused.add(node["NodeID"])
-                refusals.append(f"on node {node.get('NodeManagerAddress')}: {reply.get('error') or reply}")
+                where = f"{node.get('NodeManagerAddress')} ({node['NodeID'][:8]})"
+                refusals.append(f"on node {where}: {reply.get('error') or reply}")
                 logger.error("a node of the Ray cluster was refused: %s", refusals[-1])
         if refusals and not self._usable():
             raise SandboxUnavailableError(refusals[0])
@@ -401,6 +406,24 @@ class RayBackend:
     def close(self) -> None:
         """Nothing: the connection serves every executor of this process until it exits."""
 
+    def score(self, inputs: list[ScoringInputs], reveal: bool = False) -> list[RunScore]:
+        """Each run's metrics computed on the cluster's nodes (one task per run, nodes in turn), in ``inputs``' order.
+
+        The head read ``inputs`` from the database; tasks only compute (``score_inputs``) and never write.
+        Refused nodes get none. ``scored_on`` counts the runs each node scored.
+        """
+        started = time.perf_counter()
+        nodes = [node["NodeID"] for node in self._usable()] or [node["NodeID"] for node in _alive_nodes()]
+        replies = ray.get([
+            _score.options(scheduling_strategy=NodeAffinitySchedulingStrategy(nodes[i % len(nodes)], soft=True))
+            .remote(one, reveal)
+            for i, one in enumerate(inputs)
+        ])  # fmt: skip
+        for node_id, _ in replies:
+            self.scored_on[node_id] = self.scored_on.get(node_id, 0) + 1
+        logger.info("scored %d runs on the cluster in %.2f s", len(inputs), time.perf_counter() - started)
+        return [score for _, score in replies]
+
     def precompute(self, items: list[tuple[str, str]]) -> None:
         """Compute the map features of each (log directory, source) on the cluster's nodes, one task per log."""
         started = time.perf_counter()
@@ -420,6 +443,11 @@ def _sandbox_check(head_env: dict[str, str]) -> dict[str, Any]:
         return dict(json.loads(lines[-1])) if lines else {"error": done.stderr.strip()[-2000:]}
     except json.JSONDecodeError:
         return {"error": lines[-1]}
+
+
+@ray.remote(num_cpus=1)
+def _score(inputs: ScoringInputs, reveal: bool) -> tuple[str, RunScore]:
+    return ray.get_runtime_context().get_node_id(), score_inputs(inputs, reveal)
 
 
 @ray.remote(num_cpus=1)

@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..unprivileged import NOBODY, nobody_python
+
 REPO = Path(__file__).resolve().parents[2]
 RAY = Path(sys.executable).with_name("ray")
 OBJECT_STORE_BYTES = 100_000_000
@@ -51,10 +53,11 @@ class LocalCluster:
         self.nodes: list[Path] = []
         self._start("--head", f"--port={self.port}", "--include-dashboard=false")
 
-    def _start(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def _start(self, *args: str, env: dict[str, str] | None = None, wrapper: tuple[str, ...] = ()) -> None:
         temp = self.root / f"n{len(self.nodes)}"
+        ray = [str(RAY)] if not wrapper else [*wrapper, "-m", "ray.scripts.scripts"]
         command = [
-            str(RAY), "start", *args, "--node-ip-address=127.0.0.1", f"--num-cpus={self.cpus}",
+            *ray, "start", *args, "--node-ip-address=127.0.0.1", f"--num-cpus={self.cpus}",
             f"--object-store-memory={OBJECT_STORE_BYTES}", f"--temp-dir={temp}",
             f"--dashboard-agent-listen-port={free_port()}", "--disable-usage-stats",
         ]  # fmt: skip
@@ -66,6 +69,19 @@ class LocalCluster:
     def add_node(self, env: dict[str, str] | None = None) -> Path:
         """Start one more node joined to the head (``env`` added to its environment); returns its temp dir."""
         self._start(f"--address={self.address}", env=env)
+        return self.nodes[-1]
+
+    def add_node_without_user_namespaces(self) -> Path:
+        """One more node whose processes run as nobody where user namespaces are refused (no sandbox there)."""
+        temp = self.root / f"n{len(self.nodes)}"
+        temp.mkdir()
+        os.chown(temp, NOBODY, NOBODY)
+        self.root.chmod(0o755)  # nobody enters the cluster's folder to reach its own
+        python = nobody_python()  # one nobody can run, with this environment's packages and this checkout
+        wrapper = (sys.executable, str(Path(__file__).with_name("without_user_namespaces.py")), python)
+        # that Python may differ from the head's in its patch version only (this machine's system Python)
+        env = {"HOME": str(temp), "RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL": "minor"}
+        self._start(f"--address={self.address}", env=env, wrapper=wrapper)
         return self.nodes[-1]
 
     def raylet_pid(self, node: Path) -> int:

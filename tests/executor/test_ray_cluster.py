@@ -7,7 +7,12 @@ shipped through the object store (as a node without the shared filesystem does).
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -20,6 +25,8 @@ import pytest
 import ray
 from mcp import Client
 
+from evaluation.guarded_scoring import prompt_hold_out
+from evaluation.score_runs import score_stored_run, score_stored_runs
 from server.executor import Executor, Limits, LogSelection
 from server.executor import cluster as cluster_choice
 from server.executor.cache_shipping import LOCAL_VARIABLE, MARKER, local_root
@@ -28,9 +35,14 @@ from server.executor.ray_backend import RayBackend, RayWorker
 from server.ingestion import prepare_logs
 from server.mcp.app import create_server
 from store import Store, ingest
+from store.agent_runs import outcomes
 from store.demo import SCENARIO_MINING_DIR, ingest_demo
+from store.paths import cache_root_for
+from store.runs import load_run
 from store.split_copier import copy_id, make_split, original_of
 
+from ..agents.conftest import add_negative_pairs
+from ..agents.programs import LOGS, STOPPED, STOPPED_PROGRAM
 from .conftest import LOG, Listener
 from .ray_nodes import REPO, LocalCluster, free_port
 
@@ -138,7 +150,7 @@ def test_demo_answers_equal_the_local_pool(
         assert run.layers and all(v for k, v in run.layers.items() if k not in ("mode", "user_namespace"))
     workers = on_cluster._workers()
     assert all(isinstance(w, RayWorker) for w in workers)
-    assert len({w.node_id for w in workers}) == 2  # an actor on each node  # type: ignore[attr-defined]
+    assert len({w.node_id for w in workers}) == 2  # type: ignore[attr-defined]  # an actor on each node
 
 
 def test_24_copies_built_and_run_on_the_cluster_equal_the_local_pool(
@@ -221,6 +233,96 @@ def test_an_mcp_clients_cancel_stops_the_program_on_its_node(
     with Store.open(db) as store:
         assert store.con.execute("SELECT status FROM runs WHERE prompt = 'spin'").fetchall() == [("cancelled",)]
         shutil.rmtree(local_root(str(store.cache_root)), ignore_errors=True)
+
+
+def test_many_runs_scored_on_the_cluster_score_as_here(
+    demo: Store, on_cluster: Executor, backend: RayBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prompts = [str(r[0]) for r in demo.con.execute("SELECT DISTINCT prompt FROM gt_frames ORDER BY 1").fetchall()]
+    runs = [on_cluster.run(code, prompt, LogSelection()).run_id for prompt in prompts for code in (LEFT_TURN, CROSSING)]
+    on_cluster.flush()
+    here = score_stored_runs(demo, runs, reveal=True)
+    monkeypatch.setattr(cluster_choice, "_selected", backend)  # as `avmine screen --ray` chooses it
+    before = sum(backend.scored_on.values())
+    spread = score_stored_runs(demo, runs, reveal=True)
+    assert sum(backend.scored_on.values()) - before == len(runs)  # each run was scored by a task on a node
+    assert len(backend.scored_on) == 2  # on both nodes
+    assert [(s.run_id, s.metrics, s.per_log, s.not_run) for s in spread] == [
+        (s.run_id, s.metrics, s.per_log, s.not_run) for s in here
+    ]
+    assert any(s.metrics["Timestamp BA"] > 0 for s in here)  # not only empty answers compared
+    assert score_stored_run(demo, runs[0]).metrics == here[0].metrics  # one run: scored here, the same
+
+
+def test_screen_with_ray_runs_the_final_program_on_the_cluster(tmp_path: Path, nodes: LocalCluster) -> None:
+    """`avmine screen --ray`: agents reach the head's MCP server; the final execution runs on the cluster."""
+    db = tmp_path / "screen.duckdb"
+    with Store.open(db) as store:
+        ingest(store, SCENARIO_MINING_DIR, split="val", progress=False)
+        prepare_logs(store, [("annotations", log) for log in LOGS], progress=False)
+    add_negative_pairs(db)  # two ground-truth logs: one to refine on, one held out for admission
+    (tmp_path / "plan.json").write_text(json.dumps({STOPPED: [{"submit": STOPPED_PROGRAM}]}))
+    (tmp_path / "state").mkdir()
+    (tmp_path / "prompts.txt").write_text(STOPPED + "\n")
+    agent = f"{sys.executable} {REPO / 'tests' / 'agents' / 'scripted_agent.py'}"
+    env = os.environ | {
+        "SCRIPTED_AGENT_PLAN": str(tmp_path / "plan.json"),
+        "SCRIPTED_AGENT_STATE": str(tmp_path / "state"),
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "server.cli", "--db", str(db), "screen", "--split", "val", "--prompts",
+             str(tmp_path / "prompts.txt"), "--agent", "command", "--agent-command", agent, "--no-review",
+             "--max-attempts", "1", "--name", "rayscreen", "--quiet", "--ray", nodes.address],
+            capture_output=True, text=True, timeout=300, env=env, cwd=REPO,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        with Store.open(db) as store:
+            end = outcomes(store, "rayscreen")[STOPPED]
+            assert end.run_id is not None and end.timestamp_ba is not None
+            ran = {(str(o), json.loads(d).get("ray_cluster")) for o, d in store.con.execute(
+                "SELECT origin, details FROM runs").fetchall()}  # fmt: skip
+            assert ("headless:rayscreen", nodes.address) in ran  # the final execution
+            assert len(ran) >= 2 and {where for _, where in ran} == {nodes.address}  # the agent's executions too
+            _, final = load_run(store, end.run_id)
+            with Executor(store, workers=1, limits=LIMITS) as local:  # the same program here: the same answers
+                here = local.run(STOPPED_PROGRAM, STOPPED, LogSelection(tuple(r.log_id for r in final)))
+            assert {r.log_id: r.scenario for r in final} == {r.log_id: r.scenario for r in here.results}
+            held_out = prompt_hold_out(store, STOPPED).held_out
+            assert end.timestamp_ba == score_stored_run(store, end.run_id, logs=held_out).metrics["Timestamp BA"]
+    finally:
+        for pid in map(int, (tmp_path / "state" / "pids").read_text().split()):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        shutil.rmtree(local_root(str(cache_root_for(db))), ignore_errors=True)
+
+
+def _alive_node_ids() -> set[str]:
+    return {str(node["NodeID"]) for node in ray.nodes() if node["Alive"]}  # type: ignore[no-untyped-call]
+
+
+def test_a_node_that_cannot_sandbox_gets_no_jobs(
+    demo: Store, nodes: LocalCluster, local_answers: dict[str, dict[str, object]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A node joins whose processes run as nobody where user namespaces are refused: refused, said, unused."""
+    known = _alive_node_ids()
+    nodes.add_node_without_user_namespaces()
+    deadline = time.monotonic() + 60
+    while len(_alive_node_ids()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    refused = _alive_node_ids() - known
+    assert len(refused) == 1
+    backend = RayBackend.connect(nodes.address)  # a new backend: every node checked anew
+    logs = caplog.at_level(logging.ERROR, logger="server.executor.ray_backend")
+    with logs, Executor(demo, limits=LIMITS, backend=backend) as executor:
+        run = executor.run(LEFT_TURN + "# beside a refused node\n", "left", LogSelection())
+        used = {w.node_id for w in executor._workers()}  # type: ignore[attr-defined]
+    assert run.status == "ok", [r.error for r in run.results]
+    assert {r.log_id: r.scenario for r in run.results} == local_answers["left"]
+    assert backend._refused == refused and not used & refused and len(used) == 2
+    said = [r.getMessage() for r in caplog.records if "was refused" in r.getMessage()]
+    assert len(said) == 1 and next(iter(refused))[:8] in said[0]  # which node, and why, once
+    assert "creating a user namespace failed" in said[0] and "max_user_namespaces" in said[0]
 
 
 def test_a_node_lost_mid_run_has_its_logs_run_again(
