@@ -7,6 +7,7 @@ import logging
 import re
 import shlex
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,6 +68,19 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+MAPPED_LOGS = 1024
+"""How many logs' memory-mapped arrays a ``Store`` keeps (the mappings, not copies: about 21 files a log)."""
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """A file's identity and version (inode, change time, size), or None when it is missing."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_ino, status.st_mtime_ns, status.st_size
+
+
 class Store:
     """An open avmine database.
 
@@ -87,6 +101,8 @@ class Store:
         self._owner = threading.get_ident()
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._mapped: OrderedDict[tuple[str, str], tuple[tuple[int, int, int], LogArrays]] = OrderedDict()
+        self._mapped_lock = threading.Lock()
         if not read_only:
             self._ensure_schema()
             cache.recover(self.cache_root, self.committed_cache_keys())
@@ -311,9 +327,30 @@ class Store:
     def load_arrays(self, log_id: str, source: str = ANNOTATIONS_SOURCE) -> LogArrays:
         """Memory-map a log's boxes, rebuilding the cache from the database if it is stale or missing.
 
+        The arrays of the last ``MAPPED_LOGS`` calls are kept while their cache files stay the same (a
+        re-ingest replaces the boxes' directory, so its ``meta.json`` is a new file): diagnostics of a
+        run over a whole split map each log once per server, not once per run.
+
         Raises:
             StoreError: the log or the source is not in the database.
         """
+        meta = self.log_dir(log_id) / "boxes" / source / "meta.json"
+        stamp = _file_stamp(meta)
+        with self._mapped_lock:
+            hit = self._mapped.get((log_id, source))
+            if hit is not None and stamp is not None and hit[0] == stamp:
+                self._mapped.move_to_end((log_id, source))
+                return hit[1]
+        arrays = self._load_arrays(log_id, source)
+        stamp = _file_stamp(meta)
+        if stamp is not None:
+            with self._mapped_lock:
+                self._mapped[(log_id, source)] = (stamp, arrays)
+                while len(self._mapped) > MAPPED_LOGS:
+                    self._mapped.popitem(last=False)
+        return arrays
+
+    def _load_arrays(self, log_id: str, source: str) -> LogArrays:
         row = self.con.execute(
             "SELECT cache_key, ego_uuid, has_score, kind FROM track_sources WHERE log_id = ? AND source = ?",
             [log_id, source],

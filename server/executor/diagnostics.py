@@ -177,6 +177,10 @@ def diagnose(store: Store, execution: Execution, source: str, expected: str | No
         if result.status == "ok" and result.scenario is not None:
             arrays = store.load_arrays(result.log_id, source)
             index = {str(u): i for i, u in enumerate(arrays.track_uuids)}
+            # plain views of the mapped columns: indexing a memmap per track costs more than the work
+            starts, all_times = np.asarray(arrays.track_start), np.asarray(arrays.row_timestamp_ns)
+            xyz, ego_xyz = np.asarray(arrays.xyz_city), np.asarray(arrays.ego_xyz_city)
+            time_index, size = np.asarray(arrays.row_time_index), np.asarray(arrays.size)
             found = {uuid: _timestamps(value) for uuid, value in result.scenario.items()}
             found = {uuid: ts for uuid, ts in found.items() if ts}
             row["referred_tracks"] = len(found)
@@ -194,19 +198,21 @@ def diagnose(store: Store, execution: Execution, source: str, expected: str | No
                 track = index[uuid]
                 category = str(arrays.track_categories[track])
                 referred[category] += 1
-                rows = slice(int(arrays.track_start[track]), int(arrays.track_start[track + 1]))
-                times = np.asarray(arrays.row_timestamp_ns[rows])
-                chosen = np.isin(times, sorted(stamps))
+                rows = slice(int(starts[track]), int(starts[track + 1]))
+                times = all_times[rows]
+                wanted = np.array(sorted(stamps), dtype=times.dtype)
+                at = np.minimum(np.searchsorted(wanted, times), len(wanted) - 1)
+                chosen = wanted[at] == times  # membership by binary search: stamps are few, rows many
                 ordered = np.sort(times[chosen])
                 gaps = np.diff(ordered) / 1e9 > SEGMENT_GAP_S
-                ego = np.asarray(arrays.ego_xyz_city)[np.asarray(arrays.row_time_index[rows])[chosen]]
-                distance = np.linalg.norm(np.asarray(arrays.xyz_city[rows])[chosen][:, :2] - ego[:, :2], axis=1)
+                ego = ego_xyz[time_index[rows][chosen]]
+                distance = np.linalg.norm(xyz[rows][chosen][:, :2] - ego[:, :2], axis=1)
                 tracks.append(
                     TrackSummary(
                         log_id=result.log_id, track_uuid=uuid, category=category,
                         referred_timestamps=int(chosen.sum()), coverage=float(chosen.mean()),
                         segments=int(gaps.sum()) + 1 if len(ordered) else 0,
-                        length_m=float(np.asarray(arrays.size[rows])[0, 0]),
+                        length_m=float(size[rows][0, 0]),
                         mean_distance_to_ego_m=float(distance.mean()) if len(distance) else float("nan"),
                     )
                 )  # fmt: skip
