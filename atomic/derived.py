@@ -61,19 +61,29 @@ def attach(ctx: LogContext) -> int:
     return attached
 
 
+def _keyed_folder(ctx: LogContext) -> Path | None:
+    """The log's derived folder, created and keyed to its boxes; None when it holds another boxes' series.
+
+    Raises:
+        OSError: the cache cannot be written (the callers keep the series in memory).
+    """
+    folder = _folder(ctx)
+    folder.mkdir(exist_ok=True)
+    key_file = folder / "key"
+    if not key_file.is_file():
+        _write(key_file, lambda f: f.write(ctx.arrays.key.encode()))
+    return folder if key_file.read_text() == ctx.arrays.key else None
+
+
 def store(ctx: LogContext) -> int:
     """Write each series ``ctx`` computed in memory to its log's cache and map it back; returns how many.
 
     A cache that cannot be written (read-only) keeps them in memory only.
     """
-    folder = _folder(ctx)
     stored = 0
     try:
-        folder.mkdir(exist_ok=True)
-        key_file = folder / "key"
-        if not key_file.is_file():
-            _write(key_file, lambda f: f.write(ctx.arrays.key.encode()))
-        if key_file.read_text() != ctx.arrays.key:
+        folder = _keyed_folder(ctx)
+        if folder is None:
             return 0
         for name in PER_ROW + PER_TRACK:
             value = vars(ctx).get(name)
@@ -84,7 +94,7 @@ def store(ctx: LogContext) -> int:
             vars(ctx)[name] = np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
             stored += 1
     except OSError as exc:  # a cache that cannot be written (read-only): the series stay in memory
-        logger.debug("derived series of %s kept in memory: %s", folder, exc)
+        logger.debug("derived series of %s kept in memory: %s", _folder(ctx), exc)
     return stored
 
 
@@ -117,13 +127,9 @@ def store_per_row(ctx: LogContext, key: tuple[object, ...]) -> bool:
         return False
     if isinstance(array, np.memmap):
         return True
-    folder = _folder(ctx)
     try:
-        folder.mkdir(exist_ok=True)
-        key_file = folder / "key"
-        if not key_file.is_file():
-            _write(key_file, lambda f: f.write(ctx.arrays.key.encode()))
-        if key_file.read_text() != ctx.arrays.key:
+        folder = _keyed_folder(ctx)
+        if folder is None:
             return False
         path = _per_row_file(folder, key)
         _write(path, lambda f: np.save(f, np.ascontiguousarray(array), allow_pickle=False))
