@@ -219,12 +219,20 @@ def tracking_frames(log: NoisyLog, model: TrackerOutputModel | None = None) -> l
         rows["yaw"].append(np.full(len(frames), rng.uniform(-np.pi, np.pi)))
         rows["name"].append(np.full(len(frames), categories[anchor]))
         rows["score"].append(np.full(len(frames), rng.uniform(*model.false_score)))
+    return frames_from_rows(rows, ts)
+
+
+def frames_from_rows(rows: dict[str, list[Any]], ts: Any) -> list[dict[str, Any]]:
+    """av2 tracker frames (one per timestamp of ``ts``) from per-chunk box columns.
+
+    ``rows`` holds lists of arrays under ``t`` (index into ``ts``), ``id``, ``xyz``, ``size``, ``yaw``,
+    ``name`` and ``score``; labels number the names in sorted order.
+    """
     flat = {key: np.concatenate(value) for key, value in rows.items()}
     labels = {name: i for i, name in enumerate(sorted(set(flat["name"].tolist())))}
     out = []
     for i, timestamp in enumerate(ts):
         at = flat["t"] == i
-        n = int(at.sum())
         out.append(
             {
                 "timestamp_ns": int(timestamp),
@@ -232,7 +240,7 @@ def tracking_frames(log: NoisyLog, model: TrackerOutputModel | None = None) -> l
                 "translation_m": flat["xyz"][at],
                 "size": flat["size"][at].astype(np.float32),
                 "yaw": flat["yaw"][at].astype(np.float32),
-                "velocity_m_per_s": np.zeros((n, 3)),
+                "velocity_m_per_s": np.zeros((int(at.sum()), 3)),
                 "label": np.array([labels[c] for c in flat["name"][at]], dtype=np.int32),
                 "name": flat["name"][at].astype(str),
                 "score": flat["score"][at].astype(np.float32),

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from evaluation.noise import frames_from_rows
 from store.arrays import LogArrays
 
 GAP_NEW_ID_S = 0.3
@@ -198,22 +199,4 @@ def occlusion_tracking_frames(arrays: LogArrays, model: OcclusionNoise | None = 
         out_rows["name"].append(np.full(len(frames), names[anchor], dtype=object))
         out_rows["score"].append(np.full(len(frames), rng.beta(2, 5)))
         next_id += 1
-    flat = {key: np.concatenate(value) for key, value in out_rows.items()}
-    labels = {name: i for i, name in enumerate(sorted(set(flat["name"].tolist())))}
-    frames_out = []
-    for i, timestamp in enumerate(ts):
-        at = flat["t"] == i
-        frames_out.append(
-            {
-                "timestamp_ns": int(timestamp),
-                "track_id": flat["id"][at].astype(np.int64),
-                "translation_m": flat["xyz"][at],
-                "size": flat["size"][at].astype(np.float32),
-                "yaw": flat["yaw"][at].astype(np.float32),
-                "velocity_m_per_s": np.zeros((int(at.sum()), 3)),
-                "label": np.array([labels[c] for c in flat["name"][at]], dtype=np.int32),
-                "name": flat["name"][at].astype(str),
-                "score": flat["score"][at].astype(np.float32),
-            }
-        )
-    return frames_out
+    return frames_from_rows(out_rows, ts)
