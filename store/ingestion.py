@@ -640,11 +640,14 @@ def ingest(
         job.replace_logs(log_dirs)
         if preparation is not None:
             preparation.expect(len(log_dirs))
-        bar = tqdm(items, desc="ingest", unit="item", disable=not progress, leave=False)
-        for item in bar:
-            bar.set_postfix_str(f"{item.kind} {item.path.name}")
-            steps[item.kind](item)
-        bar.refresh()  # the last count is shown, however fast the last item went (map features may follow)
+        with tqdm(total=len(items), desc="ingest", unit="item", disable=not progress, leave=False) as bar:
+            for item in items:
+                bar.set_postfix_str(f"{item.kind} {item.path.name}")
+                steps[item.kind](item)
+                bar.update(1)
+            # the last count is shown, however fast the last item went; iterating the bar itself would close
+            # it (and clear it) before this line could
+            bar.refresh()
         job.flush()
         job.resolve_gt_tracks(job.report.logs)
     job.report.seconds = time.perf_counter() - started
