@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from atomic.context import context_for
-from atomic.timelines import set_context_resolver
+from avmine.atomic.context import context_for
+from avmine.atomic.timelines import set_context_resolver
 
 set_context_resolver(context_for)
 
-from atomic.functions import FUNCTIONS  # noqa: E402  (the resolver must be registered first)
+from avmine.atomic.functions import FUNCTIONS  # noqa: E402  (the resolver must be registered first)
 
 
 def program_namespace() -> dict[str, Any]:

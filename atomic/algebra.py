@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from atomic.listing import listed
-from atomic.scenario import (
+from avmine.atomic.listing import listed
+from avmine.atomic.scenario import (
     Scenario,
     ScenarioValue,
     as_scenario,
@@ -46,7 +46,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Functions that the algebra special-cases by name (RefAV compares `__name__`).
 _RELATIVE_DIRECTION_GETTER = "get_objects_in_relative_direction"
 _RELATIVE_DIRECTION_TESTER = "has_objects_in_relative_direction"
-_FUNCTIONS_MODULE = "atomic.functions"
+_FUNCTIONS_MODULE = "avmine.atomic.functions"
 
 _registry: dict[str, Callable[..., Any]] = {}
 _compat_mutation = False
@@ -59,7 +59,7 @@ def register_function(func: F) -> F:
 
 
 def resolve_function(name: str) -> Callable[..., Any]:
-    """The registered function called `name`, else the function `atomic.functions` lists under that name."""
+    """The registered function called `name`, else the function `avmine.atomic.functions` lists under that name."""
     if name not in _registry:
         try:
             module = importlib.import_module(_FUNCTIONS_MODULE)

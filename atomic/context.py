@@ -21,12 +21,12 @@ import numpy.typing as npt
 from av2.map.map_api import ArgoverseStaticMap
 from scipy.spatial.transform import Rotation
 
-from atomic.kinematics import Groups, derivative, yaw_rate
-from atomic.map.geometry import box_footprints_3d, footprint_discs, footprints_degenerate
-from atomic.map.lanes import MapIndex
-from atomic.map.regions import MapRegions
-from store.arrays import ANNOTATIONS_SOURCE, LogArrays, load_log_arrays
-from store.typing import NDArrayFloat, NDArrayInt
+from avmine.atomic.kinematics import Groups, derivative, yaw_rate
+from avmine.atomic.map.geometry import box_footprints_3d, footprint_discs, footprints_degenerate
+from avmine.atomic.map.lanes import MapIndex
+from avmine.atomic.map.regions import MapRegions
+from avmine.store.arrays import ANNOTATIONS_SOURCE, LogArrays, load_log_arrays
+from avmine.store.typing import NDArrayFloat, NDArrayInt
 
 DerivedT = TypeVar("DerivedT")
 
@@ -326,7 +326,7 @@ class LogContext:
 
         Read from the cache when ingest stored it (``row_lane.npy``), else computed here.
         """
-        from atomic.map_features import lane_assignment  # late: map features build on this context
+        from avmine.atomic.map_features import lane_assignment  # late: map features build on this context
 
         return lane_assignment(self)
 

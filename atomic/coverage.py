@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from atomic.categories import prompt_categories
+from avmine.atomic.categories import prompt_categories
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ import numpy as np
 import numpy.typing as npt
 from av2.map.map_api import ArgoverseStaticMap
 
-from atomic.context import LogContext
-from atomic.functions.robust import robust_stationary_mask
-from atomic.kinematics import Groups
-from atomic.map.lanes import MapIndex
-from atomic.map.regions import MapRegions
-from atomic.temporal import unwrapped_heading
-from store.geometry import with_city_poses
+from avmine.atomic.context import LogContext
+from avmine.atomic.functions.robust import robust_stationary_mask
+from avmine.atomic.kinematics import Groups
+from avmine.atomic.map.lanes import MapIndex
+from avmine.atomic.map.regions import MapRegions
+from avmine.atomic.temporal import unwrapped_heading
+from avmine.store.geometry import with_city_poses
 
 HALF_WINDOW_BOXES = 5
 """Centres and headings are means of a box and the 5 boxes on either side (a second at 10 Hz)."""
@@ -89,7 +89,7 @@ class DenoisedContext(LogContext):
     @functools.cached_property
     def row_lane(self) -> npt.NDArray[np.int64]:
         """RefAV's lane vote on the denoised centres (never the raw boxes' stored answer)."""
-        from atomic.map_features import compute_lane_assignment  # late: map features build on contexts
+        from avmine.atomic.map_features import compute_lane_assignment  # late: map features build on contexts
 
         return compute_lane_assignment(self)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from atomic.context import LogContext
+from avmine.atomic.context import LogContext
 
 logger = logging.getLogger(__name__)
 

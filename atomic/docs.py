@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from atomic.categories import CATEGORIES, PSEUDO_CATEGORIES
+from avmine.atomic.categories import CATEGORIES, PSEUDO_CATEGORIES
 
 PARAMETER_GLOSSARY: dict[str, str] = {
     "track_candidates": "the objects to test: a scenario dict (or a list of uuids); the result is keyed by them",
@@ -59,7 +59,7 @@ class FunctionDoc:
 
 
 def _kind(name: str, params: list[str]) -> str:
-    from atomic.functions import EXTENSION_KINDS  # late: filled by higher layers when they are imported
+    from avmine.atomic.functions import EXTENSION_KINDS  # late: filled by higher layers when they are imported
 
     if EXTENSION_KINDS.get(name, "").startswith("vision"):
         return f"{EXTENSION_KINDS[name]}: returns the input objects at the timestamps the model confirms"
@@ -143,7 +143,7 @@ def describe(func: Callable[..., Any], name: str | None = None) -> FunctionDoc:
 
 def registry() -> dict[str, FunctionDoc]:
     """Doc entries of every function a program can call, in the order they are listed."""
-    from atomic import FUNCTIONS  # late: the registry documents whatever the runtime exports
+    from avmine.atomic import FUNCTIONS  # late: the registry documents whatever the runtime exports
 
     return {name: describe(func, name) for name, func in FUNCTIONS.items()}
 

@@ -3,7 +3,7 @@
 A program that spells out a track id, a log id or a nanosecond timestamp can score well on the
 logs it was written against (copied from a render, a statistics table or a score) and says
 nothing about any other log; one that picks tracks by id text or position
-(``atomic.track_picking``) also turns scoring into a per-track label oracle. Scoring refuses
+(``avmine.atomic.track_picking``) also turns scoring into a per-track label oracle. Scoring refuses
 such programs, screening keeps them out of the few-shot library and headless runs keep them out
 of submissions.
 """
@@ -13,8 +13,8 @@ from __future__ import annotations
 import ast
 import re
 
-from atomic.program import ProgramError, prepare
-from atomic.track_picking import picked_tracks
+from avmine.atomic.program import ProgramError, prepare
+from avmine.atomic.track_picking import picked_tracks
 
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 """AV2 track and log ids are UUIDs."""
@@ -27,7 +27,10 @@ class DishonestProgramError(ProgramError):
 
 
 class TrackPickingError(DishonestProgramError):
-    """The program picks tracks by id text or position instead of filtering them (see ``atomic.track_picking``)."""
+    """The program picks tracks by id text or position instead of filtering them.
+
+    See ``avmine.atomic.track_picking``.
+    """
 
 
 def hard_coded_answers(program: str) -> list[str]:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from store.geometry import central_velocity
-from store.typing import NDArrayFloat, NDArrayInt
+from avmine.store.geometry import central_velocity
+from avmine.store.typing import NDArrayFloat, NDArrayInt
 
 MEDIAN_WINDOW = 7
 """RefAV smooths positions and derivatives with a median filter over min(7, N) samples."""

@@ -33,8 +33,8 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Concatenate, ParamSpec, Protocol, cast, overload
 
-from atomic.scenario import Scenario, ScenarioValue, as_scenario, restrict, timestamps
-from atomic.timelines import ContextResolver, resolve_context, set_context_resolver
+from avmine.atomic.scenario import Scenario, ScenarioValue, as_scenario, restrict, timestamps
+from avmine.atomic.timelines import ContextResolver, resolve_context, set_context_resolver
 
 __all__ = [
     "ContextResolver",

@@ -35,7 +35,7 @@ class Listed:
     kind: str
     position: int | None = None
     uses_map_masks: bool = False
-    """Reads a log's default map masks (`atomic.functions.map.map_mask_keys`): workers warm them first."""
+    """Reads a log's default map masks (`avmine.atomic.functions.map.map_mask_keys`): workers warm them first."""
 
 
 LISTED: dict[str, Listed] = {}

@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 from av2.map.map_api import ArgoverseStaticMap
 
-from atomic.context import LogContext, context_for
-from store.arrays import load_box_arrays
+from avmine.atomic.context import LogContext, context_for
+from avmine.store.arrays import load_box_arrays
 
 LANE_FILE = "row_lane.npy"
 

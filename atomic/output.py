@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from atomic.context import LogContext, context_for
-from atomic.listing import listed
-from atomic.pairs import pairs_of
-from atomic.scenario import Scenario, ScenarioValue, is_empty, prune_in_place, timestamps
+from avmine.atomic.context import LogContext, context_for
+from avmine.atomic.listing import listed
+from avmine.atomic.pairs import pairs_of
+from avmine.atomic.scenario import Scenario, ScenarioValue, is_empty, prune_in_place, timestamps
 
 RELATIONSHIP_RANGE_M = 50.0
 """Related objects that stay this far (or farther) from their parent are dropped (RefAV)."""

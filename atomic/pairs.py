@@ -19,10 +19,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial.transform import Rotation
 
-from atomic.context import LogContext
-from atomic.kinematics import MEDIAN_WINDOW, Groups, derivative_at
-from atomic.map.geometry import footprint_distance
-from store.typing import NDArrayFloat, NDArrayInt
+from avmine.atomic.context import LogContext
+from avmine.atomic.kinematics import MEDIAN_WINDOW, Groups, derivative_at
+from avmine.atomic.map.geometry import footprint_distance
+from avmine.store.typing import NDArrayFloat, NDArrayInt
 
 MemoT = TypeVar("MemoT")
 

@@ -11,7 +11,7 @@ with string edits; avmine works on the syntax tree instead:
 * the program runs in one namespace dict, so helper functions, lambdas and comprehensions see
   the program's variables (under RefAV's separate globals and locals they raise NameError).
 
-This module prepares the text; ``atomic.runner`` runs it on a log, for the executor's sandboxed
+This module prepares the text; ``avmine.atomic.runner`` runs it on a log, for the executor's sandboxed
 child and for trusted in-process callers alike.
 """
 

@@ -9,8 +9,8 @@ import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from atomic.validation import ArgumentError
-from store.bounds import ERROR_CHARS, bound
+from avmine.atomic.validation import ArgumentError
+from avmine.store.bounds import ERROR_CHARS, bound
 
 PROGRAM_FILE = "<program>"
 _NAMED = re.compile(r"^(\w+): ")

@@ -1,6 +1,6 @@
 """The one program runner: a scenario program on one log, as the sandboxed worker and in-process callers run it.
 
-Both the executor's sandboxed child (``server.executor.sandboxed_child``) and trusted in-process callers
+Both the executor's sandboxed child (``avmine.server.executor.sandboxed_child``) and trusted in-process callers
 (``run_program``: tests that look inside a run, benchmarks) go through ``run_on_log``: the same
 namespace binding, output capture, RefAV's post-processing at each ``output_scenario`` call,
 function timing and error formatting. They differ only in what they hand it: the sandbox gives
@@ -19,10 +19,10 @@ from pathlib import Path
 from types import CodeType
 from typing import Any
 
-from atomic.output import post_process_scenario
-from atomic.program import ProgramError, normalise, prepare
-from atomic.program_errors import PROGRAM_FILE, name_the_call, runtime_error
-from atomic.validation import ArgumentError
+from avmine.atomic.output import post_process_scenario
+from avmine.atomic.program import ProgramError, normalise, prepare
+from avmine.atomic.program_errors import PROGRAM_FILE, name_the_call, runtime_error
+from avmine.atomic.validation import ArgumentError
 
 NO_OUTPUT = "the program finished without calling output_scenario"
 
@@ -145,7 +145,7 @@ def run_program(
     """Run a program on one log in this process with Python's own builtins: trusted code only.
 
     For tests that look inside a run and for benchmarks; agents' programs go through the executor
-    (``server.executor``), whose sandboxed child runs them through ``run_on_log`` just the same.
+    (``avmine.server.executor``), whose sandboxed child runs them through ``run_on_log`` just the same.
 
     Args:
         text: the program (or an answer holding it in a fenced block).

@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from atomic.timelines import Timelines, resolve_context
+from avmine.atomic.timelines import Timelines, resolve_context
 
 __all__ = [
     "Scenario",

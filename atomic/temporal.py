@@ -4,15 +4,15 @@ The robust functions decide on evidence from several frames instead of one: a si
 over a time window, a state turns on past one threshold and off only past a looser one, short
 gaps (a dropped frame, a flicker) are closed and short runs dropped. Everything works on all
 groups (tracks, or pairs of tracks) at once: rows are contiguous per group and sorted by time
-within it, as ``atomic.kinematics.Groups`` describes.
+within it, as ``avmine.atomic.kinematics.Groups`` describes.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from atomic.kinematics import Groups
-from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
+from avmine.atomic.kinematics import Groups
+from avmine.store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 
 def _keys(times_ns: NDArrayInt, groups: Groups, pad_ns: int) -> tuple[NDArrayInt, int]:

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import atomic
-from atomic.output import post_process_scenario
-from atomic.runner import run_program
-from store import Store
-from store.demo import ingest_demo
+from avmine import atomic
+from avmine.atomic.output import post_process_scenario
+from avmine.atomic.runner import run_program
+from avmine.store import Store
+from avmine.store.demo import ingest_demo
 
 GOLDEN = json.loads((Path(__file__).parents[1] / "tests" / "data" / "refav_golden" / "examples.json").read_text())
 

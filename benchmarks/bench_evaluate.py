@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from evaluation import evaluate
-from evaluation.filters import load_roi_map
-from evaluation.synthetic import CaseConfig, make_case
-from store.demo import SCENARIO_MINING_DIR
-from store.readers.safe_pickle import load_pickle
+from avmine.evaluation import evaluate
+from avmine.evaluation.filters import load_roi_map
+from avmine.evaluation.synthetic import CaseConfig, make_case
+from avmine.store.demo import SCENARIO_MINING_DIR
+from avmine.store.readers.safe_pickle import load_pickle
 
 DATA = SCENARIO_MINING_DIR
 BIG = CaseConfig(

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-import atomic
-from atomic.runner import run_program
-from server.executor import Executor, LogSelection
-from server.executor.memory import budget_option
-from server.ingestion import prepare_logs
-from store import Store
-from store.demo import ingest_demo
+from avmine import atomic
+from avmine.atomic.runner import run_program
+from avmine.server.executor import Executor, LogSelection
+from avmine.server.executor.memory import budget_option
+from avmine.server.ingestion import prepare_logs
+from avmine.store import Store
+from avmine.store.demo import ingest_demo
 
 GOLDEN = json.loads((Path(__file__).parents[1] / "tests" / "data" / "refav_golden" / "examples.json").read_text())
 PROGRAMS = [p["code"] for p in GOLDEN["programs"] if p["index"] in (0, 1, 3, 4, 5, 6, 7)]

@@ -64,9 +64,9 @@ TIMED = set(UNARY) | set(RELATIONAL) | {"get_objects_of_category"}
 
 
 def _prepare_logs(tmp: Path) -> list[Path]:
-    from server.ingestion import prepare_logs
-    from store import Store
-    from store.demo import ingest_demo
+    from avmine.server.ingestion import prepare_logs
+    from avmine.store import Store
+    from avmine.store.demo import ingest_demo
 
     with Store.open(tmp / "bench.duckdb") as store:
         reports = ingest_demo(store, progress=False)
@@ -88,9 +88,9 @@ def _ms(call: Callable[[], Any]) -> float:
 
 def measure(log_dirs: list[Path], repeats: int) -> dict[str, Any]:
     """{"functions": {name: {log: [first_ms, warm_ms]}}, "programs": {call: {log: ms}}} in this process."""
-    import atomic
-    from atomic.context import context_for
-    from atomic.runner import run_program
+    from avmine import atomic
+    from avmine.atomic.context import context_for
+    from avmine.atomic.runner import run_program
 
     namespace = atomic.program_namespace()
     functions: dict[str, dict[str, list[float]]] = {}

@@ -18,15 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from store import Store
-from store.demo import SCENARIO_MINING_DIR, ingest_demo
+from avmine.store import Store
+from avmine.store.demo import SCENARIO_MINING_DIR, ingest_demo
 
 LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
 
 COLD_AVMINE = """
 import time, sys
 t = time.perf_counter()
-from store.arrays import load_log_arrays
+from avmine.store.arrays import load_log_arrays
 a = load_log_arrays(__import__("pathlib").Path(sys.argv[1]))
 float(a.xyz_city[:, 0].sum())  # touch the data
 print(time.perf_counter() - t)
@@ -84,7 +84,7 @@ def main() -> None:
             store.load_arrays(LOG)
         from av2.utils.io import read_city_SE3_ego, read_feather
 
-        from store.arrays import load_log_arrays
+        from avmine.store.arrays import load_log_arrays
 
         def avmine_load() -> None:
             a = load_log_arrays(log_dir)

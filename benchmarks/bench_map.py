@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from atomic.map import MapIndex, MapRegions, box_footprints_3d  # noqa: E402
+from avmine.atomic.map import MapIndex, MapRegions, box_footprints_3d  # noqa: E402
 from tests.atomic_map import reference as ref  # noqa: E402
 from tests.atomic_map.conftest import LOG_DIRS, load_log  # noqa: E402
 

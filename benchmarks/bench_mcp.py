@@ -25,10 +25,10 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from server.ingestion import prepare_logs
-from server.mcp.app import create_server
-from store import Store
-from store.demo import ingest_demo
+from avmine.server.ingestion import prepare_logs
+from avmine.server.mcp.app import create_server
+from avmine.store import Store
+from avmine.store.demo import ingest_demo
 
 PROGRAM = (
     "vehicles = get_objects_of_category(log_dir, category='VEHICLE')\n"
@@ -50,7 +50,7 @@ async def connect(transport: str, db: Path) -> AsyncIterator[Client]:
         async with Client(create_server(db)) as client:
             yield client
         return
-    command = [sys.executable, "-m", "server.cli", "--db", str(db), "serve"]
+    command = [sys.executable, "-m", "avmine.server.cli", "--db", str(db), "serve"]
     if transport == "stdio":
         async with Client(StdioServerParameters(command=command[0], args=command[1:])) as client:
             yield client

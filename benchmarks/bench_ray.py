@@ -37,14 +37,14 @@ from pathlib import Path
 
 import ray
 
-from evaluation.score_runs import score_inputs, scoring_inputs
-from server.executor import Executor, Limits, LogSelection
-from server.executor.cache_shipping import LOCAL_VARIABLE, local_root
-from server.executor.ray_backend import RayBackend
-from server.ingestion import prepare_logs
-from store import Store, ingest
-from store.demo import SCENARIO_MINING_DIR
-from store.split_copier import make_split
+from avmine.evaluation.score_runs import score_inputs, scoring_inputs
+from avmine.server.executor import Executor, Limits, LogSelection
+from avmine.server.executor.cache_shipping import LOCAL_VARIABLE, local_root
+from avmine.server.executor.ray_backend import RayBackend
+from avmine.server.ingestion import prepare_logs
+from avmine.store import Store, ingest
+from avmine.store.demo import SCENARIO_MINING_DIR
+from avmine.store.split_copier import make_split
 from tests.executor.ray_nodes import LocalCluster
 
 PROGRAMS = {

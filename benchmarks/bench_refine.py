@@ -1,9 +1,9 @@
 """Trajectory refinement measured with av2's own evaluations: raw vs refined tracker boxes, two noise models.
 
 Tracker-like sources are made from the demo logs' annotations by two independent noise models:
-the project's own (``evaluation.noise``: jitter, heading flips, dropped boxes, fragments, identity
+the project's own (``avmine.evaluation.noise``: jitter, heading flips, dropped boxes, fragments, identity
 swaps, then lag, scores and clutter tracks; the refinement's defaults were chosen on it) and a second
-one the refinement was not tuned on (``evaluation.occlusion_noise``: drifting bias, heavy-tailed
+one the refinement was not tuned on (``avmine.evaluation.occlusion_noise``: drifting bias, heavy-tailed
 heading noise and lasting flips, occlusion gaps, new ids after gaps, id switches at crossings,
 category confusion, doubled detections, drifting clutter, per-track lag). Each is ingested as a track
 source and refined with ``avmine refine``'s defaults (IMM smoother) and with the constant-velocity
@@ -34,19 +34,19 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.api import evaluate
-from evaluation.ground_truth_from_store import ground_truth_frames, ground_truth_pairs
-from evaluation.noise import NoiseModel, TrackerOutputModel, apply_noise, tracking_frames
-from evaluation.occlusion_noise import OcclusionNoise, occlusion_tracking_frames
-from evaluation.submission.from_runs import submission_from_runs
-from evaluation.tracking_eval import METRICS, sequence, tracking_metrics
-from server.executor import Executor, LogSelection
-from server.ingestion import prepare_logs
-from store import Store, ingest
-from store.arrays import LogArrays
-from store.demo import DEMO_SPLIT, demo_programs, ingest_demo
-from store.prefilter import PrefilterConfig
-from store.refine import STEPS, RefineParams, refine
+from avmine.evaluation.api import evaluate
+from avmine.evaluation.ground_truth_from_store import ground_truth_frames, ground_truth_pairs
+from avmine.evaluation.noise import NoiseModel, TrackerOutputModel, apply_noise, tracking_frames
+from avmine.evaluation.occlusion_noise import OcclusionNoise, occlusion_tracking_frames
+from avmine.evaluation.submission.from_runs import submission_from_runs
+from avmine.evaluation.tracking_eval import METRICS, sequence, tracking_metrics
+from avmine.server.executor import Executor, LogSelection
+from avmine.server.ingestion import prepare_logs
+from avmine.store import Store, ingest
+from avmine.store.arrays import LogArrays
+from avmine.store.demo import DEMO_SPLIT, demo_programs, ingest_demo
+from avmine.store.prefilter import PrefilterConfig
+from avmine.store.refine import STEPS, RefineParams, refine
 
 NOISE: dict[str, Callable[[LogArrays, int], list[dict[str, Any]]]] = {
     "project's noise model": lambda clean, seed: tracking_frames(

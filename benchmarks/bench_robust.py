@@ -2,7 +2,7 @@
 
 For each pair (a RefAV-faithful call and its robust counterpart) and each demo log and noise seed,
 the call runs on the clean annotations and on the same boxes with tracker noise
-(``evaluation.noise``); the agreement is the intersection over union of the (object, timestamp)
+(``avmine.evaluation.noise``); the agreement is the intersection over union of the (object, timestamp)
 answers. Cost: warm wall time of the robust call over the faithful one, on clean boxes.
 
     .venv/bin/python benchmarks/bench_robust.py [--seeds N]
@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from atomic.context import LogContext, context_for, pin_context
-from atomic.functions import FUNCTIONS
-from evaluation.noise import NoiseModel, agreement, apply_noise
-from store import Store
-from store.demo import ingest_demo
+from avmine.atomic.context import LogContext, context_for, pin_context
+from avmine.atomic.functions import FUNCTIONS
+from avmine.evaluation.noise import NoiseModel, agreement, apply_noise
+from avmine.store import Store
+from avmine.store.demo import ingest_demo
 
 F = FUNCTIONS
 Call = Callable[[Any, Path], Any]

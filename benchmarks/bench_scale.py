@@ -1,6 +1,6 @@
 """avmine at the scale of a real split: ingest, then execute_scenario through ``avmine serve`` over stdio.
 
-Makes N logs as copies of the demo logs (``store.split_copier``; 150 copies hold about as many
+Makes N logs as copies of the demo logs (``avmine.store.split_copier``; 150 copies hold about as many
 boxes as an AV2 val or test split), ingests them with ``avmine ingest`` in a fresh process (wall
 seconds, peak RSS), then starts ``avmine serve`` with a real MCP client and times
 execute_scenario over the split for a set of programs. Cold: the first call after the server
@@ -30,7 +30,7 @@ import anyio
 import duckdb
 from mcp import Client, StdioServerParameters
 
-from store.split_copier import make_split
+from avmine.store.split_copier import make_split
 
 PROGRAMS: dict[str, tuple[str, str]] = {  # name: (kind, program)
     "trivial": ("trivial", "output_scenario(get_objects_of_category(log_dir, category='EGO_VEHICLE'), "
@@ -144,7 +144,7 @@ class PssSampler:
 
 async def session(db: Path, calls: list[tuple[str, str]], sampler: PssSampler) -> list[tuple[str, float, str]]:
     """Start ``avmine serve`` over stdio and make the calls in order: (label, seconds, run id) each."""
-    command = [sys.executable, "-m", "server.cli", "--db", str(db), "serve"]
+    command = [sys.executable, "-m", "avmine.server.cli", "--db", str(db), "serve"]
     out = []
     async with Client(StdioServerParameters(command=command[0], args=command[1:]), read_timeout_seconds=3600) as client:
         for i, (label, program) in enumerate(calls):
@@ -176,7 +176,8 @@ def main() -> None:
     rows: list[tuple[str, str, float | None, str]] = []  # what, value text, number vs target, unit
 
     started = time.perf_counter()
-    ingest = subprocess.Popen([sys.executable, "-m", "server.cli", "--db", str(db), "ingest", "--quiet", str(split)],
+    ingest = subprocess.Popen([sys.executable, "-m", "avmine.server.cli",
+                               "--db", str(db), "ingest", "--quiet", str(split)],
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
     _, status, usage = os.wait4(ingest.pid, 0)
     ingest_s = time.perf_counter() - started
@@ -204,7 +205,7 @@ def main() -> None:
     program_file.write_text(PROGRAMS["left_turn"][1] + f"# cold exec {time.time_ns()}\n")
     command = ["exec", str(program_file), "--prompt", "vehicle turning left", "--split", "val", "--json"]
     subprocess.run(
-        [sys.executable, "-m", "server.cli", "--db", str(db), *command], check=True, stdout=subprocess.DEVNULL
+        [sys.executable, "-m", "avmine.server.cli", "--db", str(db), *command], check=True, stdout=subprocess.DEVNULL
     )
     exec_s = time.perf_counter() - started
 

@@ -6,7 +6,7 @@ times ``stats`` two ways, in this process so that Python's start-up is not count
 - forwarded: connect to the socket of a running ``avmine serve`` and run the command in it (what
   avmine does);
 - open per call: open the database, run the command, close it (what every process would pay if
-  the server held the file only while writing, the alternative ``server.sharing`` weighs).
+  the server held the file only while writing, the alternative ``avmine.server.sharing`` weighs).
 
     python benchmarks/bench_shared_db.py [--logs 150] [--repeat 20]
 """
@@ -24,13 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from server.cli import build_parser
-from server.sharing import socket_file
-from server.sharing.commands import CommandContext
-from server.sharing.protocol import COMMAND, encode
-from store import Store, ingest
-from store.demo import SCENARIO_MINING_DIR
-from store.paths import socket_path_for
+from avmine.server.cli import build_parser
+from avmine.server.sharing import socket_file
+from avmine.server.sharing.commands import CommandContext
+from avmine.server.sharing.protocol import COMMAND, encode
+from avmine.store import Store, ingest
+from avmine.store.demo import SCENARIO_MINING_DIR
+from avmine.store.paths import socket_path_for
 
 LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
 COPIED = ("logs", "ego_poses", "maps", "track_sources", "boxes")
@@ -71,12 +71,14 @@ def main() -> None:
         for _ in range(options.repeat):
             t = time.perf_counter()
             args = build_parser().parse_args(["--db", str(db), *words])
-            module = importlib.import_module(f"server.cli.{args.command}")
+            module = importlib.import_module(f"avmine.server.cli.{args.command}")
             with Store.open(db, read_only=True) as store:
                 module.operate(args, CommandContext(store, io.StringIO(), io.StringIO()))
             opened[name].append(time.perf_counter() - t)
 
-    server = subprocess.Popen([sys.executable, "-m", "server.cli", "--db", str(db), "serve"], stdin=subprocess.PIPE)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "avmine.server.cli", "--db", str(db), "serve"], stdin=subprocess.PIPE
+    )
     forwarded: dict[str, list[float]] = {name: [] for name in commands}
     try:
         while socket_file.connect(socket_path_for(db)) is None:

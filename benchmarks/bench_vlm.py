@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from server.ingestion import prepare_logs
-from store import Store
-from store.demo import ingest_demo
-from vlm.backends import Request
-from vlm.backends.local import TransformersBackend
-from vlm.cameras import FRONT, cameras_of, city_to_ego, corners_city, ego_pose_at, project
-from vlm.frames import frame
-from vlm.overlay import panel, track_tiles
+from avmine.server.ingestion import prepare_logs
+from avmine.store import Store
+from avmine.store.demo import ingest_demo
+from avmine.vlm.backends import Request
+from avmine.vlm.backends.local import TransformersBackend
+from avmine.vlm.cameras import FRONT, cameras_of, city_to_ego, corners_city, ego_pose_at, project
+from avmine.vlm.frames import frame
+from avmine.vlm.overlay import panel, track_tiles
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from tests.vlm.tiny_llava import build

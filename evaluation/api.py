@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.diagnostics import SequenceDiagnostics, sequence_diagnostics
-from evaluation.errors import EvaluationInputError
-from evaluation.filters import within_range_mask, within_roi_mask
-from evaluation.metrics.balanced_accuracy import RetrievalOutcome, retrieval_outcome
-from evaluation.scoring import ObjectiveMetric, PassResult, score_pass, spread_referred_over_tracks
-from evaluation.sequences import (
+from avmine.evaluation.diagnostics import SequenceDiagnostics, sequence_diagnostics
+from avmine.evaluation.errors import EvaluationInputError
+from avmine.evaluation.filters import within_range_mask, within_roi_mask
+from avmine.evaluation.metrics.balanced_accuracy import RetrievalOutcome, retrieval_outcome
+from avmine.evaluation.scoring import ObjectiveMetric, PassResult, score_pass, spread_referred_over_tracks
+from avmine.evaluation.sequences import (
     POSITIVE_AMBIGUOUS,
     POSITIVE_TRUE,
     REFERRED_OBJECT,
@@ -22,7 +22,7 @@ from evaluation.sequences import (
     is_tracking_submission,
     read_sequences,
 )
-from store.typing import NDArrayBool, NDArrayInt
+from avmine.store.typing import NDArrayBool, NDArrayInt
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from evaluation.matching import pair_boxes
-from evaluation.metrics.balanced_accuracy import RetrievalOutcome
-from evaluation.metrics.hota import associate
-from evaluation.scoring import PassResult
-from evaluation.sequences import SeqKey, SequenceTable
-from store.typing import NDArrayInt
+from avmine.evaluation.matching import pair_boxes
+from avmine.evaluation.metrics.balanced_accuracy import RetrievalOutcome
+from avmine.evaluation.metrics.hota import associate
+from avmine.evaluation.scoring import PassResult
+from avmine.evaluation.sequences import SeqKey, SequenceTable
+from avmine.store.typing import NDArrayInt
 
 FOUND_SIMILARITY = 0.5
 """A track counts as found when matched at least once within 1 m (similarity 0.5)."""

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.errors import EvaluationInputError
-from evaluation.sequences import SequenceTable
-from store.typing import NDArrayBool, NDArrayFloat
+from avmine.evaluation.errors import EvaluationInputError
+from avmine.evaluation.sequences import SequenceTable
+from avmine.store.typing import NDArrayBool, NDArrayFloat
 
 # Corners of the unit cube, in the object frame (signs of half length, width, height).
 _UNIT_CORNERS_OBJ = np.array(

@@ -4,8 +4,8 @@ from typing import Any
 
 import numpy as np
 
-from store.arrays import ANNOTATIONS_SOURCE
-from store.database import Store
+from avmine.store.arrays import ANNOTATIONS_SOURCE
+from avmine.store.database import Store
 
 LABEL_CODES = {"REFERRED": 0, "RELATED": 1, "OTHER": 2}
 LABEL_NAMES = np.array(["REFERRED_OBJECT", "RELATED_OBJECT", "OTHER_OBJECT"], dtype="<U31")

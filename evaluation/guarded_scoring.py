@@ -3,15 +3,15 @@
 Three guards, each enough to stop a different probe:
 
 - **honest programs only**: a run whose program hard-codes ids or timestamps or picks tracks by
-  id text or position (``atomic.honesty``, ``atomic.track_picking``) is not scored, so one score
+  id text or position (``avmine.atomic.honesty``, ``avmine.atomic.track_picking``) is not scored, so one score
   cannot tell whether one track is referred;
 - **a per-prompt budget**: the runs of one prompt are scored at most ``budget`` times at agents'
   request in a database (default 30, ``AVMINE_SCORING_BUDGET`` or ``avmine serve --scoring-budget``),
   so many near-identical programs cannot read labels a bit at a time; refusals cost nothing;
-- **held-out logs** (``evaluation.holdout``): refinement scores never cover the logs the library's
+- **held-out logs** (``avmine.evaluation.holdout``): refinement scores never cover the logs the library's
   admission decision is made on.
 
-Every scoring is recorded (``store.scorings``) before its numbers are returned.
+Every scoring is recorded (``avmine.store.scorings``) before its numbers are returned.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from __future__ import annotations
 import logging
 import os
 
-from atomic.honesty import DishonestProgramError, check_honest
-from atomic.program import ProgramError
-from evaluation.holdout import HoldOut, hold_out
-from evaluation.score_runs import RunScore, ScoringRefusedError, labelled_logs, score_stored_run
-from store.database import Store
-from store.runs import load_run
-from store.scorings import Scoring, count_scorings, record_scoring
+from avmine.atomic.honesty import DishonestProgramError, check_honest
+from avmine.atomic.program import ProgramError
+from avmine.evaluation.holdout import HoldOut, hold_out
+from avmine.evaluation.score_runs import RunScore, ScoringRefusedError, labelled_logs, score_stored_run
+from avmine.store.database import Store
+from avmine.store.runs import load_run
+from avmine.store.scorings import Scoring, count_scorings, record_scoring
 
 logger = logging.getLogger(__name__)
 

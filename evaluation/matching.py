@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
+from avmine.store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 ZERO_DISTANCE_M = 2.0
 """Centre distance at which the similarity reaches 0 (av2's ``match_distance_m``)."""

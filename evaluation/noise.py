@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from evaluation.submission.labels import scenario_timestamps
-from store.arrays import LogArrays
-from store.geometry import with_city_poses
+from avmine.evaluation.submission.labels import scenario_timestamps
+from avmine.store.arrays import LogArrays
+from avmine.store.geometry import with_city_poses
 
 FRAGMENT_MIN_S = 4.0
 

@@ -1,8 +1,8 @@
-"""A second tracker-noise model, independent of ``evaluation.noise``: errors that follow occlusions.
+"""A second tracker-noise model, independent of ``avmine.evaluation.noise``: errors that follow occlusions.
 
-The refinement was built and its defaults chosen against ``evaluation.noise``; this generator is
+The refinement was built and its defaults chosen against ``avmine.evaluation.noise``; this generator is
 a different description of a tracker's failures, so that the refinement is also judged on noise it
-was not made for. What differs from ``evaluation.noise``:
+was not made for. What differs from ``avmine.evaluation.noise``:
 
 - position: a bias per track that drifts (first-order Gauss-Markov, ``bias_sigma_m`` 0.15 m with a
   ``bias_time_s`` 0.7 s correlation time) plus white jitter (``jitter_sigma_m`` 0.12 m), not white
@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.noise import frames_from_rows
-from store.arrays import LogArrays
+from avmine.evaluation.noise import frames_from_rows
+from avmine.store.arrays import LogArrays
 
 GAP_NEW_ID_S = 0.3
 _CONFUSION_GROUPS = (

@@ -1,7 +1,7 @@
 """Post-processing between a program's scenario and the scored frames, each step a pure function.
 
 Defaults reproduce RefAV's current code (``refAV/utils.py: post_process_scenario``, ``fix_pred_pkl``): no
-dilation, 2 Hz evaluation timestamps (:mod:`evaluation.timestamps`), and predictions aligned to the ground
+dilation, 2 Hz evaluation timestamps (:mod:`avmine.evaluation.timestamps`), and predictions aligned to the ground
 truth's frames as ``fix_pred_pkl`` does. The RefAV paper's variant, widening short referred segments to
 at least 1.5 s (``dilate_timestamps``), is a switch.
 """
@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.sequences import LABEL_NAMES, OTHER_OBJECT, parse_seq_key
-from store.typing import NDArrayInt
+from avmine.evaluation.sequences import LABEL_NAMES, OTHER_OBJECT, parse_seq_key
+from avmine.store.typing import NDArrayInt
 
 DILATION_MIN_DURATION_S = 1.5
 """The paper's minimum referred duration (also the README's guarantee on ground-truth tracks)."""

@@ -4,13 +4,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evaluation.api import evaluate
-from evaluation.ground_truth_from_store import ground_truth_frames, ground_truth_pairs
-from evaluation.submission.format import sequence_frames
-from evaluation.submission.from_store import log_boxes
-from store.database import Store
-from store.errors import StoreError
-from store.runs import load_run
+from avmine.evaluation.api import evaluate
+from avmine.evaluation.ground_truth_from_store import ground_truth_frames, ground_truth_pairs
+from avmine.evaluation.submission.format import sequence_frames
+from avmine.evaluation.submission.from_store import log_boxes
+from avmine.store.database import Store
+from avmine.store.errors import StoreError
+from avmine.store.runs import load_run
 
 HIDDEN_SPLITS = ("test",)
 """Splits whose ground truth is never scored against (a challenge's hidden labels)."""
@@ -138,7 +138,7 @@ def score_stored_runs(
         ScoringRefusedError: as ``score_stored_run``, for the first run that cannot be scored.
         StoreError: no such run.
     """
-    from server.executor.cluster import selected_backend  # imports nothing of Ray without a cluster
+    from avmine.server.executor.cluster import selected_backend  # imports nothing of Ray without a cluster
 
     inputs = [scoring_inputs(store, run_id, None if logs is None else logs[i]) for i, run_id in enumerate(run_ids)]
     backend = selected_backend()

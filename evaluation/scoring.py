@@ -10,12 +10,12 @@ from typing import Literal
 
 import numpy as np
 
-from evaluation.matching import pair_boxes
-from evaluation.metrics.clear import mota_by_class
-from evaluation.metrics.hota import TrackKeys, dense_track_keys, hota_by_class
-from evaluation.metrics.thresholds import RECALL_LEVELS, tune_score_thresholds
-from evaluation.sequences import REFERRED_OBJECT, SequenceTable
-from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
+from avmine.evaluation.matching import pair_boxes
+from avmine.evaluation.metrics.clear import mota_by_class
+from avmine.evaluation.metrics.hota import TrackKeys, dense_track_keys, hota_by_class
+from avmine.evaluation.metrics.thresholds import RECALL_LEVELS, tune_score_thresholds
+from avmine.evaluation.sequences import REFERRED_OBJECT, SequenceTable
+from avmine.store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 ObjectiveMetric = Literal["HOTA", "MOTA"]
 

@@ -13,8 +13,8 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
-from evaluation.errors import EvaluationInputError
-from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
+from avmine.evaluation.errors import EvaluationInputError
+from avmine.store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 REFERRED_OBJECT: Final = 0
 RELATED_OBJECT: Final = 1

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.sequences import LABEL_NAMES, OTHER_OBJECT, REFERRED_OBJECT
+from avmine.evaluation.sequences import LABEL_NAMES, OTHER_OBJECT, REFERRED_OBJECT
 
 Frame = dict[str, Any]
 Sequences = dict[tuple[str, str], list[Frame]]

@@ -4,7 +4,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from store.typing import NDArrayInt
+from avmine.store.typing import NDArrayInt
 
 MAX_TIMESTAMPS_KEPT_AS_IS = 50
 """Logs with more distinct timestamps than this are taken to be 10 Hz and subsampled."""

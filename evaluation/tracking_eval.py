@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from store.arrays import LogArrays
+from avmine.store.arrays import LogArrays
 
 METRICS = (("HOTA", "HOTA"), ("AssA", "HOTA"), ("DetA", "HOTA"), ("DetRe", "HOTA"), ("DetPr", "HOTA"),
            ("IDSW", "CLEAR"), ("Frag", "CLEAR"), ("MOTA", "CLEAR"))  # fmt: skip

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from atomic.context import active_source, set_active_source
-from atomic.map_features import precompute, precompute_staged
-from server.executor import cluster
-from store import IngestReport, PrefilterConfig, Store, ingest
-from store.prefilter import REFAV_PREFILTER
+from avmine.atomic.context import active_source, set_active_source
+from avmine.atomic.map_features import precompute, precompute_staged
+from avmine.server.executor import cluster
+from avmine.store import IngestReport, PrefilterConfig, Store, ingest
+from avmine.store.prefilter import REFAV_PREFILTER
 
 MAX_WORKERS = 4
 """Most pool processes by default: their work per log is less than the ingest's own, so a few keep up, and
@@ -49,7 +49,7 @@ def prepare_logs(store: Store, sources: Iterable[tuple[str, str]], progress: boo
 
 
 class MapFeaturePool:
-    """``store.ingestion.Preparation``: map features of each staged source, in worker processes.
+    """``avmine.store.ingestion.Preparation``: map features of each staged source, in worker processes.
 
     Once more than ``inline`` sources are expected, ``workers`` processes are forked from this one
     (which has the runtime imported: they start at once) and each staged source goes to them while

@@ -1,6 +1,6 @@
 """The avmine store: a DuckDB database of AV2 logs, boxes, ground truth and runs, with per-log array caches.
 
-Names are imported lazily so that ``store.arrays`` (what sandboxed workers read) loads without
+Names are imported lazily so that ``avmine.store.arrays`` (what sandboxed workers read) loads without
 DuckDB, pandas or av2.
 """
 
@@ -10,28 +10,28 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from store.arrays import ANNOTATIONS_SOURCE as ANNOTATIONS_SOURCE
-    from store.arrays import LogArrays as LogArrays
-    from store.arrays import load_log_arrays as load_log_arrays
-    from store.database import Store as Store
-    from store.database import open_store as open_store
-    from store.errors import IngestError as IngestError
-    from store.errors import StoreError as StoreError
-    from store.ingestion import IngestReport as IngestReport
-    from store.ingestion import ingest as ingest
-    from store.prefilter import PrefilterConfig as PrefilterConfig
+    from avmine.store.arrays import ANNOTATIONS_SOURCE as ANNOTATIONS_SOURCE
+    from avmine.store.arrays import LogArrays as LogArrays
+    from avmine.store.arrays import load_log_arrays as load_log_arrays
+    from avmine.store.database import Store as Store
+    from avmine.store.database import open_store as open_store
+    from avmine.store.errors import IngestError as IngestError
+    from avmine.store.errors import StoreError as StoreError
+    from avmine.store.ingestion import IngestReport as IngestReport
+    from avmine.store.ingestion import ingest as ingest
+    from avmine.store.prefilter import PrefilterConfig as PrefilterConfig
 
 _EXPORTS = {
-    "LogArrays": "store.arrays",
-    "load_log_arrays": "store.arrays",
-    "ANNOTATIONS_SOURCE": "store.arrays",
-    "Store": "store.database",
-    "open_store": "store.database",
-    "IngestError": "store.errors",
-    "StoreError": "store.errors",
-    "IngestReport": "store.ingestion",
-    "ingest": "store.ingestion",
-    "PrefilterConfig": "store.prefilter",
+    "LogArrays": "avmine.store.arrays",
+    "load_log_arrays": "avmine.store.arrays",
+    "ANNOTATIONS_SOURCE": "avmine.store.arrays",
+    "Store": "avmine.store.database",
+    "open_store": "avmine.store.database",
+    "IngestError": "avmine.store.errors",
+    "StoreError": "avmine.store.errors",
+    "IngestReport": "avmine.store.ingestion",
+    "ingest": "avmine.store.ingestion",
+    "PrefilterConfig": "avmine.store.prefilter",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Literal
 
-from store.database import Store, now
+from avmine.store.database import Store, now
 
 Phase = Literal["generate", "review"]
 """A session's phase: "generate" (draft, execute, refine, submit) or "review" (fresh context, check meaning)."""

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from store.errors import IngestError
-from store.geometry import central_velocity, compose_ego_to_city
+from avmine.store.errors import IngestError
+from avmine.store.geometry import central_velocity, compose_ego_to_city
 
 EGO_CATEGORY = "EGO_VEHICLE"
 EGO_UUID = "ego"

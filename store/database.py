@@ -17,12 +17,12 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from store import cache
-from store.arrays import ANNOTATIONS_SOURCE, LogArrays, load_log_arrays
-from store.errors import DatabaseLockedError, NoDatabaseError, SchemaVersionError, StoreError
-from store.logs_copy import STAMP_KEY as LOGS_COPY_STAMP_KEY
-from store.paths import cache_root_for, resolve_db_path
-from store.schema import REFINED_KIND, SCHEMA_VERSION, UNKEYED_IN_V4, create_statement, create_statements
+from avmine.store import cache
+from avmine.store.arrays import ANNOTATIONS_SOURCE, LogArrays, load_log_arrays
+from avmine.store.errors import DatabaseLockedError, NoDatabaseError, SchemaVersionError, StoreError
+from avmine.store.logs_copy import STAMP_KEY as LOGS_COPY_STAMP_KEY
+from avmine.store.paths import cache_root_for, resolve_db_path
+from avmine.store.schema import REFINED_KIND, SCHEMA_VERSION, UNKEYED_IN_V4, create_statement, create_statements
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import duckdb
 
-from store.database import Store
-from store.ingestion import IngestReport, ingest
+from avmine.store.database import Store
+from avmine.store.ingestion import IngestReport, ingest
 
 DEMO_DATA = Path(__file__).parent / "demo_data"
 DEMO_SPLIT = "val"

@@ -12,8 +12,8 @@ import dataclasses
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from store.arrays import LogArrays
-from store.typing import NDArrayFloat, NDArrayInt
+from avmine.store.arrays import LogArrays
+from avmine.store.typing import NDArrayFloat, NDArrayInt
 
 
 def rotations(quat_wxyz: NDArrayFloat) -> Rotation:

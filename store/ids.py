@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from store.database import Store
-from store.errors import StoreError
+from avmine.store.database import Store
+from avmine.store.errors import StoreError
 
 SHOWN = 5
 """How many candidates an ambiguous prefix lists."""

@@ -6,7 +6,7 @@ tracker outputs (AV2 tracking pickles, ingested as a named track source),
 RefAV ground truth (combined pickles and per-split annotation feathers), and
 prompt lists. Everything one call finds is written in one transaction.
 
-Pickles are read with a restricted unpickler (``store.readers.safe_pickle``) that builds only
+Pickles are read with a restricted unpickler (``avmine.store.readers.safe_pickle``) that builds only
 containers and NumPy data. A pickle given by name is always read; a directory scan reads only
 ``combined_gt*.pkl`` (RefAV's ground truth) and ``*track*.pkl`` (tracker outputs, e.g.
 ``*_tracking_predictions_val.pkl``), names compared case-insensitively. It passes over
@@ -34,13 +34,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from store import cache, logs_copy
-from store.arrays import ANNOTATIONS_SOURCE
-from store.boxes import build_boxes, with_ego_rows
-from store.database import Store, now
-from store.errors import IngestError
-from store.prefilter import REFAV_PREFILTER, PrefilterConfig
-from store.readers import av2_log, ground_truth, prompts, safe_pickle, tracker
+from avmine.store import cache, logs_copy
+from avmine.store.arrays import ANNOTATIONS_SOURCE
+from avmine.store.boxes import build_boxes, with_ego_rows
+from avmine.store.database import Store, now
+from avmine.store.errors import IngestError
+from avmine.store.prefilter import REFAV_PREFILTER, PrefilterConfig
+from avmine.store.readers import av2_log, ground_truth, prompts, safe_pickle, tracker
 
 SPLITS = ("train", "val", "test")
 UNKNOWN_SPLIT = "unknown"
@@ -608,7 +608,7 @@ def ingest(
     (log, prompt) wrote; nothing is duplicated. On any error the database and
     the caches are left exactly as they were. Logs are read, converted and written
     one at a time, each with its cache staged as it goes; the label-free copy that
-    SQL queries read (``store.logs_copy``) is streamed alongside and published after
+    SQL queries read (``avmine.store.logs_copy``) is streamed alongside and published after
     the commit.
 
     Args:

@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from atomic.program import ascii_quotes
-from store.database import Store, now
-from store.errors import StoreError
+from avmine.atomic.program import ascii_quotes
+from avmine.store.database import Store, now
+from avmine.store.errors import StoreError
 
 BM25_K1 = 1.5
 BM25_B = 0.75

@@ -31,10 +31,10 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from store.errors import StoreError
+from avmine.store.errors import StoreError
 
 if TYPE_CHECKING:
-    from store.database import Store
+    from avmine.store.database import Store
 
 LOG_TABLES = ("logs", "maps", "track_sources", "boxes", "ego_poses", "prompts", "refinements", "box_provenance")
 """What the copy holds: the logs' contents and how refined sources were made from them (``refinements``,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from store.database import Store
+from avmine.store.database import Store
 
 MAX_LINKED = 12
 """Tracks followed on each side of a comparison; more make an unreadable picture."""

@@ -10,11 +10,11 @@ from typing import Any
 
 import duckdb
 
-from store import ids
-from store.arrays import ANNOTATIONS_SOURCE
-from store.bounds import ERROR_CHARS, STDOUT_CHARS, bound
-from store.database import Store, now
-from store.errors import StoreError
+from avmine.store import ids
+from avmine.store.arrays import ANNOTATIONS_SOURCE
+from avmine.store.bounds import ERROR_CHARS, STDOUT_CHARS, bound
+from avmine.store.database import Store, now
+from avmine.store.errors import StoreError
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from store.database import Store, now
+from avmine.store.database import Store, now
 
 PURPOSES = ("refinement", "admission")
 

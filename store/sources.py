@@ -11,8 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from store.database import Store
-from store.schema import REFINED_KIND
+from avmine.store.database import Store
+from avmine.store.schema import REFINED_KIND
 
 MAX_FILES = 5
 """Tracker files listed per source; more are counted."""

@@ -14,7 +14,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from store.demo import SCENARIO_MINING_DIR, SENSOR_DIR
+from avmine.store.demo import SCENARIO_MINING_DIR, SENSOR_DIR
 
 DEMO_LOGS: tuple[Path, ...] = tuple(
     sorted(p for d in (SCENARIO_MINING_DIR, SENSOR_DIR) for p in d.iterdir() if p.is_dir())

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from store.arrays import ANNOTATIONS_SOURCE
-from store.database import Store
-from store.errors import StoreError
+from avmine.store.arrays import ANNOTATIONS_SOURCE
+from avmine.store.database import Store
+from avmine.store.errors import StoreError
 
 
 @dataclass(frozen=True)

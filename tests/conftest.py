@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
-from server.ingestion import prepare_logs
-from store import Store
-from store.demo import ingest_demo
+from avmine.server.ingestion import prepare_logs
+from avmine.store import Store
+from avmine.store.demo import ingest_demo
 
 # CI replays the same generated cases every run (reproducible results); local runs keep exploring new ones.
 settings.register_profile("ci", derandomize=True, deadline=None)

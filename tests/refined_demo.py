@@ -12,11 +12,11 @@ from pathlib import Path
 import matplotlib.image
 import numpy as np
 
-from evaluation.noise import NoiseModel, TrackerOutputModel, apply_noise, tracking_frames
-from server.ingestion import prepare_logs
-from store import Store, ingest
-from store.prefilter import PrefilterConfig
-from store.refine import refine
+from avmine.evaluation.noise import NoiseModel, TrackerOutputModel, apply_noise, tracking_frames
+from avmine.server.ingestion import prepare_logs
+from avmine.store import Store, ingest
+from avmine.store.prefilter import PrefilterConfig
+from avmine.store.refine import refine
 
 RAW = "noisy"
 REFINED = "noisy-refined"

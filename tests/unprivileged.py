@@ -73,7 +73,7 @@ def nobody_python() -> str:
         (site / "avmine-test-env.pth").write_text("\n".join(paths) + "\n")
         os.chmod(venv, 0o755)
         python = str(venv / "bin" / "python")
-        if _runs_as_nobody(python, module="server.executor.launch"):
+        if _runs_as_nobody(python, module="avmine.server.executor.launch"):
             return python
     raise AssertionError(
         f"no Python {sys.version_info.major}.{sys.version_info.minor} that the user nobody can run was found "

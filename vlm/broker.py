@@ -1,15 +1,18 @@
-"""Answering programs' VLM calls: the brokered requests sandboxed programs send (see ``vlm.program_functions``)."""
+"""Answering programs' VLM calls: the brokered requests sandboxed programs send.
+
+See ``avmine.vlm.program_functions``.
+"""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
-from store import Store
-from vlm.backends import VlmConfig, load_backend
-from vlm.functions import evaluate, occluded_by
-from vlm.program_functions import is_occluded_by
-from vlm.service import VlmService
+from avmine.store import Store
+from avmine.vlm.backends import VlmConfig, load_backend
+from avmine.vlm.functions import evaluate, occluded_by
+from avmine.vlm.program_functions import is_occluded_by
+from avmine.vlm.service import VlmService
 
 
 class VlmBroker:

@@ -17,8 +17,8 @@ import numpy.typing as npt
 from av2.geometry.camera.pinhole_camera import PinholeCamera
 from scipy.spatial.transform import Rotation
 
-from store.arrays import LogArrays
-from store.demo import SENSOR_DIR
+from avmine.store.arrays import LogArrays
+from avmine.store.demo import SENSOR_DIR
 
 RING_CAMERAS = (
     "ring_front_center", "ring_front_left", "ring_front_right", "ring_side_left", "ring_side_right",

@@ -13,12 +13,12 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from atomic.categories import VEHICLE_MEMBERS
-from atomic.functions.objects import COLORS
-from store.arrays import LogArrays
-from vlm.answers import Choice
-from vlm.functions import SAMPLES, spread, track_view
-from vlm.service import Question, VlmService
+from avmine.atomic.categories import VEHICLE_MEMBERS
+from avmine.atomic.functions.objects import COLORS
+from avmine.store.arrays import LogArrays
+from avmine.vlm.answers import Choice
+from avmine.vlm.functions import SAMPLES, spread, track_view
+from avmine.vlm.service import Question, VlmService
 
 QUESTION = "What is the main colour of the object in the magenta box?"
 

@@ -17,9 +17,9 @@ from av2.geometry.camera.pinhole_camera import PinholeCamera
 from PIL import Image
 from scipy.spatial.transform import Rotation
 
-from store.arrays import LogArrays
-from vlm import synthetic
-from vlm.cameras import RING_CAMERAS, cameras_of, ego_pose_at
+from avmine.store.arrays import LogArrays
+from avmine.vlm import synthetic
+from avmine.vlm.cameras import RING_CAMERAS, cameras_of, ego_pose_at
 
 MATCH_TOLERANCE_NS = 50_000_000
 """A camera image further than this from the annotation timestamp is not used (cameras run at 20 Hz)."""
@@ -71,7 +71,7 @@ def frame(arrays: LogArrays, camera_name: str, time_index: int, source_path: Pat
 
     Args:
         arrays: the log.
-        camera_name: one of ``vlm.cameras.RING_CAMERAS``.
+        camera_name: one of ``avmine.vlm.cameras.RING_CAMERAS``.
         time_index: index into the log's annotation timestamps.
         source_path: the log's dataset directory (for real images); None draws a synthetic frame.
 

@@ -26,13 +26,13 @@ import numpy.typing as npt
 from av2.geometry.camera.pinhole_camera import PinholeCamera
 from scipy.spatial.transform import Rotation
 
-from store.arrays import LogArrays
-from vlm.answers import Choice, YesNo
-from vlm.cameras import FRONT, RING_CAMERAS, cameras_of, city_to_ego, corners_city, ego_pose_at, project_box
-from vlm.frames import LONG_SIDE_PX, frame
-from vlm.overlay import SECOND_COLOUR, Tile, draw_box, panel, row_at
-from vlm.program_functions import VISION, VlmFunction
-from vlm.service import Question, VlmService
+from avmine.store.arrays import LogArrays
+from avmine.vlm.answers import Choice, YesNo
+from avmine.vlm.cameras import FRONT, RING_CAMERAS, cameras_of, city_to_ego, corners_city, ego_pose_at, project_box
+from avmine.vlm.frames import LONG_SIDE_PX, frame
+from avmine.vlm.overlay import SECOND_COLOUR, Tile, draw_box, panel, row_at
+from avmine.vlm.program_functions import VISION, VlmFunction
+from avmine.vlm.service import Question, VlmService
 
 SAMPLES = 3
 """Views per track for attribute functions."""
@@ -43,7 +43,7 @@ EGO = "the vehicle this camera is mounted on"
 
 
 FUNCTIONS: dict[str, VlmFunction] = VISION
-"""The VLM functions by name, as declared in ``vlm.program_functions`` (each declaration names its question)."""
+"""The VLM functions by name, as declared in ``avmine.vlm.program_functions`` (each declaration names its question)."""
 
 
 def spread(values: Sequence[int], count: int) -> list[int]:

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from store.arrays import LogArrays
-from vlm.cameras import EDGES, RING_CAMERAS, city_to_ego, clip_segment, corners_city, project_box
-from vlm.frames import Frame, frame
+from avmine.store.arrays import LogArrays
+from avmine.vlm.cameras import EDGES, RING_CAMERAS, city_to_ego, clip_segment, corners_city, project_box
+from avmine.vlm.frames import Frame, frame
 
 BOX_COLOUR = (255, 0, 200)
 SECOND_COLOUR = (0, 230, 255)

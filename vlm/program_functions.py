@@ -2,7 +2,7 @@
 
 Programs run in the sandbox, which has no model, no images and no network. Each call is sent
 to the server (``set_broker``), which renders the views, asks its VLM (cached) and answers with
-the timestamps to keep (see ``vlm.functions`` for the rules). Importing this module registers
+the timestamps to keep (see ``avmine.vlm.functions`` for the rules). Importing this module registers
 the functions with the atomic runtime, so they are in every program's scope and in the docs.
 """
 
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from atomic.functions import register_functions
-from atomic.functions.objects import COLORS
-from atomic.scenario import Scenario, as_scenario, restrict, timestamps
+from avmine.atomic.functions import register_functions
+from avmine.atomic.functions.objects import COLORS
+from avmine.atomic.scenario import Scenario, as_scenario, restrict, timestamps
 
 Broker = Callable[[dict[str, Any]], dict[str, Any]]
 _broker: Broker | None = None
@@ -52,7 +52,7 @@ class VlmFunction:
 
 
 VISION: dict[str, VlmFunction] = {}
-"""Each ``vision`` declaration's rule and question, by name: the server's table (``vlm.functions``)."""
+"""Each ``vision`` declaration's rule and question, by name: the server's table (``avmine.vlm.functions``)."""
 DECLARED: dict[str, Callable[..., Scenario]] = {}
 """Every function this module declares, in declaration order: registered with the atomic runtime below."""
 

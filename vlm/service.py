@@ -15,9 +15,19 @@ from typing import Literal
 
 from PIL import Image
 
-from store import Store
-from vlm.answers import Answer, Choice, Indices, YesNo, from_json, parse_choice, parse_indices, parse_yes_no, to_json
-from vlm.backends import Backend, Request
+from avmine.store import Store
+from avmine.vlm.answers import (
+    Answer,
+    Choice,
+    Indices,
+    YesNo,
+    from_json,
+    parse_choice,
+    parse_indices,
+    parse_yes_no,
+    to_json,
+)
+from avmine.vlm.backends import Backend, Request
 
 YES_NO_SUFFIX = " Answer yes or no."
 

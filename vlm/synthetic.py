@@ -21,9 +21,9 @@ from matplotlib.path import Path as PolygonPath
 from PIL import Image, ImageDraw
 from scipy.spatial.transform import Rotation
 
-from atomic.categories import CATEGORY_COLOURS, OTHER_COLOUR
-from store.arrays import LogArrays
-from vlm.cameras import FACES, city_to_ego, clip_polygon, clip_segment, corners_city, to_camera
+from avmine.atomic.categories import CATEGORY_COLOURS, OTHER_COLOUR
+from avmine.store.arrays import LogArrays
+from avmine.vlm.cameras import FACES, city_to_ego, clip_polygon, clip_segment, corners_city, to_camera
 
 SKY = np.array([176, 206, 235], float)
 ASPHALT = np.array([92, 92, 96], float)

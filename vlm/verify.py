@@ -13,12 +13,12 @@ from typing import Any
 
 from PIL import Image
 
-from atomic.scenario import timestamps as scenario_timestamps
-from store.arrays import LogArrays
-from vlm.answers import YesNo
-from vlm.functions import track_view
-from vlm.overlay import Tile, panel
-from vlm.service import VlmService
+from avmine.atomic.scenario import timestamps as scenario_timestamps
+from avmine.store.arrays import LogArrays
+from avmine.vlm.answers import YesNo
+from avmine.vlm.functions import track_view
+from avmine.vlm.overlay import Tile, panel
+from avmine.vlm.service import VlmService
 
 TRACKS = 4
 QUESTION = (

@@ -1,7 +1,7 @@
 """The RefAV-compatible atomic functions, grouped by what they look at.
 
 Importing the package imports each of its modules, whose functions are listed where they are
-declared (``atomic.listing.listed``). ``FUNCTIONS`` maps each public name to its function, in the
+declared (``avmine.atomic.listing.listed``). ``FUNCTIONS`` maps each public name to its function, in the
 order the docs list them; ``EXTENSION_KINDS`` labels those that are not RefAV's.
 """
 
@@ -12,9 +12,9 @@ import pkgutil
 from collections.abc import Callable
 from typing import Any
 
-import atomic.algebra  # lists the combinators
-import atomic.output  # noqa: F401  (lists output_scenario)
-from atomic.listing import EXTENSION_KINDS, FUNCTIONS, LISTED, list_functions
+import avmine.atomic.algebra  # lists the combinators
+import avmine.atomic.output  # noqa: F401  (lists output_scenario)
+from avmine.atomic.listing import EXTENSION_KINDS, FUNCTIONS, LISTED, list_functions
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from atomic.context import LogContext
+from avmine.atomic.context import LogContext
 
 
 def tracks_of(ctx: LogContext, uuids: list[str]) -> npt.NDArray[np.int64]:

@@ -36,10 +36,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from atomic.algebra import register_function
-from atomic.context import LogContext
-from atomic.functions._select import timestamps_where, tracks_of
-from atomic.functions.robust import (
+from avmine.atomic.algebra import register_function
+from avmine.atomic.context import LogContext
+from avmine.atomic.functions._select import timestamps_where, tracks_of
+from avmine.atomic.functions.robust import (
     _durations,
     angle_deg,
     forward_acceleration,
@@ -48,13 +48,13 @@ from atomic.functions.robust import (
     planar_speed,
     robust_stationary_mask,
 )
-from atomic.kinematics import Groups
-from atomic.lifting import relational, unary
-from atomic.listing import listed
-from atomic.pairs import PairSeries, build_pairs
-from atomic.scenario import Scenario, as_scenario, restrict, timestamps
-from atomic.temporal import hysteresis, sustain, true_runs, window_mean
-from atomic.validation import non_negative, number
+from avmine.atomic.kinematics import Groups
+from avmine.atomic.lifting import relational, unary
+from avmine.atomic.listing import listed
+from avmine.atomic.pairs import PairSeries, build_pairs
+from avmine.atomic.scenario import Scenario, as_scenario, restrict, timestamps
+from avmine.atomic.temporal import hysteresis, sustain, true_runs, window_mean
+from avmine.atomic.validation import non_negative, number
 
 REVERSING_MPS = 0.5
 """Backward speed (along the box's heading) that counts as reversing."""
@@ -470,7 +470,7 @@ def sustained(
         steady_followers = sustained(following(vehicles, ego, log_dir), log_dir, min_duration_s=2)
     """
     non_negative("sustained", min_duration_s=min_duration_s, max_gap_s=max_gap_s)
-    from atomic.context import context_for  # the log's arrays; the scenario layer sees only timelines
+    from avmine.atomic.context import context_for  # the log's arrays; the scenario layer sees only timelines
 
     scenario = as_scenario(track_candidates, log_dir)
     ctx = context_for(log_dir)

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from atomic.context import LogContext
-from atomic.denoise import denoised
-from atomic.functions._select import tracks_of
-from atomic.functions.relations import Relations
-from atomic.lifting import relational
-from atomic.listing import listed
-from atomic.pairs import build_pairs
-from atomic.temporal import sustain, window_mean
-from atomic.validation import non_negative
+from avmine.atomic.context import LogContext
+from avmine.atomic.denoise import denoised
+from avmine.atomic.functions._select import tracks_of
+from avmine.atomic.functions.relations import Relations
+from avmine.atomic.lifting import relational
+from avmine.atomic.listing import listed
+from avmine.atomic.pairs import build_pairs
+from avmine.atomic.temporal import sustain, window_mean
+from avmine.atomic.validation import non_negative
 
 MOVERS = ("PEDESTRIAN", "OFFICIAL_SIGNALER")
 """Who can push or carry."""

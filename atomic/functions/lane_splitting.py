@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from atomic.context import LogContext
-from atomic.denoise import denoised
-from atomic.functions._select import tracks_of
-from atomic.functions.relations import Relations
-from atomic.functions.robust import planar_speed
-from atomic.lifting import relational
-from atomic.listing import listed
-from atomic.pairs import build_pairs
-from atomic.temporal import sustain
-from atomic.validation import non_negative
+from avmine.atomic.context import LogContext
+from avmine.atomic.denoise import denoised
+from avmine.atomic.functions._select import tracks_of
+from avmine.atomic.functions.relations import Relations
+from avmine.atomic.functions.robust import planar_speed
+from avmine.atomic.lifting import relational
+from avmine.atomic.listing import listed
+from avmine.atomic.pairs import build_pairs
+from avmine.atomic.temporal import sustain
+from avmine.atomic.validation import non_negative
 
 MOVING_MPS = 2.0
 """A lane splitter moves faster than this."""

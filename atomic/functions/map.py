@@ -11,17 +11,17 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from atomic import compat, derived
-from atomic.context import LogContext, context_for
-from atomic.functions._select import timestamps_where, tracks_of
-from atomic.functions.objects import category_uuids
-from atomic.functions.relations import Relations, _relations
-from atomic.lifting import relational, unary
-from atomic.listing import listed
-from atomic.map.regions import lane_position
-from atomic.pairs import build_pairs
-from atomic.scenario import Scenario
-from atomic.validation import choice, non_negative
+from avmine.atomic import compat, derived
+from avmine.atomic.context import LogContext, context_for
+from avmine.atomic.functions._select import timestamps_where, tracks_of
+from avmine.atomic.functions.objects import category_uuids
+from avmine.atomic.functions.relations import Relations, _relations
+from avmine.atomic.lifting import relational, unary
+from avmine.atomic.listing import listed
+from avmine.atomic.map.regions import lane_position
+from avmine.atomic.pairs import build_pairs
+from avmine.atomic.scenario import Scenario
+from avmine.atomic.validation import choice, non_negative
 
 LANE_TYPES = ("VEHICLE", "BIKE", "BUS")
 
@@ -158,7 +158,7 @@ def map_mask_keys() -> tuple[tuple[object, ...], ...]:
 def warm_map_masks(ctx: LogContext) -> None:
     """Give ``ctx`` the map masks of every track at the functions' defaults, computed once per log.
 
-    They are read from the log's derived cache (``atomic.derived``) where stored; otherwise computed
+    They are read from the log's derived cache (``avmine.atomic.derived``) where stored; otherwise computed
     and stored there (where the cache can be written), so that every process maps one copy. A
     worker calls this before it forks the sandboxed children of a call, so each child inherits them.
     """
@@ -309,7 +309,7 @@ def changing_lanes(ctx: LogContext, uuids: list[str], direction: str | None = No
     Example:
         left_lane_changes = changing_lanes(vehicles, log_dir, direction="left")
     """
-    from atomic.functions.motion import turning_rows  # late: motion does not depend on the map
+    from avmine.atomic.functions.motion import turning_rows  # late: motion does not depend on the map
 
     choice("changing_lanes", "direction", direction, ("left", "right", None))
     return timestamps_where(ctx, uuids, lane_crossing_rows(ctx, direction) & ~turning_rows(ctx, None))

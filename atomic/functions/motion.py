@@ -2,7 +2,7 @@
 
 Each function is declared as its rule: it takes the log context and the uuids to evaluate and
 returns, per uuid, the timestamps (over the track's full timeline) where the rule holds;
-``atomic.lifting.unary`` makes it the function programs call, scenario in, scenario out.
+``avmine.atomic.lifting.unary`` makes it the function programs call, scenario in, scenario out.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from atomic.context import LogContext
-from atomic.functions._select import timestamps_where, whole_tracks
-from atomic.lifting import unary
-from atomic.listing import listed
-from atomic.validation import choice, number
+from avmine.atomic.context import LogContext
+from avmine.atomic.functions._select import timestamps_where, whole_tracks
+from avmine.atomic.lifting import unary
+from avmine.atomic.listing import listed
+from avmine.atomic.validation import choice, number
 
 TURN_DEGREES = 45.0
 """Heading change over one constant-sign yaw-rate run that counts as a turn (RefAV)."""

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from atomic.categories import CATEGORIES, PSEUDO_CATEGORIES, members
-from atomic.context import LogContext, context_for
-from atomic.lifting import unary
-from atomic.listing import listed
-from atomic.scenario import Scenario
-from atomic.validation import ArgumentError, choice
+from avmine.atomic.categories import CATEGORIES, PSEUDO_CATEGORIES, members
+from avmine.atomic.context import LogContext, context_for
+from avmine.atomic.lifting import unary
+from avmine.atomic.listing import listed
+from avmine.atomic.scenario import Scenario
+from avmine.atomic.validation import ArgumentError, choice
 
 
 def category_uuids(ctx: LogContext, category: str) -> list[str]:

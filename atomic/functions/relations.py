@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from atomic.algebra import register_function, reverse_relationship
-from atomic.categories import FREE_WILL
-from atomic.context import LogContext
-from atomic.functions._select import tracks_of
-from atomic.lifting import relational
-from atomic.listing import listed
-from atomic.pairs import PairSeries, build_pairs
-from atomic.scenario import Scenario
-from atomic.validation import DIRECTIONS, choice, non_negative
+from avmine.atomic.algebra import register_function, reverse_relationship
+from avmine.atomic.categories import FREE_WILL
+from avmine.atomic.context import LogContext
+from avmine.atomic.functions._select import tracks_of
+from avmine.atomic.lifting import relational
+from avmine.atomic.listing import listed
+from avmine.atomic.pairs import PairSeries, build_pairs
+from avmine.atomic.scenario import Scenario
+from avmine.atomic.validation import DIRECTIONS, choice, non_negative
 
 CROSSING_SPEED_MPS = 0.2
 """Sideways speed a crossing object must exceed (RefAV)."""

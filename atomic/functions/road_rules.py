@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from atomic.context import LogContext
-from atomic.functions._select import timestamps_where, tracks_of
-from atomic.functions.behaviours import MOVING_MPS
-from atomic.functions.map import _lane_table
-from atomic.functions.robust import angle_deg, mean_velocity, planar_speed, robust_stationary_mask
-from atomic.lifting import unary
-from atomic.listing import listed
-from atomic.pairs import build_pairs
-from atomic.temporal import drop_short, sustain, window_mean
-from atomic.validation import choice, non_negative
+from avmine.atomic.context import LogContext
+from avmine.atomic.functions._select import timestamps_where, tracks_of
+from avmine.atomic.functions.behaviours import MOVING_MPS
+from avmine.atomic.functions.map import _lane_table
+from avmine.atomic.functions.robust import angle_deg, mean_velocity, planar_speed, robust_stationary_mask
+from avmine.atomic.lifting import unary
+from avmine.atomic.listing import listed
+from avmine.atomic.pairs import build_pairs
+from avmine.atomic.temporal import drop_short, sustain, window_mean
+from avmine.atomic.validation import choice, non_negative
 
 VEHICLE_CATEGORIES = frozenset({"REGULAR_VEHICLE", "LARGE_VEHICLE", "BUS", "BOX_TRUCK", "TRUCK", "TRUCK_CAB",
                                 "SCHOOL_BUS", "ARTICULATED_BUS", "VEHICULAR_TRAILER"})  # fmt: skip

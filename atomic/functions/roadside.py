@@ -15,7 +15,7 @@ Definitions (units: metres, seconds, degrees):
   (1 m) over the ``window_s`` (10 s) before stopping; the manoeuvre's timestamps are that window
   (while it moved) and its first second at rest.
 
-Positions are denoised (``atomic.denoise``), so a jittered box does not step on or off a shoulder.
+Positions are denoised (``avmine.atomic.denoise``), so a jittered box does not step on or off a shoulder.
 """
 
 from __future__ import annotations
@@ -23,16 +23,16 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from atomic.context import LogContext
-from atomic.denoise import denoised
-from atomic.functions._select import timestamps_where
-from atomic.functions.robust import planar_speed
-from atomic.lifting import unary
-from atomic.listing import listed
-from atomic.map.lanes import MapIndex
-from atomic.map.regions import lane_position
-from atomic.temporal import drop_short, sustain, true_runs
-from atomic.validation import choice, non_negative
+from avmine.atomic.context import LogContext
+from avmine.atomic.denoise import denoised
+from avmine.atomic.functions._select import timestamps_where
+from avmine.atomic.functions.robust import planar_speed
+from avmine.atomic.lifting import unary
+from avmine.atomic.listing import listed
+from avmine.atomic.map.lanes import MapIndex
+from avmine.atomic.map.regions import lane_position
+from avmine.atomic.temporal import drop_short, sustain, true_runs
+from avmine.atomic.validation import choice, non_negative
 
 SHOULDER_NEAR_INTERSECTION_M = 5.0
 """Outside lanes but this close to an intersection is the junction's corner, not a shoulder."""

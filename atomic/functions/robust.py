@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from atomic.context import LogContext
-from atomic.functions._select import timestamps_where, whole_tracks
-from atomic.lifting import unary
-from atomic.listing import listed
-from atomic.temporal import hysteresis, sustain, unwrapped_heading, window_mean
-from atomic.validation import ArgumentError, choice, non_negative, number
+from avmine.atomic.context import LogContext
+from avmine.atomic.functions._select import timestamps_where, whole_tracks
+from avmine.atomic.lifting import unary
+from avmine.atomic.listing import listed
+from avmine.atomic.temporal import hysteresis, sustain, unwrapped_heading, window_mean
+from avmine.atomic.validation import ArgumentError, choice, non_negative, number
 
 SPEED_HYSTERESIS_MPS = 0.25
 """A speed state turns off only this far beyond its threshold."""

@@ -3,7 +3,7 @@
 Each ``robust_`` function has its faithful counterpart's call style and thresholds, and differs in
 three ways:
 
-1. Geometry comes from denoised boxes (``atomic.denoise``): centres and headings averaged over a
+1. Geometry comes from denoised boxes (``avmine.atomic.denoise``): centres and headings averaged over a
    second, front/back box flips removed, the ego's pose as it is.
 2. Hysteresis: a relation that meets the thresholds stays on for as long as it meets looser ones
    (angles ``ANGLE_STAY_DEG`` wider, distances ``DISTANCE_STAY_FRACTION`` and ``DISTANCE_STAY_M``
@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from atomic.algebra import register_function, reverse_relationship
-from atomic.context import LogContext
-from atomic.denoise import denoised
-from atomic.functions.map import following, lane_crossings, on_relative_side_of_road
-from atomic.functions.relations import (
+from avmine.atomic.algebra import register_function, reverse_relationship
+from avmine.atomic.context import LogContext
+from avmine.atomic.denoise import denoised
+from avmine.atomic.functions.map import following, lane_crossings, on_relative_side_of_road
+from avmine.atomic.functions.relations import (
     Relations,
     being_crossed_by,
     facing_toward,
@@ -36,13 +36,13 @@ from atomic.functions.relations import (
     heading_toward,
     near_objects,
 )
-from atomic.functions.robust import in_spells, robust_turning, rows_at
-from atomic.kinematics import Groups
-from atomic.lifting import Relational, relational, unary
-from atomic.listing import listed
-from atomic.scenario import Scenario
-from atomic.temporal import spells, sustain
-from atomic.validation import ArgumentError, non_negative
+from avmine.atomic.functions.robust import in_spells, robust_turning, rows_at
+from avmine.atomic.kinematics import Groups
+from avmine.atomic.lifting import Relational, relational, unary
+from avmine.atomic.listing import listed
+from avmine.atomic.scenario import Scenario
+from avmine.atomic.temporal import spells, sustain
+from avmine.atomic.validation import ArgumentError, non_negative
 
 ANGLE_STAY_DEG = 10.0
 """An angle condition stays on up to this many degrees beyond its threshold."""
@@ -136,7 +136,7 @@ def robust_relation(
     defaults); its docstring is ``doc`` with an Args section made of the faithful function's entries
     and ``SPELL_ARGS``, before ``doc``'s example. ``loosen`` maps the parameters to the looser ones a
     relation stays on with (none: no hysteresis). It is listed as robust at ``position`` (see
-    ``atomic.listing``).
+    ``avmine.atomic.listing``).
     """
     name = f"robust_{faithful.__name__}"
     faithful_name = faithful.__name__

@@ -1,11 +1,11 @@
 """Map layer of the atomic runtime: RefAV's map primitives as pure functions over one av2 map.
 
-* :mod:`atomic.map.geometry` — footprints, SAT overlap, footprint distance, ray casting, dilation.
-* :mod:`atomic.map.lanes` — :class:`MapIndex`: lane lookup, lane assignment, lane graph.
-* :mod:`atomic.map.regions` — :class:`MapRegions`: drivable area, crossings, intersections; lane position.
+* :mod:`avmine.atomic.map.geometry` — footprints, SAT overlap, footprint distance, ray casting, dilation.
+* :mod:`avmine.atomic.map.lanes` — :class:`MapIndex`: lane lookup, lane assignment, lane graph.
+* :mod:`avmine.atomic.map.regions` — :class:`MapRegions`: drivable area, crossings, intersections; lane position.
 """
 
-from atomic.map.geometry import (
+from avmine.atomic.map.geometry import (
     PolygonSet,
     box_footprints,
     box_footprints_3d,
@@ -15,8 +15,8 @@ from atomic.map.geometry import (
     polygons_overlap,
     polygons_overlap_matrix,
 )
-from atomic.map.lanes import NO_LANE, MapIndex, Ragged
-from atomic.map.regions import (
+from avmine.atomic.map.lanes import NO_LANE, MapIndex, Ragged
+from avmine.atomic.map.regions import (
     MapRegions,
     at_pedestrian_crossing_fixed,
     at_pedestrian_crossing_refav,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
-from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
+from avmine.store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 FOOTPRINT_CORNERS = np.array([[1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0], [1.0, 1.0], [1.0, -1.0]])
 """Bottom corners of a box in its own frame in units of half length / half width, closed:

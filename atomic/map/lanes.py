@@ -22,8 +22,8 @@ import shapely
 from av2.geometry import interpolate as interp_utils
 from av2.map.map_api import ArgoverseStaticMap
 
-from atomic.map.geometry import PolygonSet
-from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
+from avmine.atomic.map.geometry import PolygonSet
+from avmine.store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 logger = logging.getLogger(__name__)
 

@@ -13,14 +13,14 @@ from typing import Final
 import numpy as np
 from av2.map.map_api import ArgoverseStaticMap
 
-from atomic.map.geometry import (
+from avmine.atomic.map.geometry import (
     PolygonSet,
     dilate_polygon,
     points_in_polygon,
     polygons_overlap_matrix,
 )
-from atomic.map.lanes import MapIndex
-from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
+from avmine.atomic.map.lanes import MapIndex
+from avmine.store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 CROSSING_DISTANCE_M: Final = 1.0
 """Default dilation of crossings in ``at_pedestrian_crossing`` (m)."""

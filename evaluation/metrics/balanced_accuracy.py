@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
+from avmine.store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from typing import Final
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from evaluation.matching import FramePairs
-from evaluation.metrics.hota import TrackKeys
-from store.typing import NDArrayFloat, NDArrayInt
+from avmine.evaluation.matching import FramePairs
+from avmine.evaluation.metrics.hota import TrackKeys
+from avmine.store.typing import NDArrayFloat, NDArrayInt
 
 MATCH_SIMILARITY: Final = 0.5
 """TrackEval's CLEAR threshold: similarity 0.5 is a 1 m centre distance."""

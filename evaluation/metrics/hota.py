@@ -5,8 +5,8 @@ from typing import Final
 
 import numpy as np
 
-from evaluation.matching import FramePairs, positive_assignment
-from store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
+from avmine.evaluation.matching import FramePairs, positive_assignment
+from avmine.store.typing import NDArrayBool, NDArrayFloat, NDArrayInt
 
 ALPHAS: Final = np.arange(0.05, 0.99, 0.05)
 """Localisation thresholds HOTA is averaged over (19 values, as in TrackEval)."""

@@ -4,8 +4,8 @@ from typing import Final
 
 import numpy as np
 
-from evaluation.matching import FramePairs, assigned_predictions
-from store.typing import NDArrayFloat, NDArrayInt
+from avmine.evaluation.matching import FramePairs, assigned_predictions
+from avmine.store.typing import NDArrayFloat, NDArrayInt
 
 RECALL_LEVELS: Final = np.linspace(0.1, 1, 10).round(12)[::-1]
 """Target recalls, highest first; column ``k`` of every threshold array belongs to ``RECALL_LEVELS[k]``."""

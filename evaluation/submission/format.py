@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from evaluation.sequences import LABEL_NAMES, REFERRED_OBJECT
-from evaluation.submission.labels import label_boxes
-from store.typing import NDArrayFloat, NDArrayInt
+from avmine.evaluation.sequences import LABEL_NAMES, REFERRED_OBJECT
+from avmine.evaluation.submission.labels import label_boxes
+from avmine.store.typing import NDArrayFloat, NDArrayInt
 
 Frame = dict[str, Any]
 

@@ -5,11 +5,11 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.submission.format import Frame, sequence_frames, temporal_frames
-from evaluation.submission.from_store import log_boxes
-from store.arrays import ANNOTATIONS_SOURCE
-from store.database import Store
-from store.runs import latest_results, load_run
+from avmine.evaluation.submission.format import Frame, sequence_frames, temporal_frames
+from avmine.evaluation.submission.from_store import log_boxes
+from avmine.store.arrays import ANNOTATIONS_SOURCE
+from avmine.store.database import Store
+from avmine.store.runs import latest_results, load_run
 
 
 @dataclass

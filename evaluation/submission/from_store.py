@@ -4,10 +4,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from evaluation.submission.format import LogBoxes
-from evaluation.timestamps import evaluation_timestamps
-from store.arrays import LogArrays
-from store.typing import NDArrayInt
+from avmine.evaluation.submission.format import LogBoxes
+from avmine.evaluation.timestamps import evaluation_timestamps
+from avmine.store.arrays import LogArrays
+from avmine.store.typing import NDArrayInt
 
 
 def log_boxes(arrays: LogArrays, eval_timestamps_ns: Sequence[int] | NDArrayInt | None = None) -> LogBoxes:

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from evaluation.sequences import OTHER_OBJECT, REFERRED_OBJECT, RELATED_OBJECT
-from store.typing import NDArrayInt
+from avmine.evaluation.sequences import OTHER_OBJECT, REFERRED_OBJECT, RELATED_OBJECT
+from avmine.store.typing import NDArrayInt
 
 
 def scenario_timestamps(value: Any) -> set[int]:

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.errors import EvaluationInputError
-from evaluation.sequences import (
+from avmine.evaluation.errors import EvaluationInputError
+from avmine.evaluation.sequences import (
     TEMPORAL_KEYS,
     TRACKING_KEYS,
     SeqKey,

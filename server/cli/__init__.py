@@ -1,6 +1,6 @@
 """The ``avmine`` command line: one module per command, each with ``register`` and ``run``.
 
-Every command exits with ``server.cli.exit_codes.ExitCode`` (0 ok, 1 ran but failed, 2 usage or input
+Every command exits with ``avmine.server.cli.exit_codes.ExitCode`` (0 ok, 1 ran but failed, 2 usage or input
 error) and writes its errors, and the log, to standard error.
 """
 
@@ -13,11 +13,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from server import __version__
-from server.cli.exit_codes import ExitCode
-from server.executor import cluster
-from server.executor.namespaces import SandboxUnavailableError
-from store.errors import StoreError
+from avmine.server import __version__
+from avmine.server.cli.exit_codes import ExitCode
+from avmine.server.executor import cluster
+from avmine.server.executor.namespaces import SandboxUnavailableError
+from avmine.store.errors import StoreError
 
 COMMANDS = (
     "ingest",
@@ -35,7 +35,7 @@ COMMANDS = (
     "coverage",
     "refine",
 )
-"""Command modules under ``server.cli``; each registers one subcommand."""
+"""Command modules under ``avmine.server.cli``; each registers one subcommand."""
 
 logger = logging.getLogger(__name__)
 
@@ -59,12 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"server.cli.{name}")
+            module = importlib.import_module(f"avmine.server.cli.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"server.cli.{name}":
+            if exc.name != f"avmine.server.cli.{name}":
                 raise
             raise ImportError(
-                f"avmine's `{name}` command (module server.cli.{name}) is missing from this installation; "
+                f"avmine's `{name}` command (module avmine.server.cli.{name}) is missing from this installation; "
                 "reinstall avmine"
             ) from exc
         module.register(subparsers)

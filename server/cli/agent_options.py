@@ -9,15 +9,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from server.cli.exit_codes import ExitCode
-from server.executor.cluster import add_ray_option
-from server.executor.memory import add_budget_option
-from server.headless.agents import Agent, ClaudeAgent, CommandAgent
-from server.headless.batch import Batch, BatchOptions, BatchSummary, resolve_prompts
-from server.headless.report import summary_text
-from store import Store
-from store.arrays import ANNOTATIONS_SOURCE
-from store.paths import resolve_db_path
+from avmine.server.cli.exit_codes import ExitCode
+from avmine.server.executor.cluster import add_ray_option
+from avmine.server.executor.memory import add_budget_option
+from avmine.server.headless.agents import Agent, ClaudeAgent, CommandAgent
+from avmine.server.headless.batch import Batch, BatchOptions, BatchSummary, resolve_prompts
+from avmine.server.headless.report import summary_text
+from avmine.store import Store
+from avmine.store.arrays import ANNOTATIONS_SOURCE
+from avmine.store.paths import resolve_db_path
 
 Finish = Callable[[Store, BatchSummary, list[str]], int]
 """What a command does with a finished batch (write a submission); returns the exit code."""

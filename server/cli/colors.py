@@ -10,11 +10,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from server.cli.exit_codes import ExitCode
-from store import Store, ids
-from vlm.backends import VlmConfig, VlmUnavailableError, load_backend
-from vlm.colors import build_color_cache
-from vlm.service import VlmService
+from avmine.server.cli.exit_codes import ExitCode
+from avmine.store import Store, ids
+from avmine.vlm.backends import VlmConfig, VlmUnavailableError, load_backend
+from avmine.vlm.colors import build_color_cache
+from avmine.vlm.service import VlmService
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

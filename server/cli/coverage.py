@@ -8,12 +8,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from atomic.coverage import gaps, prompt_coverage
-from server.cli.exit_codes import ExitCode
-from store import Store
-from store.demo import demo_programs
-from store.library import REFAV_EXAMPLES, parse_refav_examples
-from store.paths import resolve_db_path
+from avmine.atomic.coverage import gaps, prompt_coverage
+from avmine.server.cli.exit_codes import ExitCode
+from avmine.store import Store
+from avmine.store.demo import demo_programs
+from avmine.store.library import REFAV_EXAMPLES, parse_refav_examples
+from avmine.store.paths import resolve_db_path
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

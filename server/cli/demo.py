@@ -7,18 +7,18 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from evaluation import evaluate
-from evaluation.ground_truth_from_store import ground_truth_frames
-from evaluation.submission.from_runs import submission_from_runs
-from server.cli.exit_codes import ExitCode
-from server.executor import Executor, LogSelection
-from server.executor.diagnostics import diagnose
-from server.ingestion import prepare_logs
-from server.render.bev import BevView, render_bev
-from store import Store, StoreError
-from store.arrays import ANNOTATIONS_SOURCE
-from store.database import refuse_if_open
-from store.demo import (
+from avmine.evaluation import evaluate
+from avmine.evaluation.ground_truth_from_store import ground_truth_frames
+from avmine.evaluation.submission.from_runs import submission_from_runs
+from avmine.server.cli.exit_codes import ExitCode
+from avmine.server.executor import Executor, LogSelection
+from avmine.server.executor.diagnostics import diagnose
+from avmine.server.ingestion import prepare_logs
+from avmine.server.render.bev import BevView, render_bev
+from avmine.store import Store, StoreError
+from avmine.store.arrays import ANNOTATIONS_SOURCE
+from avmine.store.database import refuse_if_open
+from avmine.store.demo import (
     DEMO_DB_NAME,
     DEMO_ORIGIN,
     DEMO_SPLIT,
@@ -27,7 +27,7 @@ from store.demo import (
     mark_demo_database,
     why_not_rebuildable,
 )
-from store.summary import format_summary, summarize
+from avmine.store.summary import format_summary, summarize
 
 DEFAULT_OUT = Path("avmine-demo")
 REPLACE_FLAG = "--replace-db"

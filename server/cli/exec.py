@@ -10,14 +10,14 @@ from typing import Any
 
 from tqdm import tqdm
 
-from server.cli.exit_codes import ExitCode
-from server.executor import Limits, LogSelection
-from server.executor.cluster import add_ray_option
-from server.executor.diagnostics import diagnose
-from server.executor.memory import add_budget_option
-from server.sharing.client import run_on_database
-from server.sharing.commands import CommandContext
-from store.arrays import ANNOTATIONS_SOURCE
+from avmine.server.cli.exit_codes import ExitCode
+from avmine.server.executor import Limits, LogSelection
+from avmine.server.executor.cluster import add_ray_option
+from avmine.server.executor.diagnostics import diagnose
+from avmine.server.executor.memory import add_budget_option
+from avmine.server.sharing.client import run_on_database
+from avmine.server.sharing.commands import CommandContext
+from avmine.store.arrays import ANNOTATIONS_SOURCE
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

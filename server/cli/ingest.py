@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from server.cli.exit_codes import ExitCode
-from server.executor.cluster import add_ray_option
-from server.ingestion import ingest_and_prepare
-from store import PrefilterConfig, Store
-from store.ingestion import SPLITS, UNKNOWN_SPLIT, check_exists
+from avmine.server.cli.exit_codes import ExitCode
+from avmine.server.executor.cluster import add_ray_option
+from avmine.server.ingestion import ingest_and_prepare
+from avmine.store import PrefilterConfig, Store
+from avmine.store.ingestion import SPLITS, UNKNOWN_SPLIT, check_exists
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

@@ -7,17 +7,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from server.cli.exit_codes import ExitCode
-from server.mcp.guidance import SEMANTIC_RULES
-from store.database import missing_database_message
-from store.errors import NoDatabaseError, StoreError
-from store.paths import resolve_db_path
+from avmine.server.cli.exit_codes import ExitCode
+from avmine.server.mcp.guidance import SEMANTIC_RULES
+from avmine.store.database import missing_database_message
+from avmine.store.errors import NoDatabaseError, StoreError
+from avmine.store.paths import resolve_db_path
 
 CONFIG_FOLDERS = (
     Path(__file__).resolve().parents[1] / "agent_configs",
     Path(__file__).resolve().parents[2] / "agent_configs",
 )
-"""Where agent_configs/ is: inside the installed package (a wheel ships it as server.agent_configs), else at the
+"""Where agent_configs/ is: inside the installed package (a wheel ships it as avmine.server.agent_configs), else at the
 top of a checkout."""
 AGENTS = {"claude": ("claude_code", "CLAUDE.md"), "codex": ("codex", "AGENTS.md"), "gemini": ("gemini", "GEMINI.md")}
 """Agent name -> (its folder under agent_configs/, the name of its instructions file)."""
@@ -46,7 +46,7 @@ def running_command() -> str:
     """The avmine command that is running, for the agent's configuration to start.
 
     The console script that started this process, else the one installed beside this interpreter (under
-    ``python -m server.cli``); never whichever ``avmine`` is first on PATH.
+    ``python -m avmine.server.cli``); never whichever ``avmine`` is first on PATH.
     """
     started = Path(sys.argv[0])
     if started.name == "avmine" and started.is_file():

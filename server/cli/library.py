@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from server.cli.exit_codes import ExitCode
-from server.sharing.client import run_on_database
-from server.sharing.commands import CommandContext
-from store.library import REFAV_EXAMPLES, export_jsonl, import_jsonl, import_refav_examples, search_examples
+from avmine.server.cli.exit_codes import ExitCode
+from avmine.server.sharing.client import run_on_database
+from avmine.server.sharing.commands import CommandContext
+from avmine.store.library import REFAV_EXAMPLES, export_jsonl, import_jsonl, import_refav_examples, search_examples
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

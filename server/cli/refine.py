@@ -6,11 +6,11 @@ import argparse
 import dataclasses
 from typing import Any
 
-from server.cli.exit_codes import ExitCode
-from server.ingestion import prepare_logs
-from store import Store
-from store.refine import STEPS, RefineParams, refine
-from store.refine.params import RefineError
+from avmine.server.cli.exit_codes import ExitCode
+from avmine.server.ingestion import prepare_logs
+from avmine.store import Store
+from avmine.store.refine import STEPS, RefineParams, refine
+from avmine.store.refine.params import RefineError
 
 
 def _parameter_help() -> str:

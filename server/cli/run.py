@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from evaluation.submission.from_runs import submission_from_runs
-from evaluation.submission.validate import validate_submission
-from server.cli.agent_options import add_batch_arguments, agent_from_args, options_from_args, run_batch
-from server.cli.exit_codes import ExitCode
-from server.headless.batch import BatchSummary
-from store import Store
-from vlm.backends import VlmConfig, VlmUnavailableError, load_backend
+from avmine.evaluation.submission.from_runs import submission_from_runs
+from avmine.evaluation.submission.validate import validate_submission
+from avmine.server.cli.agent_options import add_batch_arguments, agent_from_args, options_from_args, run_batch
+from avmine.server.cli.exit_codes import ExitCode
+from avmine.server.headless.batch import BatchSummary
+from avmine.store import Store
+from avmine.vlm.backends import VlmConfig, VlmUnavailableError, load_backend
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

@@ -8,9 +8,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from evaluation import EvaluationInputError, EvaluationResult, evaluate
-from server.cli.exit_codes import ExitCode
-from store.readers.safe_pickle import UnsafePickleError, load_pickle
+from avmine.evaluation import EvaluationInputError, EvaluationResult, evaluate
+from avmine.server.cli.exit_codes import ExitCode
+from avmine.store.readers.safe_pickle import UnsafePickleError, load_pickle
 
 HELP = "score a submission pickle against ground truth (av2's scenario-mining metrics)"
 

@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from evaluation.guarded_scoring import scoring_budget_from_env
-from server.cli.agent_options import add_batch_arguments, agent_from_args, options_from_args, run_batch
-from server.cli.exit_codes import ExitCode
+from avmine.evaluation.guarded_scoring import scoring_budget_from_env
+from avmine.server.cli.agent_options import add_batch_arguments, agent_from_args, options_from_args, run_batch
+from avmine.server.cli.exit_codes import ExitCode
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

@@ -9,21 +9,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from evaluation.guarded_scoring import BUDGET_VARIABLE, DEFAULT_SCORING_BUDGET, scoring_budget_from_env
-from server.cli.exit_codes import ExitCode
-from server.executor.cluster import add_ray_option
-from server.executor.executor import default_backend
-from server.executor.memory import add_budget_option
-from server.mcp.app import create_server
-from server.mcp.http import TOKEN_VARIABLE, HttpConfigError, check_exposure, serve_http
-from server.mcp.stdio import run_stdio
-from server.sharing.client import open_or_wait
-from server.sharing.proxy import run_proxy
-from store import Store
-from store.arrays import ANNOTATIONS_SOURCE
-from store.database import missing_database_message
-from store.errors import NoDatabaseError, StoreError
-from store.paths import resolve_db_path
+from avmine.evaluation.guarded_scoring import BUDGET_VARIABLE, DEFAULT_SCORING_BUDGET, scoring_budget_from_env
+from avmine.server.cli.exit_codes import ExitCode
+from avmine.server.executor.cluster import add_ray_option
+from avmine.server.executor.executor import default_backend
+from avmine.server.executor.memory import add_budget_option
+from avmine.server.mcp.app import create_server
+from avmine.server.mcp.http import TOKEN_VARIABLE, HttpConfigError, check_exposure, serve_http
+from avmine.server.mcp.stdio import run_stdio
+from avmine.server.sharing.client import open_or_wait
+from avmine.server.sharing.proxy import run_proxy
+from avmine.store import Store
+from avmine.store.arrays import ANNOTATIONS_SOURCE
+from avmine.store.database import missing_database_message
+from avmine.store.errors import NoDatabaseError, StoreError
+from avmine.store.paths import resolve_db_path
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

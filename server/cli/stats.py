@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from server.cli.exit_codes import ExitCode
-from server.sharing.client import run_on_database
-from server.sharing.commands import CommandContext
-from store import ids
-from store.summary import format_summary, summarize
+from avmine.server.cli.exit_codes import ExitCode
+from avmine.server.sharing.client import run_on_database
+from avmine.server.sharing.commands import CommandContext
+from avmine.store import ids
+from avmine.store.summary import format_summary, summarize
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

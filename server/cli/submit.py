@@ -7,12 +7,12 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from evaluation.submission.from_runs import submission_from_runs
-from evaluation.submission.validate import validate_submission
-from server.cli.exit_codes import ExitCode
-from server.sharing.client import run_on_database
-from server.sharing.commands import CommandContext
-from store.arrays import ANNOTATIONS_SOURCE
+from avmine.evaluation.submission.from_runs import submission_from_runs
+from avmine.evaluation.submission.validate import validate_submission
+from avmine.server.cli.exit_codes import ExitCode
+from avmine.server.sharing.client import run_on_database
+from avmine.server.sharing.commands import CommandContext
+from avmine.store.arrays import ANNOTATIONS_SOURCE
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

@@ -1,7 +1,7 @@
 """Sandboxed execution of agent-written scenario programs (see SECURITY.md for the threat model).
 
 The package imports its parts lazily: a worker process must enter its namespaces while it is still
-single-threaded, before NumPy, pandas and the runtime are imported (``server.executor.launch``).
+single-threaded, before NumPy, pandas and the runtime are imported (``avmine.server.executor.launch``).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from server.executor.executor import Execution, Executor, LogSelection
-    from server.executor.sandbox import Layers, Limits
+    from avmine.server.executor.executor import Execution, Executor, LogSelection
+    from avmine.server.executor.sandbox import Layers, Limits
 
 __all__ = ["Execution", "Executor", "Layers", "Limits", "LogSelection"]
 _HOMES = {
@@ -25,5 +25,5 @@ _HOMES = {
 
 def __getattr__(name: str) -> object:
     if name in _HOMES:
-        return getattr(importlib.import_module(f"server.executor.{_HOMES[name]}"), name)
-    raise AttributeError(f"module 'server.executor' has no attribute {name!r}")
+        return getattr(importlib.import_module(f"avmine.server.executor.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'avmine.server.executor' has no attribute {name!r}")

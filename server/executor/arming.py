@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from server.executor import sandbox
-from server.executor.log_contexts import LogContexts
-from server.executor.sandboxed_child import pipe_broker, run_job_logs
-from vlm.program_functions import set_broker
+from avmine.server.executor import sandbox
+from avmine.server.executor.log_contexts import LogContexts
+from avmine.server.executor.sandboxed_child import pipe_broker, run_job_logs
+from avmine.vlm.program_functions import set_broker
 
 SANDBOX_PREFIX = "avmine-sandbox-"
 MAX_LOGS_PER_CHILD = 64

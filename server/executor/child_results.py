@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from server.executor import messages, sandbox
-from server.executor.arming import Armed, disarm
+from avmine.server.executor import messages, sandbox
+from avmine.server.executor.arming import Armed, disarm
 
 Relay = Callable[[dict[str, Any]], dict[str, Any]]
 """Passes a program's VLM request to the executor and returns its answer."""

@@ -10,7 +10,7 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from server.executor.ray_backend import RayBackend
+    from avmine.server.executor.ray_backend import RayBackend
 
 ENVIRONMENT = "AVMINE_RAY_ADDRESS"
 
@@ -49,7 +49,7 @@ def select(address: str | None) -> None:
     if address is None:
         return
     try:
-        from server.executor.ray_backend import RayBackend
+        from avmine.server.executor.ray_backend import RayBackend
     except ImportError as exc:
         raise ClusterError(
             f"--ray needs Ray, which is not installed here ({exc}); install avmine with its Ray extra "

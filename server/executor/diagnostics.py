@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from atomic import FUNCTIONS
-from atomic.scenario import timestamps as scenario_timestamps
-from server.executor.executor import Execution
-from server.executor.ranges import empty_ranges
-from store.arrays import ANNOTATIONS_SOURCE
-from store.database import Store, now
+from avmine.atomic import FUNCTIONS
+from avmine.atomic.scenario import timestamps as scenario_timestamps
+from avmine.server.executor.executor import Execution
+from avmine.server.executor.ranges import empty_ranges
+from avmine.store.arrays import ANNOTATIONS_SOURCE
+from avmine.store.database import Store, now
 
 SEGMENT_GAP_S = 0.35
 """A gap longer than this between referred timestamps starts a new segment (annotations are 10 Hz)."""

@@ -2,9 +2,9 @@
 
 The server process never runs program code. It checks the program's text (syntax and policy),
 resolves the log selection, and hands the logs in batches to a pool of warm worker processes
-(``server.executor.worker``), each of which runs the program in a fresh sandboxed fork per batch
+(``avmine.server.executor.worker``), each of which runs the program in a fresh sandboxed fork per batch
 (every log with fresh globals and its own limits). Each call may name its track source. The workers are
-child processes here, or on a Ray cluster's nodes (``server.executor.ray_backend``, behind ``link``'s seam).
+child processes here, or on a Ray cluster's nodes (``avmine.server.executor.ray_backend``, behind ``link``'s seam).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import math
 import os
 import queue
 import subprocess
-import sys
 import threading
 import time
 import zlib
@@ -27,19 +26,20 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import vlm.program_functions  # noqa: F401  (registers the VLM functions: in every program's scope and the docs)
-from atomic import compat
-from atomic.program import ProgramError, ascii_quotes, prepare
-from server.executor import memory, messages, policy
-from server.executor.link import WorkerBackend, WorkerLink
-from server.executor.namespaces import SandboxUnavailableError
-from server.executor.sandbox import Layers, Limits
-from store.arrays import ANNOTATIONS_SOURCE
-from store.bounds import ERROR_CHARS, bound
-from store.database import Store
-from store.errors import StoreError
-from store.ids import by_prefix
-from store.runs import LogResult, Run, record_run
+import avmine.vlm.program_functions  # noqa: F401  (registers the VLM functions: in every program's scope and the docs)
+from avmine.atomic import compat
+from avmine.atomic.program import ProgramError, ascii_quotes, prepare
+from avmine.server.executor import memory, messages, policy
+from avmine.server.executor.command import launch_command
+from avmine.server.executor.link import WorkerBackend, WorkerLink
+from avmine.server.executor.namespaces import SandboxUnavailableError
+from avmine.server.executor.sandbox import Layers, Limits
+from avmine.store.arrays import ANNOTATIONS_SOURCE
+from avmine.store.bounds import ERROR_CHARS, bound
+from avmine.store.database import Store
+from avmine.store.errors import StoreError
+from avmine.store.ids import by_prefix
+from avmine.store.runs import LogResult, Run, record_run
 
 PROBE_PROGRAM = "output_scenario({}, description, log_dir, output_dir)\n"
 REUSE_LIMIT = 2048
@@ -100,7 +100,7 @@ def check_sandbox() -> None:
     if _checked:
         return
     done = subprocess.run(
-        [sys.executable, "-m", "server.executor.launch", "--check"],
+        launch_command("--check"),
         capture_output=True, text=True, timeout=120, env=_worker_environment(),
     )  # fmt: skip
     lines = done.stdout.strip().splitlines()
@@ -126,7 +126,7 @@ class _Worker(WorkerLink):
         env = _worker_environment()
         budget = [] if memory_budget is None else [f"--memory-budget={memory_budget}"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server.executor.launch", cache_root, source, json.dumps(asdict(limits)), *budget],
+            launch_command(cache_root, source, json.dumps(asdict(limits)), *budget),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -140,7 +140,7 @@ class _Worker(WorkerLink):
             self.stop()
             if ready is not None and ready.get("error"):  # the kernel refused a sandbox layer: say what to change
                 raise SandboxUnavailableError(str(ready["error"]))
-            raise RuntimeError("an executor worker failed to start (python -m server.executor.launch)")
+            raise RuntimeError("an executor worker failed to start (python -m avmine.server.executor.launch)")
 
     def _pump(self) -> None:
         assert self.process.stdout is not None
@@ -220,7 +220,7 @@ class LocalBackend:
 
 def default_backend() -> WorkerBackend:
     """The cluster chosen for this process (``--ray``, ``AVMINE_RAY_ADDRESS``), else the local pool."""
-    from server.executor import cluster  # no Ray import unless a cluster was chosen
+    from avmine.server.executor import cluster  # no Ray import unless a cluster was chosen
 
     return cluster.selected_backend() or LocalBackend()
 

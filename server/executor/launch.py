@@ -1,7 +1,7 @@
 """A worker process's entry point: its namespaces first, then the runtime.
 
-    python -m server.executor.launch CACHE_ROOT [SOURCE [LIMITS_JSON]]
-    python -m server.executor.launch --check   # can a worker enter every layer here? (one JSON line)
+    python -m avmine.server.executor.launch CACHE_ROOT [SOURCE [LIMITS_JSON]]
+    python -m avmine.server.executor.launch --check   # can a worker enter every layer here? (one JSON line)
 
 A user namespace can only be created by a single-threaded process, and importing pandas starts a
 thread; so this module imports nothing but the namespace code until the namespaces are entered.
@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from server.executor import namespaces
+from avmine.server.executor import namespaces
 
 
 def main(argv: list[str]) -> None:
@@ -24,7 +24,7 @@ def main(argv: list[str]) -> None:
         print(json.dumps({"ready": False, "error": str(exc)}), flush=True)
         return
     if argv == ["--check"]:
-        from server.executor import sandbox
+        from avmine.server.executor import sandbox
 
         try:
             sandbox.prepare(identity)
@@ -33,7 +33,7 @@ def main(argv: list[str]) -> None:
             return
         print(json.dumps({"ready": True}), flush=True)
         return
-    from server.executor import worker
+    from avmine.server.executor import worker
 
     worker.main(argv, identity)
     sys.stdout.flush()

@@ -1,8 +1,8 @@
 """The executor's seam between dispatch and where workers run: a link to one worker, and a backend that starts them.
 
-A link speaks the worker's pipe protocol (``server.executor.messages``): the executor sends job
+A link speaks the worker's pipe protocol (``avmine.server.executor.messages``): the executor sends job
 messages and reads reply lines, whether the worker process is a child of this process (the local
-pool, ``server.executor.executor``) or of a Ray actor on another node (``server.executor.ray_backend``).
+pool, ``avmine.server.executor.executor``) or of a Ray actor on another node (``avmine.server.executor.ray_backend``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import queue
 import threading
 from typing import Any, Protocol
 
-from server.executor import messages
-from server.executor.sandbox import Limits
+from avmine.server.executor import messages
+from avmine.server.executor.sandbox import Limits
 
 logger = logging.getLogger(__name__)
 

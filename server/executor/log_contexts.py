@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from atomic import derived
-from atomic.context import LogContext
-from atomic.functions import map_mask_functions
-from atomic.functions.map import warm_map_masks
-from server.executor import memory
-from store.arrays import load_log_arrays
+from avmine.atomic import derived
+from avmine.atomic.context import LogContext
+from avmine.atomic.functions import map_mask_functions
+from avmine.atomic.functions.map import warm_map_masks
+from avmine.server.executor import memory
+from avmine.store.arrays import load_log_arrays
 
 _WARMED = (
     "smoothed_xyz_city", "velocity_city", "acceleration_city", "yaw_rate", "yaw_city", "rotation_city",
@@ -71,7 +71,7 @@ class LogContexts:
         """Load a log once (again when its cache key changed) and compute everything a program may ask for.
 
         After this the sandboxed child needs no file: the arrays are mapped and the map is indexed.
-        Per-row series come from the log's derived cache (``atomic.derived``), computed and stored
+        Per-row series come from the log's derived cache (``avmine.atomic.derived``), computed and stored
         there by the first process that needs them, so every worker maps one copy. Contexts beyond
         the byte budget are dropped, least recently used first, except those in ``keep``.
         """

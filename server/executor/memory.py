@@ -2,7 +2,7 @@
 
 A worker keeps each log it ran on loaded (its context: the mapped arrays, the map and its
 indexes) so that the next program on it starts at once. Series per box are memory-mapped from
-the log's cache and shared by every process (``atomic.derived``); what stays in a worker's own
+the log's cache and shared by every process (``avmine.atomic.derived``); what stays in a worker's own
 memory (chiefly the vector map and its indexes) is counted against a byte budget, split evenly
 among the workers, and the least recently used logs are dropped beyond it.
 """

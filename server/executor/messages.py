@@ -31,8 +31,8 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
-from server.executor.sandbox import Layers, Limits
-from store.bounds import ERROR_CHARS, bound
+from avmine.server.executor.sandbox import Layers, Limits
+from avmine.store.bounds import ERROR_CHARS, bound
 
 MAX_DEPTH = 64
 """Nesting of a message's arrays and objects: RefAV's scenarios nest a level per relation, a few at most."""
@@ -177,7 +177,7 @@ class WorkerResult(_Result):
 
 
 class VlmRequest(BaseModel):
-    """A program's VLM call, one JSON line on its request pipe (see ``vlm.program_functions``)."""
+    """A program's VLM call, one JSON line on its request pipe (see ``avmine.vlm.program_functions``)."""
 
     model_config = ConfigDict(strict=True, extra="forbid")
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from atomic.program import normalise
+from avmine.atomic.program import normalise
 
 WRAPPERS = ("scenario_not", "reverse_relationship")
 """Higher-order functions whose result takes the wrapped function's arguments."""

@@ -2,13 +2,13 @@
 
 A Ray actor runs threads, and a user namespace can only be entered by a single-threaded process;
 so an actor never forks sandboxes itself. It starts the same worker process the local pool starts
-(``python -m server.executor.launch``, which enters the namespaces and forks a sandbox per batch)
+(``python -m avmine.server.executor.launch``, which enters the namespaces and forks a sandbox per batch)
 and relays the pipe protocol's lines both ways. The head process dispatches, answers VLM requests,
 reads what scoring needs and writes every record (one DuckDB writer); nodes run programs and, when
 asked for many runs at once (``score``), compute their metrics. Per-log caches are
 read where the database keeps them (``<db>.cache/``) on nodes that see that folder at the same path
 (a shared filesystem); other nodes get each log's cache shipped once through the object store
-(``server.executor.cache_shipping``).
+(``avmine.server.executor.cache_shipping``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import os
 import queue
 import socket
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import asdict
@@ -31,13 +30,14 @@ import ray
 from ray.exceptions import GetTimeoutError, RayError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from evaluation.score_runs import RunScore, ScoringInputs, score_inputs
-from server import __version__
-from server.executor import cache_shipping
-from server.executor.cluster import ClusterError
-from server.executor.link import WorkerLink
-from server.executor.namespaces import SandboxUnavailableError
-from server.executor.sandbox import Limits
+from avmine.evaluation.score_runs import RunScore, ScoringInputs, score_inputs
+from avmine.server import __version__
+from avmine.server.executor import cache_shipping
+from avmine.server.executor.cluster import ClusterError
+from avmine.server.executor.command import launch_command
+from avmine.server.executor.link import WorkerLink
+from avmine.server.executor.namespaces import SandboxUnavailableError
+from avmine.server.executor.sandbox import Limits
 
 logger = logging.getLogger(__name__)
 
@@ -73,15 +73,13 @@ class WorkerRelay:
             self.local.mkdir(parents=True, exist_ok=True)
             cache_root = str(self.local)
         env = {name: os.environ[name] for name in NODE_VARIABLES if name in os.environ} | head_env
-        root = Path(__file__).resolve().parents[2]  # the avmine this actor imported: the worker imports the same
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server.executor.launch", cache_root, *argv],
+            launch_command(cache_root, *argv),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
             env=env,
-            cwd=root,
         )
         threading.Thread(target=self._pump, daemon=True).start()
         try:
@@ -291,7 +289,7 @@ class RayBackend:
         Raises:
             SandboxUnavailableError: no node can; the message is the first node's, naming it.
         """
-        from server.executor.executor import _worker_environment
+        from avmine.server.executor.executor import _worker_environment
 
         nodes = [node for node in self._usable() if node["NodeID"] not in self._checked]
         pending = [
@@ -332,7 +330,7 @@ class RayBackend:
         requested: int | None,
     ) -> list[WorkerLink]:
         """Start relay actors on the nodes with the fewest of theirs running, then wait for their workers."""
-        from server.executor.executor import _worker_environment  # the same minimal environment as local workers
+        from avmine.server.executor.executor import _worker_environment  # the same minimal environment as local workers
 
         head_env = {k: v for k, v in _worker_environment().items() if k not in NODE_VARIABLES}
         held: dict[str, int] = {}
@@ -401,7 +399,9 @@ class RayBackend:
             return None
         if ready.get("error"):
             return SandboxUnavailableError(f"on node {node}: {ready['error']}")
-        return ClusterError(f"an executor worker failed to start on node {node} (python -m server.executor.launch)")
+        return ClusterError(
+            f"an executor worker failed to start on node {node} (python -m avmine.server.executor.launch)"
+        )
 
     def close(self) -> None:
         """Nothing: the connection serves every executor of this process until it exits."""
@@ -435,8 +435,8 @@ class RayBackend:
 def _sandbox_check(head_env: dict[str, str]) -> dict[str, Any]:
     env = {name: os.environ[name] for name in NODE_VARIABLES if name in os.environ} | head_env
     done = subprocess.run(
-        [sys.executable, "-m", "server.executor.launch", "--check"],
-        capture_output=True, text=True, timeout=120, env=env, cwd=Path(__file__).resolve().parents[2],
+        launch_command("--check"),
+        capture_output=True, text=True, timeout=120, env=env,
     )  # fmt: skip
     lines = done.stdout.strip().splitlines()
     try:
@@ -452,8 +452,8 @@ def _score(inputs: ScoringInputs, reveal: bool) -> tuple[str, RunScore]:
 
 @ray.remote(num_cpus=1)
 def _precompute(log_dir: str, source: str) -> None:
-    from atomic.context import set_active_source
-    from atomic.map_features import precompute
+    from avmine.atomic.context import set_active_source
+    from avmine.atomic.map_features import precompute
 
     set_active_source(source)
     precompute(Path(log_dir))

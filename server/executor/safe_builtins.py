@@ -11,7 +11,7 @@ import io
 import types
 from typing import Any
 
-from server.executor.policy import ALLOWED_IMPORTS, FORBIDDEN_ATTRIBUTES
+from avmine.server.executor.policy import ALLOWED_IMPORTS, FORBIDDEN_ATTRIBUTES
 
 SAFE_BUILTIN_NAMES = (
     "abs", "all", "any", "ascii", "bin", "bool", "bytes", "callable", "chr", "complex", "dict", "divmod",

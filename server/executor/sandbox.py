@@ -2,7 +2,7 @@
 
 This boundary must hold on its own, as if the program had real ``os`` and ``ctypes``. The worker
 already lives in its own user (when not root), network, UTS and PID namespaces
-(``server.executor.namespaces``); each program's process, forked from it, then enters in order:
+(``avmine.server.executor.namespaces``); each program's process, forked from it, then enters in order:
 
 1. its own session and process group, so a timeout kills everything it started;
 2. its own mount and IPC namespaces, with an empty tmpfs as root (``chroot``): no file of the host
@@ -11,7 +11,7 @@ already lives in its own user (when not root), network, UTS and PID namespaces
 3. resource limits: CPU seconds, address space, file size, processes, open files, no core dumps;
 4. no capabilities in any set, secure bits locked, and, where the worker is root, a uid of the
    worker's own that no account or other worker has; no new privileges;
-5. a seccomp allow-list of system calls (``server.executor.syscall_filter``).
+5. a seccomp allow-list of system calls (``avmine.server.executor.syscall_filter``).
 
 Everything the program needs (the log's arrays, the map, the runtime) is loaded before step 2.
 Where a layer cannot be entered, ``Layers`` says so; the executor refuses to run untrusted code
@@ -27,8 +27,8 @@ import signal
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from server.executor import privileges, syscall_filter
-from server.executor.namespaces import (
+from avmine.server.executor import privileges, syscall_filter
+from avmine.server.executor.namespaces import (
     CLONE_NEWIPC,
     CLONE_NEWNS,
     PR_SET_PDEATHSIG,

@@ -1,6 +1,6 @@
 """What a sandboxed child runs: a job's program on each of its logs, one result line per log.
 
-The program itself runs through ``atomic.runner`` (the runner in-process callers use too); this
+The program itself runs through ``avmine.atomic.runner`` (the runner in-process callers use too); this
 module gives it the sandbox's namespace (timed functions, wrapped modules, stripped builtins,
 bounded output), refuses to run where a sandbox layer is missing, resets what a program may have
 changed between logs, and writes each log's result document to the result pipe.
@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 
-import atomic
-from atomic.context import LogContext, clear_pins, pin_context, set_active_source
-from atomic.program import ProgramError
-from atomic.runner import Compiled, Scope, compile_program, run_on_log, timed
-from server.executor import policy, sandbox
-from server.executor.log_contexts import LogContexts, job_logs
-from server.executor.safe_builtins import BoundedText, make_builtins, safe_module
-from store.arrays import ANNOTATIONS_SOURCE
+from avmine import atomic
+from avmine.atomic.context import LogContext, clear_pins, pin_context, set_active_source
+from avmine.atomic.program import ProgramError
+from avmine.atomic.runner import Compiled, Scope, compile_program, run_on_log, timed
+from avmine.server.executor import policy, sandbox
+from avmine.server.executor.log_contexts import LogContexts, job_logs
+from avmine.server.executor.safe_builtins import BoundedText, make_builtins, safe_module
+from avmine.store.arrays import ANNOTATIONS_SOURCE
 
 _MODULES = {name: safe_module(importlib.import_module(name)) for name in policy.ALLOWED_IMPORTS}
 """The modules programs may import, wrapped once here: nothing can be imported inside the sandbox."""

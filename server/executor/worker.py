@@ -4,12 +4,12 @@ The worker itself runs only trusted code. It reads one job per line (JSON) on st
 one result per log per line on stdout. A job is one program over one or more logs; for each job
 it hands the logs, loaded and warm (``log_contexts``), to an armed child (``arming``) that entered
 the sandbox and runs the program on each log in turn (``sandboxed_child``, through the runner of
-``atomic.runner``), each log with fresh globals, its own CPU time limit and its own result line.
+``avmine.atomic.runner``), each log with fresh globals, its own CPU time limit and its own result line.
 The worker collects those lines (``child_results``), kills the child's whole process group when a
 log passes the wall-clock limit, and goes on with the job's remaining logs in a fresh child.
 Programs of different jobs never share a child.
 
-    python -m server.executor.launch CACHE_ROOT [SOURCE [LIMITS_JSON]] [--memory-budget=BYTES]
+    python -m avmine.server.executor.launch CACHE_ROOT [SOURCE [LIMITS_JSON]] [--memory-budget=BYTES]
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from atomic import compat
-from atomic.context import set_active_source
-from server.executor import namespaces, sandbox
-from server.executor.arming import MAX_LOGS_PER_CHILD, SANDBOX_PREFIX, Armed, arm, disarm, sweep_dead_workers
-from server.executor.child_results import run_logs
-from server.executor.log_contexts import LogContexts, job_logs
-from store.arrays import ANNOTATIONS_SOURCE
+from avmine.atomic import compat
+from avmine.atomic.context import set_active_source
+from avmine.server.executor import namespaces, sandbox
+from avmine.server.executor.arming import MAX_LOGS_PER_CHILD, SANDBOX_PREFIX, Armed, arm, disarm, sweep_dead_workers
+from avmine.server.executor.child_results import run_logs
+from avmine.server.executor.log_contexts import LogContexts, job_logs
+from avmine.store.arrays import ANNOTATIONS_SOURCE
 
 RAW_FOR_TESTS = "--raw-python-for-os-boundary-tests"
 """The worker's command-line switch for ``sandboxed_child._run_raw``; the executor never passes it."""

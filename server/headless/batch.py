@@ -10,7 +10,7 @@ prompts with scoring on and keeps the programs above a threshold in the few-shot
   included, when screening); a program that fails on every log, never arrives, hard-codes
   answers or picks tracks by id text or position is a failed attempt, and the next attempt is told why;
 - screening admits a program on its score over the prompt's held-out ground-truth logs
-  (``evaluation.holdout``), which the agent's score_run never scores; the next attempt learns only
+  (``avmine.evaluation.holdout``), which the agent's score_run never scores; the next attempt learns only
   that the program was not admitted, never its held-out score;
 - everything is recorded in the store under the batch's name, so the same command resumes.
 """
@@ -29,19 +29,19 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from atomic.categories import referred_category
-from atomic.honesty import DishonestProgramError, check_honest
-from atomic.program import ProgramError
-from evaluation.ground_truth_from_store import ground_truth_pairs
-from evaluation.guarded_scoring import score_for_admission
-from evaluation.submission.from_runs import split_pairs
-from server.executor import Executor, LogSelection
-from server.headless.agents import Agent, not_logged_in, run_session
-from server.headless.local_server import LocalMcpServer
-from server.headless.tasks import generation_task, review_task
-from server.mcp.app import headless_tools
-from store import Store
-from store.agent_runs import (
+from avmine.atomic.categories import referred_category
+from avmine.atomic.honesty import DishonestProgramError, check_honest
+from avmine.atomic.program import ProgramError
+from avmine.evaluation.ground_truth_from_store import ground_truth_pairs
+from avmine.evaluation.guarded_scoring import score_for_admission
+from avmine.evaluation.submission.from_runs import split_pairs
+from avmine.server.executor import Executor, LogSelection
+from avmine.server.headless.agents import Agent, not_logged_in, run_session
+from avmine.server.headless.local_server import LocalMcpServer
+from avmine.server.headless.tasks import generation_task, review_task
+from avmine.server.mcp.app import headless_tools
+from avmine.store import Store
+from avmine.store.agent_runs import (
     AgentSession,
     OutcomeStatus,
     Phase,
@@ -51,13 +51,13 @@ from store.agent_runs import (
     record_outcome,
     record_session,
 )
-from store.arrays import ANNOTATIONS_SOURCE
-from store.database import now
-from store.library import final_program, save_example, search_examples
-from store.runs import LogResult, Run, record_run
-from vlm.backends import VlmConfig
-from vlm.broker import VlmBroker
-from vlm.verify import post_filter
+from avmine.store.arrays import ANNOTATIONS_SOURCE
+from avmine.store.database import now
+from avmine.store.library import final_program, save_example, search_examples
+from avmine.store.runs import LogResult, Run, record_run
+from avmine.vlm.backends import VlmConfig
+from avmine.vlm.broker import VlmBroker
+from avmine.vlm.verify import post_filter
 
 logger = logging.getLogger(__name__)
 

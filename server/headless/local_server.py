@@ -19,10 +19,10 @@ from types import TracebackType
 
 import uvicorn
 
-from server.mcp.app import create_server
-from server.mcp.http import http_app
-from store.arrays import ANNOTATIONS_SOURCE
-from vlm.backends import VlmConfig
+from avmine.server.mcp.app import create_server
+from avmine.server.mcp.http import http_app
+from avmine.store.arrays import ANNOTATIONS_SOURCE
+from avmine.vlm.backends import VlmConfig
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 60.0

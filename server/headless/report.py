@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from server.headless.batch import BatchSummary
-from store.agent_runs import SessionStatus
+from avmine.server.headless.batch import BatchSummary
+from avmine.store.agent_runs import SessionStatus
 
 PROMPT_WIDTH = 44
 

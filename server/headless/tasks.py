@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from server.mcp.guidance import SEMANTIC_RULES
-from store.library import Example
+from avmine.server.mcp.guidance import SEMANTIC_RULES
+from avmine.store.library import Example
 
 
 def generation_task(

@@ -1,6 +1,6 @@
 """``create_server``: the avmine MCP server, its shared state, and every tool, resource and prompt on it.
 
-Tools live in ``server.mcp.tools`` (one module per group); each tool is a small function over
+Tools live in ``avmine.server.mcp.tools`` (one module per group); each tool is a small function over
 the shared state (the store and a warm executor) whose docstring is its description. Errors an
 agent can fix come back as tool errors with the message; the server keeps serving.
 """
@@ -14,16 +14,16 @@ from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
 
-from evaluation.guarded_scoring import scoring_budget_from_env
-from server.executor import Executor
-from server.mcp import prompts, resources
-from server.mcp.state import HEADLESS_KEY, State
-from server.mcp.tools import data, docs, images, library, runs, scoring, vision
-from server.sharing.listener import listening
-from store import Store
-from store.arrays import ANNOTATIONS_SOURCE
-from vlm.backends import VlmConfig
-from vlm.broker import VlmBroker
+from avmine.evaluation.guarded_scoring import scoring_budget_from_env
+from avmine.server.executor import Executor
+from avmine.server.mcp import prompts, resources
+from avmine.server.mcp.state import HEADLESS_KEY, State
+from avmine.server.mcp.tools import data, docs, images, library, runs, scoring, vision
+from avmine.server.sharing.listener import listening
+from avmine.store import Store
+from avmine.store.arrays import ANNOTATIONS_SOURCE
+from avmine.vlm.backends import VlmConfig
+from avmine.vlm.broker import VlmBroker
 
 INSTRUCTIONS = (
     "avmine mines driving scenarios from Argoverse 2 logs. Write a RefAV-style program from the atomic "
@@ -74,14 +74,14 @@ def create_server(
         reveal_ground_truth: let score_run list the concrete false positives and misses (only for a
             person's own exploration: an agent could otherwise copy the answers).
         image_dir: where rendered images are written (default: ``renders/`` beside the database).
-        vlm_config: the VLM backend (default: from the environment, see ``vlm.backends.VlmConfig``).
+        vlm_config: the VLM backend (default: from the environment, see ``avmine.vlm.backends.VlmConfig``).
         source: the track source of calls that name none (``annotations``, or a tracker's name for the test split).
         scoring_budget: scorings per prompt at agents' request (default: ``$AVMINE_SCORING_BUDGET``, else 30).
         library_threshold: the held-out Timestamp BA above which save_example admits a labelled prompt's program.
         memory_budget: bytes the executor's workers may hold in loaded logs (``Executor``'s default when None).
         store: the database, already open (default: opened here).
 
-    While it serves, other avmine processes reach the database through it (``server.sharing``).
+    While it serves, other avmine processes reach the database through it (``avmine.server.sharing``).
     """
     budget = scoring_budget if scoring_budget is not None else scoring_budget_from_env()
     store = store or Store.open(db_path)

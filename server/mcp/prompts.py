@@ -6,7 +6,7 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
-from server.mcp.guidance import MINE_WORKFLOW, SCREEN_WORKFLOW, SEMANTIC_RULES
+from avmine.server.mcp.guidance import MINE_WORKFLOW, SCREEN_WORKFLOW, SEMANTIC_RULES
 
 
 def register(server: MCPServer[Any]) -> None:

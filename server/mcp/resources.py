@@ -7,12 +7,12 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
-from atomic import docs
-from server.mcp.paging import LIMIT_CHARS, clip
-from server.mcp.sql import describe_tables
-from server.mcp.tools.data import SCHEMA_PREAMBLE
-from store import Store
-from store.demo_data.programs import PROGRAMS
+from avmine.atomic import docs
+from avmine.server.mcp.paging import LIMIT_CHARS, clip
+from avmine.server.mcp.sql import describe_tables
+from avmine.server.mcp.tools.data import SCHEMA_PREAMBLE
+from avmine.store import Store
+from avmine.store.demo_data.programs import PROGRAMS
 
 
 def register(server: MCPServer[Any], store: Store) -> None:

@@ -1,7 +1,7 @@
 """Read-only SQL over the log tables for agents: one SELECT, allowed tables only, bounded size, rows and time.
 
 The security boundary is the connection, not this module's checks: queries run on the
-label-free copy of the log tables (``store.logs_copy``), opened read-only with external access
+label-free copy of the log tables (``avmine.store.logs_copy``), opened read-only with external access
 off and its settings locked, so ground truth, runs, files, URLs and extensions do not exist
 for them. ``check_query`` is a friendly first filter that explains what is allowed; parsing
 and running share one time limit, and the query text is bounded so that parsing is too.
@@ -18,9 +18,9 @@ from typing import Any
 
 import duckdb
 
-from store import logs_copy
-from store.database import Store
-from store.errors import StoreError
+from avmine.store import logs_copy
+from avmine.store.database import Store
+from avmine.store.errors import StoreError
 
 QUERYABLE_TABLES = logs_copy.LOG_TABLES
 """What agents may query: the logs' contents, never labels (ground_truth, gt_frames) or runs."""

@@ -12,12 +12,12 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from server.executor import Executor
-from store import Store
-from store.arrays import ANNOTATIONS_SOURCE
-from store.errors import StoreError
-from vlm.broker import VlmBroker
-from vlm.service import VlmService
+from avmine.server.executor import Executor
+from avmine.store import Store
+from avmine.store.arrays import ANNOTATIONS_SOURCE
+from avmine.store.errors import StoreError
+from avmine.vlm.broker import VlmBroker
+from avmine.vlm.service import VlmService
 
 logger = logging.getLogger(__name__)
 

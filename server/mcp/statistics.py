@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from store.database import Store
+from avmine.store.database import Store
 
 
 def category_statistics(

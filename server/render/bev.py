@@ -15,8 +15,8 @@ import numpy as np
 from av2.map.map_api import ArgoverseStaticMap
 from matplotlib.patches import Polygon
 
-from atomic.categories import CATEGORY_COLOURS, OTHER_COLOUR
-from store.arrays import LogArrays
+from avmine.atomic.categories import CATEGORY_COLOURS, OTHER_COLOUR
+from avmine.store.arrays import LogArrays
 
 HIGHLIGHT_COLOUR = "#e000e0"
 """Chosen tracks: a colour no category has."""

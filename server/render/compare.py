@@ -17,9 +17,9 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon
 
-from server.render.bev import draw_map, footprints_city
-from store.arrays import LogArrays
-from store.provenance import Lineage
+from avmine.server.render.bev import draw_map, footprints_city
+from avmine.store.arrays import LogArrays
+from avmine.store.provenance import Lineage
 
 RAW_COLOUR = "#ff8000"
 REFINED_COLOUR = "#0050ff"

@@ -10,12 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-from server.sharing import socket_file
-from server.sharing.commands import CommandContext, Operation
-from server.sharing.protocol import COMMAND, MAX_LINE_BYTES, encode
-from store import Store
-from store.errors import DatabaseLockedError, StoreError
-from store.paths import resolve_db_path, socket_path_for
+from avmine.server.sharing import socket_file
+from avmine.server.sharing.commands import CommandContext, Operation
+from avmine.server.sharing.protocol import COMMAND, MAX_LINE_BYTES, encode
+from avmine.store import Store
+from avmine.store.errors import DatabaseLockedError, StoreError
+from avmine.store.paths import resolve_db_path, socket_path_for
 
 LOCK_WAIT_S = 10.0
 """How long a command waits for a lock held by a process that serves nobody (a short command, a starting server)."""

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from server.cli.exit_codes import ExitCode
-from server.executor import Executor, Limits
-from server.executor.namespaces import SandboxUnavailableError
-from server.sharing.protocol import FORWARDED_COMMANDS
-from store import Store, StoreError
+from avmine.server.cli.exit_codes import ExitCode
+from avmine.server.executor import Executor, Limits
+from avmine.server.executor.namespaces import SandboxUnavailableError
+from avmine.server.sharing.protocol import FORWARDED_COMMANDS
+from avmine.store import Store, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def _absolute(args: argparse.Namespace, cwd: Path) -> None:
 
 def run_forwarded(request: dict[str, Any], store: Store, warm: Executor | None) -> dict[str, Any]:
     """Run a forwarded command (``protocol``'s request) on the writer's store; its output and exit code."""
-    from server.cli import build_parser  # the command modules import this one
+    from avmine.server.cli import build_parser  # the command modules import this one
 
     out, err = io.StringIO(), io.StringIO()
     argv = [str(part) for part in request.get("argv", [])]
@@ -76,7 +76,7 @@ def run_forwarded(request: dict[str, Any], store: Store, warm: Executor | None) 
         if command not in FORWARDED_COMMANDS:
             raise StoreError(f"`{command}` cannot run through the server; only {', '.join(FORWARDED_COMMANDS)} can.")
         _absolute(args, Path(str(request.get("cwd", "/"))))
-        operate: Operation = importlib.import_module(f"server.cli.{command}").operate
+        operate: Operation = importlib.import_module(f"avmine.server.cli.{command}").operate
         code = operate(args, CommandContext(store, out, io.StringIO(str(request.get("stdin") or "")), warm, err))
     except SystemExit as exc:  # argparse refused the arguments (the client's own parse accepted them)
         code = exc.code if isinstance(exc.code, int) else ExitCode.USAGE

@@ -19,12 +19,12 @@ from mcp.server.runner import serve_dual_era_loop
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 
-from server.mcp.state import State
-from server.mcp.stdio import check_line
-from server.sharing import socket_file
-from server.sharing.commands import run_forwarded
-from server.sharing.protocol import COMMAND, MAX_LINE_BYTES, MCP, encode
-from store.paths import socket_path_for
+from avmine.server.mcp.state import State
+from avmine.server.mcp.stdio import check_line
+from avmine.server.sharing import socket_file
+from avmine.server.sharing.commands import run_forwarded
+from avmine.server.sharing.protocol import COMMAND, MAX_LINE_BYTES, MCP, encode
+from avmine.store.paths import socket_path_for
 
 logger = logging.getLogger(__name__)
 _CLOSED = (anyio.EndOfStream, anyio.IncompleteRead, anyio.DelimiterNotFound, anyio.BrokenResourceError,

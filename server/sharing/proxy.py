@@ -16,10 +16,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from server.cli.exit_codes import ExitCode
-from server.sharing import socket_file
-from server.sharing.client import writer_stopped_message
-from server.sharing.protocol import MAX_LINE_BYTES, MCP, encode
+from avmine.server.cli.exit_codes import ExitCode
+from avmine.server.sharing import socket_file
+from avmine.server.sharing.client import writer_stopped_message
+from avmine.server.sharing.protocol import MAX_LINE_BYTES, MCP, encode
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from store.errors import IngestError
-from store.readers.feather import read_feather_checked
-from store.readers.values import POSITION, QUATERNION, SIZE, TIMESTAMP, Bound
+from avmine.store.errors import IngestError
+from avmine.store.readers.feather import read_feather_checked
+from avmine.store.readers.values import POSITION, QUATERNION, SIZE, TIMESTAMP, Bound
 
 ANNOTATION_FILES = ("sm_annotations.feather", "annotations_with_ego.feather", "annotations.feather")
 """Annotation file names in order of preference (RefAV's own file first)."""

@@ -10,8 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
 
-from store.errors import IngestError
-from store.readers.values import Bound, check_column
+from avmine.store.errors import IngestError
+from avmine.store.readers.values import Bound, check_column
 
 
 def read_feather_checked(
@@ -23,7 +23,7 @@ def read_feather_checked(
         path: the file.
         required: column names the file must have.
         what: what the file is, for error messages (e.g. "AV2 annotations").
-        bounds: numeric columns and their accepted ranges (``store.readers.values``).
+        bounds: numeric columns and their accepted ranges (``avmine.store.readers.values``).
 
     Raises:
         IngestError: the file cannot be read, lacks columns, holds NaN/inf in a required numeric column,

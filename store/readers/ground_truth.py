@@ -10,10 +10,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from store.errors import IngestError
-from store.readers.av2_log import ANNOTATION_BOUNDS, ANNOTATION_COLUMNS
-from store.readers.feather import read_feather_checked
-from store.readers.values import POSITION, SIZE, TIMESTAMP, TRACK_ID, YAW, checked_numbers, checked_rows, checked_scalar
+from avmine.store.errors import IngestError
+from avmine.store.readers.av2_log import ANNOTATION_BOUNDS, ANNOTATION_COLUMNS
+from avmine.store.readers.feather import read_feather_checked
+from avmine.store.readers.values import (
+    POSITION,
+    SIZE,
+    TIMESTAMP,
+    TRACK_ID,
+    YAW,
+    checked_numbers,
+    checked_rows,
+    checked_scalar,
+)
 
 SEQUENCE_FRAME_KEYS = ("timestamp_ns", "ego_translation_m", "translation_m", "size", "yaw", "label", "track_id")
 LABEL_NAMES = {0: "REFERRED", 1: "RELATED", 2: "OTHER"}

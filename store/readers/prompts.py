@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from store.errors import IngestError
+from avmine.store.errors import IngestError
 
 
 @dataclass(frozen=True)

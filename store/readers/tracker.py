@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from store.errors import IngestError
-from store.geometry import city_to_ego
-from store.prefilter import PrefilterConfig, prefilter_track_ids
-from store.readers.values import POSITION, SCORE, SIZE, TIMESTAMP, YAW, Bound, checked_numbers, checked_scalar
+from avmine.store.errors import IngestError
+from avmine.store.geometry import city_to_ego
+from avmine.store.prefilter import PrefilterConfig, prefilter_track_ids
+from avmine.store.readers.values import POSITION, SCORE, SIZE, TIMESTAMP, YAW, Bound, checked_numbers, checked_scalar
 
 REQUIRED_FRAME_KEYS = ("timestamp_ns", "translation_m", "size", "yaw", "name", "track_id")
 
@@ -66,7 +66,7 @@ def read_tracker_log(log_id: str, frames: list[Any], path: Path) -> TrackerLog:
 
     Raises:
         IngestError: a frame is not a dict, lacks keys, has inconsistent lengths, text, non-finite
-            or out-of-range values (``store.readers.values``), or frame timestamps are not strictly increasing.
+            or out-of-range values (``avmine.store.readers.values``), or frame timestamps are not strictly increasing.
     """
     rows: list[pd.DataFrame] = []
     timestamps = np.empty(len(frames), dtype=np.int64)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from store.errors import IngestError
+from avmine.store.errors import IngestError
 
 _REDO = "Fix or drop those entries and re-run the ingest; nothing was written."
 

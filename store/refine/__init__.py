@@ -24,7 +24,7 @@ transaction. Parameters and their SI units: ``params.RefineParams``.
 
 from __future__ import annotations
 
-from store.refine.derive import RefineReport, refine
-from store.refine.params import STEPS, RefineParams
+from avmine.store.refine.derive import RefineReport, refine
+from avmine.store.refine.params import STEPS, RefineParams
 
 __all__ = ["STEPS", "RefineParams", "RefineReport", "refine"]

@@ -20,9 +20,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
-from store.refine.params import RefineParams
-from store.refine.tracks import Tracks, fitted_velocity, wrap
-from store.typing import NDArrayFloat, NDArrayInt
+from avmine.store.refine.params import RefineParams
+from avmine.store.refine.tracks import Tracks, fitted_velocity, wrap
+from avmine.store.typing import NDArrayFloat, NDArrayInt
 
 _NO = 1e6
 

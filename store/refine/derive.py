@@ -18,15 +18,15 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from store.arrays import ANNOTATIONS_SOURCE
-from store.boxes import EGO_CATEGORY
-from store.database import Store, now
-from store.geometry import city_to_ego
-from store.ingestion import writing
-from store.refine import pipeline
-from store.refine.params import STEPS, RefineError, RefineParams, check_steps
-from store.refine.tracks import Tracks
-from store.schema import REFINED_KIND
+from avmine.store.arrays import ANNOTATIONS_SOURCE
+from avmine.store.boxes import EGO_CATEGORY
+from avmine.store.database import Store, now
+from avmine.store.geometry import city_to_ego
+from avmine.store.ingestion import writing
+from avmine.store.refine import pipeline
+from avmine.store.refine.params import STEPS, RefineError, RefineParams, check_steps
+from avmine.store.refine.tracks import Tracks
+from avmine.store.schema import REFINED_KIND
 
 _EGO_COLUMNS = {"tx_ego_m": "tx_m", "ty_ego_m": "ty_m", "tz_ego_m": "tz_m",
                 "qw_ego": "qw", "qx_ego": "qx", "qy_ego": "qy", "qz_ego": "qz"}  # fmt: skip

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from store.refine.params import RefineParams
-from store.refine.tracks import Tracks
+from avmine.store.refine.params import RefineParams
+from avmine.store.refine.tracks import Tracks
 
 
 def flag(tracks: Tracks, params: RefineParams) -> npt.NDArray[np.bool_]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from store.typing import NDArrayFloat, NDArrayInt
+from avmine.store.typing import NDArrayFloat, NDArrayInt
 
 N_MODES = 3
 _POSITION = [0, 3]  # indices of x and y in the state

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from store.refine.params import RefineParams
-from store.refine.tracks import Tracks, wrap
-from store.typing import NDArrayInt
+from avmine.store.refine.params import RefineParams
+from avmine.store.refine.tracks import Tracks, wrap
+from avmine.store.typing import NDArrayInt
 
 
 def fill_gaps(tracks: Tracks, frame_ns: NDArrayInt, params: RefineParams) -> tuple[Tracks, int]:

@@ -6,7 +6,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from store.errors import StoreError
+from avmine.store.errors import StoreError
 
 STEPS = ("yaw", "split", "vote", "reconnect", "backward", "ghosts", "interpolate", "smooth")
 """Every step, in the order they run."""

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from store.refine import associate, ghosts, interpolate, smooth, split, vote, yaw
-from store.refine.params import RefineParams
-from store.refine.tracks import Tracks
-from store.typing import NDArrayInt
+from avmine.store.refine import associate, ghosts, interpolate, smooth, split, vote, yaw
+from avmine.store.refine.params import RefineParams
+from avmine.store.refine.tracks import Tracks
+from avmine.store.typing import NDArrayInt
 
 
 @dataclass

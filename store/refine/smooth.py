@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from store.refine import imm
-from store.refine.params import RefineParams, motion_models
-from store.refine.tracks import Tracks
-from store.typing import NDArrayFloat, NDArrayInt
+from avmine.store.refine import imm
+from avmine.store.refine.params import RefineParams, motion_models
+from avmine.store.refine.tracks import Tracks
+from avmine.store.typing import NDArrayFloat, NDArrayInt
 
 
 def rts_constant_velocity(

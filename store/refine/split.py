@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from store.refine.params import RefineParams
-from store.refine.tracks import Tracks, fitted_line, window_rows
+from avmine.store.refine.params import RefineParams
+from avmine.store.refine.tracks import Tracks, fitted_line, window_rows
 
 MIN_WINDOW_ROWS = 4
 """Boxes each side of a cut needs for its velocity to count."""

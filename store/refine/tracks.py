@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from store.typing import NDArrayFloat, NDArrayInt
+from avmine.store.typing import NDArrayFloat, NDArrayInt
 
 
 def wrap(angle: NDArrayFloat) -> NDArrayFloat:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from store.refine.tracks import Tracks
+from avmine.store.refine.tracks import Tracks
 
 
 def categories(tracks: Tracks) -> tuple[Tracks, int]:

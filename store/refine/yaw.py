@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from store.refine.params import RefineParams
-from store.refine.tracks import Tracks, fitted_velocity, window_rows, wrap
+from avmine.store.refine.params import RefineParams
+from avmine.store.refine.tracks import Tracks, fitted_velocity, window_rows, wrap
 
 JUMP_COST = 3.0
 """A heading jump left in a track costs as much as this many moving boxes pointing against their motion."""

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from server.ingestion import prepare_logs
-from store import Store, ingest
-from store.demo import SCENARIO_MINING_DIR
+from avmine.server.ingestion import prepare_logs
+from avmine.store import Store, ingest
+from avmine.store.demo import SCENARIO_MINING_DIR
 
 from .programs import LOGS
 

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from atomic.categories import referred_category
-from evaluation.guarded_scoring import prompt_hold_out
-from store import Store
-from store.agent_runs import outcomes, sessions
-from store.library import search_examples
-from store.readers.safe_pickle import load_pickle
-from store.scorings import scorings
+from avmine.atomic.categories import referred_category
+from avmine.evaluation.guarded_scoring import prompt_hold_out
+from avmine.store import Store
+from avmine.store.agent_runs import outcomes, sessions
+from avmine.store.library import search_examples
+from avmine.store.readers.safe_pickle import load_pickle
+from avmine.store.scorings import scorings
 
 from ..vlm.stand_in import chat_completions
 from .conftest import scripted_agents_alive
@@ -49,7 +49,8 @@ def avmine(
     (tmp_path / "plan.json").write_text(json.dumps(plan))
     run_env = os.environ | {"SCRIPTED_AGENT_PLAN": str(tmp_path / "plan.json"), "SCRIPTED_AGENT_STATE": str(state)}
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", "--db", str(db), *args, "--agent", "command", "--agent-command", AGENT,
+        [sys.executable, "-m", "avmine.server.cli",
+         "--db", str(db), *args, "--agent", "command", "--agent-command", AGENT,
          "--quiet"],
         capture_output=True, text=True, timeout=900, env=run_env | (env or {}), cwd=Path(__file__).parents[2],
     )  # fmt: skip
@@ -120,7 +121,7 @@ def test_an_interrupted_run_resumes_where_it_stopped(db: Path, tmp_path: Path) -
     (tmp_path / "plan.json").write_text(json.dumps(plan))
     env = os.environ | {"SCRIPTED_AGENT_PLAN": str(tmp_path / "plan.json"), "SCRIPTED_AGENT_STATE": str(state)}
     batch = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "--db", str(db), "run", "--split", "val", "--prompts", listed,
+        [sys.executable, "-m", "avmine.server.cli", "--db", str(db), "run", "--split", "val", "--prompts", listed,
          "--agent", "command", "--agent-command", AGENT, "--quiet", "--name", "resumable", "--no-review",
          "--out", str(tmp_path / "out")],
         env=env, cwd=Path(__file__).parents[2], start_new_session=True,
@@ -264,7 +265,7 @@ def test_parallel_sessions_and_a_budget_that_runs_out(db: Path, tmp_path: Path) 
 )
 def test_bad_options_are_refused_before_anything_opens(tmp_path: Path, args: list[str], message: str) -> None:
     db = tmp_path / "untouched.duckdb"
-    done = subprocess.run([sys.executable, "-m", "server.cli", "--db", str(db), *args, "--split", "val"],
+    done = subprocess.run([sys.executable, "-m", "avmine.server.cli", "--db", str(db), *args, "--split", "val"],
                           capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])  # fmt: skip
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert done.stderr.startswith(f"avmine {args[0]}: ")
@@ -276,7 +277,7 @@ def test_every_served_tool_is_flagged_for_screening_and_runs_never_score(tmp_pat
     # tool appears that no one has decided about, and when a run could score or write the library.
     import anyio
 
-    from server.mcp.app import create_server, headless_tools
+    from avmine.server.mcp.app import create_server, headless_tools
 
     path = tmp_path / "tools.duckdb"
     with Store.open(path) as store:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from store import Store
-from store.agent_runs import outcomes, sessions
-from store.demo import DEMO_GROUND_TRUTH
-from store.library import search_examples
-from store.readers.safe_pickle import load_pickle
+from avmine.store import Store
+from avmine.store.agent_runs import outcomes, sessions
+from avmine.store.demo import DEMO_GROUND_TRUTH
+from avmine.store.library import search_examples
+from avmine.store.readers.safe_pickle import load_pickle
 
 from ..evaluation.conftest import run_av2
 from .anthropic_stand_in import AnthropicStandIn, Block, Conversation, text, tool
@@ -86,7 +86,7 @@ def avmine(db: Path, home: Path, url: str, *args: str) -> subprocess.CompletedPr
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1",
     }  # fmt: skip
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", "--db", str(db), *args, "--split", "val", "--claude", str(CLAUDE),
+        [sys.executable, "-m", "avmine.server.cli", "--db", str(db), *args, "--split", "val", "--claude", str(CLAUDE),
          "--quiet", "--max-attempts", "1", "--timeout", "300"],
         capture_output=True, text=True, timeout=900, env=env, cwd=Path(__file__).parents[2],
     )  # fmt: skip
@@ -129,7 +129,8 @@ def test_claude_screens_then_runs_and_submits(db: Path, tmp_path: Path) -> None:
     assert set(submission) == {(LOGS[0], BICYCLE), (LOGS[1], STOPPED)}
     ground_truth = load_pickle(DEMO_GROUND_TRUTH)
     scored = subprocess.run(
-        [sys.executable, "-m", "server.cli", "score", str(out / "submission.pkl"), str(DEMO_GROUND_TRUTH), "--json"],
+        [sys.executable, "-m", "avmine.server.cli",
+         "score", str(out / "submission.pkl"), str(DEMO_GROUND_TRUTH), "--json"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     ours = json.loads(scored.stdout)["metrics"]
@@ -151,8 +152,9 @@ def test_a_batch_whose_agent_is_not_logged_in_submits_nothing_old_and_fails(db: 
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE"))} | {
         "HOME": str(home), "DISABLE_AUTOUPDATER": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}  # fmt: skip
-    command = [sys.executable, "-m", "server.cli", "--db", str(db), "run", "--split", "val", "--prompts", str(listed),
-               "--claude", str(CLAUDE), "--quiet", "--name", "logged-out", "--out", str(tmp_path / "out")]  # fmt: skip
+    command = [sys.executable, "-m", "avmine.server.cli", "--db", str(db), "run", "--split", "val",
+               "--prompts", str(listed), "--claude", str(CLAUDE), "--quiet", "--name", "logged-out", "--out",
+               str(tmp_path / "out")]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=Path(__file__).parents[2])
     assert done.returncode == 1, done.stdout + done.stderr
     assert "every prompt failed" in done.stderr

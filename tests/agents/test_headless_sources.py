@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from atomic.categories import VEHICLE_MEMBERS
-from evaluation.guarded_scoring import prompt_hold_out
-from evaluation.score_runs import score_stored_run
-from evaluation.submission.from_runs import submission_from_runs
-from store import Store
-from store.agent_runs import outcomes
-from store.library import search_examples
-from store.readers.safe_pickle import load_pickle
-from store.scorings import scorings
+from avmine.atomic.categories import VEHICLE_MEMBERS
+from avmine.evaluation.guarded_scoring import prompt_hold_out
+from avmine.evaluation.score_runs import score_stored_run
+from avmine.evaluation.submission.from_runs import submission_from_runs
+from avmine.store import Store
+from avmine.store.agent_runs import outcomes
+from avmine.store.library import search_examples
+from avmine.store.readers.safe_pickle import load_pickle
+from avmine.store.scorings import scorings
 
 from ..refined_demo import RAW, REFINED, add_refined_sources
 from .programs import BICYCLE, BICYCLES_PROGRAM, LOGS, STOPPED, STOPPED_PROGRAM, VEHICLES_PROGRAM

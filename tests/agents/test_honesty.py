@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from atomic.honesty import DishonestProgramError, check_honest, hard_coded_answers
-from atomic.program import ProgramError
-from server.mcp.app import create_server
-from store import Store
-from store.library import search_examples
+from avmine.atomic.honesty import DishonestProgramError, check_honest, hard_coded_answers
+from avmine.atomic.program import ProgramError
+from avmine.server.mcp.app import create_server
+from avmine.store import Store
+from avmine.store.library import search_examples
 
 from .programs import CHEATING_PROGRAM, STOPPED, STOPPED_PROGRAM, program
 

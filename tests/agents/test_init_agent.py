@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from store import Store
+from avmine.store import Store
 
 AVMINE = str(Path(sys.executable).parent / "avmine")
 CLAUDE = Path(__file__).parents[1] / "clients" / "node_modules" / ".bin" / "claude"

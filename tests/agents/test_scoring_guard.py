@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from evaluation.guarded_scoring import prompt_hold_out
-from server.mcp.app import create_server
-from store import Store
-from store.library import search_examples
-from store.scorings import count_scorings, scorings
+from avmine.evaluation.guarded_scoring import prompt_hold_out
+from avmine.server.mcp.app import create_server
+from avmine.store import Store
+from avmine.store.library import search_examples
+from avmine.store.scorings import count_scorings, scorings
 
 from ..mcp.client import call, text
 from .programs import BICYCLE, BICYCLES_PROGRAM, STOPPED, STOPPED_PROGRAM, program
@@ -151,7 +151,7 @@ def test_a_bad_budget_is_refused_before_the_database_opens(
     tmp_path: Path, args: list[str], env: dict[str, str], message: str
 ) -> None:
     db = tmp_path / "untouched.duckdb"
-    done = subprocess.run([sys.executable, "-m", "server.cli", "--db", str(db), *args], capture_output=True, text=True,
-                          timeout=120, env=os.environ | env, stdin=subprocess.DEVNULL)  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "avmine.server.cli", "--db", str(db), *args], capture_output=True,
+                          text=True, timeout=120, env=os.environ | env, stdin=subprocess.DEVNULL)  # fmt: skip
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert not db.exists()

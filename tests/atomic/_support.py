@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from atomic.lifting import relational, unary
+from avmine.atomic.lifting import relational, unary
 
 LOG_DIR = Path("/logs/fake-log")
 

@@ -2,8 +2,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from atomic import algebra
-from atomic.timelines import set_context_resolver
+from avmine.atomic import algebra
+from avmine.atomic.timelines import set_context_resolver
 from tests.atomic._support import LOG_DIR, FakeLog, worked_example_log
 
 

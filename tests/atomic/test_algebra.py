@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from atomic import algebra
-from atomic.algebra import (
+from avmine.atomic import algebra
+from avmine.atomic.algebra import (
     register_function,
     resolve_function,
     reverse_relationship,
@@ -17,8 +17,8 @@ from atomic.algebra import (
     scenario_or,
     set_compat_mutation,
 )
-from atomic.lifting import relational
-from atomic.scenario import Scenario, ScenarioValue, timestamps, track_dict
+from avmine.atomic.lifting import relational
+from avmine.atomic.scenario import Scenario, ScenarioValue, timestamps, track_dict
 from tests.atomic._support import LOG_DIR, UUIDS, FakeLog, leaves, near_objects, scenarios, stationary
 
 # ---------------------------------------------------------------- scenario_and (refAV/atomic_functions.py)

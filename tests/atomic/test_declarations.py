@@ -12,25 +12,24 @@ from typing import Any
 import numpy as np
 import pytest
 
-import atomic
-import atomic.functions
-import atomic.functions.robust
-import atomic.functions.robust_relations
-import vlm.functions
-import vlm.program_functions
-from atomic import docs
-from atomic.algebra import scenario_not
-from atomic.functions import EXTENSION_KINDS, FUNCTIONS, map_mask_functions, register_functions
-from atomic.functions.map import map_mask_keys
-from atomic.functions.robust import SPELL_DOCS
-from atomic.lifting import unary
-from atomic.listing import KINDS, LISTED, listed, unlist
-from atomic.validation import ArgumentError
+from avmine import atomic
+from avmine.atomic import functions as atomic_functions
+from avmine.atomic.functions import robust, robust_relations
+from avmine.vlm import functions as vlm_functions
+from avmine.vlm import program_functions
+from avmine.atomic import docs
+from avmine.atomic.algebra import scenario_not
+from avmine.atomic.functions import EXTENSION_KINDS, FUNCTIONS, map_mask_functions, register_functions
+from avmine.atomic.functions.map import map_mask_keys
+from avmine.atomic.functions.robust import SPELL_DOCS
+from avmine.atomic.lifting import unary
+from avmine.atomic.listing import KINDS, LISTED, listed, unlist
+from avmine.atomic.validation import ArgumentError
 from tests.atomic._support import LOG_DIR, FakeLog
 
 ROOT = Path(atomic.__file__).parent.parent
 DECLARING_MODULES = [
-    *sorted(Path(atomic.functions.__file__).parent.glob("*.py")),
+    *sorted(Path(atomic_functions.__file__).parent.glob("*.py")),
     ROOT / "atomic" / "algebra.py",
     ROOT / "atomic" / "output.py",
     ROOT / "vlm" / "program_functions.py",
@@ -81,13 +80,13 @@ def test_no_function_is_declared_twice() -> None:
             assert twin not in where, f"{name} has a second declaration, {twin}, in {where[twin]}"
     # tables keyed by function names (FUNCTIONS, the VLM table) are derived, not written out again
     for path in (ROOT / "vlm" / "functions.py", ROOT / "vlm" / "program_functions.py", ROOT / "vlm" / "broker.py"):
-        named = _string_constants(path) & set(vlm.program_functions.DECLARED)
+        named = _string_constants(path) & set(program_functions.DECLARED)
         assert not named, f"{path.name} names {sorted(named)} again instead of deriving them from the declarations"
 
 
 def test_every_declared_function_is_listed() -> None:
     # a lifted declaration without @listed would be in no program's scope
-    modules = [m for m in vars(atomic.functions).values() if inspect.ismodule(m)]
+    modules = [m for m in vars(atomic_functions).values() if inspect.ismodule(m)]
     assert len(modules) >= 11
     for module in modules:
         for name, func in vars(module).items():
@@ -208,7 +207,7 @@ def test_robust_variants_take_their_faithful_parameters_and_the_spell_ones() -> 
 def test_robust_spell_parameters_come_by_construction() -> None:
     # in_spells (motion) and robust_relation (relations) add min_duration_s and max_gap_s, their docs
     # and their checks: no robust declaration writes them itself
-    for module in (atomic.functions.robust, atomic.functions.robust_relations):
+    for module in (robust, robust_relations):
         for node in ast.parse(Path(module.__file__ or "").read_text()).body:
             if isinstance(node, ast.FunctionDef) and node.name in FUNCTIONS:
                 written = {arg.arg for arg in node.args.args + node.args.kwonlyargs}
@@ -217,7 +216,7 @@ def test_robust_spell_parameters_come_by_construction() -> None:
     for name, func in spelled.items():
         assert [p.name for p in _params(func)][-2:] == ["min_duration_s", "max_gap_s"], name
         entry = docs.registry()[name]
-        if func.__module__ == "atomic.functions.robust" or name == "robust_changing_lanes":
+        if func.__module__ == "avmine.atomic.functions.robust" or name == "robust_changing_lanes":
             for key, text in SPELL_DOCS:
                 assert entry.parameters[key].startswith(text), name
     with pytest.raises(ArgumentError, match="robust_turning: min_duration_s"):
@@ -225,8 +224,8 @@ def test_robust_spell_parameters_come_by_construction() -> None:
 
 
 def test_vlm_table_is_derived_from_the_declarations() -> None:
-    table = vlm.functions.FUNCTIONS
-    assert table is vlm.program_functions.VISION
+    table = vlm_functions.FUNCTIONS
+    assert table is program_functions.VISION
     assert len(table) == 10
     for name, entry in table.items():
         func = FUNCTIONS[name]

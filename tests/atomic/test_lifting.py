@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from atomic.algebra import reverse_relationship, scenario_not
-from atomic.lifting import relational, unary
-from atomic.scenario import Scenario, restrict, timestamps
-from atomic.timelines import set_context_resolver
+from avmine.atomic.algebra import reverse_relationship, scenario_not
+from avmine.atomic.lifting import relational, unary
+from avmine.atomic.scenario import Scenario, restrict, timestamps
+from avmine.atomic.timelines import set_context_resolver
 from tests.atomic._support import (
     LOG_DIR,
     UUIDS,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from atomic.scenario import (
+from avmine.atomic.scenario import (
     Scenario,
     ScenarioValue,
     as_scenario,
@@ -19,7 +19,7 @@ from atomic.scenario import (
     to_scenario_dict,
     track_dict,
 )
-from atomic.timelines import StaticTimelines, Timelines, resolve_context, set_context_resolver
+from avmine.atomic.timelines import StaticTimelines, Timelines, resolve_context, set_context_resolver
 from tests.atomic._support import LOG_DIR, FakeLog, scenarios, time_sets, values
 
 # ---------------------------------------------------------------- timestamps

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from atomic.honesty import TrackPickingError, check_honest
-from atomic.program import ProgramError, prepare
-from atomic.track_picking import picked_tracks
-from store.demo_data.programs import PROGRAMS
+from avmine.atomic.honesty import TrackPickingError, check_honest
+from avmine.atomic.program import ProgramError, prepare
+from avmine.atomic.track_picking import picked_tracks
+from avmine.store.demo_data.programs import PROGRAMS
 
 ROOT = Path(__file__).parents[2]
 HEAD = "cars = get_objects_of_category(log_dir, category='REGULAR_VEHICLE')\n"

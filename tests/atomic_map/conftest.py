@@ -11,7 +11,7 @@ import pytest
 from av2.map.map_api import ArgoverseStaticMap
 from scipy.spatial.transform import Rotation
 
-from atomic.map import MapIndex, MapRegions
+from avmine.atomic.map import MapIndex, MapRegions
 from tests.atomic_map.reference import ReferenceMap
 
 DEMO = Path(__file__).resolve().parents[2] / "store" / "demo_data"

@@ -3,7 +3,7 @@ written straight from RefAV's per-point code (one scalar at a time): refAV/utils
 cuboid_distance, get_scenario_lanes, get_pos_within_lane) and refAV/atomic_functions.py (changing_lanes,
 at_pedestrian_crossing, near_intersection, in_drivable_area).
 
-Every vectorised routine of ``atomic.map`` is checked for equality against these.
+Every vectorised routine of ``avmine.atomic.map`` is checked for equality against these.
 """
 
 from __future__ import annotations

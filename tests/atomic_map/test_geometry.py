@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atomic.map import (
+from avmine.atomic.map import (
     PolygonSet,
     box_footprints,
     box_footprints_3d,

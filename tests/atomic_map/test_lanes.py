@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import median_filter
 
-from atomic.map import NO_LANE, MapIndex
+from avmine.atomic.map import NO_LANE, MapIndex
 from tests.atomic_map.conftest import DemoLog, sample_rows
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from atomic.map import (
+from avmine.atomic.map import (
     NO_LANE,
     at_pedestrian_crossing_fixed,
     at_pedestrian_crossing_refav,
@@ -160,7 +160,7 @@ def test_lane_position_matches_reference(demo_logs: list[DemoLog]) -> None:
 def test_empty_map_answers_nothing() -> None:
     from av2.map.map_api import ArgoverseStaticMap
 
-    from atomic.map import MapIndex, MapRegions
+    from avmine.atomic.map import MapIndex, MapRegions
 
     avm = ArgoverseStaticMap(
         log_id="empty", vector_drivable_areas={}, vector_lane_segments={}, vector_pedestrian_crossings={},

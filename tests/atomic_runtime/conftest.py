@@ -4,9 +4,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from atomic.context import LogContext, context_for
-from server.executor import Executor
-from store import Store
+from avmine.atomic.context import LogContext, context_for
+from avmine.server.executor import Executor
+from avmine.store import Store
 
 LOGS = (
     "3b3570b4-7b0b-3268-a571-b0889dbf40b6",

@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import atomic
-from atomic.output import post_process_scenario
-from server.executor import Executor, LogSelection
-from store.runs import LogResult
+from avmine import atomic
+from avmine.atomic.output import post_process_scenario
+from avmine.server.executor import Executor, LogSelection
+from avmine.store.runs import LogResult
 
 GOLDEN_DIR = Path(__file__).parents[1] / "data" / "refav_golden"
 NAMESPACE = atomic.program_namespace()

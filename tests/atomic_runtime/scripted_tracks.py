@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from atomic.context import LogContext, pin_context
-from store.arrays import LogArrays
+from avmine.atomic.context import LogContext, pin_context
+from avmine.store.arrays import LogArrays
 
 RATE_HZ = 10
 EGO = "ego"
@@ -85,7 +85,7 @@ def build(tracks: dict[str, Track], log_dir: Path) -> LogContext:
 
 def seconds(found: dict[str, list[int]] | dict[str, object], uuid: str) -> tuple[float, float] | None:
     """First and last found time of ``uuid`` in seconds (None when nothing was found)."""
-    from atomic.scenario import timestamps
+    from avmine.atomic.scenario import timestamps
 
     stamps = sorted(timestamps(found.get(uuid, [])))  # type: ignore[arg-type]
     return None if not stamps else (stamps[0] / 1e9, stamps[-1] / 1e9)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-import atomic
-from atomic.runner import run_program
-from atomic.validation import ArgumentError
-from store import Store
+from avmine import atomic
+from avmine.atomic.runner import run_program
+from avmine.atomic.validation import ArgumentError
+from avmine.store import Store
 
 from .conftest import LOGS
 

@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from atomic.context import LogContext
-from atomic.docs import registry
-from atomic.functions import EXTENSION_KINDS, FUNCTIONS
-from atomic.kinematics import Groups
-from atomic.temporal import close_gaps, drop_short, hysteresis, window_mean
-from atomic.validation import ArgumentError
+from avmine.atomic.context import LogContext
+from avmine.atomic.docs import registry
+from avmine.atomic.functions import EXTENSION_KINDS, FUNCTIONS
+from avmine.atomic.kinematics import Groups
+from avmine.atomic.temporal import close_gaps, drop_short, hysteresis, window_mean
+from avmine.atomic.validation import ArgumentError
 
 from .scripted_tracks import Track, along, build, seconds, times
 

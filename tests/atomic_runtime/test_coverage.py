@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from atomic.categories import prompt_categories, referred_category
-from atomic.coverage import LEXICON, gaps, prompt_coverage
-from atomic.functions import FUNCTIONS
+from avmine.atomic.categories import prompt_categories, referred_category
+from avmine.atomic.coverage import LEXICON, gaps, prompt_coverage
+from avmine.atomic.functions import FUNCTIONS
 
 
 def test_every_function_the_lexicon_names_exists() -> None:
@@ -46,7 +46,7 @@ def test_categories_in_prompt_order() -> None:
 def test_the_command_line_reports_gaps(tmp_path: Path) -> None:
     listed = tmp_path / "prompts.txt"
     listed.write_text("vehicle turning left\npickup truck towing a trailer\n\n")
-    done = subprocess.run([sys.executable, "-m", "server.cli", "--db", str(tmp_path / "none.duckdb"), "coverage",
+    done = subprocess.run([sys.executable, "-m", "avmine.server.cli", "--db", str(tmp_path / "none.duckdb"), "coverage",
                            str(listed)], capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "ok  vehicle turning left" in done.stdout and "GAP pickup truck towing a trailer" in done.stdout

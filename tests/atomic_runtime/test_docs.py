@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import inspect
 
-import atomic
-from atomic import docs
+from avmine import atomic
+from avmine.atomic import docs
 
 
 def test_every_function_has_complete_docs() -> None:
@@ -44,7 +44,7 @@ def test_search_finds_by_meaning_words() -> None:
 
 
 def test_search_puts_the_named_function_first_however_spelt() -> None:
-    import vlm.program_functions  # noqa: F401  (the VLM functions are listed too, as the server lists them)
+    import avmine.vlm.program_functions  # noqa: F401  (the VLM functions are listed too, as the server lists them)
 
     for query in ("u-turn", "u turn", "U_Turn", "uturn"):
         assert docs.search(query)[0].name == "u_turn", query
@@ -55,7 +55,7 @@ def test_search_puts_the_named_function_first_however_spelt() -> None:
 
 
 def test_search_finds_common_phrasings() -> None:
-    import vlm.program_functions  # noqa: F401
+    import avmine.vlm.program_functions  # noqa: F401
 
     expected = {
         "stopped car": "has_velocity",

@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from evaluation.submission.format import sequence_frames
-from evaluation.submission.from_store import log_boxes
-from server.executor import Executor
-from store import Store
-from store.demo import DEMO_GROUND_TRUTH
-from store.readers.safe_pickle import load_pickle
+from avmine.evaluation.submission.format import sequence_frames
+from avmine.evaluation.submission.from_store import log_boxes
+from avmine.server.executor import Executor
+from avmine.store import Store
+from avmine.store.demo import DEMO_GROUND_TRUTH
+from avmine.store.readers.safe_pickle import load_pickle
 
 from .golden import run_all
 

@@ -6,8 +6,8 @@ import numpy as np
 from scipy.ndimage import median_filter
 from scipy.spatial.transform import Rotation
 
-from atomic.context import LogContext
-from atomic.kinematics import Groups, median_smooth
+from avmine.atomic.context import LogContext
+from avmine.atomic.kinematics import Groups, median_smooth
 
 
 def _reference_derivative(xyz: np.ndarray, t_ns: np.ndarray, n: int) -> np.ndarray:

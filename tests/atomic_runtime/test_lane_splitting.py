@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from atomic.functions import FUNCTIONS
-from atomic.validation import ArgumentError
+from avmine.atomic.functions import FUNCTIONS
+from avmine.atomic.validation import ArgumentError
 
 from .scripted_tracks import Track, along, build, times
 

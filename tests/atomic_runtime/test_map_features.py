@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from atomic.context import LogContext
-from atomic.map_features import LANE_FILE, compute_lane_assignment
-from server.ingestion import ingest_and_prepare
-from store import Store
-from store.demo import SENSOR_DIR
+from avmine.atomic.context import LogContext
+from avmine.atomic.map_features import LANE_FILE, compute_lane_assignment
+from avmine.server.ingestion import ingest_and_prepare
+from avmine.store import Store
+from avmine.store.demo import SENSOR_DIR
 
 LOG = "7fab2350-7eaf-3b7e-a39d-6937a4c1bede"
 
@@ -34,7 +34,7 @@ def test_stored_lanes_are_read_not_recomputed(ctx: LogContext) -> None:
 
 
 def test_map_masks_are_stored_once_and_mapped_by_later_contexts(tmp_path: Path) -> None:
-    from atomic.functions.map import (
+    from avmine.atomic.functions.map import (
         at_pedestrian_crossing,
         in_drivable_area,
         map_mask_keys,
@@ -74,8 +74,8 @@ def test_map_masks_are_stored_once_and_mapped_by_later_contexts(tmp_path: Path) 
 
 
 def test_a_worker_warms_the_masks_for_programs_calling_a_function_declared_to_read_them(demo_db: Store) -> None:
-    from atomic.functions import map_mask_functions
-    from server.executor.log_contexts import LogContexts
+    from avmine.atomic.functions import map_mask_functions
+    from avmine.server.executor.log_contexts import LogContexts
 
     name = (LOG, LogContext(demo_db.load_arrays(LOG)).arrays.source)
 

@@ -12,19 +12,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atomic.context import LogContext
-from atomic.functions._select import tracks_of
-from atomic.functions.objects import category_uuids
-from atomic.functions.relations import (
+from avmine.atomic.context import LogContext
+from avmine.atomic.functions._select import tracks_of
+from avmine.atomic.functions.objects import category_uuids
+from avmine.atomic.functions.relations import (
     facing_toward,
     has_objects_in_relative_direction,
     heading_toward,
     near_objects,
 )
-from atomic.kinematics import Groups, derivative, derivative_at
-from atomic.map import box_footprints, footprint_distance
-from atomic.map.geometry import footprint_discs
-from atomic.pairs import PairSeries, _same_windows, build_pairs, pairs_of
+from avmine.atomic.kinematics import Groups, derivative, derivative_at
+from avmine.atomic.map import box_footprints, footprint_distance
+from avmine.atomic.map.geometry import footprint_discs
+from avmine.atomic.pairs import PairSeries, _same_windows, build_pairs, pairs_of
 
 
 def _brute_pairs(ctx: LogContext, tracks: np.ndarray, candidates: np.ndarray) -> PairSeries:
@@ -170,7 +170,7 @@ def test_pruned_relations_equal_exact_distances(ctx: LogContext, rule: object, c
 
 def test_series_at_some_rows_equal_the_series_of_all_rows_there(ctx: LogContext) -> None:
     """Positions, disc bounds and heading angles computed only at some rows are those of all rows, bit for bit."""
-    from atomic.functions.relations import _heading_angle, _unit
+    from avmine.atomic.functions.relations import _heading_angle, _unit
 
     tracks, candidates = _sets(ctx)
     everything = pairs_of(ctx, *_pair_arrays(tracks, candidates))
@@ -203,7 +203,7 @@ def test_series_at_some_rows_equal_the_series_of_all_rows_there(ctx: LogContext)
 
 def test_pairs_that_never_come_near_are_left_out_as_their_rows_would_be(ctx: LogContext) -> None:
     """Leaving out the rows of pairs whose tracks never come near gives the row bounds' answers exactly."""
-    from atomic.pairs import PRUNE_MARGIN_M
+    from avmine.atomic.pairs import PRUNE_MARGIN_M
 
     tracks, candidates = _sets(ctx)
     everything = pairs_of(ctx, *_pair_arrays(tracks, candidates))
@@ -230,7 +230,7 @@ def _pair_arrays(tracks: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray
 
 
 def test_map_masks_filled_track_by_track_equal_one_pass(ctx: LogContext) -> None:
-    from atomic.functions.map import in_drivable_area, near_intersection
+    from avmine.atomic.functions.map import in_drivable_area, near_intersection
 
     peds = category_uuids(ctx, "PEDESTRIAN")
     everyone = ctx.uuids()
@@ -251,7 +251,7 @@ def test_map_masks_filled_track_by_track_equal_one_pass(ctx: LogContext) -> None
 
 
 def test_recent_work_is_kept_within_its_budget(ctx: LogContext) -> None:
-    from atomic.context import RECENT_SIZE
+    from avmine.atomic.context import RECENT_SIZE
 
     ctx.forget_recent()
     calls: list[str] = []

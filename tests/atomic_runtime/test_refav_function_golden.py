@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from atomic.runner import run_program
-from server.executor import Executor
-from store import Store
-from store.runs import LogResult
+from avmine.atomic.runner import run_program
+from avmine.server.executor import Executor
+from avmine.store import Store
+from avmine.store.runs import LogResult
 
 from .golden import NAMESPACE, load, normalise, refav_answer, run_golden
 

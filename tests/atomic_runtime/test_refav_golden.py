@@ -11,9 +11,9 @@ import ast
 
 import pytest
 
-from server.executor import Executor
-from store import Store
-from store.runs import LogResult
+from avmine.server.executor import Executor
+from avmine.store import Store
+from avmine.store.runs import LogResult
 
 from .golden import NAMESPACE, load, normalise, refav_answer, run_golden
 

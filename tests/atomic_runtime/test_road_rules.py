@@ -9,19 +9,19 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from atomic.context import LogContext, context_for
-from atomic.functions import FUNCTIONS
-from atomic.functions.map import _lane_table
-from atomic.functions.road_rules import (
+from avmine.atomic.context import LogContext, context_for
+from avmine.atomic.functions import FUNCTIONS
+from avmine.atomic.functions.map import _lane_table
+from avmine.atomic.functions.road_rules import (
     entering_drivable_area,
     leaving_drivable_area,
     merging,
     special_stopping,
     wrong_way,
 )
-from atomic.functions.robust import planar_speed
-from atomic.validation import ArgumentError
-from store import Store
+from avmine.atomic.functions.robust import planar_speed
+from avmine.atomic.validation import ArgumentError
+from avmine.store import Store
 
 from .scripted_tracks import Track, build, times
 

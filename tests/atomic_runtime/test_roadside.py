@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from atomic.context import LogContext, context_for
-from atomic.functions import FUNCTIONS
-from atomic.functions.roadside import turn_only_lanes
-from atomic.map.lanes import MapIndex
-from atomic.validation import ArgumentError
-from store import Store
+from avmine.atomic.context import LogContext, context_for
+from avmine.atomic.functions import FUNCTIONS
+from avmine.atomic.functions.roadside import turn_only_lanes
+from avmine.atomic.map.lanes import MapIndex
+from avmine.atomic.validation import ArgumentError
+from avmine.store import Store
 
 from .scripted_tracks import Track, build, times
 

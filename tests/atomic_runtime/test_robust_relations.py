@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from atomic.context import LogContext, context_for
-from atomic.denoise import centred_mean, denoised, oriented_heading
-from atomic.functions import EXTENSION_KINDS, FUNCTIONS
-from atomic.kinematics import Groups
-from atomic.temporal import spells
-from atomic.validation import ArgumentError
-from store import Store
+from avmine.atomic.context import LogContext, context_for
+from avmine.atomic.denoise import centred_mean, denoised, oriented_heading
+from avmine.atomic.functions import EXTENSION_KINDS, FUNCTIONS
+from avmine.atomic.kinematics import Groups
+from avmine.atomic.temporal import spells
+from avmine.atomic.validation import ArgumentError
+from avmine.store import Store
 
 from .scripted_tracks import EGO, Track, along, build, times
 

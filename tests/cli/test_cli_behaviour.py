@@ -17,11 +17,11 @@ import termios
 import time
 from pathlib import Path
 
-from server import __version__
-from store import Store
-from store.demo import SENSOR_DIR
+from avmine.server import __version__
+from avmine.store import Store
+from avmine.store.demo import SENSOR_DIR
 
-AVMINE = [sys.executable, "-m", "server.cli"]
+AVMINE = [sys.executable, "-m", "avmine.server.cli"]
 LOG = "adcf7d18-0510-35b0-a2fa-b4cea13a6d76"
 
 

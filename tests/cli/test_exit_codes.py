@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import server.cli
-from server.cli import COMMANDS, build_parser, main
-from server.cli.exit_codes import ExitCode
+from avmine import server
+from avmine.server.cli import COMMANDS, build_parser, main
+from avmine.server.cli.exit_codes import ExitCode
 
 
 def bad_inputs(tmp: Path) -> dict[str, list[str]]:
@@ -62,5 +62,5 @@ def test_a_usage_error_is_2_on_stderr(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_a_missing_command_module_is_an_error_not_a_missing_command(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(server.cli, "COMMANDS", (*COMMANDS, "no_such_command"))
-    with pytest.raises(ImportError, match=r"`no_such_command` command \(module server.cli.no_such_command\)"):
+    with pytest.raises(ImportError, match=r"`no_such_command` command \(module avmine.server.cli.no_such_command\)"):
         build_parser()

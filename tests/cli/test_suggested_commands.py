@@ -8,7 +8,7 @@ import difflib
 import re
 from pathlib import Path
 
-from server.cli import build_parser
+from avmine.server.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("server", "store", "evaluation", "atomic", "vlm")

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from store.demo import SCENARIO_MINING_DIR
-from store.readers.safe_pickle import load_pickle
+from avmine.store.demo import SCENARIO_MINING_DIR
+from avmine.store.readers.safe_pickle import load_pickle
 
 # The demo dataset in the repository: the two pickles and, per log, map/ and poses for the road filter.
 DATA_DIR = SCENARIO_MINING_DIR

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from evaluation import EvaluationInputError, evaluate
-from evaluation.synthetic import CaseConfig, make_case
+from avmine.evaluation import EvaluationInputError, evaluate
+from avmine.evaluation.synthetic import CaseConfig, make_case
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def test_malformed_pickle_via_cli(tmp_path: Path, case, capsys: pytest.CaptureFi
     bad.write_bytes(b"not a pickle")
     gt = tmp_path / "gt.pkl"
     gt.write_bytes(pickle.dumps(case[1]))
-    from server.cli.score import run
+    from avmine.server.cli.score import run
 
     args = argparse.Namespace(
         predictions=bad, ground_truth=gt, max_range_m=50, dataset_dir=None, objective_metric="HOTA", json=False

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import score
+from avmine.server.cli import score
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:

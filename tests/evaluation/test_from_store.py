@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluation.submission.format import sequence_frames
-from evaluation.submission.from_store import log_boxes
-from store import Store
-from store.demo import DEMO_GROUND_TRUTH
-from store.readers.safe_pickle import load_pickle
+from avmine.evaluation.submission.format import sequence_frames
+from avmine.evaluation.submission.from_store import log_boxes
+from avmine.store import Store
+from avmine.store.demo import DEMO_GROUND_TRUTH
+from avmine.store.readers.safe_pickle import load_pickle
 
 
 def test_ground_truth_labels_written_from_the_store_equal_the_official_pickle(demo_store: Store) -> None:
@@ -47,9 +47,9 @@ def test_missing_evaluation_timestamp_is_refused(demo_store: Store, tmp_path: Pa
 def test_ground_truth_rebuilt_from_the_store_scores_like_the_official_pickle(demo_store: Store) -> None:
     import copy
 
-    from evaluation import evaluate
-    from evaluation.ground_truth_from_store import ground_truth_frames, ground_truth_pairs
-    from store.demo import DEMO_PREDICTIONS
+    from avmine.evaluation import evaluate
+    from avmine.evaluation.ground_truth_from_store import ground_truth_frames, ground_truth_pairs
+    from avmine.store.demo import DEMO_PREDICTIONS
 
     official = load_pickle(DEMO_GROUND_TRUTH)
     rebuilt = {key: ground_truth_frames(demo_store, *key) for key in official}

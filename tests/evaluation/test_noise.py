@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from atomic.context import LogContext, context_for, pin_context
-from atomic.functions import FUNCTIONS
-from evaluation.noise import NoiseModel, agreement, apply_noise
-from store import Store
+from avmine.atomic.context import LogContext, context_for, pin_context
+from avmine.atomic.functions import FUNCTIONS
+from avmine.evaluation.noise import NoiseModel, agreement, apply_noise
+from avmine.store import Store
 
 LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
 

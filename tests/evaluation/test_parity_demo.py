@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from evaluation import evaluate
-from evaluation.sequences import OTHER_OBJECT, REFERRED_OBJECT
+from avmine.evaluation import evaluate
+from avmine.evaluation.sequences import OTHER_OBJECT, REFERRED_OBJECT
 
 
 def _close(a: tuple[float, ...], b: tuple[float, ...]) -> bool:

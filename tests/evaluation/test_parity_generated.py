@@ -5,8 +5,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evaluation import EvaluationInputError, evaluate
-from evaluation.synthetic import CaseConfig, make_case
+from avmine.evaluation import EvaluationInputError, evaluate
+from avmine.evaluation.synthetic import CaseConfig, make_case
 
 configs = st.builds(
     CaseConfig,

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from evaluation import evaluate
-from evaluation.postprocess import PostprocessConfig, align_predictions, dilate_referred_samples, dilate_scenario
-from evaluation.synthetic import CaseConfig, make_case
-from evaluation.timestamps import evaluation_timestamps
+from avmine.evaluation import evaluate
+from avmine.evaluation.postprocess import PostprocessConfig, align_predictions, dilate_referred_samples, dilate_scenario
+from avmine.evaluation.synthetic import CaseConfig, make_case
+from avmine.evaluation.timestamps import evaluation_timestamps
 
 PERIOD_NS = 100_000_000
 

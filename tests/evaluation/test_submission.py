@@ -4,9 +4,9 @@ from typing import Any
 
 import numpy as np
 
-from evaluation import evaluate
-from evaluation.sequences import OTHER_OBJECT, REFERRED_OBJECT, RELATED_OBJECT
-from evaluation.submission import LogBoxes, build_submission, label_boxes, validate_submission
+from avmine.evaluation import evaluate
+from avmine.evaluation.sequences import OTHER_OBJECT, REFERRED_OBJECT, RELATED_OBJECT
+from avmine.evaluation.submission import LogBoxes, build_submission, label_boxes, validate_submission
 
 TS = [100, 200, 300]
 

@@ -6,14 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import atomic
-from atomic.runner import run_program
-from evaluation import evaluate
-from evaluation.submission.validate import validate_submission
-from store import Store
-from store.demo import DEMO_GROUND_TRUTH, ingest_demo
-from store.readers.safe_pickle import load_pickle
-from store.runs import LogResult, Run, latest_results, load_run, record_run
+from avmine import atomic
+from avmine.atomic.runner import run_program
+from avmine.evaluation import evaluate
+from avmine.evaluation.submission.validate import validate_submission
+from avmine.store import Store
+from avmine.store.demo import DEMO_GROUND_TRUTH, ingest_demo
+from avmine.store.readers.safe_pickle import load_pickle
+from avmine.store.runs import LogResult, Run, latest_results, load_run, record_run
 
 STOPPED_CAR_LOG = "3bffdcff-c3a7-38b6-a0f2-64196d130958"
 BICYCLE_LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
@@ -49,7 +49,7 @@ def test_submit_from_stored_runs(tmp_path: Path) -> None:
         assert set(latest_results(store, "stopped car", "annotations")) == {STOPPED_CAR_LOG}
 
     out = tmp_path / "submission.pkl"
-    cli = [sys.executable, "-m", "server.cli", "--db", str(db), "submit", "--split", "val", "--out", str(out)]
+    cli = [sys.executable, "-m", "avmine.server.cli", "--db", str(db), "submit", "--split", "val", "--out", str(out)]
     done = subprocess.run(cli, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 (log, prompt) pairs, 1 from programs, 1 all-OTHER fallbacks" in done.stdout
@@ -72,7 +72,7 @@ def test_submit_an_empty_split_says_what_to_do(tmp_path: Path) -> None:
     cli = [
         sys.executable,
         "-m",
-        "server.cli",
+        "avmine.server.cli",
         "--db",
         str(db),
         "submit",

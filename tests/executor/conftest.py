@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from server.executor import Executor, Limits
-from server.ingestion import prepare_logs
-from store import Store, ingest
-from store.demo import SCENARIO_MINING_DIR
-from store.readers.safe_pickle import load_pickle
+from avmine.server.executor import Executor, Limits
+from avmine.server.ingestion import prepare_logs
+from avmine.store import Store, ingest
+from avmine.store.demo import SCENARIO_MINING_DIR
+from avmine.store.readers.safe_pickle import load_pickle
 
 LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
 SECRET = "CANARY-7f3a9c-ground-truth-secret"

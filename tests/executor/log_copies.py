@@ -11,7 +11,7 @@ import os
 import shutil
 import uuid
 
-from store import Store
+from avmine.store import Store
 
 _TABLES = ("logs", "ego_poses", "maps", "track_sources")
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-import atomic
-from atomic.context import active_source, set_active_source
-from atomic.runner import run_program
-from server.executor import Executor, Limits, LogSelection, memory
-from server.executor.sandboxed_child import scenario_document
-from store import Store
+from avmine import atomic
+from avmine.atomic.context import active_source, set_active_source
+from avmine.atomic.runner import run_program
+from avmine.server.executor import Executor, Limits, LogSelection, memory
+from avmine.server.executor.sandboxed_child import scenario_document
+from avmine.store import Store
 
 from .log_copies import copy_log
 
@@ -61,7 +61,7 @@ def _logs(store: Store) -> list[str]:
 
 
 def _in_process(store: Store, program: str, log_id: str, tmp: Path) -> dict[str, Any]:
-    """The program on one log in this process, through the runner the sandboxed child uses (``atomic.runner``)."""
+    """The program on one log in this process, through the sandboxed child's runner (``avmine.atomic.runner``)."""
     previous = active_source()
     set_active_source("annotations")
     try:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from server.executor import Executor, Limits, LogSelection
-from store import Store
-from store.runs import load_run
+from avmine.server.executor import Executor, Limits, LogSelection
+from avmine.store import Store
+from avmine.store.runs import load_run
 
 from .conftest import LOG
 

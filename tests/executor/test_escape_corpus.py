@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from server.executor import Executor, Limits, LogSelection
-from store import Store
-from store.bounds import ERROR_CHARS, STDOUT_CHARS
+from avmine.server.executor import Executor, Limits, LogSelection
+from avmine.store import Store
+from avmine.store.bounds import ERROR_CHARS, STDOUT_CHARS
 
 from .conftest import LOG, SECRET, Listener
 

@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from server.executor import Executor, LogSelection
-from server.executor.diagnostics import diagnose
-from store import Store
-from store.runs import load_run
+from avmine.server.executor import Executor, LogSelection
+from avmine.server.executor.diagnostics import diagnose
+from avmine.store import Store
+from avmine.store.runs import load_run
 
 from .conftest import LOG
 
@@ -61,10 +61,10 @@ def test_unknown_names_suggest_functions(executor: Executor) -> None:
 
 
 def test_exec_cli(tmp_path: Path) -> None:
-    from store.demo import SCENARIO_MINING_DIR
+    from avmine.store.demo import SCENARIO_MINING_DIR
 
     db = str(tmp_path / "cli.duckdb")
-    cli = [sys.executable, "-m", "server.cli", "--db", db]
+    cli = [sys.executable, "-m", "avmine.server.cli", "--db", db]
     ingest = subprocess.run([*cli, "ingest", str(SCENARIO_MINING_DIR / LOG), "--quiet"], capture_output=True, text=True)
     assert ingest.returncode == 0, ingest.stderr
     program = tmp_path / "left.py"
@@ -89,9 +89,9 @@ def test_exec_cli(tmp_path: Path) -> None:
 
 
 def test_exec_cli_shows_where_a_program_failed_and_what_it_printed(tmp_path: Path) -> None:
-    from store.demo import SCENARIO_MINING_DIR
+    from avmine.store.demo import SCENARIO_MINING_DIR
 
-    cli = [sys.executable, "-m", "server.cli", "--db", str(tmp_path / "cli.duckdb")]
+    cli = [sys.executable, "-m", "avmine.server.cli", "--db", str(tmp_path / "cli.duckdb")]
     ingest = subprocess.run([*cli, "ingest", str(SCENARIO_MINING_DIR / LOG), "--quiet"], capture_output=True, text=True)
     assert ingest.returncode == 0, ingest.stderr
 

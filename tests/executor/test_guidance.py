@@ -7,14 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from atomic import FUNCTIONS
-from server.executor import Executor, Limits, LogSelection
-from server.executor.diagnostics import diagnose
-from server.executor.ranges import empty_ranges
-from server.mcp.guidance import SEMANTIC_RULES
-from store import Store
-from store.demo import demo_programs
-from store.library import REFAV_EXAMPLES, parse_refav_examples
+from avmine.atomic import FUNCTIONS
+from avmine.server.executor import Executor, Limits, LogSelection
+from avmine.server.executor.diagnostics import diagnose
+from avmine.server.executor.ranges import empty_ranges
+from avmine.server.mcp.guidance import SEMANTIC_RULES
+from avmine.store import Store
+from avmine.store.demo import demo_programs
+from avmine.store.library import REFAV_EXAMPLES, parse_refav_examples
 
 from .conftest import LOG
 

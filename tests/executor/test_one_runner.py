@@ -1,6 +1,6 @@
 """One program runner: a program gives the same answer, output and error in the sandbox as in-process.
 
-The sandboxed child and trusted in-process callers both run programs through ``atomic.runner``;
+The sandboxed child and trusted in-process callers both run programs through ``avmine.atomic.runner``;
 what differs is only what the sandbox takes away (builtins, modules), never how a run is reported.
 """
 
@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-import atomic
-from atomic.context import active_source, set_active_source
-from atomic.runner import LogRun, run_program
-from server.executor import Executor, LogSelection
-from server.executor.sandboxed_child import scenario_document
-from store import Store
+from avmine import atomic
+from avmine.atomic.context import active_source, set_active_source
+from avmine.atomic.runner import LogRun, run_program
+from avmine.server.executor import Executor, LogSelection
+from avmine.server.executor.sandboxed_child import scenario_document
+from avmine.store import Store
 
 from .conftest import LOG
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from server.executor import Limits
-from server.executor.worker import RAW_FOR_TESTS
-from store import Store
+from avmine.server.executor import Limits
+from avmine.server.executor.worker import RAW_FOR_TESTS
+from avmine.store import Store
 
 from ..unprivileged import as_nobody, give_to_nobody, nobody_dir, nobody_python
 from .conftest import LOG, Listener
@@ -44,7 +44,7 @@ class RawWorker:
     """A worker process in test mode, spoken to over its job protocol."""
 
     def __init__(self, python: str, cache_root: Path, user: str) -> None:
-        command = [python, "-m", "server.executor.launch", str(cache_root), "annotations",
+        command = [python, "-m", "avmine.server.executor.launch", str(cache_root), "annotations",
                    json.dumps(asdict(LIMITS)), RAW_FOR_TESTS]  # fmt: skip
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OPENBLAS_NUM_THREADS": "1"}
         if user == "nobody":

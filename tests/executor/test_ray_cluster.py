@@ -25,21 +25,21 @@ import pytest
 import ray
 from mcp import Client
 
-from evaluation.guarded_scoring import prompt_hold_out
-from evaluation.score_runs import score_stored_run, score_stored_runs
-from server.executor import Executor, Limits, LogSelection
-from server.executor import cluster as cluster_choice
-from server.executor.cache_shipping import LOCAL_VARIABLE, MARKER, local_root
-from server.executor.cluster import ClusterError
-from server.executor.ray_backend import RayBackend, RayWorker
-from server.ingestion import prepare_logs
-from server.mcp.app import create_server
-from store import Store, ingest
-from store.agent_runs import outcomes
-from store.demo import SCENARIO_MINING_DIR, ingest_demo
-from store.paths import cache_root_for
-from store.runs import load_run
-from store.split_copier import copy_id, make_split, original_of
+from avmine.evaluation.guarded_scoring import prompt_hold_out
+from avmine.evaluation.score_runs import score_stored_run, score_stored_runs
+from avmine.server.executor import Executor, Limits, LogSelection
+from avmine.server.executor import cluster as cluster_choice
+from avmine.server.executor.cache_shipping import LOCAL_VARIABLE, MARKER, local_root
+from avmine.server.executor.cluster import ClusterError
+from avmine.server.executor.ray_backend import RayBackend, RayWorker
+from avmine.server.ingestion import prepare_logs
+from avmine.server.mcp.app import create_server
+from avmine.store import Store, ingest
+from avmine.store.agent_runs import outcomes
+from avmine.store.demo import SCENARIO_MINING_DIR, ingest_demo
+from avmine.store.paths import cache_root_for
+from avmine.store.runs import load_run
+from avmine.store.split_copier import copy_id, make_split, original_of
 
 from ..agents.conftest import add_negative_pairs
 from ..agents.programs import LOGS, STOPPED, STOPPED_PROGRAM
@@ -132,7 +132,7 @@ def test_an_unreachable_cluster_is_refused_at_once() -> None:
     assert time.monotonic() - started < 10
     program = REPO / "tests" / "executor" / "ray_nodes.py"  # any file: the command stops before reading it
     done = subprocess.run(
-        [sys.executable, "-m", "server.cli", "exec", str(program), "--prompt", "p", "--ray", address],
+        [sys.executable, "-m", "avmine.server.cli", "exec", str(program), "--prompt", "p", "--ray", address],
         capture_output=True, text=True, timeout=60, cwd=REPO,
     )  # fmt: skip
     assert done.returncode == 2
@@ -271,7 +271,7 @@ def test_screen_with_ray_runs_the_final_program_on_the_cluster(tmp_path: Path, n
     }
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "server.cli", "--db", str(db), "screen", "--split", "val", "--prompts",
+            [sys.executable, "-m", "avmine.server.cli", "--db", str(db), "screen", "--split", "val", "--prompts",
              str(tmp_path / "prompts.txt"), "--agent", "command", "--agent-command", agent, "--no-review",
              "--max-attempts", "1", "--name", "rayscreen", "--quiet", "--ray", nodes.address],
             capture_output=True, text=True, timeout=300, env=env, cwd=REPO,
@@ -313,7 +313,7 @@ def test_a_node_that_cannot_sandbox_gets_no_jobs(
     refused = _alive_node_ids() - known
     assert len(refused) == 1
     backend = RayBackend.connect(nodes.address)  # a new backend: every node checked anew
-    logs = caplog.at_level(logging.ERROR, logger="server.executor.ray_backend")
+    logs = caplog.at_level(logging.ERROR, logger="avmine.server.executor.ray_backend")
     with logs, Executor(demo, limits=LIMITS, backend=backend) as executor:
         run = executor.run(LEFT_TURN + "# beside a refused node\n", "left", LogSelection())
         used = {w.node_id for w in executor._workers()}  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ def _check_without_user_namespaces(python: str) -> tuple[int, str]:
     """``launch --check`` as nobody where creating a user namespace is refused; (exit code, stdout)."""
     env = {"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"}
     done = subprocess.run(
-        [sys.executable, str(WRAPPER), python, "-m", "server.executor.launch", "--check"],
+        [sys.executable, str(WRAPPER), python, "-m", "avmine.server.executor.launch", "--check"],
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     return done.returncode, done.stdout + done.stderr

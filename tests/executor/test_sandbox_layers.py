@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from server.executor import Executor
+from avmine.server.executor import Executor
 
 
 def test_every_layer_is_active(executor: Executor) -> None:

@@ -21,15 +21,15 @@ from typing import Any
 
 import pytest
 
-from atomic.program import MAX_NESTING, ProgramError, prepare
-from server.executor import Executor, LogSelection, policy
-from server.executor.arming import Armed, disarm
-from server.executor.child_results import run_job
-from server.executor.executor import _Worker
-from server.executor.messages import MAX_DEPTH, nesting_depth
-from store import Store
-from store.bounds import ERROR_CHARS, STDOUT_CHARS
-from store.runs import LogResult, Run, load_run, record_run
+from avmine.atomic.program import MAX_NESTING, ProgramError, prepare
+from avmine.server.executor import Executor, LogSelection, policy
+from avmine.server.executor.arming import Armed, disarm
+from avmine.server.executor.child_results import run_job
+from avmine.server.executor.executor import _Worker
+from avmine.server.executor.messages import MAX_DEPTH, nesting_depth
+from avmine.store import Store
+from avmine.store.bounds import ERROR_CHARS, STDOUT_CHARS
+from avmine.store.runs import LogResult, Run, load_run, record_run
 
 from .conftest import LOG, TEST_LIMITS
 

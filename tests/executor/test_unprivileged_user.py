@@ -36,7 +36,7 @@ def home() -> Iterator[tuple[str, Path]]:
     python = nobody_python()
     home = nobody_dir("avmine-nobody-home-")
     done = subprocess.run(
-        [*SETPRIV, python, "-m", "server.cli", "demo", "--out", str(home / "demo"), "--quiet"],
+        [*SETPRIV, python, "-m", "avmine.server.cli", "demo", "--out", str(home / "demo"), "--quiet"],
         capture_output=True, text=True, timeout=900, cwd=home, env={"HOME": str(home), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -55,7 +55,7 @@ def test_exec_runs_every_layer(home: tuple[str, Path]) -> None:
     python, path = home
     program = path / "left.py"
     program.write_text(LEFT_TURNS)
-    command = ["-m", "server.cli", "--db", str(_db(path)), "exec", str(program), "--prompt", "left", "--json"]
+    command = ["-m", "avmine.server.cli", "--db", str(_db(path)), "exec", str(program), "--prompt", "left", "--json"]
     done = subprocess.run(
         [*SETPRIV, python, *command],
         capture_output=True, text=True, timeout=600, cwd=path, env={"HOME": str(path), "PATH": "/usr/bin:/bin"},
@@ -72,7 +72,7 @@ def test_execute_scenario_runs_every_layer(home: tuple[str, Path]) -> None:
     async def session() -> dict[str, object]:
         params = StdioServerParameters(
             command=SETPRIV[0],
-            args=[*SETPRIV[1:], python, "-m", "server.cli", "--db", str(_db(path)), "serve"],
+            args=[*SETPRIV[1:], python, "-m", "avmine.server.cli", "--db", str(_db(path)), "serve"],
             env={"HOME": str(path), "PATH": "/usr/bin:/bin"},
             cwd=path,
         )

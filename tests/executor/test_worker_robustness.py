@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from server.executor import Executor, Limits, LogSelection
-from server.executor.arming import _keep_only
-from server.ingestion import ingest_and_prepare
-from store import Store
-from store.demo import SCENARIO_MINING_DIR, SENSOR_DIR
-from store.runs import load_run
+from avmine.server.executor import Executor, Limits, LogSelection
+from avmine.server.executor.arming import _keep_only
+from avmine.server.ingestion import ingest_and_prepare
+from avmine.store import Store
+from avmine.store.demo import SCENARIO_MINING_DIR, SENSOR_DIR
+from avmine.store.runs import load_run
 
 from .conftest import LOG
 

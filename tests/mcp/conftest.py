@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from server.ingestion import prepare_logs
-from store import Store, ingest
-from store.demo import DEMO_GROUND_TRUTH, SCENARIO_MINING_DIR
+from avmine.server.ingestion import prepare_logs
+from avmine.store import Store, ingest
+from avmine.store.demo import DEMO_GROUND_TRUTH, SCENARIO_MINING_DIR
 
 from ..agents.conftest import add_negative_pairs
 from .programs import LOG

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.mcp.app import headless_tools
+from avmine.server.mcp.app import headless_tools
 
 SCREENING_ONLY = {"score_run", "save_example"}
 

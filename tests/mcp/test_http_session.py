@@ -19,8 +19,8 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from server.headless.local_server import LocalMcpServer
-from server.mcp.http import MIN_TOKEN_LENGTH, check_token
+from avmine.server.headless.local_server import LocalMcpServer
+from avmine.server.mcp.http import MIN_TOKEN_LENGTH, check_token
 
 from .programs import SPIN, of_category
 
@@ -39,7 +39,18 @@ def serving(db: Path, token: str | None = None) -> Iterator[str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "AVMINE_TOKEN"} | ({"AVMINE_TOKEN": token} if token else {})
     server = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "--db", str(db), "serve", "--transport", "http", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "avmine.server.cli",
+            "--db",
+            str(db),
+            "serve",
+            "--transport",
+            "http",
+            "--port",
+            str(port),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -93,7 +104,18 @@ def test_a_token_is_required_once_set(db: Path) -> None:
 def test_non_loopback_without_a_token_is_refused_before_binding(db: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "AVMINE_TOKEN"}
     done = subprocess.run(
-        [sys.executable, "-m", "server.cli", "--db", str(db), "serve", "--transport", "http", "--host", "0.0.0.0"],
+        [
+            sys.executable,
+            "-m",
+            "avmine.server.cli",
+            "--db",
+            str(db),
+            "serve",
+            "--transport",
+            "http",
+            "--host",
+            "0.0.0.0",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -117,7 +139,7 @@ def test_a_guessable_token_is_refused_before_binding(db: Path, token: str, probl
     env = {k: v for k, v in os.environ.items() if k != "AVMINE_TOKEN"} | {"AVMINE_TOKEN": token}
     for host in ("127.0.0.1", "0.0.0.0"):
         done = subprocess.run(
-            [sys.executable, "-m", "server.cli", "--db", str(db), "serve", "--transport", "http",
+            [sys.executable, "-m", "avmine.server.cli", "--db", str(db), "serve", "--transport", "http",
              "--host", host, "--port", str(port)],
             capture_output=True, text=True, timeout=60, env=env,
         )  # fmt: skip

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx2
 
-from server.mcp.stdio import check_line
+from avmine.server.mcp.stdio import check_line
 
 from .test_http_session import serving
 
@@ -67,7 +67,7 @@ class _RawStdio:
     def __init__(self, db: Path) -> None:
         env = {k: v for k, v in os.environ.items() if k != "AVMINE_TOKEN"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "--db", str(db), "serve"],
+            [sys.executable, "-m", "avmine.server.cli", "--db", str(db), "serve"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -10,11 +10,11 @@ import pytest
 from mcp import Client
 from mcp.types import ImageContent
 
-from atomic.categories import VEHICLE_MEMBERS
-from server.mcp.app import create_server
-from server.render import compare
-from store import Store, ingest
-from store.demo import SENSOR_DIR
+from avmine.atomic.categories import VEHICLE_MEMBERS
+from avmine.server.mcp.app import create_server
+from avmine.server.render import compare
+from avmine.store import Store, ingest
+from avmine.store.demo import SENSOR_DIR
 
 from ..refined_demo import RAW, REFINED, add_refined_sources, colour_pixels, most_interpolated_track
 from ..store.conftest import SENSOR_LOG as LOG

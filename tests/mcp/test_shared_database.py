@@ -18,13 +18,13 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
 
-from store.demo import DEMO_GROUND_TRUTH, SCENARIO_MINING_DIR
-from store.paths import socket_path_for
-from store.readers.safe_pickle import load_pickle
+from avmine.store.demo import DEMO_GROUND_TRUTH, SCENARIO_MINING_DIR
+from avmine.store.paths import socket_path_for
+from avmine.store.readers.safe_pickle import load_pickle
 
 from .programs import BICYCLE_PROMPT, BICYCLES, LEFT_TURNS, LOG, SPIN
 
-AVMINE = [sys.executable, "-m", "server.cli"]
+AVMINE = [sys.executable, "-m", "avmine.server.cli"]
 
 
 def _avmine(db: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -32,7 +32,7 @@ def _avmine(db: Path, *args: str, cwd: Path | None = None) -> subprocess.Complet
 
 
 def _serve(db: Path) -> StdioServerParameters:
-    return StdioServerParameters(command=sys.executable, args=["-m", "server.cli", "--db", str(db), "serve"],
+    return StdioServerParameters(command=sys.executable, args=["-m", "avmine.server.cli", "--db", str(db), "serve"],
                                  cwd=os.getcwd())  # fmt: skip
 
 
@@ -178,7 +178,7 @@ def test_server_stopping_mid_command_is_reported(db: Path, tmp_path: Path) -> No
 
 
 def test_socket_is_private_and_works_beside_a_long_path(tmp_path: Path) -> None:
-    from server.sharing import socket_file
+    from avmine.server.sharing import socket_file
 
     path = tmp_path / ("x" * 60) / ("y" * 60) / "avmine.duckdb.sock"  # beyond sockaddr_un's 108 bytes
     path.parent.mkdir(parents=True)

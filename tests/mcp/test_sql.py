@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from server.mcp.sql import MAX_QUERY_CHARS, QueryRefusedError, describe_tables, run_query
-from store import Store
+from avmine.server.mcp.sql import MAX_QUERY_CHARS, QueryRefusedError, describe_tables, run_query
+from avmine.store import Store
 
 
 def test_selects_over_log_tables_work(demo_store: Store) -> None:

@@ -16,11 +16,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from server.mcp.sql import QueryRefusedError, run_query
-from store import Store, ingest, logs_copy
-from store.database import now
-from store.demo import SCENARIO_MINING_DIR
-from store.refine import refine
+from avmine.server.mcp.sql import QueryRefusedError, run_query
+from avmine.store import Store, ingest, logs_copy
+from avmine.store.database import now
+from avmine.store.demo import SCENARIO_MINING_DIR
+from avmine.store.refine import refine
 
 CANARY = "canary-8d1f0c3e-label-secret"
 

@@ -18,7 +18,7 @@ def _text(result: object) -> str:
 
 
 async def _session_checks(db: Path) -> None:
-    params = StdioServerParameters(command=sys.executable, args=["-m", "server.cli", "--db", str(db), "serve"])
+    params = StdioServerParameters(command=sys.executable, args=["-m", "avmine.server.cli", "--db", str(db), "serve"])
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         with anyio.fail_after(120):
             await session.initialize()
@@ -79,7 +79,7 @@ def test_stdio_session(db: Path) -> None:
 
 
 async def _scoring_checks(db: Path, reveal: bool) -> dict[str, object]:
-    args = ["-m", "server.cli", "--db", str(db), "serve", "--library-threshold", "0.6",
+    args = ["-m", "avmine.server.cli", "--db", str(db), "serve", "--library-threshold", "0.6",
             *(["--reveal-ground-truth"] if reveal else [])]  # fmt: skip
     params = StdioServerParameters(command=sys.executable, args=args)
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:

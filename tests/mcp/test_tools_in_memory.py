@@ -12,8 +12,8 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
-from server.mcp.app import INSTRUCTIONS, create_server
-from store import Store
+from avmine.server.mcp.app import INSTRUCTIONS, create_server
+from avmine.store import Store
 
 from .programs import BICYCLE_PROMPT, BICYCLES, LEFT_TURNS, LOG, SPIN, TURNING_TRACK
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from server.ingestion import prepare_logs
-from server.mcp.app import create_server
-from store import Store, ingest
-from store.demo import SENSOR_DIR
-from store.prefilter import PrefilterConfig
+from avmine.server.ingestion import prepare_logs
+from avmine.server.mcp.app import create_server
+from avmine.store import Store, ingest
+from avmine.store.demo import SENSOR_DIR
+from avmine.store.prefilter import PrefilterConfig
 
 from ..store.conftest import SENSOR_LOG as LOG
 from ..store.conftest import make_tracker_pickle

@@ -10,8 +10,8 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
-from server.mcp.app import create_server
-from vlm.backends import VlmConfig
+from avmine.server.mcp.app import create_server
+from avmine.vlm.backends import VlmConfig
 
 from ..vlm.stand_in import chat_completions
 from .programs import LEFT_TURNS, LOG, TURNING_TRACK

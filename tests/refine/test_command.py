@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from store import Store, ingest
-from store.demo import SENSOR_DIR
-from store.refine import STEPS, RefineParams, refine
-from store.refine.params import RefineError
+from avmine.store import Store, ingest
+from avmine.store.demo import SENSOR_DIR
+from avmine.store.refine import STEPS, RefineParams, refine
+from avmine.store.refine.params import RefineError
 from tests.store.conftest import SENSOR_LOG, make_tracker_pickle, table_snapshot
 
 
@@ -46,7 +46,7 @@ def db(template: Path, tmp_path: Path) -> Path:
 
 
 def avmine(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "server.cli", "--db", str(db), *args],
+    return subprocess.run([sys.executable, "-m", "avmine.server.cli", "--db", str(db), *args],
                           capture_output=True, text=True, timeout=300)  # fmt: skip
 
 

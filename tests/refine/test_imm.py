@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from filterpy.kalman import IMMEstimator, KalmanFilter
 
-from store.refine import RefineParams, imm
-from store.refine.params import motion_models
-from store.refine.smooth import positions
-from store.refine.tracks import Tracks
+from avmine.store.refine import RefineParams, imm
+from avmine.store.refine.params import motion_models
+from avmine.store.refine.smooth import positions
+from avmine.store.refine.tracks import Tracks
 
 R = 0.2
 

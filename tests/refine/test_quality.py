@@ -1,7 +1,7 @@
 """Refined tracker boxes score better than raw ones with av2's own tracking evaluation (one demo log).
 
-Two noise models make the tracker-like sources: the project's (``evaluation.noise``) and a second one
-the refinement was not tuned on (``evaluation.occlusion_noise``).
+Two noise models make the tracker-like sources: the project's (``avmine.evaluation.noise``) and a second one
+the refinement was not tuned on (``avmine.evaluation.occlusion_noise``).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from evaluation.noise import NoiseModel, TrackerOutputModel, apply_noise, tracking_frames
-from evaluation.occlusion_noise import OcclusionNoise, occlusion_tracking_frames
-from evaluation.tracking_eval import sequence, tracking_metrics
-from store import Store, ingest
-from store.arrays import LogArrays
-from store.demo import SENSOR_DIR
-from store.prefilter import PrefilterConfig
-from store.refine import refine
+from avmine.evaluation.noise import NoiseModel, TrackerOutputModel, apply_noise, tracking_frames
+from avmine.evaluation.occlusion_noise import OcclusionNoise, occlusion_tracking_frames
+from avmine.evaluation.tracking_eval import sequence, tracking_metrics
+from avmine.store import Store, ingest
+from avmine.store.arrays import LogArrays
+from avmine.store.demo import SENSOR_DIR
+from avmine.store.prefilter import PrefilterConfig
+from avmine.store.refine import refine
 from tests.store.conftest import SENSOR_LOG
 
 

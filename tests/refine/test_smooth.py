@@ -6,7 +6,7 @@ import numpy as np
 from filterpy.common import Q_discrete_white_noise
 from filterpy.kalman import KalmanFilter
 
-from store.refine.smooth import rts_constant_velocity
+from avmine.store.refine.smooth import rts_constant_velocity
 
 
 def filterpy_rts(z: np.ndarray, dt: np.ndarray, r: float, q: float) -> np.ndarray:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from store.refine import STEPS, RefineParams
-from store.refine.pipeline import run
-from store.refine.tracks import Tracks, wrap
+from avmine.store.refine import STEPS, RefineParams
+from avmine.store.refine.pipeline import run
+from avmine.store.refine.tracks import Tracks, wrap
 
 FRAME_NS = 100_000_000
 FRAMES = np.arange(80, dtype=np.int64) * FRAME_NS + 1_000_000_000_000

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from server.render import compare
-from store import Store, ingest
-from store.demo import SENSOR_DIR
-from store.provenance import lineage
+from avmine.server.render import compare
+from avmine.store import Store, ingest
+from avmine.store.demo import SENSOR_DIR
+from avmine.store.provenance import lineage
 from tests.refined_demo import RAW, REFINED, add_refined_sources, colour_pixels, most_interpolated_track
 from tests.store.conftest import SENSOR_LOG
 

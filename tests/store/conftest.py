@@ -12,8 +12,8 @@ from av2.geometry.se3 import SE3
 from av2.utils.io import read_city_SE3_ego
 from scipy.spatial.transform import Rotation
 
-from store import Store, ingest
-from store.demo import SCENARIO_MINING_DIR, SENSOR_DIR
+from avmine.store import Store, ingest
+from avmine.store.demo import SCENARIO_MINING_DIR, SENSOR_DIR
 
 SM_LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
 SENSOR_LOG = "7fab2350-7eaf-3b7e-a39d-6937a4c1bede"

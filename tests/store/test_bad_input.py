@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from store import IngestError, Store, ingest
-from store.demo import DEMO_PREDICTIONS, SENSOR_DIR
-from store.readers.safe_pickle import load_pickle
+from avmine.store import IngestError, Store, ingest
+from avmine.store.demo import DEMO_PREDICTIONS, SENSOR_DIR
+from avmine.store.readers.safe_pickle import load_pickle
 
 from .conftest import SENSOR_LOG, make_tracker_pickle, table_snapshot
 

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from store import Store, ingest
-from store.demo import DEMO_GROUND_TRUTH
-from store.readers.safe_pickle import load_pickle
+from avmine.store import Store, ingest
+from avmine.store.demo import DEMO_GROUND_TRUTH
+from avmine.store.readers.safe_pickle import load_pickle
 
 from .conftest import SENSOR_LOG, make_tracker_pickle
 from .test_bad_input import _fails, populated

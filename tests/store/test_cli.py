@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .conftest import SENSOR_LOG
 
-AVMINE = [sys.executable, "-m", "server.cli"]
+AVMINE = [sys.executable, "-m", "avmine.server.cli"]
 
 
 def _avmine(*args: str, env_db: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -45,7 +45,7 @@ def test_demo_ingests_summarises_and_draws(tmp_path: Path) -> None:
 
 
 def test_ingest_then_stats_with_env_database(tmp_path: Path) -> None:
-    from store.demo import SENSOR_DIR
+    from avmine.store.demo import SENSOR_DIR
 
     shutil.copytree(SENSOR_DIR / SENSOR_LOG, tmp_path / "val" / SENSOR_LOG)
     db = tmp_path / "env.duckdb"
@@ -111,7 +111,7 @@ def test_commands_that_only_read_never_create_a_database(tmp_path: Path) -> None
     # the command the message suggests works as printed (with PATH filled in)
     suggested = _avmine("--db", str(db), "stats").stderr.split("`")[1]
     assert suggested == f"avmine --db {db} ingest PATH"
-    from store.demo import SENSOR_DIR
+    from avmine.store.demo import SENSOR_DIR
 
     made = subprocess.run([*AVMINE, *suggested.split()[1:-1], str(SENSOR_DIR / SENSOR_LOG), "--quiet"],
                           capture_output=True, text=True, timeout=300)  # fmt: skip

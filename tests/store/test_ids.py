@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from store import Store, StoreError, ids, ingest
-from store.demo import SCENARIO_MINING_DIR
-from store.runs import LogResult, Run, load_run, record_run
+from avmine.store import Store, StoreError, ids, ingest
+from avmine.store.demo import SCENARIO_MINING_DIR
+from avmine.store.runs import LogResult, Run, load_run, record_run
 
 SM_LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"
 OTHER_LOG = "3bffdcff-c3a7-38b6-a0f2-64196d130958"

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from store import PrefilterConfig, Store, ingest
-from store.demo import DEMO_GROUND_TRUTH, SCENARIO_MINING_DIR
-from store.readers.safe_pickle import load_pickle
-from store.schema import SCHEMA_VERSION
+from avmine.store import PrefilterConfig, Store, ingest
+from avmine.store.demo import DEMO_GROUND_TRUTH, SCENARIO_MINING_DIR
+from avmine.store.readers.safe_pickle import load_pickle
+from avmine.store.schema import SCHEMA_VERSION
 
 from .conftest import SENSOR_LOG, SM_LOG, make_tracker_pickle, table_snapshot
 
@@ -47,8 +47,8 @@ def test_killed_ingest_leaves_database_as_it_was(store: Store, sensor_log: Path,
     script = textwrap.dedent(
         f"""
         import os, signal
-        import store.cache as cache_module
-        from store import Store, ingest
+        import avmine.store.cache as cache_module
+        from avmine.store import Store, ingest
         real = cache_module.stage_boxes
         def stage_then_die(*args, **kwargs):
             real(*args, **kwargs)
@@ -70,7 +70,7 @@ def test_killed_ingest_leaves_database_as_it_was(store: Store, sensor_log: Path,
 
 def test_committed_but_unpublished_cache_is_published_on_open(store: Store, sensor_log: Path) -> None:
     """A kill between the database commit and the cache rename is finished on the next open."""
-    import store.cache as cache_module
+    import avmine.store.cache as cache_module
 
     real_publish = cache_module.publish
     cache_module.publish = lambda *args, **kwargs: None  # type: ignore[assignment]
@@ -229,7 +229,7 @@ def test_older_schema_is_migrated_on_open(tmp_path: Path) -> None:
 
 
 def test_newer_schema_is_refused_with_advice(tmp_path: Path) -> None:
-    from store.errors import SchemaVersionError
+    from avmine.store.errors import SchemaVersionError
 
     db = tmp_path / "new.duckdb"
     with Store.open(db) as store:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from store import Store, StoreError
-from store.library import (
+from avmine.store import Store, StoreError
+from avmine.store.library import (
     REFAV_EXAMPLES,
     export_jsonl,
     final_program,
@@ -84,7 +84,7 @@ def test_the_command_line(store: Store, tmp_path: Path) -> None:
     store.close()
 
     def avmine(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "server.cli", "--db", str(db), "library", *args],
+        return subprocess.run([sys.executable, "-m", "avmine.server.cli", "--db", str(db), "library", *args],
                               capture_output=True, text=True, timeout=120)  # fmt: skip
 
     found = avmine("search", "turning left")
@@ -125,9 +125,9 @@ def test_typographic_quotes_are_stored_as_ascii(store: Store) -> None:
 def test_refav_examples_from_the_command_line(store: Store) -> None:
     db = store.path
     store.close()
-    done = subprocess.run([sys.executable, "-m", "server.cli", "--db", str(db), "library", "import", "--refav"],
+    done = subprocess.run([sys.executable, "-m", "avmine.server.cli", "--db", str(db), "library", "import", "--refav"],
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0 and done.stdout.startswith("imported 12 RefAV examples")
-    missing = subprocess.run([sys.executable, "-m", "server.cli", "--db", str(db), "library", "import"],
+    missing = subprocess.run([sys.executable, "-m", "avmine.server.cli", "--db", str(db), "library", "import"],
                              capture_output=True, text=True, timeout=120)  # fmt: skip
     assert missing.returncode == 2 and "--refav" in missing.stderr and not missing.stdout

@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from store import Store, StoreError, ingest, logs_copy
-from store.demo import DEMO_GROUND_TRUTH
-from store.refine import refine
+from avmine.store import Store, StoreError, ingest, logs_copy
+from avmine.store.demo import DEMO_GROUND_TRUTH
+from avmine.store.refine import refine
 
 from .conftest import make_tracker_pickle
 
@@ -73,7 +73,7 @@ def test_copy_missing_after_a_crash_is_rebuilt_on_next_open(store: Store, sm_log
     script = textwrap.dedent(
         f"""
         import os
-        from store import Store, ingest, logs_copy
+        from avmine.store import Store, ingest, logs_copy
         logs_copy.StreamedCopy.publish = lambda *args: os._exit(9)
         ingest(Store.open({str(db)!r}), {str(sm_log)!r}, split="train", progress=False)
         """

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from store import Store, ingest
-from store.demo import SENSOR_DIR
+from avmine.store import Store, ingest
+from avmine.store.demo import SENSOR_DIR
 from tests.store.conftest import SENSOR_LOG
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import duckdb
 
-from server.executor import Executor, LogSelection
-from store import Store, ingest, logs_copy
-from store.library import search_examples
-from store.refine import refine
-from store.schema import SCHEMA_VERSION, create_statement
+from avmine.server.executor import Executor, LogSelection
+from avmine.store import Store, ingest, logs_copy
+from avmine.store.library import search_examples
+from avmine.store.refine import refine
+from avmine.store.schema import SCHEMA_VERSION, create_statement
 
 from .conftest import SM_LOG, make_tracker_pickle
 
@@ -46,7 +46,7 @@ def version_2_database(sm_log: Path, tmp_path: Path) -> Path:
 
 def test_a_version_2_database_opens_read_only_and_writable_with_its_data(sm_log: Path, tmp_path: Path) -> None:
     old = version_2_database(sm_log, tmp_path)
-    stats = subprocess.run([sys.executable, "-m", "server.cli", "--db", str(old), "stats"],
+    stats = subprocess.run([sys.executable, "-m", "avmine.server.cli", "--db", str(old), "stats"],
                            capture_output=True, text=True, timeout=300)  # fmt: skip
     assert stats.returncode == 0, stats.stderr  # a read-only command on the old file
     assert SM_LOG in stats.stdout

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from server.executor import Executor, LogSelection
-from store import Store, StoreError, ingest
-from store.cache import CACHE_FORMAT
+from avmine.server.executor import Executor, LogSelection
+from avmine.store import Store, StoreError, ingest
+from avmine.store.cache import CACHE_FORMAT
 
 from .conftest import SM_LOG
 

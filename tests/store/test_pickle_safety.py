@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from store import IngestError, Store, ingest
-from store.demo import DEMO_GROUND_TRUTH, DEMO_PREDICTIONS, SCENARIO_MINING_DIR, SENSOR_DIR
-from store.readers.safe_pickle import UnsafePickleError, load_pickle
+from avmine.store import IngestError, Store, ingest
+from avmine.store.demo import DEMO_GROUND_TRUTH, DEMO_PREDICTIONS, SCENARIO_MINING_DIR, SENSOR_DIR
+from avmine.store.readers.safe_pickle import UnsafePickleError, load_pickle
 
 from .conftest import SM_LOG, make_tracker_pickle, table_snapshot
 
@@ -172,7 +172,7 @@ def test_score_refuses_a_malicious_pickle(tmp_path: Path) -> None:
     path = tmp_path / "submission.pkl"
     path.write_bytes(_gadgets(marker)["posix.system"])
     done = subprocess.run(
-        [sys.executable, "-m", "server.cli", "score", str(path), str(DEMO_GROUND_TRUTH)],
+        [sys.executable, "-m", "avmine.server.cli", "score", str(path), str(DEMO_GROUND_TRUTH)],
         capture_output=True,
         text=True,
         timeout=120,

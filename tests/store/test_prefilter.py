@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from store.prefilter import PrefilterConfig, prefilter_track_ids
+from avmine.store.prefilter import PrefilterConfig, prefilter_track_ids
 
 
 def _run(frames: list[list[tuple[str, float, str]]], config: PrefilterConfig) -> set[str]:

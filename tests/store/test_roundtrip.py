@@ -9,9 +9,9 @@ from av2.geometry.se3 import SE3
 from av2.utils.io import read_city_SE3_ego
 from scipy.spatial.transform import Rotation
 
-from store import Store
-from store.boxes import EGO_SIZE_M
-from store.demo import SCENARIO_MINING_DIR, SENSOR_DIR
+from avmine.store import Store
+from avmine.store.boxes import EGO_SIZE_M
+from avmine.store.demo import SCENARIO_MINING_DIR, SENSOR_DIR
 
 from .conftest import SENSOR_LOG, SM_LOG
 

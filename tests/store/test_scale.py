@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from store import Store, ingest, logs_copy
-from store.errors import IngestError
-from store.split_copier import DEMO_LOGS, copy_id, make_split
+from avmine.store import Store, ingest, logs_copy
+from avmine.store.errors import IngestError
+from avmine.store.split_copier import DEMO_LOGS, copy_id, make_split
 
 from .conftest import table_snapshot
 
@@ -24,7 +24,10 @@ LEFT_TURN = (
 
 def avmine(db: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", "--db", str(db), *args], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "avmine.server.cli", "--db", str(db), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -100,8 +103,8 @@ def test_a_second_ingest_updates_the_sql_copy_without_losing_earlier_logs(tmp_pa
 
 
 def test_map_features_from_the_pool_equal_those_computed_after_the_ingest(tmp_path: Path) -> None:
-    from atomic.map_features import LANE_FILE
-    from server.ingestion import ingest_and_prepare, prepare_logs
+    from avmine.atomic.map_features import LANE_FILE
+    from avmine.server.ingestion import ingest_and_prepare, prepare_logs
 
     logs = make_split(tmp_path / "val", 5)
     with Store.open(tmp_path / "pool.duckdb") as pooled, Store.open(tmp_path / "after.duckdb") as after:

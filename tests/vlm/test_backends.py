@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from store import Store
-from vlm.answers import parse_choice, parse_indices, parse_yes_no
-from vlm.backends import Request, VlmConfig, VlmUnavailableError, load_backend
-from vlm.backends.http import ChatCompletionsBackend
-from vlm.backends.local import TransformersBackend
-from vlm.service import Question, VlmService
+from avmine.store import Store
+from avmine.vlm.answers import parse_choice, parse_indices, parse_yes_no
+from avmine.vlm.backends import Request, VlmConfig, VlmUnavailableError, load_backend
+from avmine.vlm.backends.http import ChatCompletionsBackend
+from avmine.vlm.backends.local import TransformersBackend
+from avmine.vlm.service import Question, VlmService
 
 from .stand_in import StandIn, chat_completions
 

@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from server.executor import Executor, LogSelection
-from server.ingestion import prepare_logs
-from store import Store, ingest
-from store.demo import SCENARIO_MINING_DIR
+from avmine.server.executor import Executor, LogSelection
+from avmine.server.ingestion import prepare_logs
+from avmine.store import Store, ingest
+from avmine.store.demo import SCENARIO_MINING_DIR
 
 from .stand_in import chat_completions
 
@@ -37,7 +37,7 @@ def test_the_vlm_builds_the_cache_that_is_color_reads(tmp_path: Path) -> None:
         env = os.environ | {"AVMINE_VLM_BACKEND": "openai", "AVMINE_VLM_MODEL": "scripted",
                             "AVMINE_VLM_URL": stand_in.url}  # fmt: skip
         done = subprocess.run(
-            [sys.executable, "-m", "server.cli", "--db", str(db), "colors", "--logs", LOG],
+            [sys.executable, "-m", "avmine.server.cli", "--db", str(db), "colors", "--logs", LOG],
             capture_output=True, text=True, timeout=900, env=env,
         )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -57,7 +57,7 @@ def test_the_vlm_builds_the_cache_that_is_color_reads(tmp_path: Path) -> None:
 def test_without_a_vlm_it_says_how_to_configure_one(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AVMINE_VLM")}
     done = subprocess.run(
-        [sys.executable, "-m", "server.cli", "--db", str(tmp_path / "x.duckdb"), "colors"],
+        [sys.executable, "-m", "avmine.server.cli", "--db", str(tmp_path / "x.duckdb"), "colors"],
         capture_output=True, text=True, timeout=120, env=env,
     )  # fmt: skip
     assert done.returncode == 2 and "No VLM backend is configured" in done.stderr

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from store import Store
-from vlm.backends.http import ChatCompletionsBackend
-from vlm.functions import evaluate, occluded_by, spread
-from vlm.service import VlmService
-from vlm.verify import post_filter, verify_scene
+from avmine.store import Store
+from avmine.vlm.backends.http import ChatCompletionsBackend
+from avmine.vlm.functions import evaluate, occluded_by, spread
+from avmine.vlm.service import VlmService
+from avmine.vlm.verify import post_filter, verify_scene
 
 from .stand_in import StandIn, chat_completions
 
@@ -157,9 +157,9 @@ def test_environment_questions_look_at_the_front_camera_scene(
 
 
 def test_a_program_asks_is_occluded_by_through_the_broker(demo_store: Store) -> None:
-    from vlm.backends import VlmConfig
-    from vlm.broker import VlmBroker
-    from vlm.program_functions import is_occluded_by, set_broker
+    from avmine.vlm.backends import VlmConfig
+    from avmine.vlm.broker import VlmBroker
+    from avmine.vlm.program_functions import is_occluded_by, set_broker
 
     arrays = demo_store.load_arrays(LOG)
     uuids = [str(u) for u in arrays.track_uuids]

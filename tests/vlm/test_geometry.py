@@ -11,10 +11,19 @@ from av2.geometry.se3 import SE3
 from PIL import Image
 from scipy.spatial.transform import Rotation
 
-from store import Store
-from vlm.cameras import NEAR_M, RING_CAMERAS, cameras_of, city_to_ego, corners_city, ego_pose_at, project, project_box
-from vlm.frames import FrameError, frame
-from vlm.overlay import draw_box, panel, row_at, track_tiles
+from avmine.store import Store
+from avmine.vlm.cameras import (
+    NEAR_M,
+    RING_CAMERAS,
+    cameras_of,
+    city_to_ego,
+    corners_city,
+    ego_pose_at,
+    project,
+    project_box,
+)
+from avmine.vlm.frames import FrameError, frame
+from avmine.vlm.overlay import draw_box, panel, row_at, track_tiles
 
 SENSOR_LOG = "7fab2350-7eaf-3b7e-a39d-6937a4c1bede"  # has its own calibration
 SM_LOG = "3b3570b4-7b0b-3268-a571-b0889dbf40b6"  # has none: the standard rig

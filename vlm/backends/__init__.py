@@ -1,7 +1,7 @@
 """VLM backends behind one interface: a batch of (images, prompt) requests in, one text per request out.
 
-``load_backend`` builds the configured one: local transformers (``vlm.backends.local``) or any
-OpenAI-compatible chat-completions endpoint (``vlm.backends.http``: vLLM, Ollama, hosted).
+``load_backend`` builds the configured one: local transformers (``avmine.vlm.backends.local``) or any
+OpenAI-compatible chat-completions endpoint (``avmine.vlm.backends.http``: vLLM, Ollama, hosted).
 """
 
 from __future__ import annotations
@@ -87,13 +87,13 @@ def load_backend(config: VlmConfig) -> Backend:
     if not config.model:
         raise VlmUnavailableError(f"AVMINE_VLM_MODEL is not set. {CONFIGURE_HINT}")
     if config.backend == "transformers":
-        from vlm.backends.local import TransformersBackend
+        from avmine.vlm.backends.local import TransformersBackend
 
         return TransformersBackend.from_pretrained(config.model, batch_size=config.batch_size)
     if config.backend == "openai":
         if not config.url:
             raise VlmUnavailableError(f"AVMINE_VLM_URL is not set. {CONFIGURE_HINT}")
-        from vlm.backends.http import ChatCompletionsBackend
+        from avmine.vlm.backends.http import ChatCompletionsBackend
 
         return ChatCompletionsBackend(config.url, config.model, config.api_key, config.timeout_s)
     raise VlmUnavailableError(f"unknown AVMINE_VLM_BACKEND {config.backend!r}: use transformers or openai.")

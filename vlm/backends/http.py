@@ -18,7 +18,7 @@ from typing import Any
 
 from PIL import Image
 
-from vlm.backends import Reply, Request, VlmUnavailableError
+from avmine.vlm.backends import Reply, Request, VlmUnavailableError
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from vlm.backends import Reply, Request
+from avmine.vlm.backends import Reply, Request
 
 
 class TransformersBackend:

@@ -10,14 +10,14 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from server.mcp.paging import LIMIT_CHARS, paginate
-from server.mcp.sql import describe_tables, run_query
-from server.mcp.state import HEADLESS, READ_ONLY, SourceArgument, State, answer, current
-from server.mcp.statistics import category_statistics
-from store import StoreError, ids
-from store import sources as track_sources
-from store.arrays import ANNOTATIONS_SOURCE
-from store.sources import Refinement, SourceSummary
+from avmine.server.mcp.paging import LIMIT_CHARS, paginate
+from avmine.server.mcp.sql import describe_tables, run_query
+from avmine.server.mcp.state import HEADLESS, READ_ONLY, SourceArgument, State, answer, current
+from avmine.server.mcp.statistics import category_statistics
+from avmine.store import StoreError, ids
+from avmine.store import sources as track_sources
+from avmine.store.arrays import ANNOTATIONS_SOURCE
+from avmine.store.sources import Refinement, SourceSummary
 
 SCHEMA_PREAMBLE = (
     "Frames and units: *_ego_m in the ego frame at that timestamp, *_city_m in the city frame, metres; "

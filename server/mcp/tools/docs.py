@@ -9,9 +9,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from atomic import docs
-from server.mcp.paging import clip
-from server.mcp.state import HEADLESS, READ_ONLY
+from avmine.atomic import docs
+from avmine.server.mcp.paging import clip
+from avmine.server.mcp.state import HEADLESS, READ_ONLY
 
 INDEX_SUMMARY_CHARS = 70
 """A summary in the index is cut to this many characters (its first clause where shorter)."""

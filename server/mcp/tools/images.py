@@ -12,13 +12,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.types import Image
 from pydantic import Field
 
-from atomic.scenario import timestamps as scenario_timestamps
-from server.mcp.state import HEADLESS, READ_ONLY, SourceArgument, State, current
-from server.render import bev, compare
-from store import StoreError, ids
-from store.arrays import LogArrays
-from store.provenance import lineage, refined_pair
-from store.runs import load_run
+from avmine.atomic.scenario import timestamps as scenario_timestamps
+from avmine.server.mcp.state import HEADLESS, READ_ONLY, SourceArgument, State, current
+from avmine.server.render import bev, compare
+from avmine.store import StoreError, ids
+from avmine.store.arrays import LogArrays
+from avmine.store.provenance import lineage, refined_pair
+from avmine.store.runs import load_run
 
 MAX_HIGHLIGHTED = 12
 """More highlighted tracks than this make an unreadable picture."""

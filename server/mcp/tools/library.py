@@ -9,15 +9,15 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from atomic.honesty import check_honest
-from atomic.program import ProgramError, prepare
-from evaluation.guarded_scoring import check_budget, prompt_hold_out, score_for_admission
-from server.executor import LogSelection, policy
-from server.mcp.paging import LIMIT_CHARS, clip
-from server.mcp.state import HEADLESS, READ_ONLY, SCREENING, WRITES, WRITES_IDEMPOTENT, State, current
-from store import StoreError
-from store.library import save_example as save_example_to
-from store.library import search_examples, submit_final_program
+from avmine.atomic.honesty import check_honest
+from avmine.atomic.program import ProgramError, prepare
+from avmine.evaluation.guarded_scoring import check_budget, prompt_hold_out, score_for_admission
+from avmine.server.executor import LogSelection, policy
+from avmine.server.mcp.paging import LIMIT_CHARS, clip
+from avmine.server.mcp.state import HEADLESS, READ_ONLY, SCREENING, WRITES, WRITES_IDEMPOTENT, State, current
+from avmine.store import StoreError
+from avmine.store.library import save_example as save_example_to
+from avmine.store.library import search_examples, submit_final_program
 
 
 def register(server: MCPServer[State]) -> None:

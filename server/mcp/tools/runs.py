@@ -15,11 +15,11 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 from scipy.spatial.transform import Rotation
 
-from atomic.scenario import timestamps as scenario_timestamps
-from server.executor import LogSelection
-from server.executor.diagnostics import diagnose
-from server.mcp.paging import LIMIT_CHARS, clip, paginate, start_of
-from server.mcp.state import (
+from avmine.atomic.scenario import timestamps as scenario_timestamps
+from avmine.server.executor import LogSelection
+from avmine.server.executor.diagnostics import diagnose
+from avmine.server.mcp.paging import LIMIT_CHARS, clip, paginate, start_of
+from avmine.server.mcp.state import (
     HEADLESS,
     READ_ONLY,
     WRITES_IDEMPOTENT,
@@ -29,8 +29,8 @@ from server.mcp.state import (
     current,
     report_progress_from_thread,
 )
-from store import StoreError, ids
-from store.runs import load_run
+from avmine.store import StoreError, ids
+from avmine.store.runs import load_run
 
 RunId = Annotated[str, Field(description="a run id from execute_scenario (or a unique prefix of it)")]
 LISTED_TRACKS = 20

@@ -10,10 +10,10 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from evaluation.guarded_scoring import score_for_refinement
-from server.mcp.paging import LIMIT_CHARS, paginate
-from server.mcp.state import READ_ONLY, SCREENING, State, answer, current
-from store import StoreError
+from avmine.evaluation.guarded_scoring import score_for_refinement
+from avmine.server.mcp.paging import LIMIT_CHARS, paginate
+from avmine.server.mcp.state import READ_ONLY, SCREENING, State, answer, current
+from avmine.store import StoreError
 
 
 def register(server: MCPServer[State]) -> None:

@@ -18,18 +18,18 @@ from mcp.server.mcpserver.utilities.types import Image
 from PIL.Image import Image as PilImage
 from pydantic import Field
 
-from atomic.scenario import timestamps as scenario_timestamps
-from server.mcp.state import HEADLESS, READ_ONLY, State, current, report_progress_from_thread
-from store import StoreError, ids
-from store.arrays import LogArrays
-from store.runs import LogResult, load_run
-from vlm.backends import VlmUnavailableError
-from vlm.cameras import RING_CAMERAS
-from vlm.frames import FrameError
-from vlm.functions import FUNCTIONS, evaluate, spread, track_view
-from vlm.overlay import panel, track_tiles
-from vlm.verify import scene_panel
-from vlm.verify import verify_scene as judge_scene
+from avmine.atomic.scenario import timestamps as scenario_timestamps
+from avmine.server.mcp.state import HEADLESS, READ_ONLY, State, current, report_progress_from_thread
+from avmine.store import StoreError, ids
+from avmine.store.arrays import LogArrays
+from avmine.store.runs import LogResult, load_run
+from avmine.vlm.backends import VlmUnavailableError
+from avmine.vlm.cameras import RING_CAMERAS
+from avmine.vlm.frames import FrameError
+from avmine.vlm.functions import FUNCTIONS, evaluate, spread, track_view
+from avmine.vlm.overlay import panel, track_tiles
+from avmine.vlm.verify import scene_panel
+from avmine.vlm.verify import verify_scene as judge_scene
 
 ASKS_MODEL = READ_ONLY.model_copy(update={"read_only_hint": False, "idempotent_hint": True})
 """VLM answers are cached in the store: a write, and asking again gives the same answer."""

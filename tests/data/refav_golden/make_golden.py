@@ -14,7 +14,7 @@ import re
 import sys
 from pathlib import Path
 
-from store.readers.safe_pickle import load_pickle
+from avmine.store.readers.safe_pickle import load_pickle
 
 
 def main(programs_md: Path, results_pkl: Path, out_json: Path) -> None:
