@@ -60,7 +60,18 @@ RELATIONAL: dict[str, dict[str, Any]] = {
     "in_same_lane": {},
     "on_relative_side_of_road": {"side": "same"},
 }
-TIMED = set(UNARY) | set(RELATIONAL) | {"get_objects_of_category"}
+TEMPORAL: dict[str, tuple[str, ...]] = {
+    "then": ("stopped", "moving"),
+    "overlapping": ("moving", "stopped"),
+    "without": ("moving", "stopped"),
+    "after": ("moving", "stopped"),
+    "before": ("moving", "stopped"),
+    "lasting": ("stopped",),
+    "first_time": ("stopped",),
+    "last_time": ("stopped",),
+}
+"""Behaviours in time, on the vehicles' stops (has_velocity up to 0.5 m/s) and movement (RefAV's default)."""
+TIMED = set(UNARY) | set(RELATIONAL) | set(TEMPORAL) | {"get_objects_of_category"}
 
 
 def _prepare_logs(tmp: Path) -> list[Path]:
@@ -105,6 +116,13 @@ def measure(log_dirs: list[Path], repeats: int) -> dict[str, Any]:
         vehicles, peds = get(log_dir, category="VEHICLE"), get(log_dir, category="PEDESTRIAN")
         calls = {n: functools.partial(namespace[n], vehicles, log_dir, **k) for n, k in UNARY.items()}
         calls |= {n: functools.partial(namespace[n], vehicles, peds, log_dir, **k) for n, k in RELATIONAL.items()}
+        parts = {
+            "stopped": namespace["has_velocity"](vehicles, log_dir, min_velocity=0, max_velocity=0.5),
+            "moving": namespace["has_velocity"](vehicles, log_dir),
+        }
+        calls |= {
+            n: functools.partial(namespace[n], *(parts[a] for a in args), log_dir) for n, args in TEMPORAL.items()
+        }
         for name, call in calls.items():
             first = _ms(call)
             warm = statistics.median(_ms(call) for _ in range(repeats))

@@ -25,7 +25,7 @@ Every object of the input stays a key (with no timestamps when nothing is kept),
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -46,11 +46,11 @@ KIND = "temporal"
 
 @dataclass(frozen=True)
 class Spell:
-    """One run of an object's timestamps: first and last timestamp (ns) and the timeline rows between."""
+    """One run of an object's timestamps: first and last timestamp (ns) and every timeline stamp between."""
 
     start: int
     end: int
-    stamps: tuple[int, ...]
+    stamps: NDArrayInt
 
 
 def _timeline(ctx: LogContext, uuid: str, value: ScenarioValue) -> NDArrayInt:
@@ -58,19 +58,49 @@ def _timeline(ctx: LogContext, uuid: str, value: ScenarioValue) -> NDArrayInt:
     return np.asarray(own if own else sorted(timestamps(value)), dtype=np.int64)
 
 
-def spells_of(ctx: LogContext, uuid: str, value: ScenarioValue, max_gap_s: float) -> list[Spell]:
-    """The object's spells in ``value``: runs on its own timeline, gaps up to ``max_gap_s`` closed."""
-    stamps = timestamps(value)
-    if not stamps:
-        return []
-    line = _timeline(ctx, uuid, value)
-    mask = np.isin(line, np.fromiter(stamps, dtype=np.int64, count=len(stamps)))
-    closed = close_gaps(mask, line, Groups.from_lengths(np.array([len(line)])), max_gap_s)
-    starts, ends = true_runs(closed, Groups.from_lengths(np.array([len(line)])))
-    return [
-        Spell(int(line[s]), int(line[e]), tuple(int(t) for t in line[s : e + 1]))
-        for s, e in zip(starts, ends, strict=True)
-    ]
+def spells_of(ctx: LogContext, scenario: Scenario, max_gap_s: float) -> dict[str, list[Spell]]:
+    """Each object's spells: runs on its own timeline (its boxes' timestamps), gaps up to ``max_gap_s`` closed.
+
+    All tracks of the log are done at once; an object the log has no track for (a hand-made scenario)
+    uses its own timestamps as its timeline.
+    """
+    uuids = [uuid for uuid in scenario if str(uuid) in ctx.track_index]
+    stamps = [timestamps(scenario[uuid]) for uuid in uuids]
+    tracks = np.array([ctx.track_index[str(uuid)] for uuid in uuids], dtype=np.int64)
+    first, lengths = ctx.track_start[tracks], ctx.track_start[tracks + 1] - ctx.track_start[tracks]
+    groups = Groups.from_lengths(lengths)
+    rows = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    rows += np.repeat(first, lengths)
+    owner = np.repeat(np.arange(len(uuids)), lengths)
+    times = len(ctx.timestamps_ns)
+    wanted = np.fromiter((t for found in stamps for t in found), dtype=np.int64, count=sum(map(len, stamps)))
+    at = np.minimum(np.searchsorted(ctx.timestamps_ns, wanted), max(times - 1, 0))
+    known = ctx.timestamps_ns[at] == wanted if times else np.zeros(len(wanted), dtype=bool)
+    wanted_owner = np.repeat(np.arange(len(uuids)), [len(found) for found in stamps])
+    mask = np.isin(owner * times + ctx.row_time[rows], (wanted_owner * times + at)[known])
+    line = ctx.row_timestamp_ns[rows]
+    starts, ends = true_runs(close_gaps(mask, line, groups, max_gap_s), groups)
+    spells: dict[str, list[Spell]] = {uuid: [] for uuid in scenario}
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        spells[uuids[owner[s]]].append(Spell(int(line[s]), int(line[e]), line[s : e + 1]))
+    for uuid, value in scenario.items():
+        if str(uuid) not in ctx.track_index and timestamps(value):
+            own = _timeline(ctx, uuid, value)
+            spells[uuid] = [Spell(int(t), int(t), own[i : i + 1]) for i, t in enumerate(own.tolist())]
+            spells[uuid] = _joined(spells[uuid], max_gap_s)
+    return spells
+
+
+def _joined(spells: list[Spell], max_gap_s: float) -> list[Spell]:
+    """Single-timestamp spells joined where they are at most ``max_gap_s`` apart."""
+    out: list[Spell] = []
+    for spell in spells:
+        if out and spell.start - out[-1].end <= _ns(max_gap_s) + 1:
+            last = out[-1]
+            out[-1] = Spell(last.start, spell.end, np.concatenate([last.stamps, spell.stamps]))
+        else:
+            out.append(spell)
+    return out
 
 
 def _output(value: ScenarioValue, uuid: str, keep: set[int]) -> ScenarioValue:
@@ -93,12 +123,12 @@ def _per_spell(
 ) -> Scenario:
     non_negative(function, max_gap_s=max_gap_s)
     found = as_scenario(scenario, log_dir)
-    ctx = context_for(log_dir)
+    by_object = spells_of(context_for(log_dir), found, max_gap_s)
     out: Scenario = {}
     for uuid, value in found.items():
-        spells = spells_of(ctx, uuid, value, max_gap_s)
-        keep = {t for spell in spells if keep_spell(uuid, spell, spells) for t in spell.stamps}
-        out[uuid] = _output(value, uuid, keep)
+        spells = by_object[uuid]
+        kept = [spell.stamps for spell in spells if keep_spell(uuid, spell, spells)]
+        out[uuid] = _output(value, uuid, set(np.concatenate(kept).tolist()) if kept else set())
     return out
 
 
@@ -146,21 +176,20 @@ def then(
     after = as_scenario(second, log_dir)
     ctx = context_for(log_dir)
     window = _ns(within_s)
+    firsts, seconds = spells_of(ctx, before, max_gap_s), spells_of(ctx, after, max_gap_s)
     out: Scenario = {}
     for uuid, value in before.items():
         keep: set[int] = set()
         later = after.get(uuid)
-        if later is not None:
-            line = _timeline(ctx, uuid, value).tolist()
-            firsts = spells_of(ctx, uuid, value, max_gap_s)
-            for b in spells_of(ctx, uuid, later, max_gap_s):
-                for a in firsts:
-                    if not a.start < b.start <= a.end + window:
-                        continue
-                    if refer == "both":
-                        keep.update(t for t in line if a.start <= t <= b.end)
-                    else:
-                        keep.update(a.stamps if refer == "first" else b.stamps)
+        for b in seconds.get(uuid, []):
+            for a in firsts[uuid]:
+                if not a.start < b.start <= a.end + window:
+                    continue
+                if refer == "both":
+                    line = _timeline(ctx, uuid, value)
+                    keep.update(line[(line >= a.start) & (line <= b.end)].tolist())
+                else:
+                    keep.update((a if refer == "first" else b).stamps.tolist())
         merged = value if refer == "first" or later is None else _merge(value, later, uuid)
         out[uuid] = _output(merged, uuid, keep)
     return out
@@ -182,9 +211,17 @@ def _merge(one: ScenarioValue, other: ScenarioValue, uuid: str) -> ScenarioValue
     return sorted(set(one) | set(other))
 
 
-def _meets(stamps: Iterable[int], spell: Spell, before_s: float, after_s: float) -> bool:
+def _meets(stamps: NDArrayInt, spell: Spell, before_s: float, after_s: float) -> bool:
+    """Whether a sorted stamp lies in the spell's window, widened by ``before_s`` and ``after_s``."""
     low, high = spell.start - _ns(before_s), spell.end + _ns(after_s)
-    return any(low <= t <= high for t in stamps)
+    return bool(np.searchsorted(stamps, high, side="right") > np.searchsorted(stamps, low))
+
+
+def _sorted_stamps(scenario: Scenario) -> dict[str, NDArrayInt]:
+    return {uuid: np.array(sorted(timestamps(value)), dtype=np.int64) for uuid, value in scenario.items()}
+
+
+NOTHING: NDArrayInt = np.zeros(0, dtype=np.int64)
 
 
 @listed(KIND, 2)
@@ -212,13 +249,13 @@ def overlapping(
         braking_turns = overlapping(turning(vehicles, log_dir), braking(vehicles, log_dir), log_dir)
     """
     non_negative("overlapping", before_s=before_s, after_s=after_s)
-    others = as_scenario(other, log_dir)
+    others = _sorted_stamps(as_scenario(other, log_dir))
     return _per_spell(
         "overlapping",
         track_candidates,
         log_dir,
         max_gap_s,
-        lambda uuid, spell, _: _meets(timestamps(others.get(uuid, [])), spell, before_s, after_s),
+        lambda uuid, spell, _: _meets(others.get(uuid, NOTHING), spell, before_s, after_s),
     )
 
 
@@ -247,19 +284,19 @@ def without(
         rolling_turns = without(turning(vehicles, log_dir), stopped, log_dir, before_s=3)
     """
     non_negative("without", before_s=before_s, after_s=after_s)
-    others = as_scenario(other, log_dir)
+    others = _sorted_stamps(as_scenario(other, log_dir))
     return _per_spell(
         "without",
         track_candidates,
         log_dir,
         max_gap_s,
-        lambda uuid, spell, _: not _meets(timestamps(others.get(uuid, [])), spell, before_s, after_s),
+        lambda uuid, spell, _: not _meets(others.get(uuid, NOTHING), spell, before_s, after_s),
     )
 
 
 def _onsets(ctx: LogContext, event: Scenario, max_gap_s: float) -> NDArrayInt:
     """When each spell of ``event`` begins, over all its objects, sorted."""
-    starts = {spell.start for uuid, value in event.items() for spell in spells_of(ctx, uuid, value, max_gap_s)}
+    starts = {spell.start for spells in spells_of(ctx, event, max_gap_s).values() for spell in spells}
     return np.array(sorted(starts), dtype=np.int64)
 
 
