@@ -59,6 +59,8 @@ RELATIONAL: dict[str, dict[str, Any]] = {
     "heading_in_relative_direction_to": {"direction": "same"},
     "in_same_lane": {},
     "on_relative_side_of_road": {"side": "same"},
+    "getting_closer": {},
+    "getting_farther": {},
 }
 TEMPORAL: dict[str, tuple[str, ...]] = {
     "then": ("stopped", "moving"),

@@ -43,10 +43,14 @@ def along(
     return Track("REGULAR_VEHICLE", t, x, y, heading.copy())
 
 
-def build(tracks: dict[str, Track], log_dir: Path) -> LogContext:
-    """A log context over the tracks (plus a parked ego far away), pinned to ``log_dir`` for lifted calls."""
+def build(tracks: dict[str, Track], log_dir: Path, ego: Track | None = None) -> LogContext:
+    """A log context over the tracks and the ego, pinned to ``log_dir`` for lifted calls.
+
+    ``ego`` must cover every timestamp; by default the ego is parked far away (x = 500 m).
+    """
     t = next(iter(tracks.values())).t
-    tracks = {EGO: Track("EGO_VEHICLE", t, np.full_like(t, 500.0), np.zeros_like(t), np.zeros_like(t))} | tracks
+    ego = ego or Track("EGO_VEHICLE", t, np.full_like(t, 500.0), np.zeros_like(t), np.zeros_like(t))
+    tracks = {EGO: Track("EGO_VEHICLE", ego.t, ego.x, ego.y, ego.yaw)} | tracks
     stamps = np.unique(np.concatenate([np.round(tr.t * 1e9).astype(np.int64) for tr in tracks.values()]))
     columns: dict[str, list[np.ndarray]] = {k: [] for k in ("track", "time", "xyz", "quat", "yaw", "size", "cat")}
     categories = sorted({tr.category for tr in tracks.values()})
@@ -62,9 +66,13 @@ def build(tracks: dict[str, Track], log_dir: Path) -> LogContext:
         columns["cat"].append(np.full(n, categories.index(track.category)))
     lengths = [len(tr.t) for tr in tracks.values()]
     rows = sum(lengths)
-    ego_xyz = np.stack([np.full(len(stamps), 500.0), np.zeros(len(stamps)), np.zeros(len(stamps))], axis=1)
+    ego_t = np.round(ego.t * 1e9).astype(np.int64)
+    ego_xyz = np.stack([np.interp(stamps, ego_t, ego.x), np.interp(stamps, ego_t, ego.y), np.zeros(len(stamps))], 1)
+    ego_yaw = np.interp(stamps, ego_t, np.unwrap(np.asarray(ego.yaw, dtype=float)))
     xyz = np.concatenate(columns["xyz"])
     time_index = np.concatenate(columns["time"]).astype(np.int32)
+    to_ego = Rotation.from_euler("z", -ego_yaw[time_index][:, None])
+    yaw_ego = np.concatenate(columns["yaw"]) - ego_yaw[time_index]
     arrays = LogArrays(
         log_dir=log_dir, log_id=log_dir.name, source="scripted", key="scripted", ego_uuid=EGO, has_score=False,
         timestamps_ns=stamps, track_uuids=np.array(list(tracks)),
@@ -72,11 +80,12 @@ def build(tracks: dict[str, Track], log_dir: Path) -> LogContext:
         track_start=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), categories=np.array(categories),
         row_track=np.concatenate(columns["track"]).astype(np.int32), row_time_index=time_index,
         row_timestamp_ns=stamps[time_index], row_category=np.concatenate(columns["cat"]).astype(np.int16),
-        xyz_ego=xyz - ego_xyz[time_index], quat_ego=np.concatenate(columns["quat"]), xyz_city=xyz,
+        xyz_ego=to_ego.apply(xyz - ego_xyz[time_index]),
+        quat_ego=Rotation.from_euler("z", yaw_ego[:, None]).as_quat(scalar_first=True), xyz_city=xyz,
         quat_city=np.concatenate(columns["quat"]), yaw_city=np.concatenate(columns["yaw"]),
         size=np.concatenate(columns["size"]), velocity_city=np.zeros((rows, 3)), score=np.full(rows, np.nan),
         num_interior_pts=np.full(rows, -1), input_row=np.arange(rows), ego_xyz_city=ego_xyz,
-        ego_quat_city=np.tile([1.0, 0, 0, 0], (len(stamps), 1)),
+        ego_quat_city=Rotation.from_euler("z", ego_yaw[:, None]).as_quat(scalar_first=True),
     )  # fmt: skip
     ctx = LogContext(arrays)
     pin_context(log_dir, ctx)

@@ -141,3 +141,34 @@ def test_bad_arguments_are_named(log: Path) -> None:
         F["then"](stopped, turned, log, within_s=-1)
     with pytest.raises(ValueError, match="refer"):
         F["then"](stopped, turned, log, refer="middle")
+
+
+@pytest.fixture(scope="module")
+def walkers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ego drives along +x at 5 m/s; one pedestrian waits ahead of it, one walks away from it, faster."""
+    ego = along(T, 5.0, 0.0)
+    ego.category = "EGO_VEHICLE"
+    tracks = {
+        "waits_ahead": along(T, 0.0, 0.0, start=(100.0, 3.0)),  # still: the ego closes in at 5 m/s
+        "walks_away": along(T, 6.5, 0.0, start=(20.0, 3.0)),  # faster than the ego, same way
+        "walks_across": along(T, 1.2, np.pi / 2, start=(300.0, -10.0)),  # far away: beyond max_distance
+    }
+    for track in tracks.values():
+        track.category = "PEDESTRIAN"
+    log_dir = tmp_path_factory.mktemp("closing") / "scripted-closing"
+    build(tracks, log_dir, ego=ego)
+    return log_dir
+
+
+def test_getting_closer_and_farther_whoever_moves(walkers: Path) -> None:
+    peds = F["get_objects_of_category"](walkers, category="PEDESTRIAN")
+    ego = F["get_objects_of_category"](walkers, category="EGO_VEHICLE")
+    closer = F["getting_closer"](peds, ego, walkers, min_rate=1.0)
+    farther = F["getting_farther"](peds, ego, walkers, min_rate=1.0)
+    assert _span(closer, "waits_ahead") is not None  # the pedestrian stands still: the ego approaches it
+    assert _span(closer, "walks_away") is None and _span(farther, "walks_away") is not None
+    assert _span(closer, "walks_across") is None and _span(farther, "walks_across") is None
+    near = _span(closer, "waits_ahead")
+    assert near is not None and near[1] <= 20.0 + 1e-9  # the ego passes it at 20 s
+    # heading_toward asks where the pedestrian's own velocity points: a standing one heads nowhere
+    assert _span(F["heading_toward"](peds, ego, walkers), "waits_ahead") is None
