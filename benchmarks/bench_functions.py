@@ -61,6 +61,7 @@ RELATIONAL: dict[str, dict[str, Any]] = {
     "on_relative_side_of_road": {"side": "same"},
     "getting_closer": {},
     "getting_farther": {},
+    "across_intersection_from": {},
 }
 TEMPORAL: dict[str, tuple[str, ...]] = {
     "then": ("stopped", "moving"),

@@ -8,9 +8,11 @@ over points or footprints, in the city frame, and reproduces RefAV's answers, in
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 import numpy as np
+import shapely
 from av2.map.map_api import ArgoverseStaticMap
 
 from avmine.atomic.map.geometry import (
@@ -49,6 +51,35 @@ class MapRegions:
 
     # ------------------------------------------------------------------ points
 
+    @functools.cached_property
+    def intersections(self) -> tuple[NDArrayInt, NDArrayFloat]:
+        """Intersections: touching intersection lanes joined into one area.
+
+        Returns:
+            The intersection of each intersection lane (in ``near_intersection``'s lane order), shape (L,),
+            and each intersection's centre (its area's centroid), shape (K, 2).
+        """
+        lanes = [shapely.Polygon(p) for p in self._intersection_polygons]
+        if not lanes:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 2))
+        joined = shapely.unary_union([lane.buffer(0.5) for lane in lanes])  # lanes of one junction touch
+        areas = list(getattr(joined, "geoms", [joined]))
+        inside = shapely.points([[*lane.representative_point().coords[0]] for lane in lanes])
+        lane_index, area_index = shapely.STRtree(areas).query(inside, predicate="within")
+        of_lane = np.zeros(len(lanes), dtype=np.int64)
+        of_lane[lane_index] = area_index
+        centres = np.array([[area.centroid.x, area.centroid.y] for area in areas], dtype=np.float64)
+        return of_lane, centres
+
+    def intersection_near(self, points_xy: NDArrayFloat, threshold_m: float) -> NDArrayInt:
+        """Per point: an intersection within ``threshold_m`` metres of it (as ``near_intersection``), else -1."""
+        of_lane, _ = self.intersections
+        points = np.asarray(points_xy, dtype=np.float64).reshape(len(points_xy), -1)[:, :2]
+        found = np.full(len(points), -1, dtype=np.int64)
+        point, lane = self._dilated_intersection_lanes(threshold_m).contains_pairs(points)
+        found[point[::-1]] = of_lane[lane[::-1]]  # a point near two intersections: the first lane's
+        return found
+
     def in_drivable_area(self, points_xy: NDArrayFloat) -> NDArrayBool:
         """Whether each point lies in some vector drivable-area polygon (RefAV's ray cast).
 
@@ -73,14 +104,17 @@ class MapRegions:
         Returns:
             Shape (N,).
         """
+        return self._dilated_intersection_lanes(threshold_m).contains_any(
+            np.asarray(points_xy, np.float64).reshape(len(points_xy), -1)[:, :2]
+        )
+
+    def _dilated_intersection_lanes(self, threshold_m: float) -> PolygonSet:
         key = float(threshold_m)
         if key not in self._near_intersection:
             self._near_intersection[key] = PolygonSet.from_polygons(
                 [dilate_polygon(p, key) for p in self._intersection_polygons]
             )
-        return self._near_intersection[key].contains_any(
-            np.asarray(points_xy, np.float64).reshape(len(points_xy), -1)[:, :2]
-        )
+        return self._near_intersection[key]
 
     # ------------------------------------------------------------------ crossings
 

@@ -200,7 +200,7 @@ def test_physically_meaningless_thresholds_are_clear_errors(
 
 def test_every_new_function_is_documented_with_an_example() -> None:
     new = [name for name, kind in EXTENSION_KINDS.items() if kind in ("robust", "behaviour", "temporal")]
-    assert len(new) == 47  # 37 robust and behaviour functions, getting_closer/_farther, 8 behaviours in time
+    assert len(new) == 48  # 37 robust and behaviour functions, 3 relations (closer, farther, across), 8 in time
     for name in new:
         doc = registry()[name]
         assert doc.example and name in doc.example, name

@@ -143,3 +143,27 @@ def test_standing_in_a_lane_beside_a_parked_car_is_double_parking(demo_store: St
     found = FUNCTIONS["double_parked"](list(ctx.track_uuids), log_dir)
     assert {u for u, stamps in found.items() if stamps} == {"double"}
     assert len(found["double"]) == len(t)
+
+
+def test_across_the_intersection_is_the_far_side_of_the_same_intersection(clean: LogContext) -> None:
+    _, centres = clean.map_regions.intersections
+    assert len(centres) >= 2
+    counts = np.bincount(clean.row_track, minlength=len(clean.track_uuids))
+    ego = clean.track_index[clean.ego_uuid]
+    across, beside, elsewhere = [int(t) for t in np.argsort(-counts) if t != ego][:3]
+    placed = {ego: centres[0] + [8.0, 0.0], across: centres[0] + [-8.0, 1.0], beside: centres[0] + [7.0, 4.0],
+              elsewhere: centres[1] + [-8.0, 0.0]}  # fmt: skip
+    xyz = np.array(clean.arrays.xyz_city)
+    for track, where in placed.items():
+        xyz[clean.rows_of(track), :2] = where
+    ego_xyz = np.array(clean.arrays.ego_xyz_city)
+    ego_xyz[:, :2] = placed[ego]
+    moved = LogContext(dataclasses.replace(clean.arrays, source="placed-for-test", key="placed", xyz_city=xyz,
+                                           ego_xyz_city=ego_xyz))  # fmt: skip
+    names = [clean.track_uuids[t] for t in (across, beside, elsewhere)]
+    found = FUNCTIONS["across_intersection_from"].rule(moved, names, [clean.ego_uuid])
+    assert found[names[0]].get(clean.ego_uuid), "the far side of the same intersection"
+    assert not found[names[1]] and not found[names[2]], "the same side, and another intersection"
+    # 173° apart seen from the centre: not across when 179° are asked for
+    narrow = FUNCTIONS["across_intersection_from"].rule(moved, names, [clean.ego_uuid], min_angle_deg=179)
+    assert not narrow[names[0]]
