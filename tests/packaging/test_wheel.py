@@ -163,8 +163,9 @@ def test_demo_init_agent_exec_and_serve_from_the_wheel(installed: Installed) -> 
         {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "execute_scenario", "arguments": {
             "program": program_text, "prompt": "vehicle", "logs": [LOG]}}},
     ]  # fmt: skip
-    with subprocess.Popen([str(installed.avmine), "--db", str(db), "serve"], stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, cwd=installed.work, env=installed.env, text=True) as served:  # fmt: skip
+    serve = [str(installed.avmine), "--db", str(db), "serve"]
+    with subprocess.Popen(serve, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=installed.work, env=installed.env,
+                          text=True) as served:  # fmt: skip
         assert served.stdin is not None and served.stdout is not None
         answers = {}
         for request in requests:
