@@ -144,6 +144,9 @@ def is_specific_object_type(track_candidates: Scenario, log_dir: Path, descripti
     Args:
         description: the kind of object, in words, e.g. "police car".
 
+    Prompts say:
+        police car, ambulance, fire truck, taxi, garbage truck, specific type.
+
     Example:
         police = is_specific_object_type(vehicles, log_dir, description="police car")
     """
@@ -158,6 +161,9 @@ def has_attribute(track_candidates: Scenario, log_dir: Path, attribute: str) -> 
 
     Args:
         attribute: the attribute, in words, e.g. "open door".
+
+    Prompts say:
+        door open, open door, lights on, brake lights, attribute.
 
     Example:
         open_doors = has_attribute(parked, log_dir, attribute="open door")
@@ -174,6 +180,9 @@ def object_color(track_candidates: Scenario, log_dir: Path, color: str) -> Scena
     Args:
         color: "white", "silver", "black", "red", "yellow" or "blue".
 
+    Prompts say:
+        colour, color, painted.
+
     Example:
         red_cars = object_color(cars, log_dir, color="red")
     """
@@ -188,6 +197,9 @@ def has_attached_object(track_candidates: Scenario, log_dir: Path, object_descri
 
     Args:
         object_description: what is attached, in words, e.g. "bicycle on a rack".
+
+    Prompts say:
+        bike rack, roof rack, towing, attached, trailer hitch, carrying on top.
 
     Example:
         with_bikes = has_attached_object(vehicles, log_dir, object_description="bicycle on a rack")
@@ -205,6 +217,9 @@ def pedestrian_action(track_candidates: Scenario, log_dir: Path, action: str) ->
     Args:
         action: the action, in words, e.g. "pushing a stroller".
 
+    Prompts say:
+        pedestrian action, talking on the phone, looking at phone, waving, holding an umbrella.
+
     Example:
         pushing = pedestrian_action(peds, log_dir, action="pushing a stroller")
     """
@@ -219,6 +234,9 @@ def on_road_type(track_candidates: Scenario, log_dir: Path, road_type: str) -> S
 
     Args:
         road_type: the kind of road, in words, e.g. "parking lot".
+
+    Prompts say:
+        parking lot, driveway, highway, alley, road type.
 
     Example:
         in_lots = on_road_type(vehicles, log_dir, road_type="parking lot")
@@ -235,6 +253,9 @@ def on_road_surface(track_candidates: Scenario, log_dir: Path, surface: str) -> 
     Args:
         surface: the surface, in words, e.g. "wet".
 
+    Prompts say:
+        wet road, gravel, snow, road surface, cobblestone.
+
     Example:
         on_wet = on_road_surface(vehicles, log_dir, surface="wet")
     """
@@ -250,6 +271,9 @@ def in_zone(track_candidates: Scenario, log_dir: Path, zone: str) -> Scenario:
     Args:
         zone: the zone, in words, e.g. "construction zone".
 
+    Prompts say:
+        construction zone, school zone, work zone.
+
     Example:
         in_works = in_zone(vehicles, log_dir, zone="construction zone")
     """
@@ -261,6 +285,9 @@ def at_traffic_lights(track_candidates: Scenario, log_dir: Path) -> Scenario:
     """Timestamps where a VLM sees the object at a traffic light (waiting at it or passing it).
 
     Up to 6 labelled timestamps per track as one panel; keeps the timestamps nearest the named ones.
+
+    Prompts say:
+        traffic light, traffic lights, red light, green light, signalized.
 
     Example:
         at_lights = at_traffic_lights(vehicles, log_dir)
@@ -278,6 +305,9 @@ def in_environment(track_candidates: Scenario, log_dir: Path, environment: str) 
     Args:
         environment: the environment, in words, e.g. "night".
 
+    Prompts say:
+        at night, night, rain, raining, fog, weather, dark.
+
     Example:
         at_night = in_environment(ego, log_dir, environment="night")
     """
@@ -292,6 +322,9 @@ def is_occluded_by(track_candidates: Scenario, related_candidates: Scenario, log
     whose image overlaps the object's and that are nearer the camera are asked about, both boxes
     drawn. A pair is kept when at least half of its views say yes; only objects with an occluder
     are returned.
+
+    Prompts say:
+        hidden, hidden behind, occluded, obscured, blocked from view.
 
     Example:
         hidden_peds = is_occluded_by(peds, vehicles, log_dir)

@@ -50,6 +50,9 @@ def on_lane_type(ctx: LogContext, uuids: list[str], lane_type: str) -> dict[str,
     Args:
         lane_type: "VEHICLE", "BIKE" or "BUS".
 
+    Prompts say:
+        bus lane, bike lane, bicycle lane, cycle lane.
+
     Example:
         in_bike_lane = on_lane_type(vehicles, log_dir, lane_type="BIKE")
     """
@@ -61,6 +64,9 @@ def on_lane_type(ctx: LogContext, uuids: list[str], lane_type: str) -> dict[str,
 @unary
 def on_intersection(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     """Timestamps where an object is inside an intersection (its lane is an intersection lane).
+
+    Prompts say:
+        in an intersection, in the intersection, on an intersection, at an intersection, junction.
 
     Example:
         in_intersection = on_intersection(vehicles, log_dir)
@@ -75,6 +81,9 @@ def on_road(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
 
     Parking lots and driveways are drivable area but not road; see in_drivable_area.
 
+    Prompts say:
+        on the road, in the road, in the street, on the street, jaywalking, road.
+
     Example:
         peds_on_road = on_road(peds, log_dir)
     """
@@ -85,6 +94,9 @@ def on_road(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
 @unary
 def in_drivable_area(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     """Timestamps where an object's centre is in the drivable area (roads, parking lots, driveways).
+
+    Prompts say:
+        drivable area, sidewalk, off the road, on the sidewalk.
 
     Example:
         peds_in_drivable_area = in_drivable_area(peds, log_dir)
@@ -103,6 +115,9 @@ def near_intersection(ctx: LogContext, uuids: list[str], threshold: float = 5) -
 
     Args:
         threshold: metres from the intersection's lanes.
+
+    Prompts say:
+        approaching an intersection, near an intersection, about to enter an intersection.
 
     Example:
         approaching_intersection = near_intersection(vehicles, log_dir, threshold=10)
@@ -128,6 +143,9 @@ def at_pedestrian_crossing(ctx: LogContext, uuids: list[str], within_distance: f
 
     Args:
         within_distance: metres around the crossing; 0 means on the crossing itself.
+
+    Prompts say:
+        crosswalk, pedestrian crossing, zebra crossing, jaywalking, crossing outside a crosswalk.
 
     Example:
         peds_at_crossing = at_pedestrian_crossing(peds, log_dir)
@@ -211,6 +229,9 @@ def _track_lanes(ctx: LogContext, track_uuids: list[str]) -> list[int]:
 def in_same_lane(ctx: LogContext, track_uuids: list[str], related_uuids: list[str]) -> Relations:
     """Tracks sharing their lane with a related object (the whole lane as people mean it, across segments).
 
+    Prompts say:
+        same lane, their lane, its lane, sharing a lane.
+
     Example:
         cars_sharing_lane_with_bikes = in_same_lane(cars, bicycles, log_dir)
     """
@@ -226,6 +247,9 @@ def on_relative_side_of_road(ctx: LogContext, track_uuids: list[str], related_uu
 
     Args:
         side: "same" (lanes going the track's way) or "opposite" (lanes going the other way).
+
+    Prompts say:
+        opposite side of the road, other side of the road, same side of the road.
 
     Example:
         oncoming_side = on_relative_side_of_road(cars, cars, log_dir, side="opposite")
@@ -306,6 +330,9 @@ def changing_lanes(ctx: LogContext, uuids: list[str], direction: str | None = No
     Args:
         direction: "left", "right", or None for either.
 
+    Prompts say:
+        lane change, changing lanes, switching lanes, moving over.
+
     Example:
         left_lane_changes = changing_lanes(vehicles, log_dir, direction="left")
     """
@@ -328,6 +355,9 @@ def following(ctx: LogContext, track_uuids: list[str], related_uuids: list[str])
 
     The related object is ahead in the same lane (or the next one), within 25 m of the track's
     front, heading the same way. The follower need not move.
+
+    Prompts say:
+        following, behind in the same lane, trailing, tailgating.
 
     Example:
         cars_following_bus = following(cars, buses, log_dir)
@@ -412,6 +442,9 @@ def at_stop_sign(track_candidates: Scenario, log_dir: Path, forward_thresh: floa
 
     Args:
         forward_thresh: metres from the sign along the lane.
+
+    Prompts say:
+        stop sign.
 
     Example:
         cars_at_stop_sign = at_stop_sign(cars, log_dir)

@@ -111,6 +111,10 @@ def being_crossed_by(
         forward_thresh: metres the plane extends beyond the track's box.
         lateral_thresh: metres past the centre line until the crossing stops counting.
 
+    Prompts say:
+        crossing in front of, crossing the path, crosses in front, across the path, across its path, cuts
+        across, crossing between.
+
     Example:
         overtaken_on_left = being_crossed_by(cars, cars, log_dir, direction="left",
                                              in_direction="clockwise", forward_thresh=4)
@@ -174,6 +178,10 @@ def heading_in_relative_direction_to(
 
     Args:
         direction: "same", "opposite" or "perpendicular".
+
+    Prompts say:
+        oncoming, opposite direction, same direction, traveling in the same direction, perpendicular, cross
+        traffic.
 
     Example:
         oncoming = heading_in_relative_direction_to(cars, ego, log_dir, direction="opposite")
@@ -241,6 +249,10 @@ def has_objects_in_relative_direction(
         within_distance: metres between the boxes' footprints.
         lateral_thresh: metres the region may extend sideways beyond the track's box (forward and
             backward) or along it (left and right).
+
+    Prompts say:
+        to its left, to its right, left of, right of, on its left, on its right, in front of, ahead of, behind, beside, next to,
+        between, lead vehicle.
 
     Example:
         cars_with_lead = has_objects_in_relative_direction(cars, cars, log_dir, direction="forward",
@@ -315,6 +327,9 @@ def facing_toward(
         within_angle: half-angle of the cone ahead of the track, degrees.
         max_distance: metres between the boxes' footprints.
 
+    Prompts say:
+        facing, looking at, pointed at.
+
     Example:
         cars_facing_peds = facing_toward(cars, peds, log_dir, within_angle=15, max_distance=20)
     """
@@ -361,6 +376,10 @@ def heading_toward(
         angle_threshold: largest angle between the velocity and the direction to the object, degrees.
         minimum_speed: closing speed in metres per annotation sample.
         max_distance: metres between the boxes' footprints.
+
+    Prompts say:
+        heading toward, heading towards, approaching, getting closer, closing in, moving toward, driving
+        toward, coming at.
 
     Example:
         approaching_ego = heading_toward(cars, ego, log_dir)
@@ -413,6 +432,10 @@ def near_objects(
         min_objects: how many related objects must be near at once; 0 means all of them.
         include_self: count a track as near itself when it is also a related candidate.
 
+    Prompts say:
+        near, close to, nearby, multiple, group of, crowd, surrounded by, at least two, at least three,
+        walking with, accompanied by, together with.
+
     Example:
         cars_near_two_peds = near_objects(cars, peds, log_dir, distance_thresh=10, min_objects=2)
     """
@@ -455,6 +478,10 @@ def get_objects_in_relative_direction(
         within_distance: metres between the boxes' footprints.
         lateral_thresh: metres the region may extend beyond the track's box sideways (forward,
             backward) or along it (left, right).
+
+    Prompts say:
+        left of, right of, to its left, to its right, in front of, ahead of, behind, nearest, second, third, n-th,
+        closest.
 
     Example:
         peds_ahead_of_ego = get_objects_in_relative_direction(ego, peds, log_dir, direction="forward")
