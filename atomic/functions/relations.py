@@ -251,8 +251,8 @@ def has_objects_in_relative_direction(
             backward) or along it (left and right).
 
     Prompts say:
-        to its left, to its right, left of, right of, on its left, on its right, in front of, ahead of, behind, beside, next to,
-        between, lead vehicle.
+        to its left, to its right, left of, right of, on its left, on its right, in front of, ahead of,
+        behind, beside, next to, between, lead vehicle.
 
     Example:
         cars_with_lead = has_objects_in_relative_direction(cars, cars, log_dir, direction="forward",

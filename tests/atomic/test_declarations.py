@@ -13,18 +13,24 @@ import numpy as np
 import pytest
 
 from avmine import atomic
-from avmine.atomic import functions as atomic_functions
-from avmine.atomic.functions import robust, robust_relations
-from avmine.vlm import functions as vlm_functions
-from avmine.vlm import program_functions
 from avmine.atomic import docs
+from avmine.atomic import functions as atomic_functions
 from avmine.atomic.algebra import scenario_not
-from avmine.atomic.functions import EXTENSION_KINDS, FUNCTIONS, map_mask_functions, register_functions
+from avmine.atomic.functions import (
+    EXTENSION_KINDS,
+    FUNCTIONS,
+    map_mask_functions,
+    register_functions,
+    robust,
+    robust_relations,
+)
 from avmine.atomic.functions.map import map_mask_keys
 from avmine.atomic.functions.robust import SPELL_DOCS
 from avmine.atomic.lifting import unary
 from avmine.atomic.listing import KINDS, LISTED, listed, unlist
 from avmine.atomic.validation import ArgumentError
+from avmine.vlm import functions as vlm_functions
+from avmine.vlm import program_functions
 from tests.atomic._support import LOG_DIR, FakeLog
 
 ROOT = Path(atomic.__file__).parent.parent
