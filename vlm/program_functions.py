@@ -148,7 +148,7 @@ def is_specific_object_type(track_candidates: Scenario, log_dir: Path, descripti
         police car, ambulance, fire truck, taxi, garbage truck, specific type.
 
     Example:
-        police = is_specific_object_type(vehicles, log_dir, description="police car")
+        police = is_specific_object_type(has_velocity(cars, log_dir, min_velocity=1), log_dir, description="police car")
     """
     raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
@@ -202,7 +202,8 @@ def has_attached_object(track_candidates: Scenario, log_dir: Path, object_descri
         bike rack, roof rack, towing, attached, trailer hitch, carrying on top.
 
     Example:
-        with_bikes = has_attached_object(vehicles, log_dir, object_description="bicycle on a rack")
+        moving_cars = has_velocity(cars, log_dir, min_velocity=1)  # at most 100 tracks per VLM call
+        with_bikes = has_attached_object(moving_cars, log_dir, object_description="bicycle on a rack")
     """
     raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
@@ -239,7 +240,7 @@ def on_road_type(track_candidates: Scenario, log_dir: Path, road_type: str) -> S
         parking lot, driveway, highway, alley, road type.
 
     Example:
-        in_lots = on_road_type(vehicles, log_dir, road_type="parking lot")
+        ego_in_lot = on_road_type(ego, log_dir, road_type="parking lot")
     """
     raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
@@ -257,7 +258,7 @@ def on_road_surface(track_candidates: Scenario, log_dir: Path, surface: str) -> 
         wet road, gravel, snow, road surface, cobblestone.
 
     Example:
-        on_wet = on_road_surface(vehicles, log_dir, surface="wet")
+        ego_on_wet = on_road_surface(ego, log_dir, surface="wet")
     """
     raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
@@ -275,7 +276,7 @@ def in_zone(track_candidates: Scenario, log_dir: Path, zone: str) -> Scenario:
         construction zone, school zone, work zone.
 
     Example:
-        in_works = in_zone(vehicles, log_dir, zone="construction zone")
+        ego_in_works = in_zone(ego, log_dir, zone="construction zone")
     """
     raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
@@ -290,7 +291,7 @@ def at_traffic_lights(track_candidates: Scenario, log_dir: Path) -> Scenario:
         traffic light, traffic lights, red light, green light, signalized.
 
     Example:
-        at_lights = at_traffic_lights(vehicles, log_dir)
+        ego_at_lights = at_traffic_lights(ego, log_dir)
     """
     raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 

@@ -133,25 +133,30 @@ def near_intersection(ctx: LogContext, uuids: list[str], threshold: float = 5) -
 
 @listed("RefAV", 13, uses_map_masks=True)
 @unary
-def at_pedestrian_crossing(ctx: LogContext, uuids: list[str], within_distance: float = 1) -> dict[str, list[int]]:
+def at_pedestrian_crossing(
+    ctx: LogContext, uuids: list[str], within_distance: float = 1, fix_refav_bug: bool = False
+) -> dict[str, list[int]]:
     """Timestamps where an object's box touches a pedestrian crossing grown by within_distance metres.
 
     By default this reproduces RefAV exactly, including its bug: after its first timestamp an
     object counts only while it keeps overlapping a crossing it overlapped at the previous
-    timestamp, so one that walks onto a crossing later is never found (avmine.atomic.compat has the
-    fix switch, fix_pedestrian_crossing).
+    timestamp, so one that walks onto a crossing later is never found
+    (refAV/atomic_functions.py: at_pedestrian_crossing). fix_refav_bug=True tests every
+    timestamp against every crossing.
 
     Args:
         within_distance: metres around the crossing; 0 means on the crossing itself.
+        fix_refav_bug: True: find an object at every timestamp it touches a crossing (not RefAV's answer).
 
     Prompts say:
         crosswalk, pedestrian crossing, zebra crossing, jaywalking, crossing outside a crosswalk.
 
     Example:
         peds_at_crossing = at_pedestrian_crossing(peds, log_dir)
+        peds_on_crossing_any_time = at_pedestrian_crossing(peds, log_dir, fix_refav_bug=True)
     """
     non_negative("at_pedestrian_crossing", within_distance=within_distance)
-    fixed = compat.current().fix_pedestrian_crossing
+    fixed = fix_refav_bug or compat.current().fix_pedestrian_crossing
 
     def compute(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         # whole tracks, in time order: RefAV's per-track scan sees each track's rows as it would alone

@@ -51,7 +51,8 @@ def get_objects_of_category(log_dir: Path, category: str) -> Scenario:
         log_dir: the log (pre-bound in programs). Note the order: log_dir first, unlike other functions.
         category: a category name (see the categories list), or "ANY" for every object, "VEHICLE" for
             every vehicle (the ego, cars, trucks, buses, motorcycles; see the categories list),
-            "EGO_VEHICLE" for the data-collection car. Unknown names give {}.
+            "EGO_VEHICLE" for the data-collection car. An unknown name raises an error that lists the names
+            (RefAV returns {} for it).
 
     Returns:
         {uuid: [timestamp_ns, ...]} for every object of the category.

@@ -369,12 +369,17 @@ def heading_toward(
 ) -> Relations:
     """Tracks moving toward a related object.
 
-    The velocity points within angle_threshold degrees of it and closes in by at least
-    minimum_speed per annotation sample (RefAV's unit; 0.5 is 5 m/s at 10 Hz), within max_distance m.
+    At a timestamp the track's velocity points within angle_threshold degrees of the object, the
+    distance between their centres shrinks by at least minimum_speed metres per annotation sample,
+    and their boxes are within max_distance metres. Per sample is RefAV's unit: AV2 annotates at
+    10 Hz, so the threshold is 10 x minimum_speed m/s (the default 0.5 needs 5 m/s; pass 0.2 for
+    2 m/s). The closing speed is the pair's together and only the direction of the track's own
+    velocity counts, not its size: a parked car or a cone (tracker noise of a few cm/s) is referred
+    when the related object drives at it. Add has_velocity on the tracks to keep those that move.
 
     Args:
         angle_threshold: largest angle between the velocity and the direction to the object, degrees.
-        minimum_speed: closing speed in metres per annotation sample.
+        minimum_speed: closing speed in metres per annotation sample (m/s divided by 10).
         max_distance: metres between the boxes' footprints.
 
     Prompts say:
@@ -382,11 +387,11 @@ def heading_toward(
         toward, coming at.
 
     Example:
-        approaching_ego = heading_toward(cars, ego, log_dir)
+        closing_in = heading_toward(cars, ego, log_dir, minimum_speed=0.2)  # closing at 2 m/s or more
+        approaching_ego = heading_toward(has_velocity(cars, log_dir, min_velocity=1), ego, log_dir, minimum_speed=0.2)
     """
-    # Its velocity points within ``angle_threshold`` degrees of them and it closes in on them by at
-    # least ``minimum_speed`` per sample (RefAV's unit: metres per annotation sample, so 0.5 means
-    # 5 m/s at 10 Hz), within ``max_distance`` m.
+    # RefAV differentiates the distance with numpy.gradient over the sample index
+    # (refAV/utils.py: get_nth_radial_deriv), so the unit stays per sample for parity.
     non_negative("heading_toward", angle_threshold=angle_threshold, max_distance=max_distance)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
     closing = series.memo("heading_toward", lambda: _closing(series))

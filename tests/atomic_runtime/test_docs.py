@@ -6,12 +6,17 @@ import asyncio
 import inspect
 import tempfile
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pytest
 from mcp import Client
 
 import avmine.vlm.program_functions  # noqa: F401  (the VLM functions are listed too, as the server lists them)
 from avmine import atomic
 from avmine.atomic import docs
+from avmine.atomic.context import LogContext, context_for
+from avmine.atomic.validation import ArgumentError
 from avmine.server.mcp.app import create_server
 from avmine.store import Store
 
@@ -176,3 +181,104 @@ def test_categories_listed_once_with_meanings() -> None:
     cats = docs.categories()
     assert len(cats) == 33
     assert "PEDESTRIAN" in cats and "VEHICLE" in cats and all(cats.values())
+
+
+EXAMPLE_SCOPE = """
+vehicles = get_objects_of_category(log_dir, category="VEHICLE")
+cars = get_objects_of_category(log_dir, category="REGULAR_VEHICLE")
+trucks = get_objects_of_category(log_dir, category="BOX_TRUCK")
+buses = get_objects_of_category(log_dir, category="BUS")
+peds = get_objects_of_category(log_dir, category="PEDESTRIAN")
+bicycles = get_objects_of_category(log_dir, category="BICYCLE")
+motorcycles = get_objects_of_category(log_dir, category="MOTORCYCLE")
+strollers = get_objects_of_category(log_dir, category="STROLLER")
+ego = get_objects_of_category(log_dir, category="EGO_VEHICLE")
+parked = stationary(cars, log_dir)
+peds_on_road = on_road(peds, log_dir)
+peds_not_on_pedestrian_crossing = scenario_not(at_pedestrian_crossing)(peds, log_dir)
+animal_on_road = on_road(get_objects_of_category(log_dir, category="ANIMAL"), log_dir)
+stroller_on_road = on_road(strollers, log_dir)
+left_turning_cars = turning(cars, log_dir, direction="left")
+"""
+"""The names doc examples assume (as an agent's program would define them)."""
+
+
+def _example_program(example: str) -> str:
+    """A doc example as a whole program: the names it assumes, the example, its last result output."""
+    import ast
+
+    last = ast.parse(example).body[-1]
+    if isinstance(last, ast.Assign) and isinstance(last.targets[0], ast.Name):
+        example += f"\noutput_scenario({last.targets[0].id}, description, log_dir, output_dir)"
+    return EXAMPLE_SCOPE + example
+
+
+def test_every_doc_example_runs_on_the_demo_logs(demo_db: Store, tmp_path: Path) -> None:
+    from avmine.atomic.runner import run_program
+    from avmine.vlm.program_functions import set_broker
+
+    from .conftest import LOGS
+
+    failed: list[tuple[str, str, str]] = []
+    set_broker(lambda request: {"scenario": request["scenario"]})  # a VLM that confirms every view
+    try:
+        for log_id in LOGS[:2]:
+            for name, entry in docs.registry().items():
+                if entry.example:
+                    run = run_program(_example_program(entry.example), atomic.program_namespace(),
+                                      demo_db.log_dir(log_id), name, tmp_path)  # fmt: skip
+                    failed += [(name, log_id, run.error)] if run.error else []
+    finally:
+        set_broker(None)
+    assert not failed
+
+
+def _closing_speeds(ctx: LogContext, relations: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """For each (track, related, timestamp) referred: how fast their centres close (m/s), and the track's own speed."""
+    closing: list[float] = []
+    own: list[float] = []
+    for uuid, related in relations.items():
+        rows = ctx.rows_of(ctx.track_index[uuid])
+        stamps = ctx.row_timestamp_ns[rows]
+        for other, referred in related.items():
+            other_rows = ctx.rows_of(ctx.track_index[other])
+            other_stamps = ctx.row_timestamp_ns[other_rows]
+            for t in referred:
+                own.append(float(np.linalg.norm(ctx.velocity_city[rows][np.searchsorted(stamps, t)][:2])))
+                at = int(np.searchsorted(other_stamps, t))
+                around = other_stamps[max(at - 1, 0) : at + 2]
+                if len(around) == 3 and np.isin(around, stamps).all():
+                    gap = [float(np.linalg.norm(ctx.smoothed_xyz_city[rows][np.searchsorted(stamps, s)][:2]
+                                                - ctx.xyz_city[other_rows][np.searchsorted(other_stamps, s)][:2]))
+                           for s in (around[0], around[2])]  # fmt: skip
+                    closing.append((gap[0] - gap[1]) / ((around[2] - around[0]) / 1e9))
+    return closing, own
+
+
+def test_what_docs_state_holds_on_the_demo_logs(demo_db: Store) -> None:
+    from .conftest import LOGS
+
+    f = atomic.FUNCTIONS
+    still: list[float] = []
+    for log_id in LOGS:
+        log_dir = demo_db.log_dir(log_id)
+        ctx = context_for(log_dir)
+        everything = f["get_objects_of_category"](log_dir, "ANY")
+        ego = f["get_objects_of_category"](log_dir, "EGO_VEHICLE")
+        # heading_toward: minimum_speed is per annotation sample, 10 x m/s at AV2's 10 Hz (0.5: 5 m/s, 0.2: 2 m/s)
+        for minimum_speed in (0.5, 0.2):
+            referred = f["heading_toward"](everything, ego, log_dir, minimum_speed=minimum_speed)
+            closing, own = _closing_speeds(ctx, referred)
+            assert closing and min(closing) > 10 * minimum_speed * 0.95, (log_id, minimum_speed)
+            still += [speed for speed in own if speed < 0.1]
+        # ...and has_velocity on the tracks keeps those that move themselves
+        moving = f["has_velocity"](everything, log_dir, min_velocity=1)
+        assert min(_closing_speeds(ctx, f["heading_toward"](moving, ego, log_dir))[1], default=1.0) >= 0.9
+        # at_pedestrian_crossing: RefAV's bug only loses timestamps; fix_refav_bug finds them
+        peds = f["get_objects_of_category"](log_dir, "PEDESTRIAN")
+        exact = f["at_pedestrian_crossing"](peds, log_dir)
+        fixed = f["at_pedestrian_crossing"](peds, log_dir, fix_refav_bug=True)
+        assert all(set(exact[u]) <= set(fixed[u]) for u in peds)
+    assert still  # a parked car or a cone is referred when the ego drives at it, as heading_toward's doc warns
+    with pytest.raises(ArgumentError, match=r"unknown category 'SPACESHIP'; valid categories: .*PEDESTRIAN"):
+        f["get_objects_of_category"](demo_db.log_dir(LOGS[0]), "SPACESHIP")
