@@ -257,6 +257,11 @@ def has_objects_in_relative_direction(
     Example:
         cars_with_lead = has_objects_in_relative_direction(cars, cars, log_dir, direction="forward",
                                                            max_number=1, within_distance=25)
+        # an object between two others: one on each side
+        peds_between_cars = scenario_and([
+            has_objects_in_relative_direction(peds, cars, log_dir, direction="left", within_distance=3),
+            has_objects_in_relative_direction(peds, cars, log_dir, direction="right", within_distance=3),
+        ])
     """
     # Per timestamp the candidates in the region are taken nearest first (footprint gap), up to
     # ``max_number`` within ``within_distance`` m; the timestamp counts if at least ``min_number``
@@ -443,6 +448,8 @@ def near_objects(
 
     Example:
         cars_near_two_peds = near_objects(cars, peds, log_dir, distance_thresh=10, min_objects=2)
+        # a group of N objects: each has N - 1 others of its kind near it (here a group of 3 or more)
+        peds_in_groups = near_objects(peds, peds, log_dir, distance_thresh=3, min_objects=2)
     """
     non_negative("near_objects", distance_thresh=distance_thresh, min_objects=min_objects)
     needed = min_objects or len(related_uuids)
@@ -490,6 +497,10 @@ def get_objects_in_relative_direction(
 
     Example:
         peds_ahead_of_ego = get_objects_in_relative_direction(ego, peds, log_dir, direction="forward")
+        # the n-th object in a direction: the nearest one beyond the (n-1)-th (here the second ahead)
+        first_ahead = get_objects_in_relative_direction(ego, vehicles, log_dir, direction="forward", max_number=1)
+        second_ahead = get_objects_in_relative_direction(first_ahead, vehicles, log_dir, direction="forward",
+                                                         max_number=1)
     """
     lifted = reverse_relationship(has_objects_in_relative_direction)
     return lifted(
