@@ -163,7 +163,8 @@ def has_attribute(track_candidates: Scenario, log_dir: Path, attribute: str) -> 
         attribute: the attribute, in words, e.g. "open door".
 
     Prompts say:
-        door open, open door, lights on, brake lights, attribute.
+        door open, open door, lights on, brake lights, hazard lights, flashing lights, lights flashing, turn
+        signal, blinker, attribute.
 
     Example:
         open_doors = has_attribute(parked, log_dir, attribute="open door")
@@ -199,7 +200,7 @@ def has_attached_object(track_candidates: Scenario, log_dir: Path, object_descri
         object_description: what is attached, in words, e.g. "bicycle on a rack".
 
     Prompts say:
-        bike rack, roof rack, towing, attached, trailer hitch, carrying on top.
+        bike rack, roof rack, attached, trailer hitch, carrying on top.
 
     Example:
         moving_cars = has_velocity(cars, log_dir, min_velocity=1)  # at most 100 tracks per VLM call
@@ -218,7 +219,8 @@ def pedestrian_action(track_candidates: Scenario, log_dir: Path, action: str) ->
     Args:
         action: the action, in words, e.g. "pushing a stroller".
 
-    Prompts say:
+        pedestrian action, talking on the phone, looking at phone, waving, gesturing, directing traffic,
+        holding an umbrella.
         pedestrian action, talking on the phone, looking at phone, waving, holding an umbrella.
 
     Example:

@@ -51,7 +51,7 @@ def on_lane_type(ctx: LogContext, uuids: list[str], lane_type: str) -> dict[str,
         lane_type: "VEHICLE", "BIKE" or "BUS".
 
     Prompts say:
-        bus lane, bike lane, bicycle lane, cycle lane.
+        bus lane, bike lane, bicycle lane, cycle lane, wrong lane, lane type.
 
     Example:
         in_bike_lane = on_lane_type(vehicles, log_dir, lane_type="BIKE")

@@ -113,7 +113,7 @@ def being_crossed_by(
 
     Prompts say:
         crossing in front of, crossing the path, crosses in front, across the path, across its path, cuts
-        across, crossing between.
+        across, crossing between, being crossed by, crossed by.
 
     Example:
         overtaken_on_left = being_crossed_by(cars, cars, log_dir, direction="left",
