@@ -32,7 +32,7 @@ GAPS: tuple[Gap, ...] = (
     Gap("speed limit", r"speed limit|(over|above|under|below) the limit"),
     Gap("towing", r"\btow(s|ed|ing)?\b"),
     Gap("loading or unloading", r"\b(un)?load(s|ing)?\b|deliver(y|ing)"),
-    Gap("traffic light state", r"runn?(s|ing)? (a|the) (red|light)|red light runn"),
+    Gap("traffic light state", r"\brun(s|ning)? (a|the) (red )?light|red light runn\w*"),
 )
 """Behaviours prompts name that no function covers: sounds are not recorded, the map has no speed
 limits, towing and loading are not modelled. (Lights and gestures are seen in camera images: VLM functions.)"""
@@ -101,7 +101,7 @@ class PromptCoverage:
                 out.append(f"not recognised: {c.words}")
             elif c.status == "vlm" and not self.vlm_configured:
                 out.append(f"needs a VLM: {c.words}")
-        return out
+        return list(dict.fromkeys(out))
 
     @property
     def covered(self) -> bool:

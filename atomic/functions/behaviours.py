@@ -170,7 +170,7 @@ def braking(
         min_duration_s: shortest braking spell kept, in seconds.
 
     Prompts say:
-        braking, hard brake, brakes hard, sudden stop, slamming on the brakes.
+        braking, braking hard, hard brake, brakes hard, sudden stop, slamming on the brakes.
 
     Example:
         hard_brakes = braking(vehicles, log_dir)
@@ -325,7 +325,7 @@ def cutting_in(
         max_ahead_m: largest gap between the related object's front and the track's back, in metres.
 
     Prompts say:
-        cutting in, cuts in, cutting off, cuts off, merging in front.
+        cutting in, cuts in, cutting in front of, cutting off, cuts off, merging in front.
 
     Example:
         cut_in_on_ego = cutting_in(vehicles, ego, log_dir)

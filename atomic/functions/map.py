@@ -82,7 +82,8 @@ def on_road(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     Parking lots and driveways are drivable area but not road; see in_drivable_area.
 
     Prompts say:
-        on the road, in the road, in the street, on the street, jaywalking, road.
+        on the road, in the road, in the street, on the street, across the road, across the street, jaywalking,
+        road.
 
     Example:
         peds_on_road = on_road(peds, log_dir)

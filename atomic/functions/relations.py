@@ -492,8 +492,8 @@ def get_objects_in_relative_direction(
             backward) or along it (left, right).
 
     Prompts say:
-        left of, right of, to its left, to its right, in front of, ahead of, behind, nearest, second, third, n-th,
-        closest.
+        left of, right of, to its left, to its right, in front of, ahead of, behind, first, nearest, second, third,
+        n-th, closest.
 
     Example:
         peds_ahead_of_ego = get_objects_in_relative_direction(ego, peds, log_dir, direction="forward")

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="which functions prompts need, and which of their behaviours no function covers",
         description="Default prompts: the database's, RefAV's example prompts and the demo's.",
     )
-    parser.add_argument("prompts", type=Path, nargs="?", help="a file with one prompt per line")
+    parser.add_argument("prompts", type=Path, nargs="?", help="a file with one prompt per line ('#' starts a comment)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run)
 
@@ -40,7 +40,8 @@ def _default_prompts(db: str | None) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Print each prompt's coverage, then the gaps by how many prompts name them."""
     if args.prompts is not None:
-        prompts = [line.strip() for line in args.prompts.read_text().splitlines() if line.strip()]
+        lines = [line.split("  #")[0].strip() for line in args.prompts.read_text().splitlines()]
+        prompts = [line for line in lines if line and not line.startswith("#")]
     else:
         prompts = _default_prompts(args.db)
     import avmine.vlm.program_functions  # noqa: F401  (registers the VLM functions, whose phrasings count too)
