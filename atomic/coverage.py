@@ -10,6 +10,7 @@ when every condition in it maps to a function.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 from avmine.atomic import docs
 from avmine.atomic.categories import category_spans, prompt_categories
+from avmine.atomic.functions import FUNCTIONS
 
 
 @dataclass(frozen=True)
@@ -137,23 +139,36 @@ class _Words:
         chosen = list(indices)
         return self.text[self.spans[chosen[0]][0] : self.spans[chosen[-1]][1]]
 
-    def find(self, stems: list[str]) -> Iterable[int]:
+    def find(self, stems: tuple[str, ...]) -> Iterable[int]:
         """Where a run of stems starts among words not yet read."""
         n = len(stems)
         for i in range(len(self.stems) - n + 1):
-            if self.stems[i : i + n] == stems and not any(self.taken[i : i + n]):
+            if tuple(self.stems[i : i + n]) == stems and not any(self.taken[i : i + n]):
                 yield i
 
 
-def _phrasings(vision: set[str]) -> list[tuple[list[str], tuple[str, ...]]]:
-    """Each phrasing's stems with the functions that declare it, longest first, non-VLM functions first."""
+_Phrasings = tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
+
+
+def _phrasings() -> tuple[_Phrasings, frozenset[str]]:
+    """Phrasings (stems, the functions declaring them; longest first, non-VLM first) and the VLM functions.
+
+    Built once per set of listed functions (the VLM layer lists its functions when imported).
+    """
+    return _phrasings_of(tuple(FUNCTIONS))
+
+
+@functools.lru_cache(maxsize=4)
+def _phrasings_of(listed: tuple[str, ...]) -> tuple[_Phrasings, frozenset[str]]:
+    registry = docs.registry()
+    vision = frozenset(name for name, entry in registry.items() if entry.kind.startswith("vision"))
     said: dict[str, list[str]] = {}
-    for name, entry in docs.registry().items():
+    for name, entry in registry.items():
         for phrasing in entry.phrasings:
             names = said.setdefault(" ".join(docs.stems_of(phrasing)), [])
             names += [name] if name not in names else []
     ordered = sorted(said.items(), key=lambda item: (-len(item[0].split()), all(n in vision for n in item[1])))
-    return [(stems.split(), tuple(names)) for stems, names in ordered]
+    return tuple((tuple(stems.split()), tuple(names)) for stems, names in ordered), vision
 
 
 def prompt_coverage(prompt: str, vlm_configured: bool = False) -> PromptCoverage:
@@ -164,8 +179,7 @@ def prompt_coverage(prompt: str, vlm_configured: bool = False) -> PromptCoverage
         vlm_configured: whether the server that runs programs has a VLM (conditions only VLM
             functions cover count as covered only then).
     """
-    registry = docs.registry()
-    vision = {name for name, entry in registry.items() if entry.kind.startswith("vision")}
+    phrasings, vision = _phrasings()
     words = _Words.of(prompt)
     found: list[tuple[int, Condition]] = []
     for gap in GAPS:
@@ -177,7 +191,7 @@ def prompt_coverage(prompt: str, vlm_configured: bool = False) -> PromptCoverage
         hit = words.take_chars(*match.span())
         if hit:
             found.append((hit[0], Condition(words.said(hit), "temporal")))
-    for stems, names in _phrasings(vision):
+    for stems, names in phrasings:
         for i in list(words.find(stems)):
             if any(words.taken[i : i + len(stems)]):
                 continue
