@@ -115,6 +115,9 @@ def scenario_and(scenario_dicts: Iterable[Scenario] | Scenario, *more: Scenario)
     Returns:
         A new scenario dict; the inputs are not modified.
 
+    Prompts say:
+        and, while, both, as well as, at the same time.
+
     Example:
         jaywalking_peds = scenario_and([peds_on_road, peds_not_on_pedestrian_crossing])
     """
@@ -160,6 +163,9 @@ def scenario_or(scenario_dicts: Iterable[Scenario] | Scenario, *more: Scenario) 
 
     Returns:
         A new scenario dict; the inputs are not modified.
+
+    Prompts say:
+        or, either, any of.
 
     Example:
         be_cautious_around = scenario_or([animal_on_road, stroller_on_road])
@@ -214,6 +220,10 @@ def reverse_relationship(func: Callable[..., Scenario]) -> Callable[..., Scenari
 
     Returns:
         `wrapper(track_candidates, related_candidates, log_dir, *args, **kwargs)`.
+
+    Prompts say:
+        being followed by, followed by, being approached by, from the other's side, the related objects
+        instead.
 
     Example:
         group_of_peds_near_vehicle = reverse_relationship(near_objects)(vehicles, peds, log_dir, min_objects=3)
@@ -290,6 +300,9 @@ def scenario_not(func: Callable[..., Scenario]) -> Callable[..., Scenario]:
 
     Returns:
         `wrapper(track_candidates, *args, **kwargs)`.
+
+    Prompts say:
+        not, no, without, except, other than, never, isn't.
 
     Example:
         active_vehicles = scenario_not(stationary)(vehicles, log_dir)

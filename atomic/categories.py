@@ -100,7 +100,7 @@ _CATEGORY_WORDS: list[tuple[str, str]] = [
     (r"(bicycles?|bikes?)", "BICYCLE"),
     (r"motorcyclists?", "MOTORCYCLIST"),
     (r"motorcycles?", "MOTORCYCLE"),
-    (r"(pedestrians?|persons?|people|jaywalk\w*|walkers?)", "PEDESTRIAN"),
+    (r"(pedestrians?|persons?|people|jaywalk\w*|walkers?|m[ae]n|wom[ae]n|child(ren)?|kids?)", "PEDESTRIAN"),
     (r"strollers?", "STROLLER"),
     (r"wheelchairs?", "WHEELCHAIR"),
     (r"dogs?", "DOG"),
@@ -113,22 +113,30 @@ _CATEGORY_WORDS: list[tuple[str, str]] = [
 ]
 
 
+def category_spans(text: str) -> list[tuple[int, int, str]]:
+    """Where a text names categories: (start, end, category), in order, the longest phrase at a position.
+
+    "pedestrian near a school bus" -> [(0, 10, PEDESTRIAN), (18, 28, SCHOOL_BUS)].
+    """
+    text = text.lower()
+    hits: list[tuple[int, int, str]] = []
+    for words, category in _CATEGORY_WORDS:
+        hits += [(m.start(), -len(m.group(0)), category) for m in re.finditer(rf"\b{words}\b", text)]
+    spans: list[tuple[int, int, str]] = []
+    covered_until = -1
+    for start, negative_length, category in sorted(hits):
+        if start > covered_until:  # a shorter phrase inside a longer one ("bus" in "school bus") is not another object
+            spans.append((start, start - negative_length, category))
+            covered_until = start - negative_length - 1
+    return spans
+
+
 def prompt_categories(prompt: str) -> list[str]:
     """The categories a prompt names, in the order it names them (the longest phrase wins at a position).
 
     "vehicle with a bicycle to its right" -> [VEHICLE, BICYCLE].
     """
-    text = prompt.lower()
-    hits: list[tuple[int, int, str]] = []
-    for words, category in _CATEGORY_WORDS:
-        hits += [(m.start(), -len(m.group(0)), category) for m in re.finditer(rf"\b{words}\b", text)]
-    named: list[str] = []
-    covered_until = -1
-    for start, negative_length, category in sorted(hits):
-        if start > covered_until:  # a shorter phrase inside a longer one ("bus" in "school bus") is not another object
-            named.append(category)
-            covered_until = start - negative_length - 1
-    return list(dict.fromkeys(named))
+    return list(dict.fromkeys(category for *_, category in category_spans(prompt)))
 
 
 def referred_category(prompt: str) -> str | None:

@@ -1,135 +1,235 @@
-"""Which functions a prompt needs, and which of its behaviours no function covers.
+"""Which functions a prompt needs, and which of its conditions nothing covers.
 
-A lexicon of behaviours (the phrases that name them, and the functions that express them) is
-matched against prompts. A behaviour with no functions is a measured gap: the next function to
-write. The lexicon lists gaps on purpose (merging, yielding, cutting in, ...) so that they are
-counted, not guessed.
+A prompt is read word by word: words that name objects (categories), words that say how a
+function is called in prompts (each function's "Prompts say:" phrasings, the one declaration the
+docs search reads too), known behaviours that no function covers (GAPS, listed on purpose so that
+they are counted: the next functions to write), time order ("then", "after": not expressible yet)
+and connecting words. Any other word is reported as not recognised, so a prompt is covered only
+when every condition in it maps to a function.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from avmine.atomic.categories import prompt_categories
+from avmine.atomic import docs
+from avmine.atomic.categories import category_spans, prompt_categories
+from avmine.atomic.functions import FUNCTIONS
 
 
 @dataclass(frozen=True)
-class Behaviour:
-    """A behaviour, the phrases that name it (regular expressions), and the functions for it."""
+class Gap:
+    """A behaviour no function covers, and the phrases that name it (a regular expression)."""
 
     name: str
     phrases: str
-    functions: tuple[str, ...] = ()
 
 
-LEXICON: tuple[Behaviour, ...] = (
-    Behaviour("u-turn", r"\bu[- ]?turn", ("u_turn",)),
-    Behaviour("three-point turn", r"three[- ]point turn|\bk[- ]turn", ("three_point_turn",)),
-    Behaviour("turning", r"\bturn(s|ing|ed)?\b(?! (only|lane))|\b(left|right)[- ]turn", ("turning", "robust_turning")),
-    Behaviour("changing lanes", r"chang\w* lanes?|lane[- ]chang", ("changing_lanes",)),
-    Behaviour("merging", r"\bmerg", ("merging",)),
-    Behaviour("cutting in", r"\bcut(s|ting)? (in|off)\b", ("cutting_in",)),
-    Behaviour("yielding", r"\byield|giv(e|es|ing) way", ("yielding",)),
-    Behaviour("braking", r"\bbrak(e|es|ing)\b|hard stop", ("braking",)),
-    Behaviour("accelerating", r"accelerat|speeding up", ("accelerating", "robust_accelerating")),
-    Behaviour("slowing", r"decelerat|slow(s|ing)? down|slowing", ("accelerating", "robust_accelerating")),
-    Behaviour("reversing", r"\brevers|\bback(s|ing)? up", ("reversing",)),
-    Behaviour("double parking", r"double[- ]park", ("double_parked",)),
-    Behaviour("side parking", r"parallel[- ]park|side[- ]park", ("parallel_parking",)),
-    Behaviour("parked", r"\bpark(ed|ing)?\b", ("stationary", "robust_stationary")),
-    Behaviour("stopped", r"\bstop(s|ped|ping)?\b(?! sign)|\bwaiting\b", ("has_velocity", "robust_has_velocity")),
-    Behaviour(
-        "speed",
-        r"\bfast\b|speeding|high speed|\bslow\b|moving|\bwalking\b|\brunning\b",
-        ("has_velocity", "robust_has_velocity"),
-    ),
-    Behaviour("overtaking", r"overtak", ("overtaking", "being_overtaken")),
-    Behaviour("passing", r"\bpass(es|ing|ed)?\b", ("passing",)),
-    Behaviour("following", r"\bfollow", ("following",)),
-    Behaviour("crossing in front", r"\bcross(es|ing)?\b(?! ?walk)", ("being_crossed_by",)),
-    Behaviour("at a crosswalk", r"crosswalk|pedestrian crossing|zebra", ("at_pedestrian_crossing",)),
-    Behaviour("jaywalking", r"jaywalk", ("on_road", "at_pedestrian_crossing", "scenario_not")),
-    Behaviour("intersection", r"intersection", ("on_intersection", "near_intersection")),
-    Behaviour("stop sign", r"stop sign", ("at_stop_sign",)),
-    Behaviour("bus or bike lane", r"bus lane|bike lane|bicycle lane", ("on_lane_type",)),
-    Behaviour("turn-only lane", r"turn[- ]only|turning lane", ("on_turn_only_lane",)),
-    Behaviour("shoulder", r"shoulder", ("on_shoulder",)),
-    Behaviour("wrong-way driving", r"wrong[- ]way|against (the )?traffic|wrong side of the road", ("wrong_way",)),
-    Behaviour(
-        "entering or leaving the road",
-        r"enter(s|ing)? the road|leav(es|ing) the road|pull(s|ing)? (out|over)|step(s|ping)? (onto|off)",
-        ("entering_drivable_area", "leaving_drivable_area"),
-    ),
-    Behaviour(
-        "stopping in an odd place",
-        r"stop\w* (in|on) (the |an? )?(intersection|crosswalk)|block(s|ing)",
-        ("special_stopping",),
-    ),
-    Behaviour("off the road", r"sidewalk|off[- ]road|drivable|on the road", ("in_drivable_area", "on_road")),
-    Behaviour("same lane", r"same lane|in (their|its|his|her) lane", ("in_same_lane",)),
-    Behaviour("lane splitting", r"lane[- ]splitting|between (the )?lanes", ("lane_splitting",)),
-    Behaviour("side of the road", r"side of the road|opposite side", ("on_relative_side_of_road",)),
-    Behaviour(
-        "relative direction",
-        r"in front of|ahead of|\bbehind\b|to (its|the) (left|right)|on (its|the) "
-        r"(left|right)|\bbeside\b|next to|\bbetween\b",
-        ("has_objects_in_relative_direction", "get_objects_in_relative_direction"),
-    ),
-    Behaviour("near", r"\bnear\b|close to|nearby|\bmultiple\b|\bgroup of\b", ("near_objects",)),
-    Behaviour("heading toward", r"heading toward|approach|facing", ("heading_toward", "facing_toward")),
-    Behaviour("oncoming", r"oncoming|opposite direction|same direction", ("heading_in_relative_direction_to",)),
-    Behaviour("swerving", r"swerv|lateral", ("has_lateral_acceleration",)),
-    Behaviour(
-        "entering or leaving a vehicle",
-        r"(get(s|ting)?|climb(s|ing)?) (in|into|out of)|"
-        r"(enter|exit)(s|ing)? (a |the )?(car|vehicle)",
-        ("getting_in", "getting_out"),
-    ),
-    Behaviour("carrying or pushing", r"carr(y|ies|ying)|push(es|ing)?\b|\bpulling\b", ("moved_by_person",)),
-    Behaviour("colour", r"\b(red|blue|white|black|silver|grey|gray|green|yellow)\b(?! light)", ("is_color",)),
-    Behaviour("occluded", r"occlud|hidden|obstruct", ("is_occluded_by",)),
-    Behaviour("traffic light", r"traffic light|red light|green light", ("at_traffic_lights",)),
-    # no function yet: lights and gestures are not in the boxes, towing and loading not modelled
-    Behaviour("lights or signals", r"turn signal|blinker|indicator|hazard|brake lights|siren|flashing"),
-    Behaviour("gesturing", r"\bwav(e|es|ing)\b|gestur|direct(s|ing) traffic"),
-    Behaviour("towing", r"\btow(s|ed|ing)?\b"),
-    Behaviour("loading or unloading", r"\b(un)?load(s|ing)?\b|deliver(y|ing)"),
-    Behaviour("door open", r"door(s)? (is |are )?open|open(s|ing)? (a |the |its )?door"),
+GAPS: tuple[Gap, ...] = (
+    Gap("sounds", r"\bhonk|\bhorn\b|\bbeep|\bsiren"),
+    Gap("speed limit", r"speed limit|(over|above|under|below) the limit"),
+    Gap("towing", r"\btow(s|ed|ing)?\b"),
+    Gap("loading or unloading", r"\b(un)?load(s|ing)?\b|deliver(y|ing)"),
+    Gap("traffic light state", r"\brun(s|ning)? (a|the) (red )?light|red light runn\w*"),
 )
+"""Behaviours prompts name that no function covers: sounds are not recorded, the map has no speed
+limits, towing and loading are not modelled. (Lights and gestures are seen in camera images: VLM functions.)"""
+
+TEMPORAL = r"\b(then|after|afterwards?|before|until|later|eventually|earlier|previously)\b"
+"""Words that order conditions in time: no function expresses time order yet."""
+
+CONNECTING_WORDS = frozenset((
+    "a", "all", "also", "an", "another", "any", "anything", "are", "as", "at", "back", "backward", "be", "been",
+    "being", "by", "does", "doing", "driving", "each", "every", "five", "for", "forward", "four", "from", "front",
+    "going", "has", "have", "having", "her", "his", "in", "into", "is", "it", "its", "itself", "least", "left",
+    "less", "make", "makes", "making", "more", "most", "object", "objects", "of", "on", "one", "onto", "opposite",
+    "other", "others", "riding", "right", "road", "s", "same", "several", "side", "some", "someone", "something",
+    "than", "that", "the", "their", "them", "there", "these", "thing", "things", "this", "those", "three", "to",
+    "traffic", "traveling", "travelling", "two", "user", "users", "was", "when", "where", "which", "while", "who",
+    "whose", "with",
+))  # fmt: skip
+"""Words that say no condition of their own: articles, prepositions, and argument values (left, right)."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One condition of a prompt: the words that say it, the functions for it, and whether it is covered.
+
+    status: "ok" (a function covers it), "vlm" (only a VLM function covers it), "no function" (a
+    known gap), "temporal" (time order: not expressible yet) or "not recognised" (no function's
+    phrasing, category or known gap matches these words).
+    """
+
+    words: str
+    status: str
+    functions: tuple[str, ...] = ()
+    gap: str = ""
 
 
 @dataclass(frozen=True)
 class PromptCoverage:
-    """What a prompt needs: its object categories, the behaviours it names, their functions, and gaps."""
+    """What a prompt needs: its object categories, its conditions, their functions, and what is not covered."""
 
     prompt: str
     categories: list[str]
-    behaviours: list[str]
-    functions: list[str]
-    uncovered: list[str] = field(default_factory=list)
+    conditions: list[Condition]
+    vlm_configured: bool = False
+
+    @property
+    def functions(self) -> list[str]:
+        """The functions its conditions map to, after get_objects_of_category (every program starts there)."""
+        named = [f for c in self.conditions for f in c.functions]
+        return list(dict.fromkeys(["get_objects_of_category", *named]))
+
+    @property
+    def behaviours(self) -> list[str]:
+        """The words of each condition, in prompt order."""
+        return [c.words for c in self.conditions]
+
+    @property
+    def uncovered(self) -> list[str]:
+        """What keeps it from being covered: gaps, time order, unrecognised words, VLM conditions without a VLM."""
+        out: list[str] = []
+        for c in self.conditions:
+            if c.status == "no function":
+                out.append(c.gap)
+            elif c.status == "temporal":
+                out.append("time order")
+            elif c.status == "not recognised":
+                out.append(f"not recognised: {c.words}")
+            elif c.status == "vlm" and not self.vlm_configured:
+                out.append(f"needs a VLM: {c.words}")
+        return list(dict.fromkeys(out))
 
     @property
     def covered(self) -> bool:
-        """Every behaviour it names has a function."""
+        """Every condition maps to a function that can run here."""
         return not self.uncovered
 
 
-def prompt_coverage(prompt: str) -> PromptCoverage:
-    """Match one prompt against the lexicon."""
-    text = prompt.lower()
-    found = [b for b in LEXICON if re.search(b.phrases, text)]
-    functions = ["get_objects_of_category"] + [f for b in found for f in b.functions]
+@dataclass
+class _Words:
+    """The prompt's words, their places in the text, and what each has been read as so far."""
+
+    text: str
+    spans: list[tuple[int, int]]
+    stems: list[str]
+    taken: list[bool] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, prompt: str) -> _Words:
+        text = prompt.lower().replace("_", " ")
+        matches = list(re.finditer(r"[a-z0-9]+", text))
+        stems = [docs.stems_of(m.group(0))[0] for m in matches]
+        return cls(text, [m.span() for m in matches], stems, [False] * len(matches))
+
+    def take_chars(self, start: int, end: int) -> list[int]:
+        """Mark the words text[start:end] touches (all of "honking" for "honk"); returns those newly marked."""
+        hit = [i for i, (s, e) in enumerate(self.spans) if s < end and e > start and not self.taken[i]]
+        for i in hit:
+            self.taken[i] = True
+        return hit
+
+    def said(self, indices: Iterable[int]) -> str:
+        """The prompt's text from the first to the last of these words."""
+        chosen = list(indices)
+        return self.text[self.spans[chosen[0]][0] : self.spans[chosen[-1]][1]]
+
+    def find(self, stems: tuple[str, ...]) -> Iterable[int]:
+        """Where a run of stems starts among words not yet read."""
+        n = len(stems)
+        for i in range(len(self.stems) - n + 1):
+            if tuple(self.stems[i : i + n]) == stems and not any(self.taken[i : i + n]):
+                yield i
+
+
+_Phrasings = tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
+
+
+def _phrasings() -> tuple[_Phrasings, frozenset[str]]:
+    """Phrasings (stems, the functions declaring them; longest first, non-VLM first) and the VLM functions.
+
+    Built once per set of listed functions (the VLM layer lists its functions when imported).
+    """
+    return _phrasings_of(tuple(FUNCTIONS))
+
+
+@functools.lru_cache(maxsize=4)
+def _phrasings_of(listed: tuple[str, ...]) -> tuple[_Phrasings, frozenset[str]]:
+    registry = docs.registry()
+    vision = frozenset(name for name, entry in registry.items() if entry.kind.startswith("vision"))
+    said: dict[str, list[str]] = {}
+    for name, entry in registry.items():
+        for phrasing in entry.phrasings:
+            names = said.setdefault(" ".join(docs.stems_of(phrasing)), [])
+            names += [name] if name not in names else []
+    ordered = sorted(said.items(), key=lambda item: (-len(item[0].split()), all(n in vision for n in item[1])))
+    return tuple((tuple(stems.split()), tuple(names)) for stems, names in ordered), vision
+
+
+def prompt_coverage(prompt: str, vlm_configured: bool = False) -> PromptCoverage:
+    """Read one prompt: each of its conditions, the functions for it, and what no function covers.
+
+    Args:
+        prompt: the prompt.
+        vlm_configured: whether the server that runs programs has a VLM (conditions only VLM
+            functions cover count as covered only then).
+    """
+    phrasings, vision = _phrasings()
+    words = _Words.of(prompt)
+    found: list[tuple[int, Condition]] = []
+    for gap in GAPS:
+        for match in re.finditer(gap.phrases, words.text):
+            hit = words.take_chars(*match.span())
+            if hit:
+                found.append((hit[0], Condition(words.said(hit), "no function", gap=gap.name)))
+    for match in re.finditer(TEMPORAL, words.text):
+        hit = words.take_chars(*match.span())
+        if hit:
+            found.append((hit[0], Condition(words.said(hit), "temporal")))
+    for stems, names in phrasings:
+        for i in list(words.find(stems)):
+            if any(words.taken[i : i + len(stems)]):
+                continue
+            for j in range(i, i + len(stems)):
+                words.taken[j] = True
+            text = words.said(range(i, i + len(stems)))
+            runnable = tuple(n for n in names if n not in vision)
+            found.append((i, Condition(text, "ok" if runnable else "vlm", runnable or names)))
+    for start, end, _ in category_spans(words.text):
+        words.take_chars(start, end)
+    unread = [i for i, taken in enumerate(words.taken) if not taken and not _connecting(words, i)]
+    for run in _runs(unread):
+        found.append((run[0], Condition(words.said(run), "not recognised")))
     return PromptCoverage(
         prompt=prompt,
         categories=prompt_categories(prompt),
-        behaviours=[b.name for b in found],
-        functions=list(dict.fromkeys(functions)),
-        uncovered=[b.name for b in found if not b.functions],
+        conditions=[condition for _, condition in sorted(found, key=lambda f: f[0])],
+        vlm_configured=vlm_configured,
     )
 
 
+def _connecting(words: _Words, i: int) -> bool:
+    start, end = words.spans[i]
+    word = words.text[start:end]
+    return word in CONNECTING_WORDS or word.isdigit()
+
+
+def _runs(indices: list[int]) -> list[list[int]]:
+    """Consecutive indices grouped: adjacent unrecognised words are one phrase."""
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
 def gaps(coverages: list[PromptCoverage]) -> Counter[str]:
-    """How many prompts name each uncovered behaviour."""
-    return Counter(name for coverage in coverages for name in coverage.uncovered)
+    """How many prompts each uncovered condition keeps from being covered."""
+    return Counter(name for coverage in coverages for name in dict.fromkeys(coverage.uncovered))

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from avmine.atomic.categories import CATEGORIES, PSEUDO_CATEGORIES
+from avmine.atomic.categories import CATEGORIES, PSEUDO_CATEGORIES, prompt_categories
 
 PARAMETER_GLOSSARY: dict[str, str] = {
     "track_candidates": "the objects to test: a scenario dict (or a list of uuids); the result is keyed by them",
@@ -28,7 +28,7 @@ PARAMETER_GLOSSARY: dict[str, str] = {
 }
 """Meanings of parameters shared by many functions, for those a docstring does not describe."""
 
-_SECTION = re.compile(r"^(Args|Returns|Example|Examples|Raises):\s*$")
+_SECTION = re.compile(r"^(Args|Returns|Example|Examples|Raises|Prompts say):\s*$")
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class FunctionDoc:
     parameters: dict[str, str] = field(default_factory=dict)
     returns: str = ""
     example: str = ""
+    phrasings: tuple[str, ...] = ()
+    """How prompts say what the function tests ("getting closer"), from its docstring's "Prompts say:" section."""
 
     def render(self) -> str:
         """Plain-text rendering: signature, description, parameters, example."""
@@ -53,6 +55,8 @@ class FunctionDoc:
             lines += ["", "Parameters:"] + [f"  {name}: {text}" for name, text in self.parameters.items()]
         if self.returns:
             lines += ["", f"Returns: {self.returns}"]
+        if self.phrasings:
+            lines += ["", f"Prompts say: {', '.join(self.phrasings)}."]
         if self.example:
             lines += ["", "Example:", *("  " + line for line in self.example.splitlines())]
         return "\n".join(lines)
@@ -138,7 +142,13 @@ def describe(func: Callable[..., Any], name: str | None = None) -> FunctionDoc:
         parameters=parameters,
         returns=" ".join(line.strip() for line in sections.get("Returns", [])).strip(),
         example=inspect.cleandoc("\n".join(sections.get("Example", []))),
+        phrasings=_phrasings(sections.get("Prompts say", [])),
     )
+
+
+def _phrasings(lines: list[str]) -> tuple[str, ...]:
+    said = " ".join(line.strip() for line in lines).strip().rstrip(".")
+    return tuple(phrase.strip() for phrase in said.split(",") if phrase.strip())
 
 
 def registry() -> dict[str, FunctionDoc]:
@@ -148,67 +158,13 @@ def registry() -> dict[str, FunctionDoc]:
     return {name: describe(func, name) for name, func in FUNCTIONS.items()}
 
 
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "stopped": ("has_velocity", "stationary"),
-    "stopping": ("has_velocity", "special_stopping"),
-    "not moving": ("has_velocity", "stationary"),
-    "standing still": ("has_velocity", "stationary"),
-    "waiting": ("has_velocity",),
-    "parked": ("stationary",),
-    "stationary": ("stationary",),
-    "moving": ("has_velocity",),
-    "speed": ("has_velocity",),
-    "speeding": ("has_velocity",),
-    "fast": ("has_velocity",),
-    "slow": ("has_velocity",),
-    "braking": ("braking", "accelerating"),
-    "decelerating": ("accelerating", "braking"),
-    "slowing down": ("accelerating", "braking"),
-    "speeding up": ("accelerating",),
-    "u turn": ("u_turn",),
-    "turning around": ("u_turn", "three_point_turn"),
-    "left turn": ("turning",),
-    "right turn": ("turning",),
-    "lane change": ("changing_lanes",),
-    "switching lanes": ("changing_lanes",),
-    "left of": ("has_objects_in_relative_direction", "get_objects_in_relative_direction"),
-    "right of": ("has_objects_in_relative_direction", "get_objects_in_relative_direction"),
-    "its left": ("has_objects_in_relative_direction", "get_objects_in_relative_direction"),
-    "its right": ("has_objects_in_relative_direction", "get_objects_in_relative_direction"),
-    "beside": ("has_objects_in_relative_direction", "get_objects_in_relative_direction"),
-    "next to": ("has_objects_in_relative_direction", "get_objects_in_relative_direction"),
-    "in front of": ("has_objects_in_relative_direction", "get_objects_in_relative_direction"),
-    "ahead of": ("has_objects_in_relative_direction", "get_objects_in_relative_direction"),
-    "behind": ("has_objects_in_relative_direction", "get_objects_in_relative_direction", "following"),
-    "near": ("near_objects",),
-    "close to": ("near_objects",),
-    "nearby": ("near_objects",),
-    "multiple": ("near_objects",),
-    "crossing in front": ("being_crossed_by",),
-    "crossing the path": ("being_crossed_by",),
-    "crosswalk": ("at_pedestrian_crossing",),
-    "jaywalking": ("at_pedestrian_crossing", "on_road"),
-    "junction": ("on_intersection", "near_intersection"),
-    "stop sign": ("at_stop_sign",),
-    "oncoming": ("heading_in_relative_direction_to",),
-    "opposite direction": ("heading_in_relative_direction_to",),
-    "same direction": ("heading_in_relative_direction_to",),
-    "facing": ("facing_toward",),
-    "same lane": ("in_same_lane",),
-    "their lane": ("in_same_lane",),
-    "bus lane": ("on_lane_type",),
-    "bike lane": ("on_lane_type",),
-    "wrong way": ("wrong_way",),
-    "against traffic": ("wrong_way",),
-    "ego": ("get_objects_of_category",),
-    "category": ("get_objects_of_category", "is_category"),
-}
-"""Common phrasings of prompts, to the functions that answer them (first is best); matched word by word, stemmed."""
 _WEAK_WORDS = frozenset((
     "the", "and", "for", "with", "any", "its", "their", "that", "which", "while", "from", "into", "onto",
     "object", "objects", "vehicle", "vehicles", "car", "cars", "pedestrian", "pedestrians", "truck", "bus",
 ))  # fmt: skip
 """Words too common in prompts to say which function fits; they count only where a name has them."""
+_GENERIC_CATEGORIES = frozenset(("VEHICLE", "REGULAR_VEHICLE", "PEDESTRIAN"))
+"""Categories nearly every prompt names: naming one does not ask for get_objects_of_category first."""
 
 
 def _words(text: str) -> list[str]:
@@ -226,16 +182,42 @@ def _stem(word: str) -> str:
     return word[:6]
 
 
-def _score(entry: FunctionDoc, query: list[str], stems: set[str], boosts: dict[str, int]) -> int:
+def stems_of(text: str) -> list[str]:
+    """The stems of a text's words, in order (how prompts and phrasings are compared)."""
+    return [_stem(w) for w in _words(text)]
+
+
+_WEAK_STEMS = frozenset(_stem(w) for w in _WEAK_WORDS)
+
+
+def phrasing_score(phrasing: str, stemmed: str, stems: set[str]) -> int:
+    """How well one phrasing matches a query (0: not at all); longer phrasings weigh more.
+
+    Args:
+        phrasing: a phrase from a function's "Prompts say:" section.
+        stemmed: the query's stems joined by spaces, with a space at each end.
+        stems: the query's stems.
+    """
+    said = stems_of(phrasing)
+    if f" {' '.join(said)} " in stemmed:
+        return 2_500 + 100 * len(said)
+    content = {s for s in said if s not in _WEAK_STEMS and len(s) > 2}
+    if len(content) > 1 and content <= stems:  # every word said, not side by side ("across the ego's path")
+        return 1_500 + 100 * len(content)
+    return 0
+
+
+def _score(entry: FunctionDoc, query: list[str], stems: set[str], stemmed: str) -> int:
     name_words = _words(entry.name)
     if "".join(name_words) == "".join(query):
         return 10_000  # the name itself, however spelt: u-turn, u_turn, "u turn"
     name_stems = {_stem(w) for w in name_words if len(w) > 2} or {_stem(w) for w in name_words}
-    score = boosts.get(entry.name, 0)
+    said = sorted((phrasing_score(p, stemmed, stems) for p in entry.phrasings), reverse=True)
+    score = said[0] + 10 * sum(1 for s in said[1:] if s) if said else 0
     if name_stems and name_stems <= stems:
-        score += 2_000 + 100 * len(name_stems) - 10 * len(name_words)  # every word of the name is asked for
+        score = max(score, 2_000 + 100 * len(name_stems) - 10 * len(name_words))  # every word of the name
     elif stems and stems <= name_stems:
-        score += 1_000 - 10 * len(name_words)  # the query is part of the name
+        score = max(score, 1_000 - 10 * len(name_words))  # the query is part of the name
     summary = {_stem(w) for w in _words(entry.summary)}
     text = {_stem(w) for w in _words(" ".join([entry.description, *entry.parameters.values(), entry.example]))}
     for stem in stems:
@@ -244,31 +226,24 @@ def _score(entry: FunctionDoc, query: list[str], stems: set[str], boosts: dict[s
     return score
 
 
-_WEAK_STEMS = frozenset(_stem(w) for w in _WEAK_WORDS)
-_CATEGORY_STEMS = frozenset(_stem(w) for name in CATEGORIES for w in _words(name)) | _WEAK_STEMS - {"the", "and"}
-"""Words that name objects: a query with one also gets get_objects_of_category, which every program starts from."""
-
-
 def search(words: str, limit: int = 8) -> list[FunctionDoc]:
-    """Functions for a query, best first: the name however spelt, then common phrasings, then the docs' words.
+    """Functions for a query, best first: the name however spelt, then how prompts say it, then the docs' words.
 
-    A query that is a function's name (``u-turn``, ``has velocity``) finds it first; a phrase from
-    SYNONYMS ("stopped", "left of") finds the functions that answer it; otherwise functions are
-    ranked by how many of the query's words their name, summary and docs hold.
+    A query that is a function's name (``u-turn``, ``has velocity``) finds it first; a phrase from a
+    function's "Prompts say:" section ("stopped", "getting closer") finds the functions that answer it,
+    longer phrases first; a query naming a specific category ("box truck") also gets
+    get_objects_of_category; otherwise functions are ranked by how many of the query's words their
+    name, summary and docs hold.
     """
     query = _words(words)
     stemmed = f" {' '.join(_stem(w) for w in query)} "
     stems = {_stem(w) for w in query if len(w) > 2 or len(query) == 1}
-    boosts: dict[str, int] = {}
-    for said, names in SYNONYMS.items():
-        if f" {' '.join(_stem(w) for w in _words(said))} " in stemmed:
-            for rank, name in enumerate(names):
-                boosts[name] = max(boosts.get(name, 0), 2_500 - 100 * rank)
-    if stems & _CATEGORY_STEMS:
-        boosts["get_objects_of_category"] = boosts.get("get_objects_of_category", 0) + 1
+    named = set(prompt_categories(words))
     scored: list[tuple[int, int, FunctionDoc]] = []
     for position, entry in enumerate(registry().values()):
-        score = _score(entry, query, stems, boosts)
+        score = _score(entry, query, stems, stemmed)
+        if entry.name == "get_objects_of_category" and named:
+            score += 800 if named - _GENERIC_CATEGORIES else 1  # every program starts from it
         if score:
             scored.append((-score, position, entry))
     return [entry for *_, entry in sorted(scored, key=lambda s: (s[0], s[1]))[:limit]]

@@ -144,8 +144,11 @@ def is_specific_object_type(track_candidates: Scenario, log_dir: Path, descripti
     Args:
         description: the kind of object, in words, e.g. "police car".
 
+    Prompts say:
+        police car, ambulance, fire truck, taxi, garbage truck, specific type.
+
     Example:
-        police = is_specific_object_type(vehicles, log_dir, description="police car")
+        police = is_specific_object_type(has_velocity(cars, log_dir, min_velocity=1), log_dir, description="police car")
     """
     raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
@@ -158,6 +161,10 @@ def has_attribute(track_candidates: Scenario, log_dir: Path, attribute: str) -> 
 
     Args:
         attribute: the attribute, in words, e.g. "open door".
+
+    Prompts say:
+        door open, open door, lights on, brake lights, hazard lights, flashing lights, lights flashing, turn
+        signal, blinker, attribute.
 
     Example:
         open_doors = has_attribute(parked, log_dir, attribute="open door")
@@ -174,6 +181,9 @@ def object_color(track_candidates: Scenario, log_dir: Path, color: str) -> Scena
     Args:
         color: "white", "silver", "black", "red", "yellow" or "blue".
 
+    Prompts say:
+        colour, color, painted.
+
     Example:
         red_cars = object_color(cars, log_dir, color="red")
     """
@@ -189,8 +199,12 @@ def has_attached_object(track_candidates: Scenario, log_dir: Path, object_descri
     Args:
         object_description: what is attached, in words, e.g. "bicycle on a rack".
 
+    Prompts say:
+        bike rack, roof rack, attached, trailer hitch, carrying on top.
+
     Example:
-        with_bikes = has_attached_object(vehicles, log_dir, object_description="bicycle on a rack")
+        moving_cars = has_velocity(cars, log_dir, min_velocity=1)  # at most 100 tracks per VLM call
+        with_bikes = has_attached_object(moving_cars, log_dir, object_description="bicycle on a rack")
     """
     raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
@@ -204,6 +218,10 @@ def pedestrian_action(track_candidates: Scenario, log_dir: Path, action: str) ->
 
     Args:
         action: the action, in words, e.g. "pushing a stroller".
+
+        pedestrian action, talking on the phone, looking at phone, waving, gesturing, directing traffic,
+        holding an umbrella.
+        pedestrian action, talking on the phone, looking at phone, waving, holding an umbrella.
 
     Example:
         pushing = pedestrian_action(peds, log_dir, action="pushing a stroller")
@@ -220,8 +238,11 @@ def on_road_type(track_candidates: Scenario, log_dir: Path, road_type: str) -> S
     Args:
         road_type: the kind of road, in words, e.g. "parking lot".
 
+    Prompts say:
+        parking lot, driveway, highway, alley, road type.
+
     Example:
-        in_lots = on_road_type(vehicles, log_dir, road_type="parking lot")
+        ego_in_lot = on_road_type(ego, log_dir, road_type="parking lot")
     """
     raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
@@ -235,8 +256,11 @@ def on_road_surface(track_candidates: Scenario, log_dir: Path, surface: str) -> 
     Args:
         surface: the surface, in words, e.g. "wet".
 
+    Prompts say:
+        wet road, gravel, snow, road surface, cobblestone.
+
     Example:
-        on_wet = on_road_surface(vehicles, log_dir, surface="wet")
+        ego_on_wet = on_road_surface(ego, log_dir, surface="wet")
     """
     raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
@@ -250,8 +274,11 @@ def in_zone(track_candidates: Scenario, log_dir: Path, zone: str) -> Scenario:
     Args:
         zone: the zone, in words, e.g. "construction zone".
 
+    Prompts say:
+        construction zone, school zone, work zone.
+
     Example:
-        in_works = in_zone(vehicles, log_dir, zone="construction zone")
+        ego_in_works = in_zone(ego, log_dir, zone="construction zone")
     """
     raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
@@ -262,8 +289,11 @@ def at_traffic_lights(track_candidates: Scenario, log_dir: Path) -> Scenario:
 
     Up to 6 labelled timestamps per track as one panel; keeps the timestamps nearest the named ones.
 
+    Prompts say:
+        traffic light, traffic lights, red light, green light, signalized.
+
     Example:
-        at_lights = at_traffic_lights(vehicles, log_dir)
+        ego_at_lights = at_traffic_lights(ego, log_dir)
     """
     raise NotImplementedError  # declaration only: the server's VLM answers (vlm.functions)
 
@@ -277,6 +307,9 @@ def in_environment(track_candidates: Scenario, log_dir: Path, environment: str) 
 
     Args:
         environment: the environment, in words, e.g. "night".
+
+    Prompts say:
+        at night, night, rain, raining, fog, weather, dark.
 
     Example:
         at_night = in_environment(ego, log_dir, environment="night")
@@ -292,6 +325,9 @@ def is_occluded_by(track_candidates: Scenario, related_candidates: Scenario, log
     whose image overlaps the object's and that are nearer the camera are asked about, both boxes
     drawn. A pair is kept when at least half of its views say yes; only objects with an occluder
     are returned.
+
+    Prompts say:
+        hidden, hidden behind, occluded, obscured, blocked from view.
 
     Example:
         hidden_peds = is_occluded_by(peds, vehicles, log_dir)

@@ -99,6 +99,9 @@ def u_turn(
         min_angle_deg: heading change in degrees, in (0, 180].
         window_s: seconds the reversal may take (> 2).
 
+    Prompts say:
+        u-turn, turning around, u turn.
+
     Example:
         u_turns = u_turn(vehicles, log_dir)
     """
@@ -120,6 +123,9 @@ def three_point_turn(
         min_angle_deg: heading change in degrees, in (0, 180].
         window_s: seconds the manoeuvre may take (> 2).
 
+    Prompts say:
+        three point turn, three-point turn, k-turn, turning around.
+
     Example:
         k_turns = three_point_turn(vehicles, log_dir)
     """
@@ -137,6 +143,9 @@ def reversing(ctx: LogContext, uuids: list[str], min_duration_s: float = 1.0) ->
 
     Args:
         min_duration_s: shortest spell kept, in seconds.
+
+    Prompts say:
+        reversing, backing up, backing out, driving backwards, in reverse.
 
     Example:
         backing_up = reversing(vehicles, log_dir)
@@ -159,6 +168,9 @@ def braking(
     Args:
         min_decel: deceleration in m/s² (positive).
         min_duration_s: shortest braking spell kept, in seconds.
+
+    Prompts say:
+        braking, braking hard, hard brake, brakes hard, sudden stop, slamming on the brakes.
 
     Example:
         hard_brakes = braking(vehicles, log_dir)
@@ -237,6 +249,9 @@ def overtaking(
     Args:
         max_lateral_m: largest sideways distance between the centres, in metres.
 
+    Prompts say:
+        overtaking, overtakes, pulling ahead of.
+
     Example:
         overtakes = overtaking(vehicles, vehicles, log_dir)
     """
@@ -253,6 +268,9 @@ def being_overtaken(
 
     Args:
         max_lateral_m: largest sideways distance between the centres, in metres.
+
+    Prompts say:
+        being overtaken, overtaken by, being passed.
 
     Example:
         ego_overtaken = being_overtaken(ego, vehicles, log_dir)
@@ -273,6 +291,9 @@ def passing(
 
     Args:
         max_lateral_m: largest sideways distance between the centres, in metres.
+
+    Prompts say:
+        passing, drives past, goes by.
 
     Example:
         passing_parked = passing(vehicles, stationary(vehicles, log_dir), log_dir)
@@ -302,6 +323,9 @@ def cutting_in(
 
     Args:
         max_ahead_m: largest gap between the related object's front and the track's back, in metres.
+
+    Prompts say:
+        cutting in, cuts in, cutting in front of, cutting off, cuts off, merging in front.
 
     Example:
         cut_in_on_ego = cutting_in(vehicles, ego, log_dir)
@@ -356,6 +380,9 @@ def yielding(
 
     Args:
         max_ahead_m: how far ahead of the track's front the crossing may be, in metres.
+
+    Prompts say:
+        yielding, yields, giving way, letting go first, waiting for.
 
     Example:
         giving_way = yielding(vehicles, peds, log_dir)
@@ -428,6 +455,9 @@ def getting_in(
     Args:
         max_distance_m: largest gap between the person's centre and the vehicle's box, in metres.
 
+    Prompts say:
+        getting into, gets in, boarding, climbing into, entering a vehicle.
+
     Example:
         boarding = getting_in(peds, vehicles, log_dir)
     """
@@ -445,6 +475,9 @@ def getting_out(
 
     Args:
         max_distance_m: largest gap between the person's centre and the vehicle's box, in metres.
+
+    Prompts say:
+        getting out of, gets out, exiting a vehicle, alighting, climbing out.
 
     Example:
         alighting = getting_out(peds, vehicles, log_dir)
@@ -465,6 +498,9 @@ def sustained(
     Args:
         min_duration_s: shortest spell kept, in seconds.
         max_gap_s: longest gap closed, in seconds (only timestamps the object has are added).
+
+    Prompts say:
+        for at least, for more than, seconds, lasting, sustained, for a while.
 
     Example:
         steady_followers = sustained(following(vehicles, ego, log_dir), log_dir, min_duration_s=2)

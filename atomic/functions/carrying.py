@@ -48,6 +48,10 @@ def moved_by_person(
         min_speed: the object's 1-second mean speed, m/s.
         min_duration_s: shortest spell kept, in seconds.
 
+    Prompts say:
+        pushing, pulling, carrying, walking their bike, walking a bike, pushing a stroller, pushing a cart,
+        wheeling.
+
     Example:
         pushed_strollers = moved_by_person(strollers, peds, log_dir)
         people_pushing = reverse_relationship(moved_by_person)(strollers, peds, log_dir)

@@ -46,6 +46,9 @@ def lane_splitting(
         max_gap_m: largest sideways gap between the boxes, metres.
         min_duration_s: shortest spell kept, in seconds.
 
+    Prompts say:
+        lane splitting, between lanes, splitting lanes, riding between lanes.
+
     Example:
         splitting = lane_splitting(motorcycles, vehicles, log_dir)
     """

@@ -50,6 +50,9 @@ def on_lane_type(ctx: LogContext, uuids: list[str], lane_type: str) -> dict[str,
     Args:
         lane_type: "VEHICLE", "BIKE" or "BUS".
 
+    Prompts say:
+        bus lane, bike lane, bicycle lane, cycle lane, wrong lane, lane type.
+
     Example:
         in_bike_lane = on_lane_type(vehicles, log_dir, lane_type="BIKE")
     """
@@ -61,6 +64,9 @@ def on_lane_type(ctx: LogContext, uuids: list[str], lane_type: str) -> dict[str,
 @unary
 def on_intersection(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     """Timestamps where an object is inside an intersection (its lane is an intersection lane).
+
+    Prompts say:
+        in an intersection, in the intersection, on an intersection, at an intersection, junction.
 
     Example:
         in_intersection = on_intersection(vehicles, log_dir)
@@ -75,6 +81,10 @@ def on_road(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
 
     Parking lots and driveways are drivable area but not road; see in_drivable_area.
 
+    Prompts say:
+        on the road, in the road, in the street, on the street, across the road, across the street, jaywalking,
+        road.
+
     Example:
         peds_on_road = on_road(peds, log_dir)
     """
@@ -85,6 +95,9 @@ def on_road(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
 @unary
 def in_drivable_area(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     """Timestamps where an object's centre is in the drivable area (roads, parking lots, driveways).
+
+    Prompts say:
+        drivable area, sidewalk, off the road, on the sidewalk.
 
     Example:
         peds_in_drivable_area = in_drivable_area(peds, log_dir)
@@ -104,6 +117,9 @@ def near_intersection(ctx: LogContext, uuids: list[str], threshold: float = 5) -
     Args:
         threshold: metres from the intersection's lanes.
 
+    Prompts say:
+        approaching an intersection, near an intersection, about to enter an intersection.
+
     Example:
         approaching_intersection = near_intersection(vehicles, log_dir, threshold=10)
     """
@@ -118,22 +134,30 @@ def near_intersection(ctx: LogContext, uuids: list[str], threshold: float = 5) -
 
 @listed("RefAV", 13, uses_map_masks=True)
 @unary
-def at_pedestrian_crossing(ctx: LogContext, uuids: list[str], within_distance: float = 1) -> dict[str, list[int]]:
+def at_pedestrian_crossing(
+    ctx: LogContext, uuids: list[str], within_distance: float = 1, fix_refav_bug: bool = False
+) -> dict[str, list[int]]:
     """Timestamps where an object's box touches a pedestrian crossing grown by within_distance metres.
 
     By default this reproduces RefAV exactly, including its bug: after its first timestamp an
     object counts only while it keeps overlapping a crossing it overlapped at the previous
-    timestamp, so one that walks onto a crossing later is never found (avmine.atomic.compat has the
-    fix switch, fix_pedestrian_crossing).
+    timestamp, so one that walks onto a crossing later is never found
+    (refAV/atomic_functions.py: at_pedestrian_crossing). fix_refav_bug=True tests every
+    timestamp against every crossing.
 
     Args:
         within_distance: metres around the crossing; 0 means on the crossing itself.
+        fix_refav_bug: True: find an object at every timestamp it touches a crossing (not RefAV's answer).
+
+    Prompts say:
+        crosswalk, pedestrian crossing, zebra crossing, jaywalking, crossing outside a crosswalk.
 
     Example:
         peds_at_crossing = at_pedestrian_crossing(peds, log_dir)
+        peds_on_crossing_any_time = at_pedestrian_crossing(peds, log_dir, fix_refav_bug=True)
     """
     non_negative("at_pedestrian_crossing", within_distance=within_distance)
-    fixed = compat.current().fix_pedestrian_crossing
+    fixed = fix_refav_bug or compat.current().fix_pedestrian_crossing
 
     def compute(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         # whole tracks, in time order: RefAV's per-track scan sees each track's rows as it would alone
@@ -211,6 +235,9 @@ def _track_lanes(ctx: LogContext, track_uuids: list[str]) -> list[int]:
 def in_same_lane(ctx: LogContext, track_uuids: list[str], related_uuids: list[str]) -> Relations:
     """Tracks sharing their lane with a related object (the whole lane as people mean it, across segments).
 
+    Prompts say:
+        same lane, their lane, its lane, sharing a lane.
+
     Example:
         cars_sharing_lane_with_bikes = in_same_lane(cars, bicycles, log_dir)
     """
@@ -226,6 +253,9 @@ def on_relative_side_of_road(ctx: LogContext, track_uuids: list[str], related_uu
 
     Args:
         side: "same" (lanes going the track's way) or "opposite" (lanes going the other way).
+
+    Prompts say:
+        opposite side of the road, other side of the road, same side of the road.
 
     Example:
         oncoming_side = on_relative_side_of_road(cars, cars, log_dir, side="opposite")
@@ -306,6 +336,9 @@ def changing_lanes(ctx: LogContext, uuids: list[str], direction: str | None = No
     Args:
         direction: "left", "right", or None for either.
 
+    Prompts say:
+        lane change, changing lanes, switching lanes, moving over.
+
     Example:
         left_lane_changes = changing_lanes(vehicles, log_dir, direction="left")
     """
@@ -328,6 +361,9 @@ def following(ctx: LogContext, track_uuids: list[str], related_uuids: list[str])
 
     The related object is ahead in the same lane (or the next one), within 25 m of the track's
     front, heading the same way. The follower need not move.
+
+    Prompts say:
+        following, behind in the same lane, trailing, tailgating.
 
     Example:
         cars_following_bus = following(cars, buses, log_dir)
@@ -412,6 +448,9 @@ def at_stop_sign(track_candidates: Scenario, log_dir: Path, forward_thresh: floa
 
     Args:
         forward_thresh: metres from the sign along the lane.
+
+    Prompts say:
+        stop sign.
 
     Example:
         cars_at_stop_sign = at_stop_sign(cars, log_dir)

@@ -28,6 +28,9 @@ def stationary(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     A whole-track property: a stationary object is returned at all its input timestamps; a car that
     stops at a light for a while and then drives is not stationary (use has_velocity for "stopped").
 
+    Prompts say:
+        parked, stationary, never moves.
+
     Example:
         parked_cars = stationary(cars, log_dir)
     """
@@ -53,6 +56,10 @@ def has_velocity(
         min_velocity: lowest speed in m/s (3-D, city frame); 0.5 filters out annotation jitter.
         max_velocity: highest speed in m/s.
 
+    Prompts say:
+        stopped, stopping, not moving, standing still, waiting, moving, speed, speeding, fast, slow, high
+        speed, running, walking, idle.
+
     Example:
         fast_cars = has_velocity(cars, log_dir, min_velocity=10)
     """
@@ -74,6 +81,9 @@ def accelerating(
     Args:
         min_accel: lowest forward acceleration in m/s² (negative values are deceleration).
         max_accel: highest forward acceleration in m/s².
+
+    Prompts say:
+        accelerating, speeding up, slowing down, decelerating, braking.
 
     Example:
         braking = accelerating(cars, log_dir, min_accel=-np.inf, max_accel=-1)
@@ -97,6 +107,9 @@ def has_lateral_acceleration(
         min_accel: lowest leftward acceleration in m/s² (negative values push to the right).
         max_accel: highest leftward acceleration in m/s².
 
+    Prompts say:
+        swerving, swerve, jerking sideways, lateral acceleration, sharp steering.
+
     Example:
         swerving = scenario_not(has_lateral_acceleration)(cars, log_dir, min_accel=-2, max_accel=2)
     """
@@ -115,6 +128,9 @@ def turning(ctx: LogContext, uuids: list[str], direction: str | None = None) -> 
         track_candidates: the objects.
         log_dir: the log.
         direction: "left", "right", or None for either.
+
+    Prompts say:
+        turning left, turning right, left turn, right turn, turns, making a turn.
 
     Example:
         left_turns = turning(vehicles, log_dir, direction="left")

@@ -51,10 +51,14 @@ def get_objects_of_category(log_dir: Path, category: str) -> Scenario:
         log_dir: the log (pre-bound in programs). Note the order: log_dir first, unlike other functions.
         category: a category name (see the categories list), or "ANY" for every object, "VEHICLE" for
             every vehicle (the ego, cars, trucks, buses, motorcycles; see the categories list),
-            "EGO_VEHICLE" for the data-collection car. Unknown names give {}.
+            "EGO_VEHICLE" for the data-collection car. An unknown name raises an error that lists the names
+            (RefAV returns {} for it).
 
     Returns:
         {uuid: [timestamp_ns, ...]} for every object of the category.
+
+    Prompts say:
+        category, type of object, kind of object.
 
     Example:
         peds = get_objects_of_category(log_dir, category="PEDESTRIAN")
@@ -70,6 +74,9 @@ def is_category(ctx: LogContext, uuids: list[str], category: str) -> dict[str, l
 
     Args:
         category: a category name, "ANY", "VEHICLE" or "EGO_VEHICLE" (as in get_objects_of_category).
+
+    Prompts say:
+        which are, that are, kind of.
 
     Example:
         buses = is_category(vehicles, log_dir, category="BUS")
@@ -92,6 +99,9 @@ def is_color(ctx: LogContext, uuids: list[str], color: str) -> dict[str, list[in
 
     Args:
         color: "white", "silver", "black", "red", "yellow" or "blue".
+
+    Prompts say:
+        red, blue, white, black, silver, yellow, colour, color.
 
     Example:
         red_cars = is_color(cars, log_dir, color="red")

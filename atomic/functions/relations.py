@@ -111,6 +111,10 @@ def being_crossed_by(
         forward_thresh: metres the plane extends beyond the track's box.
         lateral_thresh: metres past the centre line until the crossing stops counting.
 
+    Prompts say:
+        crossing in front of, crossing the path, crosses in front, across the path, across its path, cuts
+        across, crossing between, being crossed by, crossed by.
+
     Example:
         overtaken_on_left = being_crossed_by(cars, cars, log_dir, direction="left",
                                              in_direction="clockwise", forward_thresh=4)
@@ -174,6 +178,10 @@ def heading_in_relative_direction_to(
 
     Args:
         direction: "same", "opposite" or "perpendicular".
+
+    Prompts say:
+        oncoming, opposite direction, same direction, traveling in the same direction, perpendicular, cross
+        traffic.
 
     Example:
         oncoming = heading_in_relative_direction_to(cars, ego, log_dir, direction="opposite")
@@ -242,9 +250,18 @@ def has_objects_in_relative_direction(
         lateral_thresh: metres the region may extend sideways beyond the track's box (forward and
             backward) or along it (left and right).
 
+    Prompts say:
+        to its left, to its right, left of, right of, on its left, on its right, in front of, ahead of,
+        behind, beside, next to, between, lead vehicle.
+
     Example:
         cars_with_lead = has_objects_in_relative_direction(cars, cars, log_dir, direction="forward",
                                                            max_number=1, within_distance=25)
+        # an object between two others: one on each side
+        peds_between_cars = scenario_and([
+            has_objects_in_relative_direction(peds, cars, log_dir, direction="left", within_distance=3),
+            has_objects_in_relative_direction(peds, cars, log_dir, direction="right", within_distance=3),
+        ])
     """
     # Per timestamp the candidates in the region are taken nearest first (footprint gap), up to
     # ``max_number`` within ``within_distance`` m; the timestamp counts if at least ``min_number``
@@ -315,6 +332,9 @@ def facing_toward(
         within_angle: half-angle of the cone ahead of the track, degrees.
         max_distance: metres between the boxes' footprints.
 
+    Prompts say:
+        facing, looking at, pointed at.
+
     Example:
         cars_facing_peds = facing_toward(cars, peds, log_dir, within_angle=15, max_distance=20)
     """
@@ -354,20 +374,29 @@ def heading_toward(
 ) -> Relations:
     """Tracks moving toward a related object.
 
-    The velocity points within angle_threshold degrees of it and closes in by at least
-    minimum_speed per annotation sample (RefAV's unit; 0.5 is 5 m/s at 10 Hz), within max_distance m.
+    At a timestamp the track's velocity points within angle_threshold degrees of the object, the
+    distance between their centres shrinks by at least minimum_speed metres per annotation sample,
+    and their boxes are within max_distance metres. Per sample is RefAV's unit: AV2 annotates at
+    10 Hz, so the threshold is 10 x minimum_speed m/s (the default 0.5 needs 5 m/s; pass 0.2 for
+    2 m/s). The closing speed is the pair's together and only the direction of the track's own
+    velocity counts, not its size: a parked car or a cone (tracker noise of a few cm/s) is referred
+    when the related object drives at it. Add has_velocity on the tracks to keep those that move.
 
     Args:
         angle_threshold: largest angle between the velocity and the direction to the object, degrees.
-        minimum_speed: closing speed in metres per annotation sample.
+        minimum_speed: closing speed in metres per annotation sample (m/s divided by 10).
         max_distance: metres between the boxes' footprints.
 
+    Prompts say:
+        heading toward, heading towards, approaching, getting closer, closing in, moving toward, driving
+        toward, coming at.
+
     Example:
-        approaching_ego = heading_toward(cars, ego, log_dir)
+        closing_in = heading_toward(cars, ego, log_dir, minimum_speed=0.2)  # closing at 2 m/s or more
+        approaching_ego = heading_toward(has_velocity(cars, log_dir, min_velocity=1), ego, log_dir, minimum_speed=0.2)
     """
-    # Its velocity points within ``angle_threshold`` degrees of them and it closes in on them by at
-    # least ``minimum_speed`` per sample (RefAV's unit: metres per annotation sample, so 0.5 means
-    # 5 m/s at 10 Hz), within ``max_distance`` m.
+    # RefAV differentiates the distance with numpy.gradient over the sample index
+    # (refAV/utils.py: get_nth_radial_deriv), so the unit stays per sample for parity.
     non_negative("heading_toward", angle_threshold=angle_threshold, max_distance=max_distance)
     series = build_pairs(ctx, tracks_of(ctx, track_uuids), tracks_of(ctx, related_uuids))
     closing = series.memo("heading_toward", lambda: _closing(series))
@@ -413,8 +442,14 @@ def near_objects(
         min_objects: how many related objects must be near at once; 0 means all of them.
         include_self: count a track as near itself when it is also a related candidate.
 
+    Prompts say:
+        near, close to, nearby, multiple, group of, crowd, surrounded by, at least two, at least three,
+        walking with, accompanied by, together with.
+
     Example:
         cars_near_two_peds = near_objects(cars, peds, log_dir, distance_thresh=10, min_objects=2)
+        # a group of N objects: each has N - 1 others of its kind near it (here a group of 3 or more)
+        peds_in_groups = near_objects(peds, peds, log_dir, distance_thresh=3, min_objects=2)
     """
     non_negative("near_objects", distance_thresh=distance_thresh, min_objects=min_objects)
     needed = min_objects or len(related_uuids)
@@ -456,8 +491,16 @@ def get_objects_in_relative_direction(
         lateral_thresh: metres the region may extend beyond the track's box sideways (forward,
             backward) or along it (left, right).
 
+    Prompts say:
+        left of, right of, to its left, to its right, in front of, ahead of, behind, first, nearest, second, third,
+        n-th, closest.
+
     Example:
         peds_ahead_of_ego = get_objects_in_relative_direction(ego, peds, log_dir, direction="forward")
+        # the n-th object in a direction: the nearest one beyond the (n-1)-th (here the second ahead)
+        first_ahead = get_objects_in_relative_direction(ego, vehicles, log_dir, direction="forward", max_number=1)
+        second_ahead = get_objects_in_relative_direction(first_ahead, vehicles, log_dir, direction="forward",
+                                                         max_number=1)
     """
     lifted = reverse_relationship(has_objects_in_relative_direction)
     return lifted(

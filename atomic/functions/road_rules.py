@@ -69,6 +69,9 @@ def wrong_way(
         min_angle_deg: angle between travel and lane direction, degrees in (0, 180].
         min_duration_s: shortest spell kept, in seconds.
 
+    Prompts say:
+        wrong way, against traffic, wrong side of the road, going the wrong direction.
+
     Example:
         wrong_way_drivers = wrong_way(vehicles, log_dir)
     """
@@ -96,6 +99,10 @@ def special_stopping(
     Args:
         where: "intersection", "crosswalk", or None for either.
         min_duration_s: shortest stop kept, in seconds.
+
+    Prompts say:
+        blocking the intersection, blocking the crosswalk, stopped in the intersection, stopped on the
+        crosswalk, blocking.
 
     Example:
         blocking_the_box = special_stopping(vehicles, log_dir, where="intersection")
@@ -125,6 +132,9 @@ def double_parked(ctx: LogContext, uuids: list[str], min_duration_s: float = 5.0
 
     Args:
         min_duration_s: shortest stand kept, in seconds.
+
+    Prompts say:
+        double parked, double-parked.
 
     Example:
         double_parked_trucks = double_parked(trucks, log_dir)
@@ -174,6 +184,9 @@ def merging(ctx: LogContext, uuids: list[str], window_s: float = 2.0) -> dict[st
     Args:
         window_s: seconds before and after entering the merged lane.
 
+    Prompts say:
+        merging, merges, merging into traffic, joining traffic.
+
     Example:
         merging_vehicles = merging(vehicles, log_dir)
     """
@@ -213,6 +226,9 @@ def _edge_crossings(ctx: LogContext, entering: bool) -> np.ndarray:
 def entering_drivable_area(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     """Timestamps within 1 s of an object entering the drivable area after at least 1 s outside it.
 
+    Prompts say:
+        stepping onto the road, entering the road, pulling out, pulling onto the road, stepping off the curb.
+
     Example:
         peds_stepping_onto_road = entering_drivable_area(peds, log_dir)
     """
@@ -223,6 +239,9 @@ def entering_drivable_area(ctx: LogContext, uuids: list[str]) -> dict[str, list[
 @unary
 def leaving_drivable_area(ctx: LogContext, uuids: list[str]) -> dict[str, list[int]]:
     """Timestamps within 1 s of an object leaving the drivable area after at least 1 s inside it.
+
+    Prompts say:
+        pulling off the road, leaving the road, pulling over, stepping onto the sidewalk, exiting the road.
 
     Example:
         pulling_off_road = leaving_drivable_area(vehicles, log_dir)

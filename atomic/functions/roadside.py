@@ -102,6 +102,9 @@ def on_turn_only_lane(ctx: LogContext, uuids: list[str], direction: str | None =
     Args:
         direction: "left", "right", or None for either.
 
+    Prompts say:
+        turn lane, left turn lane, right turn lane, turn-only lane, turning lane.
+
     Example:
         in_left_turn_lane = on_turn_only_lane(vehicles, log_dir, direction="left")
     """
@@ -145,6 +148,9 @@ def on_shoulder(
     Args:
         max_distance: metres from the nearest vehicle lane.
         min_duration_s: shortest spell kept, in seconds.
+
+    Prompts say:
+        shoulder, on the shoulder, road shoulder.
 
     Example:
         stopped_on_shoulder = scenario_and([on_shoulder(vehicles, log_dir), robust_stationary(vehicles, log_dir)])
@@ -201,6 +207,9 @@ def parallel_parking(
         min_stop_s: seconds at rest afterwards (or until its track ends, after at least 1 s).
         window_s: seconds before stopping that the manoeuvre may take.
         min_shift_m: metres moved sideways, across the parked heading.
+
+    Prompts say:
+        parallel parking, side parking, pulling into a parking spot.
 
     Example:
         parking = parallel_parking(vehicles, log_dir)
