@@ -3,9 +3,10 @@
 A prompt is read word by word: words that name objects (categories), words that say how a
 function is called in prompts (each function's "Prompts say:" phrasings, the one declaration the
 docs search reads too), known behaviours that no function covers (GAPS, listed on purpose so that
-they are counted: the next functions to write), time order ("then", "after": not expressible yet)
-and connecting words. Any other word is reported as not recognised, so a prompt is covered only
-when every condition in it maps to a function.
+they are counted: the next functions to write) and connecting words. Time order ("then", "after",
+"until") is read like any other condition: the behaviours in time (``then``, ``after``, ...) declare those
+words. Any other word is reported as not recognised, so a prompt is covered only when every condition in it
+maps to a function.
 """
 
 from __future__ import annotations
@@ -39,9 +40,6 @@ GAPS: tuple[Gap, ...] = (
 """Behaviours prompts name that no function covers: sounds are not recorded, the map has no speed
 limits, towing and loading are not modelled. (Lights and gestures are seen in camera images: VLM functions.)"""
 
-TEMPORAL = r"\b(then|after|afterwards?|before|until|later|eventually|earlier|previously)\b"
-"""Words that order conditions in time: no function expresses time order yet."""
-
 CONNECTING_WORDS = frozenset((
     "a", "all", "also", "an", "another", "any", "anything", "are", "as", "at", "back", "backward", "be", "been",
     "being", "by", "does", "doing", "driving", "each", "every", "five", "for", "forward", "four", "from", "front",
@@ -60,7 +58,7 @@ class Condition:
     """One condition of a prompt: the words that say it, the functions for it, and whether it is covered.
 
     status: "ok" (a function covers it), "vlm" (only a VLM function covers it), "no function" (a
-    known gap), "temporal" (time order: not expressible yet) or "not recognised" (no function's
+    known gap) or "not recognised" (no function's
     phrasing, category or known gap matches these words).
     """
 
@@ -92,13 +90,11 @@ class PromptCoverage:
 
     @property
     def uncovered(self) -> list[str]:
-        """What keeps it from being covered: gaps, time order, unrecognised words, VLM conditions without a VLM."""
+        """What keeps it from being covered: gaps, unrecognised words, VLM conditions without a VLM."""
         out: list[str] = []
         for c in self.conditions:
             if c.status == "no function":
                 out.append(c.gap)
-            elif c.status == "temporal":
-                out.append("time order")
             elif c.status == "not recognised":
                 out.append(f"not recognised: {c.words}")
             elif c.status == "vlm" and not self.vlm_configured:
@@ -187,10 +183,6 @@ def prompt_coverage(prompt: str, vlm_configured: bool = False) -> PromptCoverage
             hit = words.take_chars(*match.span())
             if hit:
                 found.append((hit[0], Condition(words.said(hit), "no function", gap=gap.name)))
-    for match in re.finditer(TEMPORAL, words.text):
-        hit = words.take_chars(*match.span())
-        if hit:
-            found.append((hit[0], Condition(words.said(hit), "temporal")))
     for stems, names in phrasings:
         for i in list(words.find(stems)):
             if any(words.taken[i : i + len(stems)]):

@@ -57,7 +57,7 @@ def _changing(
     return out
 
 
-@listed("behaviour", 20)
+@listed("behaviour", 23)
 @relational
 def getting_closer(
     ctx: LogContext,
@@ -78,13 +78,16 @@ def getting_closer(
         max_distance: largest distance between the centres, in metres.
         window_s: seconds the rate is averaged over.
 
+    Prompts say:
+        getting closer, approaching, closing in, nearing, coming closer, the gap shrinking.
+
     Example:
         peds_nearing_ego = getting_closer(peds, ego, log_dir, min_rate=1.0, max_distance=30)
     """
     return _changing(ctx, "getting_closer", track_uuids, related_uuids, min_rate, max_distance, window_s, -1.0)
 
 
-@listed("behaviour", 21)
+@listed("behaviour", 24)
 @relational
 def getting_farther(
     ctx: LogContext,
@@ -102,6 +105,9 @@ def getting_farther(
         min_rate: slowest separating speed, in m/s (the distance's growth, averaged over window_s).
         max_distance: largest distance between the centres, in metres.
         window_s: seconds the rate is averaged over.
+
+    Prompts say:
+        getting farther, moving away, pulling away, getting further away, falling behind, the gap widening.
 
     Example:
         peds_leaving_ego = getting_farther(peds, ego, log_dir, min_rate=1.0, max_distance=30)

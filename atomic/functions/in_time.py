@@ -164,6 +164,9 @@ def then(
     Returns:
         The objects of ``first``; those without such a sequence have no timestamps.
 
+    Prompts say:
+        then, and then, followed by, afterwards, after that, until, eventually, later, once it, waiting to.
+
     Example:
         stopped = has_velocity(vehicles, log_dir, min_velocity=0, max_velocity=0.5)
         turned = turning(vehicles, log_dir)
@@ -245,6 +248,9 @@ def overlapping(
         after_s: how far after the spell's end ``other`` may hold, in seconds.
         max_gap_s: longest gap inside one spell, in seconds (flicker and dropped frames).
 
+    Prompts say:
+        while, during, at the same time as, as it.
+
     Example:
         braking_turns = overlapping(turning(vehicles, log_dir), braking(vehicles, log_dir), log_dir)
     """
@@ -280,7 +286,11 @@ def without(
         after_s: how far after the spell's end ``other`` must not hold either, in seconds.
         max_gap_s: longest gap inside one spell, in seconds (flicker and dropped frames).
 
+    Prompts say:
+        without, without stopping, never stopping, rolling.
+
     Example:
+        stopped = has_velocity(vehicles, log_dir, min_velocity=0, max_velocity=0.5)
         rolling_turns = without(turning(vehicles, log_dir), stopped, log_dir, before_s=3)
     """
     non_negative("without", before_s=before_s, after_s=after_s)
@@ -334,10 +344,13 @@ def after(
         within_s: how long after the event begins the window lasts, in seconds.
         max_gap_s: longest gap inside one of the event's spells, in seconds (flicker and dropped frames).
 
+    Prompts say:
+        after, after the, once the, following, since.
+
     Example:
         ego = get_objects_of_category(log_dir, category="EGO_VEHICLE")
         ego_stopped = has_velocity(ego, log_dir, min_velocity=0, max_velocity=0.5)
-        crossing_after = after(crossing_peds, ego_stopped, log_dir, within_s=5)
+        crossing_after = after(at_pedestrian_crossing(peds, log_dir), ego_stopped, log_dir, within_s=5)
     """
     return _around_event("after", track_candidates, event, log_dir, within_s, max_gap_s)
 
@@ -354,8 +367,12 @@ def before(
         within_s: how long before the event begins the window opens, in seconds.
         max_gap_s: longest gap inside one of the event's spells, in seconds (flicker and dropped frames).
 
+    Prompts say:
+        before, before the, prior to, earlier, previously.
+
     Example:
-        turning_before_bus = before(turning(vehicles, log_dir), bus_arrives, log_dir, within_s=5)
+        ego_stops = has_velocity(ego, log_dir, min_velocity=0, max_velocity=0.5)
+        turning_before_ego_stops = before(turning(vehicles, log_dir), ego_stops, log_dir, within_s=5)
     """
     return _around_event("before", track_candidates, event, log_dir, within_s, max_gap_s)
 
@@ -378,6 +395,9 @@ def lasting(
         min_duration_s: shortest spell kept, in seconds.
         max_duration_s: longest spell kept, in seconds (None: no limit).
         max_gap_s: longest gap inside one spell, in seconds (flicker and dropped frames).
+
+    Prompts say:
+        briefly, momentarily, for a long time, for several seconds, for a while, long, short.
 
     Example:
         stopped = has_velocity(vehicles, log_dir, min_velocity=0, max_velocity=0.5)
@@ -404,6 +424,9 @@ def first_time(track_candidates: Scenario, log_dir: Path, max_gap_s: float = 0.5
     Args:
         max_gap_s: longest gap inside one spell, in seconds (flicker and dropped frames).
 
+    Prompts say:
+        for the first time, first time, initially, at first.
+
     Example:
         stopped = has_velocity(vehicles, log_dir, min_velocity=0, max_velocity=0.5)
         first_stop = first_time(stopped, log_dir)
@@ -418,6 +441,9 @@ def last_time(track_candidates: Scenario, log_dir: Path, max_gap_s: float = 0.5)
 
     Args:
         max_gap_s: longest gap inside one spell, in seconds (flicker and dropped frames).
+
+    Prompts say:
+        for the last time, last time, finally, at last.
 
     Example:
         last_turn = last_time(turning(vehicles, log_dir), log_dir)

@@ -24,7 +24,7 @@ def _intersection_of_rows(ctx: LogContext, tracks: NDArrayInt, near_m: float) ->
     return ctx.per_row(("intersection_near", float(near_m)), tracks, compute)
 
 
-@listed("behaviour", 22)
+@listed("behaviour", 25)
 @relational
 def across_intersection_from(
     ctx: LogContext,
@@ -44,6 +44,9 @@ def across_intersection_from(
         near_m: how far from the intersection's lanes each object may be, in metres.
         min_angle_deg: smallest angle between the two, seen from the intersection's centre, in degrees.
         max_distance: largest distance between the two centres, in metres.
+
+    Prompts say:
+        across the intersection, other side of the intersection, across the junction, opposite side of the intersection.
 
     Example:
         across = across_intersection_from(vehicles, ego, log_dir)

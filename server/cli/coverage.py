@@ -75,6 +75,4 @@ def _condition(condition: Condition, vlm_backend: str | None) -> str:
         return f"{functions} (needs a VLM: {'configured, ' + vlm_backend if vlm_backend else 'none configured'})"
     if condition.status == "no function":
         return f"no function ({condition.gap})"
-    if condition.status == "temporal":
-        return "time order: no function yet"
     return "not recognised: no function's phrasing, category or known gap matches"

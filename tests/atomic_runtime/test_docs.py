@@ -171,7 +171,8 @@ def test_search_docs_finds_what_prompts_say() -> None:
     assert 1 - len(missed) / len(pairs) >= RECALL_AT_3, missed
     # the misses that started this list
     assert found["pedestrian walking their bike"][0] == "moved_by_person"
-    assert found["vehicle getting closer to the ego vehicle"][0] == "heading_toward"
+    closer = found["vehicle getting closer to the ego vehicle"]
+    assert closer[0] == "getting_closer" and "heading_toward" in closer[:3]
     assert found["stopped vehicle"][0] == "has_velocity" and found["parked car"][0] == "stationary"
     vision = {n for n, d in docs.registry().items() if d.kind.startswith("vision")}
     assert vision and not vision & set(found["stopped vehicle"][:3])
