@@ -66,6 +66,7 @@ def create_server(
     library_threshold: float = 0.8,
     memory_budget: int | None = None,
     store: Store | None = None,
+    keep_single_log: bool = False,
 ) -> MCPServer[State]:
     """The avmine MCP server over the database at ``db_path``.
 
@@ -80,6 +81,8 @@ def create_server(
         library_threshold: the held-out Timestamp BA above which save_example admits a labelled prompt's program.
         memory_budget: bytes the executor's workers may hold in loaded logs (``Executor``'s default when None).
         store: the database, already open (default: opened here).
+        keep_single_log: score_run does not score a prompt's single ground-truth log, so the screening batch
+            serving this server can judge the submitted program on it (``avmine screen``).
 
     While it serves, other avmine processes reach the database through it (``avmine.server.sharing``).
     """
@@ -91,7 +94,8 @@ def create_server(
     async def lifespan(_: MCPServer[State]) -> AsyncIterator[State]:
         broker = VlmBroker(store, source, vlm_config or VlmConfig.from_env())
         executor = Executor(store, source=source, broker=broker.answer, memory_budget=memory_budget)
-        state = State(store, executor, images_to, broker, reveal_ground_truth, budget, library_threshold)
+        state = State(store, executor, images_to, broker, reveal_ground_truth, budget, library_threshold,
+                      keep_single_log)  # fmt: skip
         try:
             async with listening(store.path, server, state):
                 yield state
