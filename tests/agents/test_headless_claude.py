@@ -62,7 +62,7 @@ def screening_script(conversation: Conversation) -> list[Block]:
     if conversation.turn == 2:  # the diagnostics of the first program must say what to fix
         assert "reverse_relationship" in results[0], results[0]
     if conversation.turn == 4:  # the prompt's only ground-truth log is held out for the library's decision
-        assert "single ground-truth log and it is held out" in results[0], results[0]
+        assert "this screening batch judges the submitted program on it" in results[0], results[0]
     return steps[conversation.turn]()
 
 

@@ -163,8 +163,8 @@ async def test_a_cancelled_call_stops_its_program_and_the_server_keeps_serving(
 
 async def test_scoring_tool(client: Client) -> None:
     run = (await call(client, "execute_scenario", program=BICYCLES, prompt=BICYCLE_PROMPT)).structured_content
-    held_out = await error_of(client, "score_run", run_id=run["run_id"])  # scores on two logs: test_stdio_session
-    assert "has a single ground-truth log and it is held out" in held_out
+    single = await call(client, "score_run", run_id=run["run_id"])  # scores on two logs: test_stdio_session
+    assert [row["log_id"] for row in single.structured_content["per_log"]] == [LOG]  # its single log
     turns = (await call(client, "execute_scenario", program=LEFT_TURNS, prompt="turning left")).structured_content
     refused = await error_of(client, "score_run", run_id=turns["run_id"])
     assert "no ground truth for the prompt 'turning left'" in refused
