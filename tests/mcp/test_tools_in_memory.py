@@ -170,6 +170,21 @@ async def test_scoring_tool(client: Client) -> None:
     assert "no ground truth for the prompt 'turning left'" in refused
 
 
+async def test_instructions_examples_and_diagnostics_agree_on_the_referred_objects(client: Client) -> None:
+    # RefAV's convention, in the instructions: the first object the prompt mentions is referred
+    assert "referred objects are the first objects the prompt mentions" in (client.instructions or "")
+    examples = json.loads((await client.read_resource("avmine://examples")).contents[0].text)
+    demo = next(e["program"] for e in examples if e["prompt"] == BICYCLE_PROMPT and e["origin"] == "built-in")
+    assert "has_objects_in_relative_direction(vehicles, bicycles" in demo
+    # the demo's program, which refers the vehicles, is clean although this log's fixture refers mostly bicycles
+    ours = text(await call(client, "execute_scenario", program=demo, prompt=BICYCLE_PROMPT))
+    assert "expected referred category: VEHICLE" in ours and "likely mistake: most referred" not in ours
+    # the program the fixture rewards refers the bicycles: the diagnostics say which side to key by
+    theirs = text(await call(client, "execute_scenario", program=BICYCLES, prompt=BICYCLE_PROMPT))
+    assert "most referred objects are BICYCLE, but the prompt refers to VEHICLE" in theirs
+    assert "has_objects_in_relative_direction keys by its first argument" in theirs
+
+
 async def test_image_tool_returns_the_picture_and_its_path(client: Client, tmp_path: Path) -> None:
     run = (await call(client, "execute_scenario", program=LEFT_TURNS, prompt="vehicle turning left")).structured_content
     result = await call(client, "render_bev", log_id=LOG, run_id=run["run_id"])
