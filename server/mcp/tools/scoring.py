@@ -28,11 +28,11 @@ def register(server: MCPServer[State]) -> None:
         Uses the ground-truth logs of the run's prompt, negatives included (logs the run did not cover
         count as finding nothing), except the held-out half: the few-shot library admits programs on
         those. A prompt with one ground-truth log is scored on it, and from then on save_example no
-        longer admits a program for it (save_example first if you want it in the library). Metrics
-        only: which tracks were wrong is not told. Refused for prompts without labels (e.g. the test
-        split), for programs that hard-code ids or pick tracks by id text or position (filter with
-        atomic functions instead), and once the prompt's runs were scored as often as the server
-        allows (its scoring budget).
+        longer admits a program for it (save_example first if you want it in the library). Which
+        tracks were wrong is told only by a server started with --reveal-ground-truth. Refused for
+        prompts without labels (e.g. the test split), for programs that hard-code ids or pick tracks
+        by id text or position (filter with atomic functions instead), and once the prompt's runs were
+        scored as often as the server allows (its scoring budget).
         """
         state = current(ctx)
 
