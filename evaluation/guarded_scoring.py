@@ -9,7 +9,9 @@ Three guards, each enough to stop a different probe:
   request in a database (default 30, ``AVMINE_SCORING_BUDGET`` or ``avmine serve --scoring-budget``),
   so many near-identical programs cannot read labels a bit at a time; refusals cost nothing;
 - **held-out logs** (``avmine.evaluation.holdout``): refinement scores never cover the logs the library's
-  admission decision is made on.
+  admission decision is made on. A prompt with a single ground-truth log is scored on it when an agent
+  asks (an agent gets a score for every labelled prompt), and from then on it is not admitted; a
+  screening batch keeps that log for its admission decision instead.
 
 Every scoring is recorded (``avmine.store.scorings``) before its numbers are returned.
 """
@@ -25,7 +27,7 @@ from avmine.evaluation.holdout import HoldOut, hold_out
 from avmine.evaluation.score_runs import RunScore, ScoringRefusedError, labelled_logs, score_stored_run
 from avmine.store.database import Store
 from avmine.store.runs import load_run
-from avmine.store.scorings import Scoring, count_scorings, record_scoring
+from avmine.store.scorings import Scoring, count_scorings, record_scoring, scorings
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +35,16 @@ DEFAULT_SCORING_BUDGET = 30
 BUDGET_VARIABLE = "AVMINE_SCORING_BUDGET"
 
 
+JUDGE_WITHOUT_SCORES = "execute_scenario's diagnostics, inspect_track and render_bev"
+"""The tools that judge a run without ground truth: what refusals point to."""
+
+
 class ScoringBudgetError(ScoringRefusedError):
     """The prompt's runs were scored as often as the database allows."""
+
+
+class NotAdmissibleError(ScoringRefusedError):
+    """No ground-truth log of the prompt is left that its runs were never scored on for refinement."""
 
 
 def scoring_budget_from_env() -> int:
@@ -54,10 +64,19 @@ def scoring_budget_from_env() -> int:
 def prompt_hold_out(store: Store, prompt: str) -> HoldOut:
     """The prompt's ground-truth logs split for refinement and admission.
 
+    ``avmine.evaluation.holdout``'s split, except that a held-out log a run of the prompt was scored on for
+    refinement (a single log, which score_run may score) counts as a refinement log from then on: admission
+    only ever judges logs no refinement scoring covered.
+
     Raises:
         ScoringRefusedError: no ground truth for the prompt, or only in a hidden split.
     """
-    return hold_out(prompt, labelled_logs(store, prompt))
+    split = hold_out(prompt, labelled_logs(store, prompt))
+    refined = {log for s in scorings(store, prompt) if s.purpose == "refinement" for log in s.logs}
+    spent = tuple(log for log in split.held_out if log in refined)
+    if not spent:
+        return split
+    return HoldOut(split.refinement + spent, tuple(log for log in split.held_out if log not in refined))
 
 
 def check_budget(store: Store, prompt: str, budget: int) -> None:
@@ -70,17 +89,22 @@ def check_budget(store: Store, prompt: str, budget: int) -> None:
     if used >= budget:
         raise ScoringBudgetError(
             f"the runs of the prompt {prompt!r} were scored {used} times in this database, its budget of {budget} "
-            "(a limit so that scores cannot be used to read labels track by track). Refine from the diagnostics, "
-            f"inspect_track, renders and the VLM; an operator can raise it with `avmine serve --scoring-budget N` "
-            f"or {BUDGET_VARIABLE}=N (for avmine screen)."
+            "(a limit so that scores cannot be used to read labels track by track). Refine with "
+            f"{JUDGE_WITHOUT_SCORES} (and vlm_check where a VLM is configured); an operator can raise the budget with "
+            f"`avmine serve --scoring-budget N` or {BUDGET_VARIABLE}=N (for avmine screen)."
         )
 
 
-def score_for_refinement(store: Store, run_id: str, budget: int, reveal: bool = False) -> RunScore:
+def score_for_refinement(
+    store: Store, run_id: str, budget: int, reveal: bool = False, keep_single_log: bool = False
+) -> RunScore:
     """Score a run for an agent refining it: honest programs, within the budget, on the logs not held out.
 
+    A prompt with a single ground-truth log is scored on it (the prompt is then no longer admitted),
+    unless ``keep_single_log`` (a screening batch, whose admission decision needs that log).
+
     Raises:
-        ScoringRefusedError: the program is not honest; no ground truth; every log is held out.
+        ScoringRefusedError: the program is not honest; no ground truth; the single log is kept.
         ScoringBudgetError: the prompt's budget is used up.
         StoreError: no such run.
     """
@@ -93,15 +117,37 @@ def score_for_refinement(store: Store, run_id: str, budget: int, reveal: bool = 
     except ProgramError as exc:  # it does not parse or never outputs: it found nothing, and scoring says so
         logger.debug("run %s is scored although its program cannot run: %s", run_id, exc)
     split = prompt_hold_out(store, prompt)
-    if not split.refinement:
+    logs = split.refinement
+    if not logs and keep_single_log:
         raise ScoringRefusedError(
-            f"the prompt {prompt!r} has a single ground-truth log and it is held out: the few-shot library "
-            "admits programs only on logs they were never scored on. Refine from the diagnostics, inspect_track, "
-            "renders and the VLM; screening scores the final program on the held-out log."
+            f"the prompt {prompt!r} has a single ground-truth log, and this screening batch judges the submitted "
+            f"program on it, so it is not scored during refinement. Refine with {JUDGE_WITHOUT_SCORES}, then "
+            "submit_program."
         )
+    logs = logs or split.held_out  # the single log: the agent's to refine on from now
     check_budget(store, prompt, budget)
-    record_scoring(store, Scoring(prompt, run_id, "refinement", "mcp", split.refinement))
-    return score_stored_run(store, run_id, reveal=reveal, logs=split.refinement)
+    record_scoring(store, Scoring(prompt, run_id, "refinement", "mcp", logs))
+    return score_stored_run(store, run_id, reveal=reveal, logs=logs)
+
+
+def admission_logs(store: Store, prompt: str) -> tuple[str, ...]:
+    """The logs the library judges a program for ``prompt`` on: its held-out logs.
+
+    Raises:
+        ScoringRefusedError: no ground truth for the prompt, or only in a hidden split.
+        NotAdmissibleError: every ground-truth log of the prompt was scored for refinement.
+    """
+    split = prompt_hold_out(store, prompt)
+    if not split.held_out:
+        raise NotAdmissibleError(
+            f"score_run scored runs of the prompt {prompt!r} on each of its ground-truth logs (a prompt with a single "
+            "log is scored on it), so no fresh ground truth is left to judge a program for the few-shot library "
+            "on; the library does not take "
+            "programs for this prompt. The refined program stands as the prompt's answer (submit_program records "
+            "it). More ground-truth logs of the prompt (an operator ingests them; RefAV pairs every prompt with "
+            "positive and negative logs) can give it held-out logs again."
+        )
+    return split.held_out
 
 
 def score_for_admission(store: Store, run_id: str, origin: str) -> RunScore:
@@ -109,10 +155,11 @@ def score_for_admission(store: Store, run_id: str, origin: str) -> RunScore:
 
     Raises:
         ScoringRefusedError: no ground truth for the prompt, or only in a hidden split.
+        NotAdmissibleError: no held-out log is left (see ``admission_logs``).
         StoreError: no such run.
     """
     record, _ = load_run(store, run_id)
     prompt = str(record["prompt"])
-    split = prompt_hold_out(store, prompt)
-    record_scoring(store, Scoring(prompt, run_id, "admission", origin, split.held_out))
-    return score_stored_run(store, run_id, logs=split.held_out)
+    logs = admission_logs(store, prompt)
+    record_scoring(store, Scoring(prompt, run_id, "admission", origin, logs))
+    return score_stored_run(store, run_id, logs=logs)

@@ -6,9 +6,9 @@ Of a prompt's ``n`` ground-truth logs (negatives included), ``max(1, n // 2)`` a
 whose SHA-256 of the prompt, a newline and the log id sorts first. The split is deterministic (the same in
 every session, server and batch over the database) and needs no stored state.
 
-A prompt with a single ground-truth log has it held out: score_run cannot score that prompt at all
-(refine from diagnostics, inspect_track, renders and the VLM), and admission judges the final
-program on that log. Scoring the log during refinement would leave nothing fresh to admit on.
+A prompt with a single ground-truth log (RefAV gives every prompt positive and negative logs, so only a
+partial ingest or a test fixture has one) has it held out here; ``avmine.evaluation.guarded_scoring``
+decides when an agent's score_run may use it instead, after which the prompt is no longer admitted.
 """
 
 from __future__ import annotations

@@ -45,12 +45,16 @@ def labelled_logs(store: Store, prompt: str) -> list[str]:
     if not logs:
         raise ScoringRefusedError(
             f"no ground truth for the prompt {prompt!r}: scoring works on prompts of a split with labels "
-            "(train or val); use the diagnostics to judge other runs."
+            "(train or val), with the prompt's text exactly as ingested; judge other runs with execute_scenario's "
+            "diagnostics, inspect_track and render_bev."
         )
     splits = {str(r[0]) for r in store.con.execute(
         "SELECT DISTINCT split FROM log_prompt_pairs WHERE prompt = ?", [prompt]).fetchall()}  # fmt: skip
     if splits & set(HIDDEN_SPLITS):
-        raise ScoringRefusedError(f"the prompt {prompt!r} belongs to a hidden split ({', '.join(sorted(splits))}).")
+        raise ScoringRefusedError(
+            f"the prompt {prompt!r} belongs to a hidden split ({', '.join(sorted(splits))}), whose labels are never "
+            "scored; judge its runs with execute_scenario's diagnostics, inspect_track and render_bev."
+        )
     return logs
 
 

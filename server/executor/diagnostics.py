@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from avmine.atomic import FUNCTIONS
+from avmine.atomic.categories import referred_category
 from avmine.atomic.scenario import timestamps as scenario_timestamps
 from avmine.server.executor.executor import Execution
 from avmine.server.executor.ranges import empty_ranges
-from avmine.store.arrays import ANNOTATIONS_SOURCE
 from avmine.store.database import Store, now
 
 SEGMENT_GAP_S = 0.35
@@ -123,28 +123,17 @@ def remember_expected_category(store: Store, prompt: str, category: str) -> None
 
 
 def expected_category(store: Store, prompt: str) -> str | None:
-    """The category a prompt refers to: from ground truth where there is any, else as an agent stated it.
+    """The category a prompt refers to: as an agent stated it, else its first-mentioned object's.
 
-    With ground truth, the category most referred objects have; None when neither is known.
+    RefAV's convention (its README: the referred object is "the object referenced first in the prompt")
+    decides, never the ground truth: a fixture that labels otherwise (the demo's bicycle prompt) must not
+    turn the diagnostics against the server's instructions, and labels stay out of what an agent reads.
+    None when neither is known (the prompt names no category).
     """
     stated = store.con.execute(
         "SELECT expected_category FROM prompt_expectations WHERE prompt = ?", [prompt]
     ).fetchone()
-    from_truth = _category_from_ground_truth(store, prompt)
-    return from_truth or (str(stated[0]) if stated else None)
-
-
-def _category_from_ground_truth(store: Store, prompt: str) -> str | None:
-    rows = store.query_df(
-        """
-        SELECT b.category, count(DISTINCT g.log_id || g.track_uuid) AS n FROM ground_truth g
-        JOIN boxes b ON b.source = ? AND b.log_id = g.log_id AND b.track_uuid = g.track_uuid
-             AND b.timestamp_ns = g.timestamp_ns
-        WHERE g.prompt = ? AND g.label = 'REFERRED' GROUP BY 1 ORDER BY n DESC LIMIT 1
-        """,
-        [ANNOTATIONS_SOURCE, prompt],
-    )
-    return None if rows.empty else str(rows["category"][0])
+    return str(stated[0]) if stated else referred_category(prompt)
 
 
 def diagnose(store: Store, execution: Execution, source: str, expected: str | None = None) -> Diagnostics:
@@ -154,8 +143,8 @@ def diagnose(store: Store, execution: Execution, source: str, expected: str | No
         store: the database (categories and positions of the tracks).
         execution: the run.
         source: the track source it ran on.
-        expected: the prompt's expected referred category, if the agent gave one; otherwise taken
-            from ground truth where the store has it.
+        expected: the prompt's expected referred category, if the agent gave one; otherwise one stated
+            for the prompt before, else the category of the first object the prompt mentions.
     """
     if expected:
         remember_expected_category(store, execution.prompt, expected)
@@ -268,8 +257,10 @@ def _likely_mistakes(
             hint = ""
             if any(_matches(c, expected) for c in related):
                 hint = (
-                    f"; {expected} objects appear as related objects, so the relation may need "
-                    "reverse_relationship(...) (or get_objects_in_relative_direction) to refer to them"
+                    f"; {expected} objects appear as related objects, so the relation refers the wrong side: "
+                    "key the result by them (reverse_relationship(...) swaps a relation's sides; "
+                    "has_objects_in_relative_direction keys by its first argument, "
+                    "get_objects_in_relative_direction by its second)"
                 )
             mistakes.append(f"most referred objects are {listing}, but the prompt refers to {expected}{hint}")
     failed = [row for row in per_log if row["status"] != "ok"]

@@ -33,7 +33,7 @@ from avmine.atomic.categories import referred_category
 from avmine.atomic.honesty import DishonestProgramError, check_honest
 from avmine.atomic.program import ProgramError
 from avmine.evaluation.ground_truth_from_store import ground_truth_pairs
-from avmine.evaluation.guarded_scoring import score_for_admission
+from avmine.evaluation.guarded_scoring import NotAdmissibleError, admission_logs, score_for_admission
 from avmine.evaluation.submission.from_runs import split_pairs
 from avmine.server.executor import Executor, LogSelection
 from avmine.server.headless.agents import Agent, not_logged_in, run_session
@@ -168,6 +168,7 @@ class Batch:
                     vlm_config=self.vlm.config,
                     library_threshold=self.options.threshold,
                     memory_budget=half,
+                    keep_single_log=True,  # a screening batch judges a single-log prompt's program on that log
                 ) as server,
                 Executor(
                     self.store, source=self.options.source, broker=self.vlm.answer, memory_budget=half
@@ -223,6 +224,11 @@ class Batch:
         expected = referred_category(prompt)
         examples = search_examples(self.store, prompt, o.examples) if o.examples else []
         logs = self._logs(prompt)
+        if o.screening:
+            try:
+                admission_logs(self.store, prompt)
+            except NotAdmissibleError as exc:  # no agent session could be admitted: none is started
+                return PromptOutcome(o.name, prompt, OutcomeStatus.FAILED, None, 0, reason=f"not screened: {exc}")
         feedback: str | None = None
         best: PromptOutcome | None = None
         for attempt in range(1, o.max_attempts + 1):

@@ -39,6 +39,7 @@ class LocalMcpServer:
         vlm_config: VlmConfig | None = None,
         library_threshold: float = 0.8,
         memory_budget: int | None = None,
+        keep_single_log: bool = False,
     ) -> None:
         self.token = secrets.token_urlsafe(32)
         logging.getLogger("mcp").setLevel(logging.WARNING)  # session-manager chatter would bury the progress bar
@@ -49,6 +50,7 @@ class LocalMcpServer:
             source=source,
             library_threshold=library_threshold,
             memory_budget=memory_budget,
+            keep_single_log=keep_single_log,
         )
         app = http_app(server, HOST, self.token)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

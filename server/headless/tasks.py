@@ -36,8 +36,8 @@ def generation_task(
     if screening:
         lines.append(
             "4. score_run the run (scores only, on the prompt's ground-truth logs except the held-out ones the "
-            "final program is judged on; a prompt with one such log cannot be scored) and refine while the "
-            "Timestamp BA is low."
+            "final program is judged on; a prompt with a single ground-truth log is not scored here, the batch "
+            "judges the final program on it) and refine while the Timestamp BA is low."
         )
     lines += [
         f'{5 if screening else 4}. Call submit_program with prompt exactly "{prompt}" and your final program.',

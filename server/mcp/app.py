@@ -22,7 +22,7 @@ from avmine.server.mcp.tools import data, docs, images, library, runs, scoring, 
 from avmine.server.sharing.listener import listening
 from avmine.store import Store
 from avmine.store.arrays import ANNOTATIONS_SOURCE
-from avmine.vlm.backends import VlmConfig
+from avmine.vlm.backends import VlmConfig, configuration_problem
 from avmine.vlm.broker import VlmBroker
 
 INSTRUCTIONS = (
@@ -31,6 +31,18 @@ INSTRUCTIONS = (
     "refine. The referred objects are the first objects the prompt mentions; never swap subject and object. "
     "The mine_scenario prompt has the whole workflow and the semantic rules."
 )
+"""What every client is told when it connects, before the sentence on the VLM (``instructions``)."""
+
+
+def instructions(vlm_problem: str | None) -> str:
+    """The server's instructions: ``INSTRUCTIONS`` and whether the vision functions and tools work here."""
+    if vlm_problem is None:
+        return INSTRUCTIONS + " A VLM is configured: the vision functions, vlm_check and verify_scene work."
+    return (
+        f"{INSTRUCTIONS} No VLM is usable on this server: a program calling a vision function (list_functions "
+        f"marks them) fails, and vlm_check and verify_scene return only the images. For the operator: {vlm_problem}"
+    )
+
 
 TOOL_GROUPS = (docs, data, runs, scoring, images, vision, library)
 """The modules whose ``register`` adds the server's tools."""
@@ -66,6 +78,7 @@ def create_server(
     library_threshold: float = 0.8,
     memory_budget: int | None = None,
     store: Store | None = None,
+    keep_single_log: bool = False,
 ) -> MCPServer[State]:
     """The avmine MCP server over the database at ``db_path``.
 
@@ -80,18 +93,23 @@ def create_server(
         library_threshold: the held-out Timestamp BA above which save_example admits a labelled prompt's program.
         memory_budget: bytes the executor's workers may hold in loaded logs (``Executor``'s default when None).
         store: the database, already open (default: opened here).
+        keep_single_log: score_run does not score a prompt's single ground-truth log, so the screening batch
+            serving this server can judge the submitted program on it (``avmine screen``).
 
     While it serves, other avmine processes reach the database through it (``avmine.server.sharing``).
     """
     budget = scoring_budget if scoring_budget is not None else scoring_budget_from_env()
+    config = vlm_config or VlmConfig.from_env()
+    vlm_problem = configuration_problem(config)
     store = store or Store.open(db_path)
     images_to = image_dir or Path(db_path).parent / "renders"
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[State]) -> AsyncIterator[State]:
-        broker = VlmBroker(store, source, vlm_config or VlmConfig.from_env())
+        broker = VlmBroker(store, source, config)
         executor = Executor(store, source=source, broker=broker.answer, memory_budget=memory_budget)
-        state = State(store, executor, images_to, broker, reveal_ground_truth, budget, library_threshold)
+        state = State(store, executor, images_to, broker, reveal_ground_truth, budget, library_threshold,
+                      keep_single_log)  # fmt: skip
         try:
             async with listening(store.path, server, state):
                 yield state
@@ -99,9 +117,9 @@ def create_server(
             executor.close()
             store.close()
 
-    server: MCPServer[State] = MCPServer("avmine", instructions=INSTRUCTIONS, lifespan=lifespan)
+    server: MCPServer[State] = MCPServer("avmine", instructions=instructions(vlm_problem), lifespan=lifespan)
     for group in TOOL_GROUPS:
         group.register(server)
-    resources.register(server, store)
+    resources.register(server, store, vlm_problem)
     prompts.register(server)
     return server

@@ -27,7 +27,9 @@ SCREEN_WORKFLOW = """\
 Screen the train prompt "{prompt}" for the few-shot library:
 1. Mine it as usual (execute_scenario, diagnostics, refine), at most {attempts} attempts.
 2. After each attempt, score_run (it scores the logs not held out); when Timestamp BA exceeds {threshold},
-   save_example: it admits the program only on the held-out logs, which score_run never scores.
+   save_example: it admits the program only on the held-out logs, which score_run never scores. A prompt
+   with a single ground-truth log: save_example before any score_run, since once score_run scores that log
+   the library no longer admits a program for the prompt.
 3. Report the best program, its scores, and what each attempt changed. Do not copy answers: score_run shows
    metrics only, within a budget per prompt, and refuses programs that pick tracks by id or position.
 {rules}"""

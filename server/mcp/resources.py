@@ -11,16 +11,20 @@ from avmine.atomic import docs
 from avmine.server.mcp.paging import LIMIT_CHARS, clip
 from avmine.server.mcp.sql import describe_tables
 from avmine.server.mcp.tools.data import SCHEMA_PREAMBLE
+from avmine.server.mcp.tools.docs import render_entry
 from avmine.store import Store
 from avmine.store.demo_data.programs import PROGRAMS
 
 
-def register(server: MCPServer[Any], store: Store) -> None:
-    """Add the avmine:// resources; ``store`` is read when a resource is read."""
+def register(server: MCPServer[Any], store: Store, vlm_problem: str | None = None) -> None:
+    """Add the avmine:// resources; ``store`` is read when a resource is read.
+
+    ``vlm_problem``: why the server has no usable VLM (the docs mark the vision functions unavailable).
+    """
 
     @server.resource("avmine://docs/functions", mime_type="text/plain", description="every atomic function's docs")
     def functions_resource() -> str:
-        return "\n\n".join(entry.render() for entry in docs.registry().values())
+        return "\n\n".join(render_entry(entry, vlm_problem) for entry in docs.registry().values())
 
     @server.resource(
         "avmine://docs/categories", mime_type="application/json", description="category names and meanings"

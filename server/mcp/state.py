@@ -57,6 +57,8 @@ class State:
     """How often one prompt's runs may be scored at agents' request in the database (score_run, save_example)."""
     library_threshold: float = 0.8
     """save_example admits a labelled prompt's program when its held-out Timestamp BA exceeds this."""
+    keep_single_log: bool = False
+    """score_run leaves a prompt's single ground-truth log unscored, for a screening batch's admission decision."""
 
     def vlm(self) -> VlmService:
         """The VLM service, loaded on first use (a local model takes a while).

@@ -23,7 +23,7 @@ from avmine.store import Store
 from avmine.store.agent_runs import outcomes, sessions
 from avmine.store.library import search_examples
 from avmine.store.readers.safe_pickle import load_pickle
-from avmine.store.scorings import scorings
+from avmine.store.scorings import Scoring, record_scoring, scorings
 
 from ..vlm.stand_in import chat_completions
 from .conftest import scripted_agents_alive
@@ -192,6 +192,22 @@ def test_screening_admits_on_held_out_logs_that_score_run_never_scored(db_with_n
     assert ends[STOPPED].status == "below_threshold" and ends[STOPPED].timestamp_ba == pytest.approx(0.5)
     assert ends[BICYCLE].status == "kept" and ends[BICYCLE].timestamp_ba == pytest.approx(0.6778, abs=1e-3)
     assert [(e.prompt, e.provenance["held_out_logs"]) for e in kept] == [(BICYCLE, list(split[BICYCLE].held_out))]
+
+
+def test_screening_skips_a_prompt_whose_only_log_an_agent_scored(db: Path, tmp_path: Path) -> None:
+    with Store.open(db) as store:  # what an interactive score_run of the bicycle prompt records
+        record_scoring(store, Scoring(BICYCLE, "an-earlier-run", "refinement", "mcp", (LOGS[0],)))
+    plan: dict[str, list[object]] = {STOPPED: [{"submit": STOPPED_PROGRAM}], BICYCLE: [{"submit": BICYCLES_PROGRAM}]}
+    done = avmine(db, tmp_path, plan, "screen", "--split", "val", "--max-attempts", "1", "--name", "spent",
+                  "--no-review")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with Store.open(db, read_only=True) as store:
+        ends = outcomes(store, "spent")
+        started = {s.prompt for s in sessions(store, "spent")}
+    assert ends[STOPPED].status == "kept" and started == {STOPPED}  # no agent session was spent on the other
+    assert ends[BICYCLE].status == "failed" and ends[BICYCLE].attempts == 0
+    assert ends[BICYCLE].reason and ends[BICYCLE].reason.startswith("not screened: score_run scored runs")
+    assert "RefAV pairs every prompt with positive and negative logs" in ends[BICYCLE].reason
 
 
 def test_a_vlm_that_says_no_on_one_log_empties_exactly_that_pair(db: Path, tmp_path: Path) -> None:

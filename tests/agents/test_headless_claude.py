@@ -1,9 +1,10 @@
 """The real ``claude`` binary through ``avmine screen`` then ``avmine run``, its model replaced by a local
 stand-in for the Anthropic Messages API that replays scripted turns (tests/agents/anthropic_stand_in.py).
 
-Screening, in order: docs; execute_scenario with a program that refers to the wrong objects (it needs
-the relation reversed); diagnostics naming reverse_relationship; the fixed program; score_run (refused:
-the prompt's one ground-truth log is held out); save_example (admitted on that log); submit_program.
+Screening, in order: docs; execute_scenario with a program that refers to the wrong objects (the bicycles,
+not the vehicles the prompt mentions first); diagnostics naming the relation that keys by the right side;
+the fixed program; score_run (refused: a screening batch keeps the prompt's one ground-truth log for its
+judgement); save_example (admitted on that log); submit_program.
 Then a run whose task carries the saved example, and a submission that av2's evaluate scores exactly
 as ``avmine score`` does.
 """
@@ -35,7 +36,7 @@ REFERS_TO_VEHICLES = program(
     "vehicles = get_objects_of_category(log_dir, category='VEHICLE')\n"
     "bicycles = get_objects_of_category(log_dir, category='BICYCLE')\n"
     "found = has_objects_in_relative_direction(vehicles, bicycles, log_dir, direction='right', within_distance=10)\n"
-)  # the demo's ground truth refers to the bicycles: this program needs the relation reversed
+)  # RefAV's convention: the vehicles, mentioned first (the demo's fixture refers mostly bicycles: 0.44 there)
 
 
 def run_id(result: str) -> str:
@@ -47,22 +48,22 @@ def run_id(result: str) -> str:
 def screening_script(conversation: Conversation) -> list[Block]:
     task = conversation.first_user_text()
     if task.startswith("Review"):
-        return [text("APPROVED: the bicycles are the referred objects the ground-truth convention expects.")]
+        return [text("APPROVED: the vehicles, which the prompt mentions first, are the referred objects.")]
     results = conversation.last_tool_results()
     runs = list(dict.fromkeys(re.findall(r"run(?:_id)?\W+([0-9a-f]{16})", conversation.text())))
     steps = [
         lambda: [text("Looking up relations."), tool("search_docs", query="objects to the right of")],
-        lambda: [tool("execute_scenario", program=REFERS_TO_VEHICLES, prompt=BICYCLE, split="val")],
         lambda: [tool("execute_scenario", program=BICYCLES_PROGRAM, prompt=BICYCLE, split="val")],
+        lambda: [tool("execute_scenario", program=REFERS_TO_VEHICLES, prompt=BICYCLE, split="val")],
         lambda: [tool("score_run", run_id=run_id(results[0]))],
-        lambda: [tool("save_example", prompt=BICYCLE, program=BICYCLES_PROGRAM, run_id=runs[1])],  # the fixed one
-        lambda: [tool("submit_program", prompt=BICYCLE, program=BICYCLES_PROGRAM)],
+        lambda: [tool("save_example", prompt=BICYCLE, program=REFERS_TO_VEHICLES, run_id=runs[1])],  # the fixed one
+        lambda: [tool("submit_program", prompt=BICYCLE, program=REFERS_TO_VEHICLES)],
         lambda: [text("Submitted.")],
     ]
     if conversation.turn == 2:  # the diagnostics of the first program must say what to fix
         assert "reverse_relationship" in results[0], results[0]
     if conversation.turn == 4:  # the prompt's only ground-truth log is held out for the library's decision
-        assert "single ground-truth log and it is held out" in results[0], results[0]
+        assert "this screening batch judges the submitted program on it" in results[0], results[0]
     return steps[conversation.turn]()
 
 
@@ -71,7 +72,7 @@ def run_script(conversation: Conversation) -> list[Block]:
     if task.startswith("Review"):
         return [text("APPROVED")]
     prompt = BICYCLE if BICYCLE in task else STOPPED
-    chosen = BICYCLES_PROGRAM if prompt == BICYCLE else STOPPED_PROGRAM
+    chosen = REFERS_TO_VEHICLES if prompt == BICYCLE else STOPPED_PROGRAM
     steps = [
         lambda: [tool("execute_scenario", program=chosen, prompt=prompt, split="val")],
         lambda: [tool("submit_program", prompt=prompt, program=chosen)],
@@ -99,7 +100,7 @@ def test_claude_screens_then_runs_and_submits(db: Path, tmp_path: Path) -> None:
     listed = tmp_path / "prompts.txt"
     listed.write_text(BICYCLE + "\n")
     with AnthropicStandIn(screening_script) as model:
-        screened = avmine(db, home, model.url, "screen", "--prompts", str(listed), "--threshold", "0.6",
+        screened = avmine(db, home, model.url, "screen", "--prompts", str(listed), "--threshold", "0.4",
                           "--name", "claude-screen")  # fmt: skip
     assert not model.errors, model.errors
     assert screened.returncode == 0, screened.stderr
@@ -109,12 +110,12 @@ def test_claude_screens_then_runs_and_submits(db: Path, tmp_path: Path) -> None:
         (kept,) = outcomes(store, "claude-screen").values()
         ran = sessions(store, "claude-screen")
         examples = search_examples(store, BICYCLE)
-    assert kept.status == "kept" and kept.program == BICYCLES_PROGRAM
-    assert kept.timestamp_ba == pytest.approx(0.6778, abs=1e-3)
+    assert kept.status == "kept" and kept.program == REFERS_TO_VEHICLES
+    assert kept.timestamp_ba == pytest.approx(0.4407, abs=1e-3)
     assert [(s.phase, s.status) for s in ran] == [("generate", "submitted"), ("review", "approved")]
     assert ran[0].turns == 7 and ran[0].cost_usd and ran[0].cost_usd > 0
-    assert [e.program for e in examples] == [BICYCLES_PROGRAM]  # saved once, by the agent and by screening
-    assert examples[0].scores["Timestamp BA"] == pytest.approx(0.6778, abs=1e-3)
+    assert [e.program for e in examples] == [REFERS_TO_VEHICLES]  # saved once, by the agent and by screening
+    assert examples[0].scores["Timestamp BA"] == pytest.approx(0.4407, abs=1e-3)
 
     out = tmp_path / "submission"
     with AnthropicStandIn(run_script) as model:
@@ -123,7 +124,7 @@ def test_claude_screens_then_runs_and_submits(db: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     firsts = [Conversation(r) for r in model.requests if r.get("tools") and Conversation(r).turn == 0]
     bicycle_task = next(c.first_user_text() for c in firsts if f'prompt "{BICYCLE}"' in c.first_user_text())
-    assert "get_objects_in_relative_direction(vehicles, bicycles" in bicycle_task  # the retrieved example
+    assert "has_objects_in_relative_direction(vehicles, bicycles" in bicycle_task  # the retrieved example
     assert "mcp__avmine__score_run" not in {t["name"] for t in firsts[0].request["tools"]}  # no scores in a run
     submission = load_pickle(out / "submission.pkl")
     assert set(submission) == {(LOGS[0], BICYCLE), (LOGS[1], STOPPED)}

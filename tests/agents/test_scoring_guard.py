@@ -23,7 +23,7 @@ from avmine.store.library import search_examples
 from avmine.store.scorings import count_scorings, scorings
 
 from ..mcp.client import call, text
-from .programs import BICYCLE, BICYCLES_PROGRAM, STOPPED, STOPPED_PROGRAM, program
+from .programs import BICYCLE, BICYCLES_PROGRAM, LOGS, STOPPED, STOPPED_PROGRAM, program
 
 pytestmark = pytest.mark.anyio
 PICKING_PROGRAM = program(
@@ -101,13 +101,67 @@ async def test_the_budget_per_prompt_holds_across_servers_and_says_how_to_raise_
         assert count_scorings(store, BICYCLE) == 3  # refusals are not counted
 
 
-async def test_a_prompt_whose_only_log_is_held_out_cannot_be_scored(db: Path) -> None:
-    async with Client(create_server(db)) as client:
+TOOL_NAME = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+
+
+async def named_tools_exist(client: Client, refusal: str) -> set[str]:
+    """The server's tools a refusal names as next steps."""
+    offered = {tool.name for tool in (await client.list_tools()).tools}
+    return {word for word in TOOL_NAME.findall(refusal) if word in offered}
+
+
+async def test_a_single_log_prompt_is_admitted_first_then_scored_then_no_longer_admitted(db: Path) -> None:
+    # each demo prompt has one ground-truth log: saved first it is judged there; scored, it is refined on
+    async with Client(create_server(db, library_threshold=0.9)) as client:
+        run_id = await executed(client, BICYCLES_PROGRAM, BICYCLE)
+        below = await call(client, "save_example", prompt=BICYCLE, program=BICYCLES_PROGRAM, run_id=run_id)
+        assert below.is_error and "held-out ground-truth log(s), which score_run never scores" in text(below)
+        assert "score_run would score that log" in text(below)
+        assert {"inspect_track", "render_bev", "score_run"} <= set(await named_tools_exist(client, text(below)))
+        scored = await call(client, "score_run", run_id=run_id)  # the next step: refine, with a score now
+        assert not scored.is_error, text(scored)
+        assert [row["log_id"] for row in scored.structured_content["per_log"]] == [LOGS[0]]
+        assert set(scored.structured_content["per_log"][0]) == {"log_id", "gt_positive", "pred_positive",
+                                                                "timestamps"}  # fmt: skip
+        assert scored.structured_content["held_out_logs"] == 0 and "save_example refuses" in text(scored)
+        refused = await call(client, "save_example", prompt=BICYCLE, program=BICYCLES_PROGRAM, run_id=run_id)
+        assert refused.is_error and "no fresh ground truth is left" in text(refused)
+        assert "submit_program" in await named_tools_exist(client, text(refused))
+        submitted = await call(client, "submit_program", prompt=BICYCLE, program=BICYCLES_PROGRAM)
+        assert not submitted.is_error, text(submitted)
+        again = await call(client, "score_run", run_id=run_id)  # refinement goes on, within the budget
+        assert not again.is_error and again.structured_content["per_log"] == scored.structured_content["per_log"]
+    with Store.open(db, read_only=True) as store:
+        records = scorings(store, BICYCLE)
+        assert prompt_hold_out(store, BICYCLE).held_out == ()
+        assert search_examples(store, BICYCLE, limit=5) == []
+    assert [(s.purpose, s.logs) for s in records] == [("admission", (LOGS[0],))] + [("refinement", (LOGS[0],))] * 2
+
+
+async def test_a_screening_server_keeps_a_single_log_for_admission(db: Path) -> None:
+    async with Client(create_server(db, keep_single_log=True)) as client:
         run_id = await executed(client, BICYCLES_PROGRAM, BICYCLE)
         refused = await call(client, "score_run", run_id=run_id)
-    assert refused.is_error and "has a single ground-truth log and it is held out" in text(refused)
+        assert refused.is_error and "this screening batch judges the submitted program on it" in text(refused)
+        assert "submit_program" in await named_tools_exist(client, text(refused))
+        assert not (await call(client, "submit_program", prompt=BICYCLE, program=BICYCLES_PROGRAM)).is_error
     with Store.open(db, read_only=True) as store:
-        assert scorings(store, BICYCLE) == []
+        assert scorings(store, BICYCLE) == [] and prompt_hold_out(store, BICYCLE).held_out == (LOGS[0],)
+
+
+async def test_refusals_without_ground_truth_name_tools_that_judge_runs(db: Path) -> None:
+    async with Client(create_server(db)) as client:
+        run = await call(client, "execute_scenario", program=BICYCLES_PROGRAM, prompt="bicycles nobody labelled")
+        refused = await call(client, "score_run", run_id=run.structured_content["run_id"])
+        assert refused.is_error and "no ground truth for the prompt" in text(refused)
+        assert {"execute_scenario", "inspect_track", "render_bev"} <= await named_tools_exist(client, text(refused))
+        stored = await call(client, "get_run", run_id=run.structured_content["run_id"])  # the next steps, on it
+        log_id, track_uuid = next((r["log_id"], r["tracks"][0]) for r in stored.structured_content["logs"]
+                                  if r.get("tracks"))  # fmt: skip
+        arguments = {"run_id": run.structured_content["run_id"], "log_id": log_id}
+        inspected = await call(client, "inspect_track", track_uuid=track_uuid, **arguments)
+        assert not inspected.is_error and track_uuid[:8] in text(inspected)
+        assert not (await call(client, "render_bev", **arguments)).is_error
 
 
 async def test_save_example_admits_on_held_out_logs_only(db_with_negatives: Path) -> None:

@@ -55,7 +55,7 @@ async def test_tool_listing_fits_client_limits(client: Client) -> None:
         "render_bev", "save_example", "search_library", "submit_program", "render_camera_views", "vlm_check",
         "verify_scene",
     }  # fmt: skip
-    assert len(INSTRUCTIONS) < 2048 and client.instructions == INSTRUCTIONS
+    assert client.instructions and client.instructions.startswith(INSTRUCTIONS) and len(client.instructions) < 2048
     for tool in tools:
         assert tool.description and len(tool.description) < 2048, tool.name
         assert tool.annotations is not None and tool.annotations.read_only_hint is not None, tool.name
@@ -163,11 +163,26 @@ async def test_a_cancelled_call_stops_its_program_and_the_server_keeps_serving(
 
 async def test_scoring_tool(client: Client) -> None:
     run = (await call(client, "execute_scenario", program=BICYCLES, prompt=BICYCLE_PROMPT)).structured_content
-    held_out = await error_of(client, "score_run", run_id=run["run_id"])  # scores on two logs: test_stdio_session
-    assert "has a single ground-truth log and it is held out" in held_out
+    single = await call(client, "score_run", run_id=run["run_id"])  # scores on two logs: test_stdio_session
+    assert [row["log_id"] for row in single.structured_content["per_log"]] == [LOG]  # its single log
     turns = (await call(client, "execute_scenario", program=LEFT_TURNS, prompt="turning left")).structured_content
     refused = await error_of(client, "score_run", run_id=turns["run_id"])
     assert "no ground truth for the prompt 'turning left'" in refused
+
+
+async def test_instructions_examples_and_diagnostics_agree_on_the_referred_objects(client: Client) -> None:
+    # RefAV's convention, in the instructions: the first object the prompt mentions is referred
+    assert "referred objects are the first objects the prompt mentions" in (client.instructions or "")
+    examples = json.loads((await client.read_resource("avmine://examples")).contents[0].text)
+    demo = next(e["program"] for e in examples if e["prompt"] == BICYCLE_PROMPT and e["origin"] == "built-in")
+    assert "has_objects_in_relative_direction(vehicles, bicycles" in demo
+    # the demo's program, which refers the vehicles, is clean although this log's fixture refers mostly bicycles
+    ours = text(await call(client, "execute_scenario", program=demo, prompt=BICYCLE_PROMPT))
+    assert "expected referred category: VEHICLE" in ours and "likely mistake: most referred" not in ours
+    # the program the fixture rewards refers the bicycles: the diagnostics say which side to key by
+    theirs = text(await call(client, "execute_scenario", program=BICYCLES, prompt=BICYCLE_PROMPT))
+    assert "most referred objects are BICYCLE, but the prompt refers to VEHICLE" in theirs
+    assert "has_objects_in_relative_direction keys by its first argument" in theirs
 
 
 async def test_image_tool_returns_the_picture_and_its_path(client: Client, tmp_path: Path) -> None:

@@ -74,7 +74,36 @@ async def test_with_a_vlm(db: Path, tmp_path: Path) -> None:
             assert found == {k: v for k, v in run.structured_content["per_log"][0].items() if k != "seconds"}
             buses = await call(client, "execute_scenario", program=police_program("bus"), prompt="bus")
             assert buses.structured_content["per_log"][0]["referred_tracks"] == 0
+            # configured as the docs of a server without one say: the docs and instructions no longer warn
+            assert "A VLM is configured" in (client.instructions or "")
+            assert not await unavailable_in_docs(client)
         assert any("police car" in s["body"]["messages"][0]["content"][-1]["text"] for s in stand_in.seen)
+
+
+UNAVAILABLE = "UNAVAILABLE on this server (a program calling one fails): No VLM backend is configured."
+
+
+async def unavailable_in_docs(client: Client) -> list[str]:
+    """Where the docs (list_functions, get_function_docs, the docs resource) mark the vision functions unavailable."""
+    listed = text(await call(client, "list_functions"))
+    vision = text(await call(client, "get_function_docs", names=["is_specific_object_type", "turning"]))
+    resource = (await client.read_resource("avmine://docs/functions")).contents[0]
+    documents = {"list_functions": listed, "get_function_docs": vision, "resource": getattr(resource, "text", "")}
+    return [name for name, document in documents.items() if UNAVAILABLE in document]
+
+
+async def test_without_a_vlm_the_docs_and_instructions_say_the_vision_functions_are_unavailable(db: Path) -> None:
+    async with Client(create_server(db, vlm_config=VlmConfig())) as client:
+        assert await unavailable_in_docs(client) == ["list_functions", "get_function_docs", "resource"]
+        listed = text(await call(client, "list_functions")).split("\n\n")
+        (vision,) = [group for group in listed if group.startswith("vision")]
+        assert UNAVAILABLE in vision.splitlines()[1] and "is_specific_object_type" in vision
+        assert not [group for group in listed if UNAVAILABLE in group and not group.startswith("vision")]
+        turning = text(await call(client, "get_function_docs", names=["turning"]))
+        assert "UNAVAILABLE" not in turning  # only the vision functions
+        instructions = client.instructions or ""
+        assert "No VLM is usable on this server" in instructions and "AVMINE_VLM_BACKEND=transformers" in instructions
+        assert len(instructions) < 2048
 
 
 async def test_without_a_vlm_images_come_back_with_how_to_configure(db: Path, tmp_path: Path) -> None:

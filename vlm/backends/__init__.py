@@ -76,24 +76,36 @@ class VlmConfig:
         )
 
 
+def configuration_problem(config: VlmConfig) -> str | None:
+    """Why ``config`` names no usable backend, with how an operator fixes it; None when it names one.
+
+    Checks the settings only: nothing is loaded or reached (a configured endpoint may still be down).
+    """
+    if config.backend is None:
+        return CONFIGURE_HINT
+    if not config.model:
+        return f"AVMINE_VLM_MODEL is not set. {CONFIGURE_HINT}"
+    if config.backend == "openai" and not config.url:
+        return f"AVMINE_VLM_URL is not set. {CONFIGURE_HINT}"
+    if config.backend not in ("transformers", "openai"):
+        return f"unknown AVMINE_VLM_BACKEND {config.backend!r}: use transformers or openai."
+    return None
+
+
 def load_backend(config: VlmConfig) -> Backend:
     """The configured backend.
 
     Raises:
         VlmUnavailableError: nothing configured, or an incomplete configuration.
     """
-    if config.backend is None:
-        raise VlmUnavailableError(CONFIGURE_HINT)
-    if not config.model:
-        raise VlmUnavailableError(f"AVMINE_VLM_MODEL is not set. {CONFIGURE_HINT}")
+    problem = configuration_problem(config)
+    if problem:
+        raise VlmUnavailableError(problem)
+    model = str(config.model)  # set: configuration_problem checked it, and the URL an openai backend needs
     if config.backend == "transformers":
         from avmine.vlm.backends.local import TransformersBackend
 
-        return TransformersBackend.from_pretrained(config.model, batch_size=config.batch_size)
-    if config.backend == "openai":
-        if not config.url:
-            raise VlmUnavailableError(f"AVMINE_VLM_URL is not set. {CONFIGURE_HINT}")
-        from avmine.vlm.backends.http import ChatCompletionsBackend
+        return TransformersBackend.from_pretrained(model, batch_size=config.batch_size)
+    from avmine.vlm.backends.http import ChatCompletionsBackend
 
-        return ChatCompletionsBackend(config.url, config.model, config.api_key, config.timeout_s)
-    raise VlmUnavailableError(f"unknown AVMINE_VLM_BACKEND {config.backend!r}: use transformers or openai.")
+    return ChatCompletionsBackend(str(config.url), model, config.api_key, config.timeout_s)

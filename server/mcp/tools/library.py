@@ -11,7 +11,14 @@ from pydantic import Field
 
 from avmine.atomic.honesty import check_honest
 from avmine.atomic.program import ProgramError, prepare
-from avmine.evaluation.guarded_scoring import check_budget, prompt_hold_out, score_for_admission
+from avmine.evaluation.guarded_scoring import (
+    JUDGE_WITHOUT_SCORES,
+    NotAdmissibleError,
+    admission_logs,
+    check_budget,
+    prompt_hold_out,
+    score_for_admission,
+)
 from avmine.server.executor import LogSelection, policy
 from avmine.server.mcp.paging import LIMIT_CHARS, clip
 from avmine.server.mcp.state import HEADLESS, READ_ONLY, SCREENING, WRITES, WRITES_IDEMPOTENT, State, current
@@ -34,8 +41,9 @@ def register(server: MCPServer[State]) -> None:
 
         For a prompt with ground truth the program is run on the prompt's held-out logs (never scored
         by score_run) and admitted only if its Timestamp BA there exceeds the server's threshold; it
-        is saved with those scores. Other prompts are saved without scores. Programs that hard-code
-        ids or timestamps or pick tracks by id text or position are refused.
+        is saved with those scores. A prompt whose every ground-truth log score_run has scored (one
+        with a single log, once scored) is not admitted. Other prompts are saved without scores.
+        Programs that hard-code ids or timestamps or pick tracks by id text or position are refused.
         """
         state = current(ctx)
         try:
@@ -43,14 +51,16 @@ def register(server: MCPServer[State]) -> None:
         except ProgramError as exc:
             raise ToolError(f"not saved: {exc}") from exc
         try:
-            split = prompt_hold_out(state.store, prompt)
+            held_out = admission_logs(state.store, prompt)
+        except NotAdmissibleError as exc:
+            raise ToolError(f"not saved: {exc}") from exc
         except StoreError as exc:  # no usable ground truth: nothing to judge by, saved without scores
             example_id = save_example_to(state.store, prompt, program, {}, {"run_id": run_id, "origin": "mcp"})
             return f"saved example {example_id} (no scores: {exc})"
 
         def admit() -> tuple[str, dict[str, float]]:
             check_budget(state.store, prompt, state.scoring_budget)
-            execution = state.executor.run(program, prompt, LogSelection(split.held_out), origin="mcp:admission")
+            execution = state.executor.run(program, prompt, LogSelection(held_out), origin="mcp:admission")
             state.executor.flush()
             return execution.run_id, score_for_admission(state.store, execution.run_id, origin="mcp").metrics
 
@@ -59,15 +69,21 @@ def register(server: MCPServer[State]) -> None:
         except StoreError as exc:
             raise ToolError(f"not saved: {exc}") from exc
         if not scores.get("Timestamp BA", 0.0) > state.library_threshold:
+            refinement = prompt_hold_out(state.store, prompt).refinement
+            refine = (
+                f"Refine the program (score_run scores the prompt's other {len(refinement)} ground-truth log(s)) "
+                if refinement
+                else f"Refine the program with {JUDGE_WITHOUT_SCORES} (score_run would score that log, and the "
+                "library would then no longer admit a program for this prompt) "
+            )
             raise ToolError(
-                f"not saved: on the prompt's {len(split.held_out)} held-out ground-truth log(s), which score_run "
-                f"never scores, its Timestamp BA is not above {state.library_threshold}. Refine the program "
-                "(score_run scores the other logs) and save it again."
+                f"not saved: on the prompt's {len(held_out)} held-out ground-truth log(s), which score_run "
+                f"never scores, its Timestamp BA is not above {state.library_threshold}. {refine}and save it again."
             )
         provenance = {"run_id": run_id, "origin": "mcp", "admission_run_id": admission_run,
-                      "held_out_logs": list(split.held_out)}  # fmt: skip
+                      "held_out_logs": list(held_out)}  # fmt: skip
         example_id = save_example_to(state.store, prompt, program, scores, provenance)
-        return f"saved example {example_id} with scores on {len(split.held_out)} held-out log(s): {scores}"
+        return f"saved example {example_id} with scores on {len(held_out)} held-out log(s): {scores}"
 
     @server.tool(annotations=READ_ONLY, meta=HEADLESS)
     def search_library(
