@@ -227,12 +227,14 @@ def _plain(value: Any, path: Path | str, done: dict[int, tuple[Any, Any]], depth
     """
     if isinstance(value, _CheckedArray):
         return value.view(np.ndarray)
-    if not isinstance(value, dict | list | tuple) or not value:
+    if not isinstance(value, dict | list | tuple):
+        return value
+    if depth >= MAX_DEPTH:
+        raise PickleTooLargeError(path, f"its containers nest more than {MAX_DEPTH} levels deep")
+    if not value:
         return value
     if id(value) in done:
         return done[id(value)][1]
-    if depth >= MAX_DEPTH:
-        raise PickleTooLargeError(path, f"its containers nest more than {MAX_DEPTH} levels deep")
     done[id(value)] = (value, value)
     if isinstance(value, dict):
         for key in list(value):
