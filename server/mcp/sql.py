@@ -83,6 +83,19 @@ def _relations(node: Any, tables: list[tuple[str, str, str]], functions: list[st
             _relations(value, tables, functions, ctes)
 
 
+def check_length(sql: str) -> None:
+    """Refuse a query too long to parse quickly.
+
+    Raises:
+        QueryRefusedError: saying how long it is and what to do.
+    """
+    if len(sql) > MAX_QUERY_CHARS:
+        raise QueryRefusedError(
+            f"the query is {len(sql):,} characters long; at most {MAX_QUERY_CHARS:,} are allowed. "
+            "Aggregate or join in SQL instead of listing values in the query."
+        )
+
+
 def check_query(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     """Refuse anything but one SELECT over the queryable tables (and its own CTEs).
 
@@ -93,11 +106,7 @@ def check_query(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         QueryRefusedError: with what was wrong and what is allowed.
     """
     allowed = ", ".join(QUERYABLE_TABLES)
-    if len(sql) > MAX_QUERY_CHARS:
-        raise QueryRefusedError(
-            f"the query is {len(sql):,} characters long; at most {MAX_QUERY_CHARS:,} are allowed. "
-            "Aggregate or join in SQL instead of listing values in the query."
-        )
+    check_length(sql)
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
@@ -194,6 +203,7 @@ def run_query(
     Raises:
         QueryRefusedError: not allowed, failed, ran past ``timeout_s``, or its process ran out of memory.
     """
+    check_length(sql)  # at once, without starting a process
     with tempfile.TemporaryDirectory(prefix=f".{store.path.name}.sql-", dir=_private_parent(store)) as folder:
         copy = logs_copy.link_for_agents(store, Path(folder))  # before the clock: rebuilding is not the query's time
         request = {"copy": str(copy), "folder": folder, "sql": sql, "max_rows": max_rows, "max_bytes": max_bytes,
