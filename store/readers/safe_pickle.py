@@ -154,7 +154,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         self.path = path
         self.budget = budget
         """Bytes the allowed constructors may still allocate."""
-        checked = type("_CheckedArray", (_CheckedArray,), {"unpickler": self})
+        checked: type[_CheckedArray] = type("_CheckedArray", (_CheckedArray,), {"unpickler": self})
         self.guarded: dict[Any, Any] = {
             bytearray: self._bytearray,
             np.ndarray: checked,
@@ -164,7 +164,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         self.guarded[self._reconstruct] = self._reconstructed
         self.original = {guard: found for found, guard in self.guarded.items()}
         self.guarded[collections.defaultdict] = self._defaultdict
-        self.checked = checked
+        self.checked: type[_CheckedArray] = checked
 
     def find_class(self, module: str, name: str) -> Any:
         """The allowed object for ``module.name``, with its arguments bounded.
@@ -199,15 +199,12 @@ class RestrictedUnpickler(pickle.Unpickler):
     def _defaultdict(self, factory: Any = None, *args: Any) -> collections.defaultdict[Any, Any]:
         return collections.defaultdict(self.original.get(factory, factory), *args)  # list, not its guard
 
-    def _array_type(self, subtype: Any) -> type:
+    def _reconstructed(self, subtype: Any, shape: Any, dtype: Any) -> Any:
         if subtype is not self.checked:
             raise PickleTooLargeError(self.path, f"an array is rebuilt as {subtype!r}, not numpy.ndarray")
-        return self.checked
-
-    def _reconstructed(self, subtype: Any, shape: Any, dtype: Any) -> Any:
         made = np.dtype(dtype)
         self._charge(_size(self.path, shape, made), "an array")
-        return self._reconstruct(self._array_type(subtype), shape, made)
+        return self._reconstruct(self.checked, shape, made)
 
 
 def _size(path: Path | str, shape: Any, dtype: np.dtype[Any]) -> int:
