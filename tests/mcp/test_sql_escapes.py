@@ -8,6 +8,7 @@ canary written into every label table and into files on disk must never come bac
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -193,12 +194,16 @@ print(json.dumps(said))
 """
 
 
+REFUSED_HUGE = r"needed more memory than a query may use|ran past 10 s"
+"""Which comes first depends on the machine's speed; either way the query's process stops it."""
+
+
 @pytest.mark.parametrize(
     ("sql", "expected"),
     [
         # the review's query: 25 rows of 40 MB took the server from 0.35 to 2.48 GB
-        ("SELECT repeat('x', 40000000) AS big FROM boxes LIMIT 25", "needed more memory than a query may use"),
-        ("SELECT repeat('x', 40000000) AS big FROM boxes", "needed more memory than a query may use"),
+        ("SELECT repeat('x', 40000000) AS big FROM boxes LIMIT 25", REFUSED_HUGE),
+        ("SELECT repeat('x', 40000000) AS big FROM boxes", REFUSED_HUGE),
         ("SELECT repeat('x', 100000) AS wide, * FROM boxes", "truncated"),
     ],
 )
@@ -211,7 +216,7 @@ def test_huge_rows_never_reach_the_servers_memory(db: Path, sql: str, expected: 
     if expected == "truncated":
         assert said["truncated"] and 0 < said["rows"] < 1000 and said["bytes"] <= 25_000, said
     else:
-        assert expected in said["error"], said
+        assert re.search(expected, said["error"]), said
 
 
 def test_long_values_are_cut_saying_so(target: Target) -> None:
