@@ -33,6 +33,11 @@ def load_or_create(path: Path) -> tuple[str, str]:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, MODE)
     except FileExistsError:
         return _read(path)
+    except OSError as exc:
+        raise HttpConfigError(
+            f"cannot write the token file {path} ({exc.strerror}); set AVMINE_TOKEN instead (e.g. `export "
+            "AVMINE_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')`)."
+        ) from exc
     token = secrets.token_urlsafe(32)
     try:
         os.fchmod(fd, MODE)  # whatever the umask was
