@@ -16,8 +16,10 @@ and the server's memory never grows with a query. Rows are fetched a few at a ti
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -204,7 +206,10 @@ def run_query(
         QueryRefusedError: not allowed, failed, ran past ``timeout_s``, or its process ran out of memory.
     """
     check_length(sql)  # at once, without starting a process
-    with tempfile.TemporaryDirectory(prefix=f".{store.path.name}.sql-", dir=_private_parent(store)) as folder:
+    parent = _private_parent(store)
+    _remove_left_behind(store, parent)
+    prefix = f".{store.path.name}.sql-{os.getpid()}-"
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=parent) as folder:
         copy = logs_copy.link_for_agents(store, Path(folder))  # before the clock: rebuilding is not the query's time
         request = {"copy": str(copy), "folder": folder, "sql": sql, "max_rows": max_rows, "max_bytes": max_bytes,
                    "timeout_s": timeout_s}  # fmt: skip
@@ -230,6 +235,24 @@ def run_query(
             "or shorter columns."
         )
     return QueryResult(list(reply["columns"]), list(reply["rows"]), bool(reply["truncated"]))
+
+
+def _remove_left_behind(store: Store, parent: str | None) -> None:
+    """Remove query folders of processes that died mid-query (each holds a link to an old copy of the logs)."""
+    for folder in Path(parent or tempfile.gettempdir()).glob(f".{glob.escape(store.path.name)}.sql-*-*"):
+        pid = folder.name.rsplit(".sql-", 1)[1].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _private_parent(store: Store) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 
 import pytest
@@ -78,3 +80,17 @@ def test_schema_lists_only_queryable_tables(demo_store: Store) -> None:
     schema = describe_tables(demo_store)
     assert "boxes:" in schema and "tx_city_m DOUBLE" in schema
     assert "ground_truth" not in schema and "gt_frames" not in schema
+
+
+def test_folders_of_queries_whose_server_died_are_removed(demo_store: Store) -> None:
+    """A server killed mid-query leaves its query folder (a hard link to an old copy); the next query removes it."""
+    dead = demo_store.path.parent / f".{demo_store.path.name}.sql-999999999-left"  # above any pid_max
+    live = demo_store.path.parent / f".{demo_store.path.name}.sql-{os.getpid()}-running"
+    for folder in (dead, live):
+        folder.mkdir()
+        (folder / "logs.duckdb").write_bytes(b"an old copy")
+    try:
+        assert run_query(demo_store, "SELECT count(*) > 0 FROM logs").rows == [[True]]
+        assert not dead.exists() and (live / "logs.duckdb").exists()  # a running query's folder stays
+    finally:
+        shutil.rmtree(live, ignore_errors=True)
