@@ -21,6 +21,7 @@ running on the old copy keeps it, new queries open the new one.
 from __future__ import annotations
 
 import glob
+import os
 import shutil
 import threading
 import uuid
@@ -28,17 +29,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
-import pyarrow as pa
 
 from avmine.store.errors import StoreError
 
 if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
     from avmine.store.database import Store
 
 LOG_TABLES = ("logs", "maps", "track_sources", "boxes", "ego_poses", "prompts", "refinements", "box_provenance")
 """What the copy holds: the logs' contents and how refined sources were made from them (``refinements``,
 ``box_provenance``: derived from boxes alone), never labels (ground_truth, gt_frames), runs or sessions."""
+
+PATH_COLUMNS = {"logs": "source_path", "maps": "source_path", "track_sources": "source_path", "prompts": "source_path"}
+"""Columns that name files on the host: the copy keeps only their last part (the log folder's or file's name), so
+no query learns where the user keeps data (home folders, user names)."""
+FORMAT = "v2"
+"""The copy's layout, in its file name: a copy of another layout (one with host paths) is rebuilt before use."""
 
 STAMP_KEY = "logs_copy_stamp"
 """The ``meta`` key naming the copy that matches the committed database."""
@@ -48,15 +56,19 @@ AGENT_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
     "lock_configuration": True,  # SET / RESET / PRAGMA cannot undo the above
+    "memory_limit": "512MB",  # DuckDB's buffers; the query process's address space bounds the rest
+    "threads": 2,
+    "max_temp_directory_size": "1GiB",
 }
-"""DuckDB settings of every connection ``open_for_agents`` returns."""
+"""DuckDB settings of every connection ``open_for_agents`` returns (with its own temporary, secret and home
+folders, which DuckDB would otherwise place under the user's home)."""
 
 _write_lock = threading.RLock()
 
 
 def copy_path(db_path: Path, stamp: str) -> Path:
     """The copy of ``db_path`` written under ``stamp``."""
-    return db_path.with_name(f"{db_path.name}.logs-{stamp}.duckdb")
+    return db_path.with_name(f"{db_path.name}.logs-{FORMAT}-{stamp}.duckdb")
 
 
 def committed_stamp(store: Store) -> str | None:
@@ -95,7 +107,7 @@ def write(store: Store, stamp: str) -> Path:
             try:
                 with store.transaction() as con:
                     for table in LOG_TABLES:
-                        con.execute(f"CREATE TABLE {alias}.{table} AS SELECT * FROM main.{table}")
+                        con.execute(f"CREATE TABLE {alias}.{table} AS SELECT {_columns(table)} FROM main.{table}")
                 store.con.execute(f"CHECKPOINT {alias}")
             finally:
                 store.con.execute(f"DETACH {alias}")
@@ -104,6 +116,12 @@ def write(store: Store, stamp: str) -> Path:
             partial.unlink(missing_ok=True)
         _remove_older(target, store.path)
     return target
+
+
+def _columns(table: str) -> str:
+    """The select list that copies ``table`` with its host path cut to the last part."""
+    column = PATH_COLUMNS.get(table)
+    return f"* REPLACE (regexp_replace({column}, '^.*/', '') AS {column})" if column else "*"
 
 
 def _remove_older(target: Path, db_path: Path) -> None:
@@ -157,8 +175,10 @@ class StreamedCopy:
                 con.unregister("_avmine_copy_insert")
 
     def commit(self) -> None:
-        """Commit and close the copy's file (still under its temporary name)."""
+        """Cut host paths to their last part, commit and close the copy's file (still under its temporary name)."""
         con = self._open()
+        for table, column in PATH_COLUMNS.items():  # rows came by name from the ingest, full paths included
+            con.execute(f"UPDATE {table} SET {column} = regexp_replace({column}, '^.*/', '') WHERE {column} LIKE '%/%'")
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
         con.close()
@@ -208,11 +228,45 @@ def ensure(store: Store) -> Path:
         return write(store, stamp)
 
 
-def open_for_agents(store: Store) -> duckdb.DuckDBPyConnection:
+def agent_config(folder: Path) -> dict[str, str | bool | int | float | list[str]]:
+    """``AGENT_CONFIG`` with DuckDB's temporary, secret, extension and home folders inside ``folder``."""
+    return AGENT_CONFIG | {
+        "temp_directory": str(folder / "spill"),
+        "secret_directory": str(folder / "secrets"),
+        "extension_directory": str(folder / "extensions"),
+        "home_directory": str(folder),
+    }
+
+
+def connect_for_agents(copy: Path, folder: Path | None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to ``copy`` with external access off and settings locked (``agent_config``).
+
+    Without ``folder``, DuckDB's folders stay its defaults (beside the copy, and under the home folder).
+    """
+    return duckdb.connect(str(copy), read_only=True, config=agent_config(folder) if folder else AGENT_CONFIG)
+
+
+def link_for_agents(store: Store, folder: Path) -> Path:
+    """The current copy, linked into ``folder`` so that a later ingest removing it cannot pull it from a query.
+
+    Where the file system has no hard links, the copy itself (a query starting as an ingest publishes may then
+    fail once and be run again).
+    """
+    with _write_lock:
+        current = ensure(store)
+        linked = folder / "logs.duckdb"
+        try:
+            os.link(current, linked)
+        except OSError:
+            return current
+        return linked
+
+
+def open_for_agents(store: Store, folder: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A new read-only connection to the current copy with external access off and settings locked.
 
     The caller closes it. Nothing but the log tables exists there, and no statement can open
     a file, a URL, another database or an extension, or change these settings.
     """
     with _write_lock:  # a concurrent write removes older copies: connect before it can
-        return duckdb.connect(str(ensure(store)), read_only=True, config=AGENT_CONFIG)
+        return connect_for_agents(ensure(store), folder)

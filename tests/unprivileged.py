@@ -69,8 +69,11 @@ def nobody_python() -> str:
         venv = Path(tempfile.mkdtemp(prefix="avmine-nobody-venv-"))
         subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True)
         site = next(venv.glob("lib/python*/site-packages"))
-        paths = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], str(REPO)])
-        (site / "avmine-test-env.pth").write_text("\n".join(paths) + "\n")
+        paths = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+        # addsitedir, not a bare path: the environment's own .pth files (an editable install's finder, shared
+        # dependencies) must run too
+        lines = [f"import site; site.addsitedir({path!r})" for path in paths]
+        (site / "avmine-test-env.pth").write_text("\n".join([*lines, str(REPO)]) + "\n")
         os.chmod(venv, 0o755)
         python = str(venv / "bin" / "python")
         if _runs_as_nobody(python, module="avmine.server.executor.launch"):

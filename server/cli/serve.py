@@ -14,6 +14,7 @@ from avmine.server.cli.exit_codes import ExitCode
 from avmine.server.executor.cluster import add_ray_option
 from avmine.server.executor.executor import default_backend
 from avmine.server.executor.memory import add_budget_option
+from avmine.server.mcp import token_file
 from avmine.server.mcp.app import create_server
 from avmine.server.mcp.http import TOKEN_VARIABLE, HttpConfigError, check_exposure, serve_http
 from avmine.server.mcp.stdio import run_stdio
@@ -31,12 +32,18 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="serve avmine's tools to an MCP client (Claude Code, ...)",
-        description=f"Over HTTP the endpoint is http://HOST:PORT/mcp. If ${TOKEN_VARIABLE} is set, every request "
-        f"must carry 'Authorization: Bearer <token>'; a non-loopback --host requires it.",
+        description=f"Over HTTP the endpoint is http://HOST:PORT/mcp and every request must carry 'Authorization: "
+        f"Bearer <token>': the token is ${TOKEN_VARIABLE} if set, else the one in the owner-only file <db>.http-token "
+        "(made on first use; the server says where).",
     )
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="default stdio")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP address (default loopback only)")
     parser.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="HTTP without a token (loopback only): every account on this machine can then use the server",
+    )
     parser.add_argument("--image-dir", type=Path, help="where rendered images are written (default: beside the db)")
     parser.add_argument(
         "--source",
@@ -70,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     token = os.environ.get(TOKEN_VARIABLE) or None
     if args.transport == "http":
         try:
+            if args.no_auth and token:
+                raise HttpConfigError(f"--no-auth and {TOKEN_VARIABLE} contradict each other; drop one.")
             check_exposure(args.host, token)  # before anything opens: a refusal must not half-start
         except HttpConfigError as exc:
             print(f"avmine serve: {exc}", file=sys.stderr)
@@ -85,6 +94,17 @@ def run(args: argparse.Namespace) -> int:
     db = resolve_db_path(args.db)
     if not db.is_file():
         raise NoDatabaseError(missing_database_message(db))
+    if args.transport == "http" and token is None and not args.no_auth:
+        try:
+            token, done = token_file.load_or_create(token_file.token_path(db))
+        except HttpConfigError as exc:
+            print(f"avmine serve: {exc}", file=sys.stderr)
+            return ExitCode.USAGE
+        print(
+            f"avmine serve: {done} in {token_file.token_path(db)} (owner-only); clients send "
+            "'Authorization: Bearer <its contents>'.",
+            file=sys.stderr,
+        )
     opened = open_or_wait(db, read_only=False, create=False)
     if not isinstance(opened, Store):  # another server holds the database: this one passes its session there
         if args.transport == "stdio":
@@ -123,6 +143,12 @@ def run(args: argparse.Namespace) -> int:
         run_stdio(server)
     else:
         where = f"http://{args.host}:{args.port}/mcp"
+        if token is None:
+            print(
+                f"avmine serve: WARNING: --no-auth: any account on this machine can run programs and read and "
+                f"change this database's runs through {where}.",
+                file=sys.stderr,
+            )
         print(f"avmine serve: MCP server for {db} at {where}; Ctrl-C stops it.", file=sys.stderr)
         serve_http(server, args.host, args.port, token)
     return ExitCode.OK

@@ -1,9 +1,11 @@
-"""Streamable HTTP for the MCP server: loopback by default, a bearer token required anywhere else.
+"""Streamable HTTP for the MCP server: loopback by default, and a bearer token on every request.
 
-The token comes from the environment (``AVMINE_TOKEN``), never the command line, where other
-users of the machine could read it. It must be at least 43 URL-safe characters (what
-``secrets.token_urlsafe(32)`` makes: 256 random bits), so it cannot be guessed. With a token set,
-every request must carry ``Authorization: Bearer <token>``; others get 401 before reaching the MCP app.
+The token comes from the environment (``AVMINE_TOKEN``) or an owner-only file beside the database
+(``avmine.server.mcp.token_file``), never the command line, where other users of the machine could read it.
+Beyond loopback the token must come from the environment; serving without one takes ``--no-auth`` and
+loopback. It must be at least 43 URL-safe characters (what ``secrets.token_urlsafe(32)`` makes: 256 random
+bits), so it cannot be guessed. With a token set, every request must carry ``Authorization: Bearer <token>``;
+others get 401 before reaching the MCP app.
 """
 
 from __future__ import annotations

@@ -1,32 +1,57 @@
-"""Read-only SQL over the log tables for agents: one SELECT, allowed tables only, bounded size, rows and time.
+"""Read-only SQL over the log tables for agents: one SELECT, allowed tables only, bounded size, rows, bytes and time.
 
 The security boundary is the connection, not this module's checks: queries run on the
 label-free copy of the log tables (``avmine.store.logs_copy``), opened read-only with external access
 off and its settings locked, so ground truth, runs, files, URLs and extensions do not exist
 for them. ``check_query`` is a friendly first filter that explains what is allowed; parsing
 and running share one time limit, and the query text is bounded so that parsing is too.
+
+Each query runs in a process of its own (``avmine.server.mcp.query_process``) with a bounded address space:
+DuckDB's ``memory_limit`` covers its buffers but not the strings an expression builds (25 rows of
+``repeat('x', 40000000)`` took the server from 0.35 to 2.48 GB), so only the process's own limit bounds them,
+and the server's memory never grows with a query. Rows are fetched a few at a time and the fetch stops at
+``max_rows`` or ``max_bytes`` of JSON.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from avmine.store import logs_copy
-from avmine.store.database import Store
 from avmine.store.errors import StoreError
+
+if TYPE_CHECKING:
+    from avmine.store.database import Store
 
 QUERYABLE_TABLES = logs_copy.LOG_TABLES
 """What agents may query: the logs' contents, never labels (ground_truth, gt_frames) or runs."""
 
 MAX_QUERY_CHARS = 20_000
 """Longer queries are refused before parsing (parsing time grows with length: 2 MB took seconds)."""
+
+
+MAX_REPLY_BYTES = 20_000
+"""JSON bytes of the rows of one reply (what a client's limits allow; see ``avmine.server.mcp.paging``)."""
+MAX_VALUE_CHARS = 2_000
+"""Longer text values are cut (saying so) so that a wide row still fits a reply."""
+FETCH_BATCH = 8
+"""Rows fetched at a time: a batch of huge rows is never all in memory."""
+STARTUP_S = 30.0
+"""What the query's process may take to start, on top of the query's time limit."""
 
 
 class QueryRefusedError(StoreError):
@@ -60,6 +85,19 @@ def _relations(node: Any, tables: list[tuple[str, str, str]], functions: list[st
             _relations(value, tables, functions, ctes)
 
 
+def check_length(sql: str) -> None:
+    """Refuse a query too long to parse quickly.
+
+    Raises:
+        QueryRefusedError: saying how long it is and what to do.
+    """
+    if len(sql) > MAX_QUERY_CHARS:
+        raise QueryRefusedError(
+            f"the query is {len(sql):,} characters long; at most {MAX_QUERY_CHARS:,} are allowed. "
+            "Aggregate or join in SQL instead of listing values in the query."
+        )
+
+
 def check_query(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     """Refuse anything but one SELECT over the queryable tables (and its own CTEs).
 
@@ -70,11 +108,7 @@ def check_query(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         QueryRefusedError: with what was wrong and what is allowed.
     """
     allowed = ", ".join(QUERYABLE_TABLES)
-    if len(sql) > MAX_QUERY_CHARS:
-        raise QueryRefusedError(
-            f"the query is {len(sql):,} characters long; at most {MAX_QUERY_CHARS:,} are allowed. "
-            "Aggregate or join in SQL instead of listing values in the query."
-        )
+    check_length(sql)
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
@@ -109,16 +143,15 @@ def _interrupt(con: duckdb.DuckDBPyConnection) -> None:
         con.interrupt()
 
 
-def run_query(store: Store, sql: str, max_rows: int = 200, timeout_s: float = 10.0) -> QueryResult:
-    """Run an agent's read-only query on the label-free copy of the log tables.
-
-    Checking and running share ``timeout_s``.
+def execute_bounded(
+    con: duckdb.DuckDBPyConnection, sql: str, max_rows: int, max_bytes: int, timeout_s: float
+) -> QueryResult:
+    """Check and run ``sql`` on ``con``, fetching a few rows at a time up to ``max_rows`` and ``max_bytes``.
 
     Raises:
         QueryRefusedError: not allowed, failed, or ran past ``timeout_s`` (then interrupted).
     """
     too_long = f"the query ran past {timeout_s:g} s and was stopped; narrow it."
-    con = logs_copy.open_for_agents(store)  # before the clock: rebuilding a stale copy is not the query's time
     deadline = time.monotonic() + timeout_s
     timer = threading.Timer(timeout_s, _interrupt, [con])
     timer.start()
@@ -127,11 +160,24 @@ def run_query(store: Store, sql: str, max_rows: int = 200, timeout_s: float = 10
         if time.monotonic() >= deadline:
             raise QueryRefusedError(too_long)
         con.execute(sql)
-        rows = con.fetchmany(max_rows + 1)
         columns = [d[0] for d in con.description or []]
-        return QueryResult(columns, [list(r) for r in rows[:max_rows]], truncated=len(rows) > max_rows)
+        rows: list[list[Any]] = []
+        size, truncated = 0, False
+        while not truncated and (batch := con.fetchmany(FETCH_BATCH)):
+            for raw in batch:
+                row = [_bounded_value(value) for value in raw]
+                size += len(json.dumps(row, default=str))
+                if len(rows) == max_rows or (rows and size > max_bytes):
+                    truncated = True
+                    break
+                rows.append(row)
+        return QueryResult(columns, rows, truncated)
     except duckdb.InterruptException as exc:
         raise QueryRefusedError(too_long) from exc
+    except duckdb.OutOfMemoryException as exc:
+        raise QueryRefusedError(
+            "the query needed more memory than a query may use; aggregate, filter or select fewer or shorter columns."
+        ) from exc
     except duckdb.PermissionException as exc:
         raise QueryRefusedError(
             f"the query failed: {exc}. Only the log tables are reachable: no files, URLs, databases or extensions."
@@ -140,7 +186,78 @@ def run_query(store: Store, sql: str, max_rows: int = 200, timeout_s: float = 10
         raise QueryRefusedError(f"the query failed: {exc}") from exc
     finally:
         timer.cancel()
-        con.close()
+
+
+def _bounded_value(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+        return value[:MAX_VALUE_CHARS] + f" [... {len(value) - MAX_VALUE_CHARS:,} characters cut]"
+    return value
+
+
+def run_query(
+    store: Store, sql: str, max_rows: int = 200, timeout_s: float = 10.0, max_bytes: int = MAX_REPLY_BYTES
+) -> QueryResult:
+    """Run an agent's read-only query on the label-free copy of the log tables, in a process of its own.
+
+    Checking and running share ``timeout_s``; the process has a bounded address space and is killed past
+    ``timeout_s`` plus its start-up.
+
+    Raises:
+        QueryRefusedError: not allowed, failed, ran past ``timeout_s``, or its process ran out of memory.
+    """
+    check_length(sql)  # at once, without starting a process
+    parent = _private_parent(store)
+    _remove_left_behind(store, parent)
+    prefix = f".{store.path.name}.sql-{os.getpid()}-"
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=parent) as folder:
+        copy = logs_copy.link_for_agents(store, Path(folder))  # before the clock: rebuilding is not the query's time
+        request = {"copy": str(copy), "folder": folder, "sql": sql, "max_rows": max_rows, "max_bytes": max_bytes,
+                   "timeout_s": timeout_s}  # fmt: skip
+        process = subprocess.Popen(
+            [sys.executable, "-P", "-m", "avmine.server.mcp.query_process"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=folder,
+            env={name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL") if name in os.environ},
+        )  # fmt: skip
+        try:
+            out, err = process.communicate(json.dumps(request).encode(), timeout=timeout_s + STARTUP_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise QueryRefusedError(f"the query ran past {timeout_s:g} s and was stopped; narrow it.") from None
+    lines = out.decode("utf-8", "replace").strip().splitlines()
+    reply = json.loads(lines[-1]) if lines else {}
+    if "error" in reply:
+        raise QueryRefusedError(str(reply["error"]))
+    if "rows" not in reply:
+        raise QueryRefusedError(
+            f"the query's process ended without an answer (exit {process.returncode}, most likely out of memory: "
+            f"{err.decode('utf-8', 'replace').strip()[-300:] or 'no message'}); aggregate, filter or select fewer "
+            "or shorter columns."
+        )
+    return QueryResult(list(reply["columns"]), list(reply["rows"]), bool(reply["truncated"]))
+
+
+def _remove_left_behind(store: Store, parent: str | None) -> None:
+    """Remove query folders of processes that died mid-query (each holds a link to an old copy of the logs)."""
+    for folder in Path(parent or tempfile.gettempdir()).glob(f".{glob.escape(store.path.name)}.sql-*-*"):
+        pid = folder.name.rsplit(".sql-", 1)[1].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _private_parent(store: Store) -> str | None:
+    """Beside the database (so the copy can be hard-linked there), else the system's temporary folder."""
+    return str(store.path.parent) if os.access(store.path.parent, os.W_OK) else None
 
 
 def describe_tables(store: Store) -> str:

@@ -17,6 +17,9 @@ class PromptList:
     pairs: list[tuple[str, str]]
 
 
+MAX_PROMPT_FILE_BYTES = 64 << 20
+"""RefAV's log_prompt_pairs files are a few hundred kilobytes."""
+
 _HINT = (
     "A prompt list is a .txt file with one prompt per line, a JSON list of strings, or RefAV's "
     "log_prompt_pairs_<split>.json ({log_id: [prompt, ...]})."
@@ -29,6 +32,9 @@ def read_prompt_list(path: Path) -> PromptList:
     Raises:
         IngestError: the file is not one of the accepted forms, or holds no prompt.
     """
+    size = path.stat().st_size
+    if size > MAX_PROMPT_FILE_BYTES:
+        raise IngestError(path, f"is {size:,} bytes; a prompt list is at most {MAX_PROMPT_FILE_BYTES:,}.", _HINT)
     text = path.read_text(encoding="utf-8")
     prompts: list[str] = []
     pairs: list[tuple[str, str]] = []
@@ -37,6 +43,8 @@ def read_prompt_list(path: Path) -> PromptList:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise IngestError(path, f"is not valid JSON ({exc}).", _HINT) from exc
+        except RecursionError as exc:  # the decoder recurses per level; a prompt list nests two
+            raise IngestError(path, "is JSON nested too deeply to be a prompt list.", _HINT) from exc
         if isinstance(data, list) and all(isinstance(p, str) for p in data):
             prompts = [p.strip() for p in data if p.strip()]
         elif isinstance(data, dict) and all(

@@ -129,6 +129,8 @@ def test_serve_over_http_says_where_it_listens(tmp_path: Path) -> None:
     process = subprocess.Popen([*AVMINE, "--db", str(tmp_path / "db.duckdb"), "serve", "--transport", "http",
                                 "--port", str(port)], stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
+        token_line = process.stderr.readline() if process.stderr else ""
+        assert f"made a new token in {tmp_path / 'db.duckdb.http-token'} (owner-only)" in token_line
         line = process.stderr.readline() if process.stderr else ""
         assert f"at http://127.0.0.1:{port}/mcp; Ctrl-C stops it." in line
         deadline = time.monotonic() + 60

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import select
 import subprocess
 import sys
@@ -123,8 +124,10 @@ def test_stdio_answers_every_malformed_line_and_keeps_serving(db: Path) -> None:
 
 
 def test_http_answers_every_malformed_request_and_keeps_serving(db: Path) -> None:
-    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-    with serving(db) as url:
+    token = secrets.token_urlsafe(32)
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json",
+               "Authorization": f"Bearer {token}"}  # fmt: skip
+    with serving(db, token) as url:
         opened = httpx2.post(url, headers=headers, content=json.dumps(INITIALIZE), timeout=60)
         assert opened.status_code == 200
         session = headers | {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-06-18"}

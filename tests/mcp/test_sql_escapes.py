@@ -8,6 +8,9 @@ canary written into every label table and into files on disk must never come bac
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,3 +154,72 @@ def test_only_the_log_tables_exist_and_none_holds_the_canary(target: Target) -> 
         result = run_query(target.store, f"SELECT * FROM {table}", max_rows=1000)
         assert result.rows and CANARY not in json.dumps(result.rows, default=str)
     assert target.store.con.execute("SELECT count(*) FROM ground_truth WHERE prompt = ?", [CANARY]).fetchone() == (1,)
+
+
+def test_no_setting_or_column_names_a_host_path(target: Target) -> None:
+    """The review read ``current_setting('temp_directory')`` and ``prompts.source_path``: where the user keeps
+    data (home folder, dataset folder) shows in no setting and no column a query can read."""
+    host = [str(Path.home()), str(SCENARIO_MINING_DIR)]
+    with duckdb.connect(config={"autoload_known_extensions": False}) as plain:  # a query's process loads none
+        names = [str(r[0]) for r in plain.execute("SELECT name FROM duckdb_settings()").fetchall()]
+        names = [name for name in names if not name.startswith(("parquet_", "binary_as_string", "disable_parquet"))]
+    calls = ", ".join(f"current_setting('{name}')::VARCHAR" for name in names)
+    result = run_query(target.store, f"SELECT {calls}")
+    values = dict(zip(names, result.rows[0], strict=True))
+    assert not [name for name, value in values.items() if any(h in str(value) for h in host)], values
+    assert ".sql-" in str(values["temp_directory"]) and str(values["max_temp_directory_size"]) != "0 bytes"
+    assert str(values["threads"]) == "2" and "MiB" in str(values["memory_limit"])
+    for table, column in logs_copy.PATH_COLUMNS.items():
+        found = run_query(target.store, f"SELECT DISTINCT {column} FROM {table}", max_rows=1000)
+        assert found.rows and all("/" not in str(value) for (value,) in found.rows), (table, found.rows)
+    paths = target.store.con.execute("SELECT source_path FROM prompts UNION ALL SELECT source_path FROM logs")
+    assert all(str(SCENARIO_MINING_DIR) in p for (p,) in paths.fetchall())  # the database itself keeps them
+
+
+MEASURE = """
+import json, resource, sys
+from pathlib import Path
+from avmine.server.mcp.sql import QueryRefusedError, run_query
+from avmine.store import Store
+with Store.open(Path(sys.argv[1])) as store:
+    run_query(store, "SELECT 1")  # imports and the copy, before measuring
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        result = run_query(store, sys.argv[2], max_rows=1000)
+        said = {"rows": len(result.rows), "truncated": result.truncated, "bytes": len(json.dumps(result.rows))}
+    except QueryRefusedError as exc:
+        said = {"error": str(exc)}
+    said["grew_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(json.dumps(said))
+"""
+
+
+REFUSED_HUGE = r"needed more memory than a query may use|ran past 10 s"
+"""Which comes first depends on the machine's speed; either way the query's process stops it."""
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        # the review's query: 25 rows of 40 MB took the server from 0.35 to 2.48 GB
+        ("SELECT repeat('x', 40000000) AS big FROM boxes LIMIT 25", REFUSED_HUGE),
+        ("SELECT repeat('x', 40000000) AS big FROM boxes", REFUSED_HUGE),
+        ("SELECT repeat('x', 100000) AS wide, * FROM boxes", "truncated"),
+    ],
+)
+def test_huge_rows_never_reach_the_servers_memory(db: Path, sql: str, expected: str) -> None:
+    done = subprocess.run([sys.executable, "-c", MEASURE, str(db), sql], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = json.loads(done.stdout.strip().splitlines()[-1])
+    assert said["grew_kib"] < 100 * 1024, said  # the query's process holds the rows, never the server
+    if expected == "truncated":
+        assert said["truncated"] and 0 < said["rows"] < 1000 and said["bytes"] <= 25_000, said
+    else:
+        assert re.search(expected, said["error"]), said
+
+
+def test_long_values_are_cut_saying_so(target: Target) -> None:
+    result = run_query(target.store, "SELECT repeat('x', 100000) AS wide FROM logs")
+    value = result.rows[0][0]
+    assert value.startswith("x" * 2000) and value.endswith(" [... 98,000 characters cut]")

@@ -6,7 +6,10 @@ import pickle
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.feather as feather
 import pytest
 
 from avmine.store import IngestError, Store, ingest
@@ -170,3 +173,27 @@ def test_failure_in_second_log_keeps_first_out(populated: Store, sensor_log: Pat
     shutil.copytree(sensor_log, bad)
     (bad / "city_SE3_egovehicle.feather").write_bytes(b"broken")
     _fails(populated, sensor_log.parent, "ffffffff-0000-0000-0000-000000000000", "could not be read")
+
+
+def test_a_small_feather_that_decodes_to_too_many_rows(populated: Store, sensor_log: Path) -> None:
+    """A few kilobytes of zstd that would decode to 30 million rows: the read stops past 20 million."""
+    path = sensor_log / "city_SE3_egovehicle.feather"
+    table = pa.table({"timestamp_ns": pa.array(np.zeros(30_000_000, np.int8))})
+    feather.write_feather(table, path, compression="zstd", chunksize=1_000_000)
+    assert path.stat().st_size < 200_000
+    _fails(populated, sensor_log, "city_SE3_egovehicle.feather", "decodes to more than 20,000,000 rows",
+           "read stopped at 21,000,000 rows", "corrupt or crafted")  # fmt: skip
+
+
+def test_a_feather_with_huge_text(populated: Store, sensor_log: Path) -> None:
+    path = sensor_log / "annotations.feather"
+    frame = pd.read_feather(path)
+    frame.loc[3, "category"] = "x" * 5_000_000
+    frame.to_feather(path, compression="zstd")
+    _fails(populated, sensor_log, "annotations.feather", "a value of 5,000,000 bytes in column 'category'")
+
+
+def test_a_prompt_list_nested_too_deeply(populated: Store, tmp_path: Path) -> None:
+    path = tmp_path / "prompts.json"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    _fails(populated, path, "prompts.json", "nested too deeply to be a prompt list")

@@ -6,6 +6,7 @@ import builtins
 import functools
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 
 from avmine.store import IngestError, Store, ingest
 from avmine.store.demo import DEMO_GROUND_TRUTH, DEMO_PREDICTIONS, SCENARIO_MINING_DIR, SENSOR_DIR
-from avmine.store.readers.safe_pickle import UnsafePickleError, load_pickle
+from avmine.store.readers.safe_pickle import PickleTooLargeError, UnsafePickleError, load_pickle
 
 from .conftest import SM_LOG, make_tracker_pickle, table_snapshot
 
@@ -180,3 +181,98 @@ def test_score_refuses_a_malicious_pickle(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "was not unpickled" in done.stderr and "posix.system" in done.stderr and "Traceback" not in done.stderr
     assert not marker.exists()
+
+
+class _State(_Call):
+    """Pickles as 'call fn(*args), then set its state', as NumPy arrays do."""
+
+    def __init__(self, fn: Any, args: tuple[Any, ...], state: Any) -> None:
+        super().__init__(fn, *args)
+        self.state = state
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...], Any]:  # type: ignore[override]
+        return self.fn, self.args, self.state
+
+
+def _nested(depth: int) -> bytes:
+    """A list nested ``depth`` levels deep, as opcodes (pickle.dumps itself would recurse)."""
+    return b"\x80\x04" + b"]" * depth + b"a" * (depth - 1) + b"."
+
+
+_RECONSTRUCT = np.zeros(1).__reduce__()[0]
+BOMBS: dict[str, tuple[bytes, str]] = {
+    # each: the file, and what the refusal says; unrestricted, each allocates gigabytes or crashes the process
+    # (the million-level list when anything recursive, here repr, walks it)
+    "bytearray(3e9)": (pickle.dumps(_Call(bytearray, 3 * 10**9), 2), "bytearray(3000000000) asks for 3,000,000,000"),
+    "bytearray(2**34)": (pickle.dumps(_Call(bytearray, 2**34), 4), "asks for 17,179,869,184 bytes"),
+    "ndarray((1e10,))": (pickle.dumps(_Call(np.ndarray, (10**10,), np.dtype("f8")), 4), "an array asks for"),
+    "_reconstruct of 1e10": (pickle.dumps(_Call(_RECONSTRUCT, np.ndarray, (10**10,), b"b"), 2), "an array asks for"),
+    "object array, short list": (
+        pickle.dumps(_State(_RECONSTRUCT, (np.ndarray, (0,), b"b"), (1, (10**8,), np.dtype("O"), False, [1, 2])), 2),
+        "an array of shape (100000000,) and dtype object does not come with its data",
+    ),
+    "nested 1e6 levels": (_nested(10**6), "nest more than 64 levels deep"),
+}
+REFUSED_SHAPES: dict[str, tuple[bytes, str]] = {
+    # no RefAV format has these; each byte of text would become an object, 65 levels is beyond any format
+    "list(bytes)": (pickle.dumps(_Call(list, b"x" * 1000), 4), "list() is built from a bytes"),
+    "tuple(str)": (pickle.dumps(_Call(tuple, "x" * 1000), 4), "tuple() is built from a str"),
+    "nested 65 levels": (_nested(65), "nest more than 64 levels deep"),
+}
+
+
+def _load_limited(path: Path, python_code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python_code`` (with ``path`` as argv[1]) in a process limited to 2 GiB of address space."""
+    limit = f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({2 << 30}, {2 << 30}))\n"
+    return subprocess.run([sys.executable, "-c", limit + python_code, str(path)], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(BOMBS))
+def test_a_small_pickle_cannot_make_large_work(name: str, tmp_path: Path) -> None:
+    """The review's 102-byte pickle ran 89 s at 3.2 GB under avmine: now each is refused before it allocates."""
+    raw, message = BOMBS[name]
+    path = tmp_path / "combined_gt_val.pkl"
+    path.write_bytes(raw)
+    plain = _load_limited(path, "import pickle, sys; repr(pickle.load(open(sys.argv[1], 'rb')))")
+    assert plain.returncode != 0  # the route is real: unrestricted, it runs out of memory, recurses or crashes
+    done = _load_limited(path, "import sys; from avmine.store.readers.safe_pickle import load_pickle\n"
+                               "load_pickle(sys.argv[1])")  # fmt: skip
+    assert done.returncode == 1 and "PickleTooLargeError" in done.stderr, done.stderr[-2000:]
+    assert message in done.stderr and f"{path} was not unpickled" in done.stderr
+    assert "MemoryError" not in done.stderr and "RecursionError" not in done.stderr
+
+
+@pytest.mark.parametrize("name", list(REFUSED_SHAPES))
+def test_shapes_no_format_has_are_refused(name: str, tmp_path: Path) -> None:
+    raw, message = REFUSED_SHAPES[name]
+    path = tmp_path / "x.pkl"
+    path.write_bytes(raw)
+    with pytest.raises(PickleTooLargeError, match=re.escape(message)):
+        load_pickle(path)
+    path.write_bytes(_nested(64))
+    assert load_pickle(path) is not None  # 64 levels still load
+
+
+def test_ingest_refuses_a_bomb_and_changes_nothing(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "combined_gt_val.pkl"
+    path.write_bytes(BOMBS["bytearray(3e9)"][0])
+    assert len(path.read_bytes()) < 110
+    before = table_snapshot(store)
+    with pytest.raises(IngestError, match=r"asks for 3,000,000,000 bytes, more than the file can justify"):
+        ingest(store, path, progress=False)
+    assert table_snapshot(store) == before
+
+
+def test_shared_references_are_visited_once(tmp_path: Path) -> None:
+    """60 levels, each list holding the next twice: 2**60 paths, one object per level."""
+    inner: list[Any] = [np.arange(3)]
+    for _ in range(60):
+        inner = [inner, inner]
+    path = tmp_path / "shared.pkl"
+    path.write_bytes(pickle.dumps(inner, 4))
+    loaded = load_pickle(path)
+    for _ in range(60):
+        assert loaded[0] is loaded[1]
+        loaded = loaded[0]
+    assert type(loaded[0]) is np.ndarray and loaded[0].tolist() == [0, 1, 2]
