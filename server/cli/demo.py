@@ -13,6 +13,7 @@ from avmine.evaluation.submission.from_runs import submission_from_runs
 from avmine.server.cli.exit_codes import ExitCode
 from avmine.server.executor import Executor, LogSelection
 from avmine.server.executor.diagnostics import diagnose
+from avmine.server.executor.executor import check_sandbox
 from avmine.server.ingestion import prepare_logs
 from avmine.server.render.bev import BevView, render_bev
 from avmine.store import Store, StoreError
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 f"alone. Build the demo elsewhere (`avmine demo --out {shlex.quote(str(out) + '-2')}`), or add "
                 f"{REPLACE_FLAG} to delete {db_path} and everything in it."
             )
+    check_sandbox()  # before anything is written: a sandbox that cannot run would fail every demo program
     if db_path.exists():
         refuse_if_open(db_path)  # a server writing to it would go on writing to a deleted file
     out.mkdir(parents=True, exist_ok=True)
