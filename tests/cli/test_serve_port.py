@@ -9,7 +9,10 @@ from pathlib import Path
 from avmine.store import Store
 
 AVMINE = [sys.executable, "-m", "avmine.server.cli"]
-HOLD = "import socket, sys; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); print(s.getsockname()[1], flush=True); sys.stdin.read()"
+HOLD = (  # listens on a free port, says which, and holds it until its stdin closes
+    "import socket, sys; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); "
+    "print(s.getsockname()[1], flush=True); sys.stdin.read()"
+)
 
 
 def test_a_busy_port_is_refused_before_the_address_is_announced(tmp_path: Path) -> None:
