@@ -85,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
             arrays,
             BevView(time_index=len(arrays.timestamps_ns) // 2),
             out / f"bev_{log_id}.png",
-            title=f"log {log_id[:8]}: boxes at mid-log, 3 s trails",
-        )
+            title=f"log {log_id[:8]}: boxes at mid-log, 3 s paths",
+        ).path
         print("\nExample programs, run in the sandbox over every demo log:")
         with Executor(store) as executor:
             for prompt, program in demo_programs().items():
