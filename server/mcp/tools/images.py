@@ -51,7 +51,9 @@ def register(server: MCPServer[State]) -> None:
             ),
         ] = None,
     ) -> list[Image | str]:
-        """Bird's-eye view: lanes, crossings, boxes by category; chosen tracks in magenta with their paths.
+        """Bird's-eye view: lanes, crossings, boxes by category with heading marks; chosen tracks magenta with paths.
+
+        The title gives the time in seconds from the log's start; the view always holds the ego and chosen tracks.
 
         Without tracks: the scene around the ego at end_index (default the middle). With compare_source and one
         track: that object's raw boxes (dashed orange) and refined boxes (blue), interpolated ones red, linked
