@@ -75,6 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (``ExitCode``)."""
     # stderr, never stdout: stdout is the command's output, and for `serve` over stdio the JSON-RPC stream
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="avmine: %(levelname)s %(name)s: %(message)s")
+    words = list(sys.argv[1:] if argv is None else argv)
+    if _asks_version(words):  # before the parser: building it imports every command (pandas, av2, torch: seconds)
+        print(f"avmine {__version__}")
+        return ExitCode.OK
     try:
         args = build_parser().parse_args(argv)
         args.argv = list(sys.argv[1:] if argv is None else argv)  # what a command forwarded to a server sends
@@ -99,6 +103,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a tool that a closed pipe stopped
     return code
+
+
+def _asks_version(words: list[str]) -> bool:
+    """Whether ``--version`` comes before the command, where argparse would answer it."""
+    value_of_db = False
+    for word in words:
+        if word == "--version":
+            return True
+        if not value_of_db and not word.startswith("-"):
+            return False  # the command
+        value_of_db = word == "--db"
+    return False
 
 
 if __name__ == "__main__":
