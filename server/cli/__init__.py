@@ -80,7 +80,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"avmine {__version__}")
         return ExitCode.OK
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        known, unknown = parser.parse_known_args(argv)
+        misplaced = _misplaced_db(unknown)
+        if misplaced is not None:
+            print(f"avmine {known.command}: error: --db is avmine's option and goes before the command: "
+                  f"`avmine --db {misplaced} {known.command} ...`", file=sys.stderr)  # fmt: skip
+            return ExitCode.USAGE
+        args = parser.parse_args(argv)
         args.argv = list(sys.argv[1:] if argv is None else argv)  # what a command forwarded to a server sends
         try:
             if hasattr(args, "ray"):  # joined at start: an unreachable cluster is said at once, not after a hang
@@ -103,6 +110,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a tool that a closed pipe stopped
     return code
+
+
+def _misplaced_db(unknown: list[str]) -> str | None:
+    """The file of a ``--db`` given after the command (which no command takes), else None."""
+    for at, word in enumerate(unknown):
+        if word.startswith("--db="):
+            return word.split("=", 1)[1]
+        if word == "--db":
+            return unknown[at + 1] if at + 1 < len(unknown) else "FILE"
+    return None
 
 
 def _asks_version(words: list[str]) -> bool:
