@@ -58,3 +58,26 @@ def test_an_empty_library_says_how_to_import_refavs_examples(tmp_path: Path) -> 
     assert found.stdout.startswith("# ") and found.stderr == ""
     missed = avmine("--db", str(db), "library", "search", "zzzz")
     assert missed.stdout == "" and "matches 'zzzz'" in missed.stderr
+
+
+def test_demo_with_db_writes_beside_it_and_its_explore_command_works(tmp_path: Path) -> None:
+    here, db = tmp_path / "here", tmp_path / "elsewhere" / "mine.duckdb"
+    here.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"}  # no avmine on PATH, as after `make demo`
+    done = subprocess.run([*AVMINE, "--db", str(db), "demo", "--quiet"], capture_output=True, text=True,
+                          timeout=600, cwd=here, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert list(here.iterdir()) == []  # nothing written where it was started
+    assert list(db.parent.glob("bev_*.png"))
+    explore = re.findall(r"^Explore it: (.+)$", done.stdout, re.MULTILINE)[0]
+    words = shlex.split(explore)
+    assert words[0] != "avmine" and Path(words[0]).name == "avmine"  # a path that works, not a name PATH lacks
+    stats = subprocess.run(words, capture_output=True, text=True, timeout=300, cwd=here, env=env)
+    assert stats.returncode == 0 and f"Database: {db}" in stats.stdout, stats.stderr
+
+
+def test_make_passes_demo_options() -> None:
+    root = Path(__file__).resolve().parents[2]
+    planned = subprocess.run(["make", "-n", "-o", ".venv/.installed", "demo", "DEMO_ARGS=--replace-db"], cwd=root,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert planned.returncode == 0 and "avmine demo --out avmine-demo --replace-db" in planned.stdout
