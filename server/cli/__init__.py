@@ -10,6 +10,7 @@ import argparse
 import importlib
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 
@@ -84,8 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         known, unknown = parser.parse_known_args(argv)
         misplaced = _misplaced_db(unknown)
         if misplaced is not None:
+            command = shlex.join(["avmine", "--db", misplaced, known.command])
             print(f"avmine {known.command}: error: --db is avmine's option and goes before the command: "
-                  f"`avmine --db {misplaced} {known.command} ...`", file=sys.stderr)  # fmt: skip
+                  f"`{command} ...`", file=sys.stderr)  # fmt: skip
             return ExitCode.USAGE
         args = parser.parse_args(argv)
         args.argv = list(sys.argv[1:] if argv is None else argv)  # what a command forwarded to a server sends

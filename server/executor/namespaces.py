@@ -92,7 +92,7 @@ def _explain(what: str, errno: int, root_mode: bool = False) -> str:
     if root_mode:  # root creates the namespaces itself: user namespaces are not involved, CAP_SYS_ADMIN is
         if not has_capability(CAP_SYS_ADMIN):
             return failed + (
-                "avmine runs as root here, and as root its sandbox creates the namespaces directly, which needs "
+                "this process runs as root, and as root avmine's sandbox creates the namespaces directly, which needs "
                 "the capability CAP_SYS_ADMIN; this process lacks it (a container started without it, or a "
                 "capability bounding set that drops it). Give it CAP_SYS_ADMIN (Docker: `--cap-add SYS_ADMIN`), "
                 "or run avmine as an ordinary user where unprivileged user namespaces are allowed (its sandbox "
@@ -100,7 +100,7 @@ def _explain(what: str, errno: int, root_mode: bool = False) -> str:
                 "`unshare -nm true` (it fails where avmine's sandbox would)."
             )
         return failed + (
-            "avmine runs as root with CAP_SYS_ADMIN here, so something else refused the namespaces: in a "
+            "this process runs as root with CAP_SYS_ADMIN, so something else refused the namespaces: in a "
             "container, a seccomp profile that blocks unshare and clone of namespaces (Docker: "
             "`--security-opt seccomp=unconfined`), or a security module (AppArmor, SELinux) policy. "
             "Check with `unshare -nm true` as the same user."
