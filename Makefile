@@ -11,6 +11,8 @@ CLIENTS_STAMP := $(CLIENTS)/node_modules/.installed
 # pytorch.org's install selector shows for Linux, pip, CPU): make TORCH_PIP_ARGS="--index-url URL" demo
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
+# extra options for `avmine demo`, e.g. make demo DEMO_ARGS=--replace-db (rebuild a demo database that holds your work)
+DEMO_ARGS ?=
 
 .PHONY: demo test lint typecheck bench clean
 
@@ -25,7 +27,7 @@ $(CLIENTS_STAMP): $(CLIENTS)/package.json
 	touch $(CLIENTS_STAMP)
 
 demo: $(STAMP)
-	$(BIN)/avmine demo --out avmine-demo
+	$(BIN)/avmine demo --out avmine-demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -71,21 +71,47 @@ def members(category: str) -> tuple[str, ...] | None:
     return (category,)
 
 
-CATEGORY_COLOURS = {
+CATEGORY_COLOURS: dict[str, str] = {
     "EGO_VEHICLE": "#d62728",
     "REGULAR_VEHICLE": "#1f77b4",
-    "LARGE_VEHICLE": "#17becf",
-    "BUS": "#9467bd",
-    "BOX_TRUCK": "#8c564b",
-    "TRUCK": "#8c564b",
     "PEDESTRIAN": "#ff7f0e",
-    "BICYCLE": "#2ca02c",
-    "BICYCLIST": "#2ca02c",
-    "MOTORCYCLE": "#bcbd22",
-    "MOTORCYCLIST": "#bcbd22",
+    "BOLLARD": "#784b5a",
+    "CONSTRUCTION_CONE": "#788778",
+    "CONSTRUCTION_BARREL": "#96d296",
+    "STOP_SIGN": "#c30087",
+    "BICYCLE": "#69a569",
+    "LARGE_VEHICLE": "#a50f2d",
+    "WHEELED_DEVICE": "#9687a5",
+    "BUS": "#78784b",
+    "BOX_TRUCK": "#875a00",
+    "SIGN": "#7800d2",
+    "TRUCK": "#96b496",
+    "MOTORCYCLE": "#1e6978",
+    "BICYCLIST": "#4b694b",
+    "VEHICULAR_TRAILER": "#d2c3e1",
+    "TRUCK_CAB": "#b4b45a",
+    "MOTORCYCLIST": "#698787",
+    "DOG": "#e15a0f",
+    "SCHOOL_BUS": "#2d78f0",
+    "WHEELED_RIDER": "#f0b4ff",
+    "STROLLER": "#786969",
+    "ARTICULATED_BUS": "#875a96",
+    "MESSAGE_BOARD_TRAILER": "#f04b96",
+    "MOBILE_PEDESTRIAN_SIGN": "#c3d278",
+    "WHEELCHAIR": "#b4d2b4",
+    "RAILED_VEHICLE": "#b4874b",
+    "OFFICIAL_SIGNALER": "#c378c3",
+    "TRAFFIC_LIGHT_TRAILER": "#962d69",
+    "ANIMAL": "#e178ff",
 }
-OTHER_COLOUR = "#7f7f7f"
-"""Drawing colours (bird's-eye views, synthetic camera images); categories not listed use OTHER_COLOUR."""
+"""Each category's drawing colour (bird's-eye views, synthetic camera images): every category its own.
+
+Chosen together with the map's and the highlight's colours (``avmine.server.render.bev``) so that any two differ
+by a CIEDE2000 of at least 6, as seen with normal vision and as simulated for protanopia, deuteranopia and
+tritanopia (tests/render/test_bev_colours.py), and stand out from the light drivable area.
+"""
+OTHER_COLOUR = "#2d1eff"
+"""A category name outside AV2's (another dataset's): drawn in this colour and listed under its own name."""
 
 _CATEGORY_WORDS: list[tuple[str, str]] = [
     (r"ego( vehicle| car)?", "EGO_VEHICLE"),

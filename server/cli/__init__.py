@@ -10,6 +10,7 @@ import argparse
 import importlib
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 
@@ -75,8 +76,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (``ExitCode``)."""
     # stderr, never stdout: stdout is the command's output, and for `serve` over stdio the JSON-RPC stream
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="avmine: %(levelname)s %(name)s: %(message)s")
+    words = list(sys.argv[1:] if argv is None else argv)
+    if _asks_version(words):  # before the parser: building it imports every command (pandas, av2, torch: seconds)
+        print(f"avmine {__version__}")
+        return ExitCode.OK
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        known, unknown = parser.parse_known_args(argv)
+        misplaced = _misplaced_db(unknown)
+        if misplaced is not None:
+            command = shlex.join(["avmine", "--db", misplaced, known.command])
+            print(f"avmine {known.command}: error: --db is avmine's option and goes before the command: "
+                  f"`{command} ...`", file=sys.stderr)  # fmt: skip
+            return ExitCode.USAGE
+        args = parser.parse_args(argv)
         args.argv = list(sys.argv[1:] if argv is None else argv)  # what a command forwarded to a server sends
         try:
             if hasattr(args, "ray"):  # joined at start: an unreachable cluster is said at once, not after a hang
@@ -99,6 +112,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a tool that a closed pipe stopped
     return code
+
+
+def _misplaced_db(unknown: list[str]) -> str | None:
+    """The file of a ``--db`` given after the command (which no command takes), else None."""
+    for at, word in enumerate(unknown):
+        if word.startswith("--db="):
+            return word.split("=", 1)[1]
+        if word == "--db":
+            return unknown[at + 1] if at + 1 < len(unknown) else "FILE"
+    return None
+
+
+def _asks_version(words: list[str]) -> bool:
+    """Whether ``--version`` comes before the command, where argparse would answer it."""
+    value_of_db = False
+    for word in words:
+        if word == "--version":
+            return True
+        if not value_of_db and not word.startswith("-"):
+            return False  # the command
+        value_of_db = word == "--db"
+    return False
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ from avmine.evaluation import evaluate
 from avmine.evaluation.ground_truth_from_store import ground_truth_frames
 from avmine.evaluation.submission.from_runs import submission_from_runs
 from avmine.server.cli.exit_codes import ExitCode
+from avmine.server.cli.init_agent import command_to_type
 from avmine.server.executor import Executor, LogSelection
 from avmine.server.executor.diagnostics import diagnose
+from avmine.server.executor.executor import check_sandbox
 from avmine.server.ingestion import prepare_logs
 from avmine.server.render.bev import BevView, render_bev
 from avmine.store import Store, StoreError
@@ -38,11 +40,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="ingest the embedded demo logs into a fresh database, summarise and render them",
-        description=f"The database is OUT/{DEMO_DB_NAME} unless --db names one. The demo rebuilds only a "
+        description=f"The database is OUT/{DEMO_DB_NAME} unless --db names one (then OUT defaults to its folder). "
+        "The demo rebuilds only a "
         "database it built itself that holds nothing but demo data; any other existing file is left alone "
         f"unless {REPLACE_FLAG} is given.",
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: ./{DEFAULT_OUT})")
+    parser.add_argument(
+        "--out", type=Path, help=f"output directory (default: the folder of --db if given, else ./{DEFAULT_OUT})"
+    )
     parser.add_argument(
         REPLACE_FLAG,
         action="store_true",
@@ -54,16 +59,18 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the demo database, print its summary and write a bird's-eye view."""
-    out: Path = args.out
-    db_path = Path(args.db).expanduser() if args.db else out / DEMO_DB_NAME
+    db_path = Path(args.db).expanduser() if args.db else (args.out or DEFAULT_OUT) / DEMO_DB_NAME
+    out: Path = args.out or (db_path.parent if args.db else DEFAULT_OUT)  # --db alone writes nothing elsewhere
     if db_path.exists() and not args.replace_db:
         why = why_not_rebuildable(db_path, default_location=args.db is None)
         if why is not None:
             raise StoreError(
                 f"{db_path} already exists and {why}. The demo builds a fresh database, so it leaves this one "
                 f"alone. Build the demo elsewhere (`avmine demo --out {shlex.quote(str(out) + '-2')}`), or add "
-                f"{REPLACE_FLAG} to delete {db_path} and everything in it."
+                f"{REPLACE_FLAG} to delete {db_path} and everything in it (with make: "
+                f"`make demo DEMO_ARGS={REPLACE_FLAG}`)."
             )
+    check_sandbox()  # before anything is written: a sandbox that cannot run would fail every demo program
     if db_path.exists():
         refuse_if_open(db_path)  # a server writing to it would go on writing to a deleted file
     out.mkdir(parents=True, exist_ok=True)
@@ -83,8 +90,8 @@ def run(args: argparse.Namespace) -> int:
             arrays,
             BevView(time_index=len(arrays.timestamps_ns) // 2),
             out / f"bev_{log_id}.png",
-            title=f"log {log_id[:8]}: boxes at mid-log, 3 s trails",
-        )
+            title=f"log {log_id[:8]}: boxes at mid-log, 3 s paths",
+        ).path
         print("\nExample programs, run in the sandbox over every demo log:")
         with Executor(store) as executor:
             for prompt, program in demo_programs().items():
@@ -99,5 +106,5 @@ def run(args: argparse.Namespace) -> int:
         metrics = ", ".join(f"{name} {value:.3f}" for name, value in scores.metrics().items())
         print(f"\nSubmission from these runs, scored against ground truth ({report.pairs} pairs): {metrics}")
     print(f"\nBird's-eye view: {picture}")
-    print(f"Explore it: avmine --db {db_path} stats")
+    print(f"Explore it: {command_to_type()} --db {shlex.quote(str(db_path))} stats")
     return ExitCode.OK

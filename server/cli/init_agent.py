@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -58,6 +61,23 @@ def running_command() -> str:
         f"no avmine command beside {sys.executable}: install avmine into this environment (pip install .) "
         "so that the agent's configuration can start it, then run `avmine init-agent` from there."
     )
+
+
+def command_to_type() -> str:
+    """How a person at this shell runs this avmine: ``avmine`` where PATH finds this one, else its path.
+
+    After ``make demo`` the command is ``.venv/bin/avmine``, which is not on PATH until the virtualenv is activated.
+    """
+    try:
+        running = Path(running_command())
+    except StoreError:
+        return f"{shlex.quote(sys.executable)} -m avmine.server.cli"
+    found = shutil.which("avmine")
+    if found is not None and Path(found).resolve() == running.resolve():
+        return "avmine"
+    with contextlib.suppress(ValueError):  # under the current folder: the short path works as typed
+        return shlex.quote(str(running.relative_to(Path.cwd().resolve())))
+    return shlex.quote(str(running))
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from avmine.server.cli.exit_codes import ExitCode
 from avmine.server.sharing.client import run_on_database
 from avmine.server.sharing.commands import CommandContext
+from avmine.store import Store
 from avmine.store.library import REFAV_EXAMPLES, export_jsonl, import_jsonl, import_refav_examples, search_examples
 
 
@@ -39,13 +41,27 @@ def run(args: argparse.Namespace) -> int:
     return run_on_database(args, operate, read_only=args.action != "import", create=args.action == "import")
 
 
+def _nothing_found(store: Store, query: str, db: str | None) -> str:
+    held = int(store.query_df("SELECT count(*) AS n FROM examples")["n"][0])
+    if held:
+        return f"no example of the {held} in the library matches {query!r}; try other words."
+    command = shlex.join(["avmine", *(["--db", db] if db else []), "library", "import", "--refav"])
+    return (
+        f"the library is empty. Import RefAV's examples (shipped with avmine): `{command}`; agents add their own "
+        "with the save_example tool."
+    )
+
+
 def operate(args: argparse.Namespace, ctx: CommandContext) -> int:
     """Do the action on the open database."""
     store, out = ctx.store, ctx.out
     if args.action == "search":
-        for example in search_examples(store, args.query, args.limit):
+        found = search_examples(store, args.query, args.limit)
+        for example in found:
             score = f"  (Timestamp BA {example.timestamp_ba:.3f})" if example.timestamp_ba is not None else ""
             print(f"# {example.prompt}{score}\n{example.program.strip()}\n", file=out)
+        if not found:
+            print(_nothing_found(store, args.query, args.db), file=ctx.err)
     elif args.action == "export":
         print(f"wrote {export_jsonl(store, args.file)} examples to {args.file}", file=out)
     elif args.refav:

@@ -55,10 +55,12 @@ def _load(path: Path, what: str) -> Any:
 
 
 def _table(result: EvaluationResult) -> str:
-    lines = ["metric          value", "--------------  --------"]
-    lines += [f"{name:<14}  {value:.6f}" for name, value in result.metrics().items()]
-    if not result.tracking:
-        lines.append("(temporal-only submission: HOTA is not computed)")
+    # a temporal-only submission has no HOTA: its 0.0 placeholders are never printed as if they were scores
+    lines = [] if result.tracking else ["temporal-only submission (no track ids): HOTA is not computed", ""]
+    lines += ["metric          value", "--------------  --------"]
+    for name, value in result.metrics().items():
+        shown = "-" if name.startswith("HOTA") and not result.tracking else f"{value:.6f}"
+        lines.append(f"{name:<14}  {shown}")
     lines += [
         "",
         "per prompt",
@@ -66,10 +68,8 @@ def _table(result: EvaluationResult) -> str:
     ]
     for prompt, s in result.by_prompt.items():
         threshold = "-" if s.score_threshold is None else f"{s.score_threshold:.3f}"
-        lines.append(
-            f"{s.hota_temporal:9.4f} {s.hota_track:9.4f} {s.timestamp_ba:6.3f} {s.log_ba:6.3f} "
-            f"{threshold:>6} {s.num_logs:4d}  {prompt}"
-        )
+        hota = f"{s.hota_temporal:9.4f} {s.hota_track:9.4f}" if result.tracking else f"{'-':>9} {'-':>9}"
+        lines.append(f"{hota} {s.timestamp_ba:6.3f} {s.log_ba:6.3f} {threshold:>6} {s.num_logs:4d}  {prompt}")
     lines += ["", "per log", "gt  pred  tp  fp  fn  tn  fp-tracks  missed-tracks  log / prompt"]
     for seq in result.sequences:
         c = seq.timestamp_counts

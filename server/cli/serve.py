@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from avmine.server.executor.memory import add_budget_option
 from avmine.server.mcp import token_file
 from avmine.server.mcp.app import create_server
 from avmine.server.mcp.http import TOKEN_VARIABLE, HttpConfigError, check_exposure, serve_http
+from avmine.server.mcp.listen_socket import PortUnavailableError, bind_listener
 from avmine.server.mcp.stdio import run_stdio
 from avmine.server.sharing.client import open_or_wait
 from avmine.server.sharing.proxy import run_proxy
@@ -75,14 +77,24 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve until the client disconnects (stdio) or the process is stopped (HTTP)."""
     token = os.environ.get(TOKEN_VARIABLE) or None
+    listener = None
     if args.transport == "http":
         try:
             if args.no_auth and token:
                 raise HttpConfigError(f"--no-auth and {TOKEN_VARIABLE} contradict each other; drop one.")
             check_exposure(args.host, token)  # before anything opens: a refusal must not half-start
-        except HttpConfigError as exc:
+            listener = bind_listener(args.host, args.port)  # a busy port is said now, not after the announcement
+        except (HttpConfigError, PortUnavailableError) as exc:
             print(f"avmine serve: {exc}", file=sys.stderr)
             return ExitCode.USAGE
+    try:
+        return _serve(args, token, listener)
+    finally:
+        if listener is not None:
+            listener.close()
+
+
+def _serve(args: argparse.Namespace, token: str | None, listener: socket.socket | None) -> int:
     if args.scoring_budget is not None and args.scoring_budget < 1:
         print("avmine serve: --scoring-budget must be at least 1", file=sys.stderr)
         return ExitCode.USAGE
@@ -142,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
             )
         run_stdio(server)
     else:
-        where = f"http://{args.host}:{args.port}/mcp"
+        assert listener is not None  # bound in run() for HTTP
+        where = f"http://{args.host}:{listener.getsockname()[1]}/mcp"  # the port bound (--port 0: any free one)
         if token is None:
             print(
                 f"avmine serve: WARNING: --no-auth: any account on this machine can run programs and read and "
@@ -150,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         print(f"avmine serve: MCP server for {db} at {where}; Ctrl-C stops it.", file=sys.stderr)
-        serve_http(server, args.host, args.port, token)
+        serve_http(server, listener, token)
     return ExitCode.OK
 
 

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 def operate(args: argparse.Namespace, ctx: CommandContext) -> int:
     """Print the summary of the open database."""
     store = ctx.store
+    log_id = ids.log_id(store, args.log_id) if args.log_id else None  # a unique prefix will do; before any output
     print(f"Database: {store.path}", file=ctx.out)
-    log_id = ids.log_id(store, args.log_id) if args.log_id else None  # a unique prefix will do
     print(format_summary(summarize(store, log_id)), file=ctx.out)
     return ExitCode.OK

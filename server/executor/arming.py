@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import mmap
 import os
 import resource
 import shutil
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from avmine.server.executor import sandbox
 from avmine.server.executor.log_contexts import LogContexts
+from avmine.server.executor.safe_builtins import printed_capacity
 from avmine.server.executor.sandboxed_child import pipe_broker, run_job_logs
 from avmine.vlm.program_functions import set_broker
 
@@ -41,6 +43,8 @@ class Armed:
     """The child's VLM requests (one JSON line each), relayed to the executor."""
     answers: int = -1
     """Where the relayed answers go back to the child."""
+    printed: mmap.mmap | None = None
+    """Shared memory the child mirrors the running log's output into: what a killed program printed survives it."""
 
 
 def _keep_only(keep: tuple[int, ...]) -> None:
@@ -72,6 +76,7 @@ def arm(
     result_read, result_write = os.pipe()
     ask_read, ask_write = os.pipe()
     answer_read, answer_write = os.pipe()
+    printed = mmap.mmap(-1, printed_capacity(limits.stdout_chars))  # anonymous and shared with the child
     pid = os.fork()
     if pid == 0:  # the child: never returns
         for fd in (job_write, result_read, ask_read, answer_write):
@@ -83,7 +88,7 @@ def arm(
             set_broker(pipe_broker(ask_write, answer_read))
             with os.fdopen(job_read, "rb") as pipe:
                 job = json.loads(pipe.read())
-            run_job_logs(job, contexts, layers, limits, raw, result_write)
+            run_job_logs(job, contexts, layers, limits, raw, result_write, printed)
         except BaseException as exc:  # a failure around the programs: report it, never hang
             payload = json.dumps({"status": "error", "error": f"{type(exc).__name__}: {exc}"}).encode()
             with contextlib.suppress(OSError):
@@ -92,7 +97,7 @@ def arm(
             os._exit(0)
     for fd in (job_read, result_write, ask_write, answer_read):
         os.close(fd)
-    return Armed(pid, job_write, result_read, mount_point, contexts.generation, ask_read, answer_write)
+    return Armed(pid, job_write, result_read, mount_point, contexts.generation, ask_read, answer_write, printed)
 
 
 def sweep_dead_workers() -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from avmine.server.executor import messages, sandbox
 from avmine.server.executor.arming import Armed, disarm
+from avmine.server.executor.safe_builtins import read_printed
 
 Relay = Callable[[dict[str, Any]], dict[str, Any]]
 """Passes a program's VLM request to the executor and returns its answer."""
@@ -151,7 +152,10 @@ def run_logs(
     first = done == 0
     status, cpu_used = disarm(armed, grace=1.0 if malformed is not None else 0.0)
     seconds = time.perf_counter() - started
-    answer(logs[done], _failure(status, cpu_used if first else 0.0, seconds, limits, timed_out, too_large, malformed))
+    failure = _failure(status, cpu_used if first else 0.0, seconds, limits, timed_out, too_large, malformed)
+    if armed.printed is not None:  # what the killed program printed before it was stopped
+        failure["stdout"] = read_printed(armed.printed, limits.stdout_chars)
+    answer(logs[done], failure)
     return done + 1, None
 
 

@@ -67,16 +67,45 @@ def namespace_ids(pid: str = "self") -> dict[str, int]:
     return ids
 
 
-def _unshare(flags: int, what: str) -> None:
+def _unshare(flags: int, what: str, root_mode: bool = False) -> None:
     if _libc.unshare(flags) != 0:
         errno = ctypes.get_errno()
-        raise SandboxUnavailableError(_explain(what, errno))
+        raise SandboxUnavailableError(_explain(what, errno, root_mode))
 
 
-def _explain(what: str, errno: int) -> str:
-    return (
+CAP_SYS_ADMIN = 21
+
+
+def has_capability(bit: int, pid: str = "self") -> bool:
+    """Whether a process holds a capability in its effective set (``CapEff`` of ``/proc/PID/status``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> bit & 1)
+    return False
+
+
+def _explain(what: str, errno: int, root_mode: bool = False) -> str:
+    failed = (
         f"avmine cannot isolate programs on this machine: creating {what} failed with "
         f"{os.strerror(errno)} (errno {errno}), so no program will run (nothing is wrong with the program). "
+    )
+    if root_mode:  # root creates the namespaces itself: user namespaces are not involved, CAP_SYS_ADMIN is
+        if not has_capability(CAP_SYS_ADMIN):
+            return failed + (
+                "this process runs as root, and as root avmine's sandbox creates the namespaces directly, which needs "
+                "the capability CAP_SYS_ADMIN; this process lacks it (a container started without it, or a "
+                "capability bounding set that drops it). Give it CAP_SYS_ADMIN (Docker: `--cap-add SYS_ADMIN`), "
+                "or run avmine as an ordinary user where unprivileged user namespaces are allowed (its sandbox "
+                "uses those instead; check with `unshare -Urnm true` as that user). Check root's with "
+                "`unshare -nm true` (it fails where avmine's sandbox would)."
+            )
+        return failed + (
+            "this process runs as root with CAP_SYS_ADMIN, so something else refused the namespaces: in a "
+            "container, a seccomp profile that blocks unshare and clone of namespaces (Docker: "
+            "`--security-opt seccomp=unconfined`), or a security module (AppArmor, SELinux) policy. "
+            "Check with `unshare -nm true` as the same user."
+        )
+    return failed + (
         "avmine's sandbox needs Linux user namespaces when it does not run as root. To allow them: on "
         "Debian and older Ubuntu `sysctl -w kernel.unprivileged_userns_clone=1`; everywhere "
         "`sysctl -w user.max_user_namespaces=15000` if it is 0; on Ubuntu 23.10 and later "
@@ -114,9 +143,10 @@ def enter_worker_namespaces() -> Identity:
     _unshare(
         CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID,
         "network, mount, PID, IPC and UTS namespaces",
+        root_mode,
     )
     if _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-        raise SandboxUnavailableError(_explain("private mounts", ctypes.get_errno()))
+        raise SandboxUnavailableError(_explain("private mounts", ctypes.get_errno(), root_mode))
     alive_read, alive_write = os.pipe()  # the launcher holds the write end until it dies
     pid = os.fork()
     if pid:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import io
+import mmap
 import types
 from typing import Any
 
@@ -25,18 +26,32 @@ SAFE_BUILTIN_NAMES = (
 
 
 class BoundedText(io.StringIO):
-    """A text sink that keeps at most ``limit`` characters and notes what it dropped."""
+    """A text sink that keeps at most ``limit`` characters and notes what it dropped.
 
-    def __init__(self, limit: int) -> None:
+    With a ``mirror`` (shared memory of ``printed_capacity(limit)`` bytes, see ``read_printed``), what it keeps
+    is copied there as it is written, so that what a program printed survives its being killed.
+    """
+
+    def __init__(self, limit: int, mirror: mmap.mmap | None = None) -> None:
         super().__init__()
         self.limit = limit
         self.dropped = 0
+        self.mirror = mirror
+        self.mirrored = 0
+        if mirror is not None:
+            mirror[:_LENGTH] = (0).to_bytes(_LENGTH, "little")
 
     def write(self, text: str) -> int:
         """Keep what fits; report the whole length so callers never retry."""
         room = self.limit - self.tell()
         if room > 0:
-            super().write(text[:room])
+            kept = text[:room]
+            super().write(kept)
+            if self.mirror is not None:
+                data = kept.encode(errors="replace")
+                self.mirror[_LENGTH + self.mirrored : _LENGTH + self.mirrored + len(data)] = data
+                self.mirrored += len(data)
+                self.mirror[:_LENGTH] = self.mirrored.to_bytes(_LENGTH, "little")
         self.dropped += max(0, len(text) - max(room, 0))
         return len(text)
 
@@ -44,6 +59,21 @@ class BoundedText(io.StringIO):
         """What was kept, with a note on what was cut."""
         note = f"\n[... {self.dropped} more characters of output dropped]" if self.dropped else ""
         return self.getvalue() + note
+
+
+_LENGTH = 4
+"""Bytes of the mirror's header: how many bytes of text follow."""
+
+
+def printed_capacity(limit: int) -> int:
+    """Bytes of shared memory a ``BoundedText`` of ``limit`` characters mirrors into (UTF-8: at most 4 a character)."""
+    return _LENGTH + 4 * limit
+
+
+def read_printed(mirror: mmap.mmap, limit: int) -> str:
+    """What a killed program had printed, from its mirror (bounded: the program may have written anything there)."""
+    length = min(int.from_bytes(mirror[:_LENGTH], "little"), len(mirror) - _LENGTH)
+    return mirror[_LENGTH : _LENGTH + length].decode(errors="replace")[:limit]
 
 
 class SafeModule(types.SimpleNamespace):

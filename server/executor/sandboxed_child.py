@@ -13,6 +13,7 @@ import gc
 import importlib
 import json
 import math
+import mmap
 import os
 import resource
 from collections.abc import Callable
@@ -35,9 +36,13 @@ _MODULES = {name: safe_module(importlib.import_module(name)) for name in policy.
 """The modules programs may import, wrapped once here: nothing can be imported inside the sandbox."""
 
 
-def build_scope(limits: sandbox.Limits) -> Scope:
-    """The program's namespace: timed atomic functions, wrapped modules, stripped builtins, output capture."""
-    stdout = BoundedText(limits.stdout_chars)
+def build_scope(limits: sandbox.Limits, printed: mmap.mmap | None = None) -> Scope:
+    """The program's namespace: timed atomic functions, wrapped modules, stripped builtins, output capture.
+
+    ``printed``: shared memory the output is mirrored into as it is printed (read by the worker if the program is
+    killed).
+    """
+    stdout = BoundedText(limits.stdout_chars, printed)
     function_seconds: dict[str, float] = {}
     namespace: dict[str, Any] = {
         name: timed(name, func, function_seconds) for name, func in atomic.program_namespace().items() if name != "np"
@@ -127,7 +132,13 @@ def _cpu_used() -> float:
 
 
 def run_job_logs(
-    job: dict[str, Any], contexts: LogContexts, layers: sandbox.Layers, limits: sandbox.Limits, raw: bool, result: int
+    job: dict[str, Any],
+    contexts: LogContexts,
+    layers: sandbox.Layers,
+    limits: sandbox.Limits,
+    raw: bool,
+    result: int,
+    printed: mmap.mmap | None = None,
 ) -> None:
     """Runs in the sandboxed child: the job's program on each of its logs, one result line per log.
 
@@ -153,7 +164,7 @@ def run_job_logs(
             if program is None:
                 outcome = _run_raw(job, layers)
             else:
-                outcome = run_log(job, ctx, layers, build_scope(limits), program)
+                outcome = run_log(job, ctx, layers, build_scope(limits, printed), program)
             payload = json.dumps(outcome).encode()
             if len(payload) > limits.result_bytes:
                 too_large = f"the result is too large ({len(payload)} bytes, limit {limits.result_bytes}); narrow it"

@@ -15,6 +15,7 @@ from pathlib import Path
 from mcp.server.mcpserver import MCPServer
 
 from avmine.evaluation.guarded_scoring import scoring_budget_from_env
+from avmine.server import __version__
 from avmine.server.executor import Executor
 from avmine.server.mcp import prompts, resources
 from avmine.server.mcp.state import HEADLESS_KEY, State
@@ -117,7 +118,9 @@ def create_server(
             executor.close()
             store.close()
 
-    server: MCPServer[State] = MCPServer("avmine", instructions=instructions(vlm_problem), lifespan=lifespan)
+    server: MCPServer[State] = MCPServer(
+        "avmine", version=__version__, instructions=instructions(vlm_problem), lifespan=lifespan
+    )
     for group in TOOL_GROUPS:
         group.register(server)
     resources.register(server, store, vlm_problem)

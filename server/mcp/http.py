@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import re
+import socket
 from typing import Any
 
 import uvicorn
@@ -97,6 +98,8 @@ def http_app(server: MCPServer[Any], host: str, token: str | None) -> ASGIApp:
     return BearerAuth(app, token) if token else app
 
 
-def serve_http(server: MCPServer[Any], host: str, port: int, token: str | None) -> None:
-    """Serve over streamable HTTP at ``http://host:port/mcp`` until stopped."""
-    uvicorn.run(http_app(server, host, token), host=host, port=port, log_level="warning")
+def serve_http(server: MCPServer[Any], listener: socket.socket, token: str | None) -> None:
+    """Serve over streamable HTTP on ``listener`` (``listen_socket.bind_listener``), at ``/mcp``, until stopped."""
+    host = listener.getsockname()[0]
+    config = uvicorn.Config(http_app(server, host, token), log_level="warning")
+    uvicorn.Server(config).run(sockets=[listener])

@@ -59,7 +59,7 @@ def render_comparison(raw: LogArrays, refined: LogArrays, lineage: Lineage, out:
         return rows[np.isin(np.asarray(arrays.row_timestamp_ns)[rows], instants)]
 
     fig, ax = plt.subplots(figsize=(8, 8), dpi=110)
-    draw_map(ax, refined.map_dir)
+    map_layers = draw_map(ax, refined.map_dir)
     points = []
     for uuid, rows in raw_rows:
         xy = raw.xyz_city[rows, :2]
@@ -93,6 +93,7 @@ def render_comparison(raw: LogArrays, refined: LogArrays, lineage: Lineage, out:
     ax.set_ylabel("city y (m)")
     ax.set_title(title)
     handles = [
+        *map_layers,
         Line2D([], [], color=RAW_COLOUR, linestyle="--", marker=".", label=f"raw: {lineage.parent_source}"),
         Line2D([], [], color=REFINED_COLOUR, label=f"refined: {lineage.refined_source}"),
         Line2D([], [], color=INTERPOLATED_COLOUR, linestyle="none", marker="o", label="interpolated (no raw box)"),

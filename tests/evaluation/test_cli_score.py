@@ -2,9 +2,14 @@
 
 import argparse
 import json
+import pickle
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from avmine.server.cli import score
@@ -42,3 +47,26 @@ def test_missing_map_is_a_clear_error(data_dir: Path, tmp_path: Path, capsys: py
     )
     assert args.func(args) == 2
     assert "no map directory" in capsys.readouterr().err
+
+
+def test_a_temporal_only_submission_shows_no_hota_numbers(
+    demo_gt: dict[Any, Any], data_dir: Path, tmp_path: Path
+) -> None:
+    def temporal(frame: dict[str, Any]) -> dict[str, Any]:
+        boxes = {"translation_m": np.zeros((0, 3)), "size": np.zeros((0, 3)), "yaw": np.zeros(0)}
+        ids = {"label": np.zeros(0, np.int32), "track_id": np.zeros(0, np.int32)}
+        return {"timestamp_ns": frame["timestamp_ns"], "is_positive": bool((frame["label"] == 0).any()), **boxes, **ids}
+
+    predictions = tmp_path / "temporal.pkl"
+    predictions.write_bytes(pickle.dumps({key: [temporal(f) for f in frames] for key, frames in demo_gt.items()}))
+    done = subprocess.run(
+        [sys.executable, "-m", "avmine.server.cli", "score", str(predictions), str(data_dir / "combined_gt_dev.pkl"),
+         "--dataset-dir", str(data_dir)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "temporal-only submission (no track ids): HOTA is not computed"  # said first
+    assert "HOTA-Temporal   -" in lines and "HOTA-Track      -" in lines
+    assert "Timestamp BA    1.000000" in lines
+    assert "0.0000" not in done.stdout and "0.000000" not in done.stdout  # no placeholder shown as a score

@@ -106,7 +106,7 @@ def test_a_program_that_hangs_or_overflows_on_one_log_fails_there_only(many_logs
     logs = _logs(many_logs)
     hangs, overflows = logs[0], logs[4]  # each first in its batch: the logs after it share its child
     program = (
-        f"if str(log_dir).endswith({hangs!r}):\n    while True:\n        pass\n"
+        f"if str(log_dir).endswith({hangs!r}):\n    print('stuck here')\n    while True:\n        pass\n"
         f"if str(log_dir).endswith({overflows!r}):\n    big = np.ones(1 << 31)\n" + LEFT_TURNS
     )
     limits = Limits(wall_seconds=3.0, cpu_seconds=30, memory_bytes=1 << 30, result_bytes=1 << 22)
@@ -116,6 +116,7 @@ def test_a_program_that_hangs_or_overflows_on_one_log_fails_there_only(many_logs
     by_log = {r.log_id: r for r in execution.results}
     expected = {r.log_id: r.scenario for r in reference.results}
     assert by_log[hangs].status == "timeout" and "ran past its 3 s limit" in (by_log[hangs].error or "")
+    assert by_log[hangs].stdout == "stuck here\n"  # what it printed before it was killed is kept
     assert by_log[overflows].status == "error" and "MemoryError" in (by_log[overflows].error or "")
     for log_id in logs:
         if log_id not in (hangs, overflows):

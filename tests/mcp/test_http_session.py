@@ -19,6 +19,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from avmine.server import __version__
 from avmine.server.headless.local_server import LocalMcpServer
 from avmine.server.mcp.http import MIN_TOKEN_LENGTH, check_token
 
@@ -75,6 +76,7 @@ def connect(url: str, token: str | None) -> Client:
 
 async def _names(url: str, token: str | None = None) -> list[str]:
     async with connect(url, token) as client:
+        assert client.server_info is not None and client.server_info.version == __version__  # never ""
         with anyio.fail_after(60):
             found = await client.call_tool("search_docs", {"query": "turning left"})
             assert not found.is_error and "turning(" in found.content[0].text

@@ -51,7 +51,9 @@ def register(server: MCPServer[State]) -> None:
             ),
         ] = None,
     ) -> list[Image | str]:
-        """Bird's-eye view: lanes, crossings, boxes by category; chosen tracks in magenta with their paths.
+        """Bird's-eye view: lanes, crossings, boxes by category with heading marks; chosen tracks magenta with paths.
+
+        The title gives the time in seconds from the log's start; the view always holds the ego and chosen tracks.
 
         Without tracks: the scene around the ego at end_index (default the middle). With compare_source and one
         track: that object's raw boxes (dashed orange) and refined boxes (blue), interpolated ones red, linked
@@ -72,10 +74,9 @@ def register(server: MCPServer[State]) -> None:
         view = _view(arrays, highlight, start_index, end_index, radius_m)
         digest = hashlib.sha256(repr((log_id, view)).encode()).hexdigest()[:12]
         out = state.image_dir / f"bev_{log_id[:8]}_{view.time_index}_{digest}.png"
-        title = f"{log_id[:8]}  t={view.time_index}" + (f"  window from {view.start_index}" if highlight else "")
-        await anyio.to_thread.run_sync(lambda: bev.render_bev(arrays, view, out, title=title))
+        drawn = await anyio.to_thread.run_sync(lambda: bev.render_bev(arrays, view, out, title=log_id[:8]))
         named = ", ".join(str(arrays.track_uuids[t])[:8] for t in highlight) or "none"
-        return [Image(data=out.read_bytes(), format="png"), f"saved to {out}; highlighted: {named}"]
+        return [Image(data=out.read_bytes(), format="png"), f"{drawn.title}; saved to {out}; highlighted: {named}"]
 
 
 async def _comparison(
