@@ -26,6 +26,7 @@ from avmine import atomic
 from avmine.atomic.context import LogContext, clear_pins, pin_context, set_active_source
 from avmine.atomic.program import ProgramError
 from avmine.atomic.runner import Compiled, Scope, compile_program, run_on_log, timed
+from avmine.atomic.trace import Trace
 from avmine.server.executor import policy, sandbox
 from avmine.server.executor.log_contexts import LogContexts, job_logs
 from avmine.server.executor.safe_builtins import BoundedText, make_builtins, safe_module
@@ -36,14 +37,17 @@ _MODULES = {name: safe_module(importlib.import_module(name)) for name in policy.
 
 
 def build_scope(limits: sandbox.Limits) -> Scope:
-    """The program's namespace: timed atomic functions, wrapped modules, stripped builtins, output capture."""
+    """The program's namespace: timed and traced atomic functions, wrapped modules, stripped builtins, output capture."""
     stdout = BoundedText(limits.stdout_chars)
     function_seconds: dict[str, float] = {}
+    trace = Trace()
     namespace: dict[str, Any] = {
-        name: timed(name, func, function_seconds) for name, func in atomic.program_namespace().items() if name != "np"
+        name: timed(name, func, function_seconds, trace)
+        for name, func in atomic.program_namespace().items()
+        if name != "np"
     }
     namespace.update(np=_MODULES["numpy"], output_dir=Path("/scratch"), __builtins__=make_builtins(stdout, _MODULES))
-    return Scope(namespace, stdout.text, function_seconds)
+    return Scope(namespace, stdout.text, function_seconds, trace)
 
 
 def _enforce_policy(tree: ast.Module) -> None:
@@ -75,11 +79,12 @@ def run_log(
         return {"status": "error", "error": f"sandbox layers not active: {', '.join(layers.missing())}"}
     run = run_on_log(program, scope, ctx.log_dir, job["prompt"])
     if run.error is not None:
-        return {"status": "error", "error": run.error, "stdout": run.stdout, "layers": layers.__dict__}
+        return {"status": "error", "error": run.error, "stdout": run.stdout, "trace": run.trace, "layers": layers.__dict__}
     return {
         "status": "ok",
         "scenario": scenario_document(run.scenario),
         "stdout": run.stdout,
+        "trace": run.trace,
         "function_seconds": run.function_seconds,
         "seconds": run.seconds,
         "layers": layers.__dict__,
