@@ -61,7 +61,7 @@ def timed(
     """``func`` adding its time to ``seconds[name]``; an argument error it raises names ``name``, the call written.
 
     With ``trace``, each call not made inside another traced call is a step of it; a function it returns
-    (``scenario_not(f)``) is traced too, as ``name(f)``.
+    (``scenario_not(f)``) is traced too, as ``name(f)``, its time left to ``f``'s own (counted once).
     """
     parameters = parameter_names(func) if trace is not None else []
 
@@ -81,7 +81,7 @@ def timed(
         if trace is not None and not trace.depth:
             if callable(result) and args:
                 inner = getattr(args[0], "__name__", "function")
-                return timed(f"{name}({inner})", result, seconds, trace)
+                return timed(f"{name}({inner})", result, {}, trace)
             trace.record(name, parameters, args, kwargs, result)
         return result
 

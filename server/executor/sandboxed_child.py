@@ -37,7 +37,7 @@ _MODULES = {name: safe_module(importlib.import_module(name)) for name in policy.
 
 
 def build_scope(limits: sandbox.Limits) -> Scope:
-    """The program's namespace: timed and traced atomic functions, wrapped modules, stripped builtins, output capture."""
+    """The program's namespace: timed, traced atomic functions, wrapped modules, stripped builtins, output capture."""
     stdout = BoundedText(limits.stdout_chars)
     function_seconds: dict[str, float] = {}
     trace = Trace()
@@ -79,7 +79,8 @@ def run_log(
         return {"status": "error", "error": f"sandbox layers not active: {', '.join(layers.missing())}"}
     run = run_on_log(program, scope, ctx.log_dir, job["prompt"])
     if run.error is not None:
-        return {"status": "error", "error": run.error, "stdout": run.stdout, "trace": run.trace, "layers": layers.__dict__}
+        failed = {"status": "error", "error": run.error, "stdout": run.stdout, "trace": run.trace}
+        return {**failed, "layers": layers.__dict__}
     return {
         "status": "ok",
         "scenario": scenario_document(run.scenario),
