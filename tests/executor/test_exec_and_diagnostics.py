@@ -110,7 +110,7 @@ def test_exec_cli_shows_where_a_program_failed_and_what_it_printed(tmp_path: Pat
     )
     text = run(runtime)
     assert "KeyError: 'nope'\n      line 5: pick(v)\n      line 4: return s['nope']" in text
-    assert f"--- printed on {LOG[:8]}:\nvehicles: " in text
+    assert f"--- the program's own output (print) on {LOG[:8]}:\nvehicles: " in text
     document = json.loads(run(runtime, "--json"))
     assert document["printed"][LOG].startswith("vehicles: ")
 
