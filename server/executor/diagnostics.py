@@ -239,10 +239,7 @@ def diagnose(store: Store, execution: Execution, source: str, expected: str | No
     ran = sum(r["status"] == "ok" for r in per_log)
     errors = distinct_errors(per_log)
     mistakes = [found.text() for found in empty_ranges(execution.program, FUNCTIONS)]
-    emptied = emptied_hint(execution.results)
-    if emptied:
-        mistakes.append(emptied)
-    mistakes += _likely_mistakes(ran, empty, referred, related, expected, per_log, emptied is not None)
+    mistakes += _likely_mistakes(ran, empty, referred, related, expected, per_log, emptied_hint(execution.results))
     tracks.sort(key=lambda t: -t.referred_timestamps)
     return Diagnostics(
         logs=len(per_log),
@@ -280,14 +277,18 @@ def _likely_mistakes(
     related: Counter[str],
     expected: str | None,
     per_log: list[dict[str, Any]],
-    emptied_named: bool = False,
+    emptied: str | None = None,
 ) -> list[str]:
     mistakes = []
-    if ran and empty == ran and not emptied_named:
+    if ran and empty == ran:
         mistakes.append(
-            "nothing was found in any log: some filter removes everything; run the program step by step "
-            "(output an intermediate scenario) to see which call empties it"
+            f"nothing was found in any log; {emptied}"
+            if emptied
+            else "nothing was found in any log: some filter "
+            "removes everything; the steps above show what each call kept"
         )
+    elif emptied:
+        mistakes.append(emptied)
     if expected and referred:
         wrong = {c: n for c, n in referred.items() if not _matches(c, expected)}
         if sum(wrong.values()) > sum(referred.values()) / 2:

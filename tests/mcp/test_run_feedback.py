@@ -51,7 +51,9 @@ async def _feedback_checks(db: Path) -> None:
                 "  line 4 get_objects_of_category(category='BUS'): 0 objects, 0 timestamps"
                 f"  <- first emptied the answer on 1 log ({LOG[:8]})"
             ) in shown
-            assert "likely mistake: the first call that returned no object: line 4 " in shown
+            assert (
+                "likely mistake: nothing was found in any log; the first call that returned no object: line 4 " in shown
+            )
             # the filter keeps all 91 keys (RefAV's convention): the program's len() says so, the trace counts 8
             assert summary["printed"] == {LOG: "keys after turning: 91"}
             assert f"--- the program's own output (print) on {LOG[:8]}:\nkeys after turning: 91" in shown
