@@ -116,7 +116,7 @@ class Trace:
         shown: list[str] = []
         inputs: list[int] = []
         named = [(parameters[i] if i < len(parameters) else "", v) for i, v in enumerate(args)]
-        for key, value in [*named, *kwargs.items()]:
+        for param, value in [*named, *kwargs.items()]:
             text, objects = _argument(value)
             if text == "log_dir":
                 continue
@@ -125,14 +125,14 @@ class Trace:
                 inputs.append(objects)
             elif scenarios:
                 inputs += [count(v)[0] for v in value]
-            shown.append(text if scenarios or not key else f"{key}={text}")
+            shown.append(text if scenarios or not param else f"{param}={text}")
         key = (_caller_line(), name, ", ".join(shown))
         step = self.steps.get(key)
         if step is None:
             if len(self.steps) >= MAX_STEPS:
                 self.more_steps += 1
                 return
-            step = self.steps[key] = Step(*key, inputs=[0] * len(inputs))
+            step = self.steps[key] = Step(key[0], key[1], key[2], inputs=[0] * len(inputs))
         objects, stamps = count(result)
         step.calls += 1
         step.inputs = [a + b for a, b in zip(step.inputs, inputs, strict=False)]

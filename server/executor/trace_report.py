@@ -79,7 +79,7 @@ def summed(results: list[LogResult]) -> tuple[list[SummedStep], int]:
             key = (int(raw["line"]), str(raw["function"]), str(raw["args"]))
             step = steps.get(key)
             if step is None:
-                step = steps[key] = SummedStep(*key, inputs=[0] * len(raw["inputs"]))
+                step = steps[key] = SummedStep(key[0], key[1], key[2], inputs=[0] * len(raw["inputs"]))
             step.calls += raw["calls"]
             step.inputs = [a + b for a, b in zip(step.inputs, raw["inputs"], strict=False)]
             step.objects += raw["objects"]
