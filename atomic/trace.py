@@ -25,6 +25,11 @@ MAX_STEPS = 60
 """Distinct steps kept per log; calls of further steps are counted in ``more_steps`` only."""
 ARG_CHARS = 60
 """The longest rendering of one argument (a long string or list is cut)."""
+ARGS_CHARS = 400
+"""The longest rendering of a call's arguments; NAME_CHARS bounds its function's name."""
+NAME_CHARS = 120
+MAX_INPUTS = 16
+"""Scenario arguments whose sizes a step keeps (``scenario_and`` may take any number)."""
 SCENARIO = "<scenario>"
 """How a scenario argument appears in a step's arguments; its size is in the step's ``inputs``."""
 
@@ -73,8 +78,11 @@ def _argument(value: Any) -> tuple[str, int | None]:
         return str(getattr(value, "__name__", type(value).__name__)), None
     if isinstance(value, list | tuple) and value and all(isinstance(v, dict) for v in value):
         return f"[{', '.join(SCENARIO for _ in value)}]", None  # scenario_and/or: sizes are its inputs
-    text = repr(value)
-    return (text if len(text) <= ARG_CHARS else text[: ARG_CHARS - 3] + "..."), None
+    return _cut(repr(value), ARG_CHARS), None
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass
@@ -126,7 +134,8 @@ class Trace:
             elif scenarios:
                 inputs += [count(v)[0] for v in value]
             shown.append(text if scenarios or not param else f"{param}={text}")
-        key = (_caller_line(), name, ", ".join(shown))
+        key = (_caller_line(), _cut(name, NAME_CHARS), _cut(", ".join(shown), ARGS_CHARS))
+        inputs = inputs[:MAX_INPUTS]
         step = self.steps.get(key)
         if step is None:
             if len(self.steps) >= MAX_STEPS:

@@ -31,7 +31,7 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
-from avmine.atomic.trace import MAX_STEPS
+from avmine.atomic.trace import ARGS_CHARS, MAX_INPUTS, MAX_STEPS, NAME_CHARS
 from avmine.server.executor.sandbox import Layers, Limits
 from avmine.store.bounds import ERROR_CHARS, bound
 
@@ -127,10 +127,10 @@ class TraceStep(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     line: Count
-    function: Annotated[str, Field(max_length=200)]
-    args: Annotated[str, Field(max_length=2000)]
+    function: Annotated[str, Field(max_length=NAME_CHARS)]
+    args: Annotated[str, Field(max_length=ARGS_CHARS)]
     calls: Count
-    inputs: Annotated[list[Count], Field(max_length=64)]
+    inputs: Annotated[list[Count], Field(max_length=MAX_INPUTS)]
     objects: Count
     timestamps: Count
     empty_calls: Count

@@ -90,10 +90,13 @@ def summed(results: list[LogResult]) -> tuple[list[SummedStep], int]:
     return list(steps.values()), more
 
 
-def trace_json(results: list[LogResult]) -> dict[str, Any]:
-    """The summed trace as tools return it, bounded to ``MAX_STEPS_SHOWN`` steps."""
+def trace_json(results: list[LogResult], with_logs: bool | None = None) -> dict[str, Any]:
+    """The summed trace as tools return it, bounded to ``MAX_STEPS_SHOWN`` steps.
+
+    ``with_logs``: whether each step lists its per-log counts (None: where the run has at most ``PER_LOG_SHOWN`` logs).
+    """
     steps, more = summed(results)
-    with_logs = len(results) <= PER_LOG_SHOWN
+    with_logs = len(results) <= PER_LOG_SHOWN if with_logs is None else with_logs
     return {
         "logs": sum(r.trace is not None for r in results),
         "steps": [step.as_json(with_logs) for step in steps[:MAX_STEPS_SHOWN]],

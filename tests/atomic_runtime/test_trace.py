@@ -8,7 +8,8 @@ from avmine import atomic
 from avmine.atomic import docs
 from avmine.atomic.runner import run_program
 from avmine.atomic.scenario import timestamps
-from avmine.atomic.trace import MAX_STEPS
+from avmine.atomic.trace import MAX_INPUTS, MAX_STEPS
+from avmine.server.executor.messages import TraceDocument
 from avmine.store import Store
 
 from .conftest import LOGS
@@ -59,12 +60,17 @@ def test_trace_counts_what_each_call_kept(demo_db: Store, tmp_path: Path) -> Non
 def test_trace_is_bounded(demo_db: Store, tmp_path: Path) -> None:
     program = (
         "cars = get_objects_of_category(log_dir, category='REGULAR_VEHICLE')\n"
-        f"for speed in range({MAX_STEPS + 20}):\n"
+        "everything = scenario_and([cars] * 100)\n"
+        f"for speed in range({MAX_STEPS}):\n"
         "    has_velocity(cars, log_dir, min_velocity=speed)\n"
         "output_scenario(cars, description, log_dir, output_dir)\n"
     )
     run = run_program(program, atomic.program_namespace(), demo_db.log_dir(LOGS[0]), "x", tmp_path)
-    assert len(run.trace["steps"]) == MAX_STEPS and run.trace["more_steps"] == 21
+    steps = run.trace["steps"]
+    assert len(steps) == MAX_STEPS and run.trace["more_steps"] == 2  # the last two speeds' calls
+    assert steps[1]["function"] == "scenario_and" and steps[1]["args"].endswith("...")
+    assert len(steps[1]["inputs"]) == MAX_INPUTS
+    TraceDocument.model_validate(run.trace)  # what the sandboxed child sends passes the executor's schema
 
 
 def test_every_filter_doc_says_it_keeps_every_key() -> None:

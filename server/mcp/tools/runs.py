@@ -148,7 +148,8 @@ def register(server: MCPServer[State]) -> None:
         rows = [
             {"log_id": r.log_id, "status": r.status, "error": clip(r.error, 1500) if r.error else None,
              "referred_tracks": count(r.scenario)[0], **_referred(r.scenario),
-             "trace": trace_json([r])["steps"] if r.trace else [], "printed": printed.get(r.log_id, "")}
+             "trace": trace_json([r], with_logs=False)["steps"] if r.trace else [],
+             "printed": printed.get(r.log_id, "")}
             for r in results
         ]  # fmt: skip
         distinct_errors(rows)  # an error repeated across logs is given in full once
