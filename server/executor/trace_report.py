@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from avmine.atomic.trace import SCENARIO, count
+from avmine.atomic.trace import SCENARIO, Step, count
 from avmine.store.runs import LogResult
 
 MAX_STEPS_SHOWN = 30
@@ -20,16 +20,9 @@ PER_LOG_SHOWN = 8
 
 
 @dataclass
-class SummedStep:
+class SummedStep(Step):
     """One step over all the logs it ran on."""
 
-    line: int
-    function: str
-    args: str
-    calls: int = 0
-    inputs: list[int] = field(default_factory=list)
-    objects: int = 0
-    timestamps: int = 0
     per_log: dict[str, list[int]] = field(default_factory=dict)
     """log id -> [objects, timestamps] on that log."""
     emptied: list[str] = field(default_factory=list)
@@ -45,7 +38,7 @@ class SummedStep:
             shown += rest
         return f"{self.function}({shown})"
 
-    def as_json(self, with_logs: bool) -> dict[str, Any]:
+    def document(self, with_logs: bool) -> dict[str, Any]:
         """The step as tools return it."""
         document: dict[str, Any] = {
             "line": self.line, "call": self.call(), "calls": self.calls,
@@ -99,7 +92,7 @@ def trace_json(results: list[LogResult], with_logs: bool | None = None) -> dict[
     with_logs = len(results) <= PER_LOG_SHOWN if with_logs is None else with_logs
     return {
         "logs": sum(r.trace is not None for r in results),
-        "steps": [step.as_json(with_logs) for step in steps[:MAX_STEPS_SHOWN]],
+        "steps": [step.document(with_logs) for step in steps[:MAX_STEPS_SHOWN]],
         "more_steps": max(len(steps) - MAX_STEPS_SHOWN, 0) + more,
     }
 
