@@ -28,6 +28,12 @@ PARAMETER_GLOSSARY: dict[str, str] = {
 }
 """Meanings of parameters shared by many functions, for those a docstring does not describe."""
 
+KEEPS_EVERY_KEY = (
+    "objects where the rule never holds can stay in the result as keys with [] or {} (RefAV's convention), "
+    "so len(result) counts candidates, not matches: count the keys with timestamps."
+)
+"""Said in the returns of every filter and relational function (``describe``): agents counted len(result)."""
+
 _SECTION = re.compile(r"^(Args|Returns|Example|Examples|Raises|Prompts say):\s*$")
 
 
@@ -133,14 +139,18 @@ def describe(func: Callable[..., Any], name: str | None = None) -> FunctionDoc:
         for p in signature.parameters.values()
         if p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
     )
+    kind = _kind(name, list(signature.parameters))
+    returns = " ".join(line.strip() for line in sections.get("Returns", [])).strip()
+    if "filter" in kind or "relational" in kind:
+        returns = f"{returns.rstrip('.')}; {KEEPS_EVERY_KEY}" if returns else f"The input objects; {KEEPS_EVERY_KEY}"
     return FunctionDoc(
         name=name,
-        kind=_kind(name, list(signature.parameters)),
+        kind=kind,
         signature=f"{name}({shown})",
         summary=summary.strip(),
         description="\n".join(sections[""]).strip(),
         parameters=parameters,
-        returns=" ".join(line.strip() for line in sections.get("Returns", [])).strip(),
+        returns=returns,
         example=inspect.cleandoc("\n".join(sections.get("Example", []))),
         phrasings=_phrasings(sections.get("Prompts say", [])),
     )

@@ -22,6 +22,7 @@ from typing import Any
 from avmine.atomic.output import post_process_scenario
 from avmine.atomic.program import ProgramError, normalise, prepare
 from avmine.atomic.program_errors import PROGRAM_FILE, name_the_call, runtime_error
+from avmine.atomic.trace import Trace, parameter_names
 from avmine.atomic.validation import ArgumentError
 
 NO_OUTPUT = "the program finished without calling output_scenario"
@@ -54,18 +55,35 @@ def compile_program(text: str, check: Callable[[Any], None] | None = None) -> Co
         return Compiled(code_text, None, f"syntax error on line {exc.lineno}: {exc.msg}")
 
 
-def timed(name: str, func: Callable[..., Any], seconds: dict[str, float]) -> Callable[..., Any]:
-    """``func`` adding its time to ``seconds[name]``; an argument error it raises names ``name``, the call written."""
+def timed(
+    name: str, func: Callable[..., Any], seconds: dict[str, float], trace: Trace | None = None
+) -> Callable[..., Any]:
+    """``func`` adding its time to ``seconds[name]``; an argument error it raises names ``name``, the call written.
+
+    With ``trace``, each call not made inside another traced call is a step of it; a function it returns
+    (``scenario_not(f)``) is traced too, as ``name(f)``, its time left to ``f``'s own (counted once).
+    """
+    parameters = parameter_names(func) if trace is not None else []
 
     def call(*args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
+        if trace is not None:
+            trace.depth += 1
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
         except (ArgumentError, TypeError) as exc:
             name_the_call(exc, name, func)
             raise
         finally:
             seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
+            if trace is not None:
+                trace.depth -= 1
+        if trace is not None and not trace.depth:
+            if callable(result) and args:
+                inner = getattr(args[0], "__name__", "function")
+                return timed(f"{name}({inner})", result, {}, trace)
+            trace.record(name, parameters, args, kwargs, result)
+        return result
 
     call.__name__ = func.__name__
     call.__wrapped__ = func  # type: ignore[attr-defined]  # scenario_not and reverse_relationship read signatures
@@ -82,6 +100,8 @@ class Scope:
     """What the program printed so far."""
     function_seconds: dict[str, float] = field(default_factory=dict)
     """Filled by the functions of ``namespace`` that were wrapped with ``timed``."""
+    trace: Trace = field(default_factory=Trace)
+    """Filled by the functions of ``namespace`` that were wrapped with ``timed`` and this trace."""
 
 
 @dataclass
@@ -94,6 +114,8 @@ class LogRun:
     """The same before post-processing, kept only when asked (``keep_raw``: tests that look inside)."""
     stdout: str = ""
     error: str | None = None
+    trace: dict[str, Any] = field(default_factory=dict)
+    """What each atomic call of the program kept (``avmine.atomic.trace``)."""
     function_seconds: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -135,6 +157,7 @@ def run_on_log(program: Compiled, scope: Scope, log_dir: Path, description: str,
             if not run.outputs:
                 run.error = NO_OUTPUT
     run.stdout = scope.stdout()
+    run.trace = scope.trace.as_json()
     run.seconds = time.perf_counter() - started
     return run
 
@@ -156,10 +179,13 @@ def run_program(
         keep_raw: also keep each output before post-processing (``LogRun.raw_outputs``).
     """
     seconds: dict[str, float] = {}
-    scope = {name: timed(name, value, seconds) if callable(value) else value for name, value in namespace.items()}
+    trace = Trace()
+    scope = {
+        name: timed(name, value, seconds, trace) if callable(value) else value for name, value in namespace.items()
+    }
     scope["output_dir"] = output_dir
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         return run_on_log(
-            compile_program(text), Scope(scope, printed.getvalue, seconds), log_dir, description, keep_raw
+            compile_program(text), Scope(scope, printed.getvalue, seconds, trace), log_dir, description, keep_raw
         )

@@ -22,7 +22,14 @@ from avmine.store.arrays import ANNOTATIONS_SOURCE, LogArrays, load_log_arrays
 from avmine.store.errors import DatabaseLockedError, NoDatabaseError, SchemaVersionError, StoreError
 from avmine.store.logs_copy import STAMP_KEY as LOGS_COPY_STAMP_KEY
 from avmine.store.paths import cache_root_for, resolve_db_path
-from avmine.store.schema import REFINED_KIND, SCHEMA_VERSION, UNKEYED_IN_V4, create_statement, create_statements
+from avmine.store.schema import (
+    REFINED_KIND,
+    SCHEMA_VERSION,
+    TRACE_COLUMN,
+    UNKEYED_IN_V4,
+    create_statement,
+    create_statements,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -190,6 +197,18 @@ class Store:
                 self.con.execute("DELETE FROM meta WHERE key IN ('schema_version', ?)", [LOGS_COPY_STAMP_KEY])
                 self.con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         self._allow_refined_kind()
+        self._add_trace_column()
+
+    def _add_trace_column(self) -> None:
+        """Add ``run_results.trace`` once where a version-4 file predates it (runs are not in the SQL copy)."""
+        table, column, kind = TRACE_COLUMN
+        present = self.con.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?", [table, column]
+        ).fetchone()
+        if present and present[0]:
+            return
+        with self.transaction():
+            self.con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def _allow_refined_kind(self) -> None:
         """Rebuild ``track_sources`` once where its kind check predates refined sources.

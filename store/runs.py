@@ -28,6 +28,7 @@ class LogResult:
         error: what went wrong, for people and agents.
         stdout: what the program printed (bounded by the executor).
         seconds: wall time on this log.
+        trace: what each atomic call of the program kept (``avmine.atomic.trace``); None when it never ran.
     """
 
     log_id: str
@@ -36,6 +37,7 @@ class LogResult:
     error: str | None = None
     stdout: str = ""
     seconds: float = 0.0
+    trace: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ def record_run(store: Store, run: Run, results: list[LogResult], con: duckdb.Duc
                 "scenario": None if result.scenario is None else json.dumps(_jsonable(result.scenario)),
                 "num_referred_tracks": tracks,
                 "num_referred_timestamps": stamps,
+                "trace": None if result.trace is None else json.dumps(result.trace),
             }
         )
     # plain parameterised inserts: a run is a handful of rows, where DataFrame registration costs more
@@ -168,6 +171,7 @@ def _result(row: Mapping[Hashable, Any]) -> LogResult:
         error=row["error"] if isinstance(row["error"], str) else None,
         stdout=str(row["stdout"] or ""),
         seconds=float(row["seconds"] or 0.0),
+        trace=json.loads(row["trace"]) if isinstance(row.get("trace"), str) else None,  # absent in a read-only old file
     )
 
 

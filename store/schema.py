@@ -14,7 +14,9 @@ provenance). A change to an existing table needs its own
 doubled insert time; ingest checks that uniqueness itself (one box per track and timestamp, one
 pose per timestamp) and replaces a log's rows as a whole. Within version 4, ``track_sources.kind``
 gained ``refined`` (``REFINED_KIND``): a file whose check does not allow it yet is rebuilt once
-when opened writable, its refined sources (those with ``refinements`` rows) re-kinded.
+when opened writable, its refined sources (those with ``refinements`` rows) re-kinded; ``run_results``
+gained ``trace`` (``TRACE_COLUMN``), added when a file without it is opened writable (a read-only reader
+finds no traces in such a file).
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ UNKEYED_IN_V4 = ("boxes", "ego_poses")
 
 REFINED_KIND: Final = "refined"
 """``track_sources.kind`` of a source ``avmine refine`` made (how: the ``refinements`` table)."""
+
+TRACE_COLUMN: Final = ("run_results", "trace", "VARCHAR")
+"""The column version 4 gained after its first files: each run result's per-step trace (JSON)."""
 
 LABELS = ("REFERRED", "RELATED", "OTHER")
 """Ground-truth labels, in the order of the challenge's integer codes 0, 1, 2."""
@@ -198,6 +203,7 @@ CREATE TABLE IF NOT EXISTS run_results (
     scenario VARCHAR,               -- JSON of the scenario dict passed to output_scenario
     num_referred_tracks INTEGER,
     num_referred_timestamps INTEGER,
+    trace VARCHAR,                  -- JSON: what each atomic call kept (avmine.atomic.trace); added within version 4
     PRIMARY KEY (run_id, log_id)
 );
 

@@ -15,9 +15,11 @@ from avmine.server.executor import Limits, LogSelection
 from avmine.server.executor.cluster import add_ray_option
 from avmine.server.executor.diagnostics import diagnose
 from avmine.server.executor.memory import add_budget_option
+from avmine.server.executor.printed import printed_lines, program_output
 from avmine.server.sharing.client import run_on_database
 from avmine.server.sharing.commands import CommandContext
 from avmine.store.arrays import ANNOTATIONS_SOURCE
+from avmine.store.bounds import STDOUT_CHARS
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -72,12 +74,13 @@ def operate(args: argparse.Namespace, ctx: CommandContext) -> int:
             "results": {r.log_id: r.scenario for r in execution.results},
             "sandbox": execution.layers,
             "printed": {r.log_id: r.stdout for r in execution.results},
+            "traces": {r.log_id: r.trace for r in execution.results},
         }
         print(json.dumps(document, default=str), file=ctx.out)
     else:
         print(f"run {execution.run_id}: {execution.status} in {execution.seconds:.2f} s", file=ctx.out)
         print(diagnostics.text(), file=ctx.out)
-        for result in execution.results:
-            if result.stdout.strip():
-                print(f"--- printed on {result.log_id[:8]}:\n{result.stdout.rstrip()}", file=ctx.out)
+        printed = program_output(execution.results, STDOUT_CHARS, len(execution.results) * STDOUT_CHARS)  # all of it
+        for line in printed_lines(printed, execution.results):
+            print(line, file=ctx.out)
     return ExitCode.FAILED if execution.status in ("failed", "rejected") else ExitCode.OK

@@ -18,6 +18,7 @@ from avmine.atomic.categories import referred_category
 from avmine.atomic.scenario import timestamps as scenario_timestamps
 from avmine.server.executor.executor import Execution
 from avmine.server.executor.ranges import empty_ranges
+from avmine.server.executor.trace_report import emptied_hint, logs_named, trace_json, trace_lines
 from avmine.store.database import Store, now
 
 SEGMENT_GAP_S = 0.35
@@ -54,10 +55,17 @@ class Diagnostics:
     likely_mistakes: list[str]
     tracks: list[TrackSummary] = field(default_factory=list)
     function_seconds: dict[str, float] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    """Each distinct error once, with the logs it hit (``per_log`` names it in full only on the first)."""
+    trace: dict[str, Any] = field(default_factory=dict)
+    """The per-step trace summed over the logs (``trace_report.trace_json``)."""
+    trace_text: list[str] = field(default_factory=list, repr=False)
 
     def as_json(self) -> dict[str, Any]:
         """The diagnostics as plain JSON data."""
-        return asdict(self)
+        document = asdict(self)
+        del document["trace_text"]
+        return document
 
     def text(self) -> str:
         """A compact rendering for an agent."""
@@ -73,9 +81,10 @@ class Diagnostics:
         if self.expected_category:
             lines.append(f"expected referred category: {self.expected_category}")
         for row in self.per_log:
-            detail = row["error"].splitlines()[0] if row.get("error") else f"{row['referred_tracks']} tracks"
-            lines.append(f"  {row['log_id'][:8]} {row['status']:<7} {detail}")
+            if not row.get("error"):
+                lines.append(f"  {row['log_id'][:8]} {row['status']:<7} {row['referred_tracks']} tracks")
         lines += self._error_details()
+        lines += self.trace_text
         for track in self.tracks[:5]:
             lines.append(
                 f"  track {track.track_uuid[:8]} ({track.category}) in {track.log_id[:8]}: {track.referred_timestamps} "
@@ -90,19 +99,29 @@ class Diagnostics:
 
     def _error_details(self) -> list[str]:
         """Each distinct error in full once (the program's lines, the caret under a syntax error), with its logs."""
-        logs_of: dict[str, list[str]] = {}
-        for row in self.per_log:
-            error = (row.get("error") or "").rstrip()
-            if "\n" in error:
-                logs_of.setdefault(error, []).append(row["log_id"][:8])
         lines = []
-        for error, logs in list(logs_of.items())[:MAX_ERRORS_SHOWN]:
-            lines.append(f"error in {', '.join(logs)}:")
-            lines += [f"    {line}" for line in error.splitlines()]
-        if len(logs_of) > MAX_ERRORS_SHOWN:
-            hidden = len(logs_of) - MAX_ERRORS_SHOWN
+        for entry in self.errors[:MAX_ERRORS_SHOWN]:
+            first, *rest = str(entry["error"]).rstrip().splitlines() or [""]
+            lines.append(f"  error on {logs_named(entry['logs'])}: {first}")
+            lines += [f"    {line}" for line in rest]
+        if len(self.errors) > MAX_ERRORS_SHOWN:
+            hidden = len(self.errors) - MAX_ERRORS_SHOWN
             lines.append(f"({hidden} more different errors; get_run and exec --json have every log's)")
         return lines
+
+
+def distinct_errors(per_log: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each distinct error once with the logs it hit; ``per_log`` rows after the first say whose it is instead."""
+    first_of: dict[str, dict[str, Any]] = {}
+    for row in per_log:
+        error = (row.get("error") or "").rstrip()
+        if not error:
+            continue
+        entry = first_of.setdefault(error, {"error": error, "logs": []})
+        if entry["logs"]:
+            row["error"] = f"the same error as on {entry['logs'][0][:8]}"
+        entry["logs"].append(row["log_id"])
+    return list(first_of.values())
 
 
 def _timestamps(value: Any) -> set[int]:
@@ -207,8 +226,9 @@ def diagnose(store: Store, execution: Execution, source: str, expected: str | No
                 )  # fmt: skip
         per_log.append(row)
     ran = sum(r["status"] == "ok" for r in per_log)
+    errors = distinct_errors(per_log)
     mistakes = [found.text() for found in empty_ranges(execution.program, FUNCTIONS)]
-    mistakes += _likely_mistakes(ran, empty, referred, related, expected, per_log)
+    mistakes += _likely_mistakes(ran, empty, referred, related, expected, per_log, emptied_hint(execution.results))
     tracks.sort(key=lambda t: -t.referred_timestamps)
     return Diagnostics(
         logs=len(per_log),
@@ -221,6 +241,9 @@ def diagnose(store: Store, execution: Execution, source: str, expected: str | No
         likely_mistakes=mistakes,
         tracks=tracks[:20],
         function_seconds={k: round(v, 4) for k, v in execution.function_seconds.items()},
+        errors=errors,
+        trace=trace_json(execution.results),
+        trace_text=trace_lines(execution.results),
     )
 
 
@@ -243,13 +266,18 @@ def _likely_mistakes(
     related: Counter[str],
     expected: str | None,
     per_log: list[dict[str, Any]],
+    emptied: str | None = None,
 ) -> list[str]:
     mistakes = []
     if ran and empty == ran:
         mistakes.append(
-            "nothing was found in any log: some filter removes everything; run the program step by step "
-            "(output an intermediate scenario) to see which call empties it"
+            f"nothing was found in any log; {emptied}"
+            if emptied
+            else "nothing was found in any log: some filter "
+            "removes everything; the steps above show what each call kept"
         )
+    elif emptied:
+        mistakes.append(emptied)
     if expected and referred:
         wrong = {c: n for c, n in referred.items() if not _matches(c, expected)}
         if sum(wrong.values()) > sum(referred.values()) / 2:
@@ -265,6 +293,5 @@ def _likely_mistakes(
             mistakes.append(f"most referred objects are {listing}, but the prompt refers to {expected}{hint}")
     failed = [row for row in per_log if row["status"] != "ok"]
     if failed and len(failed) == len(per_log):
-        first = (failed[0].get("error") or "").splitlines()[0]
-        mistakes.append(f"the program failed on every log; first error: {first}")
+        mistakes.append("the program failed on every log (its errors are above, each once)")
     return mistakes

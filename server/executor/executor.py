@@ -465,6 +465,7 @@ class Executor:
                 error=replies[log_id].get("error"),
                 stdout=replies[log_id].get("stdout", ""),
                 seconds=replies[log_id].get("seconds", 0.0),
+                trace=replies[log_id].get("trace"),
             )
             for log_id in log_ids
         ]

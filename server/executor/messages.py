@@ -31,6 +31,7 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
+from avmine.atomic.trace import ARGS_CHARS, MAX_INPUTS, MAX_STEPS, NAME_CHARS
 from avmine.server.executor.sandbox import Layers, Limits
 from avmine.store.bounds import ERROR_CHARS, bound
 
@@ -117,6 +118,34 @@ _LAYER_NAMES = frozenset(f.name for f in fields(Layers))
 _MODES = ("root", "user-namespace", "unknown")
 
 
+Count = Annotated[StrictInt, Field(ge=0)]
+
+
+class TraceStep(BaseModel):
+    """One step of a program's trace (``avmine.atomic.trace.Step``)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    line: Count
+    function: Annotated[str, Field(max_length=NAME_CHARS)]
+    args: Annotated[str, Field(max_length=ARGS_CHARS)]
+    calls: Count
+    inputs: Annotated[list[Count], Field(max_length=MAX_INPUTS)]
+    objects: Count
+    timestamps: Count
+    empty_calls: Count
+
+
+class TraceDocument(BaseModel):
+    """A program's trace on one log (``avmine.atomic.trace.Trace``)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    steps: Annotated[list[TraceStep], Field(max_length=MAX_STEPS)]
+    first_empty: Count | None = None
+    more_steps: Count = 0
+
+
 class _Result(BaseModel):
     model_config = ConfigDict(strict=True)
 
@@ -124,6 +153,7 @@ class _Result(BaseModel):
     scenario: Scenario | None = None
     error: str | None = None
     stdout: str = ""
+    trace: TraceDocument | None = None
     seconds: FiniteFloat = 0.0
     function_seconds: dict[str, FiniteFloat] = Field(default_factory=dict)
     layers: dict[str, bool | str] = Field(default_factory=dict)
@@ -156,6 +186,8 @@ class _Result(BaseModel):
         result["stdout"] = bound(self.stdout, stdout_chars + 256)
         if self.error is not None:
             result["error"] = bound(self.error, ERROR_CHARS)
+        if self.trace is not None:
+            result["trace"] = self.trace.model_dump()
         return result
 
 

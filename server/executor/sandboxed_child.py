@@ -27,6 +27,7 @@ from avmine import atomic
 from avmine.atomic.context import LogContext, clear_pins, pin_context, set_active_source
 from avmine.atomic.program import ProgramError
 from avmine.atomic.runner import Compiled, Scope, compile_program, run_on_log, timed
+from avmine.atomic.trace import Trace
 from avmine.server.executor import policy, sandbox
 from avmine.server.executor.log_contexts import LogContexts, job_logs
 from avmine.server.executor.safe_builtins import BoundedText, make_builtins, safe_module
@@ -37,18 +38,21 @@ _MODULES = {name: safe_module(importlib.import_module(name)) for name in policy.
 
 
 def build_scope(limits: sandbox.Limits, printed: mmap.mmap | None = None) -> Scope:
-    """The program's namespace: timed atomic functions, wrapped modules, stripped builtins, output capture.
+    """The program's namespace: timed, traced atomic functions, wrapped modules, stripped builtins, output capture.
 
     ``printed``: shared memory the output is mirrored into as it is printed (read by the worker if the program is
     killed).
     """
     stdout = BoundedText(limits.stdout_chars, printed)
     function_seconds: dict[str, float] = {}
+    trace = Trace()
     namespace: dict[str, Any] = {
-        name: timed(name, func, function_seconds) for name, func in atomic.program_namespace().items() if name != "np"
+        name: timed(name, func, function_seconds, trace)
+        for name, func in atomic.program_namespace().items()
+        if name != "np"
     }
     namespace.update(np=_MODULES["numpy"], output_dir=Path("/scratch"), __builtins__=make_builtins(stdout, _MODULES))
-    return Scope(namespace, stdout.text, function_seconds)
+    return Scope(namespace, stdout.text, function_seconds, trace)
 
 
 def _enforce_policy(tree: ast.Module) -> None:
@@ -80,11 +84,13 @@ def run_log(
         return {"status": "error", "error": f"sandbox layers not active: {', '.join(layers.missing())}"}
     run = run_on_log(program, scope, ctx.log_dir, job["prompt"])
     if run.error is not None:
-        return {"status": "error", "error": run.error, "stdout": run.stdout, "layers": layers.__dict__}
+        failed = {"status": "error", "error": run.error, "stdout": run.stdout, "trace": run.trace}
+        return {**failed, "layers": layers.__dict__}
     return {
         "status": "ok",
         "scenario": scenario_document(run.scenario),
         "stdout": run.stdout,
+        "trace": run.trace,
         "function_seconds": run.function_seconds,
         "seconds": run.seconds,
         "layers": layers.__dict__,

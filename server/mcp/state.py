@@ -97,9 +97,12 @@ def current(ctx: Context[State, Any]) -> State:
     return state
 
 
-def answer(structured: dict[str, Any], text: str) -> CallToolResult:
-    """A tool result with structured content for programs and a concise text rendering for the model."""
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+def answer(structured: dict[str, Any], text: str, error: bool = False) -> CallToolResult:
+    """A tool result with structured content for programs and a concise text rendering for the model.
+
+    ``error`` makes it a tool error (``isError``) that still carries the structured content.
+    """
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured, is_error=error)
 
 
 def report_progress_from_thread(ctx: Context[State, Any], token: Any, done: int, total: int, message: str) -> None:

@@ -110,9 +110,13 @@ def test_exec_cli_shows_where_a_program_failed_and_what_it_printed(tmp_path: Pat
     )
     text = run(runtime)
     assert "KeyError: 'nope'\n      line 5: pick(v)\n      line 4: return s['nope']" in text
-    assert f"--- printed on {LOG[:8]}:\nvehicles: " in text
+    assert f"--- the program's own output (print) on {LOG[:8]}:\nvehicles: " in text
+    assert "\n  line 1 get_objects_of_category(category='VEHICLE'): 91 objects, " in text  # the trace up to the error
     document = json.loads(run(runtime, "--json"))
     assert document["printed"][LOG].startswith("vehicles: ")
+    [step] = document["traces"][LOG]["steps"]
+    assert (step["line"], step["function"], step["objects"]) == (1, "get_objects_of_category", 91)
+    assert document["diagnostics"]["trace"]["steps"][0]["call"] == "get_objects_of_category(category='VEHICLE')"
 
 
 def test_identical_code_on_identical_data_reuses_results(executor: Executor, canary_store: Store) -> None:

@@ -12,6 +12,7 @@ from avmine.server.executor import Executor, LogSelection
 from avmine.store import Store, ingest, logs_copy
 from avmine.store.library import search_examples
 from avmine.store.refine import refine
+from avmine.store.runs import load_run
 from avmine.store.schema import SCHEMA_VERSION, create_statement
 
 from .conftest import SM_LOG, make_tracker_pickle
@@ -34,8 +35,9 @@ def version_2_database(sm_log: Path, tmp_path: Path) -> Path:
     con.execute("INSERT INTO meta VALUES ('schema_version', '2')")
     con.execute(f"ATTACH '{current}' AS current (READ_ONLY)")
     for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'v2'").fetchall():
-        if table != "meta":
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM current.{table}")
+        if table != "meta":  # the columns version 2 had (run_results.trace came later)
+            columns = ", ".join(str(c[0]) for c in con.execute(f"SELECT * FROM {table} LIMIT 0").description)
+            con.execute(f"INSERT INTO {table} BY NAME SELECT {columns} FROM current.{table}")
     con.execute(
         "INSERT INTO examples VALUES ('e1', 'stopped car', 'output_scenario({}, description, log_dir, output_dir)',"
         " 0.9, '{}', '{}', now())"
@@ -104,3 +106,25 @@ def test_a_version_4_file_from_before_refined_sources_gets_the_kind_and_a_copy_w
             "WHERE table_name = 'track_sources' AND constraint_type = 'CHECK'"
         ).fetchall()
         assert len(check) == 1 and "'refined'" in check[0][0]
+
+
+def test_a_version_4_file_from_before_traces_gets_the_column_and_keeps_its_runs(sm_log: Path, tmp_path: Path) -> None:
+    """Version 4 first stored run results without a trace: read-only such a file shows its runs without one;
+    opened writable, it gains the column in place and records traces."""
+    db = tmp_path / "v4.duckdb"
+    program = "output_scenario(get_objects_of_category(log_dir, category='BUS'), description, log_dir, output_dir)\n"
+    with Store.open(db) as store:
+        ingest(store, sm_log, split="val", progress=False)
+        with Executor(store, workers=1) as executor:
+            before = executor.run(program, "bus", LogSelection())
+        store.con.execute("ALTER TABLE run_results DROP COLUMN trace")
+    with Store.open(db, read_only=True) as store:
+        _, [old] = load_run(store, before.run_id)
+        assert old.status == "ok" and old.trace is None
+    with Store.open(db) as store:
+        _, [old] = load_run(store, before.run_id)
+        assert old.status == "ok" and old.trace is None
+        with Executor(store, workers=1) as executor:
+            after = executor.run(program + "\n", "bus", LogSelection())
+        _, [new] = load_run(store, after.run_id)
+        assert new.trace is not None and new.trace["steps"][0]["function"] == "get_objects_of_category"

@@ -16,8 +16,11 @@ from pydantic import BaseModel, Field
 from scipy.spatial.transform import Rotation
 
 from avmine.atomic.scenario import timestamps as scenario_timestamps
+from avmine.atomic.trace import count
 from avmine.server.executor import LogSelection
-from avmine.server.executor.diagnostics import diagnose
+from avmine.server.executor.diagnostics import MAX_ERRORS_SHOWN, diagnose, distinct_errors
+from avmine.server.executor.printed import PER_LOG_CHARS, printed_lines, program_output
+from avmine.server.executor.trace_report import trace_json, trace_lines
 from avmine.server.mcp.paging import LIMIT_CHARS, clip, paginate, start_of
 from avmine.server.mcp.state import (
     HEADLESS,
@@ -48,6 +51,17 @@ class RunSummary(BaseModel):
     more_logs: int = Field(0, description="logs left out of per_log to bound the response (see get_run)")
     sandbox: dict[str, Any] = Field(
         default_factory=dict, description="the sandbox the programs ran in: its mode and whether each layer was active"
+    )
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, description="each distinct error once, with the logs it hit"
+    )
+    trace: dict[str, Any] = Field(
+        default_factory=dict,
+        description="per atomic call (line, call): objects with at least one timestamp and their timestamps it kept, "
+        "summed over the logs (per log for a few logs); first_emptied_logs: where it first emptied an empty answer",
+    )
+    printed: dict[str, str] = Field(
+        default_factory=dict, description="the program's own output (print), per log, bounded per log and in total"
     )
 
 
@@ -83,6 +97,7 @@ def register(server: MCPServer[State]) -> None:
             execution = state.executor.run(program, prompt, selection, "mcp", progress, cancel, chosen)
             report = diagnose(state.store, execution, chosen, expected_category)
             shown = paginate([str(row) for row in report.per_log], None, LIMIT_CHARS // 2)
+            printed = program_output(execution.results)
             summary = RunSummary(
                 run_id=execution.run_id,
                 status=execution.status,
@@ -91,9 +106,19 @@ def register(server: MCPServer[State]) -> None:
                 per_log=report.per_log[: len(shown.items)],
                 more_logs=shown.total - len(shown.items),
                 sandbox=execution.layers,
+                errors=report.errors[:MAX_ERRORS_SHOWN],
+                trace=report.trace,
+                printed=printed,
             )
-            text = f"run {summary.run_id}: {summary.status} in {summary.seconds:.2f} s\n{summary.diagnostics}"
-            return answer(summary.model_dump(), text)
+            text = "\n".join(
+                [
+                    f"run {summary.run_id}: {summary.status} in {summary.seconds:.2f} s",
+                    summary.diagnostics,
+                    *printed_lines(printed, execution.results),
+                ]
+            )
+            failed = execution.status in ("failed", "partial", "rejected")  # the program's error: a tool error
+            return answer(summary.model_dump(), text, error=failed)
 
         try:
             return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
@@ -109,7 +134,7 @@ def register(server: MCPServer[State]) -> None:
         run_id: RunId,
         cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
     ) -> Annotated[CallToolResult, dict[str, Any]]:
-        """A stored run: prompt, program, status and per-log results (referred track ids, errors), paged.
+        """A stored run: prompt, program, status and per-log results (referred tracks, errors, trace, output), paged.
 
         Ids may be given as the 8-character prefixes shown here, wherever a tool takes one.
         """
@@ -119,11 +144,16 @@ def register(server: MCPServer[State]) -> None:
             record, results = load_run(state.store, run_id)
         except StoreError as exc:
             raise ToolError(str(exc)) from exc
+        printed = program_output(results, total_chars=len(results) * PER_LOG_CHARS)  # paged: each log's bound only
         rows = [
             {"log_id": r.log_id, "status": r.status, "error": clip(r.error, 1500) if r.error else None,
-             "referred_tracks": len(r.scenario or {}), **_referred(r.scenario)}
+             "referred_tracks": count(r.scenario)[0], **_referred(r.scenario),
+             "trace": trace_json([r], with_logs=False)["steps"] if r.trace else [],
+             "printed": printed.get(r.log_id, "")}
             for r in results
         ]  # fmt: skip
+        distinct_errors(rows)  # an error repeated across logs is given in full once
+        by_log = {r.log_id: r for r in results}
         start = start_of(cursor, len(rows))
         page = paginate([str(row) for row in rows[start:]], None, LIMIT_CHARS // 2)
         end = start + len(page.items)
@@ -136,6 +166,9 @@ def register(server: MCPServer[State]) -> None:
             if r["tracks"]:
                 more = f" and {r['more_tracks']} more" if r["more_tracks"] else ""
                 lines.append(f"    referred: {' '.join(t[:8] for t in r['tracks'])}{more}")
+            lines += [f"  {line}" for line in trace_lines([by_log[r["log_id"]]])]
+            if r["printed"]:
+                lines += [f"  {line}" for line in printed_lines({r["log_id"]: r["printed"]}, [by_log[r["log_id"]]])]
         if next_cursor:
             lines.append(f"[{len(rows) - end} more logs; call again with cursor='{next_cursor}']")
         return answer({"run": run, "logs": rows[start:end], "next_cursor": next_cursor}, "\n".join(lines))
