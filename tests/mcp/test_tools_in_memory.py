@@ -15,6 +15,7 @@ from mcp.types import CallToolResult
 from avmine.server.mcp.app import INSTRUCTIONS, create_server
 from avmine.store import Store
 
+from .conftest import one_log_database
 from .programs import BICYCLE_PROMPT, BICYCLES, LEFT_TURNS, LOG, SPIN, TURNING_TRACK
 
 pytestmark = pytest.mark.anyio
@@ -203,7 +204,14 @@ async def test_image_tool_returns_the_picture_and_its_path(client: Client, tmp_p
                                                   start_index=50, end_index=10)  # fmt: skip
 
 
-async def test_library_tools(client: Client) -> None:
+async def test_library_tools(tmp_path: Path) -> None:
+    # a database of its own: a score_run on the prompt's single ground-truth log (test_scoring_tool) ends admission
+    db = one_log_database(tmp_path / "library.duckdb", ground_truth=True)
+    async with Client(create_server(db, image_dir=tmp_path / "images", library_threshold=0.6)) as client:
+        await _library_tools(client)
+
+
+async def _library_tools(client: Client) -> None:
     run = (await call(client, "execute_scenario", program=BICYCLES, prompt=BICYCLE_PROMPT)).structured_content
     saved = text(await call(client, "save_example", prompt=BICYCLE_PROMPT, program=BICYCLES, run_id=run["run_id"]))
     assert saved.startswith("saved example") and "Timestamp BA" in saved
