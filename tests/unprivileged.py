@@ -70,7 +70,9 @@ def nobody_python() -> str:
         subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True)
         site = next(venv.glob("lib/python*/site-packages"))
         paths = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], str(REPO)])
-        (site / "avmine-test-env.pth").write_text("\n".join(paths) + "\n")
+        # as site directories, so that their own .pth files (editable installs, shared dependencies) are read too
+        lines = [f"import site; site.addsitedir({path!r})" for path in paths]
+        (site / "avmine-test-env.pth").write_text("\n".join(lines) + "\n")
         os.chmod(venv, 0o755)
         python = str(venv / "bin" / "python")
         if _runs_as_nobody(python, module="avmine.server.executor.launch"):
