@@ -9,9 +9,9 @@ read, never reach the kernel), no signal to another process, no ``ptrace``, ``pr
 sockets, mounts, ``chroot`` or change of user. ``prlimit64`` only concerns the process itself,
 ``prctl`` only reads, ``ioctl`` answers ENOTTY, and ``fcntl`` takes only the commands the runtime
 uses (``FCNTL_COMMANDS``; ``F_SETFL`` without ``O_ASYNC``): no ``F_SETOWN``, ``F_SETSIG``,
-``F_SETLEASE`` or ``F_NOTIFY``, through which the kernel would signal another process for it. The filter is built with libseccomp (through
-pyseccomp, a ctypes binding of the system's libseccomp.so.2) for the machine's architecture; calls
-of another architecture's ABI (x32, i386) kill the process.
+``F_SETLEASE`` or ``F_NOTIFY``, through which the kernel would signal another process for it. The
+filter is built with libseccomp (through pyseccomp, a ctypes binding of the system's libseccomp.so.2)
+for the machine's architecture; calls of another architecture's ABI (x32, i386) kill the process.
 """
 
 from __future__ import annotations

@@ -75,6 +75,8 @@ class RawWorker:
         self.process.stdin.write(json.dumps(job) + "\n")
         self.process.stdin.flush()
         reply = self.read()
+        if "stdout" not in reply:  # stopped by the worker (a timeout): nothing of the program came back
+            return reply
         key = "value" if reply["status"] == "ok" else "errno"  # the test mode's result, carried as stdout
         reply[key] = int(str(reply["stdout"])) if key == "errno" and reply["stdout"] != "None" else reply["stdout"]
         if reply[key] == "None":
@@ -261,3 +263,15 @@ def test_the_worker_ignores_signals_it_does_not_expect(worker: RawWorker) -> Non
         os.kill(before[0], signal_number)
     assert worker.run("result = 'still serving'")["value"] == "'still serving'"
     assert worker.armed()[0] == before[0]
+
+
+def test_a_program_that_never_reads_its_vlm_answers_times_out(worker: RawWorker) -> None:
+    """It floods its request pipe (the highest write-only descriptor) with requests the worker answers at once."""
+    program = (
+        f"{LIBC}writers = [fd for fd in range(64) if libc.fcntl(fd, 3, 0) >= 0 and libc.fcntl(fd, 3, 0) & 3 == 1]\n"
+        "while True:\n    os.write(max(writers), b'{}\\n' * 4096)"
+    )
+    outcome = worker.run(program)
+    assert outcome["status"] == "timeout", outcome
+    assert f"ran past its {LIMITS.wall_seconds:g} s limit and was killed" in str(outcome["error"]), outcome
+    assert worker.run("result = 'still serving'")["value"] == "'still serving'"
