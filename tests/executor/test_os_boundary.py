@@ -26,6 +26,7 @@ from avmine.server.executor import Limits
 from avmine.server.executor.worker import RAW_FOR_TESTS
 from avmine.store import Store
 
+from ..processes import descendants
 from ..unprivileged import as_nobody, give_to_nobody, nobody_dir, nobody_python
 from .conftest import LOG, Listener
 
@@ -85,14 +86,7 @@ class RawWorker:
 
     def children(self) -> list[int]:
         """Host pids of the worker's processes below the launcher (the worker and its sandboxes)."""
-        found, frontier = [], [self.process.pid]
-        while frontier:
-            pid = frontier.pop()
-            for task in Path(f"/proc/{pid}/task").glob("*/children"):
-                kids = [int(k) for k in task.read_text().split()]
-                found += kids
-                frontier += kids
-        return found
+        return descendants(self.process.pid)
 
     def armed(self) -> list[int]:
         """The worker and its one armed sandbox, once the previous sandbox has been reaped."""
