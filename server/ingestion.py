@@ -19,6 +19,7 @@ from tqdm import tqdm
 from avmine.atomic.context import active_source, set_active_source
 from avmine.atomic.map_features import precompute, precompute_staged
 from avmine.server.executor import cluster
+from avmine.server.executor.namespaces import die_with_parent
 from avmine.store import IngestReport, PrefilterConfig, Store, ingest
 from avmine.store.prefilter import REFAV_PREFILTER
 
@@ -54,8 +55,9 @@ class MapFeaturePool:
     Once more than ``inline`` sources are expected, ``workers`` processes are forked from this one
     (which has the runtime imported: they start at once) and each staged source goes to them while
     the ingest writes the next. They run only the map features (NumPy, av2's map), never the
-    database, and exit without running this process's clean-up. A small ingest computes its map
-    features here, at once. Only paths cross between processes: memory stays one log per worker.
+    database, exit without running this process's clean-up, and die with it (a parent-death signal).
+    A small ingest computes its map features here, at once. Only paths cross between processes:
+    memory stays one log per worker.
     """
 
     def __init__(self, workers: int | None = None, inline: int = INLINE_SOURCES, progress: bool = False) -> None:
@@ -71,7 +73,12 @@ class MapFeaturePool:
         self.expected += sources
         if self.expected > self.inline and self.pool is None:
             # forked while the ingest holds little memory; every worker at once (a fork pool starts them all)
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+            # they die with this process (even by SIGKILL) instead of waiting on their job pipe for good;
+            # forked from the thread that runs the ingest and shuts the pool down, as the signal requires
+            self.pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("fork"),
+                initializer=die_with_parent, initargs=(os.getpid(),),
+            )  # fmt: skip
             self.pool.submit(os.getpid).result()
 
     def submit(self, log_id: str, source: str, box_dir: Path, map_dir: Path) -> None:

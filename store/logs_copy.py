@@ -16,13 +16,19 @@ not the committed stamp is stale (the process died between the two steps, or the
 copied without it); ``ensure`` rebuilds it from the database before anyone reads it. The name
 changes with every write because DuckDB keeps one instance per open file path: a query still
 running on the old copy keeps it, new queries open the new one.
+
+A copy being written is ``<db file>.logs-next-<host>-<pid>-<random>.duckdb.tmp`` (and DuckDB's
+``.wal`` beside it). Every writer, as it starts, removes those its own machine's dead processes
+left (an ingest killed by SIGKILL) and never one whose writer is alive or on another machine.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
+import socket
 import threading
 import uuid
 from pathlib import Path
@@ -85,6 +91,42 @@ def new_stamp(store: Store) -> str:
     return stamp
 
 
+def _partial_path(db_path: Path) -> Path:
+    """A new name for a copy being written, naming this machine and process (see ``remove_dead_writers``)."""
+    return db_path.with_name(
+        f"{db_path.name}.logs-next-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.duckdb.tmp"
+    )
+
+
+_PARTIAL = re.compile(r"\.logs-next-(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{8}\.duckdb\.tmp(\.wal)?")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_dead_writers(db_path: Path) -> list[Path]:
+    """Remove the copies (and their WAL) that writers on this machine left when they died; returns them.
+
+    A copy whose process is alive, or that another machine writes (a shared folder), is kept. A
+    dead writer's pid reused by a new process keeps its file until that process ends too.
+    """
+    removed = []
+    host = socket.gethostname()
+    for path in db_path.parent.glob(glob.escape(db_path.name) + ".logs-next-*.duckdb.tmp*"):
+        match = _PARTIAL.fullmatch(path.name.removeprefix(db_path.name))
+        if match is not None and match["host"] == host and not _alive(int(match["pid"])):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 def write(store: Store, stamp: str) -> Path:
     """Write the copy of the committed log tables under ``stamp`` and remove older copies.
 
@@ -95,7 +137,8 @@ def write(store: Store, stamp: str) -> Path:
         OSError, duckdb.Error: the file could not be written (nothing is half-written in its place).
     """
     target = copy_path(store.path, stamp)
-    partial = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    remove_dead_writers(store.path)
+    partial = _partial_path(store.path)
     alias = f"avmine_logs_copy_{uuid.uuid4().hex[:8]}"
     quoted = str(partial).replace("'", "''")
     with _write_lock:
@@ -114,6 +157,7 @@ def write(store: Store, stamp: str) -> Path:
             partial.replace(target)
         finally:
             partial.unlink(missing_ok=True)
+            partial.with_name(partial.name + ".wal").unlink(missing_ok=True)
         _remove_older(target, store.path)
     return target
 
@@ -125,8 +169,10 @@ def _columns(table: str) -> str:
 
 
 def _remove_older(target: Path, db_path: Path) -> None:
-    for old in target.parent.glob(glob.escape(db_path.name) + ".logs-*.duckdb*"):
-        if old != target:
+    """Remove published copies other than ``target`` (never a copy another writer is writing)."""
+    prefix = glob.escape(db_path.name) + ".logs-"
+    for old in [*target.parent.glob(prefix + "*.duckdb"), *target.parent.glob(prefix + "*.duckdb.wal")]:
+        if old != target and not old.name.startswith(db_path.name + ".logs-next-"):
             old.unlink(missing_ok=True)  # a query still reading an old copy keeps its open file
 
 
@@ -146,9 +192,8 @@ class StreamedCopy:
     def __init__(self, store: Store) -> None:
         self._store = store
         base = ensure(store)
-        self.partial = base.with_name(
-            f"{store.path.name}.logs-next-{uuid.uuid4().hex[:8]}.duckdb.tmp"
-        )  # removed with older copies if left behind
+        remove_dead_writers(store.path)
+        self.partial = _partial_path(store.path)
         shutil.copyfile(base, self.partial)
         self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(
             str(self.partial), config={"memory_limit": STREAM_MEMORY_LIMIT}

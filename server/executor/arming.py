@@ -97,6 +97,8 @@ def arm(
             os._exit(0)
     for fd in (job_read, result_write, ask_write, answer_read):
         os.close(fd)
+    for fd in (job_write, answer_write):  # the worker's writes to a child end by a deadline (``child_results``)
+        os.set_blocking(fd, False)
     return Armed(pid, job_write, result_read, mount_point, contexts.generation, ask_read, answer_write, printed)
 
 

@@ -8,7 +8,6 @@ the executor on the way (checked here: the program is untrusted), at most ``MAX_
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import math
@@ -70,14 +69,14 @@ def run_logs(
         was reaped already).
     """
     started = time.perf_counter()
-    with contextlib.suppress(BrokenPipeError), os.fdopen(armed.jobs, "wb") as pipe:
-        pipe.write(json.dumps(job).encode())
+    deadline = started + limits.wall_seconds
+    timed_out = not _write_by(armed.jobs, json.dumps(job).encode(), deadline)
+    os.close(armed.jobs)
     armed.jobs = -1  # closed: ``disarm`` must not close the number again (a newer pipe may hold it by then)
     pending = bytearray()
     scanned = 0
     done = 0
-    deadline = started + limits.wall_seconds
-    timed_out = too_large = ended = False
+    too_large = ended = False
     asked = bytearray()
     calls = 0
     watched = [armed.results, armed.asks]
@@ -97,7 +96,7 @@ def run_logs(
         return None
 
     malformed = None
-    while done < len(logs) and malformed is None:
+    while done < len(logs) and malformed is None and not timed_out:
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             timed_out = True
@@ -118,8 +117,9 @@ def run_logs(
                 waited = time.perf_counter()
                 reply = _answer(line, None if relay is None else functools.partial(relay, logs[done]), calls, limits)
                 deadline += time.perf_counter() - waited  # the VLM's time is not the program's
-                with contextlib.suppress(OSError):
-                    os.write(armed.answers, (json.dumps(reply) + "\n").encode())
+                if not _write_by(armed.answers, (json.dumps(reply) + "\n").encode(), deadline):
+                    timed_out = True  # it asks and never reads the answers: the wall clock still holds
+                    break
             continue
         chunk = os.read(armed.results, 1 << 20)
         if not chunk:
@@ -157,6 +157,27 @@ def run_logs(
         failure["stdout"] = read_printed(armed.printed, limits.stdout_chars)
     answer(logs[done], failure)
     return done + 1, None
+
+
+def _write_by(fd: int, data: bytes, deadline: float) -> bool:
+    """Write ``data`` to a child's pipe (non-blocking, ``arming``) by ``deadline``; False if it was not taken in time.
+
+    A child that stops reading must not stop the worker: every write the worker makes to a child
+    ends by the log's wall-clock deadline. A child that closed its end needs nothing more (True).
+    """
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            remaining = deadline - time.perf_counter()
+            poller = select.poll()
+            poller.register(fd, select.POLLOUT)
+            if remaining <= 0 or not poller.poll(math.ceil(remaining * 1000)):
+                return False
+        except OSError:  # the child closed its end (or died): its results say what happened
+            return True
+    return True
 
 
 def _ready(fds: list[int], timeout: float) -> list[int]:

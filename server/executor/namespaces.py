@@ -67,6 +67,21 @@ def namespace_ids(pid: str = "self") -> dict[str, int]:
     return ids
 
 
+def die_with_parent(parent: int | None) -> None:
+    """Have the kernel SIGKILL this process when its parent dies; exit at once if it already has.
+
+    Call first thing in a freshly forked child. The signal fires when the *thread* that forked this
+    process ends, so fork from a thread that outlives the child (the main thread, or the one that
+    also waits for it). ``parent``: the parent's pid as this process sees it, compared once the
+    signal is armed (a parent that died just before is missed by it); None where the parent cannot
+    be seen (the first process of a new PID namespace sees 0).
+    """
+    if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        os._exit(1)
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
+
+
 def _unshare(flags: int, what: str, root_mode: bool = False) -> None:
     if _libc.unshare(flags) != 0:
         errno = ctypes.get_errno()
@@ -151,25 +166,36 @@ def enter_worker_namespaces() -> Identity:
     pid = os.fork()
     if pid:
         os.close(alive_read)
-        _wait_and_exit(pid)
+        _wait_and_exit(pid, os.getppid())
     os.close(alive_write)
-    if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        os._exit(1)
+    die_with_parent(None)
     if select.select([alive_read], [], [], 0)[0]:  # end of file: the launcher died before the signal was armed
         os._exit(1)
     os.close(alive_read)
     return Identity(root_mode, host_pid, sandbox_uid, sandbox_gid, host_namespaces)
 
 
-def _wait_and_exit(pid: int) -> None:
-    """The launcher's whole life after the fork: wait for the worker, exit as it did."""
+LAUNCHER_POLL_SECONDS = 0.5
+"""How often a launcher checks that the process that started it is still there."""
+
+
+def _wait_and_exit(pid: int, parent: int) -> None:
+    """The launcher's whole life after the fork: wait for the worker, exit as it did.
+
+    When the process that started it (the executor, a Ray actor) dies, the launcher kills the
+    worker and with it every sandbox: a job in flight must not outlive the server. It polls for
+    that instead of a parent-death signal, which would fire when the *thread* that started it ends.
+    """
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda *_: os.kill(pid, signal.SIGKILL))
     while True:
-        try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if os.getppid() != parent:
+            os.kill(pid, signal.SIGKILL)
             _, status = os.waitpid(pid, 0)
             break
-        except InterruptedError:
-            continue
+        select.select([], [], [], LAUNCHER_POLL_SECONDS)
     code = os.waitstatus_to_exitcode(status)
     os._exit(code if code >= 0 else 128 - code)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import ctypes
 import os
 import resource
-import signal
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -31,9 +30,9 @@ from avmine.server.executor import privileges, syscall_filter
 from avmine.server.executor.namespaces import (
     CLONE_NEWIPC,
     CLONE_NEWNS,
-    PR_SET_PDEATHSIG,
     SANDBOX_UID_BASE,
     Identity,
+    die_with_parent,
     namespace_ids,
 )
 
@@ -185,9 +184,7 @@ def enter(mount_point: Path, limits: Limits, confinement: Confinement, runs: int
         raise SandboxError(str(exc)) from exc
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(no new privileges)")
     # set last (a change of user clears it): a killed worker (a cancelled run) takes its program with it
-    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(parent-death signal)")
-    if os.getppid() != parent:  # the worker died before the signal was armed
-        os._exit(1)
+    die_with_parent(parent)
     layers = verify(confinement, namespaces)  # before the filter: the network probe needs a socket
     try:
         syscall_filter.install(confinement.syscall_filter)

@@ -7,9 +7,11 @@ no new process, thread or namespace (``clone3`` answers ENOSYS, so its flags, wh
 read, never reach the kernel), no signal to another process, no ``ptrace``, ``process_vm_*``,
 ``keyctl``, ``bpf``, ``io_uring``, ``userfaultfd``, ``perf_event_open``, SysV or POSIX IPC,
 sockets, mounts, ``chroot`` or change of user. ``prlimit64`` only concerns the process itself,
-``prctl`` only reads, ``ioctl`` answers ENOTTY. The filter is built with libseccomp (through
-pyseccomp, a ctypes binding of the system's libseccomp.so.2) for the machine's architecture; calls
-of another architecture's ABI (x32, i386) kill the process.
+``prctl`` only reads, ``ioctl`` answers ENOTTY, and ``fcntl`` takes only the commands the runtime
+uses (``FCNTL_COMMANDS``; ``F_SETFL`` without ``O_ASYNC``): no ``F_SETOWN``, ``F_SETSIG``,
+``F_SETLEASE`` or ``F_NOTIFY``, through which the kernel would signal another process for it. The
+filter is built with libseccomp (through pyseccomp, a ctypes binding of the system's libseccomp.so.2)
+for the machine's architecture; calls of another architecture's ABI (x32, i386) kill the process.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import tempfile
 
 ALLOWED = (
     # descriptors the process already holds, and files in its private root
-    "read", "write", "readv", "writev", "pread64", "pwrite64", "lseek", "close", "fcntl",
+    "read", "write", "readv", "writev", "pread64", "pwrite64", "lseek", "close",
     "fstat", "newfstatat", "stat", "lstat", "statx", "openat", "open", "access", "faccessat",
     "faccessat2", "readlink", "readlinkat", "getcwd", "getdents64", "mkdir", "mkdirat", "unlink",
     "unlinkat", "rename", "renameat", "renameat2", "ftruncate", "fsync", "fdatasync",
@@ -39,6 +41,10 @@ ALLOWED = (
 """System calls allowed with any arguments (names unknown to an architecture are skipped)."""
 READ_ONLY_PRCTL = (3, 21, 23, 27, 39)
 """PR_GET_DUMPABLE, PR_GET_SECCOMP, PR_CAPBSET_READ, PR_GET_SECUREBITS, PR_GET_NO_NEW_PRIVS."""
+F_SETFL = 4
+FCNTL_COMMANDS = (0, 1, 2, 3, 1030)
+"""F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_DUPFD_CLOEXEC: what Python, NumPy and the runtime call (traced);
+F_SETFL is allowed too, without ``O_ASYNC``. Every other command fails with EPERM."""
 
 
 PR_GET_SECCOMP = 21
@@ -72,6 +78,10 @@ def build() -> bytes:
     _add(seccomp, rules, seccomp.ALLOW, "prlimit64", seccomp.Arg(0, seccomp.EQ, 0))
     for option in READ_ONLY_PRCTL:
         _add(seccomp, rules, seccomp.ALLOW, "prctl", seccomp.Arg(0, seccomp.EQ, option))
+    for command in FCNTL_COMMANDS:
+        _add(seccomp, rules, seccomp.ALLOW, "fcntl", seccomp.Arg(1, seccomp.EQ, command))
+    _add(seccomp, rules, seccomp.ALLOW, "fcntl", seccomp.Arg(1, seccomp.EQ, F_SETFL),
+         seccomp.Arg(2, seccomp.MASKED_EQ, os.O_ASYNC, 0))  # fmt: skip
     _add(seccomp, rules, seccomp.ERRNO(errno.ENOTTY), "ioctl")
     _add(seccomp, rules, seccomp.ERRNO(errno.ENOSYS), "clone3")
     with tempfile.TemporaryFile() as out:  # libseccomp writes the compiled program to a descriptor

@@ -18,6 +18,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import socket  # noqa: F401  (imported before the sandbox: verify() needs it once files are gone)
 import sys
 import tempfile
@@ -39,6 +40,12 @@ RAW_FOR_TESTS = "--raw-python-for-os-boundary-tests"
 
 BUDGET_FLAG = "--memory-budget="
 """The worker's command-line option: bytes it may hold in loaded logs."""
+UNEXPECTED_SIGNALS = (
+    signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTERM, signal.SIGIO, signal.SIGURG,
+    signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM,
+)  # fmt: skip
+"""Ignored by the worker: it is stopped by its job stream closing or by SIGKILL (its launcher turns SIGINT, SIGTERM
+and SIGHUP into that), never by these; Python's SIGINT handler would otherwise end it with KeyboardInterrupt."""
 
 
 def main(argv: list[str], identity: namespaces.Identity) -> None:
@@ -49,6 +56,8 @@ def main(argv: list[str], identity: namespaces.Identity) -> None:
             SOURCE is the track source of jobs that name none.
         identity: what ``namespaces.enter_worker_namespaces`` returned.
     """
+    for signum in UNEXPECTED_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
     raw = RAW_FOR_TESTS in argv
     budget = None
     for arg in argv:

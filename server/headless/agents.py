@@ -2,23 +2,28 @@
 
 An agent session gets a task text and an MCP config that points at avmine; it ends when the
 process exits or its time is up (then its whole process group is killed: agent CLIs start
-helpers). What it submitted is read from the store afterwards, not from its output, so an
-agent's words are never taken for its answer.
+helpers), or when the avmine process that started it dies (``with_parent``). What it submitted
+is read from the store afterwards, not from its output, so an agent's words are never taken for
+its answer.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from avmine.server.executor import with_parent
 
 STDERR_TAIL = 2000
 _NOT_LOGGED_IN = re.compile(
@@ -141,9 +146,12 @@ def run_session(
         "AVMINE_TASK_FILE": str(task_file), "AVMINE_MCP_CONFIG": str(mcp_config),
         "AVMINE_ALLOWED_TOOLS": ",".join(allowed_tools),
     }  # fmt: skip
+    argv = agent.command(task, mcp_config, allowed_tools, denied_tools or [], budget_usd)
+    if not _runnable(argv[0], mcp_config.parent, session_env.get("PATH")):
+        raise FileNotFoundError(errno.ENOENT, f"the agent's command {argv[0]!r} was not found", argv[0])
     started = time.perf_counter()
     process = subprocess.Popen(
-        agent.command(task, mcp_config, allowed_tools, denied_tools or [], budget_usd),
+        with_parent.command(argv),  # it dies with this process, even one killed by SIGKILL
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=session_env, cwd=mcp_config.parent, start_new_session=True,
     )  # fmt: skip
@@ -180,6 +188,13 @@ def not_logged_in(report: AgentReport) -> bool:
     """
     said = report.result if report.is_error or report.exit_code not in (0, None) else ""
     return bool(_NOT_LOGGED_IN.search(said + "\n" + report.stderr))
+
+
+def _runnable(program: str, cwd: Path, path: str | None) -> bool:
+    """Whether ``program`` names an executable, as ``exec`` would find it from ``cwd`` and ``PATH``."""
+    if "/" in program:
+        return os.access(cwd / program, os.X_OK)
+    return shutil.which(program, path=path) is not None
 
 
 def _kill_group(process: subprocess.Popen[str]) -> None:

@@ -30,6 +30,8 @@ REJECTED = [
     ("import importlib", "import of 'importlib' is not allowed"),
     ("import pickle", "import of 'pickle' is not allowed"),
     ("import socket", "import of 'socket' is not allowed"),
+    ("import fcntl", "import of 'fcntl' is not allowed"),  # F_SETOWN/F_SETSIG: the OS boundary refuses it too
+    ("import signal", "import of 'signal' is not allowed"),
     ("import urllib.request", "import of 'urllib.request' is not allowed"),
     ("import time\ntime.sleep(100)", "import of 'time' is not allowed"),
     ("from os import system", "import from 'os' is not allowed"),

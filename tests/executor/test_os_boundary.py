@@ -26,6 +26,7 @@ from avmine.server.executor import Limits
 from avmine.server.executor.worker import RAW_FOR_TESTS
 from avmine.store import Store
 
+from ..processes import descendants
 from ..unprivileged import as_nobody, give_to_nobody, nobody_dir, nobody_python
 from .conftest import LOG, Listener
 
@@ -75,6 +76,8 @@ class RawWorker:
         self.process.stdin.write(json.dumps(job) + "\n")
         self.process.stdin.flush()
         reply = self.read()
+        if "stdout" not in reply:  # stopped by the worker (a timeout): nothing of the program came back
+            return reply
         key = "value" if reply["status"] == "ok" else "errno"  # the test mode's result, carried as stdout
         reply[key] = int(str(reply["stdout"])) if key == "errno" and reply["stdout"] != "None" else reply["stdout"]
         if reply[key] == "None":
@@ -83,14 +86,7 @@ class RawWorker:
 
     def children(self) -> list[int]:
         """Host pids of the worker's processes below the launcher (the worker and its sandboxes)."""
-        found, frontier = [], [self.process.pid]
-        while frontier:
-            pid = frontier.pop()
-            for task in Path(f"/proc/{pid}/task").glob("*/children"):
-                kids = [int(k) for k in task.read_text().split()]
-                found += kids
-                frontier += kids
-        return found
+        return descendants(self.process.pid)
 
     def armed(self) -> list[int]:
         """The worker and its one armed sandbox, once the previous sandbox has been reaped."""
@@ -220,3 +216,56 @@ def test_no_new_process_thread_or_privilege(worker: RawWorker) -> None:
 def test_memory_is_bounded(worker: RawWorker) -> None:
     _expect_error(worker.run("b = bytearray(2 << 30)"), "MemoryError")
     assert worker.run("result = len(bytearray(64 << 20))")["value"] == str(64 << 20)
+
+
+FCNTL_SIGNAL_ROUTES = {
+    "F_SETOWN": "8, 1",  # the worker (PID 1 of the namespace) would own the descriptor's I/O signals
+    "F_SETOWN_EX": "15, ctypes.byref((ctypes.c_int * 2)(1, 1))",  # F_OWNER_PID, 1
+    "F_SETSIG": "10, 2",  # SIGINT instead of SIGIO: Python's handler would end the worker
+    "F_SETFL O_ASYNC": f"4, {os.O_ASYNC | os.O_NONBLOCK}",
+    "F_SETLEASE": "1024, 1",
+    "F_NOTIFY": "1026, 0x80000001",
+}
+"""fcntl commands through which the kernel signals a descriptor's owner: each refused on every descriptor held."""
+
+
+def test_no_fcntl_command_makes_the_kernel_signal_the_worker(worker: RawWorker) -> None:
+    worker.run("result = 0")  # the next sandbox is armed once a job was served
+    before = worker.armed()
+    attempts = ", ".join(f"{name!r}: ({call})" for name, call in FCNTL_SIGNAL_ROUTES.items())
+    program = (
+        f"{LIBC}held = [fd for fd in range(64) if libc.fcntl(fd, 1, 0) >= 0]\n"  # F_GETFD: the pipes it holds
+        f"outcomes = set()\nfor fd in held:\n"
+        f"    for name, args in {{{attempts}}}.items():\n"
+        f"        outcomes.add((name, libc.fcntl(fd, *args), ctypes.get_errno()))\n"
+        "flags = libc.fcntl(held[-1], 3, 0)\n"  # what the runtime uses still works: F_GETFL, F_SETFL, F_DUPFD_CLOEXEC
+        f"usable = (len(held) >= 3, flags >= 0, libc.fcntl(held[-1], 4, flags | {os.O_NONBLOCK}),"
+        " libc.fcntl(held[-1], 1030, 0) > 2)\n"
+        "result = (sorted(outcomes), usable)"
+    )
+    outcome = worker.run(program)
+    refused = sorted((name, -1, EPERM) for name in FCNTL_SIGNAL_ROUTES)
+    assert outcome.get("value") == repr((refused, (True, True, 0, True))), outcome
+    assert worker.run("result = 'still serving'")["value"] == "'still serving'"
+    assert worker.armed()[0] == before[0]  # the same worker
+
+
+def test_the_worker_ignores_signals_it_does_not_expect(worker: RawWorker) -> None:
+    worker.run("result = 0")
+    before = worker.armed()
+    for signal_number in (2, 3, 1, 15, 29, 23, 10, 12, 14):  # INT QUIT HUP TERM IO URG USR1 USR2 ALRM
+        os.kill(before[0], signal_number)
+    assert worker.run("result = 'still serving'")["value"] == "'still serving'"
+    assert worker.armed()[0] == before[0]
+
+
+def test_a_program_that_never_reads_its_vlm_answers_times_out(worker: RawWorker) -> None:
+    """It floods its request pipe (the highest write-only descriptor) with requests the worker answers at once."""
+    program = (
+        f"{LIBC}writers = [fd for fd in range(64) if libc.fcntl(fd, 3, 0) >= 0 and libc.fcntl(fd, 3, 0) & 3 == 1]\n"
+        "while True:\n    os.write(max(writers), b'{}\\n' * 4096)"
+    )
+    outcome = worker.run(program)
+    assert outcome["status"] == "timeout", outcome
+    assert f"ran past its {LIMITS.wall_seconds:g} s limit and was killed" in str(outcome["error"]), outcome
+    assert worker.run("result = 'still serving'")["value"] == "'still serving'"
