@@ -172,3 +172,35 @@ def test_getting_closer_and_farther_whoever_moves(walkers: Path) -> None:
     assert near is not None and near[1] <= 20.0 + 1e-9  # the ego passes it at 20 s
     # heading_toward asks where the pedestrian's own velocity points: a standing one heads nowhere
     assert _span(F["heading_toward"](peds, ego, walkers), "waits_ahead") is None
+
+
+@pytest.fixture(scope="module")
+def queue(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ego drives along +x at 8 m/s behind three vehicles in a line, 10, 20 and 30 m ahead of it."""
+    ego = along(T, 8.0, 0.0)
+    ego.category = "EGO_VEHICLE"
+    tracks = {f"ahead_{k}": along(T, 8.0, 0.0, start=(10.0 * k, 0.0)) for k in (1, 2, 3)}
+    tracks["walks_toward"] = along(T, -1.5, 0.0, start=(200.0, 2.0))  # a pedestrian walking toward the ego
+    tracks["walks_toward"].category = "PEDESTRIAN"
+    log_dir = tmp_path_factory.mktemp("queue") / "scripted-queue"
+    build(tracks, log_dir, ego=ego)
+    return log_dir
+
+
+def test_the_nth_vehicle_ahead_recipe_finds_the_second_in_the_line(queue: Path) -> None:
+    vehicles = F["get_objects_of_category"](queue, category="REGULAR_VEHICLE")
+    ego = F["get_objects_of_category"](queue, category="EGO_VEHICLE")
+    first = F["get_objects_in_relative_direction"](ego, vehicles, queue, direction="forward", max_number=1)
+    second = F["get_objects_in_relative_direction"](first, vehicles, queue, direction="forward", max_number=1)
+    assert [uuid for uuid, value in first.items() if timestamps(value)] == ["ahead_1"]
+    assert [uuid for uuid, value in second.items() if timestamps(value)] == ["ahead_2"]
+
+
+def test_a_pedestrian_walking_toward_the_moving_ego_gets_closer(queue: Path) -> None:
+    peds = F["get_objects_of_category"](queue, category="PEDESTRIAN")
+    ego = F["get_objects_of_category"](queue, category="EGO_VEHICLE")
+    closer = _span(F["getting_closer"](peds, ego, queue, min_rate=5.0, max_distance=300), "walks_toward")
+    farther = _span(F["getting_farther"](peds, ego, queue, min_rate=5.0, max_distance=300), "walks_toward")
+    # closing at 9.5 m/s until the ego passes it at about 21 s, then the gap grows
+    assert closer is not None and closer[0] == 0.0 and 20.0 < closer[1] < 21.5
+    assert farther is not None and 21.0 < farther[0] < 22.5 and farther[1] == 25.0
