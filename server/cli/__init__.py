@@ -13,11 +13,15 @@ import os
 import sys
 from collections.abc import Sequence
 
+import duckdb
+
 from avmine.server import __version__
 from avmine.server.cli.exit_codes import ExitCode
 from avmine.server.executor import cluster
 from avmine.server.executor.namespaces import SandboxUnavailableError
-from avmine.store.errors import StoreError
+from avmine.store.database import damaged
+from avmine.store.errors import StoreError, is_damage
+from avmine.store.paths import resolve_db_path
 
 COMMANDS = (
     "ingest",
@@ -91,6 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             PermissionError,
         ) as exc:
             print(f"avmine {args.command}: error: {exc}", file=sys.stderr)
+            return ExitCode.USAGE
+        except duckdb.Error as exc:
+            if not is_damage(exc):
+                raise
+            # a block that fails its checksum shows only when a query reads it, after the file opened
+            print(f"avmine {args.command}: error: {damaged(resolve_db_path(args.db), exc)}", file=sys.stderr)
             return ExitCode.USAGE
         sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's exit
     except BrokenPipeError:
