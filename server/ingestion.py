@@ -14,13 +14,12 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
-from tqdm import tqdm
-
 from avmine.atomic.context import active_source, set_active_source
 from avmine.atomic.map_features import precompute, precompute_staged
 from avmine.server.executor import cluster
 from avmine.store import IngestReport, PrefilterConfig, Store, ingest
 from avmine.store.prefilter import REFAV_PREFILTER
+from avmine.store.progress import bar as progress_bar
 
 MAX_WORKERS = 4
 """Most pool processes by default: their work per log is less than the ingest's own, so a few keep up, and
@@ -40,7 +39,9 @@ def prepare_logs(store: Store, sources: Iterable[tuple[str, str]], progress: boo
         return
     previous = active_source()
     try:
-        for source, log_id in tqdm(list(sources), desc="map features", unit="log", disable=not progress, leave=False):
+        for source, log_id in progress_bar(
+            list(sources), wanted=progress, desc="map features", unit="log", leave=False
+        ):
             set_active_source(source)
             store.load_arrays(log_id, source)  # makes sure the cache is current first
             precompute(store.log_dir(log_id))
@@ -87,7 +88,9 @@ class MapFeaturePool:
     def finish(self) -> None:
         """Wait for every queued source; raise the first failure."""
         try:
-            for future in tqdm(self.futures, desc="map features", unit="log", disable=not self.progress, leave=False):
+            for future in progress_bar(
+                self.futures, wanted=self.progress, desc="map features", unit="log", leave=False
+            ):
                 future.result()
         finally:
             self.close()

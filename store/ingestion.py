@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm import tqdm
 
 from avmine.store import cache, logs_copy
 from avmine.store.arrays import ANNOTATIONS_SOURCE
@@ -40,6 +39,7 @@ from avmine.store.boxes import build_boxes, with_ego_rows
 from avmine.store.database import Store, now
 from avmine.store.errors import IngestError
 from avmine.store.prefilter import REFAV_PREFILTER, PrefilterConfig
+from avmine.store.progress import bar as progress_bar
 from avmine.store.readers import av2_log, ground_truth, prompts, safe_pickle, tracker
 
 SPLITS = ("train", "val", "test")
@@ -640,7 +640,7 @@ def ingest(
         job.replace_logs(log_dirs)
         if preparation is not None:
             preparation.expect(len(log_dirs))
-        with tqdm(total=len(items), desc="ingest", unit="item", disable=not progress, leave=False) as bar:
+        with progress_bar(total=len(items), wanted=progress, desc="ingest", unit="item", leave=False) as bar:
             for item in items:
                 bar.set_postfix_str(f"{item.kind} {item.path.name}")
                 steps[item.kind](item)

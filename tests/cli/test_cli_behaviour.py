@@ -91,6 +91,13 @@ def test_ingest_names_the_split_warns_about_unknown_and_exec_shows_progress_in_a
     assert "logs: 100%" in shown and "1/1" in shown, shown
 
 
+def test_no_progress_bar_on_a_stderr_that_is_not_a_terminal(tmp_path: Path) -> None:
+    shutil.copytree(SENSOR_DIR / LOG, tmp_path / "val" / LOG)
+    done = avmine("--db", str(tmp_path / "db.duckdb"), "ingest", str(tmp_path / "val"))  # no --quiet
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr and "item/s" not in done.stderr and "log/s" not in done.stderr, done.stderr
+
+
 def read_all(fd: int) -> str:
     chunks = []
     while True:
