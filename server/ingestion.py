@@ -117,6 +117,7 @@ def ingest_and_prepare(
     prefilter: PrefilterConfig = REFAV_PREFILTER,
     progress: bool = True,
     workers: int | None = None,
+    move_split: bool = False,
 ) -> IngestReport:
     """``store.ingest`` with the map features of every track source it writes, computed alongside.
 
@@ -125,6 +126,15 @@ def ingest_and_prepare(
     """
     pool = MapFeaturePool(workers, progress=progress)
     try:
-        return ingest(store, path, split=split, source=source, prefilter=prefilter, progress=progress, preparation=pool)
+        return ingest(
+            store,
+            path,
+            split=split,
+            source=source,
+            prefilter=prefilter,
+            progress=progress,
+            preparation=pool,
+            move_split=move_split,
+        )
     finally:
         pool.close()
