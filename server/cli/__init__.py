@@ -41,6 +41,9 @@ COMMANDS = (
 )
 """Command modules under ``avmine.server.cli``; each registers one subcommand."""
 
+KEEPS_FINISHED_WORK = ("run", "screen")
+"""Commands that record each prompt as it finishes: an interrupted one keeps what it finished."""
+
 logger = logging.getLogger(__name__)
 
 
@@ -79,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (``ExitCode``)."""
     # stderr, never stdout: stdout is the command's output, and for `serve` over stdio the JSON-RPC stream
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="avmine: %(levelname)s %(name)s: %(message)s")
+    args: argparse.Namespace | None = None
     try:
         args = build_parser().parse_args(argv)
         args.argv = list(sys.argv[1:] if argv is None else argv)  # what a command forwarded to a server sends
@@ -103,6 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"avmine {args.command}: error: {damaged(resolve_db_path(args.db), exc)}", file=sys.stderr)
             return ExitCode.USAGE
         sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's exit
+    except KeyboardInterrupt:
+        # one line, not a traceback: every write rolled back on the way here (a batch keeps finished prompts)
+        command = getattr(args, "command", None)
+        kept = "; the prompts it finished are kept" if command in KEEPS_FINISHED_WORK else "; nothing was changed"
+        print(f"avmine{' ' + command if command else ''}: interrupted{kept}", file=sys.stderr)
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
         # the reader (head, less) stopped reading: stop quietly as Unix tools do; stdout goes to /dev/null so that
         # the interpreter's last flush does not fail again
