@@ -178,7 +178,7 @@ class Batch:
                 with ThreadPoolExecutor(max_workers=max(1, self.options.parallel)) as pool:
                     futures = {pool.submit(self._solve, server, executor, workdir, prompt, todo.index(prompt)): prompt
                                for prompt in todo}  # fmt: skip
-                    for future in as_completed(futures):
+                    for count, future in enumerate(as_completed(futures), start=1):
                         outcome = future.result()
                         if outcome is None:
                             summary.not_started.append(futures[future])
@@ -187,7 +187,7 @@ class Batch:
                         bar.update()
                         if progress and not on_terminal():  # a log or a pipe: one plain line per prompt
                             status = outcome.status if outcome is not None else "not started (budget spent)"
-                            print(f"{self.options.name}: {bar.n}/{len(todo)} {futures[future]!r}: {status}",
+                            print(f"{self.options.name}: {count}/{len(todo)} {futures[future]!r}: {status}",
                                   file=sys.stderr, flush=True)  # fmt: skip
                         bar.set_postfix(
                             cost=f"${self._spent:.2f}",
