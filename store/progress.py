@@ -13,6 +13,6 @@ def on_terminal() -> bool:
     return sys.stderr.isatty()
 
 
-def bar(*items: Any, wanted: bool = True, **options: Any) -> tqdm:  # type: ignore[type-arg]
+def bar(*items: Any, wanted: bool = True, **options: Any) -> tqdm:
     """A tqdm bar on standard error, disabled unless ``wanted`` and standard error is a terminal."""
     return tqdm(*items, file=sys.stderr, disable=not (wanted and on_terminal()), **options)
