@@ -58,7 +58,9 @@ def operate(args: argparse.Namespace, ctx: CommandContext) -> int:
             bar.total, bar.n = total, done
             bar.refresh()
 
-        execution = executor.run(text, args.prompt, LogSelection(tuple(args.logs), args.split), progress=progress)
+        execution = executor.run(
+            text, args.prompt, LogSelection(tuple(args.logs), args.split), progress=progress, cancel=ctx.cancel
+        )
         bar.close()
         diagnostics = diagnose(ctx.store, execution, args.source, args.expected_category)
     if args.json:
