@@ -14,14 +14,13 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
-from tqdm import tqdm
-
 from avmine.atomic.context import active_source, set_active_source
 from avmine.atomic.map_features import precompute, precompute_staged
 from avmine.server.executor import cluster
 from avmine.server.executor.namespaces import die_with_parent
 from avmine.store import IngestReport, PrefilterConfig, Store, ingest
 from avmine.store.prefilter import REFAV_PREFILTER
+from avmine.store.progress import bar as progress_bar
 
 MAX_WORKERS = 4
 """Most pool processes by default: their work per log is less than the ingest's own, so a few keep up, and
@@ -41,7 +40,9 @@ def prepare_logs(store: Store, sources: Iterable[tuple[str, str]], progress: boo
         return
     previous = active_source()
     try:
-        for source, log_id in tqdm(list(sources), desc="map features", unit="log", disable=not progress, leave=False):
+        for source, log_id in progress_bar(
+            list(sources), wanted=progress, desc="map features", unit="log", leave=False
+        ):
             set_active_source(source)
             store.load_arrays(log_id, source)  # makes sure the cache is current first
             precompute(store.log_dir(log_id))
@@ -94,7 +95,9 @@ class MapFeaturePool:
     def finish(self) -> None:
         """Wait for every queued source; raise the first failure."""
         try:
-            for future in tqdm(self.futures, desc="map features", unit="log", disable=not self.progress, leave=False):
+            for future in progress_bar(
+                self.futures, wanted=self.progress, desc="map features", unit="log", leave=False
+            ):
                 future.result()
         finally:
             self.close()
@@ -121,6 +124,7 @@ def ingest_and_prepare(
     prefilter: PrefilterConfig = REFAV_PREFILTER,
     progress: bool = True,
     workers: int | None = None,
+    move_split: bool = False,
 ) -> IngestReport:
     """``store.ingest`` with the map features of every track source it writes, computed alongside.
 
@@ -129,6 +133,15 @@ def ingest_and_prepare(
     """
     pool = MapFeaturePool(workers, progress=progress)
     try:
-        return ingest(store, path, split=split, source=source, prefilter=prefilter, progress=progress, preparation=pool)
+        return ingest(
+            store,
+            path,
+            split=split,
+            source=source,
+            prefilter=prefilter,
+            progress=progress,
+            preparation=pool,
+            move_split=move_split,
+        )
     finally:
         pool.close()

@@ -16,11 +16,13 @@ drops the others (an ingest that failed or was killed).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,17 @@ def _stage(cache_root: Path, key: str, target: Path) -> StagedDir:
     return StagedDir(key=key, path=path, target=target)
 
 
+@contextmanager
+def _staging(cache_root: Path, key: str, target: Path) -> Iterator[StagedDir]:
+    """A staged directory, removed again if writing it fails or is interrupted."""
+    staged = _stage(cache_root, key, target)
+    try:
+        yield staged
+    except BaseException:
+        discard(cache_root, [staged])
+        raise
+
+
 def stage_log(
     cache_root: Path,
     key: str,
@@ -91,15 +104,15 @@ def stage_log(
     meta: dict[str, Any],
 ) -> StagedDir:
     """Stage the log-level part of a log's cache: poses, a copy of the map and calibration."""
-    staged = _stage(cache_root, key, log_cache_dir(cache_root, log_id) / "log")
-    np.save(staged.path / "pose_timestamps_ns.npy", poses["timestamp_ns"].to_numpy(np.int64))
-    np.save(staged.path / "pose_xyz_city.npy", poses[["tx_m", "ty_m", "tz_m"]].to_numpy(np.float64))
-    np.save(staged.path / "pose_quat_city.npy", poses[["qw", "qx", "qy", "qz"]].to_numpy(np.float64))
-    # The map and calibration are copied so that a worker reads only the cache, never the user's dataset.
-    shutil.copytree(map_dir, staged.path / "map")
-    if calibration_dir is not None:
-        shutil.copytree(calibration_dir, staged.path / "calibration")
-    (staged.path / "log.json").write_text(json.dumps({"format": CACHE_FORMAT, "key": key, **meta}, indent=1))
+    with _staging(cache_root, key, log_cache_dir(cache_root, log_id) / "log") as staged:
+        np.save(staged.path / "pose_timestamps_ns.npy", poses["timestamp_ns"].to_numpy(np.int64))
+        np.save(staged.path / "pose_xyz_city.npy", poses[["tx_m", "ty_m", "tz_m"]].to_numpy(np.float64))
+        np.save(staged.path / "pose_quat_city.npy", poses[["qw", "qx", "qy", "qz"]].to_numpy(np.float64))
+        # The map and calibration are copied so that a worker reads only the cache, never the user's dataset.
+        shutil.copytree(map_dir, staged.path / "map")
+        if calibration_dir is not None:
+            shutil.copytree(calibration_dir, staged.path / "calibration")
+        (staged.path / "log.json").write_text(json.dumps({"format": CACHE_FORMAT, "key": key, **meta}, indent=1))
     return staged
 
 
@@ -116,38 +129,38 @@ def stage_boxes(
         meta: extra fields for ``meta.json`` (source, log id, ego uuid, ...).
     """
     log_id = str(meta["log_id"])
-    staged = _stage(cache_root, key, log_cache_dir(cache_root, log_id) / "boxes" / str(meta["source"]))
-    out = staged.path
-    timestamps, time_index = np.unique(boxes["timestamp_ns"].to_numpy(np.int64), return_inverse=True)
-    track_index = boxes["track_index"].to_numpy(np.int32)
-    num_tracks = int(track_index.max()) + 1 if len(track_index) else 0
-    track_start = np.searchsorted(track_index, np.arange(num_tracks + 1)).astype(np.int64)
-    first_rows = track_start[:-1]
-    categories, row_category = np.unique(boxes["category"].to_numpy(str), return_inverse=True)
-    arrays: dict[str, npt.NDArray[Any]] = {
-        "timestamps_ns": timestamps,
-        "track_uuids": boxes["track_uuid"].to_numpy(str)[first_rows],
-        "track_categories": boxes["category"].to_numpy(str)[first_rows],
-        "track_start": track_start,
-        "categories": categories.astype(str),
-        "row_track": track_index,
-        "row_time_index": time_index.astype(np.int32),
-        "row_timestamp_ns": boxes["timestamp_ns"].to_numpy(np.int64),
-        "row_category": row_category.astype(np.int16),
-        "yaw_city": boxes["yaw_city_rad"].to_numpy(np.float64),
-        "score": boxes["score"].to_numpy(np.float64, na_value=np.nan),
-        "num_interior_pts": boxes["num_interior_pts"].to_numpy(np.int64, na_value=-1),
-        "input_row": boxes["input_row"].to_numpy(np.int64),
-    }
-    for name, columns in _BOX_ARRAYS.items():
-        arrays[name] = boxes[list(columns)].to_numpy(np.float64)
-    pose_ts = poses["timestamp_ns"].to_numpy(np.int64)
-    at = np.searchsorted(pose_ts, timestamps)
-    arrays["ego_xyz_city"] = poses[["tx_m", "ty_m", "tz_m"]].to_numpy(np.float64)[at]
-    arrays["ego_quat_city"] = poses[["qw", "qx", "qy", "qz"]].to_numpy(np.float64)[at]
-    for name, array in arrays.items():
-        np.save(out / f"{name}.npy", np.ascontiguousarray(array))
-    (out / "meta.json").write_text(json.dumps({"format": CACHE_FORMAT, "key": key, **meta}, indent=1))
+    with _staging(cache_root, key, log_cache_dir(cache_root, log_id) / "boxes" / str(meta["source"])) as staged:
+        out = staged.path
+        timestamps, time_index = np.unique(boxes["timestamp_ns"].to_numpy(np.int64), return_inverse=True)
+        track_index = boxes["track_index"].to_numpy(np.int32)
+        num_tracks = int(track_index.max()) + 1 if len(track_index) else 0
+        track_start = np.searchsorted(track_index, np.arange(num_tracks + 1)).astype(np.int64)
+        first_rows = track_start[:-1]
+        categories, row_category = np.unique(boxes["category"].to_numpy(str), return_inverse=True)
+        arrays: dict[str, npt.NDArray[Any]] = {
+            "timestamps_ns": timestamps,
+            "track_uuids": boxes["track_uuid"].to_numpy(str)[first_rows],
+            "track_categories": boxes["category"].to_numpy(str)[first_rows],
+            "track_start": track_start,
+            "categories": categories.astype(str),
+            "row_track": track_index,
+            "row_time_index": time_index.astype(np.int32),
+            "row_timestamp_ns": boxes["timestamp_ns"].to_numpy(np.int64),
+            "row_category": row_category.astype(np.int16),
+            "yaw_city": boxes["yaw_city_rad"].to_numpy(np.float64),
+            "score": boxes["score"].to_numpy(np.float64, na_value=np.nan),
+            "num_interior_pts": boxes["num_interior_pts"].to_numpy(np.int64, na_value=-1),
+            "input_row": boxes["input_row"].to_numpy(np.int64),
+        }
+        for name, columns in _BOX_ARRAYS.items():
+            arrays[name] = boxes[list(columns)].to_numpy(np.float64)
+        pose_ts = poses["timestamp_ns"].to_numpy(np.int64)
+        at = np.searchsorted(pose_ts, timestamps)
+        arrays["ego_xyz_city"] = poses[["tx_m", "ty_m", "tz_m"]].to_numpy(np.float64)[at]
+        arrays["ego_quat_city"] = poses[["qw", "qx", "qy", "qz"]].to_numpy(np.float64)[at]
+        for name, array in arrays.items():
+            np.save(out / f"{name}.npy", np.ascontiguousarray(array))
+        (out / "meta.json").write_text(json.dumps({"format": CACHE_FORMAT, "key": key, **meta}, indent=1))
     return staged
 
 
@@ -161,6 +174,7 @@ def publish(cache_root: Path, staged: Iterable[StagedDir]) -> None:
         os.replace(item.path, item.target)
         shutil.rmtree(old, ignore_errors=True)
         (cache_root / STAGING / f"{item.key}.target").unlink(missing_ok=True)
+    _remove_empty_staging(cache_root)
 
 
 def discard(cache_root: Path, staged: Iterable[StagedDir]) -> None:
@@ -168,6 +182,12 @@ def discard(cache_root: Path, staged: Iterable[StagedDir]) -> None:
     for item in staged:
         shutil.rmtree(item.path, ignore_errors=True)
         (cache_root / STAGING / f"{item.key}.target").unlink(missing_ok=True)
+    _remove_empty_staging(cache_root)
+
+
+def _remove_empty_staging(cache_root: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty: another ingest still stages there
+        (cache_root / STAGING).rmdir()
 
 
 def recover(cache_root: Path, committed_keys: set[str]) -> None:

@@ -19,7 +19,14 @@ import pyarrow as pa
 
 from avmine.store import cache
 from avmine.store.arrays import ANNOTATIONS_SOURCE, LogArrays, load_log_arrays
-from avmine.store.errors import DatabaseLockedError, NoDatabaseError, SchemaVersionError, StoreError
+from avmine.store.errors import (
+    DamagedDatabaseError,
+    DatabaseLockedError,
+    NoDatabaseError,
+    SchemaVersionError,
+    StoreError,
+    is_damage,
+)
 from avmine.store.logs_copy import STAMP_KEY as LOGS_COPY_STAMP_KEY
 from avmine.store.paths import cache_root_for, resolve_db_path
 from avmine.store.schema import (
@@ -48,14 +55,28 @@ def connect(db_path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 
     Raises:
         DatabaseLockedError: another process has the file open for writing (or, for a writer, open at all).
+        DamagedDatabaseError: the file is empty, truncated, damaged or not a DuckDB database.
     """
     try:
         return duckdb.connect(str(db_path), read_only=read_only)
-    except duckdb.IOException as exc:
+    except duckdb.Error as exc:
+        if is_damage(exc):
+            raise damaged(db_path, exc) from None
         if "Could not set lock" not in str(exc):
             raise
         holder = re.search(r"\(PID (\d+)\)", str(exc))
         raise DatabaseLockedError(db_path, int(holder.group(1)) if holder else None) from None
+
+
+def damaged(db_path: Path, exc: BaseException) -> DamagedDatabaseError:
+    """The error for a damaged database file, naming the folders its logs came from where it still says."""
+    try:
+        with duckdb.connect(str(db_path), read_only=True) as con:
+            rows = con.execute("SELECT DISTINCT source_path FROM logs").fetchall()
+        folders = sorted({shlex.quote(str(Path(row[0]).parent)) for row in rows if row[0]})
+    except duckdb.Error:  # too damaged to say
+        folders = []
+    return DamagedDatabaseError(db_path, str(exc), folders or None)
 
 
 def refuse_if_open(db_path: Path) -> None:
@@ -66,7 +87,7 @@ def refuse_if_open(db_path: Path) -> None:
     """
     try:
         connect(db_path, read_only=False).close()
-    except duckdb.Error as exc:  # not a database DuckDB can open: nobody holds it as one
+    except (duckdb.Error, DamagedDatabaseError) as exc:  # not a database DuckDB can open: nobody holds it as one
         logger.debug("%s is not a database DuckDB opens (%s); nobody holds it", db_path, exc)
 
 

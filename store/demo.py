@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-
-from avmine.store.database import Store
+from avmine.store.database import Store, connect
+from avmine.store.errors import DamagedDatabaseError
 from avmine.store.ingestion import IngestReport, ingest
 
 DEMO_DATA = Path(__file__).parent / "demo_data"
@@ -62,11 +61,14 @@ def why_not_rebuildable(db_path: Path, default_location: bool) -> str | None:
 
     It may rebuild only a database the demo built (its mark, or, for files made before the mark
     existed, the demo's own file name in its output folder) that holds nothing but the demo's data.
+
+    Raises:
+        DatabaseLockedError: a process (a server) has it open.
     """
     try:
-        con = duckdb.connect(str(db_path), read_only=True)
-    except duckdb.Error as exc:
-        return f"it cannot be opened as a database ({str(exc).splitlines()[0]})"
+        con = connect(db_path, read_only=True)  # one a process holds raises DatabaseLockedError: it is busy
+    except DamagedDatabaseError as exc:
+        return f"it cannot be opened as a database ({exc.detail})"
     try:
         tables = {str(row[0]) for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         mark = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 
@@ -51,4 +52,31 @@ class DatabaseLockedError(StoreError):
             "meanwhile. `avmine stats`, `exec`, `submit`, `library` and a second `avmine serve` run through an "
             "avmine server that holds it; `ingest`, `demo`, `colors`, `coverage`, `run` and `screen` need the file "
             f"itself: run them once {holder} has ended (for a server: stop it, or close the agent that started it)."
+        )
+
+
+DAMAGE_SIGNS = ("not a valid DuckDB database", "Corrupt database file", "Could not read enough bytes")
+"""What DuckDB says of a file that is empty, not a DuckDB file, truncated or has a block that fails its checksum."""
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether a DuckDB error says the database file itself is damaged (not a query or lock problem)."""
+    return any(sign in str(exc) for sign in DAMAGE_SIGNS)
+
+
+class DamagedDatabaseError(StoreError):
+    """The database file is empty, truncated, damaged or not a DuckDB file; nothing was written to it."""
+
+    def __init__(self, path: Path, detail: str, sources: list[str] | None = None) -> None:
+        self.path = path
+        self.detail = detail.splitlines()[0].rstrip("!.")
+        """What DuckDB said, its first line."""
+        db = shlex.quote(str(path))
+        where = " ".join(sources) if sources else "FOLDER (each AV2 log, split or dataset folder you ingested)"
+        super().__init__(
+            f"{path} cannot be used: {self.detail}. The file is empty, truncated, damaged or not a "
+            "DuckDB database, and avmine left it exactly as it was. To recover, put back a copy if you have one; "
+            f"otherwise move it aside (`mv {db} {db}.damaged`) and rebuild it from the source folders: "
+            f"`avmine --db {db} ingest {where}` (for the demo's database: `avmine --db {db} demo`). Runs, "
+            "library examples and agent sessions kept only in that file cannot be rebuilt."
         )

@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm import tqdm
 
 from avmine.store import cache, logs_copy
 from avmine.store.arrays import ANNOTATIONS_SOURCE
@@ -40,6 +39,7 @@ from avmine.store.boxes import build_boxes, with_ego_rows
 from avmine.store.database import Store, now
 from avmine.store.errors import IngestError
 from avmine.store.prefilter import REFAV_PREFILTER, PrefilterConfig
+from avmine.store.progress import bar as progress_bar
 from avmine.store.readers import av2_log, ground_truth, prompts, safe_pickle, tracker
 
 SPLITS = ("train", "val", "test")
@@ -250,8 +250,10 @@ class _Ingest:
         copy: logs_copy.StreamedCopy,
         spool: Path,
         preparation: Preparation | None = None,
+        move_split: bool = False,
     ) -> None:
         self.store = store
+        self.move_split = move_split
         self.preparation = preparation
         self.staged_maps: dict[str, Path] = {}
         """Log id -> the map directory this ingest staged for it."""
@@ -326,11 +328,15 @@ class _Ingest:
             self._delete(table, "source = ? AND log_id IN (SELECT unnest(?))", [ANNOTATIONS_SOURCE, annotated])
 
     def _split_for(self, log_dir: Path, log_id: str) -> str:
-        if self.split:
-            return self.split
-        if log_dir.parent.name in SPLITS:
-            return log_dir.parent.name
-        return self.known_splits.get(log_id) or self._known_split(log_id) or UNKNOWN_SPLIT
+        known = self.known_splits.get(log_id) or self._known_split(log_id)
+        split = self.split or (log_dir.parent.name if log_dir.parent.name in SPLITS else None) or known
+        if known not in (None, UNKNOWN_SPLIT, split) and not self.move_split:
+            raise IngestError(
+                log_dir,
+                f"log {log_id} is in split '{known}', and this ingest would move it to split '{split}'.",
+                f"Ingest it with --split {known} to keep it there, or add --move-split to move it.",
+            )
+        return split or UNKNOWN_SPLIT
 
     def _known_split(self, log_id: str) -> str | None:
         row = self.store.con.execute("SELECT split FROM logs WHERE log_id = ?", [log_id]).fetchone()
@@ -601,6 +607,7 @@ def ingest(
     prefilter: PrefilterConfig = REFAV_PREFILTER,
     progress: bool = True,
     preparation: Preparation | None = None,
+    move_split: bool = False,
 ) -> IngestReport:
     """Ingest everything found at ``path`` in one transaction.
 
@@ -620,15 +627,16 @@ def ingest(
         prefilter: RefAV's confidence prefilter for tracker outputs.
         progress: show a progress bar on stderr.
         preparation: work on each source's staged cache, done alongside and finished before the commit.
+        move_split: let a log the store keeps in one split move to another (otherwise that is refused).
 
     Raises:
-        IngestError: bad input; nothing was written.
+        IngestError: bad input, or a log that would move to another split; nothing was written.
     """
     started = time.perf_counter()
     items = discover(Path(path).expanduser())
     log_dirs = [item.path for item in items if item.kind == "log"]
     _check_distinct_logs(log_dirs)
-    with writing(store, split, source, prefilter, preparation) as job:
+    with writing(store, split, source, prefilter, preparation, move_split) as job:
         steps: dict[ItemKind, Callable[[_Item], None]] = {
             "log": lambda item: job.log(item.path),
             "tracker": lambda item: job.tracker(item.path, item.payload),
@@ -640,7 +648,7 @@ def ingest(
         job.replace_logs(log_dirs)
         if preparation is not None:
             preparation.expect(len(log_dirs))
-        with tqdm(total=len(items), desc="ingest", unit="item", disable=not progress, leave=False) as bar:
+        with progress_bar(total=len(items), wanted=progress, desc="ingest", unit="item", leave=False) as bar:
             for item in items:
                 bar.set_postfix_str(f"{item.kind} {item.path.name}")
                 steps[item.kind](item)
@@ -661,6 +669,7 @@ def writing(
     source: str | None = None,
     prefilter: PrefilterConfig = REFAV_PREFILTER,
     preparation: Preparation | None = None,
+    move_split: bool = False,
 ) -> Iterator[_Ingest]:
     """One transaction of writes to the log tables, as ingest makes them (refinement derives sources with it).
 
@@ -669,7 +678,7 @@ def writing(
     """
     copy = logs_copy.StreamedCopy(store)
     spool = Path(tempfile.mkdtemp(prefix="avmine-ingest-"))
-    job = _Ingest(store, split, source, prefilter, copy, spool, preparation)
+    job = _Ingest(store, split, source, prefilter, copy, spool, preparation, move_split)
     memory_limit = store.con.execute("SELECT current_setting('memory_limit')").fetchone()
     store.con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
     try:

@@ -86,9 +86,14 @@ def committed_stamp(store: Store) -> str | None:
 def new_stamp(store: Store) -> str:
     """Record a new stamp in ``meta``; call it inside the transaction that changes the log tables."""
     stamp = uuid.uuid4().hex[:16]
+    record_stamp(store, stamp)
+    return stamp
+
+
+def record_stamp(store: Store, stamp: str) -> None:
+    """Make ``stamp`` the committed copy's name in ``meta`` (inside the caller's transaction)."""
     store.con.execute("DELETE FROM meta WHERE key = ?", [STAMP_KEY])
     store.con.execute("INSERT INTO meta VALUES (?, ?)", [STAMP_KEY, stamp])
-    return stamp
 
 
 def _partial_path(db_path: Path) -> Path:
@@ -268,9 +273,13 @@ def ensure(store: Store) -> Path:
                 f"{store.path}: the copy of the log tables that SQL queries read is missing or stale. "
                 "Open the database writable once (e.g. `avmine serve` or `avmine ingest`) to rebuild it."
             )
+        # the copy first, the stamp after: a table that cannot be read (a damaged file) fails before anything
+        # is written to the database
+        stamp = uuid.uuid4().hex[:16]
+        target = write(store, stamp)
         with store.transaction():
-            stamp = new_stamp(store)
-        return write(store, stamp)
+            record_stamp(store, stamp)
+        return target
 
 
 def agent_config(folder: Path) -> dict[str, str | bool | int | float | list[str]]:

@@ -14,11 +14,15 @@ import shlex
 import sys
 from collections.abc import Sequence
 
+import duckdb
+
 from avmine.server import __version__
 from avmine.server.cli.exit_codes import ExitCode
 from avmine.server.executor import cluster
 from avmine.server.executor.namespaces import SandboxUnavailableError
-from avmine.store.errors import StoreError
+from avmine.store.database import damaged
+from avmine.store.errors import StoreError, is_damage
+from avmine.store.paths import resolve_db_path
 
 COMMANDS = (
     "ingest",
@@ -37,6 +41,9 @@ COMMANDS = (
     "refine",
 )
 """Command modules under ``avmine.server.cli``; each registers one subcommand."""
+
+KEEPS_FINISHED_WORK = ("run", "screen")
+"""Commands that record each prompt as it finishes: an interrupted one keeps what it finished."""
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if _asks_version(words):  # before the parser: building it imports every command (pandas, av2, torch: seconds)
         print(f"avmine {__version__}")
         return ExitCode.OK
+    args: argparse.Namespace | None = None
     try:
         parser = build_parser()
         known, unknown = parser.parse_known_args(argv)
@@ -105,7 +113,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         ) as exc:
             print(f"avmine {args.command}: error: {exc}", file=sys.stderr)
             return ExitCode.USAGE
+        except duckdb.Error as exc:
+            if not is_damage(exc):
+                raise
+            # a block that fails its checksum shows only when a query reads it, after the file opened
+            print(f"avmine {args.command}: error: {damaged(resolve_db_path(args.db), exc)}", file=sys.stderr)
+            return ExitCode.USAGE
         sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's exit
+    except KeyboardInterrupt:
+        # one line, not a traceback: every write rolled back on the way here (a batch keeps finished prompts)
+        command = getattr(args, "command", None)
+        kept = "; the prompts it finished are kept" if command in KEEPS_FINISHED_WORK else "; nothing was changed"
+        print(f"avmine{' ' + command if command else ''}: interrupted{kept}", file=sys.stderr)
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
         # the reader (head, less) stopped reading: stop quietly as Unix tools do; stdout goes to /dev/null so that
         # the interpreter's last flush does not fail again

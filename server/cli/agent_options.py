@@ -14,6 +14,7 @@ from avmine.server.executor.cluster import add_ray_option
 from avmine.server.executor.memory import add_budget_option
 from avmine.server.headless.agents import Agent, ClaudeAgent, CommandAgent
 from avmine.server.headless.batch import Batch, BatchOptions, BatchSummary, resolve_prompts
+from avmine.server.headless.reach import unreachable
 from avmine.server.headless.report import summary_text
 from avmine.store import Store
 from avmine.store.arrays import ANNOTATIONS_SOURCE
@@ -53,7 +54,7 @@ def agent_from_args(args: argparse.Namespace) -> Agent:
     """The agent the options name.
 
     Raises:
-        ValueError: an agent that cannot be started, with how to fix it.
+        ValueError: an agent that cannot be started, or a model API Claude Code cannot reach, with how to fix it.
     """
     if args.agent == "command":
         if not args.agent_command:
@@ -64,6 +65,8 @@ def agent_from_args(args: argparse.Namespace) -> Agent:
             f"{args.claude!r} is not an executable: install Claude Code (npm install -g @anthropic-ai/claude-code) "
             "or point --claude (or $AVMINE_CLAUDE) at it"
         )
+    if problem := unreachable():
+        raise ValueError(problem)
     return ClaudeAgent(args.claude, args.max_turns, args.model)
 
 

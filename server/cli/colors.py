@@ -8,10 +8,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from avmine.server.cli.exit_codes import ExitCode
-from avmine.store import Store, ids
+from avmine.store import Store, ids, progress
 from avmine.vlm.backends import VlmConfig, VlmUnavailableError, load_backend
 from avmine.vlm.colors import build_color_cache
 from avmine.vlm.service import VlmService
@@ -48,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         for log_id, path in chosen:
             arrays = store.load_arrays(log_id)
             source = Path(path) if Path(path).is_dir() else None
-            with tqdm(desc=log_id[:8], unit="vehicle", file=sys.stderr) as bar:
+            with progress.bar(desc=log_id[:8], unit="vehicle") as bar:
                 colours = build_color_cache(arrays, service, source, lambda _: bar.update())
             counts = Counter(c or "unknown" for c in colours.values())
             print(f"{log_id}: " + ", ".join(f"{name} {n}" for name, n in counts.most_common()))

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
-
-from tqdm import tqdm
 
 from avmine.server.cli.exit_codes import ExitCode
 from avmine.server.executor import Limits, LogSelection
@@ -20,6 +17,7 @@ from avmine.server.sharing.client import run_on_database
 from avmine.server.sharing.commands import CommandContext
 from avmine.store.arrays import ANNOTATIONS_SOURCE
 from avmine.store.bounds import STDOUT_CHARS
+from avmine.store.progress import bar as progress_bar
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -55,14 +53,16 @@ def operate(args: argparse.Namespace, ctx: CommandContext) -> int:
     limits = Limits(wall_seconds=args.timeout, cpu_seconds=max(1, int(args.timeout)))
     with (
         ctx.executor(args.workers, args.source, limits, args.memory_budget) as executor,
-        tqdm(desc="logs", unit="log", disable=ctx.warm is not None or not sys.stderr.isatty(), leave=False) as bar,
+        progress_bar(wanted=ctx.warm is None, desc="logs", unit="log", leave=False) as bar,
     ):  # a command forwarded to a server shows no bar: the server's stderr is not the user's terminal
 
         def progress(done: int, total: int, log_id: str) -> None:
             bar.total, bar.n = total, done
             bar.refresh()
 
-        execution = executor.run(text, args.prompt, LogSelection(tuple(args.logs), args.split), progress=progress)
+        execution = executor.run(
+            text, args.prompt, LogSelection(tuple(args.logs), args.split), progress=progress, cancel=ctx.cancel
+        )
         bar.close()
         diagnostics = diagnose(ctx.store, execution, args.source, args.expected_category)
     if args.json:

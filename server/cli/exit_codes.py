@@ -16,3 +16,6 @@ class ExitCode(IntEnum):
     USAGE = 2
     """Bad arguments or input (argparse's own code too), or a database that cannot be used: the message says
     what to fix, and nothing was changed."""
+    INTERRUPTED = 130
+    """Stopped by Ctrl-C (SIGINT; 128 + 2, as a shell reports it): what was under way was undone and its
+    temporary files removed; a batch (``run``, ``screen``) keeps the prompts it finished."""

@@ -28,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("path", help="file or directory to ingest")
     parser.add_argument("--split", help="split to record (default: from the directory name)")
+    parser.add_argument(
+        "--move-split",
+        action="store_true",
+        help="move logs the database keeps in another split to this one (refused without it)",
+    )
     parser.add_argument("--source", help="track source name for a tracker output (default: file stem)")
     parser.add_argument(
         "--prefilter",
@@ -45,6 +50,12 @@ def run(args: argparse.Namespace) -> int:
     """Ingest and print what was written."""
     prefilter = {"refav": PrefilterConfig(), "paper": PrefilterConfig.paper(), "off": PrefilterConfig.off()}
     check_exists(Path(args.path).expanduser())  # before the database opens: nothing to ingest creates nothing
+    if args.split is not None and args.split not in SPLITS:
+        print(
+            f"avmine ingest: warning: split '{args.split}' is none of AV2's ({', '.join(SPLITS)}); RefAV's "
+            "evaluation and `avmine submit` know only those.",
+            file=sys.stderr,
+        )
     with Store.open(args.db) as store:
         unknown_before = in_unknown_split(store)
         report = ingest_and_prepare(
@@ -54,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             source=args.source,
             prefilter=prefilter[args.prefilter],
             progress=not args.quiet,
+            move_split=args.move_split,
         )
         print(
             f"Ingested into {store.path}: {len(report.logs)} log(s), {len(report.sources)} track source(s) "

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -26,8 +27,6 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-from tqdm import tqdm
 
 from avmine.atomic.categories import referred_category
 from avmine.atomic.honesty import DishonestProgramError, check_honest
@@ -54,6 +53,8 @@ from avmine.store.agent_runs import (
 from avmine.store.arrays import ANNOTATIONS_SOURCE
 from avmine.store.database import now
 from avmine.store.library import final_program, save_example, search_examples
+from avmine.store.progress import bar as progress_bar
+from avmine.store.progress import on_terminal
 from avmine.store.runs import LogResult, Run, record_run
 from avmine.vlm.backends import VlmConfig
 from avmine.vlm.broker import VlmBroker
@@ -174,17 +175,21 @@ class Batch:
                     self.store, source=self.options.source, broker=self.vlm.answer, memory_budget=half
                 ) as executor,
             ):
-                bar = tqdm(total=len(todo), desc=self.options.name, unit="prompt", disable=not progress)
+                bar = progress_bar(total=len(todo), wanted=progress, desc=self.options.name, unit="prompt")
                 with ThreadPoolExecutor(max_workers=max(1, self.options.parallel)) as pool:
                     futures = {pool.submit(self._solve, server, executor, workdir, prompt, todo.index(prompt)): prompt
                                for prompt in todo}  # fmt: skip
-                    for future in as_completed(futures):
+                    for count, future in enumerate(as_completed(futures), start=1):
                         outcome = future.result()
                         if outcome is None:
                             summary.not_started.append(futures[future])
                         else:
                             summary.outcomes.append(outcome)
                         bar.update()
+                        if progress and not on_terminal():  # a log or a pipe: one plain line per prompt
+                            status = outcome.status if outcome is not None else "not started (budget spent)"
+                            print(f"{self.options.name}: {count}/{len(todo)} {futures[future]!r}: {status}",
+                                  file=sys.stderr, flush=True)  # fmt: skip
                         bar.set_postfix(
                             cost=f"${self._spent:.2f}",
                             failed=sum(o.status == OutcomeStatus.FAILED for o in summary.outcomes),

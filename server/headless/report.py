@@ -27,7 +27,7 @@ def summary_text(summary: BatchSummary, screening: bool) -> str:
             row += f" {outcome.timestamp_ba:>6.3f}" if outcome.timestamp_ba is not None else f" {'-':>6}"
         resumed = " (finished earlier)" if outcome.prompt in summary.resumed else ""
         row += f" {cost.get(outcome.prompt, 0.0):>7.3f} {seconds.get(outcome.prompt, 0.0):>7.1f}"
-        row += f"  {(outcome.reason or '')[:100]}{resumed}"
+        row += f"  {_clip(outcome.reason or '', 100)}{resumed}"
         lines.append(row)
     statuses = Counter(o.status for o in summary.outcomes)
     lines.append("")
@@ -37,8 +37,10 @@ def summary_text(summary: BatchSummary, screening: bool) -> str:
     )  # fmt: skip
     troubles = [s for s in summary.sessions if s.status not in (SessionStatus.SUBMITTED, SessionStatus.APPROVED)]
     for session in troubles:
-        lines.append(f"  {session.phase} session {session.attempt} of {session.prompt!r}: {session.status}: "
-                     f"{(session.detail or '')[:160]}")  # fmt: skip
+        # avmine's own advice (log in, then ...) in full; an agent's words, which can run long, clipped
+        detail = session.detail or ""
+        detail = detail if session.status == SessionStatus.NOT_LOGGED_IN else _clip(detail, 160)
+        lines.append(f"  {session.phase} session {session.attempt} of {session.prompt!r}: {session.status}: {detail}")
     if summary.duplicates:
         lines.append(f"duplicate prompts (solved once): {', '.join(repr(p) for p in summary.duplicates)}")
     if summary.skipped_failures:
@@ -48,3 +50,8 @@ def summary_text(summary: BatchSummary, screening: bool) -> str:
         lines.append(f"not started, the budget ran out ({len(summary.not_started)}): run the same command again "
                      "with a larger --budget to go on")  # fmt: skip
     return "\n".join(lines)
+
+
+def _clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, with an ellipsis where it was cut (so no sentence ends silently)."""
+    return text if len(text) <= width else text[: width - 1] + "…"

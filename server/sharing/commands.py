@@ -8,6 +8,7 @@ import io
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ class CommandContext:
     """The server's executor: an ``exec`` with the same source and limits uses it rather than starting workers."""
     err: TextIO = field(default_factory=lambda: sys.stderr)
     """Where the command's error messages go (the client's stderr, also when forwarded)."""
+    cancel: threading.Event | None = None
+    """Set when a forwarded command's client went away (Ctrl-C): its run stops."""
 
     @contextmanager
     def executor(
@@ -63,8 +66,13 @@ def _absolute(args: argparse.Namespace, cwd: Path) -> None:
             setattr(args, name, cwd / value)
 
 
-def run_forwarded(request: dict[str, Any], store: Store, warm: Executor | None) -> dict[str, Any]:
-    """Run a forwarded command (``protocol``'s request) on the writer's store; its output and exit code."""
+def run_forwarded(
+    request: dict[str, Any], store: Store, warm: Executor | None, cancel: threading.Event | None = None
+) -> dict[str, Any]:
+    """Run a forwarded command (``protocol``'s request) on the writer's store; its output and exit code.
+
+    ``cancel``, set when the client has gone, stops the command's run.
+    """
     from avmine.server.cli import build_parser  # the command modules import this one
 
     out, err = io.StringIO(), io.StringIO()
@@ -77,7 +85,9 @@ def run_forwarded(request: dict[str, Any], store: Store, warm: Executor | None) 
             raise StoreError(f"`{command}` cannot run through the server; only {', '.join(FORWARDED_COMMANDS)} can.")
         _absolute(args, Path(str(request.get("cwd", "/"))))
         operate: Operation = importlib.import_module(f"avmine.server.cli.{command}").operate
-        code = operate(args, CommandContext(store, out, io.StringIO(str(request.get("stdin") or "")), warm, err))
+        code = operate(
+            args, CommandContext(store, out, io.StringIO(str(request.get("stdin") or "")), warm, err, cancel)
+        )
     except SystemExit as exc:  # argparse refused the arguments (the client's own parse accepted them)
         code = exc.code if isinstance(exc.code, int) else ExitCode.USAGE
         err.write(f"avmine: the server could not parse {argv}\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -63,16 +64,30 @@ async def _connection(server: MCPServer[State], state: State, stream: SocketStre
             hello = json.loads(await incoming.receive_until(b"\n", MAX_LINE_BYTES))
             kind = hello.get("avmine") if isinstance(hello, dict) else None
             if kind == COMMAND:
-                answer = await anyio.to_thread.run_sync(
-                    run_forwarded, hello, state.store, state.executor, abandon_on_cancel=True
-                )
-                await stream.send(encode(answer))
+                cancel = threading.Event()
+                async with anyio.create_task_group() as watching:
+                    watching.start_soon(_cancel_when_closed, incoming, cancel)
+                    answer = await anyio.to_thread.run_sync(
+                        run_forwarded, hello, state.store, state.executor, cancel, abandon_on_cancel=True
+                    )
+                    watching.cancel_scope.cancel()
+                if not cancel.is_set():
+                    await stream.send(encode(answer))
             elif kind == MCP:
                 await _mcp_session(server, state, stream, incoming)
         except (*_CLOSED, ValueError):
             return  # the client left, or sent no hello
         except Exception:  # one connection's failure must not end the others or the server
             logger.exception("avmine connection failed")
+
+
+async def _cancel_when_closed(incoming: BufferedByteReceiveStream, cancel: threading.Event) -> None:
+    """Set ``cancel`` once the client closes its end (it sends nothing after its request; Ctrl-C closes it)."""
+    try:
+        while True:
+            await incoming.receive()
+    except _CLOSED:
+        cancel.set()
 
 
 class _Lines:

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from avmine.store.arrays import ANNOTATIONS_SOURCE
 from avmine.store.boxes import EGO_CATEGORY
 from avmine.store.database import Store, now
 from avmine.store.geometry import city_to_ego
 from avmine.store.ingestion import writing
+from avmine.store.progress import bar as progress_bar
 from avmine.store.refine import pipeline
 from avmine.store.refine.params import STEPS, RefineError, RefineParams, check_steps
 from avmine.store.refine.tracks import Tracks
@@ -172,7 +172,7 @@ def refine(
     log_ids = _check(store, source, out)
     report = RefineReport(source=source, out=out, steps=chosen)
     with writing(store, source=out) as job:
-        for log_id in tqdm(log_ids, desc=f"refine {source}", unit="log", disable=not progress, leave=False):
+        for log_id in progress_bar(log_ids, wanted=progress, desc=f"refine {source}", unit="log", leave=False):
             boxes = store.query_df(
                 "SELECT * FROM boxes WHERE source = ? AND log_id = ? ORDER BY track_index, timestamp_ns",
                 [source, log_id],

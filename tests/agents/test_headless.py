@@ -42,7 +42,12 @@ AGENT = f"{sys.executable} {Path(__file__).with_name('scripted_agent.py')}"
 
 
 def avmine(
-    db: Path, tmp_path: Path, plan: dict[str, list[object]], *args: str, env: dict[str, str] | None = None
+    db: Path,
+    tmp_path: Path,
+    plan: dict[str, list[object]],
+    *args: str,
+    env: dict[str, str] | None = None,
+    quiet: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     state = tmp_path / "agent-state"
     state.mkdir(exist_ok=True)
@@ -51,7 +56,7 @@ def avmine(
     return subprocess.run(
         [sys.executable, "-m", "avmine.server.cli",
          "--db", str(db), *args, "--agent", "command", "--agent-command", AGENT,
-         "--quiet"],
+         *(["--quiet"] if quiet else [])],
         capture_output=True, text=True, timeout=900, env=run_env | (env or {}), cwd=Path(__file__).parents[2],
     )  # fmt: skip
 
@@ -64,6 +69,18 @@ def prompts_file(tmp_path: Path, *prompts: str) -> str:
 
 def labels(submission: dict[tuple[str, str], list[dict[str, object]]], pair: tuple[str, str]) -> set[int]:
     return {int(label) for frame in submission[pair] for label in frame["label"]}  # type: ignore[attr-defined]
+
+
+def test_a_batch_whose_stderr_is_not_a_terminal_says_one_plain_line_per_prompt(db: Path, tmp_path: Path) -> None:
+    plan: dict[str, list[object]] = {STOPPED: [{"submit": STOPPED_PROGRAM}], BICYCLE: ["silent"]}
+    done = avmine(db, tmp_path, plan, "run", "--split", "val", "--prompts", prompts_file(tmp_path, *plan),
+                  "--max-attempts", "1", "--no-review", "--out", str(tmp_path / "out"), "--name", "plain",
+                  quiet=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("plain: ")]
+    assert sorted(line.split(" ")[1] for line in lines) == ["1/2", "2/2"], done.stderr
+    assert {line.split(" ", 2)[2] for line in lines} == {f"{STOPPED!r}: done", f"{BICYCLE!r}: failed"}
+    assert "\r" not in done.stderr and "prompt/s" not in done.stderr
 
 
 def test_run_records_every_failure_goes_on_and_submits_every_pair(db: Path, tmp_path: Path) -> None:

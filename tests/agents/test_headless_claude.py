@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -93,6 +94,19 @@ def avmine(db: Path, home: Path, url: str, *args: str) -> subprocess.CompletedPr
     )  # fmt: skip
 
 
+def test_an_unreachable_model_api_stops_the_batch_before_any_prompt(db: Path, tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a local port nobody listens on once this closes
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    (tmp_path / "home").mkdir()
+    done = avmine(db, tmp_path / "home", closed, "run", "--name", "offline", "--out", str(tmp_path / "out"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"the model API could not be reached: connecting to {closed} failed" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
+    with Store.open(db, read_only=True) as store:
+        assert sessions(store, "offline") == []
+
+
 def test_claude_screens_then_runs_and_submits(db: Path, tmp_path: Path) -> None:
     assert CLAUDE.exists(), f"{CLAUDE} is missing: run `make test` (it installs tests/clients with npm)"
     home = tmp_path / "home"
@@ -168,6 +182,7 @@ def test_a_batch_whose_agent_is_not_logged_in_submits_nothing_old_and_fails(db: 
     assert [s.status for s in ran] == ["not_logged_in", "not_logged_in"]  # one session each: no pointless retry
     assert all("Not logged in" in (o.reason or "") and "/login" in (o.reason or "") for o in ends.values())
     assert "not_logged_in" in done.stdout and "Not logged in" in done.stdout
+    assert "then run the same command with --retry-failed" in done.stdout  # the advice is not cut off
     again = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=Path(__file__).parents[2])
     assert again.returncode == 1
     assert "2 prompt(s) failed in an earlier run of this batch" in again.stdout and "--retry-failed" in again.stdout

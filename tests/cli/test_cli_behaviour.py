@@ -91,6 +91,26 @@ def test_ingest_names_the_split_warns_about_unknown_and_exec_shows_progress_in_a
     assert "logs: 100%" in shown and "1/1" in shown, shown
 
 
+def test_moving_a_log_to_another_split_needs_move_split_and_an_unknown_split_name_warns(tmp_path: Path) -> None:
+    db = str(tmp_path / "db.duckdb")
+    shutil.copytree(SENSOR_DIR / LOG, tmp_path / "logs" / LOG)
+    assert avmine("--db", db, "ingest", str(tmp_path / "logs"), "--split", "val", "--quiet").returncode == 0
+    before = Path(db).read_bytes()
+    refused = avmine("--db", db, "ingest", str(tmp_path / "logs"), "--split", "nonsense", "--quiet")
+    assert refused.returncode == 2 and "warning: split 'nonsense' is none of AV2's" in refused.stderr
+    assert f"log {LOG} is in split 'val'" in refused.stderr and "--move-split" in refused.stderr, refused.stderr
+    assert Path(db).read_bytes() == before
+    moved = avmine("--db", db, "ingest", str(tmp_path / "logs"), "--split", "test", "--move-split", "--quiet")
+    assert moved.returncode == 0 and "split: test 1 log(s)" in moved.stdout and "warning" not in moved.stderr
+
+
+def test_no_progress_bar_on_a_stderr_that_is_not_a_terminal(tmp_path: Path) -> None:
+    shutil.copytree(SENSOR_DIR / LOG, tmp_path / "val" / LOG)
+    done = avmine("--db", str(tmp_path / "db.duckdb"), "ingest", str(tmp_path / "val"))  # no --quiet
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr and "item/s" not in done.stderr and "log/s" not in done.stderr, done.stderr
+
+
 def read_all(fd: int) -> str:
     chunks = []
     while True:

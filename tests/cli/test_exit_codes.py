@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,21 @@ def test_every_command_exits_2_with_its_error_on_stderr(
         assert err.startswith(f"avmine {command}") and len(err.strip()) > len(f"avmine {command}: "), (name, err)
     assert not (tmp_path / "none.duckdb").exists()  # nothing was created on the way
     assert not (tmp_path / "project").exists() and not (tmp_path / "out.pkl").exists()
+
+
+def test_every_command_interrupted_exits_130_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    for name, argv in bad_inputs(tmp_path).items():
+        monkeypatch.setattr(importlib.import_module(f"avmine.server.cli.{name}"), "run", interrupted)
+        code = main(argv)
+        out, err = capsys.readouterr()
+        command = name.replace("_", "-")
+        assert code == ExitCode.INTERRUPTED == 130, (name, code, err)
+        assert out == "" and err.startswith(f"avmine {command}: interrupted; ") and err.count("\n") == 1, err
 
 
 def test_a_usage_error_is_2_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from avmine.store import PrefilterConfig, Store, ingest
 from avmine.store.demo import DEMO_GROUND_TRUTH, SCENARIO_MINING_DIR
+from avmine.store.errors import IngestError
 from avmine.store.readers.safe_pickle import load_pickle
 from avmine.store.schema import SCHEMA_VERSION
 
@@ -34,7 +35,10 @@ def test_reingest_replaces_and_never_duplicates(store: Store, sensor_log: Path) 
 def test_split_from_directory_name_and_option(store: Store, sensor_log: Path) -> None:
     ingest(store, sensor_log, progress=False)
     assert store.query_df("SELECT split FROM logs")["split"][0] == "val"
-    ingest(store, sensor_log, split="train", progress=False)
+    with pytest.raises(IngestError, match="is in split 'val', and this ingest would move it to split 'train'"):
+        ingest(store, sensor_log, split="train", progress=False)
+    assert store.query_df("SELECT split FROM logs")["split"].tolist() == ["val"]
+    ingest(store, sensor_log, split="train", progress=False, move_split=True)
     assert store.query_df("SELECT split FROM logs")["split"].tolist() == ["train"]
 
 

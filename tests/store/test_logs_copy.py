@@ -75,7 +75,7 @@ def test_copy_missing_after_a_crash_is_rebuilt_on_next_open(store: Store, sm_log
         import os
         from avmine.store import Store, ingest, logs_copy
         logs_copy.StreamedCopy.publish = lambda *args: os._exit(9)
-        ingest(Store.open({str(db)!r}), {str(sm_log)!r}, split="train", progress=False)
+        ingest(Store.open({str(db)!r}), {str(sm_log)!r}, split="train", progress=False, move_split=True)
         """
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
@@ -130,7 +130,7 @@ def test_readers_during_ingests_always_open_a_whole_copy(store: Store, sm_log: P
         reader.start()
     try:
         for split in ("train", "val"):
-            ingest(store, sm_log, split=split, progress=False)
+            ingest(store, sm_log, split=split, progress=False, move_split=True)
     finally:
         done.set()
         for reader in readers:
