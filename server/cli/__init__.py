@@ -122,9 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's exit
     except KeyboardInterrupt:
         # one line, not a traceback: every write rolled back on the way here (a batch keeps finished prompts)
-        command = getattr(args, "command", None)
-        kept = "; the prompts it finished are kept" if command in KEEPS_FINISHED_WORK else "; nothing was changed"
-        print(f"avmine{' ' + command if command else ''}: interrupted{kept}", file=sys.stderr)
+        interrupted: str | None = getattr(args, "command", None)
+        kept = "; the prompts it finished are kept" if interrupted in KEEPS_FINISHED_WORK else "; nothing was changed"
+        print(f"avmine{' ' + interrupted if interrupted else ''}: interrupted{kept}", file=sys.stderr)
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
         # the reader (head, less) stopped reading: stop quietly as Unix tools do; stdout goes to /dev/null so that
