@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from avmine.store.errors import StoreError
+from avmine.store.processes import alive
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -106,16 +107,6 @@ def _partial_path(db_path: Path) -> Path:
 _PARTIAL = re.compile(r"\.logs-next-(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{8}\.duckdb\.tmp(\.wal)?")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
 def remove_dead_writers(db_path: Path) -> list[Path]:
     """Remove the copies (and their WAL) that writers on this machine left when they died; returns them.
 
@@ -126,7 +117,7 @@ def remove_dead_writers(db_path: Path) -> list[Path]:
     host = socket.gethostname()
     for path in db_path.parent.glob(glob.escape(db_path.name) + ".logs-next-*.duckdb.tmp*"):
         match = _PARTIAL.fullmatch(path.name.removeprefix(db_path.name))
-        if match is not None and match["host"] == host and not _alive(int(match["pid"])):
+        if match is not None and match["host"] == host and not alive(int(match["pid"])):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed

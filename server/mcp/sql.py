@@ -33,6 +33,7 @@ import duckdb
 
 from avmine.store import logs_copy
 from avmine.store.errors import StoreError
+from avmine.store.processes import alive
 
 if TYPE_CHECKING:
     from avmine.store.database import Store
@@ -241,18 +242,8 @@ def _remove_left_behind(store: Store, parent: str | None) -> None:
     """Remove query folders of processes that died mid-query (each holds a link to an old copy of the logs)."""
     for folder in Path(parent or tempfile.gettempdir()).glob(f".{glob.escape(store.path.name)}.sql-*-*"):
         pid = folder.name.rsplit(".sql-", 1)[1].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def _private_parent(store: Store) -> str | None:
