@@ -62,8 +62,8 @@ async def _run(args: argparse.Namespace) -> tuple[str, bool, dict[str, Any]]:
             text = "\n\n".join(getattr(m.content, "text", "") for m in got.messages)
             return text, False, {"prompt_name": args.target}
         if args.command == "read-resource":
-            result = await session.read_resource(args.target)
-            text = "\n".join(getattr(c, "text", "") or "[blob]" for c in result.contents)
+            resource = await session.read_resource(args.target)
+            text = "\n".join(getattr(c, "text", "") or "[blob]" for c in resource.contents)
             return text, False, {"uri": args.target}
         arguments = json.loads(args.arguments) if args.arguments else {}
         result = await session.call_tool(args.target, arguments)
