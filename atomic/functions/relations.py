@@ -497,9 +497,12 @@ def get_objects_in_relative_direction(
 
     Example:
         peds_ahead_of_ego = get_objects_in_relative_direction(ego, peds, log_dir, direction="forward")
-        # the n-th object in a direction: the nearest one beyond the (n-1)-th (here the second ahead)
-        first_ahead = get_objects_in_relative_direction(ego, vehicles, log_dir, direction="forward", max_number=1)
-        second_ahead = get_objects_in_relative_direction(first_ahead, vehicles, log_dir, direction="forward",
+        # the n-th object in a direction: the nearest one beyond the (n-1)-th (here the second ahead of the
+        # ego); the first must go the ego's way, or the ego is "ahead" of an oncoming car
+        others = scenario_not(is_category)(vehicles, log_dir, category="EGO_VEHICLE")
+        first_ahead = get_objects_in_relative_direction(ego, others, log_dir, direction="forward", max_number=1)
+        same_way = heading_in_relative_direction_to(first_ahead, ego, log_dir, direction="same")
+        second_ahead = get_objects_in_relative_direction(same_way, others, log_dir, direction="forward",
                                                          max_number=1)
     """
     lifted = reverse_relationship(has_objects_in_relative_direction)

@@ -41,6 +41,13 @@ from avmine.server.executor.sandbox import Limits
 
 logger = logging.getLogger(__name__)
 
+UNAUTHENTICATED = (
+    "the Ray cluster at %s let this process in without a token: anyone who can reach its ports can run code on its "
+    "nodes outside avmine's sandbox. Start every node with RAY_AUTH_MODE=token (and the token from `ray "
+    "get-auth-token --generate`), and set the same two variables for avmine (README: Running on a Ray cluster)."
+)
+"""Said when the cluster accepted a client with no token (Ray's token authentication is off)."""
+
 CONNECT_SECONDS = 5.0
 """How long the head's address may take to accept a connection before ``--ray`` gives up."""
 START_SECONDS = 180.0
@@ -281,6 +288,8 @@ class RayBackend:
                 ) from None
         if not _alive_nodes():
             raise ClusterError(f"the Ray cluster at {address} has no live node")
+        if os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
+            logger.warning(UNAUTHENTICATED, address)
         return cls(address)
 
     def check(self) -> None:

@@ -277,6 +277,7 @@ def test_screen_with_ray_runs_the_final_program_on_the_cluster(tmp_path: Path, n
             capture_output=True, text=True, timeout=300, env=env, cwd=REPO,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]
+        assert "let this process in without a token" in done.stderr  # the test cluster runs without Ray's tokens
         with Store.open(db) as store:
             end = outcomes(store, "rayscreen")[STOPPED]
             assert end.run_id is not None and end.timestamp_ba is not None
