@@ -50,7 +50,8 @@ def has_velocity(
 
     Stationary objects (see stationary) never match, so has_velocity(x, log_dir, min_velocity=0, max_velocity=0.5)
     finds moving objects that are momentarily stopped, not parked ones. For "stopped", lower min_velocity
-    too: with its default 0.5, max_velocity=0.5 leaves a range that matches nothing.
+    too (with its default 0.5, max_velocity=0.5 leaves a range that matches nothing) and add the parked
+    ones: RefAV's examples count them as stopped (scenario_or with stationary).
 
     Args:
         min_velocity: lowest speed in m/s (3-D, city frame); 0.5 filters out annotation jitter.

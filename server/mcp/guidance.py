@@ -6,8 +6,11 @@ Semantic rules (they decide most scores):
   "pedestrian crossing in front of a car" refers to the pedestrian: use reverse_relationship or
   get_objects_in_relative_direction so the pedestrian is the key of the result.
 - Passing is not overtaking; braking (hard deceleration, accelerating(..., max_accel=-1)) is not slowing;
-  changing lanes is not merging; stopped (has_velocity(..., min_velocity=0, max_velocity=0.5)) is not parked
-  (stationary); near (near_objects) is not next to (has_objects_in_relative_direction(..., direction='left'/'right')).
+  changing lanes is not merging; near (near_objects) is not next to (has_objects_in_relative_direction(...,
+  direction='left'/'right')).
+- "Stopped" includes parked, as RefAV's own examples count it ("pedestrian walking between two stopped vehicles"
+  uses stationary): scenario_or([has_velocity(x, log_dir, min_velocity=0, max_velocity=0.5), stationary(x, log_dir)]);
+  "parked" alone is stationary; "momentarily stopped" or "stopped in traffic" is the has_velocity part alone.
 - "vehicle" means the VEHICLE category (cars, trucks, buses, the ego); "car" means REGULAR_VEHICLE.
 - Direction words are relative to the referred object's heading unless the prompt says otherwise.
 """
