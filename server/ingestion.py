@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -50,6 +51,12 @@ def prepare_logs(store: Store, sources: Iterable[tuple[str, str]], progress: boo
         set_active_source(previous)
 
 
+def _start_worker(parent: int) -> None:
+    """A map-feature worker dies with the ingest and leaves Ctrl-C to it (the ingest stops the pool and says so)."""
+    die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class MapFeaturePool:
     """``avmine.store.ingestion.Preparation``: map features of each staged source, in worker processes.
 
@@ -78,7 +85,7 @@ class MapFeaturePool:
             # forked from the thread that runs the ingest and shuts the pool down, as the signal requires
             self.pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("fork"),
-                initializer=die_with_parent, initargs=(os.getpid(),),
+                initializer=_start_worker, initargs=(os.getpid(),),
             )  # fmt: skip
             self.pool.submit(os.getpid).result()
 

@@ -14,13 +14,10 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-import duckdb
-
 from avmine.server import __version__
 from avmine.server.cli.exit_codes import ExitCode
 from avmine.server.executor import cluster
 from avmine.server.executor.namespaces import SandboxUnavailableError
-from avmine.store.database import damaged
 from avmine.store.errors import StoreError, is_damage
 from avmine.store.paths import resolve_db_path
 
@@ -87,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if _asks_version(words):  # before the parser: building it imports every command (pandas, av2, torch: seconds)
         print(f"avmine {__version__}")
         return ExitCode.OK
+    import duckdb  # here, not at the top: --version must not pay for it
+
+    from avmine.store.database import damaged
+
     args: argparse.Namespace | None = None
     try:
         parser = build_parser()

@@ -12,6 +12,7 @@ from pathlib import Path
 from avmine.server.cli.exit_codes import ExitCode
 from avmine.store import Store
 from avmine.store.demo import SENSOR_DIR
+from avmine.store.split_copier import make_split
 from tests.cli.test_cli_behaviour import AVMINE
 
 
@@ -43,7 +44,11 @@ def interrupt_when(
 def test_ctrl_c_during_an_ingest_says_one_line_and_leaves_nothing(tmp_path: Path) -> None:
     db = tmp_path / "db.duckdb"
     staging = Path(f"{db}.cache") / ".staging"
-    done = interrupt_when([*AVMINE, "--db", str(db), "ingest", str(SENSOR_DIR), "--split", "val"], staging)
+    # enough logs that the ingest is still running a second after its first staging folder appears (two demo logs
+    # took 0.9 s on a quiet machine: the interrupt came after the commit)
+    split = tmp_path / "val"
+    make_split(split, 24)
+    done = interrupt_when([*AVMINE, "--db", str(db), "ingest", str(split), "--split", "val"], staging)
     assert done.returncode == ExitCode.INTERRUPTED, done.stderr
     assert done.stderr == "avmine ingest: interrupted; nothing was changed\n", done.stderr
     assert not staging.exists() and not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
