@@ -76,7 +76,7 @@ class RawWorker:
         self.process.stdin.write(json.dumps(job) + "\n")
         self.process.stdin.flush()
         reply = self.read()
-        if "stdout" not in reply:  # stopped by the worker (a timeout): nothing of the program came back
+        if reply.get("status") == "timeout":  # stopped by the worker: only what it printed came back, if anything
             return reply
         key = "value" if reply["status"] == "ok" else "errno"  # the test mode's result, carried as stdout
         reply[key] = int(str(reply["stdout"])) if key == "errno" and reply["stdout"] != "None" else reply["stdout"]
