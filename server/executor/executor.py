@@ -132,6 +132,7 @@ class _Worker(WorkerLink):
             stderr=subprocess.DEVNULL,
             text=True,
             env=env,
+            process_group=0,  # a terminal's Ctrl-C reaches the command, which stops its workers; never a worker first
         )
         super().__init__(limits, str(self.process.pid))
         threading.Thread(target=self._pump, daemon=True).start()
