@@ -55,6 +55,7 @@ def _start_worker(parent: int) -> None:
     """A map-feature worker dies with the ingest and leaves Ctrl-C to it (the ingest stops the pool and says so)."""
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # forked while the ingest held it back
 
 
 class MapFeaturePool:
@@ -83,11 +84,16 @@ class MapFeaturePool:
             # forked while the ingest holds little memory; every worker at once (a fork pool starts them all)
             # they die with this process (even by SIGKILL) instead of waiting on their job pipe for good;
             # forked from the thread that runs the ingest and shuts the pool down, as the signal requires
-            self.pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("fork"),
-                initializer=_start_worker, initargs=(os.getpid(),),
-            )  # fmt: skip
-            self.pool.submit(os.getpid).result()
+            # SIGINT is held back while they start: a Ctrl-C then reaches the ingest alone, once they ignore it
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                self.pool = ProcessPoolExecutor(
+                    self.workers, mp_context=multiprocessing.get_context("fork"),
+                    initializer=_start_worker, initargs=(os.getpid(),),
+                )  # fmt: skip
+                self.pool.submit(os.getpid).result()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def submit(self, log_id: str, source: str, box_dir: Path, map_dir: Path) -> None:
         """Compute one staged source's map features now, or queue them in the pool."""
